@@ -1,0 +1,65 @@
+"""Astra: a Luigi task system for analysing SDSS stellar spectra at survey scale.
+
+Everything a task module needs is importable from ``astra`` itself::
+
+    import astra
+    from astra.tasks import BaseTask
+
+    class MyTask(BaseTask):
+        order = astra.IntParameter(default=3)
+"""
+
+__version__ = "0.3.0.dev0"
+
+import luigi as _luigi
+from luigi.util import inherits, requires
+
+from astra.parameters import (
+    BoolParameter,
+    DictParameter,
+    FloatParameter,
+    IntParameter,
+    ListParameter,
+    Parameter,
+    ParameterTypeError,
+    ParameterVisibility,
+    TupleParameter,
+)
+
+__all__ = [
+    "__version__",
+    "Parameter",
+    "IntParameter",
+    "FloatParameter",
+    "BoolParameter",
+    "DictParameter",
+    "ListParameter",
+    "TupleParameter",
+    "ParameterTypeError",
+    "ParameterVisibility",
+    "inherits",
+    "requires",
+    "build",
+    "batch_tasks",
+    "version_info",
+]
+
+
+def version_info():
+    """The (major, minor) of this Astra; together they are part of every task's identity."""
+    major, minor = __version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+def build(tasks, **kwargs):
+    """Group ``tasks`` into batches and run them with Luigi; see :func:`astra.tasks.batch.build`."""
+    from astra.tasks.batch import build as _build
+
+    return _build(tasks, **kwargs)
+
+
+def batch_tasks(tasks, max_batch_size=None):
+    """Group ``tasks`` into batch tasks; see :func:`astra.tasks.batch.batch_tasks`."""
+    from astra.tasks.batch import batch_tasks as _batch_tasks
+
+    return _batch_tasks(tasks, max_batch_size=max_batch_size)

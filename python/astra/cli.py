@@ -1,0 +1,73 @@
+"""The ``astra`` command.
+
+Subcommands live in :mod:`astra.commands`, one module each. A module that defines ``NAME``
+(the subcommand), ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int`` is
+picked up automatically, so new subcommands plug in without touching this file.
+"""
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import astra
+import astra.commands
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+
+class UsageError(Exception):
+    """A command was given a bad argument; reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one clear line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _command_modules():
+    modules = []
+    for info in sorted(pkgutil.iter_modules(astra.commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"astra.commands.{info.name}")
+        if all(hasattr(module, attr) for attr in ("NAME", "HELP", "add_arguments", "run")):
+            modules.append(module)
+    return modules
+
+
+def build_parser():
+    """The argument parser of ``astra`` with every subcommand attached."""
+    parser = _Parser(prog="astra", description="Analyse SDSS stellar spectra at survey scale with Luigi.")
+    parser.add_argument("--version", action="version", version=f"astra {astra.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>", parser_class=_Parser)
+    for module in _command_modules():
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``astra`` command.
+
+    :param argv: arguments (default ``sys.argv[1:]``).
+    :returns: the exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except UsageError as error:
+        print(f"astra {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("astra: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

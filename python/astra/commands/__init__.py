@@ -1,0 +1,1 @@
+"""Subcommands of the ``astra`` command, one module each (see :mod:`astra.cli`)."""

@@ -1,0 +1,215 @@
+"""Luigi parameters with canonical values, so equal values always give the same task identity.
+
+Every parameter here normalises what it is given before Luigi hashes it: an ``int`` given to a
+:class:`FloatParameter` becomes a ``float``, a dictionary's keys are serialised in sorted order,
+a boolean written as ``"true"`` is ``True``. A value of the wrong type raises
+:class:`ParameterTypeError` instead of silently creating a different task.
+
+Parameters declared with ``batch_method=tuple`` (all SDSS data-model keys are) also accept a
+tuple or list of values, one per member of a batch. On the command line a batch is written as a
+JSON list, for example ``--obj '["2M0001+0001", "2M0002+0002"]'``. A one-member tuple is
+normalised to its scalar, so it is the same task as the single spectrum.
+"""
+
+import json
+from collections.abc import Mapping
+
+import luigi
+from luigi.freezing import FrozenOrderedDict, recursively_freeze, recursively_unfreeze
+from luigi.parameter import ParameterVisibility
+
+__all__ = [
+    "Parameter",
+    "IntParameter",
+    "FloatParameter",
+    "BoolParameter",
+    "DictParameter",
+    "ListParameter",
+    "TupleParameter",
+    "ParameterTypeError",
+    "ParameterVisibility",
+    "is_batch_value",
+]
+
+
+class ParameterTypeError(ValueError):
+    """A parameter was given a value that cannot be turned into its type."""
+
+
+def is_batch_value(value):
+    """Whether ``value`` holds one value per batch member (a tuple or list)."""
+    return isinstance(value, (tuple, list))
+
+
+def _json_default(value):
+    if isinstance(value, FrozenOrderedDict):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"{value!r} cannot be written as JSON")
+
+
+def _canonical_json(value):
+    return json.dumps(recursively_unfreeze(value), sort_keys=True, default=_json_default)
+
+
+class _CanonicalMixin:
+    """Adds one-value normalisation and tuple (batch) handling to a Luigi parameter class.
+
+    Subclasses implement ``_normalize_one``, ``_serialize_one`` and ``_parse_one``.
+    """
+
+    def _normalize_one(self, x):
+        return x
+
+    def _serialize_one(self, x):
+        return str(x)
+
+    def _parse_one(self, x):
+        return x
+
+    def _accepts_tuples(self):
+        return self._is_batchable()
+
+    def normalize(self, x):
+        """Canonical form of ``x``; for batch parameters a tuple of canonical values."""
+        if self._accepts_tuples() and is_batch_value(x):
+            values = tuple(self._normalize_one(v) for v in x)
+            if len(values) == 0:
+                raise ParameterTypeError("an empty tuple is not a batch")
+            return values[0] if len(values) == 1 else values
+        return self._normalize_one(x)
+
+    def serialize(self, x):
+        """Text form; a batch becomes a JSON list of the members' text forms."""
+        if self._accepts_tuples() and is_batch_value(x):
+            return json.dumps([self._serialize_one(v) for v in x])
+        return self._serialize_one(x)
+
+    def parse(self, x):
+        """Read the text form (a JSON list for a batch) back into a value."""
+        if self._accepts_tuples() and isinstance(x, str) and x.startswith("["):
+            try:
+                items = json.loads(x)
+            except json.JSONDecodeError:
+                items = None
+            if isinstance(items, list):
+                return tuple(self._parse_one(v if isinstance(v, str) else json.dumps(v)) for v in items)
+        return self._parse_one(x)
+
+
+class Parameter(_CanonicalMixin, luigi.Parameter):
+    """A string parameter (numbers given to it are kept as their text)."""
+
+    def _normalize_one(self, x):
+        if x is None:
+            return None
+        if isinstance(x, (bytes, bytearray)):
+            return x.decode()
+        return x if isinstance(x, str) else str(x)
+
+
+class IntParameter(_CanonicalMixin, luigi.IntParameter):
+    """An integer parameter; integral floats and numeric strings are accepted."""
+
+    def _normalize_one(self, x):
+        if x is None:
+            return None
+        if isinstance(x, bool):
+            raise ParameterTypeError(f"expected an integer, got the boolean {x!r}")
+        try:
+            value = int(x)
+        except (TypeError, ValueError):
+            raise ParameterTypeError(f"expected an integer, got {x!r}") from None
+        if isinstance(x, float) and value != x:
+            raise ParameterTypeError(f"expected an integer, got the non-integral {x!r}")
+        return value
+
+    def _parse_one(self, x):
+        return self._normalize_one(x)
+
+
+class FloatParameter(_CanonicalMixin, luigi.FloatParameter):
+    """A float parameter: ``1`` and ``1.0`` are the same value (and the same task)."""
+
+    def _normalize_one(self, x):
+        if x is None:
+            return None
+        if isinstance(x, bool):
+            raise ParameterTypeError(f"expected a number, got the boolean {x!r}")
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            raise ParameterTypeError(f"expected a number, got {x!r}") from None
+
+    def _serialize_one(self, x):
+        return repr(float(x))
+
+    def _parse_one(self, x):
+        return self._normalize_one(x)
+
+
+class BoolParameter(_CanonicalMixin, luigi.BoolParameter):
+    """A boolean parameter; ``"true"``/``"false"`` (any case), ``0`` and ``1`` are accepted."""
+
+    def _normalize_one(self, x):
+        if isinstance(x, bool):
+            return x
+        if x in (0, 1) and not isinstance(x, str):
+            return bool(x)
+        text = str(x).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise ParameterTypeError(f"expected true or false, got {x!r}")
+
+    def _parse_one(self, x):
+        return self._normalize_one(x)
+
+    def _serialize_one(self, x):
+        return "True" if x else "False"
+
+
+class DictParameter(_CanonicalMixin, luigi.DictParameter):
+    """A dictionary parameter whose identity does not depend on key order."""
+
+    def _accepts_tuples(self):
+        return False
+
+    def _normalize_one(self, x):
+        if isinstance(x, str):
+            x = json.loads(x)
+        if not isinstance(x, Mapping):
+            raise ParameterTypeError(f"expected a mapping, got {x!r}")
+        return luigi.DictParameter.normalize(self, x)
+
+    def _serialize_one(self, x):
+        return _canonical_json(x)
+
+    def _parse_one(self, x):
+        return luigi.DictParameter.parse(self, x)
+
+
+class ListParameter(_CanonicalMixin, luigi.ListParameter):
+    """A list parameter (stored as a tuple so it can be hashed)."""
+
+    def _accepts_tuples(self):
+        return False
+
+    def _normalize_one(self, x):
+        if isinstance(x, str):
+            x = json.loads(x)
+        return recursively_freeze(list(x))
+
+    def _serialize_one(self, x):
+        return _canonical_json(x)
+
+    def _parse_one(self, x):
+        return luigi.ListParameter.parse(self, x)
+
+
+class TupleParameter(ListParameter):
+    """A tuple parameter; the same as :class:`ListParameter` for identity."""

@@ -1,0 +1,136 @@
+"""File targets that are written atomically.
+
+A file target is complete when its file exists. Everything written here goes first to a hidden
+temporary file in the same directory and is renamed into place only when writing finished
+without an exception, so an exception or a killed process never leaves a partial output (and
+the task is not complete). Luigi's own ``LocalTarget.open("w")`` renames even after an
+exception; :class:`AtomicFileTarget` does not.
+"""
+
+import contextlib
+import os
+import uuid
+
+import luigi
+
+__all__ = ["AtomicFileTarget", "atomic_path", "atomic_open", "TEMPORARY_MARKER", "is_temporary"]
+
+#: Part of the name of every temporary file; files containing it are never outputs.
+TEMPORARY_MARKER = ".astra-tmp-"
+
+
+def is_temporary(name):
+    """Whether a file name is one of our in-progress temporary files."""
+    return TEMPORARY_MARKER in name
+
+
+def _temporary_name(path):
+    directory, name = os.path.split(path)
+    return os.path.join(directory, f".{name}{TEMPORARY_MARKER}{uuid.uuid4().hex[:12]}")
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
+
+    Use it for writers that want a file name (``astropy.io.fits.HDUList.writeto``)::
+
+        with atomic_path(target.path) as tmp:
+            hdulist.writeto(tmp)
+
+    :param path: the final path. Missing parent directories are created.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = _temporary_name(path)
+    try:
+        yield temporary
+        if not os.path.exists(temporary):
+            raise FileNotFoundError(f"nothing was written to the temporary file for {path}")
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="w", **kwargs):
+    """Open ``path`` for writing atomically; the file appears only if the block succeeds.
+
+    :param path: the final path.
+    :param mode: ``"w"`` or ``"wb"``.
+    :param kwargs: passed to :func:`open` (``encoding``, ...).
+    """
+    if mode not in ("w", "wb", "wt"):
+        raise ValueError(f"atomic_open writes only; mode {mode!r} is not 'w' or 'wb'")
+    with atomic_path(path) as temporary:
+        with open(temporary, mode, **kwargs) as fp:
+            yield fp
+            fp.flush()
+
+
+class AtomicFileTarget(luigi.LocalTarget):
+    """A local file target whose writes are atomic (see the module documentation).
+
+    :param path: the file's path.
+    """
+
+    def __init__(self, path, **kwargs):
+        super().__init__(os.fspath(path), **kwargs)
+
+    def exists(self):
+        """Whether the (finished) file exists."""
+        return os.path.exists(self.path)
+
+    def open(self, mode="r"):
+        """Open for reading, or for an atomic write with ``"w"``/``"wb"``.
+
+        :param mode: ``"r"``, ``"rb"``, ``"w"`` or ``"wb"``.
+        """
+        if "w" in mode:
+            return _AtomicWriteHandle(self.path, mode)
+        return open(self.path, mode)
+
+    def temporary_path(self):
+        """A context manager yielding a temporary path renamed to :attr:`path` on success."""
+        return atomic_path(self.path)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.path!r})"
+
+
+class _AtomicWriteHandle:
+    """A file handle whose content becomes visible at ``path`` only after a clean close."""
+
+    def __init__(self, path, mode):
+        self._manager = atomic_open(path, mode)
+        self._fp = self._manager.__enter__()
+        self._finished = False
+
+    def __getattr__(self, name):
+        return getattr(self._fp, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._finished:
+            return False
+        self._finished = True
+        return self._manager.__exit__(exc_type, exc, tb)
+
+    def close(self):
+        """Finish the write and rename the file into place."""
+        self.__exit__(None, None, None)
+
+    def writable(self):
+        """Always true: this handle only writes."""
+        return True
+
+    def write(self, data):
+        """Write to the temporary file."""
+        return self._fp.write(data)
+
+    def __iter__(self):
+        return iter(self._fp)
+

@@ -1,0 +1,290 @@
+"""BaseTask: the Luigi task every Astra task derives from.
+
+It adds to :class:`luigi.Task`:
+
+* **identity** -- the task id is the family, a few leading values and a hash of the significant
+  parameters in canonical form plus the Astra major.minor version (see
+  :mod:`astra.tasks.identity`);
+* **common parameters** -- :meth:`BaseTask.get_common_param_kwargs` builds an upstream task from
+  this task's own parameters;
+* **output paths** from identity -- :meth:`BaseTask.local_target`;
+* **batch mode** -- parameters declared with ``batch_method=tuple`` may hold one value per
+  spectrum; the task then stands for a batch, its ``output()`` is its members' outputs, and
+  :meth:`BaseTask.run` processes each incomplete member (see :mod:`astra.tasks.batch_run`).
+"""
+
+import functools
+import os
+
+import luigi
+from luigi.parameter import ParameterVisibility
+from luigi.task import flatten
+
+import astra
+import astra.config
+from astra.parameters import IntParameter, ParameterTypeError, is_batch_value
+from astra.targets import AtomicFileTarget
+from astra.tasks import identity
+from astra.tasks.batch_run import BatchRunMixin
+
+__all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS"]
+
+_MAJOR, _MINOR = astra.version_info()
+
+#: Hidden parameters that put the Astra major.minor version into every task's identity.
+VERSION_PARAMETERS = ("astra_version_major", "astra_version_minor")
+
+
+class BatchSizeError(ValueError):
+    """The tuple-valued (batch) parameters of a task have different lengths."""
+
+
+class BaseTask(BatchRunMixin, luigi.Task):
+    """A Luigi task with a stable identity, identity-derived outputs and batch mode.
+
+    Subclass it as you would :class:`luigi.Task`. Write ``requires()``, ``output()`` and the
+    per-spectrum work for one spectrum; batch mode is handled for you.
+    """
+
+    astra_version_major = IntParameter(
+        default=_MAJOR, visibility=ParameterVisibility.HIDDEN, description="Astra major version (identity)"
+    )
+    astra_version_minor = IntParameter(
+        default=_MINOR, visibility=ParameterVisibility.HIDDEN, description="Astra minor version (identity)"
+    )
+
+    #: Most members Luigi's own scheduler may merge into one batch (``batch_method=tuple``).
+    max_batch_size = 1000
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The author's output() describes one spectrum; in batch mode it becomes the members'.
+        single_output = cls.__dict__.get("output")
+        if single_output is not None and not getattr(single_output, "_astra_batch_aware", False):
+            cls.output = _batch_aware_output(single_output)
+
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        """Luigi's parameter resolution, with errors that name the task and the parameter."""
+        family = cls.get_task_family()
+        params_dict = dict(params)
+        normalised = {}
+        for name, value in kwargs.items():
+            if name in params_dict:
+                try:
+                    value = params_dict[name].normalize(value)
+                except (ParameterTypeError, TypeError, ValueError) as error:
+                    raise ParameterTypeError(f"{family}: parameter '{name}': {error}") from None
+            normalised[name] = value
+        try:
+            return super().get_param_values(params, args, normalised)
+        except luigi.parameter.MissingParameterException as error:
+            raise luigi.parameter.MissingParameterException(str(error).replace("[args=(), kwargs={", "[kwargs={")) from None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._set_identity()
+        self._batch_size = self._check_batch_size()
+        self._members = None
+
+    # ------------------------------------------------------------------ identity
+
+    def _set_identity(self):
+        family = self.get_task_family()
+        str_params = self.identity_params()
+        self.identity_hash = identity.identity_hash(family, str_params)
+        self.task_id = identity.task_id(family, str_params, self._summary_names(), self.identity_hash)
+        self._Task__hash = hash(self.task_id)
+
+    def identity_params(self):
+        """The serialised significant parameters that define this task (version included).
+
+        :returns: a dict of parameter name to text value.
+        """
+        out = {}
+        for name, param in self.get_params():
+            if param.significant and param.visibility != ParameterVisibility.PRIVATE:
+                out[name] = param.serialize(self.param_kwargs[name])
+        return out
+
+    @classmethod
+    def _summary_names(cls):
+        names = cls.__dict__.get("_astra_summary_names")
+        if names is None:
+            names = [
+                n
+                for n, p in cls.get_params()
+                if p.significant and p.visibility == ParameterVisibility.PUBLIC and n not in VERSION_PARAMETERS
+            ]
+            cls._astra_summary_names = names
+        return names
+
+    def __repr__(self):
+        parts = []
+        for name, param in self.get_params():
+            if not param.significant or param.visibility != ParameterVisibility.PUBLIC:
+                continue
+            value = self.param_kwargs[name]
+            if is_batch_value(value):
+                shown = ", ".join(repr(v) for v in value[:2])
+                text = f"({shown}, ... {len(value)} values)" if len(value) > 2 else f"({shown})"
+            else:
+                text = repr(value)
+                if len(text) > 60:
+                    text = text[:57] + "..."
+            parts.append(f"{name}={text}")
+        return f"{self.get_task_family()}({', '.join(parts)})"
+
+    # ------------------------------------------------------------------ common parameters
+
+    @classmethod
+    def _param_names(cls, include_significant):
+        return [n for n, p in cls.get_params() if include_significant or p.significant]
+
+    def get_common_param_names(self, other_task_class, include_significant=True):
+        """Names of the parameters this task shares with ``other_task_class``.
+
+        :param other_task_class: a Luigi task class.
+        :param include_significant: when true (default) all parameters are considered; when
+            false only significant ones (Luigi's ``get_param_names`` convention).
+        :returns: a list of names in this task's declaration order.
+        """
+        theirs = set(other_task_class.get_param_names(include_significant=include_significant))
+        return [n for n in self._param_names(include_significant) if n in theirs]
+
+    def get_common_param_kwargs(self, other_task_class, include_significant=True):
+        """This task's values of the parameters it shares with ``other_task_class``.
+
+        Batch (tuple) values pass through unchanged, so ``requires()`` written for one spectrum
+        returns the matching batch of upstream tasks when this task is a batch.
+
+        :param other_task_class: a Luigi task class.
+        :param include_significant: see :meth:`get_common_param_names`.
+        :returns: a dict of keyword arguments for ``other_task_class``.
+        """
+        names = self.get_common_param_names(other_task_class, include_significant)
+        return {n: self.param_kwargs[n] for n in names}
+
+    # ------------------------------------------------------------------ outputs
+
+    @property
+    def output_directory(self):
+        """Directory of this task's outputs, derived from its family and identity hash.
+
+        ``<output_dir>/<namespace>/<Family>/<h[:2]>/<h[2:4]>/``: fanned out so a million outputs
+        never land in one directory.
+        """
+        root = astra.config.get("output_dir")
+        family = self.get_task_family().replace(".", os.sep)
+        h = self.identity_hash
+        return os.path.join(root, family, h[:2], h[2:4])
+
+    def local_path(self, name):
+        """The path of an output file named ``name`` for this task (one spectrum).
+
+        :param name: a file name, e.g. ``"snr.json"``.
+        """
+        if self.is_batch_mode:
+            raise ValueError(
+                f"{self.get_task_family()}: local_path() names one spectrum's output; "
+                "call it on a member from get_batch_tasks()"
+            )
+        return os.path.join(self.output_directory, f"{self.identity_hash}-{name}")
+
+    def local_target(self, name):
+        """An atomically written file target named ``name`` whose path follows from identity.
+
+        :param name: a file name, e.g. ``"snr.json"``.
+        :returns: an :class:`astra.targets.AtomicFileTarget`.
+        """
+        return AtomicFileTarget(self.local_path(name))
+
+    def complete(self):
+        """Whether every output exists (for a batch: every member's, checked in one pass)."""
+        outputs = flatten(self.output())
+        if not outputs:
+            return False
+        return all(_exists(target) for target in outputs)
+
+    # ------------------------------------------------------------------ batch mode
+
+    @classmethod
+    def batch_param_names(cls):
+        """Names of the parameters that may hold one value per batch member."""
+        names = cls.__dict__.get("_astra_batch_names")
+        if names is None:
+            names = [name for name, p in cls.get_params() if p._is_batchable()]
+            cls._astra_batch_names = names
+        return names
+
+    def _check_batch_size(self):
+        lengths = {}
+        for name in self.batch_param_names():
+            value = self.param_kwargs[name]
+            if is_batch_value(value):
+                lengths[name] = len(value)
+        if not lengths:
+            return 1
+        if len(set(lengths.values())) > 1:
+            detail = ", ".join(f"{n} has {k}" for n, k in lengths.items())
+            raise BatchSizeError(f"{self.get_task_family()}: batch parameters have different lengths ({detail})")
+        return next(iter(lengths.values()))
+
+    @property
+    def is_batch_mode(self):
+        """Whether this task stands for more than one spectrum."""
+        return self._batch_size > 1
+
+    def get_batch_size(self):
+        """The number of members (spectra) in this task; 1 when not in batch mode."""
+        return self._batch_size
+
+    def get_batch_tasks(self):
+        """The single-spectrum tasks of this batch, in order (just ``self`` when not a batch).
+
+        Members are built without Luigi's instance cache, so a batch of a million spectra
+        holds no per-spectrum state in any global registry.
+        """
+        if not self.is_batch_mode:
+            return [self]
+        if self._members is None:
+            self._members = [self._member(i) for i in range(self._batch_size)]
+        return self._members
+
+    def _member(self, index):
+        batch_names = set(self.batch_param_names())
+        values = {}
+        for name, value in self.param_kwargs.items():
+            values[name] = value[index] if name in batch_names and is_batch_value(value) else value
+        return type(self)._from_normalised(values)
+
+    @classmethod
+    def _from_normalised(cls, values):
+        """Build a task from already-normalised values, bypassing Luigi's instance cache."""
+        task = cls.__new__(cls)
+        for name, value in values.items():
+            setattr(task, name, value)
+        task.param_kwargs = values
+        task.set_tracking_url = None
+        task.set_status_message = None
+        task.set_progress_percentage = None
+        task._set_identity()
+        task._batch_size = 1
+        task._members = None
+        return task
+
+
+def _exists(target):
+    return target.exists()
+
+
+def _batch_aware_output(single_output):
+    @functools.wraps(single_output)
+    def output(self):
+        if self.is_batch_mode:
+            return [single_output(member) for member in self.get_batch_tasks()]
+        return single_output(self)
+
+    output._astra_batch_aware = True
+    output._astra_single = single_output
+    return output

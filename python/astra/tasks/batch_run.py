@@ -1,0 +1,188 @@
+"""Running a batch: the expensive setup once, then each incomplete member, failures recorded.
+
+A task author writes two methods instead of ``run()``::
+
+    def setup(self):                 # once per batch: load a model, a grid, ...
+        return load_model(self.model_path)
+
+    def process(self, task, model):  # once per spectrum; ``task`` is a single-spectrum member
+        spectrum = Spectrum1D.read(task.input().path)
+        with task.output().open("w") as fp:
+            ...
+
+:meth:`BatchRunMixin.run` then
+
+* skips members whose outputs already exist (a re-run picks up where the last one stopped);
+* records the time spent in ``setup`` and per member (:attr:`BatchRunMixin.timing`);
+* reports progress to Luigi (``set_progress_percentage`` / ``set_status_message``, shown in
+  luigid's web UI) and draws a progress bar when run on a terminal;
+* catches an exception raised for one member, logs it with the member's identity, writes a
+  failure marker beside the member's outputs (removed when a later run succeeds) and goes on
+  with the other members. Whether the batch then fails is set by
+  :attr:`BatchRunMixin.fail_on_member_error` (default: the ``fail_batch_on_member_error``
+  setting, itself false by default).
+"""
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+import astra.config
+from astra.targets import atomic_open
+
+__all__ = ["BatchRunMixin", "BatchMemberError", "FAILURE_SUFFIX"]
+
+logger = logging.getLogger("astra")
+
+#: Name ending of the file that records a member's failure.
+FAILURE_SUFFIX = "astra-failed.json"
+
+
+class BatchMemberError(RuntimeError):
+    """Some members of a batch raised; raised after all other members finished.
+
+    :param failures: list of ``(member task, exception)``.
+    """
+
+    def __init__(self, family, failures, total):
+        self.failures = failures
+        first_task, first_error = failures[0]
+        super().__init__(
+            f"{family}: {len(failures)} of {total} spectra failed; first: {first_task!r}: "
+            f"{type(first_error).__name__}: {first_error}"
+        )
+
+
+class _Progress:
+    """Throttled progress reporting to Luigi, the log and (on a terminal) tqdm."""
+
+    def __init__(self, task, total, skipped):
+        self.task = task
+        self.total = total
+        self.skipped = skipped
+        self.done = 0
+        self.failed = 0
+        self._last = 0.0
+        self._bar = None
+        if total > 1 and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=task.get_task_family(), unit="spectra", leave=False)
+        self.report(force=True)
+
+    def message(self):
+        text = f"{self.done}/{self.total} spectra"
+        if self.failed:
+            text += f" ({self.failed} failed)"
+        if self.skipped:
+            text += f"; {self.skipped} already complete"
+        return text
+
+    def step(self, failed):
+        self.done += 1
+        self.failed += bool(failed)
+        if self._bar is not None:
+            self._bar.update(1)
+        self.report()
+
+    def report(self, force=False):
+        now = time.monotonic()
+        if not force and now - self._last < 1.0 and self.done < self.total:
+            return
+        self._last = now
+        percentage = 100 if self.total == 0 else int(100 * self.done / self.total)
+        if self.task.set_progress_percentage is not None:
+            self.task.set_progress_percentage(percentage)
+        if self.task.set_status_message is not None:
+            self.task.set_status_message(self.message())
+
+    def close(self):
+        self.report(force=True)
+        if self._bar is not None:
+            self._bar.close()
+
+
+class BatchRunMixin:
+    """The ``run()`` of :class:`astra.tasks.BaseTask`: ``setup()`` once, ``process()`` per member."""
+
+    #: Whether a batch with failed members reports failure to Luigi (``None``: use the
+    #: ``fail_batch_on_member_error`` setting).
+    fail_on_member_error = None
+
+    def setup(self):
+        """Work done once per batch before the first member (e.g. loading a model).
+
+        :returns: anything; it is passed to every :meth:`process` call.
+        """
+        return None
+
+    def process(self, task, context):
+        """Analyse one spectrum and write its outputs.
+
+        :param task: a single-spectrum member of this batch (``task.input()``,
+            ``task.output()`` are that spectrum's).
+        :param context: what :meth:`setup` returned.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define process(self, task, context) or run(self)")
+
+    def failure_path(self):
+        """Where a failure of this (single-spectrum) task is recorded."""
+        return self.local_path(FAILURE_SUFFIX)
+
+    def failed_batch_tasks(self):
+        """Members whose last run failed (a failure marker exists) and that are not complete."""
+        return [m for m in self.get_batch_tasks() if os.path.exists(m.failure_path()) and not m.complete()]
+
+    def run(self):
+        """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
+        members = self.get_batch_tasks()
+        pending = [m for m in members if not m.complete()]
+        started = time.perf_counter()
+        context = self.setup()
+        self.timing = {"setup": time.perf_counter() - started, "members": {}}
+        progress = _Progress(self, total=len(pending), skipped=len(members) - len(pending))
+        failures = []
+        for member in pending:
+            began = time.perf_counter()
+            try:
+                self.process(member, context)
+            except Exception as error:  # one spectrum must not lose the others
+                logger.error("%s failed: %s: %s", member.task_id, type(error).__name__, error)
+                _record_failure(member, error)
+                failures.append((member, error))
+            else:
+                _clear_failure(member)
+            elapsed = time.perf_counter() - began
+            member.timing = {"setup": self.timing["setup"], "process": elapsed}
+            self.timing["members"][member.task_id] = elapsed
+            progress.step(failed=bool(failures) and failures[-1][0] is member)
+        progress.close()
+        logger.info("%s: %s", self.task_id, progress.message())
+        fail = self.fail_on_member_error
+        if fail is None:
+            fail = bool(astra.config.get("fail_batch_on_member_error", False))
+        if failures and fail:
+            raise BatchMemberError(self.get_task_family(), failures, len(pending))
+
+
+def _record_failure(member, error):
+    record = {
+        "task_id": member.task_id,
+        "error": f"{type(error).__name__}: {error}",
+        "traceback": traceback.format_exc(),
+    }
+    try:
+        with atomic_open(member.failure_path(), "w") as fp:
+            json.dump(record, fp, indent=1)
+    except OSError as write_error:
+        logger.error("could not record the failure of %s: %s", member.task_id, write_error)
+
+
+def _clear_failure(member):
+    try:
+        os.unlink(member.failure_path())
+    except FileNotFoundError:
+        pass

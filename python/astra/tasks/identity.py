@@ -1,0 +1,55 @@
+"""Task identity: a deterministic id and hash from a task's family and significant parameters.
+
+The hash is a SHA-256 of canonical JSON (sorted keys, fixed separators) of the parameters'
+serialised values, so it is the same in every process and on every machine, whatever
+``PYTHONHASHSEED``, dictionary order or object ids are.
+"""
+
+import hashlib
+import json
+import re
+
+#: Hex digits of the hash kept in ids and paths (64 bits: no collisions among billions).
+HASH_LENGTH = 16
+#: How many leading parameter values appear in a task id, and how many characters of each.
+SUMMARY_PARAMS = 3
+SUMMARY_LENGTH = 16
+
+_INVALID = re.compile(r"[^A-Za-z0-9.+-]+")
+
+
+def identity_hash(family, str_params):
+    """The hash of a task's identity.
+
+    :param family: the task family (``namespace.ClassName``).
+    :param str_params: mapping of significant parameter name to its serialised (text) value.
+    :returns: ``HASH_LENGTH`` lowercase hexadecimal digits.
+    """
+    text = json.dumps([family, str_params], separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+def _summary_value(text):
+    if text.startswith("["):
+        try:
+            values = json.loads(text)
+        except ValueError:
+            values = None
+        if isinstance(values, list) and values:
+            return f"{values[0]}+{len(values) - 1}"
+    return text
+
+
+def task_id(family, str_params, summary_names, digest=None):
+    """A short, readable task id: family, a few leading parameter values, and the hash.
+
+    :param family: the task family.
+    :param str_params: mapping of significant parameter name to serialised value.
+    :param summary_names: parameter names (in order) whose values may appear in the id.
+    :param digest: the precomputed :func:`identity_hash`, if known.
+    :returns: e.g. ``rocket.EstimateSNR_dr13_r6_2M0045+1634_1a2b3c4d5e6f7a8b``.
+    """
+    digest = digest or identity_hash(family, str_params)
+    parts = [_summary_value(str_params[n])[:SUMMARY_LENGTH] for n in summary_names[:SUMMARY_PARAMS]]
+    summary = "_".join(p for p in (_INVALID.sub("_", part).strip("_") for part in parts) if p)
+    return f"{family}_{summary}_{digest}" if summary else f"{family}_{digest}"
