@@ -111,6 +111,13 @@ def reload():
         _settings, _origins = _load()
 
 
+def invalidate():
+    """Forget the loaded settings; the next access reads every layer again."""
+    global _settings, _origins
+    with _lock:
+        _settings, _origins = None, None
+
+
 def as_dict():
     """All effective settings.
 

@@ -1,0 +1,35 @@
+"""Shared fixtures: every test gets its own output directory and a clean configuration."""
+
+import os
+
+import pytest
+
+import astra.config
+
+
+def require_or_skip(reason):
+    """Skip with ``reason``, or fail when ``ASTRA_REQUIRE_SERVICES=1`` (as in CI)."""
+    if os.environ.get("ASTRA_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def astra_environment(tmp_path, monkeypatch):
+    """Point outputs and the user's config file into the test's temporary directory."""
+    monkeypatch.setenv("ASTRA_OUTPUT_DIR", str(tmp_path / "output"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ASTRA_CONFIG", raising=False)
+    monkeypatch.delenv("ASTRA_DATABASE_URL", raising=False)
+    astra.config.reload()
+    yield tmp_path
+    astra.config.invalidate()
+
+
+@pytest.fixture
+def real_sas():
+    """The real SDSS files (``ASTRA_TEST_SAS``), or a skip saying how to provide them."""
+    path = os.environ.get("ASTRA_TEST_SAS")
+    if not path or not os.path.isdir(path):
+        require_or_skip("real SDSS files not available: set ASTRA_TEST_SAS to ../shared/sdss-data/sas")
+    return os.path.abspath(path)

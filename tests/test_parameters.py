@@ -1,0 +1,48 @@
+"""Parameters normalise values so equal values are the same task."""
+
+import pytest
+
+import astra
+from astra.parameters import ParameterTypeError
+
+
+def test_float_parameter_normalises_int():
+    p = astra.FloatParameter()
+    assert p.normalize(1) == 1.0 and isinstance(p.normalize(1), float)
+    assert p.serialize(p.normalize(1)) == p.serialize(p.normalize(1.0))
+
+
+def test_int_parameter_rejects_garbage():
+    p = astra.IntParameter()
+    assert p.normalize("3") == 3
+    with pytest.raises(ParameterTypeError, match="expected an integer"):
+        p.normalize("three")
+    with pytest.raises(ParameterTypeError):
+        p.normalize(2.5)
+
+
+def test_bool_parameter():
+    p = astra.BoolParameter()
+    assert p.normalize("TRUE") is True and p.normalize(0) is False
+    with pytest.raises(ParameterTypeError):
+        p.normalize("maybe")
+
+
+def test_dict_serialisation_is_order_independent():
+    p = astra.DictParameter()
+    a = p.serialize(p.normalize({"b": 1, "a": {"y": 2, "x": 1}}))
+    b = p.serialize(p.normalize({"a": {"x": 1, "y": 2}, "b": 1}))
+    assert a == b
+
+
+def test_batch_parameter_round_trip():
+    p = astra.IntParameter(batch_method=tuple)
+    value = p.normalize([1, "2", 3.0])
+    assert value == (1, 2, 3)
+    assert p.parse(p.serialize(value)) == value
+    assert p.normalize((5,)) == 5  # a one-member batch is its scalar
+
+
+def test_non_batch_parameter_does_not_split_lists():
+    p = astra.ListParameter()
+    assert p.normalize([1, 2]) == (1, 2)
