@@ -72,7 +72,7 @@ def test_output_path_follows_identity(tmp_path):
 
 def test_batch_broadcast_and_members():
     task = Downstream(field="A", obj=("1", "2", "3"))
-    members = task.get_batch_tasks()
+    members = list(task.get_batch_tasks())
     assert [m.field for m in members] == ["A", "A", "A"]
     assert [m.task_id for m in members] == [Downstream(field="A", obj=o).task_id for o in "123"]
     assert len(task.output()) == 3
@@ -133,7 +133,7 @@ def test_one_member_raising_does_not_lose_the_others():
 
     batch = Fragile(obj=tuple(range(100)))
     luigi.build([batch], local_scheduler=True, log_level="CRITICAL")
-    members = batch.get_batch_tasks()
+    members = list(batch.get_batch_tasks())
     assert sum(m.complete() for m in members) == 99
     failed = batch.failed_batch_tasks()
     assert [m.obj for m in failed] == [37]

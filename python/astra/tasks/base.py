@@ -85,13 +85,12 @@ class BaseTask(BatchRunMixin, luigi.Task):
         super().__init__(*args, **kwargs)
         self._set_identity()
         self._batch_size = self._check_batch_size()
-        self._members = None
 
     # ------------------------------------------------------------------ identity
 
-    def _set_identity(self):
+    def _set_identity(self, str_params=None):
         family = self.get_task_family()
-        str_params = self.identity_params()
+        str_params = str_params if str_params is not None else self.identity_params()
         self.identity_hash = identity.identity_hash(family, str_params)
         self.task_id = identity.task_id(family, str_params, self._summary_names(), self.identity_hash)
         self._Task__hash = hash(self.task_id)
@@ -231,6 +230,15 @@ class BaseTask(BatchRunMixin, luigi.Task):
         return next(iter(lengths.values()))
 
     @property
+    def batchable(self):
+        """Whether Luigi's scheduler may merge this task with others into a batch.
+
+        Single-spectrum tasks submitted separately are merged (``batch_method=tuple``); a task
+        that already is a batch (built by :func:`astra.build` or given tuples) is kept as it is.
+        """
+        return bool(self.batch_param_names()) and not self.is_batch_mode
+
+    @property
     def is_batch_mode(self):
         """Whether this task stands for more than one spectrum."""
         return self._batch_size > 1
@@ -240,37 +248,41 @@ class BaseTask(BatchRunMixin, luigi.Task):
         return self._batch_size
 
     def get_batch_tasks(self):
-        """The single-spectrum tasks of this batch, in order (just ``self`` when not a batch).
+        """Yield the single-spectrum tasks of this batch in order (just ``self`` if not a batch).
 
-        Members are built without Luigi's instance cache, so a batch of a million spectra
-        holds no per-spectrum state in any global registry.
+        Members are built directly from the batch's normalised values, without Luigi's instance
+        cache, and are not kept: a batch of a million spectra holds no per-spectrum objects.
         """
         if not self.is_batch_mode:
-            return [self]
-        if self._members is None:
-            self._members = [self._member(i) for i in range(self._batch_size)]
-        return self._members
-
-    def _member(self, index):
-        batch_names = set(self.batch_param_names())
-        values = {}
-        for name, value in self.param_kwargs.items():
-            values[name] = value[index] if name in batch_names and is_batch_value(value) else value
-        return type(self)._from_normalised(values)
+            yield self
+            return
+        cls = type(self)
+        batch_names = [n for n in self.batch_param_names() if is_batch_value(self.param_kwargs[n])]
+        significant = {n for n, p in self.get_params() if p.significant and p.visibility != ParameterVisibility.PRIVATE}
+        params = dict(self.get_params())
+        shared = dict(self.param_kwargs)
+        shared_str = {n: v for n, v in self.identity_params().items() if n not in batch_names}
+        for index in range(self._batch_size):
+            values = dict(shared)
+            str_params = dict(shared_str)
+            for name in batch_names:
+                value = self.param_kwargs[name][index]
+                values[name] = value
+                if name in significant:
+                    str_params[name] = params[name].serialize(value)
+            yield cls._from_normalised(values, str_params)
 
     @classmethod
-    def _from_normalised(cls, values):
+    def _from_normalised(cls, values, str_params=None):
         """Build a task from already-normalised values, bypassing Luigi's instance cache."""
         task = cls.__new__(cls)
-        for name, value in values.items():
-            setattr(task, name, value)
+        task.__dict__.update(values)
         task.param_kwargs = values
         task.set_tracking_url = None
         task.set_status_message = None
         task.set_progress_percentage = None
-        task._set_identity()
+        task._set_identity(str_params)
         task._batch_size = 1
-        task._members = None
         return task
 
 

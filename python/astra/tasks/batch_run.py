@@ -13,7 +13,8 @@ A task author writes two methods instead of ``run()``::
 :meth:`BatchRunMixin.run` then
 
 * skips members whose outputs already exist (a re-run picks up where the last one stopped);
-* records the time spent in ``setup`` and per member (:attr:`BatchRunMixin.timing`);
+* records the time spent in ``setup`` and per member (``batch_timing`` on the batch,
+  ``timing`` on each member);
 * reports progress to Luigi (``set_progress_percentage`` / ``set_status_message``, shown in
   luigid's web UI) and draws a progress bar when run on a terminal;
 * catches an exception raised for one member, logs it with the member's identity, writes a
@@ -138,12 +139,13 @@ class BatchRunMixin:
 
     def run(self):
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
-        members = self.get_batch_tasks()
-        pending = [m for m in members if not m.complete()]
+        total = self.get_batch_size()
+        pending = [m for m in self.get_batch_tasks() if not m.complete()]
         started = time.perf_counter()
         context = self.setup()
-        self.timing = {"setup": time.perf_counter() - started, "members": {}}
-        progress = _Progress(self, total=len(pending), skipped=len(members) - len(pending))
+        t_setup = time.perf_counter() - started
+        self.batch_timing = {"setup": t_setup, "members": {}}
+        progress = _Progress(self, total=len(pending), skipped=total - len(pending))
         failures = []
         for member in pending:
             began = time.perf_counter()
@@ -156,10 +158,15 @@ class BatchRunMixin:
             else:
                 _clear_failure(member)
             elapsed = time.perf_counter() - began
-            member.timing = {"setup": self.timing["setup"], "process": elapsed}
-            self.timing["members"][member.task_id] = elapsed
+            member.timing = {"setup": t_setup, "process": elapsed}
+            self.batch_timing["members"][member.task_id] = elapsed
             progress.step(failed=bool(failures) and failures[-1][0] is member)
         progress.close()
+        self.batch_counts = {
+            "done": len(pending) - len(failures),
+            "skipped": total - len(pending),
+            "failures": [(m.task_id, f"{type(e).__name__}: {e}") for m, e in failures],
+        }
         logger.info("%s: %s", self.task_id, progress.message())
         fail = self.fail_on_member_error
         if fail is None:

@@ -1,0 +1,216 @@
+"""Grouping tasks into batches, and running them: :func:`batch_tasks` and :func:`build`.
+
+Tasks of one family whose significant non-batch parameters are identical can share one batch:
+the expensive ``setup()`` (loading a model) then runs once for all of them, and the scheduler
+sees one task per batch instead of one per spectrum. Insignificant parameters do not split
+batches (the first task's values are used).
+"""
+
+import dataclasses
+import itertools
+import json
+import logging
+import os
+
+import luigi
+from luigi.execution_summary import _summary_dict
+
+import astra.config
+from astra.parameters import is_batch_value
+from astra.tasks.base import BaseTask
+
+__all__ = ["batch_tasks", "build", "BuildSummary"]
+
+logger = logging.getLogger("astra")
+
+
+def _group_key(task):
+    batch_names = set(task.batch_param_names())
+    shared = tuple(sorted((n, v) for n, v in task.identity_params().items() if n not in batch_names))
+    return (type(task), shared)
+
+
+def _member_rows(task, batch_names):
+    """The batch parameters of each member of ``task`` as tuples, without building members."""
+    size = task.get_batch_size()
+    columns = []
+    for name in batch_names:
+        value = task.param_kwargs[name]
+        columns.append(value if is_batch_value(value) else itertools.repeat(value, size))
+    return zip(*columns)
+
+
+def batch_tasks(tasks, max_batch_size=None):
+    """Group ``tasks`` into batch tasks.
+
+    Tasks are grouped by class and by the values of their significant non-batch parameters;
+    each group becomes batches of at most ``max_batch_size`` members, in the order the members
+    were given (duplicates dropped). Tasks given as batches are split into their members first.
+    Tasks that are not :class:`~astra.tasks.BaseTask` or have no batch parameters are returned
+    unchanged.
+
+    :param tasks: an iterable of tasks.
+    :param max_batch_size: most members per batch (default: the ``max_batch_size`` setting).
+    :returns: a list of tasks.
+    """
+    if max_batch_size is None:
+        max_batch_size = int(astra.config.get("max_batch_size", 1000))
+    if max_batch_size < 1:
+        raise ValueError(f"max_batch_size must be at least 1, not {max_batch_size}")
+
+    passthrough, groups = [], {}
+    for task in tasks:
+        if not isinstance(task, BaseTask) or not task.batch_param_names():
+            passthrough.append(task)
+            continue
+        key = _group_key(task)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = (task, {})
+        rows = group[1]
+        for row in _member_rows(task, task.batch_param_names()):
+            rows.setdefault(row, None)
+
+    batches = []
+    for first, rows in groups.values():
+        names = first.batch_param_names()
+        shared = {n: v for n, v in first.param_kwargs.items() if n not in names}
+        ordered = list(rows)
+        for start in range(0, len(ordered), max_batch_size):
+            chunk = ordered[start : start + max_batch_size]
+            columns = dict(zip(names, zip(*chunk)))
+            batches.append(type(first)(**shared, **_collapse(columns)))
+    return passthrough + batches
+
+
+def _collapse(columns):
+    """A column whose values are all equal is given as that value (it broadcasts)."""
+    out = {}
+    for name, values in columns.items():
+        first = values[0]
+        out[name] = first if all(v == first for v in values) else values
+    return out
+
+
+@dataclasses.dataclass
+class BuildSummary:
+    """What :func:`build` did.
+
+    :param success: Luigi's verdict for the whole run.
+    :param tasks: number of tasks scheduled (batches count once).
+    :param done: spectra whose outputs exist after the run.
+    :param skipped: spectra already complete before the run.
+    :param failed: ``(task_id, reason)`` of spectra that failed.
+    :param not_run: spectra whose batch did not run (e.g. an upstream task failed).
+    :param luigi_summary: Luigi's own summary text.
+    """
+
+    success: bool
+    tasks: int
+    done: int = 0
+    skipped: int = 0
+    failed: list = dataclasses.field(default_factory=list)
+    not_run: int = 0
+    luigi_summary: str = ""
+
+    def __str__(self):
+        text = f"{self.done} spectra done ({self.skipped} already complete), {len(self.failed)} failed"
+        if self.not_run:
+            text += f", {self.not_run} not run"
+        for task_id, reason in self.failed[:20]:
+            text += f"\n  failed: {task_id}: {reason}"
+        if len(self.failed) > 20:
+            text += f"\n  ... and {len(self.failed) - 20} more failures"
+        return text
+
+
+def build(
+    tasks,
+    max_batch_size=None,
+    workers=1,
+    local_scheduler=None,
+    scheduler_host=None,
+    scheduler_port=None,
+    log_level="WARNING",
+    **luigi_kwargs,
+):
+    """Group ``tasks`` into batches and run them with Luigi.
+
+    :param tasks: tasks (single spectra or batches).
+    :param max_batch_size: most members per batch (default: the ``max_batch_size`` setting).
+    :param workers: Luigi worker processes.
+    :param local_scheduler: use Luigi's in-process scheduler; default true unless a
+        ``scheduler_host`` is given here or in the settings (then luigid is used).
+    :param scheduler_host: host of a central ``luigid``.
+    :param scheduler_port: its port (default 8082).
+    :param log_level: Luigi's log level.
+    :param luigi_kwargs: passed to :func:`luigi.build`.
+    :returns: a :class:`BuildSummary`.
+    """
+    batches = batch_tasks(tasks, max_batch_size=max_batch_size)
+    scheduler_host = scheduler_host or astra.config.get("scheduler_host")
+    if local_scheduler is None:
+        local_scheduler = not scheduler_host
+    if not local_scheduler:
+        luigi_kwargs["scheduler_host"] = scheduler_host or "localhost"
+        luigi_kwargs["scheduler_port"] = int(scheduler_port or astra.config.get("scheduler_port") or 8082)
+    result = luigi.build(
+        batches,
+        workers=workers,
+        local_scheduler=local_scheduler,
+        log_level=log_level,
+        detailed_summary=True,
+        **luigi_kwargs,
+    )
+    return _summarise(batches, result)
+
+
+def _summarise(batches, result):
+    states = _summary_dict(result.worker)
+    already = {t.task_id for t in states.get("already_done", ())}
+    summary = BuildSummary(success=result.scheduling_succeeded, tasks=len(batches), luigi_summary=result.summary_text)
+    summary.success = result.status.name in ("SUCCESS", "SUCCESS_WITH_RETRY")
+    for task in batches:
+        size = task.get_batch_size() if isinstance(task, BaseTask) else 1
+        if task.task_id in already:
+            summary.skipped += size
+            summary.done += size
+            continue
+        counts = getattr(task, "batch_counts", None)
+        if counts is not None:
+            summary.done += counts["done"] + counts["skipped"]
+            summary.skipped += counts["skipped"]
+            summary.failed.extend(counts["failures"])
+            continue
+        _scan(task, summary)
+    return summary
+
+
+def _scan(task, summary):
+    """Count the outcome of a batch that ran in another process, from its outputs."""
+    if not isinstance(task, BaseTask):
+        summary.done += int(task.complete())
+        return
+    for member in task.get_batch_tasks():
+        if member.complete():
+            summary.done += 1
+            continue
+        reason = _failure_reason(member)
+        if reason:
+            summary.failed.append((member.task_id, reason))
+        else:
+            summary.not_run += 1
+
+
+def _failure_reason(member):
+    try:
+        path = member.failure_path()
+    except (NotImplementedError, ValueError):
+        return None
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as fp:
+            return json.load(fp).get("error", "failed")
+    except (OSError, ValueError):
+        return "failed"

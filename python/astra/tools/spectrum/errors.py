@@ -1,0 +1,179 @@
+"""Errors raised when a spectrum file cannot be read, and the checked FITS opener behind them.
+
+Every loader opens its file through :func:`open_fits`, so a missing, empty, truncated,
+non-FITS or wrongly shaped file always raises :class:`SpectrumReadError` with a message that
+starts with the path and says what was wrong, e.g.::
+
+    /sas/.../apStar-r6-2M00452143+1634446.fits: truncated FITS file (expected 10 HDUs, found 4)
+"""
+
+import contextlib
+import io
+import os
+import warnings
+
+from astropy.io import fits
+
+__all__ = ["SpectrumReadError", "open_fits", "describe_source", "read_image", "require_shape"]
+
+#: Bytes that start every FITS file, and every gzip-compressed file.
+_FITS_MAGIC = b"SIMPLE  ="
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SpectrumReadError(OSError):
+    """A spectrum file is missing, empty, corrupt, truncated or not of the expected kind.
+
+    :param path: The file (or a description of the file object) that could not be read.
+    :param reason: What was wrong with it.
+    """
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        # OSError pickles its args, not our two-argument signature; workers send errors across
+        # processes, so keep the exception picklable.
+        return (type(self), (self.path, self.reason))
+
+
+def describe_source(source):
+    """Return a printable name (normally the path) for a file path, file object or HDUList.
+
+    :param source: A path, an open file object, or an :class:`~astropy.io.fits.HDUList`.
+    :returns: The path if it can be found, otherwise a short description.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, fits.HDUList):
+        name = source.filename()
+        return name if name else "<HDUList>"
+    name = getattr(source, "name", None)
+    if isinstance(name, (str, os.PathLike)):
+        return os.fspath(name)
+    return f"<{type(source).__name__}>"
+
+
+def _check_signature(source, name):
+    """Raise for an empty or non-FITS file; leave a file object at its starting position."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise SpectrumReadError(name, "no such file")
+        if os.path.isdir(path):
+            raise SpectrumReadError(name, "is a directory, not a FITS file")
+        if os.path.getsize(path) == 0:
+            raise SpectrumReadError(name, "empty file (0 bytes)")
+        with open(path, "rb") as fp:
+            head = fp.read(len(_FITS_MAGIC))
+    elif hasattr(source, "read"):
+        try:
+            start = source.tell()
+            head = source.read(len(_FITS_MAGIC))
+            source.seek(start)
+        except (OSError, io.UnsupportedOperation):
+            return  # not seekable: let astropy decide
+        if len(head) == 0:
+            raise SpectrumReadError(name, "empty file (0 bytes)")
+    else:
+        return
+    if not (head.startswith(_FITS_MAGIC) or head.startswith(_GZIP_MAGIC)):
+        raise SpectrumReadError(name, "not a FITS file (does not start with 'SIMPLE  =')")
+
+
+@contextlib.contextmanager
+def open_fits(source, min_hdus=1, kind="FITS"):
+    """Open a FITS file for reading, turning every way it can be broken into a clear error.
+
+    :param source: A path, an open binary file object, or an already open
+        :class:`~astropy.io.fits.HDUList` (which is yielded as is and not closed).
+    :param min_hdus: The number of HDUs the data model requires; fewer raises
+        ``truncated FITS file (expected N HDUs, found M)``.
+    :param kind: The data model name, used in messages (e.g. ``"apStar"``).
+    :yields: The open :class:`~astropy.io.fits.HDUList`, with all headers read.
+    :raises SpectrumReadError: If the file is missing, empty, not FITS, corrupt or truncated.
+    """
+    name = describe_source(source)
+    if isinstance(source, fits.HDUList):
+        _check_hdu_count(source, min_hdus, kind, name, truncated_warning=None)
+        yield source
+        return
+
+    _check_signature(source, name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            hdul = fits.open(source, memmap=False, lazy_load_hdus=False)
+        except Exception as exc:
+            raise SpectrumReadError(name, f"corrupt FITS file ({exc})") from exc
+    truncated = next(
+        (str(w.message) for w in caught if "truncated" in str(w.message).lower()), None
+    )
+    try:
+        _check_hdu_count(hdul, min_hdus, kind, name, truncated_warning=truncated)
+        yield hdul
+    finally:
+        hdul.close()
+
+
+def _check_hdu_count(hdul, min_hdus, kind, name, truncated_warning):
+    n = len(hdul)
+    if truncated_warning is not None:
+        raise SpectrumReadError(
+            name,
+            f"truncated FITS file (expected {min_hdus} HDUs for {kind}, found {n}, "
+            f"the last cut short: {truncated_warning})",
+        )
+    if n < min_hdus:
+        raise SpectrumReadError(
+            name,
+            f"truncated FITS file (expected {min_hdus} HDUs for {kind}, found {n})",
+        )
+
+
+def read_image(hdul, index, name, kind):
+    """Return the data array of image HDU ``index``, raising a clear error if it has none.
+
+    :param hdul: An open HDUList.
+    :param index: The HDU number.
+    :param name: The file name used in messages.
+    :param kind: The data model name used in messages.
+    :returns: The data as a numpy array (a copy, valid after the file is closed).
+    :raises SpectrumReadError: If the HDU is not an image or holds no data.
+    """
+    hdu = hdul[index]
+    if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
+        raise SpectrumReadError(
+            name, f"HDU {index} is a {type(hdu).__name__}, expected an image for {kind}"
+        )
+    try:
+        data = hdu.data
+    except Exception as exc:  # astropy raises ValueError/TypeError for cut-short data
+        raise SpectrumReadError(name, f"HDU {index} data cannot be read ({exc})") from exc
+    if data is None:
+        raise SpectrumReadError(name, f"HDU {index} has no data, expected an image for {kind}")
+    return data.copy()
+
+
+def require_shape(array, expected, name, index, what="data"):
+    """Check an array's shape against a pattern, raising a clear error on mismatch.
+
+    :param array: The array read from the file.
+    :param expected: A tuple of ints or ``None`` (any length along that axis).
+    :param name: The file name used in messages.
+    :param index: The HDU number used in messages.
+    :param what: What the HDU holds, used in messages (e.g. ``"flux"``).
+    :raises SpectrumReadError: If the number of axes or a fixed axis length differs.
+    """
+    shape = tuple(array.shape)
+    ok = len(shape) == len(expected) and all(
+        e is None or e == s for e, s in zip(expected, shape)
+    )
+    if not ok:
+        pretty = "(" + ", ".join("n" if e is None else str(e) for e in expected)
+        pretty += ",)" if len(expected) == 1 else ")"
+        raise SpectrumReadError(
+            name, f"HDU {index} ({what}) has shape {shape}, expected {pretty}"
+        )
