@@ -36,7 +36,6 @@ __all__ = [
     "ListParameter",
     "TupleParameter",
     "ParameterTypeError",
-    "ParameterVisibility",
     "inherits",
     "requires",
     "build",

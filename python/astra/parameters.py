@@ -27,7 +27,6 @@ __all__ = [
     "ListParameter",
     "TupleParameter",
     "ParameterTypeError",
-    "ParameterVisibility",
     "is_batch_value",
 ]
 

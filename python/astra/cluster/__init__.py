@@ -1,0 +1,28 @@
+"""Running Astra on clusters: a central Luigi scheduler (luigid) and Slurm jobs.
+
+* :mod:`astra.cluster.luigid` starts and queries a real ``luigid``.
+* :mod:`astra.cluster.slurm` renders Slurm job scripts, submits them and follows them.
+* :mod:`astra.cluster.partition` splits batches into disjoint shares for workers that run
+  without a central scheduler.
+"""
+
+from astra.cluster.luigid import LuigidError, LuigidProcess, free_port, start_luigid
+from astra.cluster.partition import partition_batches, select_share, worker_share
+from astra.cluster.slurm import (
+    SlurmError,
+    cancel,
+    default_jobs_dir,
+    job_status,
+    luigi_command,
+    read_ledger,
+    render_job_script,
+    slurm_available,
+    submit,
+)
+
+__all__ = [
+    "LuigidError", "LuigidProcess", "free_port", "start_luigid",
+    "partition_batches", "select_share", "worker_share",
+    "SlurmError", "cancel", "default_jobs_dir", "job_status", "luigi_command", "read_ledger",
+    "render_job_script", "slurm_available", "submit",
+]

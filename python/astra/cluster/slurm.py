@@ -1,0 +1,451 @@
+"""Slurm jobs that run Luigi workers: write the job file, submit it, follow it.
+
+Job *file generation* is separate from *submission* (as in b2luigi):
+
+* :func:`render_job_script` fills ``etc/slurm-job.sh.template`` and returns the script
+  text; nothing touches Slurm.  ``astra srun --dry-run`` prints this.
+* :func:`submit` writes the script atomically into a jobs directory, runs
+  ``sbatch --parsable`` and records the job id in that directory's ledger
+  (``ledger.jsonl``), so ``astra squeue`` can list the jobs Astra submitted.
+* :func:`job_status` asks ``squeue`` (then ``scontrol show job``, ``sacct`` and the
+  ``jobcomp/filetxt`` log) for the states, retrying transient failures with backoff.
+* :func:`cancel` runs ``scancel``; :func:`slurm_available` says whether a cluster answers.
+"""
+
+import getpass
+import hashlib
+import json
+import os
+import re
+import shlex
+import string
+import subprocess
+import sys
+import tempfile
+import time
+
+__all__ = [
+    "SlurmError", "render_job_script", "luigi_command", "submit", "job_status", "cancel",
+    "slurm_available", "default_jobs_dir", "read_ledger", "template_path",
+    "TRANSIENT_PATTERNS", "LEDGER_NAME",
+]
+
+#: Name of the ledger file in a jobs directory (one JSON object per line).
+LEDGER_NAME = "ledger.jsonl"
+
+#: Error messages of Slurm client commands that mean "try again".
+TRANSIENT_PATTERNS = (
+    "Socket timed out",
+    "slurm_load_jobs error",
+    "Unable to contact slurm controller",
+    "Connection refused",
+    "Connection timed out",
+    "Transport endpoint",
+    "Resource temporarily unavailable",
+    "Zero Bytes were transmitted or received",
+)
+
+_NOT_FOUND = "Invalid job id specified"
+_JOB_NAME_RE = re.compile(r"[^A-Za-z0-9_.+-]")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SlurmError(RuntimeError):
+    """A Slurm command failed (after retries, when the failure looked transient)."""
+
+
+def template_path():
+    """Return the path of the job template shipped with Astra.
+
+    :returns: path of ``astra/etc/slurm-job.sh.template``.
+    """
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "etc", "slurm-job.sh.template")
+
+
+def default_jobs_dir():
+    """Return the directory for job scripts, logs and the ledger.
+
+    ``$ASTRA_JOBS_DIR`` if set, else ``<output_dir>/slurm-jobs`` with ``output_dir`` from
+    Astra's configuration (``$ASTRA_OUTPUT_DIR``).
+
+    :returns: a directory path (not created).
+    """
+    if os.environ.get("ASTRA_JOBS_DIR"):
+        return os.environ["ASTRA_JOBS_DIR"]
+    from astra import config
+    return os.path.join(config.get("output_dir") or os.path.expanduser("~/astra-output"),
+                        "slurm-jobs")
+
+
+def _luigi_executable():
+    candidate = os.path.join(os.path.dirname(sys.executable), "luigi")
+    return candidate if os.path.exists(candidate) else "luigi"
+
+
+def luigi_command(module, task, task_args=(), scheduler_host=None, scheduler_port=None,
+                  workers=1, luigi_executable=None):
+    """Build the argv of one Luigi worker process.
+
+    :param module: module that defines the task, e.g. ``"astra.contrib.rocket"``.
+    :param task: task family, e.g. ``"EstimateSNR"``.
+    :param task_args: the task's parameters as command-line arguments
+        (e.g. ``["--release", "dr16"]``), passed through unchanged.
+    :param scheduler_host: luigid host; ``None`` means ``--local-scheduler``.
+    :param scheduler_port: luigid port (only with ``scheduler_host``).
+    :param workers: Luigi ``--workers`` of the process.
+    :param luigi_executable: the ``luigi`` program; the one beside the running
+        interpreter by default.
+    :returns: a list of strings.
+    """
+    argv = [luigi_executable or _luigi_executable(), "--module", module, task]
+    argv.extend(str(arg) for arg in task_args)
+    if scheduler_host:
+        argv += ["--scheduler-host", str(scheduler_host)]
+        if scheduler_port:
+            argv += ["--scheduler-port", str(int(scheduler_port))]
+    else:
+        argv.append("--local-scheduler")
+    argv += ["--workers", str(int(workers))]
+    return argv
+
+
+def _directive_value(name, value):
+    value = str(value)
+    if "\n" in value or "\r" in value or '"' in value:
+        raise ValueError("Slurm option {} must not contain newlines or double quotes: {!r}"
+                         .format(name, value))
+    return '"{}"'.format(value) if (" " in value or "\t" in value) else value
+
+
+def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, partition=None,
+                      account=None, workers_per_node=1, scheduler_host=None,
+                      scheduler_port=None, output_dir=None, job_name=None, environment=None,
+                      share=None, workdir=None, extra_sbatch=(), template=None,
+                      luigi_executable=None):
+    """Render a Slurm batch script that runs Luigi workers.
+
+    ``command_argv`` is the task's command line as given to ``luigi`` after ``--module``:
+    ``[module, Task, *task_args]``, e.g. ``["astra.contrib.rocket", "EstimateSNR",
+    "--release", "dr16"]``.  The script runs
+    ``srun luigi --module <module> <Task> <task_args...> --scheduler-host H
+    --scheduler-port P --workers <workers_per_node>`` (or ``--local-scheduler`` when
+    ``scheduler_host`` is ``None``), one process per node.  Every argument is quoted with
+    :func:`shlex.quote`, so values with spaces, quotes, ``$(...)``, ``;`` or backticks
+    reach the task unchanged and are never run by the shell.
+
+    :param command_argv: ``[module, Task, *task_args]``.
+    :param nodes: nodes of the job; ``srun`` starts one worker process on each.
+    :param time: ``--time`` limit (e.g. ``"02:00:00"``), or ``None``.
+    :param mem: ``--mem`` per node (e.g. ``"4G"``), or ``None``.
+    :param gres: ``--gres`` (e.g. ``"gpu:1"``), or ``None``.
+    :param partition: ``--partition``, or ``None`` for the cluster's default.
+    :param account: ``--account``, or ``None``.
+    :param workers_per_node: Luigi workers per node (``--workers``; also
+        ``--cpus-per-task``).
+    :param scheduler_host: luigid host, or ``None`` for ``--local-scheduler``.
+    :param scheduler_port: luigid port.
+    :param output_dir: directory of the job's log file ``<job_name>-<job id>.out``;
+        :func:`default_jobs_dir` when ``None``.
+    :param job_name: Slurm job name; ``astra-<Task>`` when ``None``.  Characters other
+        than letters, digits and ``_.+-`` become ``_``.
+    :param environment: mapping of extra variables exported in the script.
+    :param share: ``(offset, count)``: export ``ASTRA_SHARE_OFFSET``/``ASTRA_SHARE_COUNT``
+        so that, without a central scheduler, the job's node ``i`` takes share
+        ``offset + i`` of ``count`` (see :mod:`astra.cluster.partition`).
+    :param workdir: working directory of the job (default: the current directory).
+    :param extra_sbatch: further ``#SBATCH`` options, e.g. ``["--qos=debug"]``.
+    :param template: template text to use instead of the shipped template file.
+    :param luigi_executable: the ``luigi`` program; the one beside the running
+        interpreter by default.
+    :returns: the script text.
+    :raises ValueError: on invalid values (no module or task, ``nodes < 1``, ...).
+    """
+    command_argv = [str(arg) for arg in command_argv]
+    if len(command_argv) < 2 or command_argv[0].startswith("-") or command_argv[1].startswith("-"):
+        raise ValueError("command_argv must start with the module and the task family, "
+                         "got {!r}".format(command_argv[:2]))
+    nodes, workers_per_node = int(nodes), int(workers_per_node)
+    if nodes < 1 or workers_per_node < 1:
+        raise ValueError("nodes and workers_per_node must be at least 1")
+    module, task = command_argv[:2]
+    argv = luigi_command(module, task, command_argv[2:], scheduler_host, scheduler_port,
+                         workers_per_node, luigi_executable)
+    default_name = "astra-" + task
+    job_name = _JOB_NAME_RE.sub("_", job_name or default_name)[:120]
+    output_dir = os.path.abspath(output_dir or default_jobs_dir())
+    workdir = os.path.abspath(workdir or os.getcwd())
+
+    directives = []
+    for option, value in (("time", time), ("mem", mem), ("gres", gres),
+                          ("partition", partition), ("account", account)):
+        if value not in (None, ""):
+            directives.append("#SBATCH --{}={}".format(option, _directive_value(option, value)))
+    for option in extra_sbatch:
+        directives.append("#SBATCH {}".format(_directive_value("extra", option)))
+
+    exports = []
+    for name, value in sorted((environment or {}).items()):
+        if not _ENV_NAME_RE.match(name):
+            raise ValueError("invalid environment variable name {!r}".format(name))
+        exports.append("export {}={}".format(name, shlex.quote(str(value))))
+    if share is not None:
+        offset, count = int(share[0]), int(share[1])
+        if count < 1 or not 0 <= offset < count:
+            raise ValueError("share offset {} is outside 0..{}".format(offset, count - 1))
+        exports.append("export ASTRA_SHARE_COUNT={}".format(count))
+        exports.append("export ASTRA_SHARE_OFFSET={}".format(offset))
+
+    if template is None:
+        with open(template_path(), "r", encoding="utf-8") as fp:
+            template = fp.read()
+    from astra import __version__
+    return string.Template(template).substitute(
+        astra_version=__version__,
+        job_name=job_name,
+        nodes=nodes,
+        workers_per_node=workers_per_node,
+        output_path=_directive_value("output", os.path.join(output_dir, "%x-%j.out")),
+        workdir=_directive_value("chdir", workdir),
+        sbatch_directives="\n".join(directives),
+        environment="\n".join(exports),
+        command=" ".join(shlex.quote(arg) for arg in argv),
+    )
+
+
+def _run(argv, env=None, timeout=60.0):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    except FileNotFoundError as exc:
+        raise SlurmError("{} not found on PATH; is Slurm installed?".format(argv[0])) from exc
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(argv, 124, "", "Socket timed out: {} took over {}s"
+                                           .format(argv[0], timeout))
+
+
+def _run_with_retry(argv, env=None, attempts=5, backoff=0.5, timeout=60.0, not_found_ok=False):
+    """Run a Slurm client command, retrying transient failures with exponential backoff.
+
+    :returns: the completed process (with ``returncode == 0``, or a "not found" answer
+        when ``not_found_ok``).
+    :raises SlurmError: when it still fails after ``attempts`` tries.
+    """
+    delay, result = backoff, None
+    for attempt in range(max(1, int(attempts))):
+        result = _run(argv, env=env, timeout=timeout)
+        if result.returncode == 0:
+            return result
+        if not_found_ok and _NOT_FOUND in (result.stderr or "") + (result.stdout or ""):
+            return result
+        if attempt + 1 < attempts:
+            time.sleep(delay)
+            delay *= 2
+    raise SlurmError("{} failed (exit {}) after {} attempt(s): {}".format(
+        " ".join(argv[:3]), result.returncode, attempts, (result.stderr or result.stdout).strip()))
+
+
+def _atomic_write(path, text, mode=0o755):
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fp:
+            fp.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _append_ledger(jobs_dir, record):
+    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
+    fd = os.open(os.path.join(jobs_dir, LEDGER_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_ledger(jobs_dir=None):
+    """Return the jobs recorded in a jobs directory's ledger, oldest first.
+
+    :param jobs_dir: the jobs directory; :func:`default_jobs_dir` when ``None``.
+    :returns: a list of dicts with ``job_id``, ``job_name``, ``script``, ``submitted``
+        (Unix time), ``user`` and ``command``; empty when there is no ledger.
+    """
+    path = os.path.join(jobs_dir or default_jobs_dir(), LEDGER_NAME)
+    records = []
+    try:
+        with open(path, "r", encoding="utf-8") as fp:
+            for line in fp:
+                line = line.strip()
+                if line:
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError:
+                        continue  # a torn line from a crash; keep the others
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, backoff=1.0):
+    """Write a job script into ``jobs_dir`` and submit it with ``sbatch --parsable``.
+
+    The file name is ``<job name>-<hash of the script>.sh`` (the same script is the same
+    file); it is written atomically.  The job id is appended to ``ledger.jsonl`` in
+    ``jobs_dir``.
+
+    :param script_text: the script, e.g. from :func:`render_job_script`.
+    :param jobs_dir: where the script and ledger go; :func:`default_jobs_dir` if ``None``.
+    :param sbatch_args: extra ``sbatch`` arguments (they override the ``#SBATCH`` lines).
+    :param env: environment for ``sbatch`` (the job inherits it); current one if ``None``.
+    :param attempts: tries when ``sbatch`` fails transiently (it is not retried after
+        it printed a job id).
+    :param backoff: first wait between tries, doubled each time.
+    :returns: the job id (a string such as ``"42"``).
+    :raises SlurmError: if ``sbatch`` fails or prints no job id.
+    """
+    jobs_dir = os.path.abspath(jobs_dir or default_jobs_dir())
+    os.makedirs(jobs_dir, exist_ok=True)
+    match = re.search(r"^#SBATCH\s+--job-name=(\S+)", script_text, re.M)
+    job_name = match.group(1) if match else "astra-job"
+    digest = hashlib.sha1(script_text.encode("utf-8")).hexdigest()[:12]
+    script_path = os.path.join(jobs_dir, "{}-{}.sh".format(job_name, digest))
+    _atomic_write(script_path, script_text)
+
+    argv = ["sbatch", "--parsable"] + [str(arg) for arg in sbatch_args] + [script_path]
+    delay, result = backoff, None
+    for attempt in range(max(1, int(attempts))):
+        result = _run(argv, env=env)
+        if result.returncode == 0 or not any(p in result.stderr for p in TRANSIENT_PATTERNS):
+            break
+        if attempt + 1 < attempts:
+            time.sleep(delay)
+            delay *= 2
+    if result.returncode != 0:
+        raise SlurmError("sbatch {} failed (exit {}): {}".format(
+            script_path, result.returncode, result.stderr.strip()))
+    match = re.match(r"\s*(\d+)", result.stdout)
+    if not match:
+        raise SlurmError("sbatch printed no job id: {!r}".format(result.stdout))
+    job_id = match.group(1)
+    command = re.search(r"^srun .*$", script_text, re.M)
+    _append_ledger(jobs_dir, {
+        "job_id": job_id, "job_name": job_name, "script": script_path,
+        "submitted": round(time.time(), 3), "user": getpass.getuser(),
+        "command": command.group(0) if command else None,
+    })
+    return job_id
+
+
+def _parse_key_values(text):
+    """Parse ``scontrol show job -o`` / jobcomp lines into dicts of their ``Key=Value``."""
+    return dict(re.findall(r"(\w+)=(\S*)", text))
+
+
+def _jobcomp_states(job_ids, env=None):
+    """States from the ``jobcomp/filetxt`` log, for jobs the controller has forgotten."""
+    result = _run(["scontrol", "show", "config"], env=env, timeout=30)
+    if result.returncode != 0:
+        return {}
+    config = dict(re.findall(r"^(\w+)\s*=\s*(.*?)\s*$", result.stdout, re.M))
+    if config.get("JobCompType") != "jobcomp/filetxt" or not config.get("JobCompLoc"):
+        return {}
+    states = {}
+    try:
+        with open(config["JobCompLoc"], "r", encoding="utf-8", errors="replace") as fp:
+            for line in fp:
+                fields = _parse_key_values(line)
+                if fields.get("JobId") in job_ids:
+                    states[fields["JobId"]] = fields.get("JobState", "UNKNOWN")
+    except OSError:
+        return {}
+    return states
+
+
+def job_status(job_ids, env=None, attempts=5, backoff=0.5):
+    """Return the Slurm state of each job.
+
+    Asks ``squeue -t all`` (pending, running and recently finished jobs); jobs it does not
+    list are looked up with ``scontrol show job``, then ``sacct`` (when accounting is
+    enabled) and the ``jobcomp/filetxt`` log.  Transient failures (non-zero exit,
+    ``Socket timed out``, ``slurm_load_jobs error``, ...) are retried with exponential
+    backoff; an "Invalid job id" answer means the controller no longer knows the job.
+
+    :param job_ids: job ids (strings or ints).
+    :param env: environment for the Slurm commands (e.g. another ``PATH``).
+    :param attempts: tries per command before giving up.
+    :param backoff: first wait between tries in seconds, doubled each time.
+    :returns: ``{job_id: state}`` with states such as ``PENDING``, ``RUNNING``,
+        ``COMPLETED``, ``CANCELLED``, ``FAILED``, ``TIMEOUT``; ``UNKNOWN`` when no source
+        knows the job.
+    :raises SlurmError: when ``squeue`` keeps failing.
+    """
+    job_ids = [str(job_id) for job_id in job_ids]
+    if not job_ids:
+        return {}
+    states = {}
+    result = _run_with_retry(["squeue", "-h", "-t", "all", "-o", "%i|%T", "-j", ",".join(job_ids)],
+                             env=env, attempts=attempts, backoff=backoff, not_found_ok=True)
+    if result.returncode == 0:
+        for line in result.stdout.splitlines():
+            job_id, _, state = line.strip().partition("|")
+            if job_id in job_ids and state:
+                states[job_id] = state.strip()
+    for job_id in [j for j in job_ids if j not in states]:
+        result = _run_with_retry(["scontrol", "show", "job", "-o", job_id], env=env,
+                                 attempts=attempts, backoff=backoff, not_found_ok=True)
+        if result.returncode == 0:
+            state = _parse_key_values(result.stdout).get("JobState")
+            if state:
+                states[job_id] = state
+    missing = [j for j in job_ids if j not in states]
+    if missing:
+        result = _run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(missing)],
+                      env=env, timeout=30)
+        if result.returncode == 0:
+            for line in result.stdout.splitlines():
+                job_id, _, state = line.partition("|")
+                if job_id in missing and state:
+                    states[job_id] = state.split()[0]
+    missing = [j for j in job_ids if j not in states]
+    if missing:
+        states.update(_jobcomp_states(set(missing), env=env))
+    return {job_id: states.get(job_id, "UNKNOWN") for job_id in job_ids}
+
+
+def cancel(job_id, env=None, attempts=3, backoff=0.5):
+    """Cancel a job with ``scancel``.
+
+    :param job_id: the job id.
+    :param env: environment for ``scancel``.
+    :param attempts: tries on transient failures.
+    :param backoff: first wait between tries in seconds.
+    :raises SlurmError: if ``scancel`` keeps failing.
+    """
+    _run_with_retry(["scancel", str(job_id)], env=env, attempts=attempts, backoff=backoff)
+
+
+def slurm_available(env=None, timeout=15.0):
+    """Say whether a Slurm cluster answers and has a usable node.
+
+    :param env: environment for the Slurm commands.
+    :param timeout: seconds to wait for ``sinfo``.
+    :returns: ``(True, "")`` or ``(False, reason)``.
+    """
+    for program in ("sbatch", "squeue", "sinfo", "scancel"):
+        path = (env or os.environ).get("PATH", os.defpath)
+        if not any(os.access(os.path.join(d, program), os.X_OK) for d in path.split(os.pathsep) if d):
+            return False, "{} not found on PATH (Slurm client not installed)".format(program)
+    result = _run(["sinfo", "-h", "-o", "%n %T"], env=env, timeout=timeout)
+    if result.returncode != 0:
+        return False, "sinfo failed: {}".format((result.stderr or result.stdout).strip() or
+                                                "exit {}".format(result.returncode))
+    states = [line.split()[-1] for line in result.stdout.splitlines() if line.strip()]
+    usable = [s for s in states if s.rstrip("*~#!%$@^-+").lower() in
+              ("idle", "mixed", "allocated", "completing")]
+    if not usable:
+        return False, "no usable Slurm node (node states: {})".format(", ".join(states) or "none")
+    return True, ""
