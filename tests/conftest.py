@@ -33,3 +33,8 @@ def real_sas():
     if not path or not os.path.isdir(path):
         require_or_skip("real SDSS files not available: set ASTRA_TEST_SAS to ../shared/sdss-data/sas")
     return os.path.abspath(path)
+
+
+# Fixtures that start real services (luigid, Slurm, PostgreSQL databases).
+from postgres_fixtures import *  # noqa: E402,F401,F403
+from service_fixtures import *  # noqa: E402,F401,F403

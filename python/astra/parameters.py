@@ -129,6 +129,10 @@ class IntParameter(_CanonicalMixin, luigi.IntParameter):
     def _parse_one(self, x):
         return self._normalize_one(x)
 
+    def next_in_enumeration(self, value):
+        """The next integer (used by Luigi's summaries); ``None`` for a batch."""
+        return None if is_batch_value(value) else value + 1
+
 
 class FloatParameter(_CanonicalMixin, luigi.FloatParameter):
     """A float parameter: ``1`` and ``1.0`` are the same value (and the same task)."""

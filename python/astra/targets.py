@@ -8,8 +8,8 @@ exception; :class:`AtomicFileTarget` does not.
 """
 
 import contextlib
+import itertools
 import os
-import uuid
 
 import luigi
 
@@ -24,9 +24,13 @@ def is_temporary(name):
     return TEMPORARY_MARKER in name
 
 
+_counter = itertools.count()
+
+
 def _temporary_name(path):
-    directory, name = os.path.split(path)
-    return os.path.join(directory, f".{name}{TEMPORARY_MARKER}{uuid.uuid4().hex[:12]}")
+    # Unique among processes (pid) and within one (counter); hidden, in the same directory.
+    directory, _, name = path.rpartition(os.sep)
+    return f"{directory}{os.sep}.{name}{TEMPORARY_MARKER}{os.getpid()}-{next(_counter)}"
 
 
 @contextlib.contextmanager
@@ -40,8 +44,8 @@ def atomic_path(path):
 
     :param path: the final path. Missing parent directories are created.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = _temporary_name(path)
     try:
         yield temporary
@@ -63,10 +67,21 @@ def atomic_open(path, mode="w", **kwargs):
     """
     if mode not in ("w", "wb", "wt"):
         raise ValueError(f"atomic_open writes only; mode {mode!r} is not 'w' or 'wb'")
-    with atomic_path(path) as temporary:
-        with open(temporary, mode, **kwargs) as fp:
+    path = os.fspath(path)
+    temporary = _temporary_name(path)
+    try:
+        fp = open(temporary, mode, **kwargs)
+    except FileNotFoundError:  # first file in a new directory
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        fp = open(temporary, mode, **kwargs)
+    try:
+        with fp:
             yield fp
-            fp.flush()
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 class AtomicFileTarget(luigi.LocalTarget):

@@ -18,11 +18,12 @@ from astra.cluster.slurm import (
     render_job_script,
     slurm_available,
     submit,
+    wait_for_jobs,
 )
 
 __all__ = [
     "LuigidError", "LuigidProcess", "free_port", "start_luigid",
     "partition_batches", "select_share", "worker_share",
     "SlurmError", "cancel", "default_jobs_dir", "job_status", "luigi_command", "read_ledger",
-    "render_job_script", "slurm_available", "submit",
+    "render_job_script", "slurm_available", "submit", "wait_for_jobs",
 ]

@@ -26,7 +26,7 @@ import time
 
 __all__ = [
     "SlurmError", "render_job_script", "luigi_command", "submit", "job_status", "cancel",
-    "slurm_available", "default_jobs_dir", "read_ledger", "template_path",
+    "slurm_available", "wait_for_jobs", "default_jobs_dir", "ACTIVE_STATES", "read_ledger", "template_path",
     "TRANSIENT_PATTERNS", "LEDGER_NAME",
 ]
 
@@ -44,6 +44,11 @@ TRANSIENT_PATTERNS = (
     "Resource temporarily unavailable",
     "Zero Bytes were transmitted or received",
 )
+
+#: States of jobs that have not finished yet.
+ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED",
+                           "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING",
+                           "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"})
 
 _NOT_FOUND = "Invalid job id specified"
 _JOB_NAME_RE = re.compile(r"[^A-Za-z0-9_.+-]")
@@ -93,7 +98,8 @@ def luigi_command(module, task, task_args=(), scheduler_host=None, scheduler_por
         (e.g. ``["--release", "dr16"]``), passed through unchanged.
     :param scheduler_host: luigid host; ``None`` means ``--local-scheduler``.
     :param scheduler_port: luigid port (only with ``scheduler_host``).
-    :param workers: Luigi ``--workers`` of the process.
+    :param workers: Luigi ``--workers`` of the process.  ``--no-lock`` is always added so
+        that several processes of one graph may run on the same machine.
     :param luigi_executable: the ``luigi`` program; the one beside the running
         interpreter by default.
     :returns: a list of strings.
@@ -106,7 +112,9 @@ def luigi_command(module, task, task_args=(), scheduler_host=None, scheduler_por
             argv += ["--scheduler-port", str(int(scheduler_port))]
     else:
         argv.append("--local-scheduler")
-    argv += ["--workers", str(int(workers))]
+    # --no-lock: Luigi otherwise refuses to start a second process with the same command
+    # line on one machine, which is exactly what several workers of one graph are.
+    argv += ["--workers", str(int(workers)), "--no-lock"]
     return argv
 
 
@@ -314,6 +322,9 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
     digest = hashlib.sha1(script_text.encode("utf-8")).hexdigest()[:12]
     script_path = os.path.join(jobs_dir, "{}-{}.sh".format(job_name, digest))
     _atomic_write(script_path, script_text)
+    output = re.search(r"^#SBATCH\s+--output=\"?([^\"\n]+)", script_text, re.M)
+    if output:  # sbatch does not create the log directory
+        os.makedirs(os.path.dirname(output.group(1)) or ".", exist_ok=True)
 
     argv = ["sbatch", "--parsable"] + [str(arg) for arg in sbatch_args] + [script_path]
     delay, result = backoff, None
@@ -386,21 +397,24 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     job_ids = [str(job_id) for job_id in job_ids]
     if not job_ids:
         return {}
-    states = {}
-    result = _run_with_retry(["squeue", "-h", "-t", "all", "-o", "%i|%T", "-j", ",".join(job_ids)],
-                             env=env, attempts=attempts, backoff=backoff, not_found_ok=True)
-    if result.returncode == 0:
-        for line in result.stdout.splitlines():
-            job_id, _, state = line.strip().partition("|")
-            if job_id in job_ids and state:
-                states[job_id] = state.strip()
-    for job_id in [j for j in job_ids if j not in states]:
-        result = _run_with_retry(["scontrol", "show", "job", "-o", job_id], env=env,
-                                 attempts=attempts, backoff=backoff, not_found_ok=True)
+    wanted, states = set(job_ids), {}
+    for start in range(0, len(job_ids), 200):
+        chunk = job_ids[start:start + 200]
+        result = _run_with_retry(["squeue", "-h", "-t", "all", "-o", "%i|%T", "-j", ",".join(chunk)],
+                                 env=env, attempts=attempts, backoff=backoff, not_found_ok=True)
         if result.returncode == 0:
-            state = _parse_key_values(result.stdout).get("JobState")
-            if state:
-                states[job_id] = state
+            for line in result.stdout.splitlines():
+                job_id, _, state = line.strip().partition("|")
+                if job_id in wanted and state:
+                    states[job_id] = state.strip()
+    if len(states) < len(wanted):
+        # One call for every job the controller still holds (no "Invalid job id" issue).
+        result = _run_with_retry(["scontrol", "show", "job", "-o"], env=env,
+                                 attempts=attempts, backoff=backoff, not_found_ok=True)
+        for line in result.stdout.splitlines() if result.returncode == 0 else ():
+            fields = _parse_key_values(line)
+            if fields.get("JobId") in wanted and fields.get("JobState"):
+                states.setdefault(fields["JobId"], fields["JobState"])
     missing = [j for j in job_ids if j not in states]
     if missing:
         result = _run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(missing)],
@@ -414,6 +428,27 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     if missing:
         states.update(_jobcomp_states(set(missing), env=env))
     return {job_id: states.get(job_id, "UNKNOWN") for job_id in job_ids}
+
+
+def wait_for_jobs(job_ids, timeout=600.0, poll=1.0, env=None):
+    """Wait until every job has finished (left the pending/running states).
+
+    :param job_ids: job ids.
+    :param timeout: seconds before giving up.
+    :param poll: seconds between :func:`job_status` calls.
+    :param env: environment for the Slurm commands.
+    :returns: the final ``{job_id: state}``.
+    :raises SlurmError: if a job is still active after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        states = job_status(job_ids, env=env)
+        active = {j: s for j, s in states.items() if s.split()[0] in ACTIVE_STATES}
+        if not active:
+            return states
+        if time.monotonic() > deadline:
+            raise SlurmError("jobs still active after {}s: {}".format(timeout, active))
+        time.sleep(poll)
 
 
 def cancel(job_id, env=None, attempts=3, backoff=0.5):

@@ -1,0 +1,108 @@
+"""The results database: one row per spectrum's task identity, SQLite or PostgreSQL.
+
+* :mod:`astra.database.connection` -- the database (``sqlite:///...`` by default,
+  ``postgresql://...`` on a cluster), bound at runtime and safe across forks;
+* :mod:`astra.database.fields` -- column types with help text and units, named flags;
+* :mod:`astra.database.models` -- :class:`BaseResult`, the model results tables extend;
+* :mod:`astra.database.migrations` -- creating tables and adding new columns (``astra init``);
+* :mod:`astra.database.writer` -- batched upserts (:class:`ResultWriter`);
+* :mod:`astra.database.target` -- :class:`DatabaseTarget`, bulk completeness and
+  :class:`DatabaseOutputMixin` for tasks;
+* :mod:`astra.database.examples` -- :class:`~astra.database.examples.EstimateSNRResult`.
+"""
+
+from astra.database.connection import (
+    DatabaseURLError,
+    connect,
+    database,
+    get_database,
+    redact_url,
+    reset,
+    resolve_url,
+    write_transaction,
+)
+from astra.database.fields import (
+    ArrayField,
+    BigIntegerField,
+    BitField,
+    BooleanField,
+    DateTimeField,
+    Flag,
+    FloatField,
+    IntegerField,
+    TextField,
+    flag,
+)
+from astra.database.migrations import MigrationError, create_tables, ensure_table, forget_tables
+from astra.database.models import DATA_MODEL_KEYS, RESULT_MODELS, BaseResult, ModelDefinitionError
+from astra.database.target import DatabaseOutputMixin, DatabaseTarget, completed_task_ids
+from astra.database.writer import ResultWriter, upsert_rows
+
+__all__ = [
+    "database",
+    "connect",
+    "get_database",
+    "reset",
+    "resolve_url",
+    "redact_url",
+    "write_transaction",
+    "DatabaseURLError",
+    "BaseResult",
+    "ModelDefinitionError",
+    "DATA_MODEL_KEYS",
+    "RESULT_MODELS",
+    "FloatField",
+    "IntegerField",
+    "BigIntegerField",
+    "TextField",
+    "BooleanField",
+    "DateTimeField",
+    "ArrayField",
+    "BitField",
+    "Flag",
+    "flag",
+    "create_tables",
+    "ensure_table",
+    "forget_tables",
+    "MigrationError",
+    "ResultWriter",
+    "upsert_rows",
+    "DatabaseTarget",
+    "DatabaseOutputMixin",
+    "completed_task_ids",
+    "get_model",
+]
+
+
+def get_model(name):
+    """Find a results model by dotted path or registered name.
+
+    :param name: ``"astra.database.examples.EstimateSNRResult"``, or a registered name such as
+        ``"estimatesnr"`` / ``"EstimateSNRResult"`` (case-insensitive; models in the
+        ``result_modules`` setting are imported first).
+    :raises LookupError: naming the known models.
+    """
+    import importlib
+
+    from astra.database.migrations import import_model_modules, registered_models
+
+    if "." in name:
+        module_name, _, attr = name.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise LookupError(f"cannot import {module_name!r} for results model {name!r}: {error}") from None
+        model = getattr(module, attr, None)
+        if not (isinstance(model, type) and issubclass(model, BaseResult)):
+            raise LookupError(f"{name!r} is not a results model (a BaseResult subclass)")
+        return model
+    import_model_modules()
+    key = name.lower()
+    for candidate in (key, key[:-6] if key.endswith("result") else key + "result"):
+        if candidate in RESULT_MODELS:
+            return RESULT_MODELS[candidate]
+    known = ", ".join(m.__name__ for m in registered_models()) or "none"
+    raise LookupError(
+        f"no results model named {name!r} (known: {known}); give a dotted path such as "
+        "astra.database.examples.EstimateSNRResult or add its module to the result_modules setting"
+    )

@@ -170,25 +170,34 @@ class BaseTask(BatchRunMixin, luigi.Task):
     def output_directory(self):
         """Directory of this task's outputs, derived from its family and identity hash.
 
-        ``<output_dir>/<namespace>/<Family>/<h[:2]>/<h[2:4]>/``: fanned out so a million outputs
+        ``<output_dir>/<namespace>/<Family>/<h[:2]>/<h[2:4]>``: fanned out so a million outputs
         never land in one directory.
         """
-        root = astra.config.get("output_dir")
-        family = self.get_task_family().replace(".", os.sep)
         h = self.identity_hash
-        return os.path.join(root, family, h[:2], h[2:4])
+        return f"{self._output_root()}{h[:2]}{os.sep}{h[2:4]}"
+
+    @classmethod
+    def _output_root(cls):
+        root = astra.config.get("output_dir")
+        cached = cls.__dict__.get("_astra_output_root")
+        if cached is None or cached[0] != root:
+            family = cls.get_task_family().replace(".", os.sep)
+            cached = (root, os.path.join(root, family, ""))
+            cls._astra_output_root = cached
+        return cached[1]
 
     def local_path(self, name):
         """The path of an output file named ``name`` for this task (one spectrum).
 
         :param name: a file name, e.g. ``"snr.json"``.
         """
-        if self.is_batch_mode:
+        if self._batch_size > 1:
             raise ValueError(
                 f"{self.get_task_family()}: local_path() names one spectrum's output; "
                 "call it on a member from get_batch_tasks()"
             )
-        return os.path.join(self.output_directory, f"{self.identity_hash}-{name}")
+        h = self.identity_hash
+        return f"{self._output_root()}{h[:2]}{os.sep}{h[2:4]}{os.sep}{h}-{name}"
 
     def local_target(self, name):
         """An atomically written file target named ``name`` whose path follows from identity.

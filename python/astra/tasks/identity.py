@@ -15,6 +15,7 @@ HASH_LENGTH = 16
 SUMMARY_PARAMS = 3
 SUMMARY_LENGTH = 16
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 _INVALID = re.compile(r"[^A-Za-z0-9.+-]+")
 
 
@@ -25,7 +26,7 @@ def identity_hash(family, str_params):
     :param str_params: mapping of significant parameter name to its serialised (text) value.
     :returns: ``HASH_LENGTH`` lowercase hexadecimal digits.
     """
-    text = json.dumps([family, str_params], separators=(",", ":"), sort_keys=True)
+    text = _ENCODER.encode([family, str_params])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
 

@@ -1,0 +1,82 @@
+"""Spectra in Astra: specutils objects read by loaders for the SDSS data models.
+
+Importing this package registers readers for apStar, apVisit, aspcapStar, BOSS spec,
+mwmStar and mwmVisit files with the specutils/astropy I/O registry, so::
+
+    from astra.tools.spectrum import Spectrum1D, SpectrumList
+
+    spectrum = Spectrum1D.read(path)                       # format found from the file
+    spectrum = Spectrum1D.read(path, format="APOGEE apStar (astra)")
+    spectra = SpectrumList.read(mwm_star_path)             # one per non-empty HDU
+
+``Spectrum1D`` is :class:`specutils.Spectrum` itself (specutils 2 deprecated its own
+``Spectrum1D`` alias; ours emits no warning). A 2-D flux ``(n_rows, n_pixels)`` holds
+several spectra on one spectral axis, e.g. all rows of an apStar file.
+"""
+
+import os
+
+from specutils import Spectrum, SpectrumList
+
+from astra.tools.spectrum.errors import SpectrumReadError
+from astra.tools.spectrum.identify import FORMATS, PRIORITY, identify_kind
+from astra.tools.spectrum import loaders_apogee, loaders_boss, loaders_mwm  # noqa: F401 (registers)
+from astra.tools.spectrum.loaders_apogee import load_apstar, load_apvisit, load_aspcapstar
+from astra.tools.spectrum.loaders_boss import load_boss_spec
+from astra.tools.spectrum.loaders_mwm import load_mwm_list, load_mwm_spectrum
+from astra.tools.spectrum.utils import (
+    APOGEE_BAD_PIXEL_BITS,
+    BOSS_BAD_PIXEL_BITS,
+    FLUX_UNIT,
+    ivar_from_sigma,
+)
+
+#: Astra's public name for a spectrum: :class:`specutils.Spectrum` (no deprecation warning).
+Spectrum1D = Spectrum
+
+__all__ = [
+    "Spectrum1D",
+    "SpectrumList",
+    "SpectrumReadError",
+    "FORMATS",
+    "PRIORITY",
+    "identify_kind",
+    "read_spectrum",
+    "load_apstar",
+    "load_apvisit",
+    "load_aspcapstar",
+    "load_boss_spec",
+    "load_mwm_spectrum",
+    "load_mwm_list",
+    "APOGEE_BAD_PIXEL_BITS",
+    "BOSS_BAD_PIXEL_BITS",
+    "FLUX_UNIT",
+    "ivar_from_sigma",
+]
+
+
+def read_spectrum(path, kind=None, **kwargs):
+    """Read a spectrum file with the Astra loader for its data model.
+
+    Faster than ``Spectrum1D.read(path)`` when ``kind`` is given (no identification), and
+    raises :class:`SpectrumReadError` naming the path when the kind cannot be recognised.
+
+    :param path: Path of the file.
+    :param kind: Data-model name (a key of :data:`FORMATS`: ``"apStar"``, ``"apVisit"``,
+        ``"aspcapStar"``, ``"spec"``, ``"mwmStar"``, ``"mwmVisit"``), or ``None`` to
+        recognise it from the file name or HDU layout.
+    :param kwargs: Passed to the loader (e.g. ``bad_bits``, ``hdu`` for mwm files).
+    :returns: A :class:`specutils.Spectrum`.
+    :raises SpectrumReadError: If the kind is unknown or the file cannot be read.
+    """
+    if kind is None:
+        if not os.path.exists(path):
+            raise SpectrumReadError(path, "no such file")
+        kind = identify_kind(path)
+        if kind is None:
+            raise SpectrumReadError(
+                path, f"not recognised as any of {', '.join(FORMATS)} (name or HDU layout)"
+            )
+    if kind not in FORMATS:
+        raise ValueError(f"unknown spectrum kind {kind!r}; expected one of {list(FORMATS)}")
+    return Spectrum.read(path, format=FORMATS[kind], **kwargs)

@@ -1,0 +1,138 @@
+"""``astra srun``: submit Slurm jobs that run Luigi workers for a task.
+
+Usage::
+
+    astra srun [srun options] <module> <Task> [task parameters...] [srun options] [-- task parameters...]
+
+Everything after ``<Task>`` that is not one of the options below is passed to the task
+unchanged.  Task parameters that share a name with an ``astra srun`` option (``--time``,
+``--nodes``, ...) must come after a ``--`` separator: everything after ``--`` belongs to
+the task.  Options are matched by their full names only (no abbreviations).
+
+Without ``--scheduler-host`` (and without ``[core] scheduler_host`` in ``luigi.cfg``),
+each worker runs with ``--local-scheduler`` and takes a disjoint share of the batches
+(``ASTRA_SHARE_*`` variables, see :mod:`astra.cluster.partition`).
+"""
+
+import argparse
+import sys
+
+NAME = "srun"
+HELP = "submit Slurm jobs that run Luigi workers for a task (see docs/clusters.rst)"
+
+_OPTIONS = (
+    # (flags, keyword arguments); defined once, used by the main and the re-parsing parser
+    (("--nodes",), dict(type=int, default=1, help="nodes per job; one worker process per node (default 1)")),
+    (("--jobs",), dict(type=int, default=1, help="number of separate jobs to submit (default 1)")),
+    (("--time",), dict(default=None, help="Slurm --time limit, e.g. 02:00:00")),
+    (("--mem",), dict(default=None, help="Slurm --mem per node, e.g. 4G")),
+    (("--gres",), dict(default=None, help="Slurm --gres, e.g. gpu:1")),
+    (("--partition",), dict(default=None, help="Slurm partition (default: the cluster's default)")),
+    (("--account",), dict(default=None, help="Slurm account")),
+    (("--workers-per-node",), dict(type=int, default=1, help="Luigi workers per node (default 1)")),
+    (("--scheduler-host",), dict(default=None, help="luigid host (default: [core] scheduler_host "
+                                                     "in luigi.cfg, else a local scheduler)")),
+    (("--scheduler-port",), dict(type=int, default=None, help="luigid port (default 8082)")),
+    (("--local-scheduler",), dict(action="store_true", default=False,
+                                  help="run each worker with its own local scheduler")),
+    (("--job-name",), dict(default=None, help="Slurm job name (default astra-<Task>)")),
+    (("--jobs-dir",), dict(default=None, help="directory of job scripts, logs and the ledger "
+                                              "(default $ASTRA_JOBS_DIR or <output_dir>/slurm-jobs)")),
+    (("--dry-run",), dict(action="store_true", default=False,
+                          help="print the job script(s) instead of submitting")),
+)
+
+
+def add_arguments(parser):
+    """Add the ``astra srun`` arguments to ``parser``.
+
+    :param parser: an :class:`argparse.ArgumentParser` (the sub-command's parser).
+    """
+    parser.allow_abbrev = False
+    for flags, kwargs in _OPTIONS:
+        parser.add_argument(*flags, **kwargs)
+    parser.add_argument("module", help="Python module that defines the task, e.g. astra.contrib.rocket")
+    parser.add_argument("task", help="task family, e.g. EstimateSNR")
+    parser.add_argument("task_args", nargs=argparse.REMAINDER,
+                        help="task parameters (put them after -- if a name clashes with an option)")
+
+
+def split_task_args(args):
+    """Separate ``astra srun`` options from the task's parameters in ``args.task_args``.
+
+    Options after ``<Task>`` are moved onto ``args``; everything else (and everything
+    after ``--``) stays, in order, in ``args.task_args``.
+
+    :param args: the parsed :class:`argparse.Namespace`.
+    :returns: ``args``, updated in place.
+    """
+    remainder = list(args.task_args or [])
+    verbatim = []
+    if "--" in remainder:
+        index = remainder.index("--")
+        remainder, verbatim = remainder[:index], remainder[index + 1:]
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for flags, kwargs in _OPTIONS:
+        kwargs = dict(kwargs, default=argparse.SUPPRESS)
+        parser.add_argument(*flags, **kwargs)
+    options, task_args = parser.parse_known_args(remainder)
+    for key, value in vars(options).items():
+        setattr(args, key, value)
+    args.task_args = task_args + verbatim
+    return args
+
+
+def _central_scheduler(args):
+    """Return ``(host, port)`` of the central scheduler, or ``(None, None)`` for local."""
+    if args.local_scheduler:
+        return None, None
+    host, port = args.scheduler_host, args.scheduler_port
+    if host is None:
+        import luigi.configuration
+        config = luigi.configuration.get_config()
+        host = config.get("core", "scheduler_host", None) or None
+        if host is not None and port is None:
+            port = config.getint("core", "scheduler_port", 8082)
+    if host is not None and port is None:
+        port = 8082
+    return host, port
+
+
+def run(args):
+    """Render (``--dry-run``) or submit the jobs and print their ids.
+
+    :param args: the parsed :class:`argparse.Namespace`.
+    :returns: exit status (0 on success, 1 when Slurm fails, 2 on bad arguments).
+    """
+    from astra.cluster import slurm
+
+    split_task_args(args)
+    if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1:
+        print("astra srun: --nodes, --jobs and --workers-per-node must be at least 1", file=sys.stderr)
+        return 2
+    host, port = _central_scheduler(args)
+    share_count = args.nodes * args.jobs
+    scripts = []
+    try:
+        for job_index in range(args.jobs):
+            share = None if host else (job_index * args.nodes, share_count)
+            scripts.append(slurm.render_job_script(
+                [args.module, args.task] + list(args.task_args), nodes=args.nodes, time=args.time,
+                mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
+                workers_per_node=args.workers_per_node, scheduler_host=host, scheduler_port=port,
+                output_dir=args.jobs_dir or slurm.default_jobs_dir(), job_name=args.job_name,
+                share=share if share_count > 1 else None,
+            ))
+    except ValueError as exc:
+        print("astra srun: {}".format(exc), file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print("\n".join(scripts), end="")
+        return 0
+    try:
+        for script in scripts:
+            print(slurm.submit(script, jobs_dir=args.jobs_dir), flush=True)
+    except slurm.SlurmError as exc:
+        print("astra srun: {}".format(exc), file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,170 @@
+"""Creating results tables and bringing existing ones up to date without losing data.
+
+:func:`create_tables` (what ``astra init`` runs) creates the table of every registered results
+model that does not exist yet, and for a table that exists adds the columns the model has
+gained since (with peewee's :mod:`playhouse.migrate`). It never drops or changes a column: a
+column removed from a model stays in the table (and is reported), its data kept.
+
+A new column must be nullable or have a default, or existing rows could not hold it; every
+result column is nullable by rule, so adding fields to a results model always migrates.
+Renaming or retyping a column is a manual step (see the database guide).
+"""
+
+import importlib
+import logging
+import threading
+import weakref
+
+import peewee
+from playhouse.migrate import SchemaMigrator, migrate
+
+import astra.config
+from astra.database.connection import get_database
+from astra.database.models import RESULT_MODELS, BaseResult
+
+__all__ = ["MigrationError", "TableReport", "ensure_table", "create_tables", "registered_models", "import_model_modules"]
+
+logger = logging.getLogger("astra")
+
+_ready = weakref.WeakKeyDictionary()  # database -> set of models checked
+_ready_lock = threading.Lock()
+
+
+class MigrationError(RuntimeError):
+    """A table cannot be brought up to date automatically."""
+
+
+class TableReport:
+    """What :func:`ensure_table` did to one table.
+
+    :param model: the results model.
+    :param created: whether the table was created.
+    :param added: names of the columns added.
+    :param extra: columns in the table that the model no longer has (kept).
+    """
+
+    def __init__(self, model, created=False, added=(), extra=()):
+        self.model = model
+        self.created = created
+        self.added = list(added)
+        self.extra = list(extra)
+
+    def __str__(self):
+        table = self.model._meta.table_name
+        if self.created:
+            return f"{table}: created"
+        text = f"{table}: added columns {', '.join(self.added)}" if self.added else f"{table}: up to date"
+        if self.extra:
+            text += f" (kept columns no longer in {self.model.__name__}: {', '.join(self.extra)})"
+        return text
+
+
+def import_model_modules(modules=None):
+    """Import the modules that define results models, so they are registered.
+
+    :param modules: module names; default the ``result_modules`` setting plus
+        :mod:`astra.database.examples`.
+    :raises MigrationError: naming a module that cannot be imported.
+    """
+    names = list(modules or [])
+    configured = astra.config.get("result_modules") or []
+    if isinstance(configured, str):
+        configured = [m.strip() for m in configured.split(",") if m.strip()]
+    for name in ["astra.database.examples", *configured, *names]:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise MigrationError(f"cannot import results model module {name!r}: {error}") from None
+
+
+def registered_models():
+    """The distinct registered results models, in name order."""
+    seen, models = set(), []
+    for model in sorted(RESULT_MODELS.values(), key=lambda m: m.__name__):
+        if model not in seen:
+            seen.add(model)
+            models.append(model)
+    return models
+
+
+def ensure_table(model, db=None, force=False):
+    """Create ``model``'s table, or add the columns it lacks; once per process and database.
+
+    Safe when several processes do it at once: a column or table another process just added
+    is not an error.
+
+    :param model: a :class:`~astra.database.models.BaseResult` subclass.
+    :param db: the database (default: the bound one).
+    :param force: check again even if done before in this process.
+    :returns: a :class:`TableReport`.
+    """
+    db = db if db is not None else get_database()
+    if not force and model in _ready.get(db, ()):
+        return TableReport(model)
+    with _ready_lock:
+        report = _ensure(model, db)
+        _ready.setdefault(db, set()).add(model)
+    for name in report.added:
+        logger.info("%s: added column %s", model._meta.table_name, name)
+    return report
+
+
+def _table_exists(model, db):
+    return db.table_exists(model._meta.table_name, schema=model._meta.schema)
+
+
+def _ensure(model, db):
+    if model is BaseResult:
+        raise MigrationError("BaseResult is abstract; create the tables of its subclasses")
+    with model.bind_ctx(db):
+        if not _table_exists(model, db):
+            try:
+                db.create_tables([model], safe=True)
+            except peewee.DatabaseError:  # another process created it meanwhile
+                if not _table_exists(model, db):
+                    raise
+            else:
+                return TableReport(model, created=True)
+        return _add_missing_columns(model, db)
+
+
+def _add_missing_columns(model, db):
+    table = model._meta.table_name
+    existing = {c.name for c in db.get_columns(table, schema=model._meta.schema)}
+    missing = [f for f in model._meta.sorted_fields if f.column_name not in existing]
+    extra = sorted(existing - {f.column_name for f in model._meta.sorted_fields})
+    added = []
+    for field in missing:
+        if not field.null and field.default is None:
+            raise MigrationError(
+                f"{table}: column {field.column_name} is NOT NULL without a default, so existing rows "
+                f"cannot hold it; make {model.__name__}.{field.name} nullable"
+            )
+        migrator = SchemaMigrator.from_database(db)
+        try:
+            migrate(migrator.add_column(table, field.column_name, field))
+        except peewee.DatabaseError as error:
+            again = {c.name for c in db.get_columns(table, schema=model._meta.schema)}
+            if field.column_name not in again:
+                raise MigrationError(f"{table}: cannot add column {field.column_name}: {error}") from None
+        added.append(field.column_name)
+    return TableReport(model, added=added, extra=extra)
+
+
+def create_tables(models=None, db=None):
+    """Create or update the tables of ``models`` (what ``astra init`` does).
+
+    :param models: results models; default every registered one.
+    :param db: the database (default: the bound one).
+    :returns: a list of :class:`TableReport`.
+    """
+    if models is None:
+        import_model_modules()
+        models = registered_models()
+    return [ensure_table(model, db=db, force=True) for model in models]
+
+
+def forget_tables():
+    """Forget which tables this process has checked (after dropping or resetting a database)."""
+    with _ready_lock:
+        _ready.clear()

@@ -1,0 +1,339 @@
+"""The base results model that every analysis method's results table extends.
+
+A method author writes one model with a nullable, typed column per result::
+
+    from astra.database import BaseResult, FloatField, ArrayField, flag
+
+    class EstimateSNRResult(BaseResult):
+        \"\"\"Signal-to-noise estimates.\"\"\"
+
+        #> Signal-to-noise
+        snr = FloatField(null=True, help_text="Signal-to-noise ratio")
+        snr_visits = ArrayField(null=True, help_text="Per-visit signal-to-noise ratios")
+
+        flag_low_snr = flag(2**1, help_text="S/N below 3")
+
+Rules, checked when the class is created (:class:`ModelDefinitionError` otherwise):
+
+* ``help_text`` is required and at most 47 characters (it is the FITS column comment);
+* method columns are nullable (``null=True``), so a failed spectrum still gets a row;
+* a comment line ``#> Category`` directly above a group of fields names that group; the
+  headers appear in FITS products (see :meth:`BaseResult.category_headers`).
+
+Every result row is keyed by the task id of the single-spectrum task that produced it (unique),
+which already contains the Astra major.minor version: a re-run updates the row, a new version
+writes a new one.
+"""
+
+import datetime
+import inspect
+import json
+import logging
+import re
+
+import peewee
+
+import astra
+from astra.database.connection import database
+from astra.database.fields import (
+    MAX_HELP_TEXT,
+    BigIntegerField,
+    BitField,
+    DateTimeField,
+    Flag,
+    FloatField,
+    IntegerField,
+    TextField,
+)
+
+__all__ = [
+    "BaseResult",
+    "ModelDefinitionError",
+    "DATA_MODEL_KEYS",
+    "RESULT_MODELS",
+    "register_name",
+]
+
+logger = logging.getLogger("astra")
+
+#: SDSS data-model keys copied from a task's parameters into its result row.
+DATA_MODEL_KEYS = (
+    "release", "telescope", "field", "obj", "plate", "mjd", "fiber", "apred", "apstar",
+    "prefix", "run2d", "plateid", "fiberid", "healpix", "sdss_id",
+)
+
+#: Every concrete results model by lower-case name (class name, and without ``Result``).
+RESULT_MODELS = {}
+
+#: Columns written by the system, never updated from a task's values by name.
+_IDENTITY_COLUMNS = ("id", "task_id", "created")
+
+#: Columns only the system writes (a task's values may not set them).
+_SYSTEM_COLUMNS = _IDENTITY_COLUMNS + (
+    "task_family", "parameters", "astra_version_major", "astra_version_minor", "astra_version", "modified",
+)
+
+_CATEGORY = re.compile(r"^\s*#>\s*(.+?)\s*$")
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*=")
+
+
+class ModelDefinitionError(TypeError):
+    """A results model breaks a rule (help text too long or missing, non-nullable column)."""
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def register_name(name, model):
+    """Make ``model`` findable by ``name`` (case-insensitive) in :data:`RESULT_MODELS`.
+
+    :param name: e.g. ``"estimatesnr"``.
+    :param model: a :class:`BaseResult` subclass.
+    """
+    RESULT_MODELS[name.lower()] = model
+
+
+def _check_help_text(cls, name, text, required):
+    if text is None:
+        if required:
+            raise ModelDefinitionError(
+                f"{cls.__name__}.{name}: give help_text (at most {MAX_HELP_TEXT} characters); "
+                "it is the column's comment in FITS products"
+            )
+        return
+    if len(text) > MAX_HELP_TEXT:
+        raise ModelDefinitionError(
+            f"{cls.__name__}.{name}: help_text has {len(text)} characters, more than the "
+            f"{MAX_HELP_TEXT} a FITS column comment holds: {text!r}"
+        )
+
+
+def _coerce_key(model, key, value):
+    field = model._meta.fields[key]
+    try:
+        if isinstance(field, peewee.IntegerField):
+            return int(value)
+        return str(value)
+    except (TypeError, ValueError):
+        logger.warning("%s: %s=%r is not a valid %s; stored as NULL", model.__name__, key, value, field.field_type)
+        return None
+
+
+def _plain(value):
+    """numpy scalars to Python numbers; everything else unchanged."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    return value
+
+
+class BaseResult(peewee.Model):
+    """Columns shared by all results: identity, data-model keys, version, timing and flags."""
+
+    #> Identity
+    task_id = TextField(unique=True, help_text="Task identity of the spectrum's task")
+    task_family = TextField(index=True, help_text="Task family (namespace.ClassName)")
+    parameters = TextField(null=True, help_text="Significant task parameters (JSON)")
+    astra_version_major = IntegerField(help_text="Astra major version")
+    astra_version_minor = IntegerField(help_text="Astra minor version")
+    astra_version = TextField(null=True, help_text="Astra version that wrote the result")
+    created = DateTimeField(default=_utcnow, help_text="When the result was first written (UTC)")
+    modified = DateTimeField(default=_utcnow, help_text="When the result was last written (UTC)")
+
+    #> Data model keys
+    release = TextField(null=True, help_text="SDSS data release")
+    telescope = TextField(null=True, help_text="Telescope")
+    field = TextField(null=True, help_text="Field name")
+    obj = TextField(null=True, help_text="Object identifier")
+    plate = TextField(null=True, help_text="Plate")
+    mjd = IntegerField(null=True, help_text="Modified Julian date of observation")
+    fiber = IntegerField(null=True, help_text="Fiber number")
+    apred = TextField(null=True, help_text="APOGEE reduction version")
+    apstar = TextField(null=True, help_text="APOGEE apStar version")
+    prefix = TextField(null=True, help_text="apStar file prefix")
+    run2d = TextField(null=True, help_text="BOSS reduction version")
+    plateid = IntegerField(null=True, help_text="BOSS plate identifier")
+    fiberid = IntegerField(null=True, help_text="BOSS fiber identifier")
+    healpix = IntegerField(null=True, help_text="HEALPix pixel")
+    sdss_id = BigIntegerField(null=True, help_text="SDSS-V identifier")
+
+    #> Timing and flags
+    t_setup = FloatField(null=True, unit="s", help_text="Batch setup time before first member")
+    t_process = FloatField(null=True, unit="s", help_text="Time spent processing this spectrum")
+    flags = BitField(help_text="Result flags (see FLAGn header cards)")
+    flag_failed = flags.flag(2**0, help_text="Processing raised an exception")
+    error = TextField(null=True, help_text="Error of a failed spectrum")
+
+    class Meta:
+        database = database
+
+    # ------------------------------------------------------------------ class checks
+
+    @classmethod
+    def validate_model(cls):
+        """Called by peewee when the class is created: bind flags, check rules, register."""
+        own = set(cls.__dict__)
+        for name in dir(cls):
+            value = cls.__dict__.get(name, None) if name in own else getattr(cls, name, None)
+            if isinstance(value, Flag):
+                field_name = value.field.name if value.field is not None else "flags"
+                field = cls._meta.fields.get(field_name)
+                if not isinstance(field, BitField):
+                    raise ModelDefinitionError(f"{cls.__name__}.{name}: no BitField named {field_name!r}")
+                if value.field is not field:
+                    setattr(cls, name, value.bound_to(field))
+        is_base = "BaseResult" not in globals()
+        base_fields = set() if is_base else set(BaseResult._meta.fields)
+        for name, field in cls._meta.fields.items():
+            _check_help_text(cls, name, field.help_text, required=name not in ("id",))
+            if is_base or name in base_fields or name == "id" or isinstance(field, BitField):
+                continue
+            if not field.null:
+                raise ModelDefinitionError(
+                    f"{cls.__name__}.{name}: result columns must be nullable (null=True), "
+                    "so that a spectrum that failed still gets a row"
+                )
+        bits = {}
+        for name, flag_ in cls.flag_fields().items():
+            _check_help_text(cls, name, flag_.help_text, required=False)
+            key = (flag_.field.name, flag_.value)
+            if key in bits:
+                raise ModelDefinitionError(
+                    f"{cls.__name__}.{name}: bit {flag_.bit} of {flag_.field.name} is already {bits[key]}"
+                )
+            bits[key] = name
+        if cls.__dict__.get("__abstract__", False) or is_base:
+            return
+        register_name(cls.__name__, cls)
+        if cls.__name__.lower().endswith("result") and len(cls.__name__) > 6:
+            register_name(cls.__name__[:-6], cls)
+
+    @classmethod
+    def flag_fields(cls):
+        """The model's named flags, in bit order per column.
+
+        :returns: a dict of attribute name to :class:`~astra.database.fields.Flag`.
+        """
+        cached = cls.__dict__.get("_astra_flags")
+        if cached is None:
+            found = {name: getattr(cls, name) for name in dir(cls) if isinstance(getattr(cls, name, None), Flag)}
+            order = {f.name: i for i, f in enumerate(cls._meta.sorted_fields)}
+            cached = dict(sorted(found.items(), key=lambda kv: (order.get(kv[1].field.name, 0), kv[1].value)))
+            cls._astra_flags = cached
+        return dict(cached)
+
+    @classmethod
+    def category_headers(cls):
+        """Category headers from ``#> Name`` comment lines in the model's source.
+
+        A header line applies to the field assigned on the next assignment line below it.
+        Classes whose source cannot be read (defined interactively) contribute none.
+
+        :returns: a list of ``(header, first field name)`` in field order.
+        """
+        cached = cls.__dict__.get("_astra_category_headers")
+        if cached is not None:
+            return list(cached)
+        at_field = {}
+        for klass in reversed(cls.__mro__):
+            if not (isinstance(klass, type) and issubclass(klass, BaseResult)):
+                continue
+            try:
+                source = inspect.getsource(klass)
+            except (OSError, TypeError):
+                continue
+            pending = None
+            for line in source.splitlines():
+                match = _CATEGORY.match(line)
+                if match:
+                    pending = match.group(1)
+                    continue
+                match = _ASSIGNMENT.match(line)
+                if match and pending is not None:
+                    name = match.group(1)
+                    if name in cls._meta.fields:
+                        at_field[name] = pending
+                    pending = None
+                elif line.strip() and not line.strip().startswith("#"):
+                    pending = None
+        headers = [(at_field[f.name], f.name) for f in cls._meta.sorted_fields if f.name in at_field]
+        cls._astra_category_headers = tuple(headers)
+        return headers
+
+    # ------------------------------------------------------------------ rows
+
+    @classmethod
+    def value_columns(cls):
+        """Names of the columns a task's values may set (everything but the identity ones)."""
+        cached = cls.__dict__.get("_astra_value_columns")
+        if cached is None:
+            cached = tuple(f.name for f in cls._meta.sorted_fields if f.name not in _IDENTITY_COLUMNS)
+            cls._astra_value_columns = cached
+        return list(cached)
+
+    @classmethod
+    def check_values(cls, values):
+        """Check that every name in ``values`` is a result column or a flag of this model.
+
+        :param values: a mapping of names to values.
+        :raises TypeError: naming the first unknown name and the valid ones.
+        """
+        allowed = cls.__dict__.get("_astra_allowed")
+        if allowed is None:
+            allowed = frozenset(n for n in cls.value_columns() if n not in _SYSTEM_COLUMNS) | set(cls.flag_fields())
+            cls._astra_allowed = allowed
+        for name in values:
+            if name not in allowed:
+                known = ", ".join(n for n in cls.value_columns() if n not in BaseResult._meta.fields)
+                raise TypeError(
+                    f"{cls.__name__} has no result column or flag named {name!r} "
+                    f"(columns: {known or 'none'}; flags: {', '.join(cls.flag_fields())})"
+                )
+
+    @classmethod
+    def row_for_task(cls, task, values=None, failed=False, error=None, timing=None):
+        """The full row (column name to Python value) of ``task``'s result.
+
+        :param task: a single-spectrum :class:`astra.tasks.BaseTask`.
+        :param values: result values by column name; flag names (``flag_low_snr=True``) set bits.
+        :param failed: set ``flag_failed`` and store ``error``.
+        :param error: the error text of a failed spectrum.
+        :param timing: ``{"setup": s, "process": s}``.
+        :raises TypeError: for a value whose name is neither a column nor a flag.
+        """
+        params = task.param_kwargs
+        now = _utcnow()
+        row = dict.fromkeys(cls.value_columns())
+        for name, field in cls._meta.fields.items():
+            if isinstance(field, BitField):
+                row[name] = 0
+        row.update(
+            task_id=task.task_id,
+            task_family=task.get_task_family(),
+            parameters=json.dumps(task.identity_params(), sort_keys=True, separators=(",", ":")),
+            astra_version_major=params.get("astra_version_major", astra.version_info()[0]),
+            astra_version_minor=params.get("astra_version_minor", astra.version_info()[1]),
+            astra_version=astra.__version__,
+            created=now,
+            modified=now,
+        )
+        for key in DATA_MODEL_KEYS:
+            if params.get(key) is not None:
+                row[key] = _coerce_key(cls, key, params[key])
+        flags = cls.flag_fields()
+        if values:
+            cls.check_values(values)
+            for name, value in values.items():
+                if name in flags:
+                    f = flags[name]
+                    bits = row[f.field.name] or 0
+                    row[f.field.name] = bits | f.value if value else bits & ~f.value
+                else:
+                    row[name] = _plain(value)
+        if failed:
+            row["flags"] = (row["flags"] or 0) | BaseResult.flag_failed.value
+            row["error"] = error
+        if timing:
+            row["t_setup"] = timing.get("setup")
+            row["t_process"] = timing.get("process")
+        return row

@@ -1,0 +1,227 @@
+"""Database targets: a task's output is its row in a results table.
+
+* :class:`DatabaseTarget` -- a Luigi target that exists when the row of one task id does;
+* :func:`completed_task_ids` -- completeness of a whole batch in one query per chunk
+  (``SELECT task_id FROM table WHERE task_id IN (...)``, chunked below SQLite's limit on
+  query variables; PostgreSQL takes the whole batch in one query);
+* :class:`DatabaseOutputMixin` -- makes a :class:`~astra.tasks.BaseTask` write its results to
+  a results model instead of files.
+
+A row flagged ``flag_failed`` records that the spectrum failed; it does not make the task
+complete (a re-run tries the spectrum again and, on success, updates the row) unless
+``failed_is_complete`` is set.
+"""
+
+import functools
+import sqlite3
+import time
+
+import luigi
+
+from astra.database.connection import get_database, is_sqlite
+from astra.database.migrations import ensure_table
+from astra.database.writer import ResultWriter, upsert_rows
+
+__all__ = ["DatabaseTarget", "completed_task_ids", "DatabaseOutputMixin"]
+
+#: Task ids per query on PostgreSQL (its own limit is far higher).
+POSTGRES_CHUNK = 50000
+
+
+def _chunk_size(db):
+    if is_sqlite(db):
+        try:
+            limit = db.connection().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except AttributeError:  # Python < 3.11
+            limit = 999
+        return max(1, min(limit, 32766) - 1)
+    return POSTGRES_CHUNK
+
+
+def completed_task_ids(model, task_ids, failed_is_complete=False, db=None):
+    """Which of ``task_ids`` have a result row (in one query per chunk).
+
+    :param model: the results model.
+    :param task_ids: task ids to check.
+    :param failed_is_complete: count rows flagged ``flag_failed`` as complete.
+    :param db: the database (default: the bound one).
+    :returns: a set of the task ids that are complete.
+    """
+    task_ids = list(dict.fromkeys(task_ids))
+    if not task_ids:
+        return set()
+    db = db if db is not None else get_database()
+    ensure_table(model, db=db)
+    size = _chunk_size(db)
+    done = set()
+    with model.bind_ctx(db, bind_refs=False, bind_backrefs=False):
+        for start in range(0, len(task_ids), size):
+            query = model.select(model.task_id).where(model.task_id.in_(task_ids[start : start + size]))
+            if not failed_is_complete:
+                query = query.where(model.flags.bin_and(model.flag_failed.value) == 0)
+            done.update(row[0] for row in query.tuples())
+    return done
+
+
+class DatabaseTarget(luigi.Target):
+    """The result row of one task in a results table.
+
+    :param model: the results model (a :class:`~astra.database.models.BaseResult` subclass).
+    :param task: a single-spectrum task (or its task id).
+    :param failed_is_complete: whether a row flagged ``flag_failed`` counts as existing.
+    """
+
+    def __init__(self, model, task, failed_is_complete=False):
+        self.model = model
+        self.task_id = task if isinstance(task, str) else task.task_id
+        self.failed_is_complete = failed_is_complete
+
+    def exists(self):
+        """Whether the row exists (and, by default, is not a failure)."""
+        return bool(completed_task_ids(self.model, [self.task_id], self.failed_is_complete))
+
+    def read(self):
+        """The row as a model instance, or ``None``."""
+        db = get_database()
+        ensure_table(self.model, db=db)
+        return self.model.get_or_none(self.model.task_id == self.task_id)
+
+    def __repr__(self):
+        return f"DatabaseTarget({self.model.__name__}, {self.task_id!r})"
+
+
+def _setup_time(batch):
+    """The batch's setup time, as recorded by ``BaseTask.run`` before the first member."""
+    for name in ("batch_timing", "timing"):
+        timing = getattr(batch, name, None)
+        if isinstance(timing, dict) and timing.get("setup") is not None:
+            return timing["setup"]
+    return None
+
+
+def _wrap_process(process):
+    @functools.wraps(process)
+    def wrapped(self, task, context):
+        writer = getattr(self, "_result_writer", None)
+        if writer is None:
+            return process(self, task, context)
+        model = self.result_model
+        self._pending_results = pending = {}
+        began = time.perf_counter()
+        setup = _setup_time(self)
+        try:
+            returned = process(self, task, context)
+        except Exception as error:
+            timing = {"setup": setup, "process": time.perf_counter() - began}
+            writer.add(model.row_for_task(task, failed=True, error=f"{type(error).__name__}: {error}", timing=timing))
+            raise
+        finally:
+            self._pending_results = None
+        entry = pending.pop(task.task_id, None)
+        values = dict(entry[1]) if entry else {}
+        if isinstance(returned, dict):
+            values.update(returned)
+        timing = {"setup": setup, "process": time.perf_counter() - began}
+        writer.add(model.row_for_task(task, values, timing=timing))
+        for other in pending.values():  # results written for other members
+            writer.add(model.row_for_task(other[0], other[1], timing=None))
+        return returned
+
+    wrapped._astra_db_wrapped = True
+    return wrapped
+
+
+class DatabaseOutputMixin:
+    """Make a :class:`~astra.tasks.BaseTask` write one result row per spectrum.
+
+    Put it before ``BaseTask`` and name the results model::
+
+        class EstimateSNR(DatabaseOutputMixin, BaseTask):
+            result_model = EstimateSNRResult
+
+            def process(self, task, context):
+                spectrum = Spectrum1D.read(task.input().path)
+                self.write_result(task, snr=float(np.nanmedian(spectrum.flux / ...)))
+
+    ``output()`` is the members' :class:`DatabaseTarget`; ``complete()`` checks the whole
+    batch in one query; ``run()`` (from ``BaseTask``) skips complete members, and each
+    member's values, timing (``t_setup``, ``t_process``) and, for a member that raised, a row
+    flagged ``flag_failed`` with the error, are written in batches with an upsert. ``process``
+    may also return a dict of values instead of calling :meth:`write_result`.
+    """
+
+    #: The results model rows are written to.
+    result_model = None
+    #: Rows per database write (default: setting ``database_write_batch_size``).
+    result_batch_size = None
+    #: Most seconds between writes (default: setting ``database_flush_interval``).
+    result_flush_interval = None
+    #: Whether a row flagged ``flag_failed`` makes the spectrum's task complete.
+    failed_results_complete = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        process = cls.__dict__.get("process")
+        if process is not None and not getattr(process, "_astra_db_wrapped", False):
+            cls.process = _wrap_process(process)
+
+    def _model(self):
+        if self.result_model is None:
+            raise TypeError(f"{type(self).__name__} uses DatabaseOutputMixin but sets no result_model")
+        return self.result_model
+
+    def output(self):
+        """The result rows of this task's spectra (a list for a batch)."""
+        model = self._model()
+        if self.is_batch_mode:
+            return [DatabaseTarget(model, m, self.failed_results_complete) for m in self.get_batch_tasks()]
+        return DatabaseTarget(model, self, self.failed_results_complete)
+
+    output._astra_batch_aware = True
+
+    def complete(self):
+        """Whether every member has a result row (one query for the whole batch)."""
+        cached = self.__dict__.get("_astra_db_complete")
+        if cached is not None:
+            return cached
+        ids = [m.task_id for m in self.get_batch_tasks()]
+        done = completed_task_ids(self._model(), ids, self.failed_results_complete)
+        return len(done) == len(set(ids))
+
+    def run(self):
+        """Check the batch in one query, then ``BaseTask.run`` with results written in batches."""
+        model = self._model()
+        members = self.get_batch_tasks()
+        done = completed_task_ids(model, [m.task_id for m in members], self.failed_results_complete)
+        for member in members:
+            member._astra_db_complete = member.task_id in done
+        self._result_writer = ResultWriter(model, self.result_batch_size, self.result_flush_interval)
+        try:
+            return super().run()
+        finally:
+            writer, self._result_writer = self._result_writer, None
+            for member in members:
+                member.__dict__.pop("_astra_db_complete", None)
+            writer.close()
+
+    def write_result(self, task, **values):
+        """Record the result values of ``task`` (a member of this batch).
+
+        :param task: the single-spectrum task the values belong to.
+        :param values: column values and flags, e.g. ``snr=42.0, flag_low_snr=True``.
+        """
+        model = self._model()
+        model.check_values(values)
+        pending = getattr(self, "_pending_results", None)
+        if pending is not None:
+            if task.task_id in pending:
+                pending[task.task_id][1].update(values)
+            else:
+                pending[task.task_id] = (task, dict(values))
+            return
+        writer = getattr(self, "_result_writer", None)
+        row = model.row_for_task(task, values)
+        if writer is not None:
+            writer.add(row)
+        else:
+            upsert_rows(model, [row])

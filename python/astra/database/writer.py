@@ -1,0 +1,170 @@
+"""Writing results in batches with an upsert: one row per task identity, never duplicated.
+
+:class:`ResultWriter` buffers rows and writes them every ``batch_size`` rows, when
+``flush_interval`` seconds have passed since the last write (checked as rows are added), and
+at :meth:`~ResultWriter.close`. Each write is one transaction of
+``INSERT ... ON CONFLICT (task_id) DO UPDATE``: a row already written for the same task id
+(a re-run) is updated in place -- everything except its ``created`` time -- never duplicated.
+
+On SQLite the rows go through ``executemany`` inside ``BEGIN IMMEDIATE``; on PostgreSQL
+through ``psycopg2.extras.execute_values`` (many rows per statement). Rows of one write are
+sorted by task id, so concurrent writers on PostgreSQL lock rows in the same order and cannot
+deadlock.
+"""
+
+import logging
+import time
+
+import peewee
+
+import astra.config
+from astra.database.connection import get_database, is_postgresql, write_transaction
+from astra.database.migrations import ensure_table
+
+__all__ = ["ResultWriter", "upsert_rows", "DEFAULT_BATCH_SIZE", "DEFAULT_FLUSH_INTERVAL"]
+
+logger = logging.getLogger("astra")
+
+#: Rows buffered before a write (setting ``database_write_batch_size``).
+DEFAULT_BATCH_SIZE = 1000
+#: Most seconds between writes while rows arrive (setting ``database_flush_interval``).
+DEFAULT_FLUSH_INTERVAL = 60.0
+
+_NEVER_UPDATED = ("id", "task_id", "created")
+
+
+def _columns(model):
+    return [f for f in model._meta.sorted_fields if f.name != "id"]
+
+
+def _quote(db, name):
+    return f"{db.quote[0]}{name}{db.quote[1]}"
+
+
+def _upsert_sql(model, db, fields, values_placeholder):
+    table = _quote(db, model._meta.table_name)
+    if model._meta.schema:
+        table = f"{_quote(db, model._meta.schema)}.{table}"
+    names = [f.column_name for f in fields]
+    updates = ", ".join(f"{_quote(db, n)} = excluded.{_quote(db, n)}" for n in names if n not in _NEVER_UPDATED)
+    return (
+        f"INSERT INTO {table} ({', '.join(_quote(db, n) for n in names)}) VALUES {values_placeholder} "
+        f"ON CONFLICT ({_quote(db, model.task_id.column_name)}) DO UPDATE SET {updates}"
+    )
+
+
+def _parameters(fields, rows):
+    converters = [f.db_value for f in fields]
+    names = [f.name for f in fields]
+    out = []
+    for row in rows:
+        out.append(
+            tuple(None if (v := row.get(n)) is None else convert(v) for n, convert in zip(names, converters))
+        )
+    return out
+
+
+def upsert_rows(model, rows, db=None, page_size=1000):
+    """Insert ``rows`` into ``model``'s table, updating rows whose task id already exists.
+
+    :param model: a results model.
+    :param rows: dicts of column name to Python value (from
+        :meth:`~astra.database.models.BaseResult.row_for_task`); a task id repeated in
+        ``rows`` keeps its last row.
+    :param db: the database (default: the bound one).
+    :param page_size: rows per statement on PostgreSQL.
+    :returns: the number of distinct rows written.
+    """
+    if not rows:
+        return 0
+    db = db if db is not None else get_database()
+    ensure_table(model, db=db)
+    unique = {row["task_id"]: row for row in rows}
+    ordered = [unique[key] for key in sorted(unique)]
+    fields = _columns(model)
+    params = _parameters(fields, ordered)
+    if is_postgresql(db):
+        from psycopg2.extras import execute_values
+
+        sql = _upsert_sql(model, db, fields, "%s")
+        with write_transaction(db), peewee.__exception_wrapper__:
+            execute_values(db.cursor(), sql, params, page_size=page_size)
+    else:
+        placeholder = "(" + ", ".join([db.param] * len(fields)) + ")"
+        sql = _upsert_sql(model, db, fields, placeholder)
+        with write_transaction(db), peewee.__exception_wrapper__:
+            db.cursor().executemany(sql, params)
+    return len(ordered)
+
+
+class ResultWriter:
+    """A buffer of result rows written in batches with an upsert.
+
+    Use it as a context manager (or call :meth:`close`) so the last rows are written::
+
+        with ResultWriter(EstimateSNRResult) as writer:
+            for task in tasks:
+                writer.add(EstimateSNRResult.row_for_task(task, {"snr": 42.0}))
+
+    :param model: the results model.
+    :param batch_size: rows per write (default: setting ``database_write_batch_size``, 1000).
+    :param flush_interval: most seconds between writes while rows arrive (default: setting
+        ``database_flush_interval``, 60).
+    :param db: the database (default: the bound one, resolved at each write so the writer is
+        safe to carry into a forked process).
+    """
+
+    def __init__(self, model, batch_size=None, flush_interval=None, db=None):
+        self.model = model
+        self.batch_size = int(batch_size or astra.config.get("database_write_batch_size") or DEFAULT_BATCH_SIZE)
+        interval = flush_interval if flush_interval is not None else astra.config.get("database_flush_interval")
+        self.flush_interval = float(DEFAULT_FLUSH_INTERVAL if interval is None else interval)
+        self.db = db
+        self.written = 0
+        self._rows = []
+        self._last_flush = time.monotonic()
+
+    def __len__(self):
+        return len(self._rows)
+
+    def add(self, row):
+        """Buffer one row; write the buffer if it is full or the interval has passed.
+
+        :param row: a dict of column name to value, with ``task_id``.
+        """
+        self._rows.append(row)
+        if len(self._rows) >= self.batch_size or time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def extend(self, rows):
+        """Buffer several rows (see :meth:`add`).
+
+        :param rows: an iterable of row dicts.
+        """
+        for row in rows:
+            self.add(row)
+
+    def flush(self):
+        """Write the buffered rows now.
+
+        :returns: the number of rows written. On an error the rows stay buffered.
+        """
+        self._last_flush = time.monotonic()
+        if not self._rows:
+            return 0
+        count = upsert_rows(self.model, self._rows, db=self.db)
+        self._rows = []
+        self.written += count
+        logger.debug("wrote %d %s rows", count, self.model.__name__)
+        return count
+
+    def close(self):
+        """Write whatever is buffered."""
+        return self.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False

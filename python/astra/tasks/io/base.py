@@ -1,0 +1,292 @@
+"""SDSSDataModelTask: a task that stands for SDSS data-model files (one, or a batch).
+
+A data-model task has no analysis of its own. Its parameters are ``release`` and the keys of
+the sdss-access template of its file species (``sdss_data_model_name``); the task is complete
+when the file exists at the local path (under ``$SAS_BASE_DIR``) and is not empty. Keys differ
+between releases (dr13 apVisit has no ``field``; dr16 has ``field`` and ``prefix``), so a
+class declares the union of its species' keys over all releases, each defaulting to ``None``.
+
+Checks happen at construction: an unknown release, a release without the species, or a key
+the release's template needs but that is missing (``None``, or ``None`` for some member of a
+batch) raise :class:`ValueError` naming the class, the key, the species and the release.
+``prefix``, when the template needs it and it is not given, is derived from ``telescope``
+(``apo25m``/``apo1m`` -> ``ap``, ``lco25m`` -> ``as``), so both spellings are one task.
+
+Identity: keys whose value is ``None`` are left out of the task's identity, so keys that do not
+apply to a release never change it (nor will keys added for future releases).
+
+When the file is missing, the task is a missing external dependency for Luigi, unless
+``use_remote`` is true: then its ``run()`` downloads the missing files from the SAS (see
+:mod:`astra.tasks.io.download`).
+"""
+
+import logging
+import os
+
+import luigi
+
+import astra
+from astra.parameters import is_batch_value
+from astra.targets import AtomicFileTarget
+from astra.tasks.base import BaseTask
+from astra.tasks.io import download as _download
+from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
+from astra.tasks.io.special import apgprefix
+
+__all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "MissingFileError"]
+
+logger = logging.getLogger("astra")
+
+
+class MissingFileError(FileNotFoundError):
+    """A data-model file is not in the local SAS mirror and downloading was not asked for."""
+
+
+class _OptionalKeyMixin:
+    """``None`` (written as an empty string) is a valid value: the key does not apply."""
+
+    def normalize(self, x):
+        """Canonical value; a batch whose members are all ``None`` is ``None``."""
+        value = super().normalize(x)
+        if is_batch_value(value) and all(v is None for v in value):
+            return None
+        return value
+
+    def _normalize_one(self, x):
+        if x is None or (isinstance(x, str) and x == ""):
+            return None
+        return super()._normalize_one(x)
+
+    def _serialize_one(self, x):
+        return "" if x is None else super()._serialize_one(x)
+
+    def _parse_one(self, x):
+        return None if x is None or x == "" else super()._parse_one(x)
+
+
+class KeyParameter(_OptionalKeyMixin, astra.Parameter):
+    """A text data-model key; ``None`` (default) when it does not apply to a release.
+
+    Declare it with ``batch_method=tuple`` so that it holds one value per batch member.
+    """
+
+
+class IntKeyParameter(_OptionalKeyMixin, astra.IntParameter):
+    """An integer data-model key (``plate``, ``mjd``, ``fiber``, ``healpix``, ...); may be ``None``."""
+
+    def next_in_enumeration(self, value):
+        """The next integer, for Luigi's summaries; ``None`` for a batch or no value."""
+        return None if value is None or is_batch_value(value) else value + 1
+
+
+class ReleaseParameter(astra.Parameter):
+    """An SDSS release in sdss-access's spelling: ``"DR16"`` and ``"dr16"`` are one task."""
+
+    def _normalize_one(self, x):
+        if x is None:
+            return None
+        try:
+            return canonical_release(x)
+        except UnknownReleaseError as error:
+            raise astra.ParameterTypeError(str(error)) from None
+
+
+def key(description, kind=str):
+    """A data-model key parameter: default ``None``, ``batch_method=tuple``.
+
+    :param description: help text.
+    :param kind: ``str`` or ``int``.
+    """
+    cls = IntKeyParameter if kind is int else KeyParameter
+    return cls(default=None, batch_method=tuple, description=description)
+
+
+def _is_missing(value):
+    return value is None or (is_batch_value(value) and any(v is None for v in value))
+
+
+class SDSSDataModelTask(BaseTask):
+    """Base class of the tasks that stand for SDSS data-model files.
+
+    Subclasses set :attr:`sdss_data_model_name` and declare every key their species uses in any
+    release with :func:`key`. They need nothing else.
+    """
+
+    #: The sdss-access file species, e.g. ``"apStar"``.
+    sdss_data_model_name = None
+
+    release = ReleaseParameter(description="SDSS data release, e.g. dr16 (any case)")
+    use_remote = astra.BoolParameter(
+        default=False,
+        significant=False,
+        description="download a missing file from the SAS (setting sas_url) in this task's run()",
+    )
+
+    @classmethod
+    def data_model_keys(cls):
+        """Names of this class's data-model key parameters, in declaration order."""
+        return [n for n, p in cls.get_params() if isinstance(p, _OptionalKeyMixin)]
+
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        """Resolve parameters, derive ``prefix`` and check the release's template keys."""
+        values = super().get_param_values(params, args, kwargs)
+        if cls.sdss_data_model_name is None:
+            return values
+        by_name = dict(values)
+        by_name = cls._complete_keys(by_name)
+        return [(name, by_name[name]) for name, _ in values]
+
+    @classmethod
+    def _complete_keys(cls, values):
+        family = cls.get_task_family()
+        species = cls.sdss_data_model_name
+        try:
+            template = get_template(values["release"], species)
+        except ValueError as error:
+            raise ValueError(f"{family}: {error}") from None
+        declared = set(cls.data_model_keys())
+        undeclared = [k for k in template.keys if k not in declared]
+        if undeclared:
+            raise ValueError(f"{family} does not declare {undeclared} needed by {species} in {template.release}")
+        if "prefix" in template.keys and values.get("prefix") is None and not _is_missing(values.get("telescope")):
+            telescope = values["telescope"]
+            values["prefix"] = (
+                tuple(apgprefix(species, {"telescope": t}) for t in telescope)
+                if is_batch_value(telescope)
+                else apgprefix(species, {"telescope": telescope})
+            )
+        for name in template.required:
+            if _is_missing(values.get(name)):
+                raise MissingKeyError(
+                    f"{family}: release {template.release} needs {name!r} for {species} (keys: {', '.join(template.keys)})"
+                )
+        return values
+
+    # ------------------------------------------------------------------ identity
+
+    def identity_params(self):
+        """The significant parameters, without data-model keys that are ``None``."""
+        params = super().identity_params()
+        return {n: v for n, v in params.items() if self.param_kwargs.get(n) is not None}
+
+    def _summary_names(self):
+        # identity_params() may leave out None keys; the task id only summarises present ones.
+        return [n for n in super()._summary_names() if self.param_kwargs.get(n) is not None]
+
+    @classmethod
+    def _from_normalised(cls, values, str_params=None):
+        # Batch members get their identity from the batch's; keep None keys out of it as well.
+        if str_params is not None:
+            str_params = {n: v for n, v in str_params.items() if values.get(n) is not None}
+        return super()._from_normalised(values, str_params)
+
+    # ------------------------------------------------------------------ paths
+
+    @property
+    def template(self):
+        """The compiled sdss-access :class:`~astra.tasks.io.paths.Template` of this task."""
+        return get_template(self.release, self.sdss_data_model_name)
+
+    def _key_rows(self):
+        """One dict of template keys per member, built from the tuples (no member tasks)."""
+        names = self.template.keys
+        size = self.get_batch_size()
+        columns = {}
+        for name in names:
+            value = self.param_kwargs.get(name)
+            columns[name] = value if is_batch_value(value) else (value,) * size
+        return [{name: columns[name][i] for name in names} for i in range(size)]
+
+    @property
+    def local_path(self):
+        """The full local path of this task's file (one spectrum; see :meth:`local_paths`)."""
+        if self.is_batch_mode:
+            raise ValueError(f"{self.get_task_family()}: a batch has many files; use local_paths()")
+        return self.template.full(self.param_kwargs)
+
+    def local_paths(self):
+        """The local paths of every member's file, in member order (cheap for large batches)."""
+        template, root = self.template, sas_root()
+        return [template.full(keys, root) for keys in self._key_rows()]
+
+    def remote_urls(self):
+        """The SAS URLs of every member's file (setting ``sas_url`` + the path below the SAS root)."""
+        template = self.template
+        return [_download.remote_url(template.relative(keys)) for keys in self._key_rows()]
+
+    def local_target(self, name):
+        """Not available: a data-model task's output is the data file itself (:attr:`local_path`)."""
+        raise TypeError(f"{self.get_task_family()} is a data-model file; its output is {type(self).__name__}.local_path")
+
+    def output(self):
+        """An atomic file target at :attr:`local_path` (a batch lists its members' targets)."""
+        return AtomicFileTarget(self.local_path)
+
+    def complete(self):
+        """Whether every member's file exists and is not empty (one pass over the paths)."""
+        return not self.missing_paths(first_only=True)
+
+    def missing_paths(self, first_only=False):
+        """The local paths that do not exist or are empty.
+
+        :param first_only: stop at the first missing path.
+        """
+        missing = []
+        for path in self.local_paths():
+            try:
+                if os.stat(path).st_size > 0:
+                    continue
+            except OSError:
+                pass
+            missing.append(path)
+            if first_only:
+                break
+        return missing
+
+    # ------------------------------------------------------------------ run: download
+
+    @property
+    def run(self):
+        """``None`` (an external data dependency) unless ``use_remote``: then :meth:`fetch`."""
+        return self.fetch if self.use_remote else None
+
+    def fetch(self):
+        """Download every missing member file from the SAS; raise after trying them all.
+
+        :raises astra.tasks.io.download.DownloadError: listing how many files failed, and the first.
+        """
+        template = self.template
+        failures = []
+        rows = self._key_rows()
+        root = sas_root()
+        for keys in rows:
+            path = template.full(keys, root)
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                continue
+            url = _download.remote_url(template.relative(keys))
+            try:
+                _download.download(url, path)
+            except _download.DownloadError as error:
+                logger.error("%s: %s", self.get_task_family(), error)
+                failures.append(error)
+        if failures:
+            raise _download.DownloadError(
+                f"{self.get_task_family()}: {len(failures)} of {len(rows)} files could not be downloaded; first: {failures[0]}"
+            )
+
+    def missing_file_message(self):
+        """A message naming the missing file(s) and how to get them."""
+        missing = self.missing_paths()
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        return (
+            f"{self.get_task_family()}: file not found: {shown}; set use_remote=True (--use-remote) to "
+            f"download it from {_download.sas_url()}, or point SAS_BASE_DIR (now {sas_root()}) at a SAS mirror that has it"
+        )
+
+
+@SDSSDataModelTask.event_handler(luigi.Event.DEPENDENCY_MISSING)
+def _report_missing(task):
+    """Luigi found a data-model file missing and will not download it: say where and why."""
+    if isinstance(task, SDSSDataModelTask):
+        logger.error("%s", task.missing_file_message())

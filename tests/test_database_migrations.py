@@ -1,0 +1,116 @@
+"""``astra init``: creating tables (idempotent) and adding new columns without losing data."""
+
+import peewee
+import pytest
+
+import astra.config
+from astra.cli import main
+from astra.database import BaseResult, FloatField, TextField, connect, create_tables, get_database, upsert_rows
+from astra.database.examples import EstimateSNRResult
+from astra.database.migrations import MigrationError, ensure_table
+from postgres_fixtures import postgres_server, postgres_url, results_database  # noqa: F401
+
+
+class _Task:
+    def __init__(self, name):
+        self.task_id = f"test.Fake_{name}"
+        self.param_kwargs = {"obj": name, "astra_version_major": 0, "astra_version_minor": 3}
+
+    @staticmethod
+    def get_task_family():
+        return "test.Fake"
+
+    def identity_params(self):
+        return {k: str(v) for k, v in self.param_kwargs.items()}
+
+
+class EvolvingV1(BaseResult):
+    #> Values
+    a = FloatField(null=True, help_text="First value")
+
+    class Meta:
+        table_name = "evolving"
+
+
+class EvolvingV2(BaseResult):
+    #> Values
+    a = FloatField(null=True, help_text="First value")
+    b = FloatField(null=True, help_text="Second value, added later")
+    c = TextField(null=True, help_text="Third value, added later")
+
+    class Meta:
+        table_name = "evolving"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'results.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("ASTRA_DATABASE_URL", url)
+    astra.config.reload()
+    return url
+
+
+def test_create_tables_is_idempotent(db_url):
+    reports = create_tables([EstimateSNRResult])
+    assert [str(r) for r in reports] == ["estimatesnrresult: created"]
+    upsert_rows(EstimateSNRResult, [EstimateSNRResult.row_for_task(_Task("x"), {"snr": 2.0})])
+    reports = create_tables([EstimateSNRResult])
+    assert [str(r) for r in reports] == ["estimatesnrresult: up to date"]
+    assert EstimateSNRResult.select().count() == 1
+
+
+def test_new_nullable_columns_are_added_and_data_kept(db_url):
+    create_tables([EvolvingV1])
+    upsert_rows(EvolvingV1, [EvolvingV1.row_for_task(_Task("old"), {"a": 1.5})])
+    report = ensure_table(EvolvingV2, force=True)
+    assert report.added == ["b", "c"] and not report.created
+    assert "added columns b, c" in str(report)
+    row = EvolvingV2.get(EvolvingV2.task_id == "test.Fake_old")
+    assert (row.a, row.b, row.c) == (1.5, None, None)
+    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_Task("new"), {"a": 2.0, "b": 3.0, "c": "x"})])
+    assert EvolvingV2.select().count() == 2
+
+
+def test_columns_removed_from_a_model_are_kept(db_url):
+    create_tables([EvolvingV2])
+    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_Task("x"), {"a": 1.0, "b": 2.0})])
+    report = ensure_table(EvolvingV1, force=True)
+    assert report.extra == ["b", "c"] and "kept columns no longer in EvolvingV1: b, c" in str(report)
+    upsert_rows(EvolvingV1, [EvolvingV1.row_for_task(_Task("x"), {"a": 5.0})])
+    assert EvolvingV2.get().b == 2.0, "data in a column the model dropped survives"
+
+
+def test_not_null_column_without_default_cannot_be_added(db_url):
+    create_tables([EvolvingV1])
+    field = peewee.FloatField(help_text="Required")
+    field.bind(EvolvingV1, "required")
+    EvolvingV1._meta.add_field("required", field)
+    try:
+        with pytest.raises(MigrationError, match="NOT NULL without a default"):
+            ensure_table(EvolvingV1, force=True)
+    finally:
+        EvolvingV1._meta.remove_field("required")
+
+
+def test_astra_init_command(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'init.db'}"
+    assert main(["init", "--database", url]) == 0
+    out = capsys.readouterr().out
+    assert "estimatesnrresult: created" in out and "sqlite:///" in out
+    assert main(["init", "--database", url, "estimatesnr"]) == 0
+    assert "estimatesnrresult: up to date" in capsys.readouterr().out
+    connect(url)
+    assert get_database().table_exists("estimatesnrresult")
+
+
+def test_astra_init_bad_url_is_one_line(capsys):
+    assert main(["init", "--database", "postgresql://astra:pw@127.0.0.1:1/astra"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "postgresql://astra:***@127.0.0.1:1/astra" in err and ":pw@" not in err
+    assert main(["init", "--database", "oracle://x/y"]) == 2
+    assert "unknown database URL scheme 'oracle'" in capsys.readouterr().err
+
+
+def test_astra_init_unknown_module(tmp_path, capsys):
+    assert main(["init", "--database", f"sqlite:///{tmp_path / 'x.db'}", "--module", "no_such_module_xyz"]) == 2
+    assert "cannot import results model module 'no_such_module_xyz'" in capsys.readouterr().err

@@ -1,0 +1,243 @@
+"""Tests of astra.tasks.io.download against a real HTTP server on 127.0.0.1."""
+
+import base64
+import http.server
+import logging
+import os
+import shutil
+import threading
+
+import luigi
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import astra.config
+from astra.tasks.io import ApVisitFile, DownloadError
+from astra.tasks.io import download as dl
+
+RELATIVE = "dr16/apogee/spectro/redux/r12/visit/apo25m/N188/5095/55844/apVisit-r12-5095-55844-128.fits"
+KEYS = dict(release="dr16", apred="r12", telescope="apo25m", field="N188", plate=5095, mjd=55844, fiber=128)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.root`` under ``/sas/``; may cut the first responses or demand auth."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        server = self.server
+        server.requests += 1
+        if server.credentials is not None:
+            expected = "Basic " + base64.b64encode(server.credentials.encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="SDSS"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+        relative = self.path.split("/sas/", 1)[-1]
+        path = os.path.join(server.root, relative)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        with open(path, "rb") as fp:
+            data = fp.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if server.cuts_left > 0:
+            # Promise the whole file, send half, hang up.
+            server.cuts_left -= 1
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A threaded HTTP server on 127.0.0.1 serving ``tmp_path/remote`` as a SAS tree."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.root = str(tmp_path / "remote")
+    httpd.requests = 0
+    httpd.cuts_left = 0
+    httpd.credentials = None
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/sas"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def _fits_file(path):
+    """Write a small apVisit-like FITS file (primary + three image HDUs + a table)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(1)
+    hdus = [fits.PrimaryHDU(header=fits.Header({"TELESCOP": "apo25m", "SURVEY": "apogee"}))]
+    hdus += [fits.ImageHDU(rng.normal(size=(3, 4096)).astype(np.float32)) for _ in range(3)]
+    hdus.append(fits.BinTableHDU.from_columns([fits.Column(name="X", format="D", array=np.arange(100.0))]))
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+@pytest.fixture
+def remote_file(server):
+    return _fits_file(os.path.join(server.root, RELATIVE))
+
+
+@pytest.fixture
+def local_sas(tmp_path, monkeypatch):
+    root = tmp_path / "local-sas"
+    monkeypatch.setenv("SAS_BASE_DIR", str(root))
+    return root
+
+
+def _leftovers(directory):
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
+def test_download_ok(server, remote_file, tmp_path):
+    destination = str(tmp_path / "out" / "a.fits")
+    assert dl.download(f"{server.url}/{RELATIVE}", destination, retries=0) == destination
+    with open(destination, "rb") as got, open(remote_file, "rb") as want:
+        assert got.read() == want.read()
+    assert _leftovers(tmp_path / "out") == ["a.fits"]
+
+
+def test_cut_connection_leaves_nothing(server, remote_file, tmp_path):
+    server.cuts_left = 10
+    destination = tmp_path / "out" / "a.fits"
+    with pytest.raises(DownloadError, match=r"after 3 attempts.*(IncompleteRead|received)"):
+        dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=2, backoff=0.01)
+    assert server.requests == 3
+    assert _leftovers(destination.parent) == []
+
+
+def test_retry_succeeds_after_the_server_recovers(server, remote_file, tmp_path, caplog):
+    server.cuts_left = 2
+    destination = tmp_path / "out" / "a.fits"
+    with caplog.at_level(logging.WARNING, logger="astra"):
+        dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=3, backoff=0.01)
+    assert server.requests == 3
+    assert destination.read_bytes() == open(remote_file, "rb").read()
+    assert _leftovers(destination.parent) == ["a.fits"]
+    assert sum("retrying" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_truncated_file_on_the_server_is_rejected(server, tmp_path):
+    good = _fits_file(str(tmp_path / "good.fits"))
+    data = open(good, "rb").read()
+    served = os.path.join(server.root, RELATIVE)
+    os.makedirs(os.path.dirname(served))
+    with open(served, "wb") as fp:
+        fp.write(data[: len(data) * 2 // 3])  # complete HTTP response of an incomplete FITS file
+    destination = tmp_path / "out" / "a.fits"
+    with pytest.raises(DownloadError, match="not a complete FITS file"):
+        dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=1, backoff=0.01)
+    assert _leftovers(destination.parent) == []
+
+
+def test_empty_file_is_rejected(server, tmp_path):
+    served = os.path.join(server.root, "empty.fits")
+    os.makedirs(server.root, exist_ok=True)
+    open(served, "wb").close()
+    destination = tmp_path / "out" / "empty.fits"
+    with pytest.raises(DownloadError, match="empty"):
+        dl.download(f"{server.url}/empty.fits", str(destination), retries=0)
+    assert not destination.exists()
+
+
+def test_not_found_is_not_retried(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        dl.download(f"{server.url}/nothing.fits", str(tmp_path / "x.fits"), retries=5, backoff=10)
+    assert server.requests == 1
+
+
+def test_basic_auth_from_netrc(server, remote_file, tmp_path, monkeypatch):
+    server.credentials = "sdss:secret"
+    destination = tmp_path / "out" / "a.fits"
+    url = f"{server.url}/{RELATIVE}"
+    monkeypatch.setenv("NETRC", str(tmp_path / "missing-netrc"))
+    with pytest.raises(DownloadError, match=r"HTTP 401.*netrc"):
+        dl.download(url, str(destination), retries=0)
+    netrc_path = tmp_path / "netrc"
+    netrc_path.write_text("machine 127.0.0.1 login sdss password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc_path))
+    dl.download(url, str(destination), retries=0)
+    assert destination.read_bytes() == open(remote_file, "rb").read()
+
+
+def test_netrc_in_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / ".netrc").write_text("machine data.sdss.org login user password pw\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("NETRC", raising=False)
+    assert dl.netrc_credentials("data.sdss.org") == ("user", "pw")
+    assert dl.netrc_credentials("elsewhere.org") is None
+
+
+def test_remote_url_uses_setting(monkeypatch):
+    monkeypatch.setenv("ASTRA_SAS_URL", "https://mirror.example/sas/")
+    astra.config.reload()
+    assert dl.remote_url(RELATIVE) == f"https://mirror.example/sas/{RELATIVE}"
+    task = ApVisitFile(**KEYS)
+    assert task.remote_urls() == [f"https://mirror.example/sas/{RELATIVE}"]
+
+
+def _use_server(server, tmp_path, monkeypatch):
+    config = tmp_path / "astra.yml"
+    config.write_text("download_backoff: 0.01\ndownload_retries: 3\ndownload_timeout: 10\n")
+    monkeypatch.setenv("ASTRA_CONFIG", str(config))
+    monkeypatch.setenv("ASTRA_SAS_URL", server.url)
+    astra.config.reload()
+
+
+def test_task_downloads_in_its_own_step(server, remote_file, local_sas, tmp_path, monkeypatch):
+    _use_server(server, tmp_path, monkeypatch)
+    server.cuts_left = 1
+    task = ApVisitFile(**KEYS, use_remote=True)
+    assert not task.complete()
+    result = luigi.build([task], local_scheduler=True, log_level="WARNING", detailed_summary=True)
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    assert task.complete()
+    assert task.local_path == str(local_sas / RELATIVE)
+    assert open(task.local_path, "rb").read() == open(remote_file, "rb").read()
+
+
+def test_task_batch_download_reports_failures_and_keeps_the_rest(server, remote_file, local_sas, tmp_path, monkeypatch):
+    _use_server(server, tmp_path, monkeypatch)
+    batch = ApVisitFile(**dict(KEYS, fiber=(128, 129)), use_remote=True)
+    with pytest.raises(DownloadError, match="1 of 2 files"):
+        batch.run()
+    first, second = batch.local_paths()
+    assert os.path.exists(first) and not os.path.exists(second)
+    assert _leftovers(os.path.dirname(second)) == [os.path.basename(first)]
+
+
+def test_task_without_use_remote_does_not_download(server, remote_file, local_sas, tmp_path, monkeypatch):
+    _use_server(server, tmp_path, monkeypatch)
+    task = ApVisitFile(**KEYS)
+    result = luigi.build([task], local_scheduler=True, log_level="WARNING", detailed_summary=True)
+    assert result.status == luigi.LuigiStatusCode.MISSING_EXT
+    assert server.requests == 0
+
+
+@pytest.mark.realdata
+def test_real_file_round_trip(real_sas, server, local_sas, tmp_path, monkeypatch):
+    source = os.path.join(real_sas, RELATIVE)
+    os.makedirs(os.path.dirname(os.path.join(server.root, RELATIVE)))
+    shutil.copy(source, os.path.join(server.root, RELATIVE))
+    _use_server(server, tmp_path, monkeypatch)
+    server.cuts_left = 2
+    task = ApVisitFile(**KEYS, use_remote=True)
+    task.run()
+    assert open(task.local_path, "rb").read() == open(source, "rb").read()
+    dl.verify_fits(task.local_path)

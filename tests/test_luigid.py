@@ -1,0 +1,157 @@
+"""Tests of astra.cluster.luigid against a real luigid and real worker processes."""
+
+import collections
+import os
+import signal
+import socket
+import time
+import urllib.request
+
+import pytest
+
+from astra.cluster.luigid import LuigidError, free_port, start_luigid
+from cluster_tasks import read_events
+from service_fixtures import start_worker
+
+pytestmark = pytest.mark.luigid
+
+
+def _wait(predicate, timeout, message):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out after {}s: {}".format(timeout, message))
+
+
+def _finish(procs, timeout=120):
+    """Wait for worker processes; kill any left over (no process left behind)."""
+    try:
+        return [proc.wait(timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _done_counts(out_dir):
+    return collections.Counter(task for event, task, _ in read_events(out_dir) if event == "done")
+
+
+def _root_args(out_dir, n, sleep):
+    return ["--n", str(n), "--out-dir", str(out_dir), "--sleep", str(sleep)]
+
+
+def _assert_each_done_once(out_dir, n, luigid):
+    done = _done_counts(out_dir)
+    assert len(done) == n + 1, done                      # n leaves and the root
+    assert set(done.values()) == {1}, "tasks done more than once: {}".format(done)
+    for i in range(n):
+        assert (out_dir / "leaf-{}.txt".format(i)).read_text() == "{}\n".format(i)
+    assert (out_dir / "root.txt").read_text() == "{}\n".format(sum(range(n)))
+    statuses = luigid.task_statuses()
+    assert len(statuses) == n + 1
+    assert set(statuses.values()) == {"DONE"}, statuses
+
+
+def test_luigid_fixture_answers(luigid):
+    assert luigid.is_running()
+    assert luigid.url == "http://127.0.0.1:{}/".format(luigid.port)
+    assert luigid.api("task_list") == {}
+    assert luigid.api("worker_list") == []
+    with urllib.request.urlopen(luigid.url, timeout=5) as response:  # web UI
+        assert response.status == 200
+    assert os.path.isdir(luigid.logdir)
+
+
+def test_start_and_stop_leave_nothing_behind(tmp_path):
+    with start_luigid(logdir=str(tmp_path / "logs")) as process:
+        pid, port = process.pid, process.port
+        assert process.api("task_list") == {}
+    assert not process.is_running()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    # SIGTERM makes luigid save its state
+    assert os.path.exists(str(tmp_path / "logs" / "luigid-state.pickle"))
+
+
+def test_start_fails_clearly_when_port_is_taken(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        with pytest.raises(LuigidError, match="luigid"):
+            start_luigid(port=sock.getsockname()[1], logdir=str(tmp_path), startup_timeout=10)
+
+
+def test_free_port_is_bindable():
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_two_workers_run_one_graph_once(luigid, tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    args = _root_args(out_dir, 8, 0.3)
+    procs = [start_worker("cluster_tasks", "Root", args, luigid.env, scheduler=luigid,
+                          log_path=str(tmp_path / "worker{}.log".format(k))) for k in range(2)]
+    assert _finish(procs) == [0, 0]
+    _assert_each_done_once(out_dir, 8, luigid)
+    workers = {pid for event, _, pid in read_events(out_dir) if event == "done"}
+    assert workers == {str(proc.pid) for proc in procs}, "both workers should have run tasks"
+    # the graph is visible through the API as well
+    graph = luigid.api("graph")
+    assert len(graph) == 9
+
+
+def test_restart_luigid_mid_run(luigid, tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    n = 8
+    args = _root_args(out_dir, n, 0.5)
+    procs = [start_worker("cluster_tasks", "Root", args, luigid.env, scheduler=luigid,
+                          log_path=str(tmp_path / "worker{}.log".format(k))) for k in range(2)]
+    try:
+        _wait(lambda: len(_done_counts(out_dir)) >= 2, 60, "two leaves done")
+        assert len(_done_counts(out_dir)) < n, "the run finished before the restart"
+        old_pid = luigid.pid
+        luigid.restart(downtime=1.5)                # same port, same state path
+        assert luigid.pid != old_pid
+    finally:
+        codes = _finish(procs)
+    assert codes == [0, 0]
+    _assert_each_done_once(out_dir, n, luigid)
+
+
+def test_sigkill_worker_mid_run_other_worker_takes_over(luigid, tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    n = 6
+    args = _root_args(out_dir, n, 1.0)
+    victim = start_worker("cluster_tasks", "Root", args, luigid.env, scheduler=luigid,
+                          log_path=str(tmp_path / "victim.log"))
+    survivor = start_worker("cluster_tasks", "Root", args, luigid.env, scheduler=luigid,
+                            log_path=str(tmp_path / "survivor.log"))
+    try:
+        def victim_is_running_a_task():
+            events = read_events(out_dir)
+            started = {t for e, t, p in events if e == "start" and p == str(victim.pid)}
+            finished = {t for e, t, p in events if e == "done" and p == str(victim.pid)}
+            return bool(started - finished)
+        _wait(victim_is_running_a_task, 60, "the victim worker starts a task")
+        os.killpg(victim.pid, signal.SIGKILL)
+        assert victim.wait(10) == -signal.SIGKILL
+        assert survivor.wait(120) == 0
+    finally:
+        _finish([victim, survivor])
+    events = read_events(out_dir)
+    killed = {t for e, t, p in events if e == "start" and p == str(victim.pid)} - \
+             {t for e, t, p in events if e == "done" and p == str(victim.pid)}
+    assert len(killed) == 1
+    # the task the victim was running was taken over by the survivor
+    assert ("done", killed.pop(), str(survivor.pid)) in events
+    _assert_each_done_once(out_dir, n, luigid)

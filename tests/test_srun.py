@@ -1,0 +1,174 @@
+"""Tests of the ``astra srun`` and ``astra squeue`` commands (astra.commands.srun/squeue).
+
+The commands run in a subprocess through the same interface ``astra.cli`` uses
+(``NAME``, ``HELP``, ``add_arguments(parser)``, ``run(args)``).
+"""
+
+import argparse
+import collections
+import os
+import subprocess
+import sys
+
+import pytest
+
+from astra.cluster import slurm
+from astra.commands import squeue as squeue_command
+from astra.commands import srun as srun_command
+from cluster_tasks import read_events
+from service_fixtures import TESTS_DIR
+
+DRIVER = """
+import argparse, importlib, sys
+module = importlib.import_module("astra.commands." + sys.argv[1])
+parser = argparse.ArgumentParser(prog="astra " + module.NAME)
+module.add_arguments(parser)
+sys.exit(module.run(parser.parse_args(sys.argv[2:])))
+"""
+
+
+def astra(command, *argv, env=None, cwd=None):
+    """Run ``astra <command> argv...`` in a subprocess; return the completed process."""
+    return subprocess.run([sys.executable, "-c", DRIVER, command] + [str(a) for a in argv],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def cli_env(tmp_path):
+    """Environment of the CLI: tests/ importable, jobs dir in tmp_path, no luigi.cfg."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
+    env["ASTRA_JOBS_DIR"] = str(tmp_path / "jobs")
+    env["LUIGI_CONFIG_PATH"] = str(tmp_path / "no-luigi.cfg")
+    return env
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    srun_command.add_arguments(parser)
+    return srun_command.split_task_args(parser.parse_args(argv))
+
+
+def test_commands_follow_the_cli_interface():
+    for module in (srun_command, squeue_command):
+        assert isinstance(module.NAME, str) and isinstance(module.HELP, str)
+        assert "\n" not in module.HELP
+        assert callable(module.add_arguments) and callable(module.run)
+
+
+def test_task_parameters_are_separated_from_srun_options():
+    args = _parse(["--nodes", "2", "mod", "Task", "--release", "dr16", "--time", "01:00:00",
+                   "--x=1", "-5", "--workers-per-node", "3", "--", "--mem", "task's own --mem"])
+    assert (args.module, args.task) == ("mod", "Task")
+    assert (args.nodes, args.time, args.workers_per_node, args.mem) == (2, "01:00:00", 3, None)
+    assert args.task_args == ["--release", "dr16", "--x=1", "-5", "--mem", "task's own --mem"]
+
+
+def test_srun_options_are_not_abbreviated():
+    args = _parse(["mod", "Task", "--work", "3", "--node", "x"])
+    assert args.task_args == ["--work", "3", "--node", "x"]
+    assert (args.workers_per_node, args.nodes) == (1, 1)
+
+
+def test_dry_run_prints_a_valid_script(cli_env, tmp_path):
+    result = astra("srun", "cluster_tasks", "Echo", "--text", "a b; $(touch x)", "--path", "p",
+                   "--nodes", "2", "--time", "00:05:00", "--dry-run",
+                   "--scheduler-host", "127.0.0.1", "--scheduler-port", "8123", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    script = result.stdout
+    assert "#SBATCH --nodes=2" in script and "#SBATCH --time=00:05:00" in script
+    assert "--module cluster_tasks Echo --text 'a b; $(touch x)' --path p " \
+           "--scheduler-host 127.0.0.1 --scheduler-port 8123 --workers 1" in script
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+    assert not os.path.exists(cli_env["ASTRA_JOBS_DIR"])     # nothing submitted
+
+
+def test_dry_run_local_scheduler_gives_each_job_a_share(cli_env):
+    result = astra("srun", "cluster_tasks", "ShareRoot", "--n", "4", "--out-dir", "o",
+                   "--jobs", "3", "--dry-run", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("#!/bin/bash") == 3
+    assert result.stdout.count("export ASTRA_SHARE_COUNT=3") == 3
+    for offset in range(3):
+        assert "export ASTRA_SHARE_OFFSET={}".format(offset) in result.stdout
+    assert result.stdout.count("--local-scheduler") == 3
+
+
+def test_scheduler_taken_from_luigi_cfg(cli_env, tmp_path):
+    cfg = tmp_path / "luigi.cfg"
+    cfg.write_text("[core]\nscheduler_host = sched.example.org\nscheduler_port = 8999\n")
+    result = astra("srun", "m", "T", "--dry-run", env=dict(cli_env, LUIGI_CONFIG_PATH=str(cfg)))
+    assert result.returncode == 0, result.stderr
+    assert "--scheduler-host sched.example.org --scheduler-port 8999" in result.stdout
+    result = astra("srun", "m", "T", "--dry-run", "--local-scheduler",
+                   env=dict(cli_env, LUIGI_CONFIG_PATH=str(cfg)))
+    assert "--local-scheduler" in result.stdout and "sched.example.org" not in result.stdout
+
+
+def test_bad_arguments_exit_2(cli_env):
+    result = astra("srun", "m", "T", "--nodes", "0", "--dry-run", env=cli_env)
+    assert result.returncode == 2 and "at least 1" in result.stderr
+
+
+def test_srun_without_slurm_fails_clearly(cli_env, tmp_path):
+    env = dict(cli_env, PATH=os.path.dirname(sys.executable))  # no sbatch here
+    result = astra("srun", "m", "T", env=env)
+    assert result.returncode == 1
+    assert "sbatch not found" in result.stderr
+
+
+def test_squeue_with_empty_ledger(cli_env):
+    result = astra("squeue", env=cli_env)
+    assert result.returncode == 0
+    assert "No jobs submitted by Astra" in result.stdout
+
+
+@pytest.mark.slurm
+def test_srun_local_scheduler_jobs_split_the_work(cli_env, tmp_path, slurm_jobs_dir):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    n = 6
+    result = astra("srun", "cluster_tasks", "ShareRoot", "--n", n, "--out-dir", out_dir,
+                   "--sleep", "0.2", "--jobs", "2", "--time", "00:05:00",
+                   "--jobs-dir", slurm_jobs_dir, env=cli_env)
+    assert result.returncode == 0, result.stderr
+    job_ids = result.stdout.split()
+    assert len(job_ids) == 2 and all(j.isdigit() for j in job_ids)
+
+    listing = astra("squeue", "--all", "--jobs-dir", slurm_jobs_dir, env=cli_env)
+    assert listing.returncode == 0, listing.stderr
+    assert all(j in listing.stdout for j in job_ids)
+
+    states = slurm.wait_for_jobs(job_ids, timeout=180)
+    assert set(states.values()) == {"COMPLETED"}, states
+    events = read_events(out_dir)
+    done = collections.Counter(t for e, t, _ in events if e == "done")
+    assert len(done) == n and set(done.values()) == {1}, done   # no batch ran twice
+    per_process = collections.Counter(p for e, _, p in events if e == "done")
+    assert sorted(per_process.values()) == [3, 3]                # each job did its share
+
+    listing = astra("squeue", "--all", "--jobs-dir", slurm_jobs_dir, env=cli_env)
+    rows = [line.split() for line in listing.stdout.splitlines()[1:]]
+    assert {(row[0], row[1]) for row in rows} == {(j, "COMPLETED") for j in job_ids}
+    active = astra("squeue", "--jobs-dir", slurm_jobs_dir, env=cli_env)
+    assert "No running or pending Astra jobs" in active.stdout
+
+
+@pytest.mark.slurm
+@pytest.mark.luigid
+def test_srun_central_scheduler_jobs_share_one_graph(cli_env, tmp_path, luigid, slurm_jobs_dir):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    n = 6
+    env = dict(luigid.env, ASTRA_JOBS_DIR=slurm_jobs_dir)
+    result = astra("srun", "cluster_tasks", "Root", "--n", n, "--out-dir", out_dir,
+                   "--sleep", "0.3", "--jobs", "2", "--scheduler-host", luigid.host,
+                   "--scheduler-port", luigid.port, env=env)
+    assert result.returncode == 0, result.stderr
+    job_ids = result.stdout.split()
+    states = slurm.wait_for_jobs(job_ids, timeout=180)
+    assert set(states.values()) == {"COMPLETED"}, states
+    done = collections.Counter(t for e, t, _ in read_events(out_dir) if e == "done")
+    assert len(done) == n + 1 and set(done.values()) == {1}, done
+    statuses = luigid.task_statuses()
+    assert len(statuses) == n + 1 and set(statuses.values()) == {"DONE"}
