@@ -31,7 +31,11 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
     || die "apt-get install slurm-wlm munge failed"
 fi
 
-# --- 2. munge ------------------------------------------------------------------------
+# --- 2. users and munge -----------------------------------------------------------------
+for user in munge slurm; do   # normally created by the packages' postinst scripts
+  id "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user" \
+    || die "cannot create the system user $user"
+done
 if [ ! -s /etc/munge/munge.key ]; then
   say "creating /etc/munge/munge.key"
   mkdir -p /etc/munge
@@ -57,7 +61,10 @@ fi
 
 # --- 3. slurm.conf -------------------------------------------------------------------
 HOST="$(hostname -s)"
-getent hosts "$HOST" >/dev/null || die "host name '$HOST' does not resolve (add it to /etc/hosts)"
+if ! getent hosts "$HOST" >/dev/null; then
+  say "host name '$HOST' does not resolve: adding '127.0.0.1 $HOST' to /etc/hosts"
+  echo "127.0.0.1 $HOST" >> /etc/hosts || die "host name '$HOST' does not resolve and /etc/hosts is not writable"
+fi
 # `slurmd -C` prints e.g. "NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2
 # ThreadsPerCore=1 RealMemory=24105"; keep the hardware fields of its first line.
 NODE_HW="$(slurmd -C | head -n 1 | tr ' ' '\n' \

@@ -135,7 +135,7 @@ def main():
         ("apStar dr13/16/17/19 interleaved", n, interleaved, "Path(release).full per call", per_call, n_per_call),
         ("ApStarFile batch: local_paths+complete", n, batch, "Path(release).full per call", per_call, n_per_call),
     ]
-    header = f"{'workload':<40} {'N':>8} {'ours s':>8}  {'comparison':<44} {'comp. s':>9} {'ratio':>7} {'RSS ours':>9} {'RSS comp':>9}"
+    header = f"{'workload':<40} {'N':>8} {'ours s':>8}  {'comparison':<58} {'comp. s':>9} {'ratio':>7} {'RSS ours':>9} {'RSS comp':>9}"
     print(header)
     print("-" * len(header))
     for workload, count, mine, label, theirs, measured in rows:
@@ -143,7 +143,7 @@ def main():
         if measured != count:
             label = f"{label} (extrapolated from {measured:,})"
         print(
-            f"{workload:<40} {count:>8,} {mine['seconds']:>8.3f}  {label:<44} {seconds:>9.2f} "
+            f"{workload:<40} {count:>8,} {mine['seconds']:>8.3f}  {label:<58} {seconds:>9.2f} "
             f"{seconds / mine['seconds']:>6.0f}x {mine['peak_rss_mb']:>7.0f}MB {theirs['peak_rss_mb']:>7.0f}MB"
         )
     print()

@@ -99,6 +99,11 @@ def local_sas(tmp_path, monkeypatch):
     return root
 
 
+def _read(path):
+    with open(path, "rb") as fp:
+        return fp.read()
+
+
 def _leftovers(directory):
     return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
 
@@ -126,14 +131,14 @@ def test_retry_succeeds_after_the_server_recovers(server, remote_file, tmp_path,
     with caplog.at_level(logging.WARNING, logger="astra"):
         dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=3, backoff=0.01)
     assert server.requests == 3
-    assert destination.read_bytes() == open(remote_file, "rb").read()
+    assert destination.read_bytes() == _read(remote_file)
     assert _leftovers(destination.parent) == ["a.fits"]
     assert sum("retrying" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_truncated_file_on_the_server_is_rejected(server, tmp_path):
     good = _fits_file(str(tmp_path / "good.fits"))
-    data = open(good, "rb").read()
+    data = _read(good)
     served = os.path.join(server.root, RELATIVE)
     os.makedirs(os.path.dirname(served))
     with open(served, "wb") as fp:
@@ -171,7 +176,7 @@ def test_basic_auth_from_netrc(server, remote_file, tmp_path, monkeypatch):
     netrc_path.write_text("machine 127.0.0.1 login sdss password secret\n")
     monkeypatch.setenv("NETRC", str(netrc_path))
     dl.download(url, str(destination), retries=0)
-    assert destination.read_bytes() == open(remote_file, "rb").read()
+    assert destination.read_bytes() == _read(remote_file)
 
 
 def test_netrc_in_home(tmp_path, monkeypatch):
@@ -209,7 +214,7 @@ def test_task_downloads_in_its_own_step(server, remote_file, local_sas, tmp_path
     assert result.status == luigi.LuigiStatusCode.SUCCESS
     assert task.complete()
     assert task.local_path == str(local_sas / RELATIVE)
-    assert open(task.local_path, "rb").read() == open(remote_file, "rb").read()
+    assert _read(task.local_path) == _read(remote_file)
 
 
 def test_task_batch_download_reports_failures_and_keeps_the_rest(server, remote_file, local_sas, tmp_path, monkeypatch):
@@ -239,5 +244,5 @@ def test_real_file_round_trip(real_sas, server, local_sas, tmp_path, monkeypatch
     server.cuts_left = 2
     task = ApVisitFile(**KEYS, use_remote=True)
     task.run()
-    assert open(task.local_path, "rb").read() == open(source, "rb").read()
+    assert _read(task.local_path) == _read(source)
     dl.verify_fits(task.local_path)

@@ -131,8 +131,12 @@ def test_batch_on_real_tree(real):
     assert [m.local_path for m in members] == [o.path for o in outputs]
     single = ApStarFile(**dict(DR13_STARS, field="009+09", obj="2M17334253-1654573"))
     assert members[1].task_id == single.task_id
+    # Keys that do not apply, even given as a tuple of None, change neither batch nor members.
     mixed = ApStarFile(**dict(BATCH, healpix=(None, None)))
+    assert mixed.task_id == batch.task_id
     assert [m.task_id for m in mixed.get_batch_tasks()] == [m.task_id for m in members]
+    partly = ApStarFile(**dict(BATCH, apstar=("stars", "stars")))
+    assert [m.task_id for m in partly.get_batch_tasks()] == [m.task_id for m in members]
     again = ApStarFile.from_str_params(batch.to_str_params())
     assert again.task_id == batch.task_id
     assert again.field == BATCH["field"] and again.obj == BATCH["obj"]

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import time
 
 import pytest
@@ -262,3 +261,9 @@ def test_scancel_then_resubmit_runs_only_remaining_work(tmp_path, slurm_jobs_dir
         assert started[task_id] == 1
     assert [r["job_id"] for r in slurm.read_ledger(slurm_jobs_dir)] == [first, second]
     assert slurm.job_status([first, second]) == {first: "CANCELLED", second: "COMPLETED"}
+
+
+@pytest.mark.slurm
+def test_job_status_of_unknown_job(slurm_cluster):
+    assert slurm.job_status(["987654321"]) == {"987654321": "UNKNOWN"}
+    assert slurm.job_status([]) == {}

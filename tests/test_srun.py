@@ -1,7 +1,6 @@
 """Tests of the ``astra srun`` and ``astra squeue`` commands (astra.commands.srun/squeue).
 
-The commands run in a subprocess through the same interface ``astra.cli`` uses
-(``NAME``, ``HELP``, ``add_arguments(parser)``, ``run(args)``).
+The commands run in a subprocess through the real ``astra`` console script.
 """
 
 import argparse
@@ -18,18 +17,12 @@ from astra.commands import srun as srun_command
 from cluster_tasks import read_events
 from service_fixtures import TESTS_DIR
 
-DRIVER = """
-import argparse, importlib, sys
-module = importlib.import_module("astra.commands." + sys.argv[1])
-parser = argparse.ArgumentParser(prog="astra " + module.NAME)
-module.add_arguments(parser)
-sys.exit(module.run(parser.parse_args(sys.argv[2:])))
-"""
+ASTRA = os.path.join(os.path.dirname(sys.executable), "astra")
 
 
 def astra(command, *argv, env=None, cwd=None):
     """Run ``astra <command> argv...`` in a subprocess; return the completed process."""
-    return subprocess.run([sys.executable, "-c", DRIVER, command] + [str(a) for a in argv],
+    return subprocess.run([ASTRA, command] + [str(a) for a in argv],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
@@ -39,7 +32,8 @@ def cli_env(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
     env["ASTRA_JOBS_DIR"] = str(tmp_path / "jobs")
-    env["LUIGI_CONFIG_PATH"] = str(tmp_path / "no-luigi.cfg")
+    (tmp_path / "empty-luigi.cfg").write_text("")
+    env["LUIGI_CONFIG_PATH"] = str(tmp_path / "empty-luigi.cfg")
     return env
 
 
@@ -111,10 +105,16 @@ def test_bad_arguments_exit_2(cli_env):
 
 
 def test_srun_without_slurm_fails_clearly(cli_env, tmp_path):
-    env = dict(cli_env, PATH=os.path.dirname(sys.executable))  # no sbatch here
+    env = dict(cli_env, PATH=str(tmp_path))  # no sbatch here
     result = astra("srun", "m", "T", env=env)
     assert result.returncode == 1
     assert "sbatch not found" in result.stderr
+
+
+def test_srun_help_explains_task_parameters(cli_env):
+    result = astra("srun", "--help", env=cli_env)
+    assert result.returncode == 0
+    assert "after --" in result.stdout and "--nodes" in result.stdout
 
 
 def test_squeue_with_empty_ledger(cli_env):

@@ -2,7 +2,8 @@
 
 Subcommands live in :mod:`astra.commands`, one module each. A module that defines ``NAME``
 (the subcommand), ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int`` is
-picked up automatically, so new subcommands plug in without touching this file.
+picked up automatically, so new subcommands plug in without touching this file. A module that
+sets ``ACCEPTS_EXTRA = True`` receives arguments it did not declare in ``args._extra``.
 """
 
 import argparse
@@ -44,7 +45,7 @@ def build_parser():
     for module in _command_modules():
         sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(_run=module.run, _module=module)
     return parser
 
 
@@ -55,7 +56,11 @@ def main(argv=None):
     :returns: the exit status.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(getattr(args, "_module", None), "ACCEPTS_EXTRA", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args._extra = extra
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2

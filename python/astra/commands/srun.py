@@ -49,6 +49,14 @@ def add_arguments(parser):
     :param parser: an :class:`argparse.ArgumentParser` (the sub-command's parser).
     """
     parser.allow_abbrev = False
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.usage = "astra srun [options] <module> <Task> [task parameters...] [options] [-- task parameters...]"
+    parser.epilog = (
+        "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
+        "task parameters named like an option (--time, --nodes, ...) go after --.\n"
+        "Without --scheduler-host (or [core] scheduler_host in luigi.cfg) every worker uses\n"
+        "--local-scheduler and takes a disjoint share of the batches.\n"
+        "Prints the submitted job ids, one per line (--dry-run prints the scripts).")
     for flags, kwargs in _OPTIONS:
         parser.add_argument(*flags, **kwargs)
     parser.add_argument("module", help="Python module that defines the task, e.g. astra.contrib.rocket")

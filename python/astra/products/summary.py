@@ -104,12 +104,12 @@ def _column(field, values):
         return fits.Column(name=name, format="PD()", unit=unit, array=arrays)
     if kind == "datetime":
         values = [v.isoformat(" ") if isinstance(v, datetime.datetime) else v for v in values]
-    array, missing = _none_mask(values)
-    array[missing] = ""
-    text = array.astype(str)
-    encoded = np.char.encode(text, "ascii", "replace")
-    width = max(1, encoded.dtype.itemsize)
-    return fits.Column(name=name, format=f"{width}A", unit=unit, array=encoded)
+    texts = ["" if v is None else str(v) for v in values]
+    if not "".join(texts).isascii():  # FITS text is ASCII
+        texts = [t.encode("ascii", "replace").decode("ascii") for t in texts]
+    array = np.array(texts, dtype="S")
+    width = max(1, array.dtype.itemsize)
+    return fits.Column(name=name, format=f"{width}A", unit=unit, array=array)
 
 
 def _query(model, filters, where, all_versions):

@@ -98,12 +98,17 @@ class BaseTask(BatchRunMixin, luigi.Task):
     def identity_params(self):
         """The serialised significant parameters that define this task (version included).
 
+        Parameters whose value is ``None`` are left out.
+
         :returns: a dict of parameter name to text value.
         """
         out = {}
         for name, param in self.get_params():
-            if param.significant and param.visibility != ParameterVisibility.PRIVATE:
-                out[name] = param.serialize(self.param_kwargs[name])
+            value = self.param_kwargs[name]
+            # None (an unset optional parameter) is left out, so adding an optional parameter
+            # to a task class does not change the identity of existing tasks.
+            if value is not None and param.significant and param.visibility != ParameterVisibility.PRIVATE:
+                out[name] = param.serialize(value)
         return out
 
     @classmethod
@@ -278,7 +283,10 @@ class BaseTask(BatchRunMixin, luigi.Task):
                 value = self.param_kwargs[name][index]
                 values[name] = value
                 if name in significant:
-                    str_params[name] = params[name].serialize(value)
+                    if value is None:
+                        str_params.pop(name, None)
+                    else:
+                        str_params[name] = params[name].serialize(value)
             yield cls._from_normalised(values, str_params)
 
     @classmethod

@@ -51,6 +51,6 @@ def task_id(family, str_params, summary_names, digest=None):
     :returns: e.g. ``rocket.EstimateSNR_dr13_r6_2M0045+1634_1a2b3c4d5e6f7a8b``.
     """
     digest = digest or identity_hash(family, str_params)
-    parts = [_summary_value(str_params[n])[:SUMMARY_LENGTH] for n in summary_names[:SUMMARY_PARAMS]]
+    parts = [_summary_value(str_params[n])[:SUMMARY_LENGTH] for n in [m for m in summary_names if m in str_params][:SUMMARY_PARAMS]]
     summary = "_".join(p for p in (_INVALID.sub("_", part).strip("_") for part in parts) if p)
     return f"{family}_{summary}_{digest}" if summary else f"{family}_{digest}"

@@ -7,7 +7,7 @@
 * :mod:`astra.tasks.io.download` -- fetching a missing file from the SAS.
 """
 
-from astra.tasks.io.base import IntKeyParameter, KeyParameter, MissingFileError, ReleaseParameter, SDSSDataModelTask
+from astra.tasks.io.base import IntKeyParameter, KeyParameter, ReleaseParameter, SDSSDataModelTask
 from astra.tasks.io.download import DownloadError
 from astra.tasks.io.local import LocalTargetTask
 from astra.tasks.io.paths import MissingKeyError, full_path, releases_for, template_keys
@@ -29,7 +29,6 @@ __all__ = [
     "IntKeyParameter",
     "ReleaseParameter",
     "MissingKeyError",
-    "MissingFileError",
     "DownloadError",
     "full_path",
     "template_keys",

@@ -33,13 +33,9 @@ from astra.tasks.io import download as _download
 from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
 from astra.tasks.io.special import apgprefix
 
-__all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "MissingFileError"]
+__all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "key"]
 
 logger = logging.getLogger("astra")
-
-
-class MissingFileError(FileNotFoundError):
-    """A data-model file is not in the local SAS mirror and downloading was not asked for."""
 
 
 class _OptionalKeyMixin:

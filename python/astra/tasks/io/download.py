@@ -94,7 +94,8 @@ def verify_fits(path):
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("error", message=".*truncated.*")
-            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdulist:
+            # Our own handle: astropy does not close a file it fails to open.
+            with open(path, "rb") as fp, fits.open(fp, memmap=False, lazy_load_hdus=False) as hdulist:
                 if len(hdulist) == 0:
                     raise OSError("no HDUs")
                 for hdu in hdulist:
@@ -138,6 +139,7 @@ def _attempt(url, path, timeout, verify):
                 except OSError as error:
                     raise _Retryable(str(error).replace(temporary, "the downloaded file")) from error
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the response's socket
         if error.code in _RETRY_STATUS:
             raise _Retryable(f"HTTP {error.code} {error.reason}") from error
         hint = ""

@@ -91,12 +91,15 @@ def open_fits(source, min_hdus=1, kind="FITS"):
         :class:`~astropy.io.fits.HDUList` (which is yielded as is and not closed).
     :param min_hdus: The number of HDUs the data model requires; fewer raises
         ``truncated FITS file (expected N HDUs, found M)``.
-    :param kind: The data model name, used in messages (e.g. ``"apStar"``).
+    :param kind: The data model (a key of :data:`~astra.tools.spectrum.identify.FORMATS`, or
+        ``"mwm"`` for either mwm kind); a file whose HDU layout is recognisably another data
+        model's raises ``wrong kind of file``.
     :yields: The open :class:`~astropy.io.fits.HDUList`, with all headers read.
     :raises SpectrumReadError: If the file is missing, empty, not FITS, corrupt or truncated.
     """
     name = describe_source(source)
     if isinstance(source, fits.HDUList):
+        _check_kind(source, kind, name)
         _check_hdu_count(source, min_hdus, kind, name, truncated_warning=None)
         yield source
         return
@@ -108,18 +111,52 @@ def open_fits(source, min_hdus=1, kind="FITS"):
             hdul = fits.open(source, memmap=False, lazy_load_hdus=False)
         except Exception as exc:
             raise SpectrumReadError(name, f"corrupt FITS file ({exc})") from exc
+        try:
+            # Parse every header now, so that astropy's warnings about odd cards are
+            # recorded here rather than raised in callers running with warnings as errors.
+            for hdu in hdul:
+                hdu.header
+        except Exception as exc:
+            hdul.close(closed=isinstance(source, (str, os.PathLike)))
+            raise SpectrumReadError(name, f"corrupt FITS header ({exc})") from exc
     truncated = next(
         (str(w.message) for w in caught if "truncated" in str(w.message).lower()), None
     )
     try:
+        if truncated is None:
+            _check_kind(hdul, kind, name)
         _check_hdu_count(hdul, min_hdus, kind, name, truncated_warning=truncated)
         yield hdul
     finally:
-        hdul.close()
+        # A file object belongs to the caller (or to astropy's registry): leave it open.
+        hdul.close(closed=isinstance(source, (str, os.PathLike)))
+
+
+#: Data models that share one loader, so are not "the wrong kind" for each other.
+_COMPATIBLE = {"mwmStar": {"mwmVisit"}, "mwmVisit": {"mwmStar"}, "mwm": {"mwmStar", "mwmVisit"}}
+_DISPLAY = {"spec": "BOSS spec"}
+
+
+def _check_kind(hdul, kind, name):
+    """Refuse a file whose HDU layout is recognisably another data model's."""
+    from astra.tools.spectrum.identify import kind_from_structure
+
+    try:
+        other = kind_from_structure(hdul)
+    except Exception:  # a header we cannot interpret is judged by the loader's own checks
+        return
+    if other is None or other == kind or other in _COMPATIBLE.get(kind, ()):
+        return
+    raise SpectrumReadError(
+        name,
+        f"wrong kind of file: expected {_DISPLAY.get(kind, kind)}, but its HDU layout is "
+        f"that of {_DISPLAY.get(other, other)}",
+    )
 
 
 def _check_hdu_count(hdul, min_hdus, kind, name, truncated_warning):
     n = len(hdul)
+    kind = _DISPLAY.get(kind, kind)
     if truncated_warning is not None:
         raise SpectrumReadError(
             name,

@@ -155,10 +155,11 @@ def identify_kind(path=None, fileobj=None, *args):
     if fileobj is not None and hasattr(fileobj, "seek"):
         try:
             start = fileobj.tell()
+            hdul = fits.open(fileobj, memmap=False)
             try:
-                with fits.open(fileobj, memmap=False) as hdul:
-                    return kind_from_structure(hdul)
+                return kind_from_structure(hdul)
             finally:
+                hdul.close(closed=False)  # the file object is the caller's
                 fileobj.seek(start)
         except Exception:
             return None

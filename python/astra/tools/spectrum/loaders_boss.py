@@ -57,7 +57,7 @@ def load_boss_spec(file_obj, bad_bits=BOSS_BAD_PIXEL_BITS, **kwargs):
     :raises SpectrumReadError: If the file is missing, empty, truncated or not a spec file.
     """
     name = describe_source(file_obj)
-    with open_fits(file_obj, min_hdus=2, kind="BOSS spec") as hdul:
+    with open_fits(file_obj, min_hdus=2, kind="spec") as hdul:
         table = hdul[1]
         if not isinstance(table, fits.BinTableHDU):
             raise SpectrumReadError(

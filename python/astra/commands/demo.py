@@ -1,0 +1,62 @@
+"""``astra demo``: the main job on the embedded defaults.
+
+Uses the SAS mirror at ``$SAS_BASE_DIR`` when it holds dr13 apStar files; otherwise it writes
+a small tree of synthetic apStar files (following the SDSS data model) under the output
+directory. Then it runs ``EstimateSNR`` over every apStar file with Luigi's local scheduler and
+prints the summary and where the results are.
+"""
+
+import os
+
+NAME = "demo"
+HELP = "run EstimateSNR over $SAS_BASE_DIR's apStar files, or over generated sample spectra"
+
+
+def add_arguments(parser):
+    """Add this subcommand's arguments.
+
+    :param parser: an :class:`argparse.ArgumentParser`.
+    """
+    parser.add_argument("-n", type=int, default=200, help="synthetic spectra to generate (default 200)")
+    parser.add_argument("--synthetic", action="store_true", help="use generated spectra even if SAS_BASE_DIR is set")
+    parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
+
+
+def _sas_has_apstar(sas):
+    from astra.tasks.io.find import find_files
+
+    try:
+        return bool(find_files("dr13", "apStar", sas, limit=1))
+    except (ValueError, OSError):
+        return False
+
+
+def run(args):
+    """Find or make the spectra, run EstimateSNR, print the summary.
+
+    :param args: parsed arguments.
+    :returns: exit status.
+    """
+    import astra.config
+    from astra.contrib.rocket import EstimateSNR
+    from astra.runner import run_over_files
+
+    sas = os.environ.get("SAS_BASE_DIR")
+    if args.synthetic or not sas or not _sas_has_apstar(sas):
+        from astra.tools.synthetic import write_sample_tree
+
+        sas = os.path.join(astra.config.get("output_dir"), "demo-sas")
+        marker = os.path.join(sas, f".astra-demo-{args.n}")
+        if not os.path.exists(marker):
+            print(f"writing {args.n} synthetic dr13 apStar files under {sas} ...")
+            write_sample_tree(sas, args.n, release="dr13", species="apStar", seed=42)
+            open(marker, "w").close()
+        else:
+            print(f"using the synthetic apStar files under {sas}")
+    else:
+        print(f"using the dr13 apStar files under SAS_BASE_DIR={sas}")
+    n, summary = run_over_files(EstimateSNR, "dr13", "apStar", workers=args.workers, sas_base_dir=sas)
+    print(f"EstimateSNR: {n} spectra; {summary}")
+    results = os.path.join(astra.config.get("output_dir"), "EstimateSNR")
+    print(f"results (one snr.json per spectrum) are under {results}")
+    return 0 if summary.success and not summary.failed else 1

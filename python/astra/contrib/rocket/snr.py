@@ -1,0 +1,84 @@
+"""EstimateSNR: the signal-to-noise ratio of APOGEE and BOSS spectra, one JSON result each."""
+
+import json
+import math
+
+import numpy as np
+
+import astra
+from astra.tasks import BaseTask
+from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
+
+__all__ = ["EstimateSNR", "estimate_snr", "SPECIES"]
+
+#: The data-model tasks EstimateSNR can read, by sdss-access species name.
+SPECIES = {"apStar": ApStarFile, "apVisit": ApVisitFile, "spec": SpecFile}
+
+
+def estimate_snr(flux, ivar, bad=None, min_good_pixels=1):
+    """The median of ``flux * sqrt(ivar)`` over good pixels, for each row.
+
+    Good pixels have finite flux, finite positive inverse variance and are not flagged.
+
+    :param flux: flux, shape ``(n_pixels,)`` or ``(n_rows, n_pixels)``.
+    :param ivar: inverse variance, same shape.
+    :param bad: optional boolean array, true where a pixel is flagged bad.
+    :param min_good_pixels: rows with fewer good pixels give ``nan``.
+    :returns: a list of floats, one per row.
+    """
+    flux = np.atleast_2d(np.asarray(flux, dtype=float))
+    ivar = np.atleast_2d(np.asarray(ivar, dtype=float))
+    good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0)
+    if bad is not None:
+        good &= ~np.atleast_2d(np.asarray(bad, dtype=bool))
+    snr = []
+    for f, iv, g in zip(flux, ivar, good):
+        snr.append(float(np.median(f[g] * np.sqrt(iv[g]))) if g.sum() >= min_good_pixels else math.nan)
+    return snr
+
+
+@astra.inherits(SpecFile, ApVisitFile, ApStarFile)
+class EstimateSNR(BaseTask):
+    """The signal-to-noise ratio of a spectrum: for apStar the combined spectra, then each visit.
+
+    Give ``species`` (``apStar`` (default), ``apVisit`` or ``spec``), ``release`` and that
+    species' data-model keys. The result is a JSON file with the keys and ``snr`` (a list, one
+    value per spectrum in the file).
+    """
+
+    species = astra.Parameter(default="apStar", description="sdss-access species: apStar, apVisit or spec")
+    min_good_pixels = astra.IntParameter(default=100, description="fewest good pixels for an S/N")
+    use_pixel_mask = astra.BoolParameter(default=True, description="ignore pixels flagged bad in the bitmask")
+
+    def requires(self):
+        """The spectrum's data-model file task (a batch of them when this is a batch)."""
+        try:
+            task_class = SPECIES[self.species]
+        except KeyError:
+            raise ValueError(f"EstimateSNR: unknown species {self.species!r}; use one of {', '.join(SPECIES)}") from None
+        return task_class(**self.get_common_param_kwargs(task_class))
+
+    def output(self):
+        """The JSON result of one spectrum."""
+        return self.local_target("snr.json")
+
+    def process(self, task, context):
+        """Read the spectrum, estimate S/N per row, write the result atomically."""
+        from astra.tools.spectrum import Spectrum1D
+
+        path = task.input().path
+        spectrum = Spectrum1D.read(path)
+        bad = spectrum.mask if (self.use_pixel_mask and spectrum.mask is not None) else None
+        snr = estimate_snr(spectrum.flux.value, spectrum.uncertainty.array, bad, self.min_good_pixels)
+        if all(math.isnan(s) for s in snr):
+            raise ValueError(f"{path}: fewer than {self.min_good_pixels} good pixels in every spectrum")
+        keys = task.requires().param_kwargs
+        result = {
+            "task_id": task.task_id,
+            "path": path,
+            "species": task.species,
+            "keys": {k: v for k, v in keys.items() if v is not None and not k.startswith("astra_") and k != "use_remote"},
+            "snr": [None if math.isnan(s) else round(s, 4) for s in snr],
+        }
+        with task.output().open("w") as fp:
+            json.dump(result, fp)

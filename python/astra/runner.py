@@ -1,0 +1,120 @@
+"""Running a task over the spectra on disk (or listed in a table): what ``astra run`` does."""
+
+import csv
+import importlib
+import os
+
+import astra
+from astra.tasks.io.find import find_files
+
+__all__ = ["load_task_class", "read_keys_table", "tasks_for_keys", "run_over_files"]
+
+
+def load_task_class(dotted):
+    """The task class named ``module.Class`` (e.g. ``astra.contrib.rocket.EstimateSNR``).
+
+    :param dotted: the dotted name.
+    :raises ValueError: naming what could not be found.
+    """
+    module_name, _, class_name = dotted.rpartition(".")
+    if not module_name:
+        raise ValueError(f"name the task as module.Class, e.g. astra.contrib.rocket.EstimateSNR (got {dotted!r})")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import module {module_name!r}: {error}") from None
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise ValueError(f"module {module_name!r} has no task {class_name!r}") from None
+
+
+def read_keys_table(path):
+    """Rows of data-model keys from a CSV file (header row of key names) or a FITS table.
+
+    :param path: a ``.csv`` or ``.fits`` file.
+    :returns: a list of dicts of key name to text value.
+    """
+    if not os.path.exists(path):
+        raise ValueError(f"keys table {path} does not exist")
+    if path.lower().endswith((".fits", ".fit", ".fits.gz")):
+        from astropy.table import Table
+
+        table = Table.read(path)
+        return [{name: str(row[name]).strip() for name in table.colnames} for row in table]
+    with open(path, newline="") as fp:
+        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fp)]
+
+
+def tasks_for_keys(task_class, rows, species=None, release=None, task_params=None):
+    """One batch task of ``task_class`` holding every row of keys.
+
+    :param task_class: an Astra task class whose data-model keys are batch parameters.
+    :param rows: dicts of key name to text value (strings are parsed by each parameter).
+    :param species: passed as the task's ``species`` parameter if it has one.
+    :param release: the release (unless the rows carry one).
+    :param task_params: other parameters, by name, as text or values.
+    :returns: a list with one task (empty when there are no rows).
+    """
+    if not rows:
+        return []
+    params = dict(task_class.get_params())
+    kwargs = {}
+    for name, value in (task_params or {}).items():
+        if name not in params:
+            raise ValueError(f"{task_class.get_task_family()} has no parameter {name!r}")
+        kwargs[name] = params[name].parse(value) if isinstance(value, str) else value
+    if species is not None and "species" in params:
+        kwargs["species"] = species
+    if release is not None:
+        kwargs["release"] = release
+    columns = {}
+    for name in rows[0]:
+        if name not in params:
+            continue
+        parser = getattr(params[name], "_parse_one", params[name].parse)  # one value, not a batch
+        columns[name] = tuple(parser(row[name]) if row.get(name) not in (None, "") else None for row in rows)
+    kwargs.update(columns)
+    return [task_class(**kwargs)]
+
+
+def run_over_files(
+    task_class,
+    release,
+    species,
+    filters=None,
+    keys_table=None,
+    limit=None,
+    workers=1,
+    max_batch_size=None,
+    task_params=None,
+    sas_base_dir=None,
+):
+    """Find the spectra, batch, run, and summarise.
+
+    :param task_class: the task class to run.
+    :param release: the data release, e.g. ``"dr13"``.
+    :param species: the sdss-access species, e.g. ``"apStar"``.
+    :param filters: key values that narrow the search.
+    :param keys_table: a CSV/FITS table of keys instead of a search.
+    :param limit: at most this many spectra.
+    :param workers: Luigi worker processes.
+    :param max_batch_size: most spectra per batch.
+    :param task_params: other task parameters.
+    :param sas_base_dir: the SAS root.
+    :returns: ``(number of spectra, BuildSummary)``.
+    """
+    if sas_base_dir:
+        # Data-model tasks (here and in forked workers) resolve their paths from SAS_BASE_DIR.
+        os.environ["SAS_BASE_DIR"] = os.path.abspath(sas_base_dir)
+    if keys_table:
+        rows = read_keys_table(keys_table)
+        if limit:
+            rows = rows[:limit]
+    else:
+        rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
+    tasks = tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
+    if not tasks:
+        return 0, None
+    summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
+    return len(rows), summary

@@ -1,0 +1,75 @@
+"""``astra create`` on the command line."""
+
+import subprocess
+import sys
+
+import pytest
+from astropy.io import fits
+
+import astra.config
+from astra.cli import main
+from astra.database import upsert_rows
+from astra.database.examples import EstimateSNRResult
+from postgres_fixtures import postgres_server, postgres_url, results_database  # noqa: F401
+
+
+class _Task:
+    def __init__(self, name, release):
+        self.task_id = f"test.Fake_{name}"
+        self.param_kwargs = {"obj": name, "release": release, "mjd": 59000, **dict(zip(
+            ("astra_version_major", "astra_version_minor"), astra.version_info()))}
+
+    @staticmethod
+    def get_task_family():
+        return "test.Fake"
+
+    def identity_params(self):
+        return {k: str(v) for k, v in self.param_kwargs.items()}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'results.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("ASTRA_DATABASE_URL", url)
+    astra.config.reload()
+    rows = [EstimateSNRResult.row_for_task(_Task(f"s{i}", "dr13" if i % 2 else "dr17"), {"snr": float(i)})
+            for i in range(10)]
+    upsert_rows(EstimateSNRResult, rows)
+    return url
+
+
+def test_create_by_name_with_filter(db_url, tmp_path, capsys):
+    out = tmp_path / "snr.fits"
+    assert main(["create", "estimatesnr", "--output", str(out), "--release", "dr13"]) == 0
+    assert f"wrote 5 rows to {out}" in capsys.readouterr().out
+    with fits.open(out) as hdul:
+        assert set(hdul[1].data["release"]) == {"dr13"}
+        assert sorted(hdul[1].data["snr"]) == [1.0, 3.0, 5.0, 7.0, 9.0]
+
+
+def test_create_by_dotted_path_and_overwrite(db_url, tmp_path, capsys):
+    out = tmp_path / "snr.fits"
+    assert main(["create", "astra.database.examples.EstimateSNRResult", "-o", str(out)]) == 0
+    assert main(["create", "estimatesnr", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists; use --overwrite" in err
+    assert main(["create", "estimatesnr", "-o", str(out), "--overwrite", "--where", "snr >= 8"]) == 0
+    with fits.open(out) as hdul:
+        assert len(hdul[1].data) == 2
+
+
+def test_create_errors_are_one_line(db_url, tmp_path, capsys):
+    assert main(["create", "nosuchmodel"]) == 2
+    assert "no results model named 'nosuchmodel'" in capsys.readouterr().err
+    assert main(["create", "estimatesnr", "-o", str(tmp_path / "x.fits"), "--where", "nosuchcolumn > 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create the EstimateSNRResult product" in err
+    assert main(["create", "estimatesnr", "--database", "redis://x/y"]) == 2
+    assert "unknown database URL scheme 'redis'" in capsys.readouterr().err
+
+
+def test_create_default_path_in_a_subprocess(db_url, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "astra.cli", "create", "estimatesnr"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 10 rows to" in result.stdout and "astraAllEstimateSNR-" in result.stdout

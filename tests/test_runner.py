@@ -1,0 +1,66 @@
+"""astra run / astra demo: find spectra on disk, batch, run, summarise."""
+
+import csv
+import os
+
+import pytest
+
+from astra.cli import main
+from astra.tasks.io.find import find_files
+from astra.tools import synthetic
+
+
+@pytest.mark.realdata
+def test_find_files_on_real_tree(real_sas):
+    assert len(find_files("dr13", "apStar", real_sas)) == 4
+    assert len(find_files("dr13", "apVisit", real_sas)) == 3
+    one = find_files("dr13", "apStar", real_sas, field="120-45")
+    assert [keys["obj"] for _, keys in one] == ["2M00452143+1634446"]
+    with pytest.raises(ValueError, match="no key colour"):
+        find_files("dr13", "apStar", real_sas, colour="red")
+
+
+def test_run_over_generated_tree_with_a_corrupt_file(tmp_path, capsys):
+    sas = str(tmp_path / "sas")
+    tree = synthetic.write_sample_tree(sas, 30, release="dr13", species="apStar", seed=5, corrupt=1)
+    (index,) = tree.corrupt
+    bad = tree.paths[index]
+    args = ["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--species", "apStar",
+            "--sas-base-dir", sas, "--max-batch-size", "8"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "29 spectra done (0 already complete), 1 failed" in out and bad in out
+
+    # A re-run retries only the failed one.
+    synthetic.write_apstar(bad, seed=9)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "30 spectra done (29 already complete), 0 failed" in out
+
+
+def test_run_with_keys_table_and_limit(tmp_path, capsys):
+    sas = str(tmp_path / "sas")
+    keys = synthetic.write_sample_tree(sas, 6, release="dr13", species="apStar", seed=6)
+    table = tmp_path / "keys.csv"
+    with open(table, "w", newline="") as fp:
+        writer = csv.DictWriter(fp, fieldnames=list(keys[0]))
+        writer.writeheader()
+        writer.writerows(keys[:4])
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--keys-table", str(table),
+                 "--sas-base-dir", sas, "--limit", "3"]) == 0
+    assert "3 spectra done" in capsys.readouterr().out
+
+
+def test_run_errors_are_one_line(capsys):
+    assert main(["run", "astra.contrib.rocket.Nope", "--release", "dr13"]) == 2
+    assert "has no task 'Nope'" in capsys.readouterr().err
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--bogus", "1"]) == 2
+    assert "no parameter 'bogus'" in capsys.readouterr().err
+
+
+def test_demo_on_generated_spectra(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SAS_BASE_DIR", raising=False)
+    assert main(["demo", "-n", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "12 spectra done (0 already complete), 0 failed" in out
+    assert str(tmp_path / "output" / "EstimateSNR") in out
