@@ -10,6 +10,9 @@ Workloads (each in its own process, so the peak RSS column is that workload's):
 * create -- ``astra create`` (:func:`create_summary`) of N rows against building the table
   from model instances (``list(Model.select())``) with astropy.
 
+The peak RSS is that of the workload's process just after our part (inputs included,
+the comparison not).
+
 Usage::
 
     python bench/database.py [--quick] [--postgres URL]
@@ -82,11 +85,12 @@ def workload_write(url, n):
         for row in rows:
             writer.add(row)
     ours = time.perf_counter() - started
+    rss = _peak_rss_mb()
     assert M.select().count() == n
     fields = [f for f in M._meta.sorted_fields if f.name != "id"]
     tuples = _raw_tuples(rows, fields)
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    results = {"ours": ours}
+    results = {"ours": ours, "peak_rss_mb": rss}
     if url.startswith("sqlite"):
         import sqlite3
 
@@ -136,12 +140,13 @@ def workload_complete(url, n):
     started = time.perf_counter()
     done = completed_task_ids(M, ids)
     ours = time.perf_counter() - started
+    rss = _peak_rss_mb()
     assert len(done) == len(rows[::2])
     started = time.perf_counter()
     naive = sum(DatabaseTarget(M, task_id).exists() for task_id in ids)
     comparison = time.perf_counter() - started
     assert naive == len(done)
-    return {"ours": ours, "one query per identity": comparison}
+    return {"ours": ours, "peak_rss_mb": rss, "one query per identity": comparison}
 
 
 def workload_create(url, n, directory):
@@ -157,6 +162,7 @@ def workload_create(url, n, directory):
     started = time.perf_counter()
     _, count = create_summary(M, os.path.join(directory, "ours.fits"), overwrite=True)
     ours = time.perf_counter() - started
+    rss = _peak_rss_mb()
     assert count == n
     started = time.perf_counter()
     names = [f.name for f in M._meta.sorted_fields if f.name not in ("id", "snr_visits")]
@@ -166,7 +172,7 @@ def workload_create(url, n, directory):
     for name in ("created", "modified"):
         table[name] = [str(v) for v in table[name]]
     table.write(os.path.join(directory, "naive.fits"), overwrite=True)
-    return {"ours": ours, "model instances + astropy Table": time.perf_counter() - started}
+    return {"ours": ours, "peak_rss_mb": rss, "model instances + astropy Table": time.perf_counter() - started}
 
 
 def _child(args):
@@ -177,8 +183,12 @@ def _child(args):
         results = workload_complete(args.url, args.n)
     else:
         results = workload_create(args.url, args.n, directory)
-    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(results))
+
+
+def _peak_rss_mb():
+    """Peak resident memory of this process so far (measured before the comparison runs)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _postgres_database(server):

@@ -146,9 +146,9 @@ def identify_kind(path=None, fileobj=None, *args):
     source = args[0] if args else None
     if isinstance(source, fits.HDUList):
         return kind_from_structure(source)
-    name = getattr(fileobj, "name", None)
-    if kind_from_filename(name) is not None:
-        return kind_from_filename(name)
+    kind = kind_from_filename(getattr(fileobj, "name", None))
+    if kind is not None:
+        return kind
     if isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
         st = os.stat(path)
         return _kind_of_path(os.fspath(path), st.st_mtime_ns, st.st_size)

@@ -18,12 +18,8 @@ an error array, and a pixel bitmask with a few flagged pixels. The Astra loaders
 The true labels are written in the primary header as SYN_TEFF, SYN_LOGG, SYN_FEH.
 """
 
-from astra.tools.synthetic.apogee import (
-    apvisit_wavelength,
-    write_apstar,
-    write_apvisit,
-    write_aspcapstar,
-)
+from astra.tools.synthetic.apogee import apvisit_wavelength, write_apstar, write_apvisit
+from astra.tools.synthetic.aspcap import write_aspcapstar
 from astra.tools.synthetic.boss import write_boss_spec
 from astra.tools.synthetic.fitsbytes import atomic_write
 from astra.tools.synthetic.model import (

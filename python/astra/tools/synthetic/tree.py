@@ -5,7 +5,8 @@ import os
 import numpy as np
 
 from astra.tools.synthetic import common
-from astra.tools.synthetic.apogee import write_apstar, write_apvisit, write_aspcapstar
+from astra.tools.synthetic.apogee import write_apstar, write_apvisit
+from astra.tools.synthetic.aspcap import write_aspcapstar
 from astra.tools.synthetic.boss import write_boss_spec
 from astra.tools.synthetic.model import draw_labels
 from astra.tools.synthetic.mwm import write_mwmstar, write_mwmvisit
