@@ -25,6 +25,8 @@ def _raises(path, match, **kwargs):
     return message
 
 
+@pytest.mark.filterwarnings("ignore:File may have been truncated")
+@pytest.mark.filterwarnings("ignore:Unexpected extra padding")
 @pytest.mark.parametrize("keep", [0.05, 0.3, 0.6, 0.99])
 def test_truncated(apstar, keep):
     size = os.path.getsize(apstar)

@@ -161,6 +161,8 @@ def _copy(sas, relative, tmp_path):
     return target
 
 
+@pytest.mark.filterwarnings("ignore:File may have been truncated")
+@pytest.mark.filterwarnings("ignore:Unexpected extra padding")
 def test_truncated_real_apstar_names_the_path(sas, tmp_path):
     path = _copy(sas, APSTAR["120-45"][0], tmp_path)
     size = path.stat().st_size
