@@ -11,7 +11,13 @@ Everything a task module needs is importable from ``astra`` itself::
 
 __version__ = "0.3.0.dev0"
 
-import luigi as _luigi
+import warnings as _warnings
+
+with _warnings.catch_warnings():
+    # Luigi warns about its range-task autoloading on import; Astra does not use it.
+    _warnings.filterwarnings("ignore", "Autoloading range tasks", DeprecationWarning)
+    import luigi as _luigi
+
 from luigi.util import inherits, requires
 
 from astra.parameters import (

@@ -91,7 +91,12 @@ class AtomicFileTarget(luigi.LocalTarget):
     """
 
     def __init__(self, path, **kwargs):
-        super().__init__(os.fspath(path), **kwargs)
+        if kwargs:
+            super().__init__(os.fspath(path), **kwargs)
+        else:  # the common case, without Luigi's format machinery (a million of these per run)
+            self.path = os.fspath(path)
+            self.format = None
+            self.is_tmp = False
 
     def exists(self):
         """Whether the (finished) file exists."""
@@ -118,8 +123,13 @@ class _AtomicWriteHandle:
     """A file handle whose content becomes visible at ``path`` only after a clean close."""
 
     def __init__(self, path, mode):
-        self._manager = atomic_open(path, mode)
-        self._fp = self._manager.__enter__()
+        self.path = path
+        self._temporary = _temporary_name(path)
+        try:
+            self._fp = open(self._temporary, mode)
+        except FileNotFoundError:  # first file in a new directory
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            self._fp = open(self._temporary, mode)
         self._finished = False
 
     def __getattr__(self, name):
@@ -132,7 +142,20 @@ class _AtomicWriteHandle:
         if self._finished:
             return False
         self._finished = True
-        return self._manager.__exit__(exc_type, exc, tb)
+        try:
+            self._fp.close()
+            if exc_type is None:
+                os.replace(self._temporary, self.path)
+                return False
+        except BaseException:
+            self._discard()
+            raise
+        self._discard()
+        return False
+
+    def _discard(self):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temporary)
 
     def close(self):
         """Finish the write and rename the file into place."""
@@ -146,6 +169,10 @@ class _AtomicWriteHandle:
         """Write to the temporary file."""
         return self._fp.write(data)
 
-    def __iter__(self):
-        return iter(self._fp)
-
+    def __del__(self):
+        # Garbage-collected without close(): an unfinished write is discarded, never renamed.
+        if not getattr(self, "_finished", True):
+            self._finished = True
+            with contextlib.suppress(Exception):
+                self._fp.close()
+            self._discard()

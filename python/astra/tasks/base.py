@@ -92,8 +92,24 @@ class BaseTask(BatchRunMixin, luigi.Task):
         family = self.get_task_family()
         str_params = str_params if str_params is not None else self.identity_params()
         self.identity_hash = identity.identity_hash(family, str_params)
-        self.task_id = identity.task_id(family, str_params, self._summary_names(), self.identity_hash)
-        self._Task__hash = hash(self.task_id)
+        self._identity_str_params = str_params
+        self._task_id = None  # built on first use: a batch's members rarely need theirs
+        self._Task__hash = hash(self.identity_hash)
+
+    @property
+    def task_id(self):
+        """The task's id: family, a few leading parameter values and the identity hash."""
+        task_id = self._task_id
+        if task_id is None:
+            task_id = self._task_id = identity.task_id(
+                self.get_task_family(), self._identity_str_params, self._summary_names(), self.identity_hash
+            )
+        return task_id
+
+    @task_id.setter
+    def task_id(self, value):
+        # luigi.Task.__init__ assigns its own id first; _set_identity() then replaces it.
+        self._task_id = value
 
     def identity_params(self):
         """The serialised significant parameters that define this task (version included).
@@ -213,11 +229,20 @@ class BaseTask(BatchRunMixin, luigi.Task):
         return AtomicFileTarget(self.local_path(name))
 
     def complete(self):
-        """Whether every output exists (for a batch: every member's, checked in one pass)."""
-        outputs = flatten(self.output())
+        """Whether every output exists (for a batch: every member's, stopping at the first missing).
+
+        A batch checks its members one by one and stops at the first incomplete member, so
+        asking a fresh batch of a thousand spectra costs one check, not a thousand.
+        """
+        if self._batch_size > 1:
+            return all(member.complete() for member in self.get_batch_tasks())
+        output = self.output()
+        if isinstance(output, luigi.Target):
+            return output.exists()
+        outputs = flatten(output)
         if not outputs:
             return False
-        return all(_exists(target) for target in outputs)
+        return all(target.exists() for target in outputs)
 
     # ------------------------------------------------------------------ batch mode
 
@@ -301,10 +326,6 @@ class BaseTask(BatchRunMixin, luigi.Task):
         task._set_identity(str_params)
         task._batch_size = 1
         return task
-
-
-def _exists(target):
-    return target.exists()
 
 
 def _batch_aware_output(single_output):

@@ -13,13 +13,14 @@ A task author writes two methods instead of ``run()``::
 :meth:`BatchRunMixin.run` then
 
 * skips members whose outputs already exist (a re-run picks up where the last one stopped);
-* records the time spent in ``setup`` and per member (``batch_timing`` on the batch,
-  ``timing`` on each member);
+* records the time spent in ``setup`` and per member (``batch_timing`` on the batch, members
+  keyed by identity hash; ``timing`` on each member);
 * reports progress to Luigi (``set_progress_percentage`` / ``set_status_message``, shown in
   luigid's web UI) and draws a progress bar when run on a terminal;
 * catches an exception raised for one member, logs it with the member's identity, writes a
-  failure marker beside the member's outputs (removed when a later run succeeds) and goes on
-  with the other members. Whether the batch then fails is set by
+  failure record ``<output_dir>/<namespace>/<Family>/failures/<hash>.json`` (removed when a
+  later run succeeds; one directory per family, so finding the failures of a batch is one
+  directory listing, not one file check per spectrum) and goes on with the other members. Whether the batch then fails is set by
   :attr:`BatchRunMixin.fail_on_member_error` (default: the ``fail_batch_on_member_error``
   setting, itself false by default).
 """
@@ -34,12 +35,12 @@ import traceback
 import astra.config
 from astra.targets import atomic_open
 
-__all__ = ["BatchRunMixin", "BatchMemberError", "FAILURE_SUFFIX"]
+__all__ = ["BatchRunMixin", "BatchMemberError", "FAILURES_DIRECTORY"]
 
 logger = logging.getLogger("astra")
 
-#: Name ending of the file that records a member's failure.
-FAILURE_SUFFIX = "astra-failed.json"
+#: Directory (below a family's output directory) of the records of failed members.
+FAILURES_DIRECTORY = "failures"
 
 
 class BatchMemberError(RuntimeError):
@@ -129,18 +130,36 @@ class BatchRunMixin:
         """
         raise NotImplementedError(f"{type(self).__name__} must define process(self, task, context) or run(self)")
 
+    @classmethod
+    def failures_directory(cls):
+        """The directory of this family's failure records."""
+        return os.path.join(cls._output_root(), FAILURES_DIRECTORY)
+
     def failure_path(self):
         """Where a failure of this (single-spectrum) task is recorded."""
-        return self.local_path(FAILURE_SUFFIX)
+        return os.path.join(self.failures_directory(), f"{self.identity_hash}.json")
+
+    @classmethod
+    def recorded_failures(cls):
+        """Identity hashes of this family's members whose last run failed (one listing)."""
+        try:
+            names = os.listdir(cls.failures_directory())
+        except FileNotFoundError:
+            return set()
+        return {name[:-5] for name in names if name.endswith(".json")}
 
     def failed_batch_tasks(self):
-        """Members whose last run failed (a failure marker exists) and that are not complete."""
-        return [m for m in self.get_batch_tasks() if os.path.exists(m.failure_path()) and not m.complete()]
+        """Members whose last run failed (a failure record exists) and that are not complete."""
+        failed = self.recorded_failures()
+        if not failed:
+            return []
+        return [m for m in self.get_batch_tasks() if m.identity_hash in failed and not m.complete()]
 
     def run(self):
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
         total = self.get_batch_size()
         pending = [m for m in self.get_batch_tasks() if not m.complete()]
+        recorded = self.recorded_failures()
         started = time.perf_counter()
         context = self.setup()
         t_setup = time.perf_counter() - started
@@ -156,10 +175,11 @@ class BatchRunMixin:
                 _record_failure(member, error)
                 failures.append((member, error))
             else:
-                _clear_failure(member)
+                if member.identity_hash in recorded:
+                    _clear_failure(member)
             elapsed = time.perf_counter() - began
             member.timing = {"setup": t_setup, "process": elapsed}
-            self.batch_timing["members"][member.task_id] = elapsed
+            self.batch_timing["members"][member.identity_hash] = elapsed
             progress.step(failed=bool(failures) and failures[-1][0] is member)
         progress.close()
         self.batch_counts = {

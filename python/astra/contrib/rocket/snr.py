@@ -64,10 +64,10 @@ class EstimateSNR(BaseTask):
 
     def process(self, task, context):
         """Read the spectrum, estimate S/N per row, write the result atomically."""
-        from astra.tools.spectrum import Spectrum1D
+        from astra.tools.spectrum import read_spectrum
 
         path = task.input().path
-        spectrum = Spectrum1D.read(path)
+        spectrum = read_spectrum(path)  # known data model: no trial of every registered reader
         bad = spectrum.mask if (self.use_pixel_mask and spectrum.mask is not None) else None
         snr = estimate_snr(spectrum.flux.value, spectrum.uncertainty.array, bad, self.min_good_pixels)
         if all(math.isnan(s) for s in snr):
