@@ -105,3 +105,28 @@ def test_luigi_command_line(real_sas, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     results = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "out") for f in fs if f.endswith("snr.json")]
     assert len(results) == 2
+
+
+@pytest.mark.realdata
+def test_results_to_database_and_catalogue(real_sas, monkeypatch, tmp_path):
+    from astropy.table import Table
+
+    from astra.cli import main
+    from astra.contrib.rocket import EstimateSNRToDatabase
+    from astra.database.examples import EstimateSNRResult
+
+    monkeypatch.setenv("SAS_BASE_DIR", real_sas)
+    task = EstimateSNRToDatabase(field=tuple(REAL_APSTAR), obj=tuple(REAL_APSTAR.values()), **DR13)
+    assert astra.build([task]).done == 4
+    assert task.complete()
+    assert astra.build([task]).skipped == 4
+    rows = list(EstimateSNRResult.select().where(EstimateSNRResult.task_family == "EstimateSNRToDatabase"))
+    assert len(rows) == 4
+    by_obj = {r.obj: r for r in rows}
+    low = by_obj["2M12241699+2453335"]
+    assert low.snr == pytest.approx(9.5, rel=0.2) and low.n_visits == 3 and low.t_process > 0
+
+    catalogue = tmp_path / "snr.fits"
+    assert main(["create", "estimatesnr", "--output", str(catalogue)]) == 0
+    table = Table.read(catalogue)
+    assert len(table) == 4 and set(table["obj"]) == set(REAL_APSTAR.values())

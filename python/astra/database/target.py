@@ -181,27 +181,24 @@ class DatabaseOutputMixin:
 
     def complete(self):
         """Whether every member has a result row (one query for the whole batch)."""
-        cached = self.__dict__.get("_astra_db_complete")
-        if cached is not None:
-            return cached
         ids = [m.task_id for m in self.get_batch_tasks()]
         done = completed_task_ids(self._model(), ids, self.failed_results_complete)
         return len(done) == len(set(ids))
 
+    def incomplete_batch_tasks(self):
+        """The members without a result row, found with one query for the whole batch."""
+        members = list(self.get_batch_tasks())
+        done = completed_task_ids(self._model(), [m.task_id for m in members], self.failed_results_complete)
+        return [m for m in members if m.task_id not in done]
+
     def run(self):
-        """Check the batch in one query, then ``BaseTask.run`` with results written in batches."""
+        """``BaseTask.run`` with the batch checked in one query and results written in batches."""
         model = self._model()
-        members = self.get_batch_tasks()
-        done = completed_task_ids(model, [m.task_id for m in members], self.failed_results_complete)
-        for member in members:
-            member._astra_db_complete = member.task_id in done
         self._result_writer = ResultWriter(model, self.result_batch_size, self.result_flush_interval)
         try:
             return super().run()
         finally:
             writer, self._result_writer = self._result_writer, None
-            for member in members:
-                member.__dict__.pop("_astra_db_complete", None)
             writer.close()
 
     def write_result(self, task, **values):

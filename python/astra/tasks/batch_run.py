@@ -155,10 +155,17 @@ class BatchRunMixin:
             return []
         return [m for m in self.get_batch_tasks() if m.identity_hash in failed and not m.complete()]
 
+    def incomplete_batch_tasks(self):
+        """The members whose outputs do not all exist yet, in order.
+
+        Override it to check a whole batch at once (e.g. one database query).
+        """
+        return [m for m in self.get_batch_tasks() if not m.complete()]
+
     def run(self):
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
         total = self.get_batch_size()
-        pending = [m for m in self.get_batch_tasks() if not m.complete()]
+        pending = self.incomplete_batch_tasks()
         recorded = self.recorded_failures()
         started = time.perf_counter()
         context = self.setup()

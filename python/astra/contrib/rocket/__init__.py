@@ -9,6 +9,6 @@ or over everything on disk with ``astra run astra.contrib.rocket.EstimateSNR --r
 --species apStar``.
 """
 
-from astra.contrib.rocket.snr import SPECIES, EstimateSNR, estimate_snr
+from astra.contrib.rocket.snr import SPECIES, EstimateSNR, EstimateSNRToDatabase, estimate_snr
 
-__all__ = ["EstimateSNR", "estimate_snr", "SPECIES"]
+__all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES"]

@@ -6,10 +6,12 @@ import math
 import numpy as np
 
 import astra
+from astra.database import DatabaseOutputMixin
+from astra.database.examples import EstimateSNRResult
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 
-__all__ = ["EstimateSNR", "estimate_snr", "SPECIES"]
+__all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES"]
 
 #: The data-model tasks EstimateSNR can read, by sdss-access species name.
 SPECIES = {"apStar": ApStarFile, "apVisit": ApVisitFile, "spec": SpecFile}
@@ -62,16 +64,29 @@ class EstimateSNR(BaseTask):
         """The JSON result of one spectrum."""
         return self.local_target("snr.json")
 
-    def process(self, task, context):
-        """Read the spectrum, estimate S/N per row, write the result atomically."""
+    def measure(self, task):
+        """Read one spectrum and estimate its S/N per row.
+
+        :param task: a single-spectrum member.
+        :returns: ``(path, snr list, number of good pixels in the first row)``.
+        """
         from astra.tools.spectrum import read_spectrum
 
         path = task.input().path
         spectrum = read_spectrum(path)  # known data model: no trial of every registered reader
         bad = spectrum.mask if (self.use_pixel_mask and spectrum.mask is not None) else None
-        snr = estimate_snr(spectrum.flux.value, spectrum.uncertainty.array, bad, self.min_good_pixels)
+        ivar = spectrum.uncertainty.array
+        snr = estimate_snr(spectrum.flux.value, ivar, bad, self.min_good_pixels)
         if all(math.isnan(s) for s in snr):
             raise ValueError(f"{path}: fewer than {self.min_good_pixels} good pixels in every spectrum")
+        good = np.atleast_2d(ivar)[0] > 0
+        if bad is not None:
+            good &= ~np.atleast_2d(bad)[0]
+        return path, snr, int(good.sum())
+
+    def process(self, task, context):
+        """Estimate the S/N of one spectrum and write the JSON result atomically."""
+        path, snr, _ = self.measure(task)
         keys = task.requires().param_kwargs
         result = {
             "task_id": task.task_id,
@@ -82,3 +97,27 @@ class EstimateSNR(BaseTask):
         }
         with task.output().open("w") as fp:
             json.dump(result, fp)
+
+
+class EstimateSNRToDatabase(DatabaseOutputMixin, EstimateSNR):
+    """:class:`EstimateSNR` writing one row per spectrum to the results database.
+
+    The rows are :class:`~astra.database.examples.EstimateSNRResult` (``astra create
+    estimatesnr`` makes a FITS catalogue of them); the database is the ``database_url``
+    setting (SQLite in the output directory by default).
+    """
+
+    result_model = EstimateSNRResult
+
+    def process(self, task, context):
+        """Estimate the S/N of one spectrum and return its result row's values."""
+        _, snr, n_pixels = self.measure(task)
+        combined = snr[0]
+        visits = snr[2:] if len(snr) > 2 else snr[:1]  # apStar: 2 combined rows, then visits
+        return {
+            "snr": None if math.isnan(combined) else combined,
+            "snr_visits": [None if math.isnan(s) else s for s in visits],
+            "n_visits": len(visits),
+            "n_pixels": n_pixels,
+            "flag_low_snr": bool(combined < 3),
+        }
