@@ -10,6 +10,7 @@ from astra.cluster.luigid import LuigidError, LuigidProcess, free_port, start_lu
 from astra.cluster.partition import partition_batches, select_share, worker_share
 from astra.cluster.slurm import (
     SlurmError,
+    astra_command,
     cancel,
     default_jobs_dir,
     job_status,
@@ -24,6 +25,6 @@ from astra.cluster.slurm import (
 __all__ = [
     "LuigidError", "LuigidProcess", "free_port", "start_luigid",
     "partition_batches", "select_share", "worker_share",
-    "SlurmError", "cancel", "default_jobs_dir", "job_status", "luigi_command", "read_ledger",
+    "SlurmError", "astra_command", "cancel", "default_jobs_dir", "job_status", "luigi_command", "read_ledger",
     "render_job_script", "slurm_available", "submit", "wait_for_jobs",
 ]

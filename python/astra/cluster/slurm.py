@@ -25,7 +25,7 @@ import tempfile
 import time
 
 __all__ = [
-    "SlurmError", "render_job_script", "luigi_command", "submit", "job_status", "cancel",
+    "SlurmError", "render_job_script", "luigi_command", "astra_command", "ASTRA_PROGRAM", "submit", "job_status", "cancel",
     "slurm_available", "wait_for_jobs", "default_jobs_dir", "ACTIVE_STATES", "read_ledger", "template_path",
     "TRANSIENT_PATTERNS", "LEDGER_NAME",
 ]
@@ -83,6 +83,10 @@ def default_jobs_dir():
                         "slurm-jobs")
 
 
+#: First element of a ``command_argv`` that runs an ``astra`` subcommand instead of ``luigi``.
+ASTRA_PROGRAM = "astra"
+
+
 def _luigi_executable():
     candidate = os.path.join(os.path.dirname(sys.executable), "luigi")
     return candidate if os.path.exists(candidate) else "luigi"
@@ -118,6 +122,25 @@ def luigi_command(module, task, task_args=(), scheduler_host=None, scheduler_por
     return argv
 
 
+def astra_command(subcommand, args=(), astra_executable=None):
+    """Build the argv of one process running an ``astra`` subcommand (e.g. ``astra run``).
+
+    Such a process schedules its own batches with :func:`astra.build` (a local scheduler,
+    unless Astra's ``scheduler_host`` setting names a luigid); under ``astra srun`` it
+    keeps only its share of the batches (:func:`astra.cluster.select_share`).
+
+    :param subcommand: the subcommand, e.g. ``"run"``.
+    :param args: its arguments, passed through unchanged.
+    :param astra_executable: the ``astra`` program; the one beside the running
+        interpreter by default.
+    :returns: a list of strings.
+    """
+    if astra_executable is None:
+        candidate = os.path.join(os.path.dirname(sys.executable), ASTRA_PROGRAM)
+        astra_executable = candidate if os.path.exists(candidate) else ASTRA_PROGRAM
+    return [astra_executable, str(subcommand)] + [str(arg) for arg in args]
+
+
 def _directive_value(name, value):
     value = str(value)
     if "\n" in value or "\r" in value or '"' in value:
@@ -130,7 +153,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
                       account=None, workers_per_node=1, scheduler_host=None,
                       scheduler_port=None, output_dir=None, job_name=None, environment=None,
                       share=None, workdir=None, extra_sbatch=(), template=None,
-                      luigi_executable=None):
+                      luigi_executable=None, astra_executable=None):
     """Render a Slurm batch script that runs Luigi workers.
 
     ``command_argv`` is the task's command line as given to ``luigi`` after ``--module``:
@@ -142,7 +165,13 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     :func:`shlex.quote`, so values with spaces, quotes, ``$(...)``, ``;`` or backticks
     reach the task unchanged and are never run by the shell.
 
-    :param command_argv: ``[module, Task, *task_args]``.
+    When ``command_argv`` starts with ``"astra"`` (:data:`ASTRA_PROGRAM`), e.g.
+    ``["astra", "run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13"]``, each
+    node runs that ``astra`` subcommand instead (:func:`astra_command`); it batches and
+    schedules by itself, so ``scheduler_host`` must be ``None`` and ``workers_per_node``
+    only sets ``--cpus-per-task`` (give ``astra run`` its own ``--workers``).
+
+    :param command_argv: ``[module, Task, *task_args]``, or ``["astra", subcommand, *args]``.
     :param nodes: nodes of the job; ``srun`` starts one worker process on each.
     :param time: ``--time`` limit (e.g. ``"02:00:00"``), or ``None``.
     :param mem: ``--mem`` per node (e.g. ``"4G"``), or ``None``.
@@ -166,6 +195,8 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     :param template: template text to use instead of the shipped template file.
     :param luigi_executable: the ``luigi`` program; the one beside the running
         interpreter by default.
+    :param astra_executable: the ``astra`` program for ``["astra", ...]`` commands; the
+        one beside the running interpreter by default.
     :returns: the script text.
     :raises ValueError: on invalid values (no module or task, ``nodes < 1``, ...).
     """
@@ -177,8 +208,14 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     if nodes < 1 or workers_per_node < 1:
         raise ValueError("nodes and workers_per_node must be at least 1")
     module, task = command_argv[:2]
-    argv = luigi_command(module, task, command_argv[2:], scheduler_host, scheduler_port,
-                         workers_per_node, luigi_executable)
+    if module == ASTRA_PROGRAM:
+        if scheduler_host:
+            raise ValueError("an astra {} command schedules its own batches; it takes no "
+                             "scheduler_host (set Astra's scheduler_host setting instead)".format(task))
+        argv = astra_command(task, command_argv[2:], astra_executable)
+    else:
+        argv = luigi_command(module, task, command_argv[2:], scheduler_host, scheduler_port,
+                             workers_per_node, luigi_executable)
     default_name = "astra-" + task
     job_name = _JOB_NAME_RE.sub("_", job_name or default_name)[:120]
     output_dir = os.path.abspath(output_dir or default_jobs_dir())

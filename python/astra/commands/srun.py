@@ -3,6 +3,12 @@
 Usage::
 
     astra srun [srun options] <module> <Task> [task parameters...] [srun options] [-- task parameters...]
+    astra srun [srun options] astra <subcommand> [arguments...] [srun options] [-- arguments...]
+
+The first form runs ``luigi --module <module> <Task> ...`` on every node; the second runs an
+``astra`` subcommand, e.g. ``astra srun --jobs 4 astra run astra.contrib.rocket.EstimateSNR
+--release dr13``: each process finds, batches and runs the spectra itself and keeps only its
+share of the batches.
 
 Everything after ``<Task>`` that is not one of the options below is passed to the task
 unchanged.  Task parameters that share a name with an ``astra srun`` option (``--time``,
@@ -16,6 +22,8 @@ each worker runs with ``--local-scheduler`` and takes a disjoint share of the ba
 
 import argparse
 import sys
+
+from astra.cluster.slurm import ASTRA_PROGRAM
 
 NAME = "srun"
 HELP = "submit Slurm jobs that run Luigi workers for a task (see docs/clusters.rst)"
@@ -50,17 +58,21 @@ def add_arguments(parser):
     """
     parser.allow_abbrev = False
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.usage = "astra srun [options] <module> <Task> [task parameters...] [options] [-- task parameters...]"
+    parser.usage = ("astra srun [options] <module> <Task> [task parameters...] [options] [-- task parameters...]\n"
+                    "       astra srun [options] astra <subcommand> [arguments...] [options] [-- arguments...]")
     parser.epilog = (
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
+        "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
+        "command (e.g. astra run ...) and keeps its own share of the batches.\n"
         "Without --scheduler-host (or [core] scheduler_host in luigi.cfg) every worker uses\n"
         "--local-scheduler and takes a disjoint share of the batches.\n"
         "Prints the submitted job ids, one per line (--dry-run prints the scripts).")
     for flags, kwargs in _OPTIONS:
         parser.add_argument(*flags, **kwargs)
-    parser.add_argument("module", help="Python module that defines the task, e.g. astra.contrib.rocket")
-    parser.add_argument("task", help="task family, e.g. EstimateSNR")
+    parser.add_argument("module", help="Python module that defines the task, e.g. astra.contrib.rocket "
+                                       "(or 'astra' to run an astra subcommand)")
+    parser.add_argument("task", help="task family, e.g. EstimateSNR (or the astra subcommand, e.g. run)")
     parser.add_argument("task_args", nargs=argparse.REMAINDER,
                         help="task parameters (put them after -- if a name clashes with an option)")
 
@@ -91,8 +103,12 @@ def split_task_args(args):
 
 
 def _central_scheduler(args):
-    """Return ``(host, port)`` of the central scheduler, or ``(None, None)`` for local."""
-    if args.local_scheduler:
+    """Return ``(host, port)`` of the central scheduler, or ``(None, None)`` for local.
+
+    An ``astra <subcommand>`` job schedules its own batches: it never gets a host from
+    ``luigi.cfg`` (an explicit ``--scheduler-host`` is an error, reported by the caller).
+    """
+    if args.local_scheduler or args.module == ASTRA_PROGRAM:
         return None, None
     host, port = args.scheduler_host, args.scheduler_port
     if host is None:
@@ -117,6 +133,10 @@ def run(args):
     split_task_args(args)
     if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1:
         print("astra srun: --nodes, --jobs and --workers-per-node must be at least 1", file=sys.stderr)
+        return 2
+    if args.module == ASTRA_PROGRAM and args.scheduler_host:
+        print("astra srun: 'astra {}' schedules its own batches; --scheduler-host applies to luigi "
+              "tasks only (set scheduler_host in Astra's configuration)".format(args.task), file=sys.stderr)
         return 2
     host, port = _central_scheduler(args)
     share_count = args.nodes * args.jobs

@@ -62,6 +62,9 @@ class BaseTask(BatchRunMixin, luigi.Task):
         single_output = cls.__dict__.get("output")
         if single_output is not None and not getattr(single_output, "_astra_batch_aware", False):
             cls.output = _batch_aware_output(single_output)
+        single_requires = cls.__dict__.get("requires")
+        if single_requires is not None and not getattr(single_requires, "_astra_member_aware", False):
+            cls.requires = _member_aware_requires(single_requires)
 
     @classmethod
     def get_param_values(cls, params, args, kwargs):
@@ -326,6 +329,20 @@ class BaseTask(BatchRunMixin, luigi.Task):
         task._set_identity(str_params)
         task._batch_size = 1
         return task
+
+
+def _member_aware_requires(single_requires):
+    # A batch member's requirements may be handed to it by its batch (see
+    # BatchRunMixin.run): the members of the batch's own requirements, built once per batch.
+    @functools.wraps(single_requires)
+    def requires(self):
+        given = self.__dict__.get("_astra_requires")
+        if given is not None:
+            return given
+        return single_requires(self)
+
+    requires._astra_member_aware = True
+    return requires
 
 
 def _batch_aware_output(single_output):

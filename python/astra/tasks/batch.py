@@ -148,6 +148,9 @@ def build(
     :returns: a :class:`BuildSummary`.
     """
     batches = batch_tasks(tasks, max_batch_size=max_batch_size)
+    from astra.cluster.partition import select_share  # only this process's share under astra srun
+
+    batches = select_share(batches)
     scheduler_host = scheduler_host or astra.config.get("scheduler_host")
     if local_scheduler is None:
         local_scheduler = not scheduler_host

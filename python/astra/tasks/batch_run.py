@@ -32,6 +32,8 @@ import sys
 import time
 import traceback
 
+import luigi
+
 import astra.config
 from astra.targets import atomic_open
 
@@ -166,6 +168,7 @@ class BatchRunMixin:
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
         total = self.get_batch_size()
         pending = self.incomplete_batch_tasks()
+        _hand_down_requirements(self, pending)
         recorded = self.recorded_failures()
         started = time.perf_counter()
         context = self.setup()
@@ -200,6 +203,55 @@ class BatchRunMixin:
             fail = bool(astra.config.get("fail_batch_on_member_error", False))
         if failures and fail:
             raise BatchMemberError(self.get_task_family(), failures, len(pending))
+
+
+def _split(structure, positions, size):
+    """Per-member versions of a batch's requirement structure, or None if it is not elementwise."""
+    from astra.tasks.base import BaseTask
+
+    if isinstance(structure, BaseTask):
+        if structure.get_batch_size() == size:
+            members = list(structure.get_batch_tasks())
+            return [members[i] for i in positions]
+        return [structure] * len(positions) if structure.get_batch_size() == 1 else None
+    if isinstance(structure, luigi.Task):
+        return [structure] * len(positions)
+    if isinstance(structure, dict):
+        parts = {k: _split(v, positions, size) for k, v in structure.items()}
+        if any(v is None for v in parts.values()):
+            return None
+        return [{k: v[i] for k, v in parts.items()} for i in range(len(positions))]
+    if isinstance(structure, (list, tuple)):
+        parts = [_split(v, positions, size) for v in structure]
+        if any(v is None for v in parts):
+            return None
+        return [type(structure)(v[i] for v in parts) for i in range(len(positions))]
+    return None
+
+
+def _hand_down_requirements(batch, pending):
+    """Give each pending member its requirements from the batch's ``requires()``.
+
+    Building each member's upstream tasks through Luigi costs about a millisecond each; the
+    batch's requirements are batches of the same length whose members are exactly those
+    tasks. The first member's own ``requires()`` is compared with what it is handed; if they
+    differ (a ``requires()`` that is not element by element), members build their own.
+    """
+    if not batch.is_batch_mode or not pending:
+        return
+    members = list(batch.get_batch_tasks())
+    index = {m.identity_hash: i for i, m in enumerate(members)}
+    positions = [index[m.identity_hash] for m in pending]
+    split = _split(batch.requires(), positions, len(members))
+    if split is None:
+        return
+    own = luigi.task.flatten(pending[0].requires())
+    handed = luigi.task.flatten(split[0])
+    if [t.task_id for t in own] != [t.task_id for t in handed]:
+        logger.debug("%s: requires() is not element by element; members build their own", batch.task_id)
+        return
+    for member, requirements in zip(pending, split):
+        member._astra_requires = requirements
 
 
 def _record_failure(member, error):

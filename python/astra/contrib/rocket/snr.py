@@ -70,13 +70,14 @@ class EstimateSNR(BaseTask):
         :param task: a single-spectrum member.
         :returns: ``(path, snr list, number of good pixels in the first row)``.
         """
-        from astra.tools.spectrum import read_spectrum
+        from astra.tools.spectrum import read_arrays
 
         path = task.input().path
-        spectrum = read_spectrum(path)  # known data model: no trial of every registered reader
-        bad = spectrum.mask if (self.use_pixel_mask and spectrum.mask is not None) else None
-        ivar = spectrum.uncertainty.array
-        snr = estimate_snr(spectrum.flux.value, ivar, bad, self.min_good_pixels)
+        # Arrays are all S/N needs; the species is known, so no reader identification either.
+        spectrum = read_arrays(path, self.species)
+        bad = spectrum.mask if self.use_pixel_mask else None
+        ivar = spectrum.ivar
+        snr = estimate_snr(spectrum.flux, ivar, bad, self.min_good_pixels)
         if all(math.isnan(s) for s in snr):
             raise ValueError(f"{path}: fewer than {self.min_good_pixels} good pixels in every spectrum")
         good = np.atleast_2d(ivar)[0] > 0

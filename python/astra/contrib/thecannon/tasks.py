@@ -136,8 +136,10 @@ def _continuum_parameters(cls):
 class _TrainingSetTask(BaseTask):
     """Parameters naming a training set and the model trained on it."""
 
-    training_set = astra.Parameter(default=None, description="training-set table (CSV or FITS): release, keys, labels")
-    training_set_hash = astra.Parameter(default=None, description="SHA-256 of the training set (computed when omitted)")
+    # Defaults are "" rather than None: Luigi's batch merging round-trips values through text,
+    # where None would come back as the string "None" (another identity).
+    training_set = astra.Parameter(default="", description="training-set table (CSV or FITS): release, keys, labels")
+    training_set_hash = astra.Parameter(default="", description="SHA-256 of the training set (computed when omitted)")
     label_names = astra.TupleParameter(default=("teff", "logg", "fe_h"), description="label columns to model")
     polynomial_order = astra.IntParameter(default=2, description="polynomial order of the model in the labels")
     regularization = astra.FloatParameter(default=0.0, description="L2 penalty on the non-constant coefficients")
@@ -272,28 +274,32 @@ class TestTheCannon(_TrainingSetTask):
         return self.local_target("thecannon.json")
 
     def setup(self):
-        """Load the model once for the whole batch."""
-        path = self.input()["model"].path
+        """Load the model once for the whole batch; pair members with their normalised spectra."""
+        inputs = self.input()
+        path = inputs["model"].path
         model = CannonModel.load(path)
         if tuple(model.label_names) != tuple(self.label_names) and not self.model_path:
             raise ValueError(f"{path}: model labels {model.label_names} differ from {self.label_names}")
-        return model, path
+        # Members of the continuum batch in the same order as ours: no per-spectrum task building.
+        spectra = self.requires()["spectra"]
+        pairs = {m.task_id: s for m, s in zip(self.get_batch_tasks(), spectra.get_batch_tasks())}
+        return model, path, pairs
 
     def process(self, task, context):
         """Fit the labels of one spectrum and write the result atomically."""
-        model, model_path = context
-        spectra = ContinuumNormalise(**task.get_common_param_kwargs(ContinuumNormalise))
+        model, model_path, pairs = context
+        spectra = pairs.get(task.task_id) or ContinuumNormalise(**task.get_common_param_kwargs(ContinuumNormalise))
         path = spectra.output().path
         spectrum = read_normalised(path)
         row = min(self.row, len(spectrum.flux) - 1)
         result = model.fit(spectrum.flux[row], spectrum.ivar[row])
-        keys = spectra.requires().param_kwargs
+        key_names = ["release", *SPECIES[self.species].data_model_keys()]
         result.update(
             task_id=task.task_id,
             model=model_path,
             spectrum=path,
             row=row,
-            keys={k: v for k, v in keys.items() if v is not None and not k.startswith("astra_") and k != "use_remote"},
+            keys={k: spectra.param_kwargs[k] for k in key_names if spectra.param_kwargs.get(k) is not None},
         )
         with task.output().open("w") as fp:
             json.dump(result, fp, indent=1)

@@ -1,5 +1,9 @@
 """Pieces shared by the loaders: units, inverse variances, bad-pixel masks, Spectrum building."""
 
+import collections
+import contextlib
+import contextvars
+
 import numpy as np
 import astropy.units as u
 from astropy.nddata import InverseVariance
@@ -14,7 +18,29 @@ __all__ = [
     "clean_ivar",
     "log_linear_wavelength",
     "make_spectrum",
+    "SpectrumArrays",
+    "arrays_only",
 ]
+
+#: What a loader returns inside :func:`arrays_only`: plain arrays, no :class:`specutils.Spectrum`.
+SpectrumArrays = collections.namedtuple("SpectrumArrays", "wavelength flux ivar mask meta")
+
+_arrays_only = contextvars.ContextVar("astra_arrays_only", default=False)
+
+
+@contextlib.contextmanager
+def arrays_only():
+    """Within this block, loaders return :data:`SpectrumArrays` instead of a ``Spectrum``.
+
+    Building a :class:`specutils.Spectrum` (units, spectral axis) costs about as much as
+    reading the file; analysis code that wants only numpy arrays skips it this way (see
+    :func:`astra.tools.spectrum.read_arrays`). All checks of the file still happen.
+    """
+    token = _arrays_only.set(True)
+    try:
+        yield
+    finally:
+        _arrays_only.reset(token)
 
 #: Flux unit of APOGEE and BOSS spectra.
 FLUX_UNIT = u.Unit("1e-17 erg / (s cm2 Angstrom)")
@@ -89,6 +115,8 @@ def make_spectrum(wavelength, flux, ivar, bitmask, bad_bits, meta, flux_unit=FLU
         mask |= (bitmask.astype(np.int64) & bad_bits) != 0
     meta = dict(meta)
     meta["bitmask"] = bitmask
+    if _arrays_only.get():
+        return SpectrumArrays(np.asarray(wavelength, dtype=np.float64), flux, ivar, mask, meta)
     return Spectrum(
         flux=flux * flux_unit,
         spectral_axis=np.asarray(wavelength, dtype=np.float64) * u.Angstrom,
