@@ -64,3 +64,10 @@ def test_demo_on_generated_spectra(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "12 spectra done (0 already complete), 0 failed" in out
     assert str(tmp_path / "output" / "EstimateSNR") in out
+
+
+@pytest.mark.realdata
+def test_find_files_with_a_list_of_values(real_sas):
+    found = find_files("dr13", "apStar", real_sas, field='["120-45", "009+09"]')
+    assert sorted(keys["field"] for _, keys in found) == ["009+09", "120-45"]
+    assert len(find_files("dr13", "apStar", real_sas, field=("N1333",))) == 1

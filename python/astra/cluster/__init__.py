@@ -6,7 +6,7 @@
   without a central scheduler.
 """
 
-from astra.cluster.luigid import LuigidError, LuigidProcess, free_port, start_luigid
+from astra.cluster.luigid import LuigidError, LuigidProcess, count_requests, free_port, start_luigid
 from astra.cluster.partition import partition_batches, select_share, worker_share
 from astra.cluster.slurm import (
     SlurmError,
@@ -23,7 +23,7 @@ from astra.cluster.slurm import (
 )
 
 __all__ = [
-    "LuigidError", "LuigidProcess", "free_port", "start_luigid",
+    "LuigidError", "LuigidProcess", "count_requests", "free_port", "start_luigid",
     "partition_batches", "select_share", "worker_share",
     "SlurmError", "astra_command", "cancel", "default_jobs_dir", "job_status", "luigi_command", "read_ledger",
     "render_job_script", "slurm_available", "submit", "wait_for_jobs",

@@ -10,8 +10,10 @@ Workers reach it with ``--scheduler-host``/``--scheduler-port`` on the ``luigi``
 line, or with ``[core] scheduler_host`` and ``scheduler_port`` in ``luigi.cfg``.
 """
 
+import collections
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,7 +24,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["LuigidProcess", "LuigidError", "start_luigid", "free_port", "luigid_executable"]
+__all__ = ["LuigidProcess", "LuigidError", "start_luigid", "free_port", "luigid_executable",
+           "count_requests"]
+
+#: A request line of luigid's log (Tornado's access log): status, HTTP method, API method.
+_ACCESS_RE = re.compile(r"tornado\.access\[\d+\] \w+: (\d{3}) (GET|POST) /api/(\w+)")
 
 
 class LuigidError(RuntimeError):
@@ -87,6 +93,22 @@ class LuigidProcess:
     def log_path(self):
         """Path of the file that captures luigid's stdout and stderr."""
         return os.path.join(self.logdir, "luigid.out")
+
+    @property
+    def server_log_path(self):
+        """Path of ``luigi-server.log``: luigid's own log, one line per API request."""
+        return os.path.join(self.logdir, "luigi-server.log")
+
+    def request_counts(self):
+        """Count the API requests luigid has answered so far, by RPC method.
+
+        Read from Tornado's access log lines in :attr:`server_log_path` (luigid started with
+        ``--logdir`` logs at INFO level, one line per request).
+
+        :returns: a :class:`collections.Counter` of method name (``add_task``,
+            ``get_work``, ``ping``, ...) to number of requests.
+        """
+        return count_requests(self.server_log_path)
 
     def is_running(self):
         """Return whether the subprocess is alive.
@@ -230,6 +252,24 @@ class LuigidProcess:
 
     def __repr__(self):
         return "<LuigidProcess {} pid={}>".format(self.url, self.pid)
+
+
+def count_requests(server_log_path):
+    """Count the API requests in a luigid log (``luigi-server.log``), by RPC method.
+
+    :param server_log_path: the log file; a missing file counts nothing.
+    :returns: a :class:`collections.Counter` of method name to number of requests.
+    """
+    counts = collections.Counter()
+    try:
+        with open(server_log_path, "r", encoding="utf-8", errors="replace") as fp:
+            for line in fp:
+                match = _ACCESS_RE.search(line)
+                if match:
+                    counts[match.group(3)] += 1
+    except FileNotFoundError:
+        pass
+    return counts
 
 
 def start_luigid(port=None, state_path=None, logdir=None, host="127.0.0.1", env=None,

@@ -8,6 +8,7 @@ search to their directories, so the whole tree is not walked.
 """
 
 import glob
+import json
 import os
 import re
 
@@ -52,6 +53,18 @@ def _pattern(template, filters, root):
     return "".join(glob_parts), re.compile("^" + "".join(regex_parts) + "$")
 
 
+def _values(value):
+    """A filter value: a tuple for a list of values (or a JSON list's text), else the value."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, (list, tuple)):
+        return tuple(value) if len(value) != 1 else value[0]
+    return value
+
+
 def find_files(release, species, sas_base_dir=None, limit=None, **filters):
     """The keys of every file of ``species`` in ``release`` under the SAS root.
 
@@ -59,9 +72,13 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
     :param species: e.g. ``"apStar"``.
     :param sas_base_dir: the SAS root (default ``$SAS_BASE_DIR``).
     :param limit: stop after this many files.
-    :param filters: known key values (e.g. ``telescope="apo25m"``) that narrow the search.
+    :param filters: known key values (e.g. ``telescope="apo25m"``) that narrow the search; a
+        list or tuple of values (or its JSON text, ``'["120-45", "009+09"]'``) accepts any of them.
     :returns: a list of ``(path, keys)`` in sorted path order; key values are strings.
     """
+    filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    choices = {k: {str(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
+    filters = {k: v for k, v in filters.items() if k not in choices}
     template = get_template(release, species)
     unknown = sorted(set(filters) - set(template.keys))
     if unknown:
@@ -76,7 +93,9 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
         if match is None:
             continue
         keys = {k: v for k, v in match.groupdict().items()}
-        keys.update({k: str(v) for k, v in filters.items() if v is not None})
+        if any(keys.get(k) not in allowed for k, allowed in choices.items()):
+            continue
+        keys.update({k: str(v) for k, v in filters.items()})
         found.append((path, keys))
         if limit and len(found) >= limit:
             break
