@@ -18,6 +18,7 @@ Usage::
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -170,7 +171,8 @@ def main():
     header = f"{'workload':<28}{'N':>10}{'seconds':>10}{'us/spectrum':>13}{'vs raw':>8}{'peak RSS MB':>13}"
     print(header)
     print("-" * len(header))
-    projected = {}  # variant -> projected seconds at the next N (Luigi is quadratic)
+    projected = {}  # variant -> projected seconds at the next N
+    history = {}  # variant -> measured seconds at the previous N
     for n in sizes:
         raw_seconds, raw_rss = measure("raw", n, args.batch_size, args.dir)
         rows = [("raw Python loop", raw_seconds, raw_rss)]
@@ -179,14 +181,18 @@ def main():
         for variant, label in (("luigi-batch", "luigi batch_method=tuple"), ("luigi", "plain luigi, 1 task/spectrum")):
             if projected.get(variant, 0) > PLAIN_LUIGI_LIMIT_SECONDS:
                 rows.append((label, None, projected[variant]))
-                projected[variant] *= 100
+                projected[variant] *= 10 ** 2
                 continue
             seconds, rss = measure(variant, n, args.batch_size, args.dir)
             rows.append((label, seconds, rss))
-            projected[variant] = seconds * 100
+            # Growth exponent from the last two sizes (2 when unknown: plain Luigi is quadratic).
+            previous = history.get(variant)
+            exponent = max(1.0, math.log10(seconds / previous)) if previous else 2.0
+            projected[variant] = seconds * 10**exponent
+            history[variant] = seconds
         for label, seconds, rss in rows:
             if seconds is None:
-                print(f"{label:<28}{n:>10}   not run: projected {rss:,.0f} s (> 2 min, quadratic)")
+                print(f"{label:<28}{n:>10}   not run: projected {rss:,.0f} s (> 2 min)")
                 continue
             per = 1e6 * seconds / n
             print(f"{label:<28}{n:>10}{seconds:>10.2f}{per:>13.1f}{seconds / raw_seconds:>8.2f}{rss:>13.0f}")

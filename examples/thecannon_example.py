@@ -37,7 +37,7 @@ def parse_args():
 
 
 def synthetic_sample(root, release, n_train, n_test, snr):
-    """Write a synthetic SAS tree and its training set; return (sas, training_set, truth by obj)."""
+    """Write a synthetic SAS tree and its training set (once); return (sas, training_set)."""
     from astra.contrib.thecannon import write_training_set
     from astra.tools import synthetic
 

@@ -67,7 +67,7 @@ def browser(tmp_path):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_web_ui_shows_running_batch_with_status_message(luigid, browser, tmp_path):
+def test_web_ui_shows_running_batch_with_status_message(browser, luigid, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

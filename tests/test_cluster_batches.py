@@ -137,6 +137,24 @@ def test_build_runs_only_its_share_and_shares_cover_everything_once(tmp_path, mo
     assert sorted(_counts(read_events(str(log)), "done").elements()) == list(range(50))
 
 
+def test_srun_renders_astra_subcommand_jobs_with_shares(tmp_path, capsys):
+    from astra.cli import main
+
+    argv = ["srun", "--dry-run", "--jobs", "2", "--jobs-dir", str(tmp_path), "astra", "run",
+            "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--max-batch-size", "5"]
+    assert main(argv) == 0
+    scripts = capsys.readouterr().out
+    srun_lines = [line for line in scripts.splitlines() if line.startswith("srun ")]
+    assert len(srun_lines) == 2
+    for line in srun_lines:
+        assert line.endswith("/astra run astra.contrib.rocket.EstimateSNR --release dr13 --max-batch-size 5")
+        assert "--local-scheduler" not in line and "--module" not in line
+    assert "export ASTRA_SHARE_OFFSET=0" in scripts and "export ASTRA_SHARE_OFFSET=1" in scripts
+    assert scripts.count("export ASTRA_SHARE_COUNT=2") == 2
+    assert main(["srun", "--dry-run", "--scheduler-host", "h", "astra", "run", "m.T", "--release", "dr13"]) == 2
+    assert "--scheduler-host applies to luigi tasks only" in capsys.readouterr().err
+
+
 # --- luigid ------------------------------------------------------------------------------
 
 @pytest.mark.luigid
@@ -160,12 +178,16 @@ def test_two_workers_run_10000_batched_spectra_once(luigid, tmp_path):
     assert len(statuses) == n // batch_size + 1            # the batches and the wrapper: O(N / batch)
     assert set(statuses.values()) == {"DONE"}, collections.Counter(statuses.values())
     assert len(_outputs()) == n
+    # the scheduler's load follows the batches, not the spectra
+    requests = luigid.request_counts()
+    assert requests["add_task"] >= n // batch_size and requests["get_work"] >= 2
+    assert sum(requests.values()) < n // 10, requests
 
 
 @pytest.mark.luigid
 def test_running_batch_reports_progress_and_status_message(luigid, tmp_path):
     log = tmp_path / "log.txt"
-    worker = start_worker(MODULE, "SpectraGraph", _graph_args(40, 40, log, sleep=0.2), luigid.env,
+    worker = start_worker(MODULE, "SpectraGraph", _graph_args(40, 40, log, sleep=0.1), luigid.env,
                           scheduler=luigid, log_path=str(tmp_path / "worker.log"))
     try:
         task_id, info = wait_for_status_message(luigid, r"^([1-9]\d*)/40 spectra$", timeout=60)

@@ -80,10 +80,21 @@ def worker_share(environ=None):
 def select_share(batches, environ=None):
     """Keep only this worker process's share of ``batches``.
 
-    :param batches: the pending batches, in a deterministic order.
+    :func:`astra.build` calls it on the batches it made, so ``astra run`` under
+    ``astra srun`` runs only its share; tasks whose ``requires()`` returns batches may call
+    it themselves.  Without the share variables (one share) every batch is returned, in
+    order.  The split depends only on the order of ``batches`` and the share count, so
+    processes that compute it independently agree.  Give it *all* the batches of the graph
+    in a fixed order, not only the incomplete ones: what is complete changes while other
+    shares run, and processes that looked at different moments would split differently.
+    Each process then skips the complete members of its own batches.
+
+    :param batches: the batches, in a deterministic order (an iterable).
     :param environ: mapping to read instead of :data:`os.environ`.
-    :returns: the list of batches this process must run (all of them when there is
-        a single share).
+    :returns: the list of batches this process must run.
+    :raises ValueError: if the share variables are invalid (see :func:`worker_share`).
     """
     index, count = worker_share(environ)
+    if count == 1:
+        return list(batches)
     return partition_batches(batches, count)[index]

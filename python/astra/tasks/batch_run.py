@@ -70,6 +70,7 @@ class _Progress:
         self.done = 0
         self.failed = 0
         self._last = 0.0
+        self._reported = None
         self._bar = None
         if total > 1 and sys.stderr.isatty():
             from tqdm import tqdm
@@ -96,7 +97,10 @@ class _Progress:
         now = time.monotonic()
         if not force and now - self._last < 1.0 and self.done < self.total:
             return
-        self._last = now
+        state = (self.done, self.failed)
+        if state == self._reported:  # each report is a request to luigid: never send one twice
+            return
+        self._last, self._reported = now, state
         percentage = 100 if self.total == 0 else int(100 * self.done / self.total)
         if self.task.set_progress_percentage is not None:
             self.task.set_progress_percentage(percentage)

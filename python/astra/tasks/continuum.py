@@ -386,7 +386,7 @@ class ContinuumNormalise(BaseTask):
         from astra.targets import atomic_path
 
         header = fits.Header()
-        header["TASK_ID"] = (task.task_id[:68], "Astra task id")
+        header["TASK_ID"] = task.task_id[:68]
         header["SPECIES"] = (self.species, "sdss-access species of the source file")
         header["METHOD"] = (self.fit_options()["method"], "continuum model")
         header["ORDER"] = (self.order, "sine/cosine pairs per chip (APOGEE)")
