@@ -78,3 +78,9 @@ def test_luigid_merges_single_tasks_into_batches(luigid, tmp_path):
     statuses = luigid.task_statuses()
     for task in tasks:
         assert statuses[task.task_id] == "DONE"
+
+
+def test_max_batch_size_one_is_not_merged_by_luigi(tmp_path):
+    log = str(tmp_path / "log.jsonl")
+    astra.build([CountingBatch(obj=i, record_path=log) for i in range(3)], max_batch_size=1)
+    assert [r["setup"] for r in read_log(log) if "setup" in r] == [1, 1, 1]

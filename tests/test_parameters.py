@@ -46,3 +46,10 @@ def test_batch_parameter_round_trip():
 def test_non_batch_parameter_does_not_split_lists():
     p = astra.ListParameter()
     assert p.normalize([1, 2]) == (1, 2)
+
+
+def test_none_and_empty_string_survive_the_text_round_trip():
+    p = astra.Parameter(default=None, batch_method=tuple)
+    assert p.normalize("") is None
+    assert p.parse(p.serialize(None)) is None
+    assert p.parse(p.serialize(("a", None))) == ("a", None)

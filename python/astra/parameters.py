@@ -100,14 +100,25 @@ class _CanonicalMixin:
 
 
 class Parameter(_CanonicalMixin, luigi.Parameter):
-    """A string parameter (numbers given to it are kept as their text)."""
+    """A string parameter (numbers given to it are kept as their text).
+
+    As in Luigi's ``OptionalParameter``, ``None`` is written as the empty string and an empty
+    string is read as ``None``: the two are the same value (and the same task), so a task
+    survives the text round trip that Luigi's scheduler and forked workers make.
+    """
 
     def _normalize_one(self, x):
-        if x is None:
+        if x is None or x == "":
             return None
         if isinstance(x, (bytes, bytearray)):
-            return x.decode()
+            return x.decode() or None
         return x if isinstance(x, str) else str(x)
+
+    def _serialize_one(self, x):
+        return "" if x is None else str(x)
+
+    def _parse_one(self, x):
+        return None if x in ("", None) else x
 
 
 class IntParameter(_CanonicalMixin, luigi.IntParameter):

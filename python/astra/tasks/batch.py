@@ -79,7 +79,10 @@ def batch_tasks(tasks, max_batch_size=None):
         for start in range(0, len(ordered), max_batch_size):
             chunk = ordered[start : start + max_batch_size]
             columns = dict(zip(names, zip(*chunk)))
-            batches.append(type(first)(**shared, **_collapse(columns)))
+            batch = type(first)(**shared, **_collapse(columns))
+            # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
+            batch.max_batch_size = max_batch_size
+            batches.append(batch)
     return passthrough + batches
 
 

@@ -69,7 +69,7 @@ def radec_from_twomass(obj):
 
 def noisy(truth, sigma, rng):
     """Return ``truth`` plus Gaussian noise of standard deviation ``sigma`` (float64)."""
-    return truth + rng.standard_normal(np.shape(truth)) * sigma
+    return truth + rng.standard_normal(np.broadcast_shapes(np.shape(truth), np.shape(sigma))) * sigma
 
 
 def flag_pixels(rng, shape, fraction_cr=0.002, fraction_sky=0.01):
