@@ -14,8 +14,10 @@ From the command line::
 """
 
 from astra.contrib.thecannon.model import FLAGS, CannonModel
+from astra.contrib.thecannon.results import TheCannonResult
 from astra.contrib.thecannon.tasks import (
     TestTheCannon,
+    TestTheCannonToDatabase,
     TrainTheCannon,
     file_hash,
     read_training_set,
@@ -27,6 +29,8 @@ __all__ = [
     "FLAGS",
     "TrainTheCannon",
     "TestTheCannon",
+    "TestTheCannonToDatabase",
+    "TheCannonResult",
     "read_training_set",
     "write_training_set",
     "file_hash",

@@ -20,7 +20,9 @@ import os
 import numpy as np
 
 import astra
-from astra.contrib.thecannon.model import CannonModel
+from astra.contrib.thecannon.model import FLAGS, CannonModel
+from astra.contrib.thecannon.results import TheCannonResult
+from astra.database import DatabaseOutputMixin
 from astra.tasks import BaseTask
 from astra.tasks.continuum import SPECIES, ContinuumNormalise, read_normalised
 from astra.tasks.io import LocalTargetTask
@@ -274,21 +276,22 @@ class TestTheCannon(_TrainingSetTask):
         return self.local_target("thecannon.json")
 
     def setup(self):
-        """Load the model once for the whole batch; pair members with their normalised spectra."""
-        inputs = self.input()
-        path = inputs["model"].path
+        """Load the model once for the whole batch."""
+        path = self.input()["model"].path
         model = CannonModel.load(path)
         if tuple(model.label_names) != tuple(self.label_names) and not self.model_path:
             raise ValueError(f"{path}: model labels {model.label_names} differ from {self.label_names}")
-        # Members of the continuum batch in the same order as ours: no per-spectrum task building.
-        spectra = self.requires()["spectra"]
-        pairs = {m.task_id: s for m, s in zip(self.get_batch_tasks(), spectra.get_batch_tasks())}
-        return model, path, pairs
+        return model, path
 
-    def process(self, task, context):
-        """Fit the labels of one spectrum and write the result atomically."""
-        model, model_path, pairs = context
-        spectra = pairs.get(task.task_id) or ContinuumNormalise(**task.get_common_param_kwargs(ContinuumNormalise))
+    def fit(self, task, context):
+        """Fit the labels of one spectrum.
+
+        :param task: a single-spectrum member.
+        :param context: what :meth:`setup` returned.
+        :returns: the result dict of :meth:`CannonModel.fit` with the spectrum's identity.
+        """
+        model, model_path = context
+        spectra = task.requires()["spectra"]  # handed down from the batch: no task building
         path = spectra.output().path
         spectrum = read_normalised(path)
         row = min(self.row, len(spectrum.flux) - 1)
@@ -301,5 +304,39 @@ class TestTheCannon(_TrainingSetTask):
             row=row,
             keys={k: spectra.param_kwargs[k] for k in key_names if spectra.param_kwargs.get(k) is not None},
         )
+        return result
+
+    def process(self, task, context):
+        """Fit the labels of one spectrum and write the result atomically."""
+        result = self.fit(task, context)
         with task.output().open("w") as fp:
             json.dump(result, fp, indent=1)
+
+
+class TestTheCannonToDatabase(DatabaseOutputMixin, TestTheCannon):
+    """:class:`TestTheCannon` writing one :class:`TheCannonResult` row per spectrum."""
+
+    __test__ = False  # not a pytest test class
+    result_model = TheCannonResult
+
+    def process(self, task, context):
+        """Fit the labels of one spectrum and return its result row's values."""
+        result = self.fit(task, context)
+        labels, errors = result["labels"], result["uncertainties"]
+        names = list(labels)
+        flags = result["flags"]
+        return {
+            **{name: labels[name] for name in ("teff", "logg", "fe_h") if name in labels},
+            **{f"e_{name}": errors[name] for name in ("teff", "logg", "fe_h") if name in errors},
+            "label_names": ",".join(names),
+            "labels": [labels[n] for n in names],
+            "e_labels": [errors[n] for n in names],
+            "chi2": result["chi2"],
+            "reduced_chi2": result["reduced_chi2"],
+            "n_pixels": result["n_pixels"],
+            "model_path": result["model"],
+            "flag_not_converged": bool(flags & FLAGS["NOT_CONVERGED"]),
+            "flag_outside_training": bool(flags & FLAGS["OUTSIDE_TRAINING"]),
+            "flag_few_pixels": bool(flags & FLAGS["FEW_PIXELS"]),
+            "flag_high_chi2": bool(flags & FLAGS["HIGH_CHI2"]),
+        }
