@@ -315,7 +315,9 @@ class BaseTask(BatchRunMixin, luigi.Task):
                         str_params.pop(name, None)
                     else:
                         str_params[name] = params[name].serialize(value)
-            yield cls._from_normalised(values, str_params)
+            member = cls._from_normalised(values, str_params)
+            member._batch_index = index
+            yield member
 
     @classmethod
     def _from_normalised(cls, values, str_params=None):

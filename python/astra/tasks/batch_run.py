@@ -243,10 +243,11 @@ def _hand_down_requirements(batch, pending):
     """
     if not batch.is_batch_mode or not pending:
         return
-    members = list(batch.get_batch_tasks())
-    index = {m.identity_hash: i for i, m in enumerate(members)}
-    positions = [index[m.identity_hash] for m in pending]
-    split = _split(batch.requires(), positions, len(members))
+    required = batch.requires()
+    if not luigi.task.flatten(required):
+        return
+    positions = [m._batch_index for m in pending]
+    split = _split(required, positions, batch.get_batch_size())
     if split is None:
         return
     own = luigi.task.flatten(pending[0].requires())
