@@ -14,10 +14,13 @@ Imported by ``tests/conftest.py`` with ``from service_fixtures import *  # noqa`
   that are still active at teardown are cancelled.
 """
 
+import glob
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -166,3 +169,60 @@ def slurm_jobs_dir(tmp_path, slurm_cluster):
             _slurm.wait_for_jobs(job_ids, timeout=60)
         except _slurm.SlurmError as exc:  # pragma: no cover - diagnostics only
             print("slurm_jobs_dir teardown: {}".format(exc), file=sys.stderr)
+
+
+# --- helpers shared by the tests that run workers and jobs ------------------------------------
+
+def wait_until(predicate, timeout, message, interval=0.05):
+    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds.
+
+    :param predicate: a callable returning a truth value.
+    :param timeout: seconds to wait.
+    :param message: what was awaited, for the failure message.
+    :param interval: seconds between polls.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError("timed out after {}s: {}".format(timeout, message))
+
+
+def finish_processes(procs, timeout=120):
+    """Wait for worker processes; kill any left over (no process left behind).
+
+    :param procs: :class:`subprocess.Popen` objects started in their own process groups.
+    :param timeout: seconds to wait for each.
+    :returns: their exit statuses.
+    """
+    try:
+        return [proc.wait(timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def tests_env(**extra):
+    """The environment for subprocesses that import test modules from ``tests/``.
+
+    :param extra: variables to add.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
+    env.update(extra)
+    return env
+
+
+def slurm_job_logs(jobs_dir):
+    """The tails of the ``*.out`` files of Slurm jobs in ``jobs_dir`` (for failure messages).
+
+    :param jobs_dir: the jobs directory.
+    """
+    text = []
+    for path in sorted(glob.glob(os.path.join(str(jobs_dir), "*.out"))):
+        with open(path, errors="replace") as fp:
+            text.append("==> {} <==\n{}".format(path, fp.read()[-4000:]))
+    return "\n".join(text)

@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -21,31 +20,15 @@ import astra
 from astra.cluster import slurm
 from astra.targets import is_temporary
 from cluster_batch_tasks import PAYLOAD_SIZE, Spectrum, read_events, wait_for_status_message
-from service_fixtures import TESTS_DIR, start_worker
+from service_fixtures import finish_processes, slurm_job_logs, start_worker, tests_env, wait_until
 
 MODULE = "cluster_batch_tasks"
 
 
 # --- helpers -----------------------------------------------------------------------------
 
-def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out after {}s: {}".format(timeout, message))
 
 
-def _finish(procs, timeout=120):
-    """Wait for worker processes; kill any left over (no process left behind)."""
-    try:
-        return [proc.wait(timeout) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def _graph_args(n, batch_size, log, sleep=0.0):
@@ -94,19 +77,8 @@ def _assert_resumed_once(events, n, first_pids):
     return in_flight
 
 
-def _job_logs(jobs_dir):
-    text = []
-    for path in sorted(glob.glob(os.path.join(str(jobs_dir), "*.out"))):
-        with open(path, errors="replace") as fp:
-            text.append("==> {} <==\n{}".format(path, fp.read()[-4000:]))
-    return "\n".join(text)
 
 
-def _env(**extra):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
-    env.update(extra)
-    return env
 
 
 # --- astra.build keeps its share (no services) -------------------------------------------
@@ -164,7 +136,7 @@ def test_two_workers_run_10000_batched_spectra_once(luigid, tmp_path):
     args = _graph_args(n, batch_size, log, sleep=0.0005)
     procs = [start_worker(MODULE, "SpectraGraph", args, luigid.env, scheduler=luigid,
                           log_path=str(tmp_path / "worker{}.log".format(k))) for k in range(2)]
-    assert _finish(procs) == [0, 0], (tmp_path / "worker0.log").read_text()[-3000:]
+    assert finish_processes(procs) == [0, 0], (tmp_path / "worker0.log").read_text()[-3000:]
     events = read_events(str(log))
     done = _counts(events, "done")
     assert len(done) == n and set(done.values()) == {1}, "some spectrum missing or done twice"
@@ -199,7 +171,7 @@ def test_running_batch_reports_progress_and_status_message(luigid, tmp_path):
         wait_for_status_message(luigid, r"^([1-9]\d*)/40 spectra$", timeout=30,
                                 accept=lambda k: k > int(info["status_message"].split("/")[0]))
     finally:
-        _finish([worker], timeout=60)
+        finish_processes([worker], timeout=60)
     assert worker.returncode == 0
     final = luigid.api("task_list", status="DONE", limit=False)[task_id]
     assert final["status_message"] == "40/40 spectra" and final["progress_percentage"] == 100
@@ -224,12 +196,12 @@ def test_sigkill_worker_mid_batch_other_worker_finishes_only_the_rest(luigid, tm
             mid = [b for b in started if 3 <= per_batch[b] <= batch_size - 3]
             killed_batch[:] = mid
             return bool(mid)
-        _wait(victim_is_mid_batch, 60, "the victim worker is in the middle of a batch")
+        wait_until(victim_is_mid_batch, 60, "the victim worker is in the middle of a batch")
         os.killpg(victim.pid, signal.SIGKILL)
         assert victim.wait(10) == -signal.SIGKILL
         assert survivor.wait(120) == 0, (tmp_path / "survivor.log").read_text()[-3000:]
     finally:
-        _finish([victim, survivor])
+        finish_processes([victim, survivor])
 
     events = read_events(str(log))
     in_flight = _assert_resumed_once(events, n, {vpid})
@@ -258,7 +230,7 @@ def test_real_job_runs_batch_graph_against_luigid(tmp_path, luigid, slurm_jobs_d
                                      output_dir=slurm_jobs_dir, time="00:05:00", mem="500M")
     job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=luigid.env)
     states = slurm.wait_for_jobs([job_id], timeout=180)
-    assert states[job_id] == "COMPLETED", _job_logs(slurm_jobs_dir)
+    assert states[job_id] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)
     _assert_outputs_parse(n)
     done = _counts(read_events(str(log)), "done")
     assert len(done) == n and set(done.values()) == {1}
@@ -277,12 +249,12 @@ def test_srun_jobs_share_the_batches_of_astra_run(tmp_path, slurm_jobs_dir):
             "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir,
             "astra", "run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13",
             "--species", "apStar", "--sas-base-dir", str(sas), "--max-batch-size", "5"]
-    result = subprocess.run(argv, capture_output=True, text=True, env=_env(), cwd=str(tmp_path), timeout=120)
+    result = subprocess.run(argv, capture_output=True, text=True, env=tests_env(), cwd=str(tmp_path), timeout=120)
     assert result.returncode == 0, result.stderr
     job_ids = result.stdout.split()
     assert len(job_ids) == 2
     states = slurm.wait_for_jobs(job_ids, timeout=240)
-    assert set(states.values()) == {"COMPLETED"}, _job_logs(slurm_jobs_dir)
+    assert set(states.values()) == {"COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
 
     processed = []
     for job_id in job_ids:
@@ -304,21 +276,21 @@ def test_scancel_mid_batch_then_resubmit_finishes_only_remaining_work(tmp_path, 
     log = tmp_path / "log.txt"
     script = slurm.render_job_script([MODULE, "SpectraGraph"] + _graph_args(n, batch_size, log, sleep=0.25),
                                      output_dir=slurm_jobs_dir, mem="500M", time="00:05:00")
-    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=_env())
+    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
 
     def enough_done():
         state = slurm.job_status([first])[first]
-        assert state in slurm.ACTIVE_STATES, "first job ended early ({}): {}".format(state, _job_logs(slurm_jobs_dir))
+        assert state in slurm.ACTIVE_STATES, "first job ended early ({}): {}".format(state, slurm_job_logs(slurm_jobs_dir))
         return sum(e == "done" for e, _, _, _ in read_events(str(log))) >= 13   # mid second batch
-    _wait(enough_done, 120, "the first job finishes some members")
+    wait_until(enough_done, 120, "the first job finishes some members")
     slurm.cancel(first)
     assert slurm.wait_for_jobs([first], timeout=60)[first] == "CANCELLED"
     first_pids = {p for _, _, p, _ in read_events(str(log))}
     done_before = set(_counts(read_events(str(log)), "done"))
     assert 13 <= len(done_before) < n
 
-    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=_env())
-    assert slurm.wait_for_jobs([second], timeout=180)[second] == "COMPLETED", _job_logs(slurm_jobs_dir)
+    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
+    assert slurm.wait_for_jobs([second], timeout=180)[second] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)
     events = read_events(str(log))
     _assert_resumed_once(events, n, first_pids)
     second_started = {obj for e, obj, p, _ in events if e == "start" and p not in first_pids}

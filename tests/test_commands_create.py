@@ -10,7 +10,6 @@ import astra.config
 from astra.cli import main
 from astra.database import upsert_rows
 from astra.database.examples import EstimateSNRResult
-from postgres_fixtures import postgres_server, postgres_url, results_database  # noqa: F401
 
 
 class _Task:

@@ -13,7 +13,6 @@ from astra.database.connection import open_database
 from astra.database.examples import EstimateSNRResult
 from astra.database.migrations import ensure_table
 from astra.database.writer import upsert_rows
-from postgres_fixtures import postgres_server, postgres_url, results_database, sqlite_url  # noqa: F401
 
 
 class _Task:

@@ -8,7 +8,6 @@ from astra.cli import main
 from astra.database import BaseResult, FloatField, TextField, connect, create_tables, get_database, upsert_rows
 from astra.database.examples import EstimateSNRResult
 from astra.database.migrations import MigrationError, ensure_table
-from postgres_fixtures import postgres_server, postgres_url, results_database  # noqa: F401
 
 
 class _Task:

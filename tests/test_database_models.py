@@ -17,7 +17,6 @@ from astra.database import (
 )
 from astra.database.examples import EstimateSNRResult
 from astra.tasks import BaseTask
-from postgres_fixtures import results_database  # noqa: F401
 
 
 class ModelTask(BaseTask):

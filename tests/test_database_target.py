@@ -19,9 +19,8 @@ from astra.database import (
 )
 from astra.database.examples import EstimateSNRResult as Result
 from astra.database.target import _chunk_size
-from astra.parameters import ParameterVisibility
+from luigi.parameter import ParameterVisibility
 from astra.tasks import BaseTask
-from postgres_fixtures import postgres_server, postgres_url, results_database  # noqa: F401
 
 MAJOR, MINOR = astra.version_info()
 

@@ -6,8 +6,6 @@ import os
 import luigi
 import pytest
 
-import astra
-import astra.config
 from astra.tasks import BaseTask
 from astra.tasks.io import (
     ApStarFile,

@@ -4,7 +4,6 @@ import collections
 import os
 import signal
 import socket
-import time
 import urllib.request
 
 import pytest
@@ -12,28 +11,13 @@ import pytest
 from astra.cluster.luigid import LuigidError, free_port, start_luigid
 from cluster_tasks import read_events
 from service_fixtures import start_worker
+from service_fixtures import finish_processes, wait_until
 
 pytestmark = pytest.mark.luigid
 
 
-def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out after {}s: {}".format(timeout, message))
 
 
-def _finish(procs, timeout=120):
-    """Wait for worker processes; kill any left over (no process left behind)."""
-    try:
-        return [proc.wait(timeout) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def _done_counts(out_dir):
@@ -99,7 +83,7 @@ def test_two_workers_run_one_graph_once(luigid, tmp_path):
     args = _root_args(out_dir, 8, 0.3)
     procs = [start_worker("cluster_tasks", "Root", args, luigid.env, scheduler=luigid,
                           log_path=str(tmp_path / "worker{}.log".format(k))) for k in range(2)]
-    assert _finish(procs) == [0, 0]
+    assert finish_processes(procs) == [0, 0]
     _assert_each_done_once(out_dir, 8, luigid)
     workers = {pid for event, _, pid in read_events(out_dir) if event == "done"}
     assert workers == {str(proc.pid) for proc in procs}, "both workers should have run tasks"
@@ -116,13 +100,13 @@ def test_restart_luigid_mid_run(luigid, tmp_path):
     procs = [start_worker("cluster_tasks", "Root", args, luigid.env, scheduler=luigid,
                           log_path=str(tmp_path / "worker{}.log".format(k))) for k in range(2)]
     try:
-        _wait(lambda: len(_done_counts(out_dir)) >= 2, 60, "two leaves done")
+        wait_until(lambda: len(_done_counts(out_dir)) >= 2, 60, "two leaves done")
         assert len(_done_counts(out_dir)) < n, "the run finished before the restart"
         old_pid = luigid.pid
         luigid.restart(downtime=1.5)                # same port, same state path
         assert luigid.pid != old_pid
     finally:
-        codes = _finish(procs)
+        codes = finish_processes(procs)
     assert codes == [0, 0]
     _assert_each_done_once(out_dir, n, luigid)
 
@@ -142,12 +126,12 @@ def test_sigkill_worker_mid_run_other_worker_takes_over(luigid, tmp_path):
             started = {t for e, t, p in events if e == "start" and p == str(victim.pid)}
             finished = {t for e, t, p in events if e == "done" and p == str(victim.pid)}
             return bool(started - finished)
-        _wait(victim_is_running_a_task, 60, "the victim worker starts a task")
+        wait_until(victim_is_running_a_task, 60, "the victim worker starts a task")
         os.killpg(victim.pid, signal.SIGKILL)
         assert victim.wait(10) == -signal.SIGKILL
         assert survivor.wait(120) == 0
     finally:
-        _finish([victim, survivor])
+        finish_processes([victim, survivor])
     events = read_events(out_dir)
     killed = {t for e, t, p in events if e == "start" and p == str(victim.pid)} - \
              {t for e, t, p in events if e == "done" and p == str(victim.pid)}

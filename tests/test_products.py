@@ -11,7 +11,6 @@ import astra.config
 from astra.database import BaseResult, BitField, FloatField, IntegerField, TextField, flag, upsert_rows
 from astra.database.examples import EstimateSNRResult
 from astra.products import create_summary, default_summary_path
-from postgres_fixtures import postgres_server, postgres_url, results_database  # noqa: F401
 
 MAJOR, MINOR = astra.version_info()
 

@@ -1,7 +1,6 @@
 """astra run / astra demo: find spectra on disk, batch, run, summarise."""
 
 import csv
-import os
 
 import pytest
 

@@ -12,7 +12,7 @@ import pytest
 
 from astra.cluster import partition, slurm
 from cluster_tasks import read_events
-from service_fixtures import TESTS_DIR
+from service_fixtures import slurm_job_logs, tests_env
 
 NASTY = ("it's \"quoted\" $(touch {p}/pwned1) ; touch {p}/pwned2 `touch {p}/pwned3` "
          "$HOME \\ * ? & | > {p}/pwned4 <x> {{a,b}} !! #\ttab\nnewline  two  spaces")
@@ -24,19 +24,8 @@ def _write_executable(path, text):
     return path
 
 
-def _env(**extra):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
-    env.update(extra)
-    return env
 
 
-def _job_logs(jobs_dir):
-    text = []
-    for path in sorted(glob.glob(os.path.join(str(jobs_dir), "*.out"))):
-        with open(path, errors="replace") as fp:
-            text.append("==> {} <==\n{}".format(path, fp.read()[-4000:]))
-    return "\n".join(text)
 
 
 def _pwned(directory):
@@ -124,7 +113,7 @@ def test_rendered_script_passes_nasty_parameters_unchanged_with_bash(tmp_path):
     out = tmp_path / "echo.json"
     script = slurm.render_job_script(["cluster_tasks", "Echo", "--text", text, "--path", str(out)],
                                      output_dir=str(tmp_path), workdir=str(tmp_path))
-    env = _env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
+    env = tests_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(out.read_text())["text"] == text
@@ -153,7 +142,7 @@ fi
 
 def test_job_status_gives_up_after_persistent_failures(tmp_path):
     fake_bin, counter = _flaky_squeue(tmp_path, failures=100)
-    env = _env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
+    env = tests_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
     with pytest.raises(slurm.SlurmError, match="Socket timed out"):
         slurm.job_status(["1"], env=env, attempts=3, backoff=0.01)
     assert counter.read_text().strip() == "3"
@@ -177,12 +166,12 @@ def test_submit_without_sbatch_fails_clearly(tmp_path):
 def test_job_status_retries_transient_failure(tmp_path, slurm_jobs_dir):
     script = slurm.render_job_script(["cluster_tasks", "Echo", "--text", "x", "--path",
                                       str(tmp_path / "x.json")], output_dir=slurm_jobs_dir)
-    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=_env())
+    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
     slurm.wait_for_jobs([job_id], timeout=120)
     real_squeue = subprocess.run(["bash", "-c", "command -v squeue"], capture_output=True,
                                  text=True, check=True).stdout.strip()
     fake_bin, counter = _flaky_squeue(tmp_path, failures=1, real_squeue=real_squeue)
-    env = _env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
+    env = tests_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
     assert slurm.job_status([job_id], env=env, backoff=0.05) == {job_id: "COMPLETED"}
     assert counter.read_text().strip() == "2"           # failed once, then answered
 
@@ -193,9 +182,9 @@ def test_real_job_passes_nasty_parameters_unchanged(tmp_path, slurm_jobs_dir):
     out = tmp_path / "echo.json"
     script = slurm.render_job_script(["cluster_tasks", "Echo", "--text", text, "--path", str(out)],
                                      output_dir=slurm_jobs_dir, workdir=str(tmp_path))
-    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=_env())
+    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
     states = slurm.wait_for_jobs([job_id], timeout=120)
-    assert states[job_id] == "COMPLETED", _job_logs(slurm_jobs_dir)
+    assert states[job_id] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)
     assert json.loads(out.read_text())["text"] == text
     assert _pwned(tmp_path) == []
     ledger = slurm.read_ledger(slurm_jobs_dir)
@@ -215,7 +204,7 @@ def test_real_job_runs_graph_against_luigid(tmp_path, luigid, slurm_jobs_dir):
         time="00:05:00", mem="500M")
     job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=luigid.env)
     states = slurm.wait_for_jobs([job_id], timeout=180)
-    assert states[job_id] == "COMPLETED", _job_logs(slurm_jobs_dir)
+    assert states[job_id] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)
     assert (out_dir / "root.txt").read_text() == "{}\n".format(sum(range(n)))
     statuses = luigid.task_statuses()
     assert len(statuses) == n + 1 and set(statuses.values()) == {"DONE"}, statuses
@@ -232,11 +221,11 @@ def test_scancel_then_resubmit_runs_only_remaining_work(tmp_path, slurm_jobs_dir
     script = slurm.render_job_script(
         ["cluster_tasks", "Root", "--n", str(n), "--out-dir", str(out_dir), "--sleep", "1.5"],
         output_dir=slurm_jobs_dir)
-    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=_env())
+    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
     deadline = time.monotonic() + 120
     while sum(e == "done" for e, _, _ in read_events(out_dir)) < 2:
-        assert time.monotonic() < deadline, "first job did no work: " + _job_logs(slurm_jobs_dir)
-        assert slurm.job_status([first])[first] in slurm.ACTIVE_STATES, _job_logs(slurm_jobs_dir)
+        assert time.monotonic() < deadline, "first job did no work: " + slurm_job_logs(slurm_jobs_dir)
+        assert slurm.job_status([first])[first] in slurm.ACTIVE_STATES, slurm_job_logs(slurm_jobs_dir)
         time.sleep(0.2)
     assert slurm.job_status([first])[first] == "RUNNING"
     slurm.cancel(first)
@@ -248,10 +237,10 @@ def test_scancel_then_resubmit_runs_only_remaining_work(tmp_path, slurm_jobs_dir
     assert 2 <= len(done_before) < n + 1
     assert not (out_dir / "root.txt").exists()
 
-    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=_env())
+    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
     assert second != first
     states = slurm.wait_for_jobs([second], timeout=180)
-    assert states[second] == "COMPLETED", _job_logs(slurm_jobs_dir)
+    assert states[second] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)
 
     events = read_events(out_dir)
     done = collections.Counter(t for e, t, _ in events if e == "done")

@@ -16,7 +16,7 @@ import warnings as _warnings
 with _warnings.catch_warnings():
     # Luigi warns about its range-task autoloading on import; Astra does not use it.
     _warnings.filterwarnings("ignore", "Autoloading range tasks", DeprecationWarning)
-    import luigi as _luigi
+    import luigi  # noqa: F401  (imported here so its warning is silenced once)
 
 from luigi.util import inherits, requires
 
@@ -28,7 +28,6 @@ from astra.parameters import (
     ListParameter,
     Parameter,
     ParameterTypeError,
-    ParameterVisibility,
     TupleParameter,
 )
 

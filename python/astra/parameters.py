@@ -16,7 +16,6 @@ from collections.abc import Mapping
 
 import luigi
 from luigi.freezing import FrozenOrderedDict, recursively_freeze, recursively_unfreeze
-from luigi.parameter import ParameterVisibility
 
 __all__ = [
     "Parameter",

@@ -263,7 +263,7 @@ def _run(argv, env=None, timeout=60.0):
         return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
     except FileNotFoundError as exc:
         raise SlurmError("{} not found on PATH; is Slurm installed?".format(argv[0])) from exc
-    except subprocess.TimeoutExpired as exc:
+    except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(argv, 124, "", "Socket timed out: {} took over {}s"
                                            .format(argv[0], timeout))
 

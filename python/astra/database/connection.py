@@ -269,7 +269,7 @@ def connect(url=None, check=True):
     :returns: the peewee database.
     :raises DatabaseURLError: for a bad URL, an unreachable server or a missing database.
     """
-    global _pinned, _current_url
+    global _pinned
     url = resolve_url(url)
     db = open_database(url)
     if check:
@@ -285,7 +285,6 @@ def get_database():
 
     :returns: a fork-safe peewee database.
     """
-    global _current_url
     with _lock:
         if _pinned and database.obj is not None:
             return database.obj

@@ -44,6 +44,9 @@ import astra
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 
+# At import, not in process(): forked Luigi workers would import specutils again per batch.
+from astra.tools.spectrum import read_spectrum
+
 __all__ = [
     "ContinuumNormalise",
     "normalise",
@@ -364,7 +367,6 @@ class ContinuumNormalise(BaseTask):
 
     def process(self, task, pixels):
         """Read the spectrum, normalise every row and write one FITS file atomically."""
-        from astra.tools.spectrum import read_spectrum
 
         path = task.input().path
         spectrum = read_spectrum(path, kind=self.species)

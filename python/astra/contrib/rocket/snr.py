@@ -11,6 +11,10 @@ from astra.database.examples import EstimateSNRResult
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 
+# Imported here, not in process(): Luigi runs each task of a multi-worker run in a forked
+# process, which would otherwise import specutils (seconds) again for every batch.
+from astra.tools.spectrum import read_arrays
+
 __all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES"]
 
 #: The data-model tasks EstimateSNR can read, by sdss-access species name.
@@ -70,8 +74,6 @@ class EstimateSNR(BaseTask):
         :param task: a single-spectrum member.
         :returns: ``(path, snr list, number of good pixels in the first row)``.
         """
-        from astra.tools.spectrum import read_arrays
-
         path = task.input().path
         # Arrays are all S/N needs; the species is known, so no reader identification either.
         spectrum = read_arrays(path, self.species)
