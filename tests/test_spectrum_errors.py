@@ -126,3 +126,27 @@ def test_error_is_oserror_and_picklable():
     assert isinstance(error, OSError)
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.path, copy.reason, str(copy)) == (error.path, error.reason, str(error))
+
+
+@pytest.mark.filterwarnings("ignore:File may have been truncated")
+@pytest.mark.parametrize("keep", [0.05, 0.6, 0.99])
+def test_read_arrays_gives_the_same_precise_errors(apstar, keep):
+    from astra.tools.spectrum import read_arrays
+
+    size = os.path.getsize(apstar)
+    with open(apstar, "r+b") as fp:
+        fp.truncate(int(size * keep))
+    with pytest.raises(SpectrumReadError, match="truncated FITS file") as info:
+        read_arrays(apstar, "apStar")
+    assert str(info.value).startswith(f"{apstar}: ")
+
+
+def test_read_arrays_matches_read_spectrum(apstar):
+    from astra.tools.spectrum import read_arrays
+
+    arrays = read_arrays(apstar, "apStar")
+    spectrum = read_spectrum(apstar, "apStar")
+    assert np.array_equal(arrays.flux, spectrum.flux.value)
+    assert np.array_equal(arrays.ivar, spectrum.uncertainty.array)
+    assert np.array_equal(arrays.mask, spectrum.mask)
+    assert np.array_equal(arrays.wavelength, spectrum.spectral_axis.value)

@@ -18,7 +18,7 @@ import os
 
 from specutils import Spectrum, SpectrumList
 
-from astra.tools.spectrum.errors import SpectrumReadError
+from astra.tools.spectrum.errors import SpectrumReadError, quick_open
 from astra.tools.spectrum.identify import FORMATS, PRIORITY, identify_kind
 from astra.tools.spectrum import loaders_apogee, loaders_boss, loaders_mwm  # noqa: F401 (registers)
 from astra.tools.spectrum.loaders_apogee import load_apstar, load_apvisit, load_aspcapstar
@@ -85,7 +85,12 @@ def read_arrays(path, kind=None, **kwargs):
     if kind not in _LOADERS:
         raise ValueError(f"unknown spectrum kind {kind!r}; expected one of {list(FORMATS)}")
     with arrays_only():
-        return _LOADERS[kind](path, **kwargs)
+        try:
+            with quick_open():  # reads only the HDUs the loader needs
+                return _LOADERS[kind](path, **kwargs)
+        except Exception:
+            # Something is off: read again with every check, for the precise error (or data).
+            return _LOADERS[kind](path, **kwargs)
 
 
 def _identify_or_raise(path):

@@ -8,6 +8,7 @@ starts with the path and says what was wrong, e.g.::
 """
 
 import contextlib
+import contextvars
 import io
 import os
 import warnings
@@ -83,6 +84,38 @@ def _check_signature(source, name):
         raise SpectrumReadError(name, "not a FITS file (does not start with 'SIMPLE  =')")
 
 
+_quick = contextvars.ContextVar("astra_quick_open", default=False)
+
+#: FITS files are made of blocks of this many bytes.
+FITS_BLOCK = 2880
+
+
+@contextlib.contextmanager
+def quick_open():
+    """Within this block, :func:`open_fits` opens plain files lazily, with light checks only.
+
+    Only the signature and the size (a whole number of FITS blocks) are checked and only the
+    HDUs a loader touches are read. Use it where a failure can be retried with the full checks
+    for a precise message, as :func:`astra.tools.spectrum.read_arrays` does.
+    """
+    token = _quick.set(True)
+    try:
+        yield
+    finally:
+        _quick.reset(token)
+
+
+@contextlib.contextmanager
+def _open_quickly(path, name):
+    size = os.path.getsize(path)
+    if size % FITS_BLOCK:
+        raise SpectrumReadError(name, f"truncated FITS file ({size} bytes is not a whole number of FITS blocks)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any oddity: let the caller retry with the full checks
+        with fits.open(path, memmap=False) as hdul:
+            yield hdul
+
+
 @contextlib.contextmanager
 def open_fits(source, min_hdus=1, kind="FITS"):
     """Open a FITS file for reading, turning every way it can be broken into a clear error.
@@ -98,6 +131,11 @@ def open_fits(source, min_hdus=1, kind="FITS"):
     :raises SpectrumReadError: If the file is missing, empty, not FITS, corrupt or truncated.
     """
     name = describe_source(source)
+    if _quick.get() and isinstance(source, (str, os.PathLike)):
+        _check_signature(source, name)
+        with _open_quickly(os.fspath(source), name) as hdul:
+            yield hdul
+        return
     if isinstance(source, fits.HDUList):
         _check_kind(source, kind, name)
         _check_hdu_count(source, min_hdus, kind, name, truncated_warning=None)

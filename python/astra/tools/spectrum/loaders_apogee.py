@@ -86,7 +86,7 @@ def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     """
     name = describe_source(file_obj)
     with open_fits(file_obj, min_hdus=APSTAR_HDUS, kind="apStar") as hdul:
-        header = hdul[0].header.copy()
+        header = hdul[0].header  # parsed in memory: valid after the file is closed
         flux_header = hdul[1].header
         arrays = [read_image(hdul, i, name, "apStar") for i in (1, 2, 3)]
 
@@ -148,7 +148,7 @@ def load_apvisit(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     """
     name = describe_source(file_obj)
     with open_fits(file_obj, min_hdus=APVISIT_HDUS, kind="apVisit") as hdul:
-        header = hdul[0].header.copy()
+        header = hdul[0].header  # parsed in memory: valid after the file is closed
         arrays = [read_image(hdul, i, name, "apVisit") for i in (1, 2, 3, 4)]
     for index, (array, what) in enumerate(
         zip(arrays, ("flux", "sigma", "bitmask", "wavelength")), 1
@@ -196,7 +196,7 @@ def load_aspcapstar(file_obj, **kwargs):
     """
     name = describe_source(file_obj)
     with open_fits(file_obj, min_hdus=ASPCAPSTAR_HDUS, kind="aspcapStar") as hdul:
-        header = hdul[0].header.copy()
+        header = hdul[0].header  # parsed in memory: valid after the file is closed
         flux_header = hdul[1].header
         flux, error, model = (read_image(hdul, i, name, "aspcapStar") for i in (1, 2, 3))
     require_shape(flux, (None,), name, 1, "flux")

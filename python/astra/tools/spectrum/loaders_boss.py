@@ -75,7 +75,7 @@ def load_boss_spec(file_obj, bad_bits=BOSS_BAD_PIXEL_BITS, **kwargs):
             or_mask = _column(table, "or_mask")
         except Exception as exc:
             raise SpectrumReadError(name, f"HDU 1 table cannot be read ({exc})") from exc
-        header = hdul[0].header.copy()
+        header = hdul[0].header  # parsed in memory: valid after the file is closed
         ivar = clean_ivar(ivar)
         snr = _snr(flux, ivar)
         extname = table.name

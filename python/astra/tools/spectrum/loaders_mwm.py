@@ -84,7 +84,7 @@ def _read_mwm(file_obj, kind, bad_bits, hdu=None):
     name = describe_source(file_obj)
     spectra = []
     with open_fits(file_obj, min_hdus=5, kind=kind) as hdul:
-        header = hdul[0].header.copy()
+        header = hdul[0].header  # parsed in memory: valid after the file is closed
         indices = range(1, 5) if hdu is None else [hdu]
         for index in indices:
             if not 1 <= index <= 4:
