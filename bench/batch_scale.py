@@ -33,21 +33,7 @@ PLAIN_LUIGI_LIMIT_SECONDS = 120
 def _define_tasks():
     import luigi
 
-    import astra
-    from astra.tasks import BaseTask
-
-    class TrivialSpectrum(BaseTask):
-        """Writes the spectrum's number to a tiny file."""
-
-        task_namespace = "bench"
-        obj = astra.IntParameter(batch_method=tuple)
-
-        def output(self):
-            return self.local_target("out.txt")
-
-        def process(self, task, context):
-            with task.output().open("w") as fp:
-                fp.write(str(task.obj))
+    from trivial import TrivialSpectrum
 
     class PlainSpectrum(luigi.Task):
         """The same work as a plain Luigi task, one per spectrum."""

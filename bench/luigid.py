@@ -38,20 +38,7 @@ def _define_tasks():
     import luigi
 
     import astra
-    from astra.tasks import BaseTask
-
-    class TrivialSpectrum(BaseTask):
-        """Writes the spectrum's number to a tiny file."""
-
-        task_namespace = "benchluigid"
-        obj = astra.IntParameter(batch_method=tuple)
-
-        def output(self):
-            return self.local_target("out.txt")
-
-        def process(self, task, context):
-            with task.output().open("w") as fp:
-                fp.write(str(task.obj))
+    from trivial import TrivialSpectrum
 
     class Survey(luigi.WrapperTask):
         """``n`` spectra in batches of ``batch_size`` (one survey-wide task, split)."""
