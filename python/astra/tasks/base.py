@@ -130,15 +130,20 @@ class BaseTask(BatchRunMixin, luigi.Task):
                 out[name] = param.serialize(value)
         return out
 
+    #: Parameters whose values may appear in the task id, in order of preference (the first
+    #: three that are set are used); ``None`` means the public parameters in declaration order.
+    task_id_parameters = None
+
     @classmethod
     def _summary_names(cls):
         names = cls.__dict__.get("_astra_summary_names")
         if names is None:
-            names = [
+            public = [
                 n
                 for n, p in cls.get_params()
                 if p.significant and p.visibility == ParameterVisibility.PUBLIC and n not in VERSION_PARAMETERS
             ]
+            names = [n for n in cls.task_id_parameters if n in public] if cls.task_id_parameters else public
             cls._astra_summary_names = names
         return names
 
@@ -148,6 +153,8 @@ class BaseTask(BatchRunMixin, luigi.Task):
             if not param.significant or param.visibility != ParameterVisibility.PUBLIC:
                 continue
             value = self.param_kwargs[name]
+            if value is None:  # unset optional keys (e.g. another release's) are noise here
+                continue
             if is_batch_value(value):
                 shown = ", ".join(repr(v) for v in value[:2])
                 text = f"({shown}, ... {len(value)} values)" if len(value) > 2 else f"({shown})"
@@ -262,6 +269,8 @@ class BaseTask(BatchRunMixin, luigi.Task):
         lengths = {}
         for name in self.batch_param_names():
             value = self.param_kwargs[name]
+            if value is None:  # unset optional keys (e.g. another release's) are noise here
+                continue
             if is_batch_value(value):
                 lengths[name] = len(value)
         if not lengths:

@@ -43,6 +43,7 @@ import numpy as np
 import astra
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS
 
 # At import, not in process(): forked Luigi workers would import specutils again per batch.
 from astra.tools.spectrum import read_spectrum
@@ -324,6 +325,8 @@ class ContinuumNormalise(BaseTask):
     cosines per chip (apStar: on the continuum pixels; apVisit: on all good pixels, clipped),
     BOSS spectra with ``boss_method``.
     """
+
+    task_id_parameters = SPECTRUM_ID_PARAMETERS
 
     species = astra.Parameter(default="apStar", description="sdss-access species: apStar, apVisit or spec")
     order = astra.IntParameter(default=3, description="sine/cosine pairs per APOGEE chip")

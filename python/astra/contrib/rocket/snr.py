@@ -10,6 +10,7 @@ from astra.database import DatabaseOutputMixin
 from astra.database.examples import EstimateSNRResult
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS
 
 # Imported here, not in process(): Luigi runs each task of a multi-worker run in a forked
 # process, which would otherwise import specutils (seconds) again for every batch.
@@ -51,6 +52,9 @@ class EstimateSNR(BaseTask):
     species' data-model keys. The result is a JSON file with the keys and ``snr`` (a list, one
     value per spectrum in the file).
     """
+
+    #: The task id names the spectrum: release, then the first identifying keys that are set.
+    task_id_parameters = SPECTRUM_ID_PARAMETERS
 
     species = astra.Parameter(default="apStar", description="sdss-access species: apStar, apVisit or spec")
     min_good_pixels = astra.IntParameter(default=100, description="fewest good pixels for an S/N")

@@ -26,7 +26,7 @@ from astra.database import DatabaseOutputMixin
 from astra.tasks import BaseTask
 from astra.tasks.continuum import SPECIES, ContinuumNormalise, read_normalised
 from astra.tasks.io import LocalTargetTask
-from astra.tasks.io.base import IntKeyParameter
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, IntKeyParameter
 
 __all__ = ["TrainTheCannon", "TestTheCannon", "read_training_set", "write_training_set", "file_hash"]
 
@@ -258,6 +258,7 @@ class TestTheCannon(_TrainingSetTask):
     """
 
     __test__ = False  # not a pytest test class
+    task_id_parameters = SPECTRUM_ID_PARAMETERS
 
     model_path = astra.Parameter(default="", description="an existing model (.npz) instead of training one")
 

@@ -101,6 +101,13 @@ def _is_missing(value):
     return value is None or (is_batch_value(value) and any(v is None for v in value))
 
 
+#: Keys that name a spectrum best in a task id (release, then the first identifying keys set);
+#: tasks that analyse spectra use them as their ``task_id_parameters`` too.
+SPECTRUM_ID_PARAMETERS = (
+    "release", "obj", "sdss_id", "plate", "plateid", "mjd", "fiber", "fiberid", "field", "healpix",
+)
+
+
 class SDSSDataModelTask(BaseTask):
     """Base class of the tasks that stand for SDSS data-model files.
 
@@ -110,6 +117,8 @@ class SDSSDataModelTask(BaseTask):
 
     #: The sdss-access file species, e.g. ``"apStar"``.
     sdss_data_model_name = None
+
+    task_id_parameters = SPECTRUM_ID_PARAMETERS
 
     release = ReleaseParameter(description="SDSS data release, e.g. dr16 (any case)")
     use_remote = astra.BoolParameter(
@@ -165,10 +174,6 @@ class SDSSDataModelTask(BaseTask):
         """The significant parameters, without data-model keys that are ``None``."""
         params = super().identity_params()
         return {n: v for n, v in params.items() if self.param_kwargs.get(n) is not None}
-
-    def _summary_names(self):
-        # identity_params() may leave out None keys; the task id only summarises present ones.
-        return [n for n in super()._summary_names() if self.param_kwargs.get(n) is not None]
 
     @classmethod
     def _from_normalised(cls, values, str_params=None):
