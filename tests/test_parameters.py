@@ -53,3 +53,39 @@ def test_none_and_empty_string_survive_the_text_round_trip():
     assert p.normalize("") is None
     assert p.parse(p.serialize(None)) is None
     assert p.parse(p.serialize(("a", None))) == ("a", None)
+
+
+def test_bad_command_line_value_names_the_parameter(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(__file__)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "batch_tasks", "batchtests.CountingBatch",
+         "--obj", "lots", "--record-path", str(tmp_path / "log"), "--local-scheduler"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )
+    assert out.returncode != 0
+    assert "batchtests.CountingBatch: parameter 'obj': expected an integer, got 'lots'" in out.stderr
+
+
+def test_bad_config_value_names_the_parameter(tmp_path):
+    import luigi
+
+    from astra.tasks import BaseTask
+
+    class Configured(BaseTask):
+        task_namespace = "paramtest"
+        order = astra.IntParameter()
+
+    cfg = tmp_path / "luigi.cfg"
+    cfg.write_text("[paramtest.Configured]\norder = many\n")
+    config = luigi.configuration.get_config()
+    config.add_config_path(str(cfg))
+    try:
+        with pytest.raises(ParameterTypeError, match="paramtest.Configured: parameter 'order'"):
+            Configured()
+    finally:
+        config.remove_section("paramtest.Configured")

@@ -71,6 +71,13 @@ class _CanonicalMixin:
     def _accepts_tuples(self):
         return self._is_batchable()
 
+    def _get_value(self, task_name, param_name):
+        # Values from the command line and config files are parsed here: name the parameter.
+        try:
+            return super()._get_value(task_name, param_name)
+        except (ParameterTypeError, TypeError, ValueError) as error:
+            raise ParameterTypeError(f"{task_name}: parameter '{param_name}': {error}") from None
+
     def normalize(self, x):
         """Canonical form of ``x``; for batch parameters a tuple of canonical values."""
         if self._accepts_tuples() and is_batch_value(x):
@@ -87,15 +94,35 @@ class _CanonicalMixin:
         return self._serialize_one(x)
 
     def parse(self, x):
-        """Read the text form (a JSON list for a batch) back into a value."""
+        """Read the text form (a JSON list for a batch) back into a value.
+
+        Text that is not a valid value is returned as it is: Luigi's command line parses
+        without knowing the parameter's name, and :meth:`normalize`, called where the name is
+        known, then reports it.
+        """
         if self._accepts_tuples() and isinstance(x, str) and x.startswith("["):
             try:
                 items = json.loads(x)
             except json.JSONDecodeError:
                 items = None
             if isinstance(items, list):
-                return tuple(self._parse_one(v if isinstance(v, str) else json.dumps(v)) for v in items)
-        return self._parse_one(x)
+                return tuple(self._lenient_parse(v if isinstance(v, str) else json.dumps(v)) for v in items)
+        return self._lenient_parse(x)
+
+    def _lenient_parse(self, x):
+        try:
+            return self._parse_one(x)
+        except (ParameterTypeError, TypeError, ValueError):
+            return x
+
+    def task_value(self, task_name, param_name):
+        """The value from the command line or configuration, with errors naming the parameter."""
+        try:
+            return super().task_value(task_name, param_name)
+        except (ParameterTypeError, TypeError, ValueError) as error:
+            if str(error).startswith(f"{task_name}: parameter"):
+                raise
+            raise ParameterTypeError(f"{task_name}: parameter '{param_name}': {error}") from None
 
 
 class Parameter(_CanonicalMixin, luigi.Parameter):
