@@ -63,6 +63,8 @@ def test_demo_on_generated_spectra(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "12 spectra done (0 already complete), 0 failed" in out
     assert str(tmp_path / "output" / "EstimateSNR") in out
+    histogram = tmp_path / "output" / "EstimateSNR" / "snr-histogram.png"
+    assert histogram.exists() and histogram.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.realdata

@@ -9,6 +9,9 @@ prints the summary and where the results are.
 import os
 
 NAME = "demo"
+
+#: The S/N of the four groups of synthetic spectra the demo writes.
+DEMO_SNR = (15, 40, 80, 150)
 HELP = "run EstimateSNR over $SAS_BASE_DIR's apStar files, or over generated sample spectra"
 
 
@@ -49,7 +52,11 @@ def run(args):
         marker = os.path.join(sas, f".astra-demo-{args.n}")
         if not os.path.exists(marker):
             print(f"writing {args.n} synthetic dr13 apStar files under {sas} ...")
-            write_sample_tree(sas, args.n, release="dr13", species="apStar", seed=42)
+            # Four groups at different S/N, so the results (and their histogram) show a range.
+            for group, snr in enumerate(DEMO_SNR):
+                count = args.n // len(DEMO_SNR) + (group < args.n % len(DEMO_SNR))
+                if count:
+                    write_sample_tree(sas, count, release="dr13", species="apStar", seed=42 + group, snr=snr)
             open(marker, "w").close()
         else:
             print(f"using the synthetic apStar files under {sas}")
@@ -59,4 +66,41 @@ def run(args):
     print(f"EstimateSNR: {n} spectra; {summary}")
     results = os.path.join(astra.config.get("output_dir"), "EstimateSNR")
     print(f"results (one snr.json per spectrum) are under {results}")
+    _plot(results)
     return 0 if summary.success and not summary.failed else 1
+
+
+def _plot(results):
+    """A histogram of the S/N of the combined spectra, when matplotlib is installed."""
+    import glob
+    import json
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(pip install matplotlib for a histogram of the results)")
+        return
+    snr = []
+    for path in glob.glob(os.path.join(results, "**", "*-snr.json"), recursive=True):
+        with open(path) as fp:
+            first = json.load(fp)["snr"][0]
+        if first is not None:
+            snr.append(first)
+    if not snr:
+        return
+    from astra.targets import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(snr, bins=30)
+    ax.set_xlabel("S/N of the combined spectrum")
+    ax.set_ylabel("spectra")
+    ax.set_title(f"EstimateSNR: {len(snr)} spectra")
+    fig.tight_layout()
+    path = os.path.join(results, "snr-histogram.png")
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, format="png", dpi=90)
+    plt.close(fig)
+    print(f"histogram: {path}")
