@@ -132,7 +132,8 @@ def open_fits(source, min_hdus=1, kind="FITS"):
     """
     name = describe_source(source)
     if _quick.get() and isinstance(source, (str, os.PathLike)):
-        _check_signature(source, name)
+        # No signature check here: astropy fails on a non-FITS file and the caller retries
+        # with every check, which names the problem.
         with _open_quickly(os.fspath(source), name) as hdul:
             yield hdul
         return
