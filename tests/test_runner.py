@@ -72,3 +72,25 @@ def test_find_files_with_a_list_of_values(real_sas):
     found = find_files("dr13", "apStar", real_sas, field='["120-45", "009+09"]')
     assert sorted(keys["field"] for _, keys in found) == ["009+09", "120-45"]
     assert len(find_files("dr13", "apStar", real_sas, field=("N1333",))) == 1
+
+
+def test_keys_table_with_a_release_column(tmp_path, capsys):
+    sas = str(tmp_path / "sas")
+    keys = synthetic.write_sample_tree(sas, 3, release="dr13", species="apStar", seed=8)
+    table = tmp_path / "keys.csv"
+    with open(table, "w", newline="") as fp:
+        writer = csv.DictWriter(fp, fieldnames=["release", *keys[0]])
+        writer.writeheader()
+        writer.writerows({"release": "dr13", **k} for k in keys)
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--keys-table", str(table),
+                 "--sas-base-dir", sas]) == 0
+    assert "3 spectra done" in capsys.readouterr().out
+
+
+def test_prefix_given_or_derived_is_one_task(tmp_path, monkeypatch):
+    from astra.contrib.rocket import EstimateSNR
+
+    kw = dict(release="dr13", apred="r6", apstar="stars", telescope="apo25m", field="120-45", obj="2M00452143+1634446")
+    assert EstimateSNR(**kw).task_id == EstimateSNR(prefix="ap", **kw).task_id
+    mixed = EstimateSNR(**{**kw, "field": ("120-45", "009+09"), "obj": ("a", "b")}, prefix=("ap", None))
+    assert mixed.prefix == ("ap", "ap")

@@ -77,9 +77,15 @@ def test_dry_run_prints_a_valid_script(cli_env, tmp_path):
     assert not os.path.exists(cli_env["ASTRA_JOBS_DIR"])     # nothing submitted
 
 
+def test_several_jobs_of_a_luigi_task_without_a_scheduler_are_refused(cli_env):
+    result = astra("srun", "cluster_tasks", "Echo", "--text", "x", "--path", "p", "--jobs", "2",
+                   "--dry-run", env=cli_env)
+    assert result.returncode == 2 and "would each run the whole task" in result.stderr
+
+
 def test_dry_run_local_scheduler_gives_each_job_a_share(cli_env):
     result = astra("srun", "cluster_tasks", "ShareRoot", "--n", "4", "--out-dir", "o",
-                   "--jobs", "3", "--dry-run", env=cli_env)
+                   "--jobs", "3", "--shares", "--dry-run", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("#!/bin/bash") == 3
     assert result.stdout.count("export ASTRA_SHARE_COUNT=3") == 3
@@ -129,7 +135,7 @@ def test_srun_local_scheduler_jobs_split_the_work(cli_env, tmp_path, slurm_jobs_
     out_dir.mkdir()
     n = 6
     result = astra("srun", "cluster_tasks", "ShareRoot", "--n", n, "--out-dir", out_dir,
-                   "--sleep", "0.2", "--jobs", "2", "--time", "00:05:00",
+                   "--sleep", "0.2", "--jobs", "2", "--shares", "--time", "00:05:00",
                    "--jobs-dir", slurm_jobs_dir, env=cli_env)
     assert result.returncode == 0, result.stderr
     job_ids = result.stdout.split()

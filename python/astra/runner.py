@@ -47,14 +47,14 @@ def read_keys_table(path):
 
 
 def tasks_for_keys(task_class, rows, species=None, release=None, task_params=None):
-    """One batch task of ``task_class`` holding every row of keys.
+    """Batch tasks of ``task_class`` holding every row of keys (one per release).
 
     :param task_class: an Astra task class whose data-model keys are batch parameters.
     :param rows: dicts of key name to text value (strings are parsed by each parameter).
     :param species: passed as the task's ``species`` parameter if it has one.
     :param release: the release (unless the rows carry one).
     :param task_params: other parameters, by name, as text or values.
-    :returns: a list with one task (empty when there are no rows).
+    :returns: one batch task per release (none when there are no rows).
     """
     if not rows:
         return []
@@ -66,16 +66,22 @@ def tasks_for_keys(task_class, rows, species=None, release=None, task_params=Non
         kwargs[name] = params[name].parse(value) if isinstance(value, str) else value
     if species is not None and "species" in params:
         kwargs["species"] = species
-    if release is not None:
-        kwargs["release"] = release
-    columns = {}
-    for name in rows[0]:
-        if name not in params:
-            continue
-        parser = getattr(params[name], "_parse_one", params[name].parse)  # one value, not a batch
-        columns[name] = tuple(parser(row[name]) if row.get(name) not in (None, "") else None for row in rows)
-    kwargs.update(columns)
-    return [task_class(**kwargs)]
+    by_release = {}  # release is not a batch parameter: one task per release
+    for row in rows:
+        row_release = row.get("release") or release
+        if not row_release:
+            raise ValueError("no release: give one (--release) or a release column in the table")
+        by_release.setdefault(row_release, []).append(row)
+    tasks = []
+    for row_release, group in by_release.items():
+        columns = {}
+        for name in group[0]:
+            if name not in params or name == "release":
+                continue
+            parser = getattr(params[name], "_parse_one", params[name].parse)  # one value, not a batch
+            columns[name] = tuple(parser(row[name]) if row.get(name) not in (None, "") else None for row in group)
+        tasks.append(task_class(**kwargs, release=row_release, **columns))
+    return tasks
 
 
 def run_over_files(

@@ -29,7 +29,7 @@ _counter = itertools.count()
 
 def _temporary_name(path):
     # Unique among processes (pid) and within one (counter); hidden, in the same directory.
-    directory, _, name = path.rpartition(os.sep)
+    directory, _, name = os.path.abspath(path).rpartition(os.sep)
     return f"{directory}{os.sep}.{name}{TEMPORARY_MARKER}{os.getpid()}-{next(_counter)}"
 
 

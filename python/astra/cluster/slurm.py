@@ -258,14 +258,18 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     )
 
 
+#: Our own timeout of a Slurm command (a read-only query may retry it; sbatch must not, as the
+#: job may have been queued before the command was cut off).
+LOCAL_TIMEOUT = "Socket timed out: {} did not answer within {}s (stopped by astra)"
+
+
 def _run(argv, env=None, timeout=60.0):
     try:
         return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
     except FileNotFoundError as exc:
         raise SlurmError("{} not found on PATH; is Slurm installed?".format(argv[0])) from exc
     except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(argv, 124, "", "Socket timed out: {} took over {}s"
-                                           .format(argv[0], timeout))
+        return subprocess.CompletedProcess(argv, 124, "", LOCAL_TIMEOUT.format(argv[0], timeout))
 
 
 def _run_with_retry(argv, env=None, attempts=5, backoff=0.5, timeout=60.0, not_found_ok=False):
@@ -369,6 +373,9 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
         result = _run(argv, env=env)
         if result.returncode == 0 or not any(p in result.stderr for p in TRANSIENT_PATTERNS):
             break
+        if "(stopped by astra)" in result.stderr:
+            raise SlurmError("sbatch {} did not answer in time; the job may have been queued: check "
+                             "'astra squeue' / squeue before submitting again".format(script_path))
         if attempt + 1 < attempts:
             time.sleep(delay)
             delay *= 2

@@ -16,8 +16,11 @@ unchanged.  Task parameters that share a name with an ``astra srun`` option (``-
 the task.  Options are matched by their full names only (no abbreviations).
 
 Without ``--scheduler-host`` (and without ``[core] scheduler_host`` in ``luigi.cfg``),
-each worker runs with ``--local-scheduler`` and takes a disjoint share of the batches
-(``ASTRA_SHARE_*`` variables, see :mod:`astra.cluster.partition`).
+each worker runs with ``--local-scheduler``. Several nodes or jobs then need the ``astra``
+form: each ``astra run`` takes a disjoint share of the batches (``ASTRA_SHARE_*`` variables,
+see :mod:`astra.cluster.partition`); the luigi form is refused, as every node would run the
+whole task, unless ``--shares`` says the task itself keeps only its share (its ``requires()``
+uses :func:`astra.cluster.select_share`).
 """
 
 import argparse
@@ -43,6 +46,9 @@ _OPTIONS = (
     (("--scheduler-port",), dict(type=int, default=None, help="luigid port (default 8082)")),
     (("--local-scheduler",), dict(action="store_true", default=False,
                                   help="run each worker with its own local scheduler")),
+    (("--shares",), dict(action="store_true", default=False,
+                         help="with a local scheduler and several nodes or jobs: the luigi task keeps "
+                              "only its share (its requires() uses astra.cluster.select_share)")),
     (("--job-name",), dict(default=None, help="Slurm job name (default astra-<Task>)")),
     (("--jobs-dir",), dict(default=None, help="directory of job scripts, logs and the ledger "
                                               "(default $ASTRA_JOBS_DIR or <output_dir>/slurm-jobs)")),
@@ -66,7 +72,7 @@ def add_arguments(parser):
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
         "command (e.g. astra run ...) and keeps its own share of the batches.\n"
         "Without --scheduler-host (or [core] scheduler_host in luigi.cfg) every worker uses\n"
-        "--local-scheduler and takes a disjoint share of the batches.\n"
+        "--local-scheduler; several nodes or jobs then need the 'astra run' form.\n"
         "Prints the submitted job ids, one per line (--dry-run prints the scripts).")
     for flags, kwargs in _OPTIONS:
         parser.add_argument(*flags, **kwargs)
@@ -140,6 +146,12 @@ def run(args):
         return 2
     host, port = _central_scheduler(args)
     share_count = args.nodes * args.jobs
+    if share_count > 1 and not host and args.module != ASTRA_PROGRAM and not args.shares:
+        # A plain `luigi --module` process cannot take a share: every node would run it all.
+        print("astra srun: several nodes or jobs without a central scheduler would each run the whole "
+              "task; give --scheduler-host (luigid), use the form 'astra srun ... astra run ...' "
+              "(which splits the batches), or --shares if the task keeps only its share", file=sys.stderr)
+        return 2
     scripts = []
     try:
         for job_index in range(args.jobs):

@@ -10,7 +10,6 @@ import dataclasses
 import itertools
 import json
 import logging
-import os
 
 import luigi
 from luigi.execution_summary import _summary_dict
@@ -193,15 +192,19 @@ def _summarise(batches, result):
 
 
 def _scan(task, summary):
-    """Count the outcome of a batch that ran in another process, from its outputs."""
+    """Count the outcome of a batch that ran in another process, from its outputs.
+
+    One completeness pass for the batch (one query for database outputs) and one listing of
+    the family's failure records.
+    """
     if not isinstance(task, BaseTask):
         summary.done += int(task.complete())
         return
-    for member in task.get_batch_tasks():
-        if member.complete():
-            summary.done += 1
-            continue
-        reason = _failure_reason(member)
+    incomplete = task.incomplete_batch_tasks()
+    summary.done += task.get_batch_size() - len(incomplete)
+    failed = task.recorded_failures() if incomplete else set()
+    for member in incomplete:
+        reason = _failure_reason(member) if member.identity_hash in failed else None
         if reason:
             summary.failed.append((member.task_id, reason))
         else:
@@ -210,13 +213,7 @@ def _scan(task, summary):
 
 def _failure_reason(member):
     try:
-        path = member.failure_path()
-    except (NotImplementedError, ValueError):
-        return None
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as fp:
+        with open(member.failure_path()) as fp:
             return json.load(fp).get("error", "failed")
     except (OSError, ValueError):
         return "failed"

@@ -43,7 +43,7 @@ import numpy as np
 import astra
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
-from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin
 
 # At import, not in process(): forked Luigi workers would import specutils again per batch.
 from astra.tools.spectrum import read_spectrum
@@ -317,7 +317,7 @@ def read_normalised(path):
 
 
 @astra.inherits(SpecFile, ApVisitFile, ApStarFile)
-class ContinuumNormalise(BaseTask):
+class ContinuumNormalise(SpectrumKeysMixin, BaseTask):
     """Continuum-normalise an apStar (every row), apVisit or BOSS spec file.
 
     Give ``species`` (``apStar`` (default), ``apVisit`` or ``spec``), ``release`` and that

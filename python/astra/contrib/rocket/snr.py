@@ -10,7 +10,7 @@ from astra.database import DatabaseOutputMixin
 from astra.database.examples import EstimateSNRResult
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
-from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin
 
 # Imported here, not in process(): Luigi runs each task of a multi-worker run in a forked
 # process, which would otherwise import specutils (seconds) again for every batch.
@@ -45,7 +45,7 @@ def estimate_snr(flux, ivar, bad=None, min_good_pixels=1):
 
 
 @astra.inherits(SpecFile, ApVisitFile, ApStarFile)
-class EstimateSNR(BaseTask):
+class EstimateSNR(SpectrumKeysMixin, BaseTask):
     """The signal-to-noise ratio of a spectrum: for apStar the combined spectra, then each visit.
 
     Give ``species`` (``apStar`` (default), ``apVisit`` or ``spec``), ``release`` and that

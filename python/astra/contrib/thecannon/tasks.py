@@ -26,7 +26,7 @@ from astra.database import DatabaseOutputMixin
 from astra.tasks import BaseTask
 from astra.tasks.continuum import SPECIES, ContinuumNormalise, read_normalised
 from astra.tasks.io import LocalTargetTask
-from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, IntKeyParameter
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, IntKeyParameter, SpectrumKeysMixin
 
 __all__ = ["TrainTheCannon", "TestTheCannon", "read_training_set", "write_training_set", "file_hash"]
 
@@ -99,7 +99,13 @@ def read_training_set(path, label_names, species="apStar"):
             value = row[name]
             if value in ("", None):
                 continue
-            entry[name] = int(value) if isinstance(params[name], IntKeyParameter) else str(value)
+            if isinstance(params[name], IntKeyParameter):
+                try:
+                    entry[name] = int(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"training set {path}, row {number}: {name} {value!r} is not an integer") from None
+            else:
+                entry[name] = str(value)
         keys.append(entry)
         try:
             labels.append([float(row[name]) for name in label_names])
@@ -246,7 +252,7 @@ def _member_order(batches, keys):
 
 
 @astra.inherits(ContinuumNormalise)
-class TestTheCannon(_TrainingSetTask):
+class TestTheCannon(SpectrumKeysMixin, _TrainingSetTask):
     """Infer labels of continuum-normalised spectra with a trained Cannon model.
 
     Give the spectra's data-model keys (tuples for a batch), ``release`` and either the

@@ -108,6 +108,61 @@ SPECTRUM_ID_PARAMETERS = (
 )
 
 
+def fill_prefix(values, template):
+    """Derive a missing ``prefix`` (``ap``/``as``) from ``telescope``, member by member.
+
+    Only where the template of the release uses ``prefix``: the same spectrum named with or
+    without its prefix is then one task (one identity, one output).
+
+    :param values: parameter values by name (changed in place).
+    :param template: the release's :class:`~astra.tasks.io.paths.Template` of the species.
+    """
+    if "prefix" not in template.keys or "prefix" not in values:
+        return
+    prefix, telescope = values.get("prefix"), values.get("telescope")
+    if telescope is None or (prefix is not None and not _is_missing(prefix)):
+        return
+    size = max(len(v) for v in (prefix, telescope) if is_batch_value(v)) if any(
+        is_batch_value(v) for v in (prefix, telescope)
+    ) else 1
+
+    def column(value):
+        return tuple(value) if is_batch_value(value) else (value,) * size
+
+    filled = tuple(
+        p if p is not None else (apgprefix(template.species, {"telescope": t}) if t is not None else None)
+        for p, t in zip(column(prefix), column(telescope))
+    )
+    values["prefix"] = filled[0] if size == 1 else filled
+
+
+class SpectrumKeysMixin:
+    """For analysis tasks that carry a spectrum's data-model keys (``@astra.inherits(ApStarFile)``).
+
+    Completes the keys as the data-model task itself does (``prefix`` from ``telescope``), so an
+    analysis task named with or without ``prefix`` is the same task. The species is the task's
+    ``species`` parameter, or :attr:`spectrum_species`.
+    """
+
+    #: The species when the task has no ``species`` parameter.
+    spectrum_species = "apStar"
+
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        """Resolve parameters, then derive ``prefix`` where the release's template uses it."""
+        values = super().get_param_values(params, args, kwargs)
+        by_name = dict(values)
+        release, species = by_name.get("release"), by_name.get("species") or cls.spectrum_species
+        if release is None or is_batch_value(release) or "prefix" not in by_name:
+            return values
+        try:
+            template = get_template(release, species)
+        except ValueError:
+            return values  # the data-model task reports an unknown release or species
+        fill_prefix(by_name, template)
+        return [(name, by_name[name]) for name, _ in values]
+
+
 class SDSSDataModelTask(BaseTask):
     """Base class of the tasks that stand for SDSS data-model files.
 
@@ -154,13 +209,7 @@ class SDSSDataModelTask(BaseTask):
         undeclared = [k for k in template.keys if k not in declared]
         if undeclared:
             raise ValueError(f"{family} does not declare {undeclared} needed by {species} in {template.release}")
-        if "prefix" in template.keys and values.get("prefix") is None and not _is_missing(values.get("telescope")):
-            telescope = values["telescope"]
-            values["prefix"] = (
-                tuple(apgprefix(species, {"telescope": t}) for t in telescope)
-                if is_batch_value(telescope)
-                else apgprefix(species, {"telescope": telescope})
-            )
+        fill_prefix(values, template)
         for name in template.required:
             if _is_missing(values.get(name)):
                 raise MissingKeyError(

@@ -112,7 +112,8 @@ def _request(url):
     credentials = netrc_credentials(urllib.parse.urlsplit(url).netloc)
     if credentials is not None:
         token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode("ascii")
-        request.add_header("Authorization", f"Basic {token}")
+        # Not copied onto redirects, which may lead to another host.
+        request.add_unredirected_header("Authorization", f"Basic {token}")
     return request
 
 

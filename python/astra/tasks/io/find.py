@@ -65,6 +65,12 @@ def _values(value):
     return value
 
 
+def _comparable(value):
+    """A key value as compared with a list filter: numbers by value ("0500" is 500)."""
+    text = str(value)
+    return int(text) if text.isdigit() else text
+
+
 def find_files(release, species, sas_base_dir=None, limit=None, **filters):
     """The keys of every file of ``species`` in ``release`` under the SAS root.
 
@@ -76,15 +82,15 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
         list or tuple of values (or its JSON text, ``'["120-45", "009+09"]'``) accepts any of them.
     :returns: a list of ``(path, keys)`` in sorted path order; key values are strings.
     """
-    filters = {k: _values(v) for k, v in filters.items() if v is not None}
-    choices = {k: {str(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
-    filters = {k: v for k, v in filters.items() if k not in choices}
     template = get_template(release, species)
     unknown = sorted(set(filters) - set(template.keys))
     if unknown:
         raise ValueError(
             f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
         )
+    filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
+    filters = {k: v for k, v in filters.items() if k not in choices}
     root = sas_root(sas_base_dir)
     pattern, regex = _pattern(template, filters, root)
     found = []
@@ -93,7 +99,7 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
         if match is None:
             continue
         keys = {k: v for k, v in match.groupdict().items()}
-        if any(keys.get(k) not in allowed for k, allowed in choices.items()):
+        if any(_comparable(keys.get(k)) not in allowed for k, allowed in choices.items()):
             continue
         keys.update({k: str(v) for k, v in filters.items()})
         found.append((path, keys))

@@ -70,9 +70,15 @@ _LOADERS = {
 
 
 def read_arrays(path, kind=None, **kwargs):
-    """Read a spectrum file as plain numpy arrays, with every check :func:`read_spectrum` makes.
+    """Read a spectrum file as plain numpy arrays, fast.
 
-    Faster than building a :class:`specutils.Spectrum` when an analysis needs only arrays.
+    Faster than :func:`read_spectrum` when an analysis needs only arrays: no
+    :class:`specutils.Spectrum` is built, and the file is opened lazily with light checks (the
+    FITS signature, a whole number of FITS blocks, and the checks on the HDUs the loader
+    reads). On any failure the file is read again with every check, so a broken file gets
+    the same precise error. Damage confined to HDUs the loader does not read (e.g. an apStar
+    file cut exactly at a block boundary after its bitmask HDU) is not detected here;
+    :func:`read_spectrum` checks the whole file.
 
     :param path: Path of the file.
     :param kind: Data-model name (see :func:`read_spectrum`), or ``None`` to recognise it.
