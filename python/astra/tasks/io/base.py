@@ -217,20 +217,6 @@ class SDSSDataModelTask(BaseTask):
                 )
         return values
 
-    # ------------------------------------------------------------------ identity
-
-    def identity_params(self):
-        """The significant parameters, without data-model keys that are ``None``."""
-        params = super().identity_params()
-        return {n: v for n, v in params.items() if self.param_kwargs.get(n) is not None}
-
-    @classmethod
-    def _from_normalised(cls, values, str_params=None):
-        # Batch members get their identity from the batch's; keep None keys out of it as well.
-        if str_params is not None:
-            str_params = {n: v for n, v in str_params.items() if values.get(n) is not None}
-        return super()._from_normalised(values, str_params)
-
     # ------------------------------------------------------------------ paths
 
     @property
