@@ -27,6 +27,32 @@ def astra_environment(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def luigi_config(tmp_path):
+    """Add a luigi.cfg with the given text to Luigi's configuration; removed afterwards.
+
+    Use as ``luigi_config("[family]\nparam = value\n")``.
+    """
+    import configparser
+
+    import luigi
+
+    config = luigi.configuration.get_config()
+    sections = []
+
+    def add(text):
+        path = tmp_path / f"luigi-{len(sections)}.cfg"
+        path.write_text(text)
+        parser = configparser.ConfigParser()
+        parser.read_string(text)
+        sections.extend(parser.sections())
+        config.add_config_path(str(path))
+
+    yield add
+    for section in sections:
+        config.remove_section(section)
+
+
+@pytest.fixture
 def real_sas():
     """The real SDSS files (``ASTRA_TEST_SAS``), or a skip saying how to provide them."""
     path = os.environ.get("ASTRA_TEST_SAS")

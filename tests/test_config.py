@@ -58,7 +58,7 @@ def test_bad_yaml_names_the_file(tmp_path, monkeypatch):
         astra.config.reload()
 
 
-def test_luigi_config_still_gives_parameter_defaults(tmp_path, monkeypatch):
+def test_luigi_config_still_gives_parameter_defaults(luigi_config):
     import luigi
 
     from astra.tasks import BaseTask
@@ -67,11 +67,5 @@ def test_luigi_config_still_gives_parameter_defaults(tmp_path, monkeypatch):
         task_namespace = "configtest"
         order = luigi.IntParameter()
 
-    cfg = tmp_path / "luigi.cfg"
-    cfg.write_text("[configtest.ConfiguredTask]\norder = 7\n")
-    config = luigi.configuration.get_config()
-    config.add_config_path(str(cfg))
-    try:
-        assert ConfiguredTask().order == 7
-    finally:
-        config.remove_section("configtest.ConfiguredTask")
+    luigi_config("[configtest.ConfiguredTask]\norder = 7\n")
+    assert ConfiguredTask().order == 7

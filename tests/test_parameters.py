@@ -71,21 +71,13 @@ def test_bad_command_line_value_names_the_parameter(tmp_path):
     assert "batchtests.CountingBatch: parameter 'obj': expected an integer, got 'lots'" in out.stderr
 
 
-def test_bad_config_value_names_the_parameter(tmp_path):
-    import luigi
-
+def test_bad_config_value_names_the_parameter(luigi_config):
     from astra.tasks import BaseTask
 
     class Configured(BaseTask):
         task_namespace = "paramtest"
         order = astra.IntParameter()
 
-    cfg = tmp_path / "luigi.cfg"
-    cfg.write_text("[paramtest.Configured]\norder = many\n")
-    config = luigi.configuration.get_config()
-    config.add_config_path(str(cfg))
-    try:
-        with pytest.raises(ParameterTypeError, match="paramtest.Configured: parameter 'order'"):
-            Configured()
-    finally:
-        config.remove_section("paramtest.Configured")
+    luigi_config("[paramtest.Configured]\norder = many\n")
+    with pytest.raises(ParameterTypeError, match="paramtest.Configured: parameter 'order'"):
+        Configured()

@@ -311,18 +311,10 @@ def _replace(db, url):
 
 def reset():
     """Close and unbind the database; the next use opens the configured one again."""
-    global _pinned, _current_url
+    global _pinned
     with _lock:
-        old = database.obj
-        if old is not None:
-            try:
-                if not old.is_closed() and not old.in_transaction():
-                    old.close()
-            except peewee.PeeweeException:
-                pass
-        database.initialize(None)
+        _replace(None, None)
         _pinned = False
-        _current_url = None
 
 
 def is_sqlite(db=None):
