@@ -15,6 +15,8 @@ import warnings
 
 from astropy.io import fits
 
+from astra.tools.spectrum.lean_fits import FITS_BLOCK, LeanHDU, LeanHDUList, NotLean
+
 __all__ = ["SpectrumReadError", "open_fits", "describe_source", "read_image", "require_shape"]
 
 #: Bytes that start every FITS file, and every gzip-compressed file.
@@ -86,16 +88,15 @@ def _check_signature(source, name):
 
 _quick = contextvars.ContextVar("astra_quick_open", default=False)
 
-#: FITS files are made of blocks of this many bytes.
-FITS_BLOCK = 2880
-
 
 @contextlib.contextmanager
 def quick_open():
     """Within this block, :func:`open_fits` opens plain files lazily, with light checks only.
 
     Only the signature and the size (a whole number of FITS blocks) are checked and only the
-    HDUs a loader touches are read. Use it where a failure can be retried with the full checks
+    HDUs a loader touches are read. Files of :data:`LEAN_KINDS` are read by the lean reader
+    (:mod:`~astra.tools.spectrum.lean_fits`) when they are plain enough, so headers are
+    :class:`~astra.tools.spectrum.lean_fits.LeanHeader` mappings there. Use it where a failure can be retried with the full checks
     for a precise message, as :func:`astra.tools.spectrum.read_arrays` does.
     """
     token = _quick.set(True)
@@ -105,11 +106,25 @@ def quick_open():
         _quick.reset(token)
 
 
+#: Data models whose loaders read only image HDUs: the lean reader serves their quick opens.
+LEAN_KINDS = frozenset({"apStar", "apVisit", "aspcapStar"})
+
+
 @contextlib.contextmanager
-def _open_quickly(path, name):
+def _open_quickly(path, name, kind):
     size = os.path.getsize(path)
     if size % FITS_BLOCK:
         raise SpectrumReadError(name, f"truncated FITS file ({size} bytes is not a whole number of FITS blocks)")
+    lean = None
+    if kind in LEAN_KINDS:
+        try:
+            lean = LeanHDUList(path)
+        except NotLean:
+            pass  # not plain enough for the lean reader: astropy below
+    if lean is not None:
+        with lean:
+            yield lean
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any oddity: let the caller retry with the full checks
         with fits.open(path, memmap=False) as hdul:
@@ -134,7 +149,7 @@ def open_fits(source, min_hdus=1, kind="FITS"):
     if _quick.get() and isinstance(source, (str, os.PathLike)):
         # No signature check here: astropy fails on a non-FITS file and the caller retries
         # with every check, which names the problem.
-        with _open_quickly(os.fspath(source), name) as hdul:
+        with _open_quickly(os.fspath(source), name, kind) as hdul:
             yield hdul
         return
     if isinstance(source, fits.HDUList):
@@ -220,6 +235,11 @@ def read_image(hdul, index, name, kind):
     :raises SpectrumReadError: If the HDU is not an image or holds no data.
     """
     hdu = hdul[index]
+    if isinstance(hdu, LeanHDU):
+        data = hdu.data  # a fresh array; NotLean (a scaled image, say) reaches the caller
+        if data is None:
+            raise SpectrumReadError(name, f"HDU {index} has no data, expected an image for {kind}")
+        return data
     if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
         raise SpectrumReadError(
             name, f"HDU {index} is a {type(hdu).__name__}, expected an image for {kind}"

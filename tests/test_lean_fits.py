@@ -1,0 +1,166 @@
+"""The lean FITS reader agrees with astropy on real and synthetic files, or steps aside."""
+
+import glob
+import gzip
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from astra.tools import synthetic
+from astra.tools.spectrum import read_arrays, read_spectrum
+from astra.tools.spectrum.lean_fits import LeanHDUList, LeanHeader, NotLean
+
+
+def _real_files(real_sas):
+    files = sorted(glob.glob(os.path.join(real_sas, "**", "*.fits"), recursive=True))
+    assert files, f"no FITS files under {real_sas}"
+    return files
+
+
+def _value_cards(header):
+    return [(k, v) for k, v in header.items() if k not in ("COMMENT", "HISTORY", "")]
+
+
+def test_every_header_value_of_the_real_files_matches_astropy(real_sas):
+    checked = 0
+    for path in _real_files(real_sas):
+        with LeanHDUList(path) as lean, fits.open(path) as reference:
+            assert len(lean) == len(reference), path
+            for index, hdu in enumerate(reference):
+                for key, value in _value_cards(hdu.header):
+                    ours = lean[index].header[key]
+                    assert ours == value and type(ours) is type(value), (path, index, key, value, ours)
+                    checked += 1
+    assert checked > 1000
+
+
+def test_every_image_of_the_real_files_matches_astropy(real_sas):
+    images = 0
+    for path in _real_files(real_sas):
+        with LeanHDUList(path) as lean, fits.open(path) as reference:
+            for index, hdu in enumerate(reference):
+                if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) or hdu.data is None:
+                    continue
+                data = lean[index].data
+                assert data.dtype.isnative and data.dtype == hdu.data.dtype.newbyteorder("=")
+                assert data.shape == hdu.data.shape
+                assert np.array_equal(data, hdu.data, equal_nan=True), (path, index)
+                images += 1
+    assert images >= 20
+
+
+@pytest.mark.parametrize("pattern", ["apStar-*.fits", "apVisit-*.fits"])
+def test_read_arrays_on_real_files_matches_read_spectrum(real_sas, pattern):
+    paths = glob.glob(os.path.join(real_sas, "**", pattern), recursive=True)
+    assert paths
+    for path in paths:
+        kind = pattern.split("-")[0]
+        arrays = read_arrays(path, kind)
+        spectrum = read_spectrum(path, kind)
+        assert isinstance(arrays.meta["header"], LeanHeader)  # the lean path was taken
+        assert np.array_equal(arrays.flux, spectrum.flux.value, equal_nan=True)
+        assert np.array_equal(arrays.ivar, spectrum.uncertainty.array)
+        assert np.array_equal(arrays.mask, spectrum.mask)
+        assert np.array_equal(arrays.wavelength, spectrum.spectral_axis.value)
+        assert np.array_equal(arrays.meta["snr"], spectrum.meta["snr"], equal_nan=True)
+        for key in ("obj", "visit_files", "nvisits"):
+            assert arrays.meta.get(key) == spectrum.meta.get(key), key
+
+
+def _header_of(cards):
+    header = fits.Header()
+    for card in cards:
+        header.append(card)
+    return LeanHeader(header.tostring().encode("ascii")), header
+
+
+def test_values_are_parsed_as_astropy_parses_them():
+    lean, reference = _header_of([
+        ("SIMPLE", True), ("NAXIS", 0), ("NEG", -17), ("BIG", 12345678901234),
+        ("FLT", 1.5e-3), ("DEXP", 0.0), ("QUOTE", "it's 'quoted'"), ("BLANKS", "ab   "),
+        ("EMPTY", ""), ("LOGIC", False), ("DUP", 1), ("DUP", 2),
+    ])
+    for key in ("SIMPLE", "NAXIS", "NEG", "BIG", "FLT", "QUOTE", "BLANKS", "EMPTY", "LOGIC", "DUP"):
+        assert lean[key] == reference[key] and type(lean[key]) is type(reference[key]), key
+    assert lean["dup"] == 1 and "neg" in lean and "NOPE" not in lean
+    assert lean.get("NOPE", "default") == "default"
+    with pytest.raises(KeyError):
+        lean["NOPE"]
+
+
+def test_unusual_cards_are_handed_to_astropy():
+    long_text = "x" * 150  # astropy writes it over CONTINUE cards
+    lean, reference = _header_of([
+        ("SIMPLE", True), ("CPLX", complex(1, 2)), ("LONG", long_text),
+        ("HIERARCH ESO DET NAME", "chip"), ("COMMENT", "a comment"),
+    ])
+    assert lean["CPLX"] == complex(1, 2)
+    assert lean["LONG"] == long_text
+    assert lean["HIERARCH ESO DET NAME"] == reference["HIERARCH ESO DET NAME"] == "chip"
+    assert list(lean["COMMENT"]) == ["a comment"]
+    # D exponents, which astropy's writer never produces, are still numbers.
+    card = "DEXP    =               1.5D+3 / exponent with D".ljust(80) + "END".ljust(80)
+    assert LeanHeader(card.encode("ascii"))["DEXP"] == 1500.0
+    assert lean.to_astropy() is lean.to_astropy()
+
+
+def test_only_the_headers_asked_for_are_read(tmp_path):
+    path = synthetic.write_apstar(tmp_path / "apStar-r6-2Mlazy.fits", seed=3)
+    with LeanHDUList(path) as lean:
+        lean[1].data
+        assert len(lean._hdus) == 2  # HDUs 2-9 not even looked at
+        assert len(lean) == 10
+
+
+def _write(path, hdus):
+    fits.HDUList(hdus).writeto(path)
+    return str(path)
+
+
+def test_scaled_images_step_aside_and_read_arrays_still_reads_them(tmp_path):
+    source = synthetic.write_apstar(tmp_path / "apStar-r6-2Mplain.fits", seed=4)
+    with fits.open(source) as hdul:
+        hdus = [hdu.copy() for hdu in hdul]
+    bitmask = hdus[3].data.astype(np.uint16)  # written with BZERO = 32768
+    hdus[3] = fits.ImageHDU(bitmask, header=hdus[3].header)
+    path = _write(tmp_path / "apStar-r6-2Mscaled.fits", hdus)
+    with LeanHDUList(path) as lean:
+        assert lean[3].header["BZERO"] == 32768
+        with pytest.raises(NotLean, match="scaled"):
+            lean[3].data
+    arrays = read_arrays(path, "apStar")
+    assert not isinstance(arrays.meta["header"], LeanHeader)  # astropy read it
+    assert np.array_equal(arrays.meta["bitmask"], read_spectrum(path, "apStar").meta["bitmask"])
+
+
+def test_tables_and_compressed_files_step_aside(tmp_path):
+    spec = synthetic.write_boss_spec(tmp_path / "spec-1-2-3.fits", seed=5)
+    with LeanHDUList(spec) as lean:
+        assert lean[1].header["XTENSION"] == "BINTABLE"
+        with pytest.raises(NotLean, match="not a plain image"):
+            lean[1].data
+    packed = tmp_path / "apStar-r6-2Mgz.fits"
+    with open(synthetic.write_apstar(tmp_path / "apStar-r6-2Mraw.fits", seed=6), "rb") as fp:
+        packed.write_bytes(gzip.compress(fp.read()))
+    with pytest.raises(NotLean):
+        LeanHDUList(packed)
+
+
+def test_a_file_cut_short_steps_aside(tmp_path):
+    path = synthetic.write_apstar(tmp_path / "apStar-r6-2Mcut.fits", seed=7)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as fp:
+        fp.truncate(size - 1000)  # inside the last HDU's data
+    with LeanHDUList(path) as lean:
+        lean[1]
+        with pytest.raises(NotLean, match="cut short"):
+            len(lean)
+
+
+def test_not_fits_steps_aside(tmp_path):
+    path = tmp_path / "apStar-r6-2Mhtml.fits"
+    path.write_bytes(b"<html>502 Bad Gateway</html>".ljust(2880))
+    with pytest.raises(NotLean):
+        LeanHDUList(path)
