@@ -75,8 +75,10 @@ def read_arrays(path, kind=None, **kwargs):
     Faster than :func:`read_spectrum` when an analysis needs only arrays: no
     :class:`specutils.Spectrum` is built, and the file is opened lazily with light checks (the
     FITS signature, a whole number of FITS blocks, and the checks on the HDUs the loader
-    reads). On any failure the file is read again with every check, so a broken file gets
-    the same precise error. Damage confined to HDUs the loader does not read (e.g. an apStar
+    reads). Plain apStar, apVisit and aspcapStar files are read by the lean reader of
+    :mod:`~astra.tools.spectrum.lean_fits` (about 0.3 ms for an apStar file, against about
+    1.2 ms with astropy); anything it does not handle is read with astropy. On any failure
+    the file is read again with every check, so a broken file gets the same precise error. Damage confined to HDUs the loader does not read (e.g. an apStar
     file cut exactly at a block boundary after its bitmask HDU) is not detected here;
     :func:`read_spectrum` checks the whole file.
 
@@ -85,6 +87,10 @@ def read_arrays(path, kind=None, **kwargs):
     :param kwargs: Passed to the loader.
     :returns: :data:`~astra.tools.spectrum.utils.SpectrumArrays` ``(wavelength, flux, ivar,
         mask, meta)``: wavelength in Angstrom, flux 2-D for apStar, ``mask`` True where bad.
+        ``meta["header"]`` supports ``header[key]``, ``header.get(key, default)`` and ``key in
+        header``; from the lean reader it is a
+        :class:`~astra.tools.spectrum.lean_fits.LeanHeader`, whose ``to_astropy()`` gives an
+        :class:`astropy.io.fits.Header`.
     :raises SpectrumReadError: If the kind is unknown or the file cannot be read.
     """
     kind = kind or _identify_or_raise(path)
