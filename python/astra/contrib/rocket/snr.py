@@ -76,24 +76,20 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
         """Read one spectrum and estimate its S/N per row.
 
         :param task: a single-spectrum member.
-        :returns: ``(path, snr list, number of good pixels in the first row)``.
+        :returns: ``(path, snr list, bad-pixel mask or None, inverse variances)``.
         """
         path = task.input().path
         # Arrays are all S/N needs; the species is known, so no reader identification either.
         spectrum = read_arrays(path, self.species)
         bad = spectrum.mask if self.use_pixel_mask else None
-        ivar = spectrum.ivar
-        snr = estimate_snr(spectrum.flux, ivar, bad, self.min_good_pixels)
+        snr = estimate_snr(spectrum.flux, spectrum.ivar, bad, self.min_good_pixels)
         if all(math.isnan(s) for s in snr):
             raise ValueError(f"{path}: fewer than {self.min_good_pixels} good pixels in every spectrum")
-        good = np.atleast_2d(ivar)[0] > 0
-        if bad is not None:
-            good &= ~np.atleast_2d(bad)[0]
-        return path, snr, int(good.sum())
+        return path, snr, bad, spectrum.ivar
 
     def process(self, task, context):
         """Estimate the S/N of one spectrum and write the JSON result atomically."""
-        path, snr, _ = self.measure(task)
+        path, snr, _, _ = self.measure(task)
         keys = task.requires().param_kwargs
         result = {
             "task_id": task.task_id,
@@ -102,8 +98,9 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
             "keys": {k: v for k, v in keys.items() if v is not None and not k.startswith("astra_") and k != "use_remote"},
             "snr": [None if math.isnan(s) else round(s, 4) for s in snr],
         }
+        text = json.dumps(result)  # one C-encoded string; json.dump encodes piecewise in Python
         with task.output().open("w") as fp:
-            json.dump(result, fp)
+            fp.write(text)
 
 
 class EstimateSNRToDatabase(DatabaseOutputMixin, EstimateSNR):
@@ -118,7 +115,11 @@ class EstimateSNRToDatabase(DatabaseOutputMixin, EstimateSNR):
 
     def process(self, task, context):
         """Estimate the S/N of one spectrum and return its result row's values."""
-        _, snr, n_pixels = self.measure(task)
+        _, snr, bad, ivar = self.measure(task)
+        good = np.atleast_2d(ivar)[0] > 0
+        if bad is not None:
+            good &= ~np.atleast_2d(bad)[0]
+        n_pixels = int(good.sum())
         combined = snr[0]
         visits = snr[2:] if len(snr) > 2 else snr[:1]  # apStar: 2 combined rows, then visits
         return {

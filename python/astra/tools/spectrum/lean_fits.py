@@ -36,6 +36,7 @@ _FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][+-]?\d+)?")
 _STRING = re.compile(r"'((?:[^']|'')*)'")
 #: Keywords whose cards carry no "= " value (or many): asked of astropy.
 _COMMENTARY = {"COMMENT", "HISTORY", "", "CONTINUE", "HIERARCH"}
+_MISSING = object()
 
 
 class NotLean(Exception):
@@ -57,33 +58,42 @@ class LeanHeader(collections.abc.Mapping):
 
     def __init__(self, raw):
         self._raw = raw
-        self._cards = {}
-        self._values = {}
-        self._astropy = None
         try:
-            for start in range(0, len(raw), _CARD):
-                card = raw[start:start + _CARD]
-                if card[8:10] == b"= ":
-                    self._cards.setdefault(card[:8].decode("ascii").rstrip().upper(), card)
+            self._text = text = raw.decode("ascii")
         except UnicodeDecodeError:
             raise NotLean("header is not ASCII") from None
+        cards = {}  # keyword -> offset of its card (the first, if repeated)
+        for start in range(0, len(text), _CARD):
+            if text[start + 8:start + 10] == "= ":
+                key = text[start:start + 8].rstrip().upper()
+                if key not in cards:
+                    cards[key] = start
+        self._cards = cards
+        self._values = {}
+        self._astropy = None
 
     def __getitem__(self, key):
         key = key.upper()
-        try:
-            return self._values[key]
-        except KeyError:
-            pass
-        card = self._cards.get(key)
-        if card is None:
+        value = self._values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        start = self._cards.get(key)
+        if start is None:
             if key in _COMMENTARY or len(key) > 8 or key.startswith("HIERARCH"):
                 return self.to_astropy()[key]
             raise KeyError(f"Keyword {key!r} not found.")
-        value = _parse_value(card)
+        value = _parse_value(self._text[start + 10:start + _CARD])
         if value is None:  # not a plain value: let astropy interpret the card
             value = self.to_astropy()[key]
         self._values[key] = value
         return value
+
+    def get(self, key, default=None):
+        """The value of ``key``, or ``default`` if the header has no such keyword."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def __contains__(self, key):
         if not isinstance(key, str):
@@ -106,7 +116,7 @@ class LeanHeader(collections.abc.Mapping):
 
     def tostring(self):
         """The header as FITS text: 80-character cards up to and including ``END``."""
-        return self._raw.decode("ascii")
+        return self._text
 
     def to_astropy(self):
         """This header as an :class:`astropy.io.fits.Header` (built once, then reused)."""
@@ -117,9 +127,9 @@ class LeanHeader(collections.abc.Mapping):
         return self._astropy
 
 
-def _parse_value(card):
-    """The value of a plain card (number, logical, string), or ``None`` to ask astropy."""
-    text = card[10:].decode("ascii").lstrip()
+def _parse_value(field):
+    """The value in a card's value field (number, logical, string), or ``None`` to ask astropy."""
+    text = field.lstrip()
     if text.startswith("'"):
         match = _STRING.match(text)
         if match is None:
