@@ -164,3 +164,26 @@ def test_not_fits_steps_aside(tmp_path):
     path.write_bytes(b"<html>502 Bad Gateway</html>".ljust(2880))
     with pytest.raises(NotLean):
         LeanHDUList(path)
+
+
+@pytest.mark.parametrize("kind, write, name", [
+    ("apStar", synthetic.write_apstar, "apStar-r6-2Msynthetic.fits"),
+    ("apVisit", synthetic.write_apvisit, "apVisit-r6-1-2-3.fits"),
+    ("aspcapStar", synthetic.write_aspcapstar, "aspcapStar-r6-l30e.2-2Msynthetic.fits"),
+])
+def test_read_arrays_on_synthetic_files_matches_read_spectrum(tmp_path, kind, write, name):
+    path = str(write(tmp_path / name, seed=8))
+    arrays = read_arrays(path, kind)
+    spectrum = read_spectrum(path, kind)
+    assert isinstance(arrays.meta["header"], LeanHeader)
+    assert np.array_equal(arrays.flux, spectrum.flux.value)
+    assert np.array_equal(arrays.ivar, spectrum.uncertainty.array)
+    assert np.array_equal(arrays.mask, spectrum.mask)
+    assert np.array_equal(arrays.wavelength, spectrum.spectral_axis.value)
+    for key, value in spectrum.meta.items():
+        if key == "header":
+            assert dict(arrays.meta["header"]) == dict(_value_cards(value))
+        elif isinstance(value, np.ndarray):
+            assert np.array_equal(arrays.meta[key], value, equal_nan=True), key
+        else:
+            assert arrays.meta[key] == value, key
