@@ -187,3 +187,41 @@ def test_read_arrays_on_synthetic_files_matches_read_spectrum(tmp_path, kind, wr
             assert np.array_equal(arrays.meta[key], value, equal_nan=True), key
         else:
             assert arrays.meta[key] == value, key
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_damaged_headers_never_give_wrong_data(tmp_path):
+    """A byte changed anywhere in the headers read: the same data as astropy, or a clear error."""
+    from astra.tools.spectrum import SpectrumReadError
+
+    original = synthetic.write_apstar(tmp_path / "apStar-r6-2Mfuzz.fits", seed=9, n_visits=2)
+    with open(original, "rb") as fp:
+        pristine = fp.read()
+    with LeanHDUList(original) as lean:
+        lean[3]
+        header_ranges = [(0, lean._hdus[0]._offset)] + [
+            (lean._hdus[i - 1]._offset + -(-lean._hdus[i - 1]._nbytes // 2880) * 2880, lean._hdus[i]._offset)
+            for i in (1, 2, 3)
+        ]
+    rng = np.random.default_rng(10)
+    path = tmp_path / "apStar-r6-2Mdamaged.fits"
+    outcomes = {"same data": 0, "error": 0}
+    for _ in range(300):
+        start, stop = header_ranges[rng.integers(len(header_ranges))]
+        position = int(rng.integers(start, stop))
+        damaged = bytearray(pristine)
+        damaged[position] = int(rng.choice(list(b"0123456789 =.'/-+ETFDXYZ")))
+        path.write_bytes(bytes(damaged))
+        try:
+            arrays = read_arrays(str(path), "apStar")
+        except SpectrumReadError:
+            outcomes["error"] += 1
+            continue
+        with fits.open(path) as hdul:  # what astropy reads from the same HDUs
+            flux, sigma, bitmask = (np.atleast_2d(hdul[i].data) for i in (1, 2, 3))
+        assert np.array_equal(arrays.flux, flux, equal_nan=True), position
+        assert np.array_equal(arrays.meta["bitmask"], bitmask.astype(np.int32)), position
+        assert np.array_equal(arrays.ivar > 0, np.isfinite(sigma) & (sigma > 0) & (sigma < 1e10)), position
+        outcomes["same data"] += 1
+    print(outcomes)
+    assert outcomes["same data"] > 50 and outcomes["error"] > 0, outcomes

@@ -150,3 +150,20 @@ def test_read_arrays_matches_read_spectrum(apstar):
     assert np.array_equal(arrays.ivar, spectrum.uncertainty.array)
     assert np.array_equal(arrays.mask, spectrum.mask)
     assert np.array_equal(arrays.wavelength, spectrum.spectral_axis.value)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_unparsable_header_card_names_the_file(apstar):
+    from astra.tools.spectrum import read_arrays
+
+    with open(apstar, "rb") as fp:
+        data = bytearray(fp.read())
+    card = data.find(b"CRPIX1  =", data.find(b"XTENSION"))  # HDU 1's, which the loader reads
+    assert card > 0
+    data[card + 10:card + 30] = b"1.0.0.=/='".rjust(20)  # not a value astropy can parse
+    with open(apstar, "wb") as fp:
+        fp.write(data)
+    for read in (read_spectrum, read_arrays):
+        with pytest.raises(SpectrumReadError, match="unparsable header card") as info:
+            read(apstar, "apStar")
+        assert str(info.value).startswith(f"{apstar}: ")

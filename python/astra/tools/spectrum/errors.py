@@ -9,6 +9,7 @@ starts with the path and says what was wrong, e.g.::
 
 import contextlib
 import contextvars
+import functools
 import io
 import os
 import warnings
@@ -17,7 +18,7 @@ from astropy.io import fits
 
 from astra.tools.spectrum.lean_fits import FITS_BLOCK, LeanHDU, LeanHDUList, NotLean
 
-__all__ = ["SpectrumReadError", "open_fits", "describe_source", "read_image", "require_shape"]
+__all__ = ["SpectrumReadError", "open_fits", "describe_source", "read_image", "require_shape", "names_bad_cards"]
 
 #: Bytes that start every FITS file, and every gzip-compressed file.
 _FITS_MAGIC = b"SIMPLE  ="
@@ -57,6 +58,25 @@ def describe_source(source):
     if isinstance(name, (str, os.PathLike)):
         return os.fspath(name)
     return f"<{type(source).__name__}>"
+
+
+def names_bad_cards(loader):
+    """Decorate a loader so that an unparsable header card raises :class:`SpectrumReadError`.
+
+    astropy parses a card's value when it is first read, which may be after the file was
+    opened and checked; its ``VerifyError`` does not name the file.
+
+    :param loader: A function whose first argument is the path, file object or HDUList.
+    """
+
+    @functools.wraps(loader)
+    def wrapper(file_obj, *args, **kwargs):
+        try:
+            return loader(file_obj, *args, **kwargs)
+        except fits.VerifyError as error:
+            raise SpectrumReadError(describe_source(file_obj), f"unparsable header card ({error})") from error
+
+    return wrapper
 
 
 def _check_signature(source, name):

@@ -12,6 +12,7 @@ from specutils.io.registers import data_loader
 from astra.tools.spectrum.errors import (
     SpectrumReadError,
     describe_source,
+    names_bad_cards,
     open_fits,
     read_image,
     require_shape,
@@ -66,6 +67,7 @@ def _apstar_snr(header, n_rows):
     priority=PRIORITY,
     force=True,
 )
+@names_bad_cards
 def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     """Read an apStar file: every row (combined spectra, then each visit) as one Spectrum.
 
@@ -132,6 +134,7 @@ def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     priority=PRIORITY,
     force=True,
 )
+@names_bad_cards
 def load_apvisit(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     """Read an apVisit file: the three chips joined into one spectrum in ascending wavelength.
 
@@ -183,6 +186,7 @@ def load_apvisit(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     priority=PRIORITY,
     force=True,
 )
+@names_bad_cards
 def load_aspcapstar(file_obj, **kwargs):
     """Read an aspcapStar file: the ASPCAP pseudo-continuum-normalised spectrum.
 

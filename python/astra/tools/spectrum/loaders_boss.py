@@ -10,7 +10,7 @@ from astropy.io import fits
 from specutils import Spectrum
 from specutils.io.registers import data_loader
 
-from astra.tools.spectrum.errors import SpectrumReadError, describe_source, open_fits
+from astra.tools.spectrum.errors import SpectrumReadError, describe_source, names_bad_cards, open_fits
 from astra.tools.spectrum.identify import FORMATS, PRIORITY, make_identifier
 from astra.tools.spectrum.utils import BOSS_BAD_PIXEL_BITS, clean_ivar, make_spectrum
 
@@ -44,6 +44,7 @@ def _snr(flux, ivar):
     priority=PRIORITY,
     force=True,
 )
+@names_bad_cards
 def load_boss_spec(file_obj, bad_bits=BOSS_BAD_PIXEL_BITS, **kwargs):
     """Read the coadded spectrum (HDU 1, COADD) of a BOSS spec file.
 

@@ -14,7 +14,7 @@ from astropy.io import fits
 from specutils import Spectrum, SpectrumList
 from specutils.io.registers import data_loader
 
-from astra.tools.spectrum.errors import SpectrumReadError, describe_source, open_fits
+from astra.tools.spectrum.errors import SpectrumReadError, describe_source, names_bad_cards, open_fits
 from astra.tools.spectrum.identify import FORMATS, PRIORITY, kind_from_filename, make_identifier
 from astra.tools.spectrum.utils import clean_ivar, log_linear_wavelength, make_spectrum
 
@@ -79,6 +79,7 @@ def _hdu_spectrum(hdu, header, name, index, bad_bits):
     return make_spectrum(wavelength, flux, ivar, flags, bad_bits, meta)
 
 
+@names_bad_cards
 def _read_mwm(file_obj, kind, bad_bits, hdu=None):
     """Return [(hdu index, Spectrum)] for non-empty HDUs 1-4 (or only ``hdu``)."""
     name = describe_source(file_obj)
