@@ -223,5 +223,74 @@ def test_damaged_headers_never_give_wrong_data(tmp_path):
         assert np.array_equal(arrays.meta["bitmask"], bitmask.astype(np.int32)), position
         assert np.array_equal(arrays.ivar > 0, np.isfinite(sigma) & (sigma > 0) & (sigma < 1e10)), position
         outcomes["same data"] += 1
-    print(outcomes)
     assert outcomes["same data"] > 50 and outcomes["error"] > 0, outcomes
+
+
+def _raw_header(cards):
+    return ("".join(card.ljust(80) for card in cards) + "END".ljust(80)).encode("ascii")
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("cards, key", [
+    (["SIMPLE  =                    T", "HIERARCH SNR = 3.5"], "SNR"),            # short HIERARCH lookup
+    (["SIMPLE  =                    T", "NAXIS1= 100"], "NAXIS1"),                # '=' before column 9
+    (["SIMPLE  =                    T", "  LEAD  =                    4"], "LEAD"),  # keyword not in column 1
+    (["SIMPLE  =                    T", "B1      =123"], "B1"),                    # no blank after '='
+    (["SIMPLE  =                    T", "A5      = 'a'b' / x"], "A5"),             # a lone quote inside
+    (["SIMPLE  =                    T", "A7      = 'abc' junk"], "A7"),            # junk after the string
+    (["SIMPLE  =                    T", "D4      = '\tx'"], "D4"),                 # a tab in the string
+    (["SIMPLE  =                    T", "HISTORY = 5"], "HISTORY"),                # commentary written with '='
+    (["SIMPLE  =                    T", "N       =                  \t5"], "N"),   # a tab before a number
+])
+def test_oddly_written_cards_read_as_astropy_reads_them(cards, key):
+    raw = _raw_header(cards)
+    lean, reference = LeanHeader(raw), fits.Header.fromstring(raw)
+
+    def outcome(header):
+        try:
+            value = header[key]
+        except Exception as error:  # astropy refuses some of these cards: so must we
+            return type(error).__name__
+        return (list(value) if key == "HISTORY" else value), type(value).__name__
+
+    assert outcome(lean) == outcome(reference)
+    assert (key in lean) == (key in reference)
+
+
+def _image_file(tmp_path, data, **cards):
+    hdu = fits.PrimaryHDU(data)
+    for key, value in cards.items():
+        hdu.header[key] = value
+    path = tmp_path / "image.fits"
+    hdu.writeto(path)
+    return path
+
+
+def test_integer_images_with_blank_step_aside(tmp_path):
+    path = _image_file(tmp_path, np.array([1, 2, -99, 4], np.int16), BLANK=-99)
+    with LeanHDUList(path) as lean, pytest.raises(NotLean, match="BLANK"):
+        lean[0].data
+    with fits.open(path) as hdul:  # what stepping aside protects: astropy gives NaN there
+        assert np.isnan(hdul[0].data[2])
+
+
+def test_images_with_an_empty_axis_step_aside(tmp_path):
+    path = _image_file(tmp_path, np.zeros((5, 0), np.float32))
+    with LeanHDUList(path) as lean, pytest.raises(NotLean, match="length 0"):
+        lean[0].data
+
+
+def test_tile_compressed_images_step_aside(tmp_path):
+    path = tmp_path / "compressed.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(np.arange(100, dtype=np.int32).reshape(10, 10))]).writeto(path)
+    with LeanHDUList(path) as lean, pytest.raises(NotLean, match="tile-compressed"):
+        lean[1]
+
+
+def test_non_integer_structure_steps_aside(tmp_path):
+    raw = _raw_header(["SIMPLE  =                    T", "BITPIX  =                  -32",
+                       "NAXIS   =                    1", "NAXIS1  =                 10.0"])
+    path = tmp_path / "odd.fits"
+    path.write_bytes(raw.ljust(2880) + bytes(2880))
+    with pytest.raises(NotLean, match="non-negative integers"):
+        LeanHDUList(path)

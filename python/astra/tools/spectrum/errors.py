@@ -61,10 +61,13 @@ def describe_source(source):
 
 
 def names_bad_cards(loader):
-    """Decorate a loader so that an unparsable header card raises :class:`SpectrumReadError`.
+    """Decorate a loader so that a bad header card raises :class:`SpectrumReadError`.
 
     astropy parses a card's value when it is first read, which may be after the file was
-    opened and checked; its ``VerifyError`` does not name the file.
+    opened and checked; its ``VerifyError`` does not name the file. A card that parses but
+    holds the wrong kind of value (text where the loader needs a number) surfaces as a
+    ``ValueError`` or ``TypeError`` in the loader; both become a ``SpectrumReadError`` naming
+    the file, with the original error chained.
 
     :param loader: A function whose first argument is the path, file object or HDUList.
     """
@@ -75,6 +78,10 @@ def names_bad_cards(loader):
             return loader(file_obj, *args, **kwargs)
         except fits.VerifyError as error:
             raise SpectrumReadError(describe_source(file_obj), f"unparsable header card ({error})") from error
+        except (ValueError, TypeError) as error:
+            raise SpectrumReadError(
+                describe_source(file_obj), f"unexpected header value ({type(error).__name__}: {error})"
+            ) from error
 
     return wrapper
 

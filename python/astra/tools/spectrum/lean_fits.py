@@ -33,8 +33,11 @@ _DTYPES = {8: np.dtype("u1"), 16: np.dtype(">i2"), 32: np.dtype(">i4"), 64: np.d
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][+-]?\d+)?")
-_STRING = re.compile(r"'((?:[^']|'')*)'")
-#: Keywords whose cards carry no "= " value (or many): asked of astropy.
+#: A whole string value field: printable ASCII with '' for a quote, then an optional comment.
+_STRING = re.compile(r"'((?:[ -&(-~]|'')*)' *(?:/.*)?")
+#: A keyword field of a value card as the standard writes it: left-aligned, padded with blanks.
+_KEYWORD = re.compile(r"[A-Za-z0-9_-]+ *")
+#: Keywords of commentary cards (no single value): asked of astropy.
 _COMMENTARY = {"COMMENT", "HISTORY", "", "CONTINUE", "HIERARCH"}
 _MISSING = object()
 
@@ -50,7 +53,9 @@ class LeanHeader(collections.abc.Mapping):
     case-insensitive), iteration over the keywords of value cards in file order, and
     :meth:`to_astropy` for a full :class:`astropy.io.fits.Header`. Values are ``int``,
     ``float``, ``bool`` or ``str`` (trailing blanks removed), as astropy gives them; a
-    keyword that appears twice gives its first value, as in astropy.
+    keyword that appears twice gives its first value, as in astropy. A header with any card
+    laid out other than the standard way (``HIERARCH``, a keyword not starting in column 1,
+    ``=`` elsewhere than column 9) is looked up entirely through astropy.
 
     :param raw: The header's bytes, a whole number of 80-byte cards ending with ``END``.
     :raises NotLean: If the header is not plain ASCII.
@@ -63,16 +68,26 @@ class LeanHeader(collections.abc.Mapping):
         except UnicodeDecodeError:
             raise NotLean("header is not ASCII") from None
         cards = {}  # keyword -> offset of its card (the first, if repeated)
+        regular = True
         for start in range(0, len(text), _CARD):
-            if text[start + 8:start + 10] == "= ":
-                key = text[start:start + 8].rstrip().upper()
+            field = text[start:start + 8]
+            key = field.rstrip().upper()
+            if key in _COMMENTARY:
+                if key == "HIERARCH":
+                    regular = False
+            elif text[start + 8:start + 10] == "= " and _KEYWORD.fullmatch(field):
                 if key not in cards:
                     cards[key] = start
+            elif key != "END":
+                regular = False  # odd layout: astropy knows what it means
         self._cards = cards
+        self._regular = regular
         self._values = {}
         self._astropy = None
 
     def __getitem__(self, key):
+        if not self._regular:
+            return self.to_astropy()[key]
         key = key.upper()
         value = self._values.get(key, _MISSING)
         if value is not _MISSING:
@@ -98,6 +113,8 @@ class LeanHeader(collections.abc.Mapping):
     def __contains__(self, key):
         if not isinstance(key, str):
             return False
+        if not self._regular:
+            return key in self.to_astropy()
         key = key.upper()
         if key in self._cards:
             return True
@@ -106,10 +123,12 @@ class LeanHeader(collections.abc.Mapping):
         return False
 
     def __iter__(self):
+        if not self._regular:
+            return iter(dict.fromkeys(k for k in self.to_astropy().keys() if k not in _COMMENTARY))
         return iter(self._cards)
 
     def __len__(self):
-        return len(self._cards)
+        return sum(1 for _ in self)
 
     def __repr__(self):
         return self.tostring()
@@ -129,15 +148,15 @@ class LeanHeader(collections.abc.Mapping):
 
 def _parse_value(field):
     """The value in a card's value field (number, logical, string), or ``None`` to ask astropy."""
-    text = field.lstrip()
+    text = field.lstrip(" ")
     if text.startswith("'"):
-        match = _STRING.match(text)
+        match = _STRING.fullmatch(text)
         if match is None:
             return None
         value = match.group(1).replace("''", "'").rstrip()
         # A string ending in "&" may continue on CONTINUE cards: astropy joins those.
         return None if value.endswith("&") else value
-    text = text.split("/", 1)[0].strip()
+    text = text.split("/", 1)[0].rstrip(" ")
     if text == "T":
         return True
     if text == "F":
@@ -181,8 +200,11 @@ class LeanHDU:
         :raises NotLean: For anything but an unscaled image (tables, random groups,
             ``BSCALE``/``BZERO`` scaling).
         """
-        if self._data is None and self._nbytes:
-            self._data = self._read_image()
+        if self._data is None:
+            if self._nbytes:
+                self._data = self._read_image()
+            elif self.header.get("NAXIS", 0):
+                raise NotLean(f"HDU {self.index} has an axis of length 0")
         return self._data
 
     def _read_image(self):
@@ -191,6 +213,8 @@ class LeanHDU:
             raise NotLean(f"HDU {self.index} is not a plain image")
         if header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0:
             raise NotLean(f"HDU {self.index} is scaled (BSCALE/BZERO)")
+        if header["BITPIX"] > 0 and "BLANK" in header:
+            raise NotLean(f"HDU {self.index} has BLANK (astropy gives floats with NaN)")
         if header.get("PCOUNT", 0) != 0 or header.get("GCOUNT", 1) != 1:
             raise NotLean(f"HDU {self.index} has PCOUNT/GCOUNT")
         dtype = _DTYPES[header["BITPIX"]]
@@ -273,6 +297,8 @@ class LeanHDUList:
                 break
         raw = b"".join(chunks)
         header = LeanHeader(raw[: (len(chunks) - 1) * FITS_BLOCK + end + _CARD])
+        if header.get("ZIMAGE") is True:
+            raise NotLean(f"HDU {len(self._hdus)} is a tile-compressed image")
         offset = start + len(raw)
         nbytes = _data_bytes(header, len(self._hdus))
         padded = -(-nbytes // FITS_BLOCK) * FITS_BLOCK
@@ -295,14 +321,17 @@ def _data_bytes(header, index):
     try:
         bitpix = header["BITPIX"]
         naxis = header["NAXIS"]
-        if bitpix not in _DTYPES or not 0 <= naxis <= 999:
+        if type(bitpix) is not int or bitpix not in _DTYPES or type(naxis) is not int or not 0 <= naxis <= 999:
             raise NotLean(f"HDU {index}: BITPIX {bitpix} / NAXIS {naxis} not supported")
         axes = [header[f"NAXIS{k}"] for k in range(1, naxis + 1)]
         if index == 0 and header.get("GROUPS") is True:
             raise NotLean("random-groups FITS")
+        gcount, pcount = header.get("GCOUNT", 1), header.get("PCOUNT", 0)
+        if not all(type(v) is int and v >= 0 for v in (*axes, gcount, pcount)):
+            raise NotLean(f"HDU {index}: NAXISn, GCOUNT and PCOUNT must be non-negative integers")
         if naxis == 0:
             return 0
         count = int(np.prod(axes, dtype=np.int64))
-        return abs(bitpix) // 8 * header.get("GCOUNT", 1) * (header.get("PCOUNT", 0) + count)
+        return abs(bitpix) // 8 * gcount * (pcount + count)
     except (KeyError, TypeError) as error:
         raise NotLean(f"HDU {index}: structural keyword missing or odd ({error})") from None
