@@ -67,7 +67,8 @@ def names_bad_cards(loader):
     opened and checked; its ``VerifyError`` does not name the file. A card that parses but
     holds the wrong kind of value (text where the loader needs a number) surfaces as a
     ``ValueError`` or ``TypeError`` in the loader; both become a ``SpectrumReadError`` naming
-    the file, with the original error chained.
+    the file, with the original error chained. :func:`~astra.tools.spectrum.registry.register_loader`
+    applies it to every registered loader.
 
     :param loader: A function whose first argument is the path, file object or HDUList.
     """
@@ -80,7 +81,7 @@ def names_bad_cards(loader):
             raise SpectrumReadError(describe_source(file_obj), f"unparsable header card ({error})") from error
         except (ValueError, TypeError) as error:
             raise SpectrumReadError(
-                describe_source(file_obj), f"unexpected header value ({type(error).__name__}: {error})"
+                describe_source(file_obj), f"unexpected value in the file ({type(error).__name__}: {error})"
             ) from error
 
     return wrapper

@@ -6,18 +6,15 @@ imported, so ``Spectrum1D.read(path)`` picks them without ``format=``.
 
 import numpy as np
 import astropy.units as u
-from specutils import Spectrum
-from specutils.io.registers import data_loader
 
 from astra.tools.spectrum.errors import (
     SpectrumReadError,
     describe_source,
-    names_bad_cards,
     open_fits,
     read_image,
     require_shape,
 )
-from astra.tools.spectrum.identify import FORMATS, PRIORITY, make_identifier
+from astra.tools.spectrum.registry import register_loader
 from astra.tools.spectrum.utils import (
     APOGEE_BAD_PIXEL_BITS,
     ivar_from_sigma,
@@ -59,15 +56,7 @@ def _apstar_snr(header, n_rows):
     return snr
 
 
-@data_loader(
-    FORMATS["apStar"],
-    identifier=make_identifier("apStar"),
-    dtype=Spectrum,
-    extensions=["fits"],
-    priority=PRIORITY,
-    force=True,
-)
-@names_bad_cards
+@register_loader("apStar")
 def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     """Read an apStar file: every row (combined spectra, then each visit) as one Spectrum.
 
@@ -126,15 +115,7 @@ def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     )
 
 
-@data_loader(
-    FORMATS["apVisit"],
-    identifier=make_identifier("apVisit"),
-    dtype=Spectrum,
-    extensions=["fits"],
-    priority=PRIORITY,
-    force=True,
-)
-@names_bad_cards
+@register_loader("apVisit")
 def load_apvisit(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     """Read an apVisit file: the three chips joined into one spectrum in ascending wavelength.
 
@@ -178,15 +159,7 @@ def load_apvisit(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     )
 
 
-@data_loader(
-    FORMATS["aspcapStar"],
-    identifier=make_identifier("aspcapStar"),
-    dtype=Spectrum,
-    extensions=["fits"],
-    priority=PRIORITY,
-    force=True,
-)
-@names_bad_cards
+@register_loader("aspcapStar")
 def load_aspcapstar(file_obj, **kwargs):
     """Read an aspcapStar file: the ASPCAP pseudo-continuum-normalised spectrum.
 

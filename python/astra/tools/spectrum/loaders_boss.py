@@ -7,11 +7,9 @@ SDSS-V files use upper case).
 
 import numpy as np
 from astropy.io import fits
-from specutils import Spectrum
-from specutils.io.registers import data_loader
 
-from astra.tools.spectrum.errors import SpectrumReadError, describe_source, names_bad_cards, open_fits
-from astra.tools.spectrum.identify import FORMATS, PRIORITY, make_identifier
+from astra.tools.spectrum.errors import SpectrumReadError, describe_source, open_fits
+from astra.tools.spectrum.registry import register_loader
 from astra.tools.spectrum.utils import BOSS_BAD_PIXEL_BITS, clean_ivar, make_spectrum
 
 __all__ = ["load_boss_spec"]
@@ -36,15 +34,7 @@ def _snr(flux, ivar):
     return float(np.median(flux[good] * np.sqrt(ivar[good]))) if good.any() else np.nan
 
 
-@data_loader(
-    FORMATS["spec"],
-    identifier=make_identifier("spec"),
-    dtype=Spectrum,
-    extensions=["fits"],
-    priority=PRIORITY,
-    force=True,
-)
-@names_bad_cards
+@register_loader("spec")
 def load_boss_spec(file_obj, bad_bits=BOSS_BAD_PIXEL_BITS, **kwargs):
     """Read the coadded spectrum (HDU 1, COADD) of a BOSS spec file.
 

@@ -11,11 +11,11 @@ An instrument/observatory without data has an empty table (0 rows).
 
 import numpy as np
 from astropy.io import fits
-from specutils import Spectrum, SpectrumList
-from specutils.io.registers import data_loader
+from specutils import SpectrumList
 
 from astra.tools.spectrum.errors import SpectrumReadError, describe_source, names_bad_cards, open_fits
-from astra.tools.spectrum.identify import FORMATS, PRIORITY, kind_from_filename, make_identifier
+from astra.tools.spectrum.identify import kind_from_filename
+from astra.tools.spectrum.registry import register_loader
 from astra.tools.spectrum.utils import clean_ivar, log_linear_wavelength, make_spectrum
 
 __all__ = [
@@ -79,7 +79,6 @@ def _hdu_spectrum(hdu, header, name, index, bad_bits):
     return make_spectrum(wavelength, flux, ivar, flags, bad_bits, meta)
 
 
-@names_bad_cards
 def _read_mwm(file_obj, kind, bad_bits, hdu=None):
     """Return [(hdu index, Spectrum)] for non-empty HDUs 1-4 (or only ``hdu``)."""
     name = describe_source(file_obj)
@@ -111,29 +110,11 @@ def _read_mwm(file_obj, kind, bad_bits, hdu=None):
 
 
 def _register(kind):
-    label = FORMATS[kind]
-    identifier = make_identifier(kind)
-
-    @data_loader(
-        label,
-        identifier=identifier,
-        dtype=Spectrum,
-        extensions=["fits"],
-        priority=PRIORITY,
-        force=True,
-        autogenerate_spectrumlist=False,
-    )
+    @register_loader(kind, autogenerate_spectrumlist=False)
     def load_one(file_obj, hdu=None, bad_bits=0, **kwargs):
         return _read_mwm(file_obj, kind, bad_bits, hdu)[0][1]
 
-    @data_loader(
-        label,
-        identifier=identifier,
-        dtype=SpectrumList,
-        extensions=["fits"],
-        priority=PRIORITY,
-        force=True,
-    )
+    @register_loader(kind, dtype=SpectrumList)
     def load_list(file_obj, bad_bits=0, **kwargs):
         return SpectrumList([s for _, s in _read_mwm(file_obj, kind, bad_bits)])
 
@@ -144,6 +125,7 @@ _register("mwmStar")
 _register("mwmVisit")
 
 
+@names_bad_cards
 def load_mwm_spectrum(file_obj, hdu=None, bad_bits=0):
     """Read one instrument/observatory HDU of an mwmStar or mwmVisit file.
 
@@ -164,6 +146,7 @@ def load_mwm_spectrum(file_obj, hdu=None, bad_bits=0):
     return _read_mwm(file_obj, kind, bad_bits, hdu)[0][1]
 
 
+@names_bad_cards
 def load_mwm_list(file_obj, bad_bits=0):
     """Read every non-empty instrument/observatory HDU of an mwmStar or mwmVisit file.
 
