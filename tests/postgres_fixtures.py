@@ -9,6 +9,9 @@ Imported by ``tests/conftest.py`` with ``from postgres_fixtures import *  # noqa
 * ``postgres_url`` -- a new database ``astra_test_<random>`` created for the test and dropped
   afterwards (with any connections to it).
 * ``sqlite_url`` -- a SQLite file in the test's temporary directory.
+* ``any_database_url`` -- runs the test twice: on ``sqlite_url`` and on ``postgres_url``.
+* ``db_url`` -- ``any_database_url`` set as the configured results database
+  (``ASTRA_DATABASE_URL``).
 * ``results_database`` -- the database unbound after every test (autouse), so no test sees
   another's connection.
 """
@@ -19,7 +22,15 @@ import uuid
 
 import pytest
 
-__all__ = ["postgres_server", "postgres_url", "sqlite_url", "results_database", "DEFAULT_POSTGRES_URL"]
+__all__ = [
+    "postgres_server",
+    "postgres_url",
+    "sqlite_url",
+    "any_database_url",
+    "db_url",
+    "results_database",
+    "DEFAULT_POSTGRES_URL",
+]
 
 #: The server the PostgreSQL tests use unless ``ASTRA_TEST_POSTGRES_URL`` is set.
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -93,6 +104,22 @@ def postgres_url(postgres_server):
 def sqlite_url(tmp_path):
     """A SQLite database file in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'results.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_database_url(request):
+    """Each test that takes it runs on SQLite and on a fresh PostgreSQL database."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+@pytest.fixture
+def db_url(any_database_url, monkeypatch):
+    """:func:`any_database_url`, set as the configured results database."""
+    import astra.config
+
+    monkeypatch.setenv("ASTRA_DATABASE_URL", any_database_url)
+    astra.config.reload()
+    return any_database_url
 
 
 @pytest.fixture(autouse=True)

@@ -26,15 +26,13 @@ class _Task:
         return {k: str(v) for k, v in self.param_kwargs.items()}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'results.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    monkeypatch.setenv("ASTRA_DATABASE_URL", url)
-    astra.config.reload()
+@pytest.fixture
+def db_url(db_url):
+    """The configured results database (SQLite, then PostgreSQL), holding ten S/N rows."""
     rows = [EstimateSNRResult.row_for_task(_Task(f"s{i}", "dr13" if i % 2 else "dr17"), {"snr": float(i)})
             for i in range(10)]
     upsert_rows(EstimateSNRResult, rows)
-    return url
+    return db_url
 
 
 def test_create_by_name_with_filter(db_url, tmp_path, capsys):

@@ -18,13 +18,8 @@ from astra.tasks.continuum import (
 from astra.tools import synthetic
 from astra.tools.spectrum import read_spectrum
 
-REAL_APSTAR = {
-    "N1333": "2M03290406+3117075",
-    "120-45": "2M00452143+1634446",
-    "009+09": "2M17334253-1654573",
-    "221+84": "2M12241699+2453335",
-}
-DR13 = dict(release="dr13", apred="r6", apstar="stars", telescope="apo25m")
+from real_files import DR13, REAL_APSTAR
+
 LABELS = {"teff": 4600.0, "logg": 2.3, "fe_h": -0.4}
 
 

@@ -34,12 +34,10 @@ def _row(task_id, **values):
     return EstimateSNRResult.row_for_task(_Task(task_id, obj=task_id), values)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path):
-    """Each test runs on SQLite and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'results.db'}"
-    return request.getfixturevalue("postgres_url")
+@pytest.fixture
+def db_url(any_database_url):
+    """SQLite, then a fresh PostgreSQL database; not set as the configured URL."""
+    return any_database_url
 
 
 def test_default_is_sqlite_file_in_output_dir(tmp_path):

@@ -3,7 +3,6 @@
 import peewee
 import pytest
 
-import astra.config
 from astra.cli import main
 from astra.database import BaseResult, FloatField, TextField, connect, create_tables, get_database, upsert_rows
 from astra.database.examples import EstimateSNRResult
@@ -40,13 +39,6 @@ class EvolvingV2(BaseResult):
     class Meta:
         table_name = "evolving"
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'results.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    monkeypatch.setenv("ASTRA_DATABASE_URL", url)
-    astra.config.reload()
-    return url
 
 
 def test_create_tables_is_idempotent(db_url):

@@ -4,7 +4,6 @@ import multiprocessing
 import os
 
 import luigi
-import pytest
 
 import astra
 import astra.config
@@ -59,14 +58,6 @@ class ReturnsValues(DatabaseOutputMixin, BaseTask):
     def process(self, task, context):
         return {"snr": 1.0, "snr_visits": [1.0, 2.0, float("nan")]}
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path, monkeypatch):
-    """Each test runs on SQLite and on a fresh PostgreSQL database (set as the configured URL)."""
-    url = f"sqlite:///{tmp_path / 'results.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    monkeypatch.setenv("ASTRA_DATABASE_URL", url)
-    astra.config.reload()
-    return url
 
 
 def _rows():

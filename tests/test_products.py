@@ -43,13 +43,6 @@ class ProductResult(BaseResult):
     flag_not_converged = flag(2**1, help_text="Fit did not converge")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'results.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    monkeypatch.setenv("ASTRA_DATABASE_URL", url)
-    astra.config.reload()
-    return url
-
 
 def _fill():
     rows = [

@@ -14,13 +14,7 @@ import astra
 from astra.contrib.rocket import EstimateSNR, estimate_snr
 from astra.tools import synthetic
 
-REAL_APSTAR = {
-    "N1333": "2M03290406+3117075",
-    "120-45": "2M00452143+1634446",
-    "009+09": "2M17334253-1654573",
-    "221+84": "2M12241699+2453335",
-}
-DR13 = dict(release="dr13", apred="r6", apstar="stars", telescope="apo25m")
+from real_files import DR13, REAL_APSTAR
 
 
 def test_estimate_snr_on_known_arrays():
