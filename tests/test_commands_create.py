@@ -11,25 +11,18 @@ from astra.cli import main
 from astra.database import upsert_rows
 from astra.database.examples import EstimateSNRResult
 
+from fake_tasks import FakeTask
 
-class _Task:
-    def __init__(self, name, release):
-        self.task_id = f"test.Fake_{name}"
-        self.param_kwargs = {"obj": name, "release": release, "mjd": 59000, **dict(zip(
-            ("astra_version_major", "astra_version_minor"), astra.version_info()))}
 
-    @staticmethod
-    def get_task_family():
-        return "test.Fake"
-
-    def identity_params(self):
-        return {k: str(v) for k, v in self.param_kwargs.items()}
+def _task(name, release):
+    major, minor = astra.version_info()
+    return FakeTask(f"test.Fake_{name}", major=major, minor=minor, obj=name, release=release, mjd=59000)
 
 
 @pytest.fixture
 def db_url(db_url):
     """The configured results database (SQLite, then PostgreSQL), holding ten S/N rows."""
-    rows = [EstimateSNRResult.row_for_task(_Task(f"s{i}", "dr13" if i % 2 else "dr17"), {"snr": float(i)})
+    rows = [EstimateSNRResult.row_for_task(_task(f"s{i}", "dr13" if i % 2 else "dr17"), {"snr": float(i)})
             for i in range(10)]
     upsert_rows(EstimateSNRResult, rows)
     return db_url

@@ -14,24 +14,11 @@ from astra.database.examples import EstimateSNRResult
 from astra.database.migrations import ensure_table
 from astra.database.writer import upsert_rows
 
-
-class _Task:
-    """The little of a task that :meth:`BaseResult.row_for_task` reads."""
-
-    def __init__(self, task_id, **params):
-        self.task_id = task_id
-        self.param_kwargs = {"astra_version_major": 0, "astra_version_minor": 3, **params}
-
-    @staticmethod
-    def get_task_family():
-        return "test.Fake"
-
-    def identity_params(self):
-        return {k: str(v) for k, v in self.param_kwargs.items()}
+from fake_tasks import FakeTask
 
 
 def _row(task_id, **values):
-    return EstimateSNRResult.row_for_task(_Task(task_id, obj=task_id), values)
+    return EstimateSNRResult.row_for_task(FakeTask(task_id, obj=task_id), values)
 
 
 @pytest.fixture

@@ -8,18 +8,11 @@ from astra.database import BaseResult, FloatField, TextField, connect, create_ta
 from astra.database.examples import EstimateSNRResult
 from astra.database.migrations import MigrationError, ensure_table
 
+from fake_tasks import FakeTask
 
-class _Task:
-    def __init__(self, name):
-        self.task_id = f"test.Fake_{name}"
-        self.param_kwargs = {"obj": name, "astra_version_major": 0, "astra_version_minor": 3}
 
-    @staticmethod
-    def get_task_family():
-        return "test.Fake"
-
-    def identity_params(self):
-        return {k: str(v) for k, v in self.param_kwargs.items()}
+def _task(name):
+    return FakeTask(f"test.Fake_{name}", obj=name)
 
 
 class EvolvingV1(BaseResult):
@@ -44,7 +37,7 @@ class EvolvingV2(BaseResult):
 def test_create_tables_is_idempotent(db_url):
     reports = create_tables([EstimateSNRResult])
     assert [str(r) for r in reports] == ["estimatesnrresult: created"]
-    upsert_rows(EstimateSNRResult, [EstimateSNRResult.row_for_task(_Task("x"), {"snr": 2.0})])
+    upsert_rows(EstimateSNRResult, [EstimateSNRResult.row_for_task(_task("x"), {"snr": 2.0})])
     reports = create_tables([EstimateSNRResult])
     assert [str(r) for r in reports] == ["estimatesnrresult: up to date"]
     assert EstimateSNRResult.select().count() == 1
@@ -52,22 +45,22 @@ def test_create_tables_is_idempotent(db_url):
 
 def test_new_nullable_columns_are_added_and_data_kept(db_url):
     create_tables([EvolvingV1])
-    upsert_rows(EvolvingV1, [EvolvingV1.row_for_task(_Task("old"), {"a": 1.5})])
+    upsert_rows(EvolvingV1, [EvolvingV1.row_for_task(_task("old"), {"a": 1.5})])
     report = ensure_table(EvolvingV2, force=True)
     assert report.added == ["b", "c"] and not report.created
     assert "added columns b, c" in str(report)
     row = EvolvingV2.get(EvolvingV2.task_id == "test.Fake_old")
     assert (row.a, row.b, row.c) == (1.5, None, None)
-    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_Task("new"), {"a": 2.0, "b": 3.0, "c": "x"})])
+    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_task("new"), {"a": 2.0, "b": 3.0, "c": "x"})])
     assert EvolvingV2.select().count() == 2
 
 
 def test_columns_removed_from_a_model_are_kept(db_url):
     create_tables([EvolvingV2])
-    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_Task("x"), {"a": 1.0, "b": 2.0})])
+    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_task("x"), {"a": 1.0, "b": 2.0})])
     report = ensure_table(EvolvingV1, force=True)
     assert report.extra == ["b", "c"] and "kept columns no longer in EvolvingV1: b, c" in str(report)
-    upsert_rows(EvolvingV1, [EvolvingV1.row_for_task(_Task("x"), {"a": 5.0})])
+    upsert_rows(EvolvingV1, [EvolvingV1.row_for_task(_task("x"), {"a": 5.0})])
     assert EvolvingV2.get().b == 2.0, "data in a column the model dropped survives"
 
 

@@ -12,21 +12,13 @@ from astra.database import BaseResult, BitField, FloatField, IntegerField, TextF
 from astra.database.examples import EstimateSNRResult
 from astra.products import create_summary, default_summary_path
 
+from fake_tasks import FakeTask
+
 MAJOR, MINOR = astra.version_info()
 
 
-class _Task:
-    def __init__(self, name, release="dr17", minor=MINOR, **params):
-        self.task_id = f"test.Fake_{name}_{minor}"
-        self.param_kwargs = {"obj": name, "release": release, "astra_version_major": MAJOR,
-                             "astra_version_minor": minor, **params}
-
-    @staticmethod
-    def get_task_family():
-        return "test.Fake"
-
-    def identity_params(self):
-        return {k: str(v) for k, v in self.param_kwargs.items()}
+def _task(name, release="dr17", minor=MINOR, **params):
+    return FakeTask(f"test.Fake_{name}_{minor}", major=MAJOR, minor=minor, obj=name, release=release, **params)
 
 
 class ProductResult(BaseResult):
@@ -46,10 +38,10 @@ class ProductResult(BaseResult):
 
 def _fill():
     rows = [
-        ProductResult.row_for_task(_Task("a"), {"teff": 5000.0, "n_lines": 12, "note": "fine"}),
-        ProductResult.row_for_task(_Task("b", release="dr16"), {"flag_not_converged": True, "flag_cosmic": True}),
-        ProductResult.row_for_task(_Task("c"), failed=True, error="ValueError: boom"),
-        ProductResult.row_for_task(_Task("a", minor=MINOR + 1), {"teff": 6000.0}),
+        ProductResult.row_for_task(_task("a"), {"teff": 5000.0, "n_lines": 12, "note": "fine"}),
+        ProductResult.row_for_task(_task("b", release="dr16"), {"flag_not_converged": True, "flag_cosmic": True}),
+        ProductResult.row_for_task(_task("c"), failed=True, error="ValueError: boom"),
+        ProductResult.row_for_task(_task("a", minor=MINOR + 1), {"teff": 6000.0}),
     ]
     upsert_rows(ProductResult, rows)
 
@@ -121,8 +113,8 @@ def test_arrays_and_empty_table(db_url, tmp_path):
     with fits.open(path) as hdul:
         assert len(hdul[1].data) == 0 and "snr" in hdul[1].columns.names
     upsert_rows(EstimateSNRResult, [
-        EstimateSNRResult.row_for_task(_Task("v"), {"snr": 10.0, "snr_visits": [9.0, 11.0, float("nan")]}),
-        EstimateSNRResult.row_for_task(_Task("w"), {"snr": 5.0}),
+        EstimateSNRResult.row_for_task(_task("v"), {"snr": 10.0, "snr_visits": [9.0, 11.0, float("nan")]}),
+        EstimateSNRResult.row_for_task(_task("w"), {"snr": 5.0}),
     ])
     path, count = create_summary(EstimateSNRResult, tmp_path / "arrays.fits")
     with fits.open(path) as hdul:
