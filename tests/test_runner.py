@@ -57,6 +57,13 @@ def test_run_errors_are_one_line(capsys):
     assert "no parameter 'bogus'" in capsys.readouterr().err
 
 
+def test_run_names_a_sas_root_that_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "no-such-sas"
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--species", "apStar",
+                 "--sas-base-dir", str(missing)]) == 1
+    assert f"under {missing}, which does not exist" in capsys.readouterr().err
+
+
 def test_demo_on_generated_spectra(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SAS_BASE_DIR", raising=False)
     assert main(["demo", "-n", "12"]) == 0

@@ -167,3 +167,17 @@ def test_unparsable_header_card_names_the_file(apstar):
         with pytest.raises(SpectrumReadError, match="unparsable header card") as info:
             read(apstar, "apStar")
         assert str(info.value).startswith(f"{apstar}: ")
+
+
+def test_a_wavelength_keyword_that_is_not_a_number_is_named(apstar):
+    from astra.tools.spectrum import read_arrays
+
+    with open(apstar, "rb") as fp:
+        data = bytearray(fp.read())
+    card = data.find(b"CRPIX1  =", data.find(b"XTENSION"))  # HDU 1's, which the loader reads
+    data[card + 10:card + 30] = b"'not a number'".rjust(20)
+    with open(apstar, "wb") as fp:
+        fp.write(data)
+    for read in (read_spectrum, read_arrays):
+        with pytest.raises(SpectrumReadError, match="HDU 1 header: CRPIX1 is 'not a number', not a number"):
+            read(apstar, "apStar")

@@ -1,5 +1,6 @@
 """``astra run``: run a task over the spectra found on disk (or listed in a table)."""
 
+import os
 import sys
 
 NAME = "run"
@@ -92,7 +93,10 @@ def run(args):
     except ValueError as error:
         raise UsageError(str(error)) from None
     if not n:
-        where = args.keys_table or f"{args.species} files of {args.release} under the SAS root"
+        root = args.sas_base_dir or os.environ.get("SAS_BASE_DIR")
+        where = args.keys_table or f"{args.species} files of {args.release} under {root or 'SAS_BASE_DIR, which is not set'}"
+        if root and not args.keys_table and not os.path.isdir(root):
+            where += ", which does not exist"
         print(f"no spectra found ({where})", file=sys.stderr)
         return 1
     print(f"{task_class.get_task_family()}: {n} spectra; {summary}")

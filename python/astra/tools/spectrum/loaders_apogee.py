@@ -37,7 +37,11 @@ ASPCAPSTAR_HDUS = 4
 def _wavelength_solution(header, fallback, name, index):
     for h in (header, fallback):
         if h is not None and "CRVAL1" in h and "CDELT1" in h:
-            return float(h["CRVAL1"]), float(h["CDELT1"]), float(h.get("CRPIX1", 1))
+            values = {key: h.get(key, 1) for key in ("CRVAL1", "CDELT1", "CRPIX1")}
+            for key, value in values.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise SpectrumReadError(name, f"HDU {index} header: {key} is {value!r}, not a number")
+            return tuple(float(v) for v in values.values())
     raise SpectrumReadError(
         name, f"HDU {index} header has no CRVAL1/CDELT1 log-linear wavelength solution"
     )
