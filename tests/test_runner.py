@@ -74,6 +74,13 @@ def test_demo_on_generated_spectra(tmp_path, capsys, monkeypatch):
     assert histogram.exists() and histogram.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_demo_sizes_do_not_mix(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SAS_BASE_DIR", raising=False)
+    assert main(["demo", "-n", "4"]) == 0
+    assert main(["demo", "-n", "8"]) == 0
+    assert "EstimateSNR: 8 spectra;" in capsys.readouterr().out
+
+
 @pytest.mark.realdata
 def test_find_files_with_a_list_of_values(real_sas):
     found = find_files("dr13", "apStar", real_sas, field='["120-45", "009+09"]')

@@ -1,5 +1,6 @@
 """Running a task over the spectra on disk (or listed in a table): what ``astra run`` does."""
 
+import contextlib
 import csv
 import importlib
 import os
@@ -56,14 +57,14 @@ def tasks_for_keys(task_class, rows, species=None, release=None, task_params=Non
     :param task_params: other parameters, by name, as text or values.
     :returns: one batch task per release (none when there are no rows).
     """
-    if not rows:
-        return []
     params = dict(task_class.get_params())
     kwargs = {}
-    for name, value in (task_params or {}).items():
+    for name, value in (task_params or {}).items():  # checked even when there are no rows
         if name not in params:
             raise ValueError(f"{task_class.get_task_family()} has no parameter {name!r}")
         kwargs[name] = params[name].parse(value) if isinstance(value, str) else value
+    if not rows:
+        return []
     if species is not None and "species" in params:
         kwargs["species"] = species
     by_release = {}  # release is not a batch parameter: one task per release
@@ -110,17 +111,33 @@ def run_over_files(
     :param sas_base_dir: the SAS root.
     :returns: ``(number of spectra, BuildSummary)``.
     """
-    if sas_base_dir:
-        # Data-model tasks (here and in forked workers) resolve their paths from SAS_BASE_DIR.
-        os.environ["SAS_BASE_DIR"] = os.path.abspath(sas_base_dir)
-    if keys_table:
-        rows = read_keys_table(keys_table)
-        if limit:
-            rows = rows[:limit]
-    else:
-        rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
-    tasks = tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
-    if not tasks:
-        return 0, None
-    summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
+    with _sas_base_dir(sas_base_dir):
+        if keys_table:
+            rows = read_keys_table(keys_table)
+            if limit:
+                rows = rows[:limit]
+        else:
+            rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
+        tasks = tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
+        if not tasks:
+            return 0, None
+        summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
     return len(rows), summary
+
+
+@contextlib.contextmanager
+def _sas_base_dir(path):
+    """Set ``SAS_BASE_DIR`` to ``path`` (if given) for the block, then put back what it was.
+
+    Data-model tasks, here and in Luigi's forked workers, resolve their paths from it.
+    """
+    previous = os.environ.get("SAS_BASE_DIR")
+    if path:
+        os.environ["SAS_BASE_DIR"] = os.path.abspath(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SAS_BASE_DIR", None)
+        else:
+            os.environ["SAS_BASE_DIR"] = previous

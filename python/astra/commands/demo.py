@@ -48,8 +48,9 @@ def run(args):
     if args.synthetic or not sas or not _sas_has_apstar(sas):
         from astra.tools.synthetic import write_sample_tree
 
-        sas = os.path.join(astra.config.get("output_dir"), "demo-sas")
-        marker = os.path.join(sas, f".astra-demo-{args.n}")
+        # One tree per size: a run covers every file in its tree, so sizes must not mix.
+        sas = os.path.join(astra.config.get("output_dir"), "demo-sas", str(args.n))
+        marker = os.path.join(sas, ".astra-demo-complete")
         if not os.path.exists(marker):
             print(f"writing {args.n} synthetic dr13 apStar files under {sas} ...")
             # Four groups at different S/N, so the results (and their histogram) show a range.
@@ -66,12 +67,12 @@ def run(args):
     print(f"EstimateSNR: {n} spectra; {summary}")
     results = os.path.join(astra.config.get("output_dir"), "EstimateSNR")
     print(f"results (one snr.json per spectrum) are under {results}")
-    _plot(results)
+    _plot(results, sas)
     return 0 if summary.success and not summary.failed else 1
 
 
-def _plot(results):
-    """A histogram of the S/N of the combined spectra, when matplotlib is installed."""
+def _plot(results, sas):
+    """A histogram of the S/N of the combined spectra read from ``sas``, when matplotlib is installed."""
     import glob
     import json
 
@@ -86,9 +87,9 @@ def _plot(results):
     snr = []
     for path in glob.glob(os.path.join(results, "**", "*-snr.json"), recursive=True):
         with open(path) as fp:
-            first = json.load(fp)["snr"][0]
-        if first is not None:
-            snr.append(first)
+            result = json.load(fp)
+        if result["path"].startswith(os.path.abspath(sas) + os.sep) and result["snr"][0] is not None:
+            snr.append(result["snr"][0])
     if not snr:
         return
     from astra.targets import atomic_path
