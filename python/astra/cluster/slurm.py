@@ -21,8 +21,9 @@ import shlex
 import string
 import subprocess
 import sys
-import tempfile
 import time
+
+from astra.targets import atomic_open
 
 __all__ = [
     "SlurmError", "render_job_script", "luigi_command", "astra_command", "ASTRA_PROGRAM", "submit", "job_status", "cancel",
@@ -293,20 +294,6 @@ def _run_with_retry(argv, env=None, attempts=5, backoff=0.5, timeout=60.0, not_f
         " ".join(argv[:3]), result.returncode, attempts, (result.stderr or result.stdout).strip()))
 
 
-def _atomic_write(path, text, mode=0o755):
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            fp.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _append_ledger(jobs_dir, record):
     line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
     fd = os.open(os.path.join(jobs_dir, LEDGER_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -362,7 +349,9 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
     job_name = match.group(1) if match else "astra-job"
     digest = hashlib.sha1(script_text.encode("utf-8")).hexdigest()[:12]
     script_path = os.path.join(jobs_dir, "{}-{}.sh".format(job_name, digest))
-    _atomic_write(script_path, script_text)
+    with atomic_open(script_path, "w", encoding="utf-8") as fp:
+        fp.write(script_text)
+        os.fchmod(fp.fileno(), 0o755)
     output = re.search(r"^#SBATCH\s+--output=\"?([^\"\n]+)", script_text, re.M)
     if output:  # sbatch does not create the log directory
         os.makedirs(os.path.dirname(output.group(1)) or ".", exist_ok=True)

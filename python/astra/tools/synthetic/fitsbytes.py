@@ -7,9 +7,10 @@ checked against astropy in the tests.
 """
 
 import os
-import tempfile
 
 import numpy as np
+
+from astra.targets import atomic_open
 
 __all__ = ["card", "header_bytes", "image_hdu", "table_hdu", "atomic_write"]
 
@@ -151,17 +152,7 @@ def atomic_write(path, chunks):
     :returns: ``path``.
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            for chunk in chunks:
-                fp.write(chunk)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as fp:
+        for chunk in chunks:
+            fp.write(chunk)
     return path
