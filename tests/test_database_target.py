@@ -160,6 +160,23 @@ def test_batch_complete_is_one_query(db_url):
     assert len([q for q in queries if "SELECT" in q.sql]) == 1
 
 
+def test_a_batch_run_asks_the_database_once_per_batch(db_url, monkeypatch):
+    import astra.database.target as target
+
+    asked = []
+    real = target.completed_task_ids
+
+    def counting(model, ids, *args, **kwargs):
+        asked.append(len(ids))
+        return real(model, ids, *args, **kwargs)
+
+    monkeypatch.setattr(target, "completed_task_ids", counting)
+    summary = astra.build([SNRTask(obj=tuple(f"q{i}" for i in range(40)))], max_batch_size=20, log_level="ERROR")
+    assert summary.done == 40
+    assert asked == [20, 20]  # complete() at scheduling; run() reuses its answer
+    assert Result.select().count() == 40
+
+
 def test_writer_flushes_by_size_interval_and_close(db_url):
     tasks = [SNRTask(obj=f"w{i}") for i in range(7)]
     writer = ResultWriter(Result, batch_size=3, flush_interval=3600)

@@ -183,12 +183,25 @@ class DatabaseOutputMixin:
         """Whether every member has a result row (one query for the whole batch)."""
         ids = [m.task_id for m in self.get_batch_tasks()]
         done = completed_task_ids(self._model(), ids, self.failed_results_complete)
-        return len(done) == len(set(ids))
+        complete = len(done) == len(set(ids))
+        # Luigi asks complete() when it schedules the batch, before run(): keep the answer (and
+        # which database gave it) for run()'s first question instead of asking again.
+        self._completed_ids = None if complete else (get_database(), done)
+        return complete
 
     def incomplete_batch_tasks(self):
-        """The members without a result row, found with one query for the whole batch."""
+        """The members without a result row, found with one query for the whole batch.
+
+        Uses the answer of the last :meth:`complete` once, when it came from the same
+        database: a member finished elsewhere in between is written again, which the upsert
+        makes harmless.
+        """
         members = list(self.get_batch_tasks())
-        done = completed_task_ids(self._model(), [m.task_id for m in members], self.failed_results_complete)
+        known = self.__dict__.pop("_completed_ids", None)
+        if known is not None and known[0] is get_database():
+            done = known[1]
+        else:
+            done = completed_task_ids(self._model(), [m.task_id for m in members], self.failed_results_complete)
         return [m for m in members if m.task_id not in done]
 
     def run(self):

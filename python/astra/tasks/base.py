@@ -121,6 +121,9 @@ class BaseTask(BatchRunMixin, luigi.Task):
 
         :returns: a dict of parameter name to text value.
         """
+        known = self.__dict__.get("_identity_str_params")
+        if known is not None:  # worked out when the task was made; parameters do not change
+            return dict(known)
         out = {}
         for name, param in self.get_params():
             value = self.param_kwargs[name]
