@@ -27,7 +27,6 @@ import astra.config
 from astra.database.connection import get_database
 from astra.database.fields import BitField
 from astra.database.migrations import ensure_table
-from astra.database.models import DATA_MODEL_KEYS
 from astra.targets import atomic_path
 
 __all__ = ["create_summary", "default_summary_path", "summary_columns"]
@@ -235,5 +234,3 @@ def create_summary(model, path=None, overwrite=False, filters=None, where=None, 
     return path, len(rows)
 
 
-#: Data-model keys ``astra create`` offers as filter options.
-FILTER_KEYS = DATA_MODEL_KEYS

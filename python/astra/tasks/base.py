@@ -367,5 +367,4 @@ def _batch_aware_output(single_output):
         return single_output(self)
 
     output._astra_batch_aware = True
-    output._astra_single = single_output
     return output

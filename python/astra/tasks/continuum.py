@@ -70,8 +70,7 @@ APOGEE_REGIONS = ((15000.0, 15834.0), (15834.0, 16454.0), (16454.0, 17100.0))
 #: The continuum-pixel mask shipped with Astra (boolean, apStar rest-frame grid).
 DEFAULT_CONTINUUM_PIXELS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "etc", "continuum-pixels-apogee.npy")
 
-_APSTAR_CRVAL, _APSTAR_CDELT, _APSTAR_NPIX = 4.179, 6e-6, 8575
-_C_KMS = 299792.458
+_APSTAR_NPIX = 8575
 
 
 # ---------------------------------------------------------------------- design matrices
@@ -121,7 +120,7 @@ def _design(method, x, lo, hi, order, length_scale, degree, knot_spacing):
 # ---------------------------------------------------------------------- fitting
 
 
-def _fit_region(x, flux, ivar, use, design, n_iterations, clip_low, clip_high):
+def _fit_region(flux, ivar, use, design, n_iterations, clip_low, clip_high):
     """Weighted least squares on the ``use`` pixels, with asymmetric clipping; returns (fit, used)."""
     n_params = design.shape[1]
     used = use.copy()
@@ -209,7 +208,7 @@ def fit_continuum(
             use = candidates[row, in_region]
             f = np.where(use, flux2[row, in_region], 0.0)
             iv = np.where(use, ivar2[row, in_region], 0.0)
-            fit, row_used = _fit_region(x, f, iv, use, design, n_iterations, clip_low, clip_high)
+            fit, row_used = _fit_region(f, iv, use, design, n_iterations, clip_low, clip_high)
             if fit is None:
                 continue
             # No extrapolation: the continuum spans the good pixels of the region only.

@@ -225,7 +225,7 @@ def _basis(wavelength, centre, sigma):
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_basis(n, first, last, middle, v_rad, raw):
+def _cached_basis(v_rad, raw):
     wavelength = np.frombuffer(raw, dtype=np.float64)
     shift = 1.0 + v_rad / _C_KMS
     return [
@@ -248,14 +248,7 @@ def model_flux(wavelength, labels=None, v_rad=0.0):
     single = labels is None or isinstance(labels, dict)
     x = (labels_array(labels) - _CENTRE) / _SCALE
     terms = _quadratic_terms(x)
-    bases = _cached_basis(
-        wavelength.size,
-        float(wavelength[0]),
-        float(wavelength[-1]),
-        float(wavelength[wavelength.size // 2]),
-        float(v_rad),
-        wavelength.tobytes(),
-    )
+    bases = _cached_basis(float(v_rad), wavelength.tobytes())
     absorbed = np.zeros((x.shape[0], wavelength.size))
     for lines, (phi, psi) in zip(_line_lists(), bases):
         depth = lines.depth * np.clip(terms @ lines.coef.T, 0.05, None)  # (n, n_lines)
