@@ -117,14 +117,13 @@ def _central_scheduler(args):
     if args.local_scheduler or args.module == ASTRA_PROGRAM:
         return None, None
     host, port = args.scheduler_host, args.scheduler_port
-    if host is None:
+    if host is None or port is None:
         import luigi.configuration
+
         config = luigi.configuration.get_config()
-        host = config.get("core", "scheduler_host", None) or None
+        host = host or config.get("core", "scheduler_host", None) or None
         if host is not None and port is None:
             port = config.getint("core", "scheduler_port", 8082)
-    if host is not None and port is None:
-        port = 8082
     return host, port
 
 
@@ -134,24 +133,22 @@ def run(args):
     :param args: the parsed :class:`argparse.Namespace`.
     :returns: exit status (0 on success, 1 when Slurm fails, 2 on bad arguments).
     """
+    from astra.cli import UsageError
     from astra.cluster import slurm
 
     split_task_args(args)
     if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1:
-        print("astra srun: --nodes, --jobs and --workers-per-node must be at least 1", file=sys.stderr)
-        return 2
+        raise UsageError("--nodes, --jobs and --workers-per-node must be at least 1")
     if args.module == ASTRA_PROGRAM and args.scheduler_host:
-        print("astra srun: 'astra {}' schedules its own batches; --scheduler-host applies to luigi "
-              "tasks only (set scheduler_host in Astra's configuration)".format(args.task), file=sys.stderr)
-        return 2
+        raise UsageError("'astra {}' schedules its own batches; --scheduler-host applies to luigi "
+                         "tasks only (set scheduler_host in Astra's configuration)".format(args.task))
     host, port = _central_scheduler(args)
     share_count = args.nodes * args.jobs
     if share_count > 1 and not host and args.module != ASTRA_PROGRAM and not args.shares:
         # A plain `luigi --module` process cannot take a share: every node would run it all.
-        print("astra srun: several nodes or jobs without a central scheduler would each run the whole "
-              "task; give --scheduler-host (luigid), use the form 'astra srun ... astra run ...' "
-              "(which splits the batches), or --shares if the task keeps only its share", file=sys.stderr)
-        return 2
+        raise UsageError("several nodes or jobs without a central scheduler would each run the whole "
+                         "task; give --scheduler-host (luigid), use the form 'astra srun ... astra run ...' "
+                         "(which splits the batches), or --shares if the task keeps only its share")
     scripts = []
     try:
         for job_index in range(args.jobs):
@@ -164,8 +161,7 @@ def run(args):
                 share=share if share_count > 1 else None,
             ))
     except ValueError as exc:
-        print("astra srun: {}".format(exc), file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     if args.dry_run:
         print("\n".join(scripts), end="")
         return 0
