@@ -81,3 +81,58 @@ def test_bad_config_value_names_the_parameter(luigi_config):
     luigi_config("[paramtest.Configured]\norder = many\n")
     with pytest.raises(ParameterTypeError, match="paramtest.Configured: parameter 'order'"):
         Configured()
+
+
+def test_a_tuple_of_one_value_for_a_non_batch_parameter_is_that_value():
+    p = astra.Parameter()
+    assert p.normalize(("dr16", "dr16")) == "dr16"
+    assert astra.IntParameter().normalize([3, 3.0, "3"]) == 3  # equal once normalised
+
+
+def test_different_values_for_a_non_batch_parameter_say_it_is_not_a_batch_key():
+    with pytest.raises(ParameterTypeError, match=r"not a batch key: .* 2 different values were given \('dr16', 'dr17'\); make one task per value"):
+        astra.Parameter().normalize(("dr16", "dr17"))
+
+
+def test_seed_003_batch_keywords_with_a_repeated_release():
+    from astra.tasks import BaseTask
+    from astra.tasks.io import ApStarFile
+
+    @astra.inherits(ApStarFile)
+    class Stellar(BaseTask):
+        task_namespace = "paramtest"
+
+    multiple_kwds = dict(
+        release=("dr16", "dr16"), apred=("r12", "r12"), telescope=("apo25m", "apo25m"),
+        field=("218-04", "000+14"), prefix=("ap", "ap"), obj=("2M06440890-0610126", "2M16505794-2118004"),
+        apstar=("stars", "stars"),
+    )
+    task = Stellar(**multiple_kwds)
+    assert task.release == "dr16" and task.get_batch_size() == 2
+    assert [m.field for m in task.get_batch_tasks()] == ["218-04", "000+14"]
+    with pytest.raises(ParameterTypeError, match="paramtest.Stellar: parameter 'release': not a batch key"):
+        Stellar(**dict(multiple_kwds, release=("dr16", "dr17")))
+    with pytest.raises(ParameterTypeError, match="ApStarFile: parameter 'release': not a batch key"):
+        ApStarFile(**dict(multiple_kwds, release=("dr16", "dr17")))
+
+
+def test_lists_and_dicts_are_values_not_batches():
+    assert astra.ListParameter().normalize(["a", "b"]) == ("a", "b")
+    assert astra.DictParameter().normalize({"a": (1, 2)})["a"] == (1, 2)
+
+
+def test_plain_types_only_for_parameters_that_keep_such_values():
+    from astra.parameters import plain_type, serialises_text_as_itself
+    from astra.tasks.io.base import IntKeyParameter, KeyParameter, ReleaseParameter
+
+    assert plain_type(astra.Parameter()) is str and serialises_text_as_itself(astra.Parameter())
+    assert plain_type(KeyParameter()) is str and plain_type(IntKeyParameter()) is int
+    assert plain_type(astra.FloatParameter()) is float and plain_type(astra.BoolParameter()) is bool
+    assert plain_type(ReleaseParameter()) is None  # "DR16" becomes "dr16"
+    assert plain_type(astra.DictParameter()) is None and plain_type(astra.ListParameter()) is None
+
+    class Lower(astra.Parameter):
+        def _normalize_one(self, x):
+            return str(x).lower()
+
+    assert plain_type(Lower()) is None  # changed values without saying which stay: normalised

@@ -27,6 +27,8 @@ __all__ = [
     "TupleParameter",
     "ParameterTypeError",
     "is_batch_value",
+    "plain_type",
+    "serialises_text_as_itself",
 ]
 
 
@@ -53,11 +55,72 @@ def _canonical_json(value):
     return json.dumps(recursively_unfreeze(value), sort_keys=True, default=_json_default)
 
 
+def trusted(function):
+    """Mark a ``normalize``/``serialize`` implementation that the construction fast path trusts.
+
+    Trusted means: for a value of the declared plain type it changes nothing (see :func:`plain_type`).
+    """
+    function._astra_plain = True
+    return function
+
+
+def transparent(function):
+    """Mark a ``_normalize_one``/``_serialize_one`` override that only adds ``None`` handling.
+
+    :func:`plain_type` then looks through it to the implementation it wraps.
+    """
+    function._astra_transparent = True
+    return function
+
+
+def _owner_attribute(cls, method, attribute):
+    # The class that defines the effective ``method`` (skipping transparent wrappers) must
+    # declare ``attribute`` itself: a subclass that changes the method without declaring it
+    # gets no fast path.
+    for klass in cls.__mro__:
+        function = klass.__dict__.get(method)
+        if function is None or getattr(function, "_astra_transparent", False):
+            continue
+        return klass.__dict__.get(attribute)
+    return None
+
+
+def plain_type(param):
+    """The exact type whose values ``param.normalize`` returns unchanged, or ``None``.
+
+    Task construction skips normalising a keyword value whose type is exactly this one (for
+    ``str``: a non-empty string), so a million tasks given values of the right type pay no
+    conversion. Only parameter classes that declare ``_plain_type`` beside their
+    ``_normalize_one`` qualify; a subclass overriding either method is normalised every time.
+
+    :param param: a parameter object.
+    :returns: a type, or ``None``.
+    """
+    cls = type(param)
+    if not getattr(cls.normalize, "_astra_plain", False):
+        return None
+    return _owner_attribute(cls, "_normalize_one", "_plain_type")
+
+
+def serialises_text_as_itself(param):
+    """Whether ``param.serialize`` returns a non-batch ``str`` value unchanged.
+
+    :param param: a parameter object.
+    """
+    cls = type(param)
+    if not getattr(cls.serialize, "_astra_plain", False):
+        return False
+    return bool(_owner_attribute(cls, "_serialize_one", "_text_is_itself"))
+
+
 class _CanonicalMixin:
     """Adds one-value normalisation and tuple (batch) handling to a Luigi parameter class.
 
     Subclasses implement ``_normalize_one``, ``_serialize_one`` and ``_parse_one``.
     """
+
+    #: The exact type whose values ``_normalize_one`` returns unchanged (see :func:`plain_type`).
+    _plain_type = None
 
     def _normalize_one(self, x):
         return x
@@ -78,15 +141,29 @@ class _CanonicalMixin:
         except (ParameterTypeError, TypeError, ValueError) as error:
             raise ParameterTypeError(f"{task_name}: parameter '{param_name}': {error}") from None
 
+    @trusted
     def normalize(self, x):
-        """Canonical form of ``x``; for batch parameters a tuple of canonical values."""
-        if self._accepts_tuples() and is_batch_value(x):
-            values = tuple(self._normalize_one(v) for v in x)
-            if len(values) == 0:
-                raise ParameterTypeError("an empty tuple is not a batch")
-            return values[0] if len(values) == 1 else values
+        """Canonical form of ``x``; for batch parameters a tuple of canonical values.
+
+        A parameter that is not a batch parameter (no ``batch_method=tuple``) accepts a tuple
+        of identical values as that value (seed 003 writes ``release=("dr16", "dr16")``);
+        different values are an error: one batch has one value of such a parameter.
+        """
+        if is_batch_value(x):
+            if self._accepts_tuples():
+                values = tuple(self._normalize_one(v) for v in x)
+                if len(values) == 0:
+                    raise ParameterTypeError("an empty tuple is not a batch")
+                return values[0] if len(values) == 1 else values
+            if self._scalar():
+                return _the_one_value([self._normalize_one(v) for v in x])
         return self._normalize_one(x)
 
+    def _scalar(self):
+        # Lists and dictionaries are values of their own, not per-member values.
+        return True
+
+    @trusted
     def serialize(self, x):
         """Text form; a batch becomes a JSON list of the members' text forms."""
         if self._accepts_tuples() and is_batch_value(x):
@@ -125,6 +202,23 @@ class _CanonicalMixin:
             raise ParameterTypeError(f"{task_name}: parameter '{param_name}': {error}") from None
 
 
+def _the_one_value(values):
+    distinct = []
+    for value in values:
+        if value not in distinct:
+            distinct.append(value)
+    if len(distinct) == 1:
+        return distinct[0]
+    if not distinct:
+        raise ParameterTypeError("expected a value, got an empty tuple")
+    shown = ", ".join(repr(v) for v in distinct[:3]) + (", ..." if len(distinct) > 3 else "")
+    raise ParameterTypeError(
+        f"not a batch key: one task (one batch) has one value of it, but {len(distinct)} different values "
+        f"were given ({shown}); make one task per value (astra.build groups single-spectrum tasks by "
+        "it), or give it once as a plain value"
+    )
+
+
 class Parameter(_CanonicalMixin, luigi.Parameter):
     """A string parameter (numbers given to it are kept as their text).
 
@@ -133,12 +227,16 @@ class Parameter(_CanonicalMixin, luigi.Parameter):
     survives the text round trip that Luigi's scheduler and forked workers make.
     """
 
+    _plain_type = str
+
     def _normalize_one(self, x):
         if x is None or x == "":
             return None
         if isinstance(x, (bytes, bytearray)):
             return x.decode() or None
         return x if isinstance(x, str) else str(x)
+
+    _text_is_itself = True
 
     def _serialize_one(self, x):
         return "" if x is None else str(x)
@@ -149,6 +247,8 @@ class Parameter(_CanonicalMixin, luigi.Parameter):
 
 class IntParameter(_CanonicalMixin, luigi.IntParameter):
     """An integer parameter; integral floats and numeric strings are accepted."""
+
+    _plain_type = int
 
     def _normalize_one(self, x):
         if x is None:
@@ -174,6 +274,8 @@ class IntParameter(_CanonicalMixin, luigi.IntParameter):
 class FloatParameter(_CanonicalMixin, luigi.FloatParameter):
     """A float parameter: ``1`` and ``1.0`` are the same value (and the same task)."""
 
+    _plain_type = float
+
     def _normalize_one(self, x):
         if x is None:
             return None
@@ -193,6 +295,8 @@ class FloatParameter(_CanonicalMixin, luigi.FloatParameter):
 
 class BoolParameter(_CanonicalMixin, luigi.BoolParameter):
     """A boolean parameter; ``"true"``/``"false"`` (any case), ``0`` and ``1`` are accepted."""
+
+    _plain_type = bool
 
     def _normalize_one(self, x):
         if isinstance(x, bool):
@@ -219,6 +323,9 @@ class DictParameter(_CanonicalMixin, luigi.DictParameter):
     def _accepts_tuples(self):
         return False
 
+    def _scalar(self):
+        return False
+
     def _normalize_one(self, x):
         if isinstance(x, str):
             x = json.loads(x)
@@ -237,6 +344,9 @@ class ListParameter(_CanonicalMixin, luigi.ListParameter):
     """A list parameter (stored as a tuple so it can be hashed)."""
 
     def _accepts_tuples(self):
+        return False
+
+    def _scalar(self):
         return False
 
     def _normalize_one(self, x):

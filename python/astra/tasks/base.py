@@ -22,10 +22,11 @@ from luigi.task import flatten
 
 import astra
 import astra.config
-from astra.parameters import IntParameter, ParameterTypeError, is_batch_value
+from astra.parameters import IntParameter, is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.tasks import identity
 from astra.tasks.batch_run import BatchRunMixin
+from astra.tasks.plan import TaskRegister, plan_for
 
 __all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS"]
 
@@ -39,18 +40,45 @@ class BatchSizeError(ValueError):
     """The tuple-valued (batch) parameters of a task have different lengths."""
 
 
-class BaseTask(BatchRunMixin, luigi.Task):
+class _Lazy:
+    """An attribute worked out on first use and then kept in the instance (a plain attribute).
+
+    A task built for a batch of a million rarely needs its own id or hash; those that do pay
+    once. Assigning the attribute (as Luigi does for ``task_id``) simply sets it.
+    """
+
+    def __init__(self, function):
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __get__(self, task, owner=None):
+        if task is None:
+            return self
+        value = task.__dict__[self.name] = self.function(task)
+        return value
+
+
+class BaseTask(BatchRunMixin, luigi.Task, metaclass=TaskRegister):
     """A Luigi task with a stable identity, identity-derived outputs and batch mode.
 
     Subclass it as you would :class:`luigi.Task`. Write ``requires()``, ``output()`` and the
-    per-spectrum work for one spectrum; batch mode is handled for you.
+    per-spectrum work for one spectrum; batch mode is handled for you. Positional arguments
+    follow the order in which the parameters were declared (Astra's hidden version parameters
+    are never positional): ``Greet("2M00452143+1634446")``.
     """
 
     astra_version_major = IntParameter(
-        default=_MAJOR, visibility=ParameterVisibility.HIDDEN, description="Astra major version (identity)"
+        default=_MAJOR,
+        positional=False,
+        visibility=ParameterVisibility.HIDDEN,
+        description="Astra major version (identity)",
     )
     astra_version_minor = IntParameter(
-        default=_MINOR, visibility=ParameterVisibility.HIDDEN, description="Astra minor version (identity)"
+        default=_MINOR,
+        positional=False,
+        visibility=ParameterVisibility.HIDDEN,
+        description="Astra minor version (identity)",
     )
 
     #: Most members Luigi's own scheduler may merge into one batch (``batch_method=tuple``).
@@ -67,52 +95,82 @@ class BaseTask(BatchRunMixin, luigi.Task):
             cls.requires = _member_aware_requires(single_requires)
 
     @classmethod
+    def get_params(cls):
+        """The class's parameters as ``(name, parameter)`` in declaration order (worked out once)."""
+        return list(plan_for(cls).params)
+
+    @classmethod
     def get_param_values(cls, params, args, kwargs):
-        """Luigi's parameter resolution, with errors that name the task and the parameter."""
-        family = cls.get_task_family()
-        params_dict = dict(params)
-        normalised = {}
-        for name, value in kwargs.items():
-            if name in params_dict:
-                try:
-                    value = params_dict[name].normalize(value)
-                except (ParameterTypeError, TypeError, ValueError) as error:
-                    raise ParameterTypeError(f"{family}: parameter '{name}': {error}") from None
-            normalised[name] = value
-        try:
-            return super().get_param_values(params, args, normalised)
-        except luigi.parameter.MissingParameterException as error:
-            raise luigi.parameter.MissingParameterException(str(error).replace("[args=(), kwargs={", "[kwargs={")) from None
+        """Resolve arguments into every parameter's normalised value (see :mod:`astra.tasks.plan`).
+
+        Subclasses may override it to complete the values (call ``super()`` first); errors name
+        the task and the parameter.
+
+        :param params: ``(name, parameter)`` pairs (the class's own are used).
+        :param args: positional arguments.
+        :param kwargs: keyword arguments.
+        :returns: a list of ``(name, value)`` in declaration order.
+        """
+        return list(plan_for(cls).resolve(args, kwargs).items())
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._set_identity()
-        self._batch_size = self._check_batch_size()
+        # Only classes with their own __init__ come here (others are made by TaskRegister).
+        cls = type(self)
+        plan = plan_for(cls)
+        values = plan.resolve(args, kwargs) if plan.direct else dict(cls.get_param_values(plan.params, args, kwargs))
+        self._astra_init(values, plan)
+
+    def _astra_init(self, values, plan):
+        """Set up a new task from every parameter's normalised value (what ``Task.__init__`` sets)."""
+        state = self.__dict__
+        state.update(values)
+        state["param_kwargs"] = values
+        state["set_tracking_url"] = state["set_status_message"] = state["set_progress_percentage"] = None
+        for name in plan.warn_names:
+            plan.by_name[name]._warn_on_wrong_param_type(name, values[name])
+        state["_batch_size"] = 1
+        for name in plan.batch_names:
+            if isinstance(values[name], (tuple, list)):
+                state["_batch_size"] = self._check_batch_size(plan.batch_names)
+                break
+
+    def __hash__(self):
+        return hash(self.identity_hash)
 
     # ------------------------------------------------------------------ identity
 
-    def _set_identity(self, str_params=None):
-        family = self.get_task_family()
-        str_params = str_params if str_params is not None else self.identity_params()
-        self.identity_hash = identity.identity_hash(family, str_params)
-        self._identity_str_params = str_params
-        self._task_id = None  # built on first use: a batch's members rarely need theirs
-        self._Task__hash = hash(self.identity_hash)
+    @_Lazy
+    def _identity_str_params(self):
+        """The significant parameters' text values (``None`` left out), worked out once."""
+        values = self.param_kwargs
+        out = {}
+        for name, serialise, text_is_itself in plan_for(type(self)).identity:
+            value = values[name]
+            # None (an unset optional parameter) is left out, so adding an optional parameter
+            # to a task class does not change the identity of existing tasks.
+            if value is None:
+                continue
+            out[name] = value if text_is_itself and type(value) is str else serialise(value)
+        return out
 
-    @property
+    @_Lazy
+    def identity_hash(self):
+        """The hash of the task's family and significant parameters (see :mod:`astra.tasks.identity`)."""
+        return identity.identity_hash(self.get_task_family(), self._identity_str_params)
+
+    @_Lazy
     def task_id(self):
         """The task's id: family, a few leading parameter values and the identity hash."""
-        task_id = self._task_id
-        if task_id is None:
-            task_id = self._task_id = identity.task_id(
-                self.get_task_family(), self._identity_str_params, self._summary_names(), self.identity_hash
-            )
-        return task_id
+        return identity.task_id(
+            self.get_task_family(), self._identity_str_params, self._summary_names(), self.identity_hash
+        )
 
-    @task_id.setter
-    def task_id(self, value):
-        # luigi.Task.__init__ assigns its own id first; _set_identity() then replaces it.
-        self._task_id = value
+    def _set_identity(self, str_params=None):
+        state = self.__dict__
+        for name in ("identity_hash", "task_id", "_identity_str_params"):
+            state.pop(name, None)
+        if str_params is not None:
+            state["_identity_str_params"] = str_params
 
     def identity_params(self):
         """The serialised significant parameters that define this task (version included).
@@ -121,17 +179,7 @@ class BaseTask(BatchRunMixin, luigi.Task):
 
         :returns: a dict of parameter name to text value.
         """
-        known = self.__dict__.get("_identity_str_params")
-        if known is not None:  # worked out when the task was made; parameters do not change
-            return dict(known)
-        out = {}
-        for name, param in self.get_params():
-            value = self.param_kwargs[name]
-            # None (an unset optional parameter) is left out, so adding an optional parameter
-            # to a task class does not change the identity of existing tasks.
-            if value is not None and param.significant and param.visibility != ParameterVisibility.PRIVATE:
-                out[name] = param.serialize(value)
-        return out
+        return dict(self._identity_str_params)
 
     #: Parameters whose values may appear in the task id, in order of preference (the first
     #: three that are set are used); ``None`` means the public parameters in declaration order.
@@ -139,7 +187,8 @@ class BaseTask(BatchRunMixin, luigi.Task):
 
     @classmethod
     def _summary_names(cls):
-        names = cls.__dict__.get("_astra_summary_names")
+        plan = plan_for(cls)
+        names = plan.__dict__.get("summary_names")
         if names is None:
             public = [
                 n
@@ -147,7 +196,7 @@ class BaseTask(BatchRunMixin, luigi.Task):
                 if p.significant and p.visibility == ParameterVisibility.PUBLIC and n not in VERSION_PARAMETERS
             ]
             names = [n for n in cls.task_id_parameters if n in public] if cls.task_id_parameters else public
-            cls._astra_summary_names = names
+            plan.summary_names = names
         return names
 
     def __repr__(self):
@@ -262,16 +311,13 @@ class BaseTask(BatchRunMixin, luigi.Task):
     @classmethod
     def batch_param_names(cls):
         """Names of the parameters that may hold one value per batch member."""
-        names = cls.__dict__.get("_astra_batch_names")
-        if names is None:
-            names = [name for name, p in cls.get_params() if p._is_batchable()]
-            cls._astra_batch_names = names
-        return names
+        return plan_for(cls).batch_names
 
-    def _check_batch_size(self):
+    def _check_batch_size(self, names=None):
         lengths = {}
-        for name in self.batch_param_names():
-            value = self.param_kwargs[name]
+        values = self.param_kwargs
+        for name in self.batch_param_names() if names is None else names:
+            value = values[name]
             if value is None:  # unset optional keys (e.g. another release's) are noise here
                 continue
             if is_batch_value(value):
@@ -335,13 +381,13 @@ class BaseTask(BatchRunMixin, luigi.Task):
     def _from_normalised(cls, values, str_params=None):
         """Build a task from already-normalised values, bypassing Luigi's instance cache."""
         task = cls.__new__(cls)
-        task.__dict__.update(values)
-        task.param_kwargs = values
-        task.set_tracking_url = None
-        task.set_status_message = None
-        task.set_progress_percentage = None
-        task._set_identity(str_params)
-        task._batch_size = 1
+        state = task.__dict__
+        state.update(values)
+        state["param_kwargs"] = values
+        state["set_tracking_url"] = state["set_status_message"] = state["set_progress_percentage"] = None
+        if str_params is not None:
+            state["_identity_str_params"] = str_params
+        state["_batch_size"] = 1
         return task
 
 

@@ -1,13 +1,8 @@
-"""Grouping tasks into batches, and running them: :func:`batch_tasks` and :func:`build`.
-
-Tasks of one family whose significant non-batch parameters are identical can share one batch:
-the expensive ``setup()`` (loading a model) then runs once for all of them, and the scheduler
-sees one task per batch instead of one per spectrum. Insignificant parameters do not split
-batches (the first task's values are used).
+"""Running tasks in batches: :func:`build` groups them (:func:`batch_tasks`, from
+:mod:`astra.tasks.grouping`), runs them with Luigi and summarises what happened.
 """
 
 import dataclasses
-import itertools
 import json
 import logging
 
@@ -15,83 +10,12 @@ import luigi
 from luigi.execution_summary import _summary_dict
 
 import astra.config
-from astra.parameters import is_batch_value
 from astra.tasks.base import BaseTask
+from astra.tasks.grouping import batch_tasks
 
 __all__ = ["batch_tasks", "build", "BuildSummary"]
 
 logger = logging.getLogger("astra")
-
-
-def _group_key(task):
-    batch_names = set(task.batch_param_names())
-    shared = tuple(sorted((n, v) for n, v in task.identity_params().items() if n not in batch_names))
-    return (type(task), shared)
-
-
-def _member_rows(task, batch_names):
-    """The batch parameters of each member of ``task`` as tuples, without building members."""
-    size = task.get_batch_size()
-    columns = []
-    for name in batch_names:
-        value = task.param_kwargs[name]
-        columns.append(value if is_batch_value(value) else itertools.repeat(value, size))
-    return zip(*columns)
-
-
-def batch_tasks(tasks, max_batch_size=None):
-    """Group ``tasks`` into batch tasks.
-
-    Tasks are grouped by class and by the values of their significant non-batch parameters;
-    each group becomes batches of at most ``max_batch_size`` members, in the order the members
-    were given (duplicates dropped). Tasks given as batches are split into their members first.
-    Tasks that are not :class:`~astra.tasks.BaseTask` or have no batch parameters are returned
-    unchanged.
-
-    :param tasks: an iterable of tasks.
-    :param max_batch_size: most members per batch (default: the ``max_batch_size`` setting).
-    :returns: a list of tasks.
-    """
-    if max_batch_size is None:
-        max_batch_size = int(astra.config.get("max_batch_size", 1000))
-    if max_batch_size < 1:
-        raise ValueError(f"max_batch_size must be at least 1, not {max_batch_size}")
-
-    passthrough, groups = [], {}
-    for task in tasks:
-        if not isinstance(task, BaseTask) or not task.batch_param_names():
-            passthrough.append(task)
-            continue
-        key = _group_key(task)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = (task, {})
-        rows = group[1]
-        for row in _member_rows(task, task.batch_param_names()):
-            rows.setdefault(row, None)
-
-    batches = []
-    for first, rows in groups.values():
-        names = first.batch_param_names()
-        shared = {n: v for n, v in first.param_kwargs.items() if n not in names}
-        ordered = list(rows)
-        for start in range(0, len(ordered), max_batch_size):
-            chunk = ordered[start : start + max_batch_size]
-            columns = dict(zip(names, zip(*chunk)))
-            batch = type(first)(**shared, **_collapse(columns))
-            # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
-            batch.max_batch_size = max_batch_size
-            batches.append(batch)
-    return passthrough + batches
-
-
-def _collapse(columns):
-    """A column whose values are all equal is given as that value (it broadcasts)."""
-    out = {}
-    for name, values in columns.items():
-        first = values[0]
-        out[name] = first if all(v == first for v in values) else values
-    return out
 
 
 @dataclasses.dataclass

@@ -26,7 +26,7 @@ import os
 import luigi
 
 import astra
-from astra.parameters import is_batch_value
+from astra.parameters import is_batch_value, transparent, trusted
 from astra.targets import AtomicFileTarget
 from astra.tasks.base import BaseTask
 from astra.tasks.io import download as _download
@@ -41,6 +41,7 @@ logger = logging.getLogger("astra")
 class _OptionalKeyMixin:
     """``None`` (written as an empty string) is a valid value: the key does not apply."""
 
+    @trusted  # a value of the key's plain type comes out unchanged
     def normalize(self, x):
         """Canonical value; a batch whose members are all ``None`` is ``None``."""
         value = super().normalize(x)
@@ -48,11 +49,13 @@ class _OptionalKeyMixin:
             return None
         return value
 
+    @transparent
     def _normalize_one(self, x):
         if x is None or (isinstance(x, str) and x == ""):
             return None
         return super()._normalize_one(x)
 
+    @transparent
     def _serialize_one(self, x):
         return "" if x is None else super()._serialize_one(x)
 
@@ -76,15 +79,28 @@ class IntKeyParameter(_OptionalKeyMixin, astra.IntParameter):
 
 
 class ReleaseParameter(astra.Parameter):
-    """An SDSS release in sdss-access's spelling: ``"DR16"`` and ``"dr16"`` are one task."""
+    """An SDSS release in sdss-access's spelling: ``"DR16"`` and ``"dr16"`` are one task.
+
+    Release is not a batch key: one batch has one release. A tuple of one release repeated
+    (seed 003 writes ``release=("dr16", "dr16")``) is that release.
+    """
+
+    #: Spellings seen so far and their canonical release (a survey names a handful).
+    _seen = {}
 
     def _normalize_one(self, x):
         if x is None:
             return None
+        seen = self._seen.get(x) if type(x) is str else None
+        if seen is not None:
+            return seen
         try:
-            return canonical_release(x)
+            name = canonical_release(x)
         except UnknownReleaseError as error:
             raise astra.ParameterTypeError(str(error)) from None
+        if type(x) is str and len(self._seen) < 1000:
+            self._seen[x] = name
+        return name
 
 
 def key(description, kind=str):

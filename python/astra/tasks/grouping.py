@@ -1,0 +1,131 @@
+"""Grouping tasks into batches: :func:`batch_tasks`.
+
+Tasks of one class whose significant non-batch parameters are identical can share one batch:
+the expensive ``setup()`` (loading a model) then runs once for all of them, and the scheduler
+sees one task per batch instead of one per spectrum. Insignificant parameters do not split
+batches (the first task's values are used).
+
+Grouping works on the values the tasks already hold, normalised when they were built: no
+text form, no identity hash and no intermediate task per member is made, so a script can hand
+:func:`astra.build` a million single-spectrum tasks. Values are compared as they are, except
+where equal values can have different text forms (floats: ``-0.0`` and ``0.0``; plain Luigi
+parameters: ``1`` and ``1.0``): those are compared by their text form, so a member's identity
+never changes by joining a batch.
+"""
+
+import operator
+
+import astra.config
+from astra.parameters import FloatParameter, _CanonicalMixin, is_batch_value
+from astra.tasks.base import BaseTask
+from astra.tasks.plan import plan_for
+
+__all__ = ["batch_tasks"]
+
+
+def _tuple_getter(names):
+    """A function giving ``tuple(values[n] for n in names)``, in C where possible."""
+    if not names:
+        return lambda values: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return operator.itemgetter(*names)
+
+
+class _Grouping:
+    """How tasks of one class are keyed and split into member rows."""
+
+    def __init__(self, cls):
+        plan = plan_for(cls)
+        self.plan = plan
+        self.batch_names = plan.batch_names
+        by_value, by_text = [], []
+        for name in plan.group_names:
+            param = plan.by_name[name]
+            exact = isinstance(param, _CanonicalMixin) and not isinstance(param, FloatParameter)
+            (by_value if exact else by_text).append((name, param.serialize))
+        self._values = _tuple_getter([n for n, _ in by_value])
+        self._texts = by_text
+        self.row = _tuple_getter(self.batch_names)
+
+    def key(self, task):
+        """What a batch's members must share: the significant non-batch values."""
+        values = task.param_kwargs
+        key = self._values(values)
+        if self._texts:
+            key = (key, tuple(None if values[n] is None else serialise(values[n]) for n, serialise in self._texts))
+        try:
+            hash(key)
+        except TypeError:  # a value that cannot be hashed (a plain Luigi parameter): use text
+            names = set(self.batch_names)
+            key = tuple(sorted((n, v) for n, v in task.identity_params().items() if n not in names))
+        return key
+
+    def rows(self, task):
+        """The batch parameters of each member of ``task`` as tuples, without building members."""
+        values = task.param_kwargs
+        size = task.get_batch_size()
+        if size == 1:
+            return (self.row(values),)
+        columns = [values[n] if is_batch_value(values[n]) else (values[n],) * size for n in self.batch_names]
+        return zip(*columns)
+
+
+def batch_tasks(tasks, max_batch_size=None):
+    """Group ``tasks`` into batch tasks.
+
+    Tasks are grouped by class and by the values of their significant non-batch parameters;
+    each group becomes batches of at most ``max_batch_size`` members, in the order the members
+    were given (duplicates dropped). Tasks given as batches are split into their members first.
+    Tasks that are not :class:`~astra.tasks.BaseTask` or have no batch parameters are returned
+    unchanged.
+
+    :param tasks: an iterable of tasks.
+    :param max_batch_size: most members per batch (default: the ``max_batch_size`` setting).
+    :returns: a list of tasks.
+    """
+    if max_batch_size is None:
+        max_batch_size = int(astra.config.get("max_batch_size", 1000))
+    if max_batch_size < 1:
+        raise ValueError(f"max_batch_size must be at least 1, not {max_batch_size}")
+
+    passthrough, groups, groupings = [], {}, {}
+    last_cls = grouping = None
+    for task in tasks:
+        cls = type(task)
+        if cls is not last_cls:  # scripts hand over long runs of one class
+            grouping = groupings.get(cls, False)
+            if grouping is False:
+                groupable = issubclass(cls, BaseTask) and cls.batch_param_names()
+                grouping = groupings[cls] = _Grouping(cls) if groupable else None
+            last_cls = cls
+        if grouping is None:
+            passthrough.append(task)
+            continue
+        key = (cls, grouping.key(task))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = (task, grouping, {})
+        rows = group[2]
+        if task._batch_size == 1:
+            rows.setdefault(grouping.row(task.param_kwargs), None)
+        else:
+            for row in grouping.rows(task):
+                rows.setdefault(row, None)
+
+    batches = []
+    for first, grouping, rows in groups.values():
+        ordered = list(rows)
+        for start in range(0, len(ordered), max_batch_size):
+            values = dict(first.param_kwargs)
+            for name, column in zip(grouping.batch_names, zip(*ordered[start : start + max_batch_size])):
+                head = column[0]
+                # A column whose values are all equal is given as that value (it broadcasts).
+                values[name] = head if column.count(head) == len(column) else column
+            # The members' values are normalised and complete already: no second resolution.
+            batch = grouping.plan.instance(values)
+            # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
+            batch.max_batch_size = max_batch_size
+            batches.append(batch)
+    return passthrough + batches
