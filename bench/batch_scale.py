@@ -10,10 +10,21 @@ Compares, each in its own process (so peak RSS is its own):
 
 Every variant writes one tiny file per spectrum into a fanned-out directory tree.
 
+The script path (seed 003's way: a script builds one task per spectrum and lets Astra batch
+them) is measured separately, for N = 1e5 and (without ``--quick``) 1e6, in turns over
+``--rounds`` rounds, medians shown:
+
+* a script that builds N single-spectrum ``StarSpectrum`` tasks (an ``ApStarFile``-inheriting
+  task named by six keys) and calls ``astra.build`` on them; the construction time per task is
+  shown beside it;
+* the same work given as one tuple task;
+* plain ``luigi.Task`` construction with the same six parameters (construction only, on at most
+  20,000 tasks: it takes minutes at 1e6).
+
 Usage::
 
-    python bench/batch_scale.py            # N = 1e3, 1e4, 1e5, 1e6
-    python bench/batch_scale.py --quick    # N = 1e3, 1e4 (under a minute)
+    python bench/batch_scale.py            # N = 1e3, 1e4, 1e5, 1e6; script path at 1e5, 1e6
+    python bench/batch_scale.py --quick    # N = 1e3, 1e4; script path at 1e5
 """
 
 import argparse
@@ -28,6 +39,8 @@ import tempfile
 import time
 
 PLAIN_LUIGI_LIMIT_SECONDS = 120
+#: Most plain luigi.Task objects built to time their construction.
+PLAIN_CONSTRUCTION_LIMIT = 20_000
 
 
 def _define_tasks():
@@ -72,7 +85,45 @@ def _define_tasks():
                 with target.open("w") as fp:
                     fp.write(str(obj))
 
-    return TrivialSpectrum, PlainSpectrum, PlainBatchedSpectrum
+    class PlainStarSpectrum(luigi.Task):
+        """A plain Luigi task with StarSpectrum's six keys (construction only)."""
+
+        task_namespace = "bench"
+        release = luigi.Parameter()
+        apred = luigi.Parameter()
+        apstar = luigi.Parameter()
+        telescope = luigi.Parameter()
+        field = luigi.Parameter()
+        obj = luigi.Parameter()
+
+    return TrivialSpectrum, PlainSpectrum, PlainBatchedSpectrum, PlainStarSpectrum
+
+
+def run_script_variant(variant, n, batch_size):
+    """The script-path variants; return ``{"seconds": ..., "construct": ...}``."""
+    import astra
+    from trivial import STAR_KEYS, StarSpectrum, star_name
+
+    *_, PlainStarSpectrum = _define_tasks()
+    names = [star_name(i) for i in range(n)]
+    StarSpectrum(obj=names[0], **STAR_KEYS)  # sdss-access's release list, once per process
+    start = time.perf_counter()
+    if variant == "script":
+        tasks = [StarSpectrum(obj=name, **STAR_KEYS) for name in names]
+        built = time.perf_counter()
+        summary = astra.build(tasks, max_batch_size=batch_size, log_level="ERROR")
+        assert summary.done == n and not summary.failed, summary
+        return {"seconds": time.perf_counter() - start, "construct": built - start}
+    if variant == "star-tuple":
+        summary = astra.build([StarSpectrum(obj=tuple(names), **STAR_KEYS)], max_batch_size=batch_size, log_level="ERROR")
+        assert summary.done == n and not summary.failed, summary
+        return {"seconds": time.perf_counter() - start}
+    if variant == "luigi-construct":
+        tasks = [PlainStarSpectrum(obj=name, **STAR_KEYS) for name in names]
+        seconds = time.perf_counter() - start
+        assert len(tasks) == n
+        return {"seconds": seconds, "construct": seconds}
+    raise ValueError(variant)
 
 
 def run_variant(variant, n, root, batch_size):
@@ -84,7 +135,9 @@ def run_variant(variant, n, root, batch_size):
     import astra.config
 
     astra.config.reload()
-    TrivialSpectrum, PlainSpectrum, PlainBatchedSpectrum = _define_tasks()
+    if variant in SCRIPT_VARIANTS:
+        return run_script_variant(variant, n, batch_size)
+    TrivialSpectrum, PlainSpectrum, PlainBatchedSpectrum, _ = _define_tasks()
     start = time.perf_counter()
     if variant == "astra":
         summary = astra.build([TrivialSpectrum(obj=tuple(range(n)))], max_batch_size=batch_size, log_level="ERROR")
@@ -108,23 +161,33 @@ def run_variant(variant, n, root, batch_size):
                 fp.write(str(i))
     else:
         raise ValueError(variant)
-    return time.perf_counter() - start
+    return {"seconds": time.perf_counter() - start}
 
 
-def measure(variant, n, batch_size, directory):
-    """Run a variant in a fresh process; return (seconds, peak RSS in MB)."""
+SCRIPT_VARIANTS = ("script", "star-tuple", "luigi-construct")
+
+
+def measure(variant, n, batch_size, directory, full=False, code=None):
+    """Run a variant in a fresh process; return (seconds, peak RSS in MB), or its result dict.
+
+    :param code: a ``python/`` directory of another Astra checkout to run instead of this one.
+    """
     root = tempfile.mkdtemp(prefix=f"astra-bench-{variant}-", dir=directory)
+    env = dict(os.environ)
+    if code:
+        env["PYTHONPATH"] = os.pathsep.join([code, os.path.dirname(os.path.abspath(__file__))])
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--child", variant, "--n", str(n), "--root", root, "--batch-size", str(batch_size)],
             capture_output=True,
             text=True,
-            timeout=PLAIN_LUIGI_LIMIT_SECONDS * 3,
+            timeout=PLAIN_LUIGI_LIMIT_SECONDS * 5,
+            env=env,
         )
         if out.returncode != 0:
             raise RuntimeError(f"{variant} N={n} failed:\n{out.stderr[-3000:]}")
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        return result["seconds"], result["rss_mb"]
+        return result if full else (result["seconds"], result["rss_mb"])
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -134,6 +197,13 @@ def main():
     parser.add_argument("--quick", action="store_true", help="N = 1e3 and 1e4 only")
     parser.add_argument("--batch-size", type=int, default=1000, help="members per batch for astra.build")
     parser.add_argument("--max-n", type=int, default=None, help="largest N to run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the script-path variants (medians shown)")
+    parser.add_argument("--script-only", action="store_true", help="only the script-path rows")
+    parser.add_argument(
+        "--baseline",
+        help="the python/ directory of another Astra checkout (e.g. a git worktree of an older commit): "
+        "its script-path rows are measured in the same turns",
+    )
     parser.add_argument(
         "--dir",
         default="/dev/shm" if os.path.isdir("/dev/shm") else None,
@@ -145,9 +215,9 @@ def main():
     args = parser.parse_args()
 
     if args.child:
-        seconds = run_variant(args.child, args.n, args.root, args.batch_size)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"seconds": seconds, "rss_mb": rss}))
+        result = run_variant(args.child, args.n, args.root, args.batch_size)
+        result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
         return
 
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
@@ -157,6 +227,17 @@ def main():
     header = f"{'workload':<28}{'N':>10}{'seconds':>10}{'us/spectrum':>13}{'vs raw':>8}{'peak RSS MB':>13}"
     print(header)
     print("-" * len(header))
+    if not args.script_only:
+        survey_rows(sizes, args)
+    script_sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    if args.max_n:
+        script_sizes = [n for n in script_sizes if n <= args.max_n]
+    for n in script_sizes:
+        script_rows(n, args)
+
+
+def survey_rows(sizes, args):
+    """The rows of one survey-wide tuple task against plain Luigi and the raw loop."""
     projected = {}  # variant -> projected seconds at the next N
     history = {}  # variant -> measured seconds at the previous N
     for n in sizes:
@@ -182,6 +263,51 @@ def main():
                 continue
             per = 1e6 * seconds / n
             print(f"{label:<28}{n:>10}{seconds:>10.2f}{per:>13.1f}{seconds / raw_seconds:>8.2f}{rss:>13.0f}")
+        sys.stdout.flush()
+
+
+def _median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def script_rows(n, args):
+    """The script path: N single tasks through astra.build, beside one tuple task and plain Luigi.
+
+    The variants run in turns, ``--rounds`` times; medians are printed, with every round.
+    """
+    variants = [("star-tuple", n, None), ("script", n, None), ("luigi-construct", min(n, PLAIN_CONSTRUCTION_LIMIT), None)]
+    if args.baseline:
+        variants[2:2] = [("star-tuple", n, args.baseline), ("script", n, args.baseline)]
+    results = {(v, code): [] for v, _, code in variants}
+    for _ in range(max(1, args.rounds)):
+        for variant, count, code in variants:
+            results[variant, code].append(measure(variant, count, args.batch_size, args.dir, full=True, code=code))
+    print(f"# script path, N = {n:,}: StarSpectrum (six keys); {args.rounds} round(s) in turns, medians")
+    if args.baseline:
+        print(f"# rows marked 'baseline' ran the code in {args.baseline}")
+    for variant, count, code in variants:
+        rounds = results[variant, code]
+        tuple_seconds = _median([r["seconds"] for r in results["star-tuple", code]])
+        seconds = _median([r["seconds"] for r in rounds])
+        rss = max(r["rss_mb"] for r in rounds)
+        every = " ".join(f"{r['seconds']:.2f}" for r in rounds)
+        if variant == "star-tuple":
+            label, note = "build, 1 tuple task", f"rounds: {every}"
+        elif variant == "script":
+            construct = _median([r["construct"] for r in rounds])
+            label = "script: N tasks + build"
+            note = (
+                f"{seconds / tuple_seconds:.2f}x the tuple task; building {1e6 * construct / count:.1f} us/task "
+                f"({construct:.2f} s); rounds: {every}"
+            )
+        else:
+            label, note = "plain luigi.Task, build only", f"{1e6 * seconds / count:.1f} us/task; rounds: {every}"
+        per = 1e6 * seconds / count
+        if code:
+            label = f"baseline {label}"
+        print(f"{label:<28}{count:>10}{seconds:>10.2f}{per:>13.1f}{'':>8}{rss:>13.0f}  {note}")
         sys.stdout.flush()
 
 
