@@ -35,6 +35,7 @@ import traceback
 import luigi
 
 import astra.config
+from astra.claims import claim_runs
 from astra.targets import atomic_open
 
 __all__ = ["BatchRunMixin", "BatchMemberError", "FAILURES_DIRECTORY"]
@@ -119,6 +120,10 @@ class BatchRunMixin:
     #: Whether a batch with failed members reports failure to Luigi (``None``: use the
     #: ``fail_batch_on_member_error`` setting).
     fail_on_member_error = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        claim_runs(cls)  # a batch runs only while claimed: concurrent runs share the work
 
     def setup(self):
         """Work done once per batch before the first member (e.g. loading a model).
