@@ -597,6 +597,10 @@ def claim_runs(cls):
 
     :param cls: a task class.
     """
-    run = cls.__dict__.get("run") or getattr(cls, "run", None)
-    if run is not None and not getattr(run, "_astra_claimed", False):
+    import inspect
+
+    run = inspect.getattr_static(cls, "run", None)
+    # Only plain methods: a ``run`` property (data-model files: None unless they download)
+    # is left alone.
+    if inspect.isfunction(run) and not getattr(run, "_astra_claimed", False):
         cls.run = claimed_run(run)
