@@ -59,3 +59,23 @@ def test_sigkill_mid_write_leaves_no_output(tmp_path):
     assert not path.exists()
     leftovers = os.listdir(tmp_path)
     assert all(TEMPORARY_MARKER in name for name in leftovers)
+
+
+def test_unwritable_directory_gives_one_clear_error_and_nothing_at_exit():
+    # /proc accepts no new directories: the open fails, and the half-made handle must not
+    # raise again (RecursionError) when it is garbage-collected.
+    script = textwrap.dedent(
+        """
+        import gc
+        from astra.targets import AtomicFileTarget
+        try:
+            AtomicFileTarget("/proc/astra/out/result.json").open("w")
+        except OSError as error:
+            print("OSError", error.filename)
+        gc.collect()
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OSError /proc/astra")
+    assert result.stderr == ""

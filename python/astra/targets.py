@@ -3,8 +3,15 @@
 A file target is complete when its file exists. Everything written here goes first to a hidden
 temporary file in the same directory and is renamed into place only when writing finished
 without an exception, so an exception or a killed process never leaves a partial output (and
-the task is not complete). Luigi's own ``LocalTarget.open("w")`` renames even after an
-exception; :class:`AtomicFileTarget` does not.
+the task is not complete).
+
+Why not Luigi's own ``LocalTarget.open("w")`` (``luigi.local_target.atomic_file``)? In Luigi 3.8
+it does not rename after an exception either, but its ``__exit__`` then returns without closing:
+the temporary file (``<name>-luigi-tmp-<random>``, not hidden) stays open and on disk until the
+handle is garbage-collected, which a traceback kept for the failure report can delay. Here the
+temporary file is closed and removed as the exception leaves the block, its name carries
+:data:`TEMPORARY_MARKER` so searches skip it, and a plain target skips Luigi's format (pipe
+writer) machinery, which costs time when a run creates a million targets.
 """
 
 import contextlib
@@ -123,6 +130,8 @@ class _AtomicWriteHandle:
     """A file handle whose content becomes visible at ``path`` only after a clean close."""
 
     def __init__(self, path, mode):
+        # Set first: if open() below fails, __del__ and __getattr__ still find them.
+        self._finished, self._fp = True, None
         self.path = path
         self._temporary = _temporary_name(path)
         try:
@@ -133,6 +142,9 @@ class _AtomicWriteHandle:
         self._finished = False
 
     def __getattr__(self, name):
+        # Only called for names not set on the handle; never recurse on our own attributes.
+        if name in ("_fp", "_finished", "_temporary"):
+            raise AttributeError(name)
         return getattr(self._fp, name)
 
     def __enter__(self):
