@@ -34,6 +34,7 @@ import re
 import peewee
 
 import astra
+from astra import datamodels
 from astra.database.connection import database
 from astra.database.fields import (
     MAX_HELP_TEXT,
@@ -56,11 +57,9 @@ __all__ = [
 
 logger = logging.getLogger("astra")
 
-#: SDSS data-model keys copied from a task's parameters into its result row.
-DATA_MODEL_KEYS = (
-    "release", "telescope", "field", "obj", "plate", "mjd", "fiber", "apred", "apstar",
-    "prefix", "run2d", "plateid", "fiberid", "healpix", "sdss_id",
-)
+#: SDSS data-model keys copied from a task's parameters into its result row: the identity keys
+#: of every data model (:func:`astra.datamodels.result_keys`), SDSS-V keys included.
+DATA_MODEL_KEYS = datamodels.result_keys()
 
 #: Every concrete results model by lower-case name (class name, and without ``Result``).
 RESULT_MODELS = {}
@@ -316,6 +315,14 @@ class BaseResult(ResultSchema, peewee.Model):
     fiberid = IntegerField(null=True, help_text="BOSS fiber identifier")
     healpix = IntegerField(null=True, help_text="HEALPix pixel")
     sdss_id = BigIntegerField(null=True, help_text="SDSS-V identifier")
+    fieldid = TextField(null=True, help_text="SDSS-V BOSS field identifier")
+    catalogid = BigIntegerField(null=True, help_text="SDSS-V catalog identifier")
+    cat_id = BigIntegerField(null=True, help_text="SDSS-V catalog identifier (ipl1, ipl2)")
+    component = TextField(null=True, help_text="Multiple-system component")
+    v_astra = TextField(null=True, help_text="Astra version of an mwm file")
+    aspcap = TextField(null=True, help_text="ASPCAP version")
+    results = TextField(null=True, help_text="ASPCAP results version")
+    location = TextField(null=True, help_text="APOGEE location identifier")
 
     #> Timing and flags
     t_setup = FloatField(null=True, unit="s", help_text="Batch setup time before first member")
@@ -376,3 +383,20 @@ class BaseResult(ResultSchema, peewee.Model):
             row["t_setup"] = timing.get("setup")
             row["t_process"] = timing.get("process")
         return row
+
+
+def _check_key_columns():
+    """Every data-model key has its column in :class:`BaseResult`, of the declared type."""
+    types = {"text": TextField, "int": IntegerField, "bigint": BigIntegerField}
+    for name in DATA_MODEL_KEYS:
+        field = BaseResult._meta.fields.get(name)
+        key = datamodels.KEYS.get(name)
+        expected = types[key.column] if key is not None else TextField
+        if not isinstance(field, expected):
+            raise ModelDefinitionError(
+                f"BaseResult has no {expected.__name__} column for the data-model key {name!r}: add "
+                f"'{name} = {expected.__name__}(null=True, help_text=...)' under '#> Data model keys'"
+            )
+
+
+_check_key_columns()
