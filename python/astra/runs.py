@@ -19,6 +19,8 @@ a run it starts). Set ``record_runs: false`` to record nothing.
 """
 
 import contextlib
+import contextvars
+import functools
 import getpass
 import json
 import logging
@@ -40,6 +42,8 @@ __all__ = [
     "runs_directory",
     "batch_summary",
     "record_build",
+    "command",
+    "recorded_as",
     "record_submission",
     "batch_started",
     "batch_progress",
@@ -188,10 +192,46 @@ def _describe(batches):
     return task, family
 
 
+_command = contextvars.ContextVar("astra_run_command", default=None)
+
+
+@contextlib.contextmanager
+def command(kind):
+    """Builds inside the block are recorded as runs of ``kind`` (e.g. ``"astra run"``).
+
+    :param kind: what started them; without this, a build is recorded as ``astra.build``.
+    """
+    token = _command.set(kind)
+    try:
+        yield
+    finally:
+        _command.reset(token)
+
+
+def recorded_as(kind):
+    """Decorate a function whose builds are recorded as runs of ``kind`` (see :func:`command`).
+
+    :param kind: e.g. ``"astra run"``.
+    """
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapped(*args, **kwargs):
+            with command(kind):
+                return function(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
 def _kind():
+    kind = _command.get()
+    if kind:
+        return kind
     argv = sys.argv
     program = os.path.basename(argv[0]) if argv else ""
-    if program in ("astra", "cli.py", "__main__.py", "-m") and len(argv) > 1 and argv[1] in ("run", "demo"):
+    if program in ("astra", "cli.py", "__main__.py") and len(argv) > 1 and argv[1] in ("run", "demo"):
         return f"astra {argv[1]}"
     return "astra.build"
 

@@ -3,6 +3,8 @@
 import os
 import sys
 
+from astra.runs import recorded_as
+
 NAME = "run"
 ACCEPTS_EXTRA = True
 HELP = "run a task over the spectra of a species found under SAS_BASE_DIR"
@@ -59,6 +61,7 @@ def split_extra(extra):
     return out
 
 
+@recorded_as("astra run")  # astra web lists the builds inside as runs of kind "astra run"
 def run(args):
     """Find, batch, run and summarise.
 
