@@ -319,11 +319,11 @@ def _finish_build(record, batches, summary, result, error=None):
         (RunBatch.run == record.run_id) & (RunBatch.state == "pending")).execute()
     failed = len(summary.failed)
     state = "done" if summary.success and not failed and not summary.not_run else "failed"
+    logger.info("run %d %s: %s", record.run_id, state, str(summary).splitlines()[0])  # before the state changes
     Run.update(
         state=state, ended=now, done=summary.done - summary.skipped, skipped=summary.skipped, failed=failed,
         not_run=summary.not_run, message=str(summary).splitlines()[0],
     ).where(Run.id == record.run_id).execute()
-    logger.info("run %d %s: %s", record.run_id, state, str(summary).splitlines()[0])
 
 
 @contextlib.contextmanager
