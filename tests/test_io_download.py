@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 
 import luigi
 import numpy as np
@@ -46,6 +47,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if getattr(server, "stall_after", None) is not None:
+            # Promise the whole file, send the first bytes, stall (until the test lets go).
+            self.wfile.write(data[: server.stall_after])
+            self.wfile.flush()
+            server.released.wait(60)
+            self.close_connection = True
+            return
         if server.cuts_left > 0:
             # Promise the whole file, send half, hang up.
             server.cuts_left -= 1
@@ -67,10 +75,13 @@ def server(tmp_path):
     httpd.requests = 0
     httpd.cuts_left = 0
     httpd.credentials = None
+    httpd.stall_after = None
+    httpd.released = threading.Event()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/sas"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
+    httpd.released.set()
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=5)
@@ -246,6 +257,38 @@ def test_real_file_round_trip(real_sas, server, local_sas, tmp_path, monkeypatch
     task.run()
     assert _read(task.local_path) == _read(source)
     dl.verify_fits(task.local_path)
+
+
+def test_a_killed_downloads_temporary_file_is_removed_by_the_next(server, remote_file, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    destination = tmp_path / "out" / "a.fits"
+    # A real download process, stopped mid-body and SIGKILLed: its temporary file stays.
+    server.stall_after = 100
+    script = (
+        "import sys; from astra.tasks.io import download as dl; "
+        "dl.download(sys.argv[1], sys.argv[2], retries=0, timeout=600)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, f"{server.url}/{RELATIVE}", str(destination)])
+    try:
+        deadline = time.monotonic() + 60
+        while not _leftovers(destination.parent) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = _leftovers(destination.parent)
+        assert len(left) == 1 and f"-{proc.pid}-" in left[0]
+        # While its writer lives, the next download keeps it (and writes its own).
+        server.stall_after = None
+        dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=0)
+        assert left[0] in _leftovers(destination.parent)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        server.released.set()
+    os.unlink(destination)
+    dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=0)
+    assert _leftovers(destination.parent) == ["a.fits"]
 
 
 # ---------------------------------------------------------------------- keys that leave the SAS root

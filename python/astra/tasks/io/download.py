@@ -4,7 +4,9 @@
 only after the whole body arrived (as many bytes as ``Content-Length`` promised) and, for a
 FITS file, after every HDU's header and data were read back. A cut connection, a timeout, a
 server error or a truncated file is retried with exponential backoff; a zero-byte or partial
-file is never left at the destination.
+file is never left at the destination. The temporary file of an earlier download of the same
+file whose process died (SIGKILL, a lost node) is removed before downloading again, unless that
+process is still alive (:func:`astra.targets.remove_dead_temporaries`).
 
 Settings (:mod:`astra.config`): ``sas_url`` (``$ASTRA_SAS_URL``; default
 ``https://data.sdss.org/sas``), ``download_retries`` (retries after the first attempt),
@@ -31,7 +33,7 @@ import warnings
 import astra
 import astra.config
 from astra.datamodels.keys import printable
-from astra.targets import atomic_path
+from astra.targets import atomic_path, remove_dead_temporaries
 
 __all__ = ["DownloadError", "sas_url", "remote_url", "netrc_credentials", "download", "verify_fits"]
 
@@ -172,6 +174,9 @@ def download(url, path, retries=None, timeout=None, backoff=None, verify=None):
     if verify is None:
         verify = path.lower().endswith(_FITS_ENDINGS)
     attempts = max(retries, 0) + 1
+    # A download killed before (SIGKILL, a node lost) left its temporary file beside the
+    # destination, in the SAS tree: remove it now, unless its writer is still alive.
+    remove_dead_temporaries(os.path.dirname(os.path.abspath(path)), name=os.path.basename(path))
     for attempt in range(1, attempts + 1):
         try:
             _attempt(url, path, timeout, verify)
