@@ -289,3 +289,34 @@ def test_a_killed_downloads_temporary_file_is_removed_by_the_next(server, remote
     os.unlink(destination)
     dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=0)
     assert _leftovers(destination.parent) == ["a.fits"]
+
+
+# ---------------------------------------------------------------------- keys that leave the SAS root
+
+TRAVERSAL = "../../../../../../../../../../escaped"
+
+
+def test_traversal_key_is_refused_before_any_download(server, remote_file, local_sas, tmp_path, monkeypatch):
+    _use_server(server, tmp_path, monkeypatch)
+    # What the server would hand out for the escaping path, were it asked.
+    os.makedirs(os.path.join(server.root, "escaped"), exist_ok=True)
+    with pytest.raises(ValueError, match=r"ApVisitFile: parameter 'field': unsafe value '\.\./\.\./"):
+        ApVisitFile(**dict(KEYS, field=TRAVERSAL), use_remote=True)
+    assert server.requests == 0
+    assert not os.path.exists(tmp_path / "escaped")
+
+
+def test_download_refuses_a_path_outside_the_sas_root(server, remote_file, local_sas, tmp_path, monkeypatch):
+    # Defence in depth: keys that bypassed the parameter check still cannot place a file
+    # outside SAS_BASE_DIR, nor ask the server for one.
+    from astra.tasks.io.paths import OutsideSASError
+
+    _use_server(server, tmp_path, monkeypatch)
+    task = ApVisitFile(**KEYS, use_remote=True)
+    task.param_kwargs["field"] = TRAVERSAL
+    with pytest.raises(OutsideSASError, match="outside the SAS root"):
+        task.run()
+    with pytest.raises(OutsideSASError):
+        task.remote_urls()
+    assert server.requests == 0
+    assert not any(name.startswith("escaped") for name in os.listdir(tmp_path))

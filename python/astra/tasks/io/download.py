@@ -32,6 +32,7 @@ import warnings
 
 import astra
 import astra.config
+from astra.datamodels.keys import printable
 from astra.targets import atomic_path, remove_dead_temporaries
 
 __all__ = ["DownloadError", "sas_url", "remote_url", "netrc_credentials", "download", "verify_fits"]
@@ -183,8 +184,11 @@ def download(url, path, retries=None, timeout=None, backoff=None, verify=None):
             if attempt == attempts:
                 raise DownloadError(f"cannot download {url} after {attempts} attempts: {error}") from error
             delay = backoff * 2 ** (attempt - 1)
-            logger.warning("download of %s failed (attempt %d of %d): %s; retrying in %.3g s", url, attempt, attempts, error, delay)
+            logger.warning(
+                "download of %s failed (attempt %d of %d): %s; retrying in %.3g s",
+                printable(url), attempt, attempts, printable(error), delay,
+            )
             time.sleep(delay)
         else:
-            logger.info("downloaded %s to %s", url, path)
+            logger.info("downloaded %s to %s", printable(url), printable(path))
             return path
