@@ -89,7 +89,7 @@ def rocket(
         )
 
 
-class SNRResult(PipelineOutputMixin):
+class MedianSNR(PipelineOutputMixin):
     """Signal-to-noise of a spectrum (a method with no error handling of its own)."""
 
     #> Signal-to-noise
@@ -99,7 +99,9 @@ class SNRResult(PipelineOutputMixin):
 
 
 @task
-def snr(spectra: Iterable[ApogeeCoaddedSpectrumInApStar], min_snr: float = 3.0, min_good_pixels: int = 100) -> Iterable[SNRResult]:
+def median_snr(
+    spectra: Iterable[ApogeeCoaddedSpectrumInApStar], min_snr: float = 3.0, min_good_pixels: int = 100
+) -> Iterable[MedianSNR]:
     """The median S/N of each spectrum; an unreadable spectrum raises (Astra flags it)."""
     LOADS.append(1)
     for spectrum in spectra:
@@ -107,4 +109,4 @@ def snr(spectra: Iterable[ApogeeCoaddedSpectrumInApStar], min_snr: float = 3.0, 
         if good.sum() < min_good_pixels:
             raise ValueError(f"fewer than {min_good_pixels} good pixels")
         value = float(np.median(spectrum.flux[good] * np.sqrt(spectrum.ivar[good])))
-        yield SNRResult.from_spectrum(spectrum, snr=value, flag_low_snr=value < min_snr)
+        yield MedianSNR.from_spectrum(spectrum, snr=value, flag_low_snr=value < min_snr)

@@ -20,7 +20,7 @@ from astra.tools import synthetic
 from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 from service_fixtures import start_worker
 import task_methods
-from task_methods import Rocket, SNRResult, rocket, snr
+from task_methods import Rocket, MedianSNR, rocket, median_snr
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -124,7 +124,7 @@ def test_bad_files_fail_only_their_own_spectrum(db_url, tmp_path):
     os.unlink(paths[2])  # a failed download: the catalogue row exists, the file does not
     empty_pk, missing_pk = pk_of(paths[1]), pk_of(paths[2])
     before = len(task_methods.LOADS)
-    results = {r.spectrum_pk: r for r in snr(Star.select())}
+    results = {r.spectrum_pk: r for r in median_snr(Star.select())}
     assert len(results) == 4
     empty, missing = results[empty_pk], results[missing_pk]
     assert empty.flag_runtime_exception and "empty" in empty.error and paths[1] in empty.error
@@ -134,7 +134,7 @@ def test_bad_files_fail_only_their_own_spectrum(db_url, tmp_path):
         assert not results[pk].flag_runtime_exception and results[pk].snr > 10
     # the method was set up once, and again after each failure
     assert len(task_methods.LOADS) - before == 3
-    stored = rows(SNRResult)
+    stored = rows(MedianSNR)
     assert stored[empty_pk].flag_runtime_exception and stored[empty_pk].snr is None
     assert "empty" in stored[empty_pk].error
 
@@ -144,8 +144,8 @@ def test_re_raise_exceptions_stops_after_writing_the_flagged_row(db_url, tmp_pat
     catalogue = migrate(tmp_path / "sas")
     open(catalogue[1].path, "wb").close()
     with pytest.raises(Exception, match="empty"):
-        list(snr(Star.select().order_by(Star.spectrum_pk), re_raise_exceptions=True))
-    stored = rows(SNRResult)
+        list(median_snr(Star.select().order_by(Star.spectrum_pk), re_raise_exceptions=True))
+    stored = rows(MedianSNR)
     assert sorted(stored) == pks(catalogue[:2])
     assert stored[catalogue[1].spectrum_pk].flag_runtime_exception
     assert not stored[catalogue[0].spectrum_pk].flag_runtime_exception
@@ -187,9 +187,9 @@ def test_yielding_the_wrong_model_is_an_error(catalogue):
     @astra.task
     def wrong(spectra: Iterable[Star]) -> Iterable[Rocket]:
         for spectrum in spectra:
-            yield SNRResult.from_spectrum(spectrum)
+            yield MedianSNR.from_spectrum(spectrum)
 
-    with pytest.raises(TaskFunctionError, match="yielded SNRResult, not a Rocket"):
+    with pytest.raises(TaskFunctionError, match="yielded MedianSNR, not a Rocket"):
         list(wrong(Star.select()))
 
 
@@ -203,21 +203,21 @@ def test_unknown_result_name_is_an_error(catalogue):
 
 def test_pending_is_one_query_and_follows_file_changes(catalogue, tmp_path):
     keys = pks(catalogue)
-    assert pks(pending_spectra(Star, SNRResult)) == keys
-    list(snr(Star.select()))
-    assert list(pending_spectra(Star, SNRResult)) == []
+    assert pks(pending_spectra(Star, MedianSNR)) == keys
+    list(median_snr(Star.select()))
+    assert list(pending_spectra(Star, MedianSNR)) == []
     # the file of the second spectrum is rewritten; astra migrate notices, the result is stale
     time.sleep(0.02)
     path = catalogue[1].path
     synthetic.write_apstar(path, n_visits=1, snr=20, seed=99)
     os.utime(path, (time.time() + 5, time.time() + 5))
     migrate(tmp_path / "sas")
-    assert pks(pending_spectra(Star, SNRResult)) == [keys[1]]
-    assert done_keys(Star, SNRResult, keys + [10**9]) == set(keys) - {keys[1]}
-    assert list(pending_spectra(Star, SNRResult, where=f"spectrum_pk <> {keys[1]}")) == []
-    assert pks(pending_spectra(Star, SNRResult, where="snr > 0", limit=5)) == [keys[1]]
-    assert run_pending(snr, "ApogeeCoaddedSpectrumInApStar")[0] == 1
-    assert list(pending_spectra(Star, SNRResult)) == []
+    assert pks(pending_spectra(Star, MedianSNR)) == [keys[1]]
+    assert done_keys(Star, MedianSNR, keys + [10**9]) == set(keys) - {keys[1]}
+    assert list(pending_spectra(Star, MedianSNR, where=f"spectrum_pk <> {keys[1]}")) == []
+    assert pks(pending_spectra(Star, MedianSNR, where="snr > 0", limit=5)) == [keys[1]]
+    assert run_pending(median_snr, "ApogeeCoaddedSpectrumInApStar")[0] == 1
+    assert list(pending_spectra(Star, MedianSNR)) == []
 
 
 def test_retry_failed(db_url, tmp_path):
@@ -226,14 +226,14 @@ def test_retry_failed(db_url, tmp_path):
     bad = catalogue[1]
     data = open(bad.path, "rb").read()
     os.unlink(bad.path)  # not downloaded yet
-    list(snr(Star.select()))
-    assert list(pending_spectra(Star, SNRResult)) == []
-    assert pks(pending_spectra(Star, SNRResult, retry_failed=True)) == [bad.spectrum_pk]
+    list(median_snr(Star.select()))
+    assert list(pending_spectra(Star, MedianSNR)) == []
+    assert pks(pending_spectra(Star, MedianSNR, retry_failed=True)) == [bad.spectrum_pk]
     with open(bad.path, "wb") as fp:  # the download is repaired
         fp.write(data)
-    n, summary = run_pending(snr, "ApogeeCoaddedSpectrumInApStar", retry_failed=True)
+    n, summary = run_pending(median_snr, "ApogeeCoaddedSpectrumInApStar", retry_failed=True)
     assert n == 1 and summary.done == 1 and not summary.failed
-    assert not SNRResult.get(SNRResult.spectrum_pk == bad.spectrum_pk).flag_runtime_exception
+    assert not MedianSNR.get(MedianSNR.spectrum_pk == bad.spectrum_pk).flag_runtime_exception
 
 
 # ---------------------------------------------------------------------- astra run
@@ -243,17 +243,17 @@ MODEL = "ApogeeCoaddedSpectrumInApStar"
 
 def test_astra_run_catalogue_form(catalogue, capsys):
     keys = pks(catalogue)
-    assert astra_main(["run", "task_methods.snr", MODEL, "--limit", "3", "--min-snr", "500"]) == 0
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--limit", "3", "--min-snr", "500"]) == 0
     out = capsys.readouterr().out
-    assert "snr: 3 spectra; 3 spectra done" in out
-    stored = rows(SNRResult)
+    assert "median_snr: 3 spectra; 3 spectra done" in out
+    stored = rows(MedianSNR)
     assert sorted(stored) == keys[:3]
     assert stored[keys[0]].flag_low_snr  # --min-snr 500 reached the method
-    assert astra_main(["run", "task_methods.snr", MODEL]) == 0
-    assert "snr: 1 spectra; 1 spectra done" in capsys.readouterr().out
-    assert sorted(rows(SNRResult)) == keys
+    assert astra_main(["run", "task_methods.median_snr", MODEL]) == 0
+    assert "median_snr: 1 spectra; 1 spectra done" in capsys.readouterr().out
+    assert sorted(rows(MedianSNR)) == keys
     # a second identical run does nothing
-    assert astra_main(["run", "task_methods.snr", MODEL]) == 0
+    assert astra_main(["run", "task_methods.median_snr", MODEL]) == 0
     assert "nothing to do" in capsys.readouterr().out
 
 
@@ -262,14 +262,14 @@ def test_astra_run_reports_failures_and_bad_arguments(db_url, tmp_path, capsys):
     open(paths[2], "wb").close()
     migrate(tmp_path / "sas")
     capsys.readouterr()
-    assert astra_main(["run", "task_methods.snr", MODEL]) == 1
+    assert astra_main(["run", "task_methods.median_snr", MODEL]) == 1
     out = capsys.readouterr().out
     assert "2 spectra done" in out and "1 failed" in out and "empty" in out
-    assert astra_main(["run", "task_methods.snr", MODEL, "--min-snr", "high"]) == 2
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--min-snr", "high"]) == 2
     assert "min_snr" in capsys.readouterr().err
-    assert astra_main(["run", "task_methods.snr", "BossVisitSpectrum"]) == 2
+    assert astra_main(["run", "task_methods.median_snr", "BossVisitSpectrum"]) == 2
     assert f"reads {MODEL}, not 'BossVisitSpectrum'" in capsys.readouterr().err
-    assert astra_main(["run", "task_methods.snr", MODEL, "--colour", "red"]) == 2
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--colour", "red"]) == 2
     assert "no parameter 'colour'" in capsys.readouterr().err
     assert astra_main(["run", "no_such_task", MODEL]) == 2
     assert "no task registered as 'no_such_task'" in capsys.readouterr().err
@@ -279,8 +279,8 @@ def test_astra_run_reports_failures_and_bad_arguments(db_url, tmp_path, capsys):
 
 
 def test_the_luigi_task_has_the_function_parameters():
-    cls = snr.task_class
-    assert cls.get_task_family() == "snr" and issubclass(cls, astra.tasks.BaseTask)
+    cls = median_snr.task_class
+    assert cls.get_task_family() == "median_snr" and issubclass(cls, astra.tasks.BaseTask)
     params = dict(cls.get_params())
     assert isinstance(params["min_snr"], luigi.FloatParameter) and params["min_snr"]._default == 3.0
     assert isinstance(params["min_good_pixels"], luigi.IntParameter)
@@ -291,13 +291,13 @@ def test_the_luigi_task_has_the_function_parameters():
 
 
 def test_astra_build_runs_a_task_in_batches(catalogue):
-    tasks = [snr.task_class(spectrum_pk=s.spectrum_pk, min_snr=0) for s in catalogue]
+    tasks = [median_snr.task_class(spectrum_pk=s.spectrum_pk, min_snr=0) for s in catalogue]
     before = len(task_methods.LOADS)
     summary = astra.build(tasks, max_batch_size=2)
     assert summary.success and summary.done == 4 and not summary.failed
     assert len(task_methods.LOADS) - before == 2  # once per batch of two
     assert all(t.complete() for t in tasks)
-    assert not any(r.flag_low_snr for r in rows(SNRResult).values())
+    assert not any(r.flag_low_snr for r in rows(MedianSNR).values())
     again = astra.build(tasks, max_batch_size=2)
     assert again.skipped == 4
 
@@ -306,13 +306,13 @@ def test_luigi_command_line_runs_a_task(catalogue, db_url, worker_env):
     env = dict(worker_env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
     key = catalogue[2].spectrum_pk
     result = subprocess.run(
-        [sys.executable, "-m", "luigi", "--module", "task_methods", "snr", "--spectrum-pk", str(key),
+        [sys.executable, "-m", "luigi", "--module", "task_methods", "median_snr", "--spectrum-pk", str(key),
          "--min-snr", "100", "--local-scheduler"],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert ":)" in result.stdout + result.stderr
-    stored = rows(SNRResult)
+    stored = rows(MedianSNR)
     assert sorted(stored) == [key] and stored[key].flag_low_snr
 
 
@@ -321,10 +321,10 @@ def test_luigid_runs_a_task(catalogue, db_url, luigid, tmp_path):
     env = dict(luigid.env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
     log_path = str(tmp_path / "worker.log")
     key = catalogue[1].spectrum_pk
-    worker = start_worker("task_methods", "snr", ["--spectrum-pk", str(key)], env, scheduler=luigid, log_path=log_path)
+    worker = start_worker("task_methods", "median_snr", ["--spectrum-pk", str(key)], env, scheduler=luigid, log_path=log_path)
     assert worker.wait(timeout=120) == 0, open(log_path).read()[-2000:]
-    assert sorted(rows(SNRResult)) == [key]
-    assert snr.task_class(spectrum_pk=key).complete()
+    assert sorted(rows(MedianSNR)) == [key]
+    assert median_snr.task_class(spectrum_pk=key).complete()
 
 
 # ---------------------------------------------------------------------- files instead of a database
