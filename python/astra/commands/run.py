@@ -12,6 +12,8 @@ Two forms, told apart by the second positional argument:
 import os
 import sys
 
+from astra.runs import recorded_as
+
 NAME = "run"
 ACCEPTS_EXTRA = True
 HELP = "run a task over the catalogue spectra that need it, or over the files of a species"
@@ -79,6 +81,7 @@ def split_extra(extra):
     return out
 
 
+@recorded_as("astra run")  # astra web lists the builds inside as runs of kind "astra run"
 def run(args):
     """Find, batch, run and summarise.
 
