@@ -245,3 +245,15 @@ def test_plain_luigi_parameters_keep_luigi_behaviour():
     assert Mixed(fudge=1).fudge == 1 and type(Mixed(fudge=1).fudge) is int  # not converted
     with pytest.warns(UserWarning, match='Parameter "tags" with value "5" is not of type string'):
         Mixed(tags=5)  # Luigi warns about the wrong type
+
+
+def test_data_model_keys_are_checked_on_the_fast_path_too():
+    @astra.inherits(ApStarFile)
+    class Keyed(BaseTask):
+        task_namespace = "plantest"
+
+    keys = dict(release="dr16", apred="r12", apstar="stars", telescope="apo25m", field="218-04")
+    with pytest.raises(ParameterTypeError, match=r"plantest.Keyed: parameter 'obj': unsafe value '\.\./\.\./etc'"):
+        Keyed(obj="../../etc", **keys)
+    with pytest.raises(ParameterTypeError, match="ApStarFile: parameter 'field': unsafe value"):
+        ApStarFile(obj="2M0001", **dict(keys, field="a/b"))

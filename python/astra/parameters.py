@@ -28,6 +28,7 @@ __all__ = [
     "ParameterTypeError",
     "is_batch_value",
     "plain_type",
+    "plain_check",
     "serialises_text_as_itself",
 ]
 
@@ -67,7 +68,8 @@ def trusted(function):
 def transparent(function):
     """Mark a ``_normalize_one``/``_serialize_one`` override that only adds ``None`` handling.
 
-    :func:`plain_type` then looks through it to the implementation it wraps.
+    :func:`plain_type` then looks through it to the implementation it wraps; a check it adds
+    is declared as ``_plain_check`` beside it (see :func:`plain_check`).
     """
     function._astra_transparent = True
     return function
@@ -100,6 +102,26 @@ def plain_type(param):
     if not getattr(cls.normalize, "_astra_plain", False):
         return None
     return _owner_attribute(cls, "_normalize_one", "_plain_type")
+
+
+def plain_check(param):
+    """The check a value of :func:`plain_type` still needs (raising on a bad value), or ``None``.
+
+    A transparent ``_normalize_one`` that also validates (data-model keys refuse values that
+    would leave the SAS root) declares its check as ``_plain_check`` beside it.
+
+    :param param: a parameter object.
+    """
+    for klass in type(param).__mro__:
+        function = klass.__dict__.get("_normalize_one")
+        if function is None:
+            continue
+        if not getattr(function, "_astra_transparent", False):
+            return None
+        check = klass.__dict__.get("_plain_check")
+        if check is not None:
+            return check.__func__ if isinstance(check, staticmethod) else check
+    return None
 
 
 def serialises_text_as_itself(param):

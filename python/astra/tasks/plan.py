@@ -37,7 +37,7 @@ from luigi.parameter import (
 )
 from luigi.task_register import Register
 
-from astra.parameters import ParameterTypeError, _CanonicalMixin, plain_type, serialises_text_as_itself
+from astra.parameters import ParameterTypeError, _CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
 
 __all__ = ["ParameterPlan", "TaskRegister", "plan_for"]
 
@@ -122,6 +122,8 @@ class ParameterPlan:
             n for n, p in params if p.positional and p.visibility == ParameterVisibility.PUBLIC
         ]
         self.plain = {n: plain_type(p) or _NoPlainType for n, p in params}
+        # Checks a value of the plain type still gets (data-model keys refuse unsafe text).
+        self.checks = {n: check for n, p in params if (check := plain_check(p)) is not None}
         self.start = {}
         self.required = []
         self.always_ask_luigi = False
@@ -169,6 +171,13 @@ class ParameterPlan:
             value = tuple(value)
         return value
 
+    def check(self, name, value):
+        """Run parameter ``name``'s :func:`~astra.parameters.plain_check` on ``value``."""
+        try:
+            self.checks[name](value)
+        except (ParameterTypeError, TypeError, ValueError) as error:
+            raise ParameterTypeError(f"{self.family}: parameter '{name}': {error}") from None
+
     def resolve(self, args, kwargs):
         """The normalised value of every parameter, in declaration order.
 
@@ -187,6 +196,8 @@ class ParameterPlan:
                 raise self.unknown(name) from None
             if type(value) is not kind or (kind is str and not value):
                 value = self.normalise(name, value)
+            elif name in self.checks:
+                self.check(name, value)
             values[name] = value
         if len(kwargs) + len(args) < self.count and self._luigi_has_values():
             self._ask_luigi(values, args, kwargs)
