@@ -122,3 +122,26 @@ def test_identity_is_worked_out_only_when_asked():
     assert "identity_hash" not in task.__dict__ and "task_id" not in task.__dict__
     assert task.task_id.endswith(task.identity_hash)
     assert hash(task) == hash(task.identity_hash)
+
+
+def test_member_hasher_gives_the_same_bytes_as_identity_hash():
+    from astra.tasks.identity import MemberHasher, identity_hash
+
+    shared = {"release": "dr16", "astra_version_minor": "3", "note": 'quote " and \\ and é', "zeta": ""}
+    hasher = MemberHasher("ns.Family", shared, ["obj", "field"])
+    for obj, field in [("2M0001+0001", "218-04"), ("ünïcode ☃", "a"), ("", "x\ny")]:
+        assert hasher([obj, field]) == identity_hash("ns.Family", dict(shared, obj=obj, field=field))
+    assert MemberHasher("F", {}, ["a"])(["1"]) == identity_hash("F", {"a": "1"})
+
+
+def test_batch_members_have_the_identity_of_the_same_single_tasks():
+    class Member(BaseTask):
+        task_namespace = "identitytest"
+        obj = astra.Parameter(batch_method=tuple)
+        mjd = astra.IntParameter(batch_method=tuple, default=None)
+        scale = astra.FloatParameter(default=2)
+
+    batch = Member(obj=("a", "b", "c"), mjd=(1, None, 3))
+    singles = [Member(obj="a", mjd=1), Member(obj="b"), Member(obj="c", mjd=3)]
+    assert [m.identity_hash for m in batch.get_batch_tasks()] == [t.identity_hash for t in singles]
+    assert [m.task_id for m in batch.get_batch_tasks()] == [t.task_id for t in singles]

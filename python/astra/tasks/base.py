@@ -156,13 +156,13 @@ class BaseTask(BatchRunMixin, luigi.Task, metaclass=TaskRegister):
     @_Lazy
     def identity_hash(self):
         """The hash of the task's family and significant parameters (see :mod:`astra.tasks.identity`)."""
-        return identity.identity_hash(self.get_task_family(), self._identity_str_params)
+        return identity.identity_hash(plan_for(type(self)).family, self._identity_str_params)
 
     @_Lazy
     def task_id(self):
         """The task's id: family, a few leading parameter values and the identity hash."""
         return identity.task_id(
-            self.get_task_family(), self._identity_str_params, self._summary_names(), self.identity_hash
+            plan_for(type(self)).family, self._identity_str_params, self._summary_names(), self.identity_hash
         )
 
     def _set_identity(self, str_params=None):
@@ -357,24 +357,33 @@ class BaseTask(BatchRunMixin, luigi.Task, metaclass=TaskRegister):
             yield self
             return
         cls = type(self)
-        batch_names = [n for n in self.batch_param_names() if is_batch_value(self.param_kwargs[n])]
-        significant = {n for n, p in self.get_params() if p.significant and p.visibility != ParameterVisibility.PRIVATE}
-        params = dict(self.get_params())
-        shared = dict(self.param_kwargs)
-        shared_str = {n: v for n, v in self.identity_params().items() if n not in batch_names}
+        plan = plan_for(cls)
+        kwargs = self.param_kwargs
+        batch_names = [n for n in plan.batch_names if is_batch_value(kwargs[n])]
+        significant = {n: (serialise, text_is_itself) for n, serialise, text_is_itself in plan.identity}
+        keyed = [(n, kwargs[n], *significant[n]) for n in batch_names if n in significant]
+        other = [(n, kwargs[n]) for n in batch_names if n not in significant]
+        shared = dict(kwargs)
+        shared_str = {n: v for n, v in self._identity_str_params.items() if n not in batch_names}
+        hasher = identity.MemberHasher(plan.family, shared_str, [n for n, *_ in keyed])
         for index in range(self._batch_size):
-            values = dict(shared)
-            str_params = dict(shared_str)
-            for name in batch_names:
-                value = self.param_kwargs[name][index]
-                values[name] = value
-                if name in significant:
-                    if value is None:
-                        str_params.pop(name, None)
-                    else:
-                        str_params[name] = params[name].serialize(value)
+            values = shared.copy()
+            str_params = shared_str.copy()
+            texts = []
+            for name, column, serialise, text_is_itself in keyed:
+                value = values[name] = column[index]
+                if value is None:  # left out of the identity; texts is then incomplete
+                    continue
+                text = str_params[name] = value if text_is_itself and type(value) is str else serialise(value)
+                texts.append(text)
+            for name, column in other:
+                values[name] = column[index]
             member = cls._from_normalised(values, str_params)
-            member._batch_index = index
+            state = member.__dict__
+            state["_batch_index"] = index
+            # Every member's output path needs its hash: worked out here from the shared pieces.
+            if len(texts) == len(keyed):
+                state["identity_hash"] = hasher(texts)
             yield member
 
     @classmethod

@@ -8,6 +8,7 @@ serialised values, so it is the same in every process and on every machine, what
 import hashlib
 import json
 import re
+from json.encoder import encode_basestring_ascii as _encode_text
 
 #: Hex digits of the hash kept in ids and paths (64 bits: no collisions among billions).
 HASH_LENGTH = 16
@@ -28,6 +29,48 @@ def identity_hash(family, str_params):
     """
     text = _ENCODER.encode([family, str_params])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
+class MemberHasher:
+    """:func:`identity_hash` for the members of one batch, the shared text encoded once.
+
+    The members of a batch differ only in their batch keys; the canonical JSON of everything
+    else is the same for all of them. The hasher keeps that JSON in pieces, in sorted key
+    order, and per member only encodes the member's own values between them: the same bytes
+    as :func:`identity_hash`, several times faster.
+
+    :param family: the task family.
+    :param shared: text values of the significant parameters all members share.
+    :param member_names: names of the parameters whose text differs between members.
+    """
+
+    def __init__(self, family, shared, member_names):
+        member_names = list(member_names)
+        slot_of = {name: i for i, name in enumerate(member_names)}
+        pieces, slots = [], []
+        current = "[" + _encode_text(family) + ",{"
+        for i, name in enumerate(sorted(set(shared) | set(member_names))):
+            current += ("," if i else "") + _encode_text(name) + ":"
+            if name in slot_of:
+                pieces.append(current)
+                slots.append(slot_of[name])
+                current = ""
+            else:
+                current += _encode_text(shared[name])
+        self._pieces = list(zip(pieces, slots))
+        self._tail = current + "}]"
+
+    def __call__(self, texts):
+        """The identity hash of the member whose batch keys have these text values.
+
+        :param texts: the members' text values, in the order of ``member_names``; none is ``None``.
+        """
+        parts = []
+        for piece, slot in self._pieces:
+            parts.append(piece)
+            parts.append(_encode_text(texts[slot]))
+        parts.append(self._tail)
+        return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
 
 def _summary_value(text):
