@@ -85,6 +85,7 @@ def run(args):
     :param args: parsed arguments (with ``_extra``, the unparsed ones).
     :returns: 0 when every spectrum is done, 1 when some failed.
     """
+    from astra import datamodels
     from astra.cli import UsageError
     from astra.runner import load_task_class, run_over_files
     from astra.tasks.io.paths import get_template
@@ -98,6 +99,7 @@ def run(args):
         raise UsageError("--where and --retry-failed need a catalogue model after the task name")
     try:
         task_class = load_task_class(args.task)
+        args.species = datamodels.get(args.species).name  # "apstar" is apStar; typos get a suggestion
         template_keys = set(get_template(args.release, args.species).keys)
     except ValueError as error:
         raise UsageError(str(error)) from None
