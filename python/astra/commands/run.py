@@ -22,15 +22,17 @@ def add_arguments(parser):
     """
     import argparse
 
+    from astra.cli import positive_int
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument("task", help="the task class as module.Class")
     parser.add_argument("--release", required=True, help="data release, e.g. dr13")
     parser.add_argument("--species", default="apStar", help="sdss-access species (default apStar)")
     parser.add_argument("--keys-table", help="CSV or FITS table of data-model keys instead of a search")
-    parser.add_argument("--limit", type=int, help="at most this many spectra")
-    parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
-    parser.add_argument("--max-batch-size", type=int, help="most spectra per batch (default: setting)")
+    parser.add_argument("--limit", type=positive_int, help="at most this many spectra (at least 1)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
+    parser.add_argument("--max-batch-size", type=positive_int, help="most spectra per batch (default: setting)")
     parser.add_argument("--sas-base-dir", help="the SAS root (default $SAS_BASE_DIR)")
 
 
@@ -59,6 +61,46 @@ def split_extra(extra):
     return out
 
 
+def print_results_location(task_class, args):
+    """Say where the results went and how to find one star's among the hash-named outputs.
+
+    :param task_class: the task class that ran.
+    :param args: the parsed arguments of the run.
+    """
+    from astra.outputs import results_location
+
+    location = results_location(task_class)
+    if location:
+        print(f"results: {location}")
+        print(f"  one star's: astra find {args.task} --release {args.release} --obj <APOGEE_ID or name>")
+
+
+def check(args):
+    """Check the task, species and parameters without running anything (``astra srun`` too).
+
+    :param args: parsed arguments (with ``_extra``, the unparsed ones).
+    :returns: ``(task_class, filters, task_params)``.
+    :raises astra.cli.UsageError: naming what is wrong, with the closest name when there is one.
+    """
+    from astra.cli import UsageError
+    from astra.runner import load_task_class, parse_task_params
+    from astra.tasks.io.find import filter_values
+    from astra.tasks.io.paths import get_template
+
+    extra = split_extra(getattr(args, "_extra", []))
+    try:
+        task_class = load_task_class(args.task)
+        template_keys = set(get_template(args.release, args.species).keys)
+        filters = {k: v for k, v in extra.items() if k in template_keys}
+        for name, value in filters.items():
+            filter_values(name, value)
+        task_params = {k: v for k, v in extra.items() if k not in template_keys}
+        parse_task_params(task_class, task_params)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return task_class, filters, task_params
+
+
 def run(args):
     """Find, batch, run and summarise.
 
@@ -66,17 +108,9 @@ def run(args):
     :returns: 0 when every spectrum is done, 1 when some failed.
     """
     from astra.cli import UsageError
-    from astra.runner import load_task_class, run_over_files
-    from astra.tasks.io.paths import get_template
+    from astra.runner import run_over_files
 
-    extra = split_extra(getattr(args, "_extra", []))
-    try:
-        task_class = load_task_class(args.task)
-        template_keys = set(get_template(args.release, args.species).keys)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    filters = {k: v for k, v in extra.items() if k in template_keys}
-    task_params = {k: v for k, v in extra.items() if k not in template_keys}
+    task_class, filters, task_params = check(args)
     try:
         n, summary = run_over_files(
             task_class,
@@ -96,8 +130,9 @@ def run(args):
         root = args.sas_base_dir or os.environ.get("SAS_BASE_DIR")
         where = args.keys_table or f"{args.species} files of {args.release} under {root or 'SAS_BASE_DIR, which is not set'}"
         if root and not args.keys_table and not os.path.isdir(root):
-            where += ", which does not exist"
+            where += ", which is not a directory" if os.path.exists(root) else ", which does not exist"
         print(f"no spectra found ({where})", file=sys.stderr)
         return 1
     print(f"{task_class.get_task_family()}: {n} spectra; {summary}")
+    print_results_location(task_class, args)
     return 0 if summary.success and not summary.failed and not summary.not_run else 1

@@ -8,13 +8,13 @@ search to their directories, so the whole tree is not walked.
 """
 
 import glob
-import json
 import os
 import re
 
+from astra.parameters import ParameterTypeError, parse_json_list
 from astra.tasks.io.paths import get_template, sas_root
 
-__all__ = ["find_files"]
+__all__ = ["find_files", "filter_values"]
 
 _MARK = "\x00"
 
@@ -53,13 +53,16 @@ def _pattern(template, filters, root):
     return "".join(glob_parts), re.compile("^" + "".join(regex_parts) + "$")
 
 
-def _values(value):
-    """A filter value: a tuple for a list of values (or a JSON list's text), else the value."""
+def filter_values(name, value):
+    """A filter value: a tuple for a list of values (or a JSON list's text), else the value.
+
+    :raises ValueError: naming the key, for text that starts with ``[`` but is not a JSON list.
+    """
     if isinstance(value, str) and value.startswith("["):
         try:
-            value = json.loads(value)
-        except ValueError:
-            return value
+            value = parse_json_list(value)
+        except ParameterTypeError as error:
+            raise ValueError(f"key {name!r}: {error}") from None
     if isinstance(value, (list, tuple)):
         return tuple(value) if len(value) != 1 else value[0]
     return value
@@ -88,7 +91,7 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
         raise ValueError(
             f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
         )
-    filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    filters = {k: filter_values(k, v) for k, v in filters.items() if v is not None}
     choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
     filters = {k: v for k, v in filters.items() if k not in choices}
     root = sas_root(sas_base_dir)
