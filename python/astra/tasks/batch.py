@@ -159,15 +159,20 @@ def build(
     if not local_scheduler:
         luigi_kwargs["scheduler_host"] = scheduler_host or "localhost"
         luigi_kwargs["scheduler_port"] = int(scheduler_port or astra.config.get("scheduler_port") or 8082)
-    result = luigi.build(
-        batches,
-        workers=workers,
-        local_scheduler=local_scheduler,
-        log_level=log_level,
-        detailed_summary=True,
-        **luigi_kwargs,
-    )
-    return _summarise(batches, result)
+    from astra.runs import record_build  # every build is recorded for astra web
+
+    with record_build(batches) as finish:
+        result = luigi.build(
+            batches,
+            workers=workers,
+            local_scheduler=local_scheduler,
+            log_level=log_level,
+            detailed_summary=True,
+            **luigi_kwargs,
+        )
+        summary = _summarise(batches, result)
+        finish(summary, result)
+    return summary
 
 
 def _summarise(batches, result):

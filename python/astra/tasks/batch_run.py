@@ -35,6 +35,7 @@ import traceback
 import luigi
 
 import astra.config
+import astra.runs
 from astra.targets import atomic_open
 
 __all__ = ["BatchRunMixin", "BatchMemberError", "FAILURES_DIRECTORY"]
@@ -72,6 +73,7 @@ class _Progress:
         self._last = 0.0
         self._reported = None
         self._bar = None
+        self.record = astra.runs.batch_started(task, total, skipped)  # for astra web
         if total > 1 and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -106,9 +108,11 @@ class _Progress:
             self.task.set_progress_percentage(percentage)
         if self.task.set_status_message is not None:
             self.task.set_status_message(self.message())
+        astra.runs.batch_progress(self.record, self.done, self.failed, self.message())
 
     def close(self):
         self.report(force=True)
+        astra.runs.batch_finished(self.record, self.done, self.failed, self.message())
         if self._bar is not None:
             self._bar.close()
 
@@ -187,6 +191,7 @@ class BatchRunMixin:
             except Exception as error:  # one spectrum must not lose the others
                 logger.error("%s failed: %s: %s", member.task_id, type(error).__name__, error)
                 _record_failure(member, error)
+                astra.runs.batch_member_failed(progress.record, member, error)
                 failures.append((member, error))
             else:
                 if member.identity_hash in recorded:

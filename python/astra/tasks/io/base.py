@@ -26,6 +26,7 @@ import os
 import luigi
 
 import astra
+from astra import datamodels
 from astra.parameters import is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.tasks.base import BaseTask
@@ -33,7 +34,7 @@ from astra.tasks.io import download as _download
 from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
 from astra.tasks.io.special import apgprefix
 
-__all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "key"]
+__all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "key", "supported_file_task"]
 
 logger = logging.getLogger("astra")
 
@@ -136,6 +137,24 @@ def fill_prefix(values, template):
     values["prefix"] = filled[0] if size == 1 else filled
 
 
+def supported_file_task(family, species, supported):
+    """The file task of data model ``species``, if it is one of those a task reads.
+
+    :param family: the task family, for messages.
+    :param species: a data-model name (any case).
+    :param supported: a mapping of data-model name to file task
+        (:func:`astra.datamodels.file_tasks`).
+    :raises ValueError: naming the task, what it was given and what it reads.
+    """
+    try:
+        name = datamodels.get(species).name
+    except ValueError as error:
+        raise ValueError(f"{family}: {error}") from None
+    if name not in supported:
+        raise ValueError(f"{family} does not read {name} files; it reads {', '.join(supported)}")
+    return supported[name]
+
+
 class SpectrumKeysMixin:
     """For analysis tasks that carry a spectrum's data-model keys (``@astra.inherits(ApStarFile)``).
 
@@ -156,7 +175,7 @@ class SpectrumKeysMixin:
         if release is None or is_batch_value(release) or "prefix" not in by_name:
             return values
         try:
-            template = get_template(release, species)
+            template = get_template(release, datamodels.get(species).name)
         except ValueError:
             return values  # the data-model task reports an unknown release or species
         fill_prefix(by_name, template)
