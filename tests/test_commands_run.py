@@ -37,11 +37,17 @@ def test_mistyped_names_get_suggestions(capsys):
         (["run", "astra.contrib.rockt.EstimateSNR"], "(did you mean 'rocket'?)"),
         (["run", "no_such_module_here.Greet"], "PYTHONPATH=."),
         (["run", EstimateSNR, "--min-good-pixel", "5"], "no parameter 'min_good_pixel' (did you mean 'min_good_pixels'?)"),
-        (["run", EstimateSNR, "--species", "apstar"], "has no apstar template (did you mean 'apStar'?)"),
+        (["run", EstimateSNR, "--species", "apStr"], "has no apStr template (did you mean 'apStar'?)"),
     ]
     for argv, expected in cases:
         assert main([*argv, "--release", "dr13"]) == 2, argv
         assert expected in capsys.readouterr().err
+
+
+def test_species_in_another_case_is_the_data_model(tmp_path, capsys):
+    assert main(["run", EstimateSNR, "--release", "dr13", "--species", "apstar",
+                 "--sas-base-dir", str(tmp_path)]) == 1
+    assert "no spectra found (apStar files of dr13" in capsys.readouterr().err
 
 
 def test_sas_root_that_does_not_exist_is_not_created(tmp_path):

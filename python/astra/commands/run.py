@@ -118,6 +118,7 @@ def check(args):
         raise UsageError("--where and --retry-failed need a catalogue model after the task name")
     try:
         task_class = load_task_class(args.task)
+        args.species = _species(args.release, args.species)
         template_keys = set(get_template(args.release, args.species).keys)
         filters = {k: v for k, v in extra.items() if k in template_keys}
         for name, value in filters.items():
@@ -167,6 +168,25 @@ def run(args):
     print(f"{task_class.get_task_family()}: {n} spectra; {summary}")
     print_results_location(task_class, args)
     return 0 if summary.success and not summary.failed and not summary.not_run else 1
+
+
+def _species(release, species):
+    """The sdss-access species: as given, else a data model's spelling (``apstar`` is ``apStar``).
+
+    :raises ValueError: the release's error, with the closest species it has.
+    """
+    from astra import datamodels
+    from astra.tasks.io.paths import UnknownSpeciesError, get_template
+
+    try:
+        get_template(release, species)
+        return species
+    except UnknownSpeciesError as error:
+        unknown = error
+    try:
+        return datamodels.get(species).name
+    except ValueError:
+        raise unknown from None
 
 
 def _check_function(args, extra):

@@ -81,7 +81,7 @@ def get(name):
     close = difflib.get_close_matches(text.lower(), list(by_lower), n=1, cutoff=0.6)
     hint = f"did you mean {by_lower[close[0]].name!r}? " if close else ""
     raise UnknownDataModelError(
-        f"unknown data model {printable(text)!r}; {hint}known: {', '.join(DATA_MODELS)}"
+        f"unknown data model {text!r}; {hint}known: {', '.join(DATA_MODELS)}"
     )
 
 

@@ -77,7 +77,7 @@ def check_key_value(value):
     a value that is exactly ``.``, and control characters (NUL, newline, ...).
 
     :param value: a key value.
-    :raises UnsafeKeyError: saying why, with the value escaped (see :func:`printable`).
+    :raises UnsafeKeyError: saying why, with the value escaped as :func:`repr` does.
     """
     if isinstance(value, str) and (value == "." or _UNSAFE.search(value)):
         found = _UNSAFE.search(value)
@@ -86,7 +86,7 @@ def check_key_value(value):
             "a path separator" if found.group(0) in "/\\" else "a control character"
         )
         raise UnsafeKeyError(
-            f"unsafe value {printable(value)!r} (contains {what}): a data-model key may not "
+            f"unsafe value {value!r} (contains {what}): a data-model key may not "
             "make a path leave SAS_BASE_DIR"
         )
     return value

@@ -40,7 +40,12 @@ logger = logging.getLogger("astra")
 
 
 class _OptionalKeyMixin:
-    """``None`` (written as an empty string) is a valid value: the key does not apply."""
+    """``None`` (written as an empty string) is a valid value: the key does not apply.
+
+    A text value that could make a path leave ``SAS_BASE_DIR`` (``/``, ``..``, NUL, newline,
+    other control characters) is refused (:func:`astra.datamodels.check_key_value`); the task
+    reports it naming itself and the key, with the value escaped.
+    """
 
     def normalize(self, x):
         """Canonical value; a batch whose members are all ``None`` is ``None``."""
@@ -52,7 +57,7 @@ class _OptionalKeyMixin:
     def _normalize_one(self, x):
         if x is None or (isinstance(x, str) and x == ""):
             return None
-        return super()._normalize_one(x)
+        return datamodels.check_key_value(super()._normalize_one(x))
 
     def _serialize_one(self, x):
         return "" if x is None else super()._serialize_one(x)
@@ -323,7 +328,7 @@ class SDSSDataModelTask(BaseTask):
             try:
                 _download.download(url, path)
             except _download.DownloadError as error:
-                logger.error("%s: %s", self.get_task_family(), error)
+                logger.error("%s: %s", self.get_task_family(), datamodels.printable(error))
                 failures.append(error)
         if failures:
             raise _download.DownloadError(
@@ -332,7 +337,7 @@ class SDSSDataModelTask(BaseTask):
 
     def missing_file_message(self):
         """A message naming the missing file(s) and how to get them."""
-        missing = self.missing_paths()
+        missing = [datamodels.printable(path) for path in self.missing_paths()]
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         return (
             f"{self.get_task_family()}: file not found: {shown}; set use_remote=True (--use-remote) to "
