@@ -12,6 +12,8 @@ Two forms, told apart by the second positional argument:
 import os
 import sys
 
+from astra.runs import recorded_as
+
 NAME = "run"
 ACCEPTS_EXTRA = True
 HELP = "run a task over the catalogue spectra that need it, or over the files of a species"
@@ -130,6 +132,7 @@ def check(args):
     return task_class, filters, task_params
 
 
+@recorded_as("astra run")  # astra web lists the builds inside as runs of kind "astra run"
 def run(args):
     """Find, batch, run and summarise.
 
