@@ -21,6 +21,8 @@ __all__ = ["ApogeeCoaddedSpectrumInApStar", "ApogeeVisitSpectrum", "ApogeeAspcap
 class _ApogeeSpectrum(SpectrumMixin):
     """Sources of APOGEE spectra: ``SDSS_ID`` if the header has it, else the object name."""
 
+    source_keywords = ("SDSS_ID", "OBJID", "APOGEE_ID")
+
     @classmethod
     def source_identifier(cls, keys, header):
         """``("sdss_id", SDSS_ID)``, else ``("sdss4_apogee_id", obj or OBJID)``, else ``None``.
@@ -50,7 +52,7 @@ class ApogeeCoaddedSpectrumInApStar(_ApogeeSpectrum):
         "obj_id": ("OBJID",),
     }
 
-    n_visits = IntegerField(null=True, index=True, help_text="Number of visits combined")
+    n_visits = IntegerField(null=True, help_text="Number of visits combined")
     obj_id = TextField(null=True, help_text="Object name in the header (OBJID)")
 
 

@@ -36,6 +36,8 @@ class BossVisitSpectrum(SpectrumMixin):
         "thing_id": ("THING_ID",),
     }
 
+    source_keywords = ("SDSS_ID", "CATALOGID", "THING_ID")
+
     exptime = FloatField(null=True, unit="s", help_text="Exposure time")
     thing_id = BigIntegerField(null=True, help_text="SDSS-IV photometric object (THING_ID)")
 

@@ -33,15 +33,15 @@ class _MwmSpectrum(SpectrumMixin):
     n_apogee_lco = IntegerField(null=True, help_text="Spectra in HDU 4 (APOGEE/LCO)")
 
     @classmethod
-    def file_values(cls, hdul):
+    def file_values(cls, hdus):
         """The number of spectra (table rows, ``NAXIS2``) in each of HDUs 1-4.
 
-        :param hdul: the open file.
+        :param hdus: the structure of the file's HDUs.
         """
         values = {}
         for index, column in enumerate(MWM_COUNT_COLUMNS, 1):
-            rows = hdul[index].header.get("NAXIS2")
-            values[column] = rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+            axes = hdus[index].axes if index < len(hdus) else ()
+            values[column] = axes[1] if len(axes) == 2 else None
         return values
 
 
