@@ -19,6 +19,8 @@ a run it starts). Set ``record_runs: false`` to record nothing.
 """
 
 import contextlib
+import contextvars
+import functools
 import getpass
 import json
 import logging
@@ -40,6 +42,8 @@ __all__ = [
     "runs_directory",
     "batch_summary",
     "record_build",
+    "command",
+    "recorded_as",
     "record_submission",
     "batch_started",
     "batch_progress",
@@ -188,10 +192,46 @@ def _describe(batches):
     return task, family
 
 
+_command = contextvars.ContextVar("astra_run_command", default=None)
+
+
+@contextlib.contextmanager
+def command(kind):
+    """Builds inside the block are recorded as runs of ``kind`` (e.g. ``"astra run"``).
+
+    :param kind: what started them; without this, a build is recorded as ``astra.build``.
+    """
+    token = _command.set(kind)
+    try:
+        yield
+    finally:
+        _command.reset(token)
+
+
+def recorded_as(kind):
+    """Decorate a function whose builds are recorded as runs of ``kind`` (see :func:`command`).
+
+    :param kind: e.g. ``"astra run"``.
+    """
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapped(*args, **kwargs):
+            with command(kind):
+                return function(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
 def _kind():
+    kind = _command.get()
+    if kind:
+        return kind
     argv = sys.argv
     program = os.path.basename(argv[0]) if argv else ""
-    if program in ("astra", "cli.py", "__main__.py", "-m") and len(argv) > 1 and argv[1] in ("run", "demo"):
+    if program in ("astra", "cli.py", "__main__.py") and len(argv) > 1 and argv[1] in ("run", "demo"):
         return f"astra {argv[1]}"
     return "astra.build"
 
@@ -279,11 +319,11 @@ def _finish_build(record, batches, summary, result, error=None):
         (RunBatch.run == record.run_id) & (RunBatch.state == "pending")).execute()
     failed = len(summary.failed)
     state = "done" if summary.success and not failed and not summary.not_run else "failed"
+    logger.info("run %d %s: %s", record.run_id, state, str(summary).splitlines()[0])  # before the state changes
     Run.update(
         state=state, ended=now, done=summary.done - summary.skipped, skipped=summary.skipped, failed=failed,
         not_run=summary.not_run, message=str(summary).splitlines()[0],
     ).where(Run.id == record.run_id).execute()
-    logger.info("run %d %s: %s", record.run_id, state, str(summary).splitlines()[0])
 
 
 @contextlib.contextmanager

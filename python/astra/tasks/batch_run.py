@@ -36,6 +36,7 @@ import luigi
 
 import astra.config
 import astra.runs
+from astra.claims import claim_runs
 from astra.targets import atomic_open
 
 __all__ = ["BatchRunMixin", "BatchMemberError", "FAILURES_DIRECTORY"]
@@ -123,6 +124,10 @@ class BatchRunMixin:
     #: Whether a batch with failed members reports failure to Luigi (``None``: use the
     #: ``fail_batch_on_member_error`` setting).
     fail_on_member_error = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        claim_runs(cls)  # a batch runs only while claimed: concurrent runs share the work
 
     def setup(self):
         """Work done once per batch before the first member (e.g. loading a model).

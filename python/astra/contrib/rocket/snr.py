@@ -6,11 +6,11 @@ import math
 import numpy as np
 
 import astra
-from astra.database import DatabaseOutputMixin
-from astra.database.examples import EstimateSNRResult
+from astra import datamodels
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
-from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
+from astra.tasks.removed import removed_task
 
 # Imported here, not in process(): Luigi runs each task of a multi-worker run in a forked
 # process, which would otherwise import specutils (seconds) again for every batch.
@@ -18,8 +18,9 @@ from astra.tools.spectrum import read_arrays
 
 __all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES"]
 
-#: The data-model tasks EstimateSNR can read, by sdss-access species name.
-SPECIES = {"apStar": ApStarFile, "apVisit": ApVisitFile, "spec": SpecFile}
+#: The data-model tasks EstimateSNR can read, by data-model name (a view of
+#: :data:`astra.datamodels.DATA_MODELS`).
+SPECIES = datamodels.file_tasks(("apStar", "apVisit", "spec"))
 
 
 def estimate_snr(flux, ivar, bad=None, min_good_pixels=1):
@@ -62,10 +63,7 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
 
     def requires(self):
         """The spectrum's data-model file task (a batch of them when this is a batch)."""
-        try:
-            task_class = SPECIES[self.species]
-        except KeyError:
-            raise ValueError(f"EstimateSNR: unknown species {self.species!r}; use one of {', '.join(SPECIES)}") from None
+        task_class = supported_file_task("EstimateSNR", self.species, SPECIES)
         return task_class(**self.get_common_param_kwargs(task_class))
 
     def output(self):
@@ -80,7 +78,7 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
         """
         path = task.input().path
         # Arrays are all S/N needs; the species is known, so no reader identification either.
-        spectrum = read_arrays(path, self.species)
+        spectrum = read_arrays(path, datamodels.get(self.species).name)
         bad = spectrum.mask if self.use_pixel_mask else None
         snr = estimate_snr(spectrum.flux, spectrum.ivar, bad, self.min_good_pixels)
         if all(math.isnan(s) for s in snr):
@@ -103,29 +101,10 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
             fp.write(text)
 
 
-class EstimateSNRToDatabase(DatabaseOutputMixin, EstimateSNR):
-    """:class:`EstimateSNR` writing one row per spectrum to the results database.
-
-    The rows are :class:`~astra.database.examples.EstimateSNRResult` (``astra create
-    estimatesnr`` makes a FITS catalogue of them); the database is the ``database_url``
-    setting (SQLite in the output directory by default).
-    """
-
-    result_model = EstimateSNRResult
-
-    def process(self, task, context):
-        """Estimate the S/N of one spectrum and return its result row's values."""
-        _, snr, bad, ivar = self.measure(task)
-        good = np.atleast_2d(ivar)[0] > 0
-        if bad is not None:
-            good &= ~np.atleast_2d(bad)[0]
-        n_pixels = int(good.sum())
-        combined = snr[0]
-        visits = snr[2:] if len(snr) > 2 else snr[:1]  # apStar: 2 combined rows, then visits
-        return {
-            "snr": None if math.isnan(combined) else combined,
-            "snr_visits": [None if math.isnan(s) else s for s in visits],
-            "n_visits": len(visits),
-            "n_pixels": n_pixels,
-            "flag_low_snr": bool(combined < 3),
-        }
+EstimateSNRToDatabase = removed_task(
+    "EstimateSNRToDatabase",
+    "a method is written once and the results_output setting says where its results go; run the "
+    "@task astra.contrib.rocket.snr over the catalogue (astra run snr ApogeeCoaddedSpectrumInApStar), "
+    "which writes RocketSNR rows to the results database",
+    module=__name__,
+)

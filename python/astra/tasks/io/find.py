@@ -12,6 +12,7 @@ import json
 import os
 import re
 
+from astra.datamodels.keys import check_key_value
 from astra.tasks.io.paths import get_template, sas_root
 
 __all__ = ["find_files", "scan_files", "FileScan"]
@@ -124,6 +125,12 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
             f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
         )
     filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    for name, value in filters.items():
+        for one in value if isinstance(value, tuple) else (value,):
+            try:
+                check_key_value(one)
+            except ValueError as error:
+                raise ValueError(f"{species} in {release}: key {name!r}: {error}") from None
     choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
     filters = {k: v for k, v in filters.items() if k not in choices}
     root = sas_root(sas_base_dir)
