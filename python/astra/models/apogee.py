@@ -13,7 +13,6 @@ name (``obj``, or ``OBJID`` in the header).
 
 from astra.database.fields import FloatField, IntegerField, TextField
 from astra.models.spectrum import SpectrumMixin
-from astra.tasks.io.sdss4 import ApStarFile, ApVisitFile, AspcapStarFile
 
 __all__ = ["ApogeeCoaddedSpectrumInApStar", "ApogeeVisitSpectrum", "ApogeeAspcapStarSpectrum"]
 
@@ -45,7 +44,7 @@ class ApogeeCoaddedSpectrumInApStar(_ApogeeSpectrum):
     ``healpix`` (SDSS-V). Header values: ``snr``, ``n_visits``, ``ra``, ``dec``, ``obj_id``.
     """
 
-    file_tasks = (ApStarFile,)
+    data_model_names = ("apStar",)
     header_keywords = {
         **SpectrumMixin.header_keywords,
         "n_visits": ("NVISITS",),
@@ -63,7 +62,7 @@ class ApogeeVisitSpectrum(_ApogeeSpectrum):
     Header values: ``snr``, ``ra``, ``dec``, ``obj_id``, ``exptime``, ``date_obs``.
     """
 
-    file_tasks = (ApVisitFile,)
+    data_model_names = ("apVisit",)
     header_keywords = {
         **SpectrumMixin.header_keywords,
         "obj_id": ("OBJID",),
@@ -83,7 +82,7 @@ class ApogeeAspcapStarSpectrum(_ApogeeSpectrum):
     ``field``, ``obj``. Header values: ``snr``, ``ra``, ``dec``, ``obj_id``.
     """
 
-    file_tasks = (AspcapStarFile,)
+    data_model_names = ("aspcapStar",)
     header_keywords = {**SpectrumMixin.header_keywords, "obj_id": ("OBJID", "APOGEE_ID")}
 
     obj_id = TextField(null=True, help_text="Object name in the header (OBJID)")

@@ -7,10 +7,8 @@ oddly laid out) is read with the data model's full loader instead, which also gi
 precise reason when the file is broken. It never raises for a bad file: the row says why.
 """
 
-import functools
-
 from astra.tools.spectrum.errors import SpectrumReadError
-from astra.tools.spectrum.lean_fits import HDUStructure, NotLean, skim
+from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim
 
 __all__ = ["file_row", "typed_keys", "data_model", "BadKeyError"]
 
@@ -46,68 +44,38 @@ def typed_keys(model, keys):
     return out
 
 
-@functools.lru_cache(maxsize=None)
 def data_model(name):
     """The :mod:`astra.datamodels` object of a data model.
 
     :param name: e.g. ``"apStar"``.
     """
-    try:
-        import astra.datamodels
-    except ImportError:  # INTERIM until astra.datamodels lands
-        return _Interim(name)
+    import astra.datamodels
+
     return astra.datamodels.get(name)
-
-
-class _Interim:
-    def __init__(self, name):
-        self.name = name
-        self.kind = "spec" if name in ("specLite", "specFull") else name
-
-    def check_structure(self, hdus):
-        from astra.tools.spectrum.loaders_apogee import APSTAR_HDUS, APSTAR_NPIX, APVISIT_HDUS, APVISIT_SHAPE, ASPCAPSTAR_HDUS
-
-        need, first = {
-            "apStar": (APSTAR_HDUS, lambda h: h.xtension == "IMAGE" and h.axes[:1] == (APSTAR_NPIX,)),
-            "apVisit": (APVISIT_HDUS, lambda h: h.xtension == "IMAGE" and h.axes == APVISIT_SHAPE[::-1]),
-            "aspcapStar": (ASPCAPSTAR_HDUS, lambda h: h.xtension == "IMAGE" and len(h.axes) == 1),
-            "spec": (2, lambda h: h.xtension == "BINTABLE"),
-            "mwmStar": (5, lambda h: h.xtension == "BINTABLE"),
-            "mwmVisit": (5, lambda h: h.xtension == "BINTABLE"),
-        }[self.kind]
-        if len(hdus) < need or not first(hdus[1]):
-            raise NotLean("not plainly the layout")
-
-    def read_spectrum(self, path, **kwargs):
-        from astra.tools.spectrum import read_spectrum
-
-        return read_spectrum(path, self.kind, **kwargs)
-
-    def read_arrays(self, path, **kwargs):
-        from astra.tools.spectrum import read_arrays
-
-        return read_arrays(path, self.kind, **kwargs)
 
 
 def _lean_values(model, model_of_file, path):
     """Header values and HDU structure through :func:`~astra.tools.spectrum.lean_fits.skim`.
 
-    :raises NotLean: when the lean reader does not handle the file, or its structure is not
-        plainly that of the data model (the full reader then decides, and says why).
+    :raises NotLean: when the lean reader does not handle the file (the full reader then
+        decides, and says why).
+    :raises SpectrumReadError: when the HDU layout is not the data model's.
     """
+    from astra.datamodels.layout import Structure
+
     header, hdus = skim(path, model.wanted_keywords())
-    model_of_file.check_structure(hdus)
+    model_of_file.check_structure(Structure(hdus), path)
     return header, hdus
 
 
 def _astropy_structure(hdul):
-    """The :data:`~astra.tools.spectrum.lean_fits.HDUStructure` of each HDU of an astropy file."""
+    """A :class:`~astra.tools.spectrum.lean_fits.SkimmedHDU` for each HDU of an astropy file."""
     hdus = []
     for index, hdu in enumerate(hdul):
         h = hdu.header
         axes = tuple(h.get(f"NAXIS{k}", 0) for k in range(1, h.get("NAXIS", 0) + 1))
         xtension = "PRIMARY" if index == 0 else str(h.get("XTENSION", "")).strip()
-        hdus.append(HDUStructure(index, xtension, h.get("BITPIX"), axes, None, None))
+        hdus.append(SkimmedHDU(index, xtension, h.get("BITPIX"), axes, None, None, header=h.copy()))
     return hdus
 
 

@@ -14,7 +14,6 @@ non-empty HDU; ``row.read(hdu=3)`` reads another. Sources are keyed by ``sdss_id
 
 from astra.database.fields import IntegerField
 from astra.models.spectrum import SpectrumMixin
-from astra.tasks.io.sdss5 import MwmStarFile, MwmVisitFile
 
 __all__ = ["MwmStarSpectrum", "MwmVisitSpectrum", "MWM_COUNT_COLUMNS"]
 
@@ -48,10 +47,10 @@ class _MwmSpectrum(SpectrumMixin):
 class MwmStarSpectrum(_MwmSpectrum):
     """All combined spectra of one source (mwmStar file)."""
 
-    file_tasks = (MwmStarFile,)
+    data_model_names = ("mwmStar",)
 
 
 class MwmVisitSpectrum(_MwmSpectrum):
     """All visit spectra of one source (mwmVisit file)."""
 
-    file_tasks = (MwmVisitFile,)
+    data_model_names = ("mwmVisit",)

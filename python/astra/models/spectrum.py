@@ -87,16 +87,18 @@ def key_parameters(file_task):
 class SpectrumMixin(BaseModel):
     """The columns and behaviour shared by every catalogue spectrum table (abstract).
 
-    A subclass names its data models' file tasks in ``file_tasks``; a column is added for
-    every key of those tasks. Class attributes a subclass may set:
+    A subclass names the data models it holds in ``data_model_names``; a column is added for
+    every key of their file tasks (:attr:`astra.datamodels.DataModel.file_task`; an integer
+    key is an integer column). Class attributes a subclass may set:
 
-    :cvar file_tasks: data-model file tasks whose files the table holds.
+    :cvar data_model_names: the data models (:mod:`astra.datamodels` names) whose files the
+        table holds.
     :cvar header_keywords: column -> FITS keywords of the primary header (first present wins).
     :cvar source_keywords: other primary-header keywords :meth:`source_identifier` reads.
     :cvar spectrum_row: the row of a 2-D flux that is this table's own spectrum.
     """
 
-    file_tasks = ()
+    data_model_names = ()
     header_keywords = {"snr": ("SNR",), "ra": ("RA",), "dec": ("DEC",)}
     source_keywords = ("SDSS_ID",)
     spectrum_row = 0
@@ -126,17 +128,25 @@ class SpectrumMixin(BaseModel):
     @classmethod
     def validate_model(cls):
         """Called by peewee when a class is made: add the key columns and register the table."""
-        for task in cls.__dict__.get("file_tasks", ()):
+        own = cls.__dict__.get("data_model_names", ())
+        for task in cls.file_tasks() if own else ():
             for name, parameter in key_parameters(task).items():
                 if name not in cls._meta.fields:
                     cls._meta.add_field(name, _key_field(name, parameter))
-        if cls.__dict__.get("file_tasks") and cls not in SPECTRUM_MODELS:
+        if own and cls not in SPECTRUM_MODELS:
             SPECTRUM_MODELS.append(cls)
 
     @classmethod
     def data_models(cls):
         """The names of the data models (sdss-access species) this table holds."""
-        return tuple(task.sdss_data_model_name for task in cls.file_tasks)
+        return tuple(cls.data_model_names)
+
+    @classmethod
+    def file_tasks(cls):
+        """The data-model file tasks of the data models this table holds."""
+        import astra.datamodels
+
+        return tuple(astra.datamodels.get(name).file_task for name in cls.data_model_names)
 
     @classmethod
     def key_names(cls):
@@ -144,7 +154,7 @@ class SpectrumMixin(BaseModel):
         names = cls.__dict__.get("_astra_key_names")
         if names is None:
             found = {}
-            for task in cls.file_tasks:
+            for task in cls.file_tasks():
                 found.update(dict.fromkeys(key_parameters(task)))
             names = tuple(found)
             setattr(cls, "_astra_key_names", names)
@@ -191,7 +201,8 @@ class SpectrumMixin(BaseModel):
     def file_values(cls, hdus):
         """Values read from the structure of the file's HDUs (none by default).
 
-        :param hdus: one :data:`~astra.tools.spectrum.lean_fits.HDUStructure` per HDU.
+        :param hdus: one :class:`~astra.tools.spectrum.lean_fits.SkimmedHDU` per HDU (or its like
+            for a file read with astropy).
         :returns: a dict of column name to value.
         """
         return {}
@@ -237,9 +248,9 @@ class SpectrumMixin(BaseModel):
 
     def data_model_object(self):
         """The :mod:`astra.datamodels` object of this row's data model."""
-        from astra.models.fileinfo import data_model
+        import astra.datamodels
 
-        return data_model(self.data_model)
+        return astra.datamodels.get(self.data_model)
 
     def read(self, **kwargs):
         """Read the whole file as a :class:`specutils.Spectrum` (every row the file holds).

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-__all__ = ["NotLean", "LeanHeader", "LeanHDU", "LeanHDUList", "FITS_BLOCK", "HDUStructure", "skim"]
+__all__ = ["NotLean", "LeanHeader", "LeanHDU", "LeanHDUList", "FITS_BLOCK", "SkimmedHDU", "skim"]
 
 #: FITS files are made of blocks of this many bytes; a header card is 80 bytes.
 FITS_BLOCK = 2880
@@ -342,9 +342,36 @@ def _data_bytes(header, index):
         raise NotLean(f"HDU {index}: structural keyword missing or odd ({error})") from None
 
 
-#: One HDU as :func:`skim` sees it: its extension type (``"PRIMARY"`` for HDU 0), ``BITPIX``,
-#: axis lengths in FITS order (``NAXIS1`` first), and where its data lie.
-HDUStructure = collections.namedtuple("HDUStructure", "index xtension bitpix axes data_offset nbytes")
+class SkimmedHDU:
+    """One HDU as :func:`skim` sees it, with its header parsed only if asked for.
+
+    :ivar index: the HDU number.
+    :ivar xtension: ``"PRIMARY"`` for HDU 0, else the extension type (``"IMAGE"``, ...).
+    :ivar bitpix: ``BITPIX``.
+    :ivar axes: the axis lengths in FITS order (``NAXIS1`` first).
+    :ivar data_offset: where its data start in the file.
+    :ivar nbytes: bytes of data (without the padding).
+    """
+
+    __slots__ = ("index", "xtension", "bitpix", "axes", "data_offset", "nbytes", "_raw", "_header")
+
+    def __init__(self, index, xtension, bitpix, axes, data_offset, nbytes, raw=None, header=None):
+        self.index, self.xtension, self.bitpix, self.axes = index, xtension, bitpix, axes
+        self.data_offset, self.nbytes = data_offset, nbytes
+        self._raw, self._header = raw, header
+
+    @property
+    def header(self):
+        """The HDU's header, a :class:`LeanHeader` parsed on first access."""
+        if self._header is None:
+            self._header = LeanHeader(self._raw)
+        return self._header
+
+    def __iter__(self):
+        return iter((self.index, self.xtension, self.bitpix, self.axes, self.data_offset, self.nbytes))
+
+    def __repr__(self):
+        return f"SkimmedHDU({', '.join(map(repr, self))})"
 
 
 def skim(path, keywords=()):
@@ -359,7 +386,8 @@ def skim(path, keywords=()):
     :param keywords: primary-header keywords whose values are wanted.
     :returns: ``(values, hdus)``: a dict of keyword to value (only those present; a value
         that is not a plain number, logical or string is interpreted by astropy) and a list
-        of :data:`HDUStructure`, one per HDU.
+        of :class:`SkimmedHDU`, one per HDU (``hdus[i].header`` parses that header on first
+        use, so layout rules can look at the few headers they need).
     :raises NotLean: if the file is not plain FITS, a header has no ``END`` card, a
         structural keyword is missing or odd, an image is tile-compressed, or an HDU's data
         run past the end of the file (truncated).
@@ -395,7 +423,7 @@ def skim(path, keywords=()):
             padded = -(-nbytes // FITS_BLOCK) * FITS_BLOCK
             if data_offset + padded > size:
                 raise NotLean(f"HDU {index} data is cut short")
-            hdus.append(HDUStructure(index, xtension, bitpix, axes, data_offset, nbytes))
+            hdus.append(SkimmedHDU(index, xtension, bitpix, axes, data_offset, nbytes, raw[:length]))
             offset = data_offset + padded
     finally:
         os.close(fd)
