@@ -8,14 +8,14 @@ search to their directories, so the whole tree is not walked.
 """
 
 import glob
-import json
 import os
 import re
 
 from astra.datamodels.keys import check_key_value
+from astra.parameters import ParameterTypeError, parse_json_list
 from astra.tasks.io.paths import get_template, sas_root
 
-__all__ = ["find_files", "scan_files", "FileScan"]
+__all__ = ["find_files", "filter_values", "scan_files", "FileScan"]
 
 _MARK = "\x00"
 
@@ -89,13 +89,16 @@ def _pattern(template, filters, root):
     return "".join(glob_parts), re.compile("^" + "".join(regex_parts) + "$")
 
 
-def _values(value):
-    """A filter value: a tuple for a list of values (or a JSON list's text), else the value."""
+def filter_values(name, value):
+    """A filter value: a tuple for a list of values (or a JSON list's text), else the value.
+
+    :raises ValueError: naming the key, for text that starts with ``[`` but is not a JSON list.
+    """
     if isinstance(value, str) and value.startswith("["):
         try:
-            value = json.loads(value)
-        except ValueError:
-            return value
+            value = parse_json_list(value)
+        except ParameterTypeError as error:
+            raise ValueError(f"key {name!r}: {error}") from None
     if isinstance(value, (list, tuple)):
         return tuple(value) if len(value) != 1 else value[0]
     return value
@@ -105,6 +108,28 @@ def _comparable(value):
     """A key value as compared with a list filter: numbers by value ("0500" is 500)."""
     text = str(value)
     return int(text) if text.isdigit() else text
+
+
+def _checked_filters(template, filters):
+    """Key filters split into single values and lists (as sets of comparable values).
+
+    :raises ValueError: for a key the species does not have, or an unsafe value (naming it).
+    """
+    species, release = template.species, template.release
+    unknown = sorted(set(filters) - set(template.keys))
+    if unknown:
+        raise ValueError(
+            f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
+        )
+    filters = {k: filter_values(k, v) for k, v in filters.items() if v is not None}
+    for name, value in filters.items():
+        for one in value if isinstance(value, tuple) else (value,):
+            try:
+                check_key_value(one)
+            except ValueError as error:
+                raise ValueError(f"{species} in {release}: key {name!r}: {error}") from None
+    choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
+    return {k: v for k, v in filters.items() if k not in choices}, choices
 
 
 def find_files(release, species, sas_base_dir=None, limit=None, **filters):
@@ -119,20 +144,7 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
     :returns: a list of ``(path, keys)`` in sorted path order; key values are strings.
     """
     template = get_template(release, species)
-    unknown = sorted(set(filters) - set(template.keys))
-    if unknown:
-        raise ValueError(
-            f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
-        )
-    filters = {k: _values(v) for k, v in filters.items() if v is not None}
-    for name, value in filters.items():
-        for one in value if isinstance(value, tuple) else (value,):
-            try:
-                check_key_value(one)
-            except ValueError as error:
-                raise ValueError(f"{species} in {release}: key {name!r}: {error}") from None
-    choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
-    filters = {k: v for k, v in filters.items() if k not in choices}
+    filters, choices = _checked_filters(template, filters)
     root = sas_root(sas_base_dir)
     pattern, regex = _pattern(template, filters, root)
     found = []
@@ -167,14 +179,7 @@ class FileScan:
 
     def __init__(self, release, species, sas_base_dir=None, **filters):
         template = get_template(release, species)
-        unknown = sorted(set(filters) - set(template.keys))
-        if unknown:
-            raise ValueError(
-                f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
-            )
-        filters = {k: _values(v) for k, v in filters.items() if v is not None}
-        self._choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
-        filters = {k: v for k, v in filters.items() if k not in self._choices}
+        filters, self._choices = _checked_filters(template, filters)
         pattern, self._regex = _pattern(template, filters, sas_root(sas_base_dir))
         self._pattern = os.path.normpath(pattern)
         self._fixed = {k: str(v) for k, v in filters.items()}
