@@ -116,11 +116,11 @@ def _known(model, release, data_model, filters, db):
 
 
 def _typed_filters(model, filters):
-    from astra.tasks.io.find import _values
+    from astra.tasks.io.find import filter_values
 
     typed = {}
     for name, value in filters.items():
-        value = _values(value)
+        value = filter_values(name, value)
         if value is None:
             continue
         values = value if isinstance(value, tuple) else (value,)

@@ -138,7 +138,7 @@ def scan_files(release, species, sas_base_dir=None, **filters):
         raise ValueError(
             f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
         )
-    filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    filters = {k: filter_values(k, v) for k, v in filters.items() if v is not None}
     choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
     filters = {k: v for k, v in filters.items() if k not in choices}
     pattern, regex = _pattern(template, filters, sas_root(sas_base_dir))
