@@ -181,7 +181,7 @@ def measure(variant, n, batch_size, directory, full=False, code=None):
             [sys.executable, __file__, "--child", variant, "--n", str(n), "--root", root, "--batch-size", str(batch_size)],
             capture_output=True,
             text=True,
-            timeout=PLAIN_LUIGI_LIMIT_SECONDS * 5,
+            timeout=PLAIN_LUIGI_LIMIT_SECONDS * 30,
             env=env,
         )
         if out.returncode != 0:
