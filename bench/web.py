@@ -20,6 +20,7 @@ import datetime
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -136,6 +137,8 @@ def main(argv=None):
             ours_times.append(_median_ms(ours, 1))
             theirs_times.append(_median_ms(theirs, 1))
         results.append((name, n, statistics.median(ours_times), what, statistics.median(theirs_times)))
+    raw.close()
+    shutil.rmtree(work, ignore_errors=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"astra web benchmark: {n_runs} runs, {n_rows:,} result rows, median of {args.repeat} requests "
           f"(SQLite, {sys.platform}); peak RSS {rss:.0f} MiB")

@@ -279,3 +279,41 @@ def test_read_log_returns_whole_lines_and_resumes(tmp_path):
 def test_astra_web_refuses_a_bad_port(capsys):
     assert main(["web", "--port", "0"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_a_task_method_is_started_over_a_catalogue_model(web_config, tmp_path):
+    import os
+
+    import astra.config
+    from astra.web import launch
+    from astra.web.app import create_app
+    from catalogue_stub import ingest
+
+    with open(web_config["config"], "w") as fp:
+        fp.write("web_tasks: [task_methods.snr]\n")
+    astra.config.reload()
+    directory = tmp_path / "spectra"
+    os.makedirs(directory)
+    paths = []
+    for i in range(4):
+        paths.append(str(directory / f"apStar-r12-2M0000000{i}+0000000.fits"))
+        synthetic.write_apstar(paths[-1], n_visits=1, snr=40 + 5 * i, seed=i)
+    ingest(paths)
+    app = create_app()
+    client = app.test_client()
+    try:
+        page = client.get("/start/snr").get_data(as_text=True)
+        assert "<option >StubApStarSpectrum</option>" in page or "<option>StubApStarSpectrum</option>" in page
+        assert 'name="min_snr" type="number" step="any"' in page and 'name="release"' not in page
+        response = client.post("/start/snr", data={"model": "StubApStarSpectrum", "limit": "3", "min_snr": "50",
+                                                   "csrf_token": _csrf(client, "/start/snr")})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        run_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        run = _wait_for_run(client, run_id)
+        assert (run["state"], run["total"], run["task"]) == ("done", 3, "task_methods.snr"), run
+        assert run["parameters"]["model"] == "StubApStarSpectrum"
+        assert "task_methods.snr StubApStarSpectrum --limit 3 --min-snr=50" in run["command"]
+        bad = client.post("/start/snr", data={"model": "Nope", "csrf_token": _csrf(client, "/start/snr")})
+        assert bad.status_code == 400 and "reads StubApStarSpectrum, not" in bad.get_data(as_text=True)
+    finally:
+        launch.stop_all()
