@@ -55,7 +55,11 @@ def test_luigid_lists_a_running_batch_by_its_summary_with_a_tracking_url(luigid,
             run = Run.get(Run.parent == submission.id)
             batch = RunBatch.get(RunBatch.run == run.id)
             assert info["tracking_url"] == f"http://127.0.0.1:8000/runs/{run.id}/batches/{batch.id}"
-            assert run.kind == "luigi worker" and batch.task_id == task_id
+            assert run.kind == "luigi worker" and batch.task_id == task_id and run.state == "running"
+            assert worker.wait(120) == 0
+            run, batch = Run.get_by_id(run.id), RunBatch.get_by_id(batch.id)
+            assert (run.state, run.done, run.total, batch.state, batch.done) == ("done", 40, 40, "done", 40)
+            assert Run.select().where(Run.parent == submission.id).count() == 1
         finally:
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGKILL)
