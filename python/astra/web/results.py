@@ -1,6 +1,6 @@
 """Results pages: a results model's rows with filters, pages, a plot and the FITS download.
 
-Pages are keyset-paginated on the primary key (``?after=<id>``, ``?before=<id>``), so a page
+Pages are keyset-paginated on the primary key (``?after=<key>``, ``?before=<key>``), so a page
 costs the same at row 10 and row 10^6. Filters are equality on the data-model keys and
 ranges (``<column>_min`` / ``<column>_max``) on numeric columns. Plots are drawn on the
 server with matplotlib (PNG; a histogram is counted by the database, a scatter reads an
@@ -29,11 +29,21 @@ _NUMERIC = (peewee.IntegerField, peewee.FloatField, peewee.DoubleField, peewee.B
 
 
 def result_models():
-    """The registered results models by table name (``{"estimate_snr_result": model}``)."""
+    """The results models by table name: the registered :class:`~astra.database.BaseResult`
+    models and every ``@task`` results model (:class:`~astra.models.pipeline.PipelineOutputMixin`)
+    of the imported ``result_modules``."""
     from astra.database.migrations import import_model_modules, registered_models
+    from astra.models.pipeline import PipelineOutputMixin
 
     import_model_modules()
-    return {m._meta.table_name: m for m in registered_models()}
+    models = {m._meta.table_name: m for m in registered_models()}
+    pending = list(PipelineOutputMixin.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if not model.__dict__.get("__schema_root__"):
+            models.setdefault(model._meta.table_name, model)
+    return models
 
 
 def numeric_columns(model):
@@ -46,16 +56,20 @@ def _model_or_404(name):
     models = result_models()
     if name not in models:
         abort(404, description=f"no results model {name!r}; known: {', '.join(sorted(models)) or 'none'}")
+    from astra.database import BaseResult
     from astra.database.migrations import ensure_table
 
     model = models[name]
-    ensure_table(model)
+    if issubclass(model, BaseResult):
+        ensure_table(model)
+    else:
+        model.create_table(safe=True)  # a @task's results table: written by its first run
     return model
 
 
 def _key_columns(model):
-    return [k for k in DATA_MODEL_KEYS if k in model._meta.fields] + (
-        ["task_family"] if "task_family" in model._meta.fields else [])
+    extra = [k for k in ("task_family", "spectrum_pk", "source_pk", "tag") if k in model._meta.fields]
+    return [k for k in DATA_MODEL_KEYS if k in model._meta.fields] + extra
 
 
 def _number(name):
@@ -135,17 +149,18 @@ def table(name):
     conditions, _, shown = _filters(model)
     after = request.args.get("after", type=int)
     before = request.args.get("before", type=int)
+    pk = model._meta.primary_key
     query = _where(model.select(), conditions)
     if before is not None:
-        rows = list(query.where(model.id < before).order_by(model.id.desc()).limit(ROWS_PER_PAGE))[::-1]
+        rows = list(query.where(pk < before).order_by(pk.desc()).limit(ROWS_PER_PAGE))[::-1]
     else:
         if after is not None:
-            query = query.where(model.id > after)
-        rows = list(query.order_by(model.id).limit(ROWS_PER_PAGE))
+            query = query.where(pk > after)
+        rows = list(query.order_by(pk).limit(ROWS_PER_PAGE))
     columns = [f.name for f in model._meta.sorted_fields if f.name not in ("parameters",)]
-    first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
-    has_next = bool(rows) and _where(model.select(model.id), conditions).where(model.id > last).limit(1).exists()
-    has_prev = bool(rows) and _where(model.select(model.id), conditions).where(model.id < first).limit(1).exists()
+    first, last = (rows[0]._pk, rows[-1]._pk) if rows else (None, None)
+    has_next = bool(rows) and _where(model.select(pk), conditions).where(pk > last).limit(1).exists()
+    has_prev = bool(rows) and _where(model.select(pk), conditions).where(pk < first).limit(1).exists()
     cells = [[_cell(getattr(row, c)) for c in columns] for row in rows]
     return render_template(
         "results.html", name=name, model=model, columns=columns, cells=cells, shown=shown,
@@ -222,7 +237,8 @@ def _histogram(model, field, conditions, bins):
     # Values are >= low, so truncation is the floor; PostgreSQL's CAST rounds, FLOOR does not.
     index = peewee.fn.FLOOR(scaled) if is_postgresql() else scaled.cast("INTEGER")
     counts = np.zeros(bins)
-    query = _where(model.select(index.alias("b"), peewee.fn.COUNT(model.id)), finite).group_by(peewee.SQL("1"))
+    query = _where(model.select(index.alias("b"), peewee.fn.COUNT(model._meta.primary_key)), finite).group_by(
+        peewee.SQL("1"))
     for position, count in query.tuples():
         counts[min(int(position), bins - 1)] += count  # the maximum falls in the last bin
     return low + width * np.arange(bins + 1), counts
@@ -237,7 +253,7 @@ def _sample(model, fields, conditions):
     query = _where(model.select(*fields), conditions)
     step = -(-total // MAX_PLOT_ROWS)
     if step > 1:
-        query = query.where((model.id % step) == 0)
+        query = query.where((model._meta.primary_key % step) == 0)
     values = np.array(list(query.limit(MAX_PLOT_ROWS).tuples()), dtype=float).reshape(-1, len(fields))
     return values[np.all(np.isfinite(values), axis=1)], total
 
