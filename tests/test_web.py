@@ -203,6 +203,9 @@ def test_the_token_guards_work_when_it_is_set(app, web_config):
     client.post(base + "/login", data={"token": "nope", "csrf_token": csrf})
     assert client.post(base + f"/runs/{run.id}/stop", data={"csrf_token": csrf}).status_code == 403
     assert client.post(base + "/login", data={"token": "s3cret", "csrf_token": csrf}).status_code == 302
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):  # no redirect off the site
+        response = client.post(base + "/login", query_string={"next": target}, data={"token": "s3cret", "csrf_token": csrf})
+        assert response.headers["Location"] == "/runs", target
     assert client.post(base + f"/runs/{run.id}/stop", data={"csrf_token": csrf}).status_code == 302
     # An API client sends the token as a Bearer header (no CSRF token needed, no session).
     api = app.test_client()
