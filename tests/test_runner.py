@@ -153,3 +153,14 @@ def test_search_filter_with_a_traversal_key_is_refused(tmp_path, capsys):
     assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--sas-base-dir", sas,
                  "--field", "../../.."]) == 2
     assert "apStar in dr13: key 'field': unsafe value '../../..'" in capsys.readouterr().err
+
+
+def test_species_is_found_in_any_case_and_typos_get_a_suggestion(tmp_path, capsys):
+    sas = str(tmp_path / "sas")
+    synthetic.write_sample_tree(sas, 2, release="dr13", species="apStar", seed=6)
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--species", "apstar",
+                 "--sas-base-dir", sas]) == 0
+    assert "2 spectra done" in capsys.readouterr().out
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--species", "apStr",
+                 "--sas-base-dir", sas]) == 2
+    assert "did you mean 'apStar'?" in capsys.readouterr().err

@@ -20,9 +20,11 @@ def add_arguments(parser):
 
     :param parser: an :class:`argparse.ArgumentParser`.
     """
-    parser.add_argument("-n", type=int, default=200, help="synthetic spectra to generate (default 200)")
+    from astra.cli import positive_int
+
+    parser.add_argument("-n", type=positive_int, default=200, help="synthetic spectra to generate (default 200)")
     parser.add_argument("--synthetic", action="store_true", help="use generated spectra even if SAS_BASE_DIR is set")
-    parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
 
 
 def _sas_has_apstar(sas):

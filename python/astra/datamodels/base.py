@@ -25,6 +25,7 @@ class DataModel:
 
     :param name: the sdss-access species name, e.g. ``"apStar"``.
     :param title: how messages name it, e.g. ``"BOSS spec"``.
+    :param instrument: ``"apogee"``, ``"boss"`` or ``None`` (files holding both, as mwm files do).
     :param file_task: the data-model file task, as ``"module:Class"`` (imported on first use).
     :param releases: ``((releases, keys), ...)``: the sdss-access template keys of each group
         of releases, in template order.
@@ -46,11 +47,12 @@ class DataModel:
         ``release`` and every key of every release.
     """
 
-    def __init__(self, name, title, file_task, releases, loader=None, layout=None, layout_rule=None,
+    def __init__(self, name, title, file_task, releases, instrument=None, loader=None, layout=None, layout_rule=None,
                  filename=None, format=None, compatible=(), lean=False, grid=None,
                  synthetic_writer=None, identity_keys=None):
         self.name = name
         self.title = title
+        self.instrument = instrument
         self._file_task = file_task
         self._releases = tuple((tuple(group), tuple(keys)) for group, keys in releases)
         self._by_release = {release: keys for group, keys in self._releases for release in group}

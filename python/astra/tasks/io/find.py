@@ -8,14 +8,14 @@ search to their directories, so the whole tree is not walked.
 """
 
 import glob
-import json
 import os
 import re
 
 from astra.datamodels.keys import check_key_value
+from astra.parameters import ParameterTypeError, parse_json_list
 from astra.tasks.io.paths import get_template, sas_root
 
-__all__ = ["find_files", "scan_files"]
+__all__ = ["find_files", "filter_values", "scan_files"]
 
 _MARK = "\x00"
 
@@ -54,13 +54,16 @@ def _pattern(template, filters, root):
     return "".join(glob_parts), re.compile("^" + "".join(regex_parts) + "$")
 
 
-def _values(value):
-    """A filter value: a tuple for a list of values (or a JSON list's text), else the value."""
+def filter_values(name, value):
+    """A filter value: a tuple for a list of values (or a JSON list's text), else the value.
+
+    :raises ValueError: naming the key, for text that starts with ``[`` but is not a JSON list.
+    """
     if isinstance(value, str) and value.startswith("["):
         try:
-            value = json.loads(value)
-        except ValueError:
-            return value
+            value = parse_json_list(value)
+        except ParameterTypeError as error:
+            raise ValueError(f"key {name!r}: {error}") from None
     if isinstance(value, (list, tuple)):
         return tuple(value) if len(value) != 1 else value[0]
     return value
@@ -89,7 +92,7 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
         raise ValueError(
             f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
         )
-    filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    filters = {k: filter_values(k, v) for k, v in filters.items() if v is not None}
     for name, value in filters.items():
         for one in value if isinstance(value, tuple) else (value,):
             try:
