@@ -72,6 +72,19 @@ def test_demo_on_generated_spectra(tmp_path, capsys, monkeypatch):
     assert str(tmp_path / "output" / "EstimateSNR") in out
     histogram = tmp_path / "output" / "EstimateSNR" / "snr-histogram.png"
     assert histogram.exists() and histogram.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"(injected S/N marked): {histogram}" in out
+
+
+def test_demo_histogram_marks_the_injected_snr_with_whole_number_counts():
+    from astra.commands.demo import DEMO_SNR, histogram_figure
+
+    fig = histogram_figure([14.8, 15.1, 39.7, 40.2, 40.4, 81.0, 148.0], injected=DEMO_SNR)
+    (ax,) = fig.axes
+    marked = sorted(line.get_xdata()[0] for line in ax.lines)
+    assert marked == list(DEMO_SNR)
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["measured", "injected"]
 
 
 def test_demo_sizes_do_not_mix(tmp_path, capsys, monkeypatch):
