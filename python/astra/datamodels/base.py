@@ -175,17 +175,31 @@ class DataModel:
         :raises astra.tools.spectrum.SpectrumReadError: naming the file and the layout found
             (another data model's, or a description of its HDUs) when it is not this one's.
         """
-        from astra.datamodels import DATA_MODELS, kind_from_structure
-        from astra.datamodels.layout import Structure, describe_structure
-        from astra.tools.spectrum.errors import SpectrumReadError, open_fits
+        from astra.datamodels.layout import Structure
+        from astra.tools.spectrum.errors import open_fits
 
         with open_fits(path, kind=self.layout) as hdul:
-            structure = Structure(hdul)
-            found = kind_from_structure(structure)
-            if found is None:
-                raise SpectrumReadError(
-                    path, f"HDU layout is not that of {self.title}: found {describe_structure(structure)}"
-                )
+            self.check_structure(Structure(hdul), path)
+
+    def check_structure(self, structure, path):
+        """Check the HDU layout of a file already open (:meth:`check_layout` without the opening).
+
+        ``astra migrate`` calls it with the headers :func:`~astra.tools.spectrum.lean_fits.skim`
+        read, so every new file's layout is checked without reading it twice.
+
+        :param structure: a :class:`~astra.datamodels.layout.Structure`.
+        :param path: the file, for messages.
+        :raises astra.tools.spectrum.SpectrumReadError: as :meth:`check_layout`.
+        """
+        from astra.datamodels import DATA_MODELS, kind_from_structure
+        from astra.datamodels.layout import describe_structure
+        from astra.tools.spectrum.errors import SpectrumReadError
+
+        found = kind_from_structure(structure)
+        if found is None:
+            raise SpectrumReadError(
+                path, f"HDU layout is not that of {self.title}: found {describe_structure(structure)}"
+            )
         if not self.accepts_layout(found):
             raise SpectrumReadError(
                 path, f"wrong kind of file: expected {self.title}, but its HDU layout is that of "
