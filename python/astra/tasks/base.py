@@ -26,6 +26,7 @@ from astra.parameters import IntParameter, is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.tasks import identity
 from astra.tasks.batch_run import BatchRunMixin
+from astra.tasks.display import SchedulerDisplayMixin
 from astra.tasks.plan import TaskRegister, plan_for
 
 __all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS"]
@@ -59,7 +60,7 @@ class _Lazy:
         return value
 
 
-class BaseTask(BatchRunMixin, luigi.Task, metaclass=TaskRegister):
+class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskRegister):
     """A Luigi task with a stable identity, identity-derived outputs and batch mode.
 
     Subclass it as you would :class:`luigi.Task`. Write ``requires()``, ``output()`` and the
