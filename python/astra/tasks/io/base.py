@@ -22,6 +22,7 @@ When the file is missing, the task is a missing external dependency for Luigi, u
 
 import logging
 import os
+import stat
 
 import luigi
 
@@ -29,6 +30,7 @@ import astra
 from astra.parameters import is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.tasks.base import BaseTask
+from astra.tasks.batch_run import InputFileError
 from astra.tasks.io import download as _download
 from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
 from astra.tasks.io.special import apgprefix
@@ -173,6 +175,10 @@ class SDSSDataModelTask(BaseTask):
     #: The sdss-access file species, e.g. ``"apStar"``.
     sdss_data_model_name = None
 
+    #: A batch checks its members' files itself, one by one (:meth:`ensure_available`): a
+    #: missing file fails only its spectrum instead of keeping Luigi from running the batch.
+    checked_per_spectrum = True
+
     task_id_parameters = SPECTRUM_ID_PARAMETERS
 
     release = ReleaseParameter(description="SDSS data release, e.g. dr16 (any case)")
@@ -310,6 +316,36 @@ class SDSSDataModelTask(BaseTask):
             raise _download.DownloadError(
                 f"{self.get_task_family()}: {len(failures)} of {len(rows)} files could not be downloaded; first: {failures[0]}"
             )
+
+    def ensure_available(self):
+        """Make sure this task's file (one spectrum) is there and not empty.
+
+        Downloads it first when ``use_remote`` is set. Called by a batch for each member
+        before ``process()``, so a bad file fails only its own spectrum.
+
+        :raises astra.tasks.batch_run.InputFileError: naming the file and what is wrong: not
+            found, empty (0 bytes), not a file, or the download failed (with its reason).
+        """
+        path = self.local_path
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as error:
+            raise InputFileError(f"{self.get_task_family()}: cannot read {path}: {error.strerror or error}") from None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise InputFileError(f"{self.get_task_family()}: {path} is not a file")
+        if info is not None and info.st_size > 0:
+            return
+        if self.use_remote:
+            try:
+                _download.download(_download.remote_url(self.template.relative(self.param_kwargs)), path)
+            except _download.DownloadError as error:
+                raise InputFileError(f"{self.get_task_family()}: download failed: {error}") from None
+            return
+        if info is not None:
+            raise InputFileError(f"{self.get_task_family()}: empty file (0 bytes): {path}")
+        raise InputFileError(self.missing_file_message())
 
     def missing_file_message(self):
         """A message naming the missing file(s) and how to get them."""
