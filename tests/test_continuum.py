@@ -159,7 +159,7 @@ def test_output_identity_follows_settings(tmp_path):
     a = ContinuumNormalise(**DR13, field="120-45", obj="2M00452143+1634446")
     b = ContinuumNormalise(**DR13, field="120-45", obj="2M00452143+1634446", order=4)
     assert a.output().path != b.output().path
-    with pytest.raises(ValueError, match="unknown species"):
+    with pytest.raises(ValueError, match="ContinuumNormalise: unknown data model .apStuff."):
         ContinuumNormalise(**DR13, species="apStuff", field="x", obj="y").requires()
 
 

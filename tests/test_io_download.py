@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 
 import luigi
 import numpy as np
@@ -46,6 +47,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if getattr(server, "stall_after", None) is not None:
+            # Promise the whole file, send the first bytes, stall (until the test lets go).
+            self.wfile.write(data[: server.stall_after])
+            self.wfile.flush()
+            server.released.wait(60)
+            self.close_connection = True
+            return
         if server.cuts_left > 0:
             # Promise the whole file, send half, hang up.
             server.cuts_left -= 1
@@ -67,10 +75,13 @@ def server(tmp_path):
     httpd.requests = 0
     httpd.cuts_left = 0
     httpd.credentials = None
+    httpd.stall_after = None
+    httpd.released = threading.Event()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/sas"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
+    httpd.released.set()
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=5)
@@ -246,3 +257,66 @@ def test_real_file_round_trip(real_sas, server, local_sas, tmp_path, monkeypatch
     task.run()
     assert _read(task.local_path) == _read(source)
     dl.verify_fits(task.local_path)
+
+
+def test_a_killed_downloads_temporary_file_is_removed_by_the_next(server, remote_file, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    destination = tmp_path / "out" / "a.fits"
+    # A real download process, stopped mid-body and SIGKILLed: its temporary file stays.
+    server.stall_after = 100
+    script = (
+        "import sys; from astra.tasks.io import download as dl; "
+        "dl.download(sys.argv[1], sys.argv[2], retries=0, timeout=600)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, f"{server.url}/{RELATIVE}", str(destination)])
+    try:
+        deadline = time.monotonic() + 60
+        while not _leftovers(destination.parent) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = _leftovers(destination.parent)
+        assert len(left) == 1 and f"-{proc.pid}-" in left[0]
+        # While its writer lives, the next download keeps it (and writes its own).
+        server.stall_after = None
+        dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=0)
+        assert left[0] in _leftovers(destination.parent)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        server.released.set()
+    os.unlink(destination)
+    dl.download(f"{server.url}/{RELATIVE}", str(destination), retries=0)
+    assert _leftovers(destination.parent) == ["a.fits"]
+
+
+# ---------------------------------------------------------------------- keys that leave the SAS root
+
+TRAVERSAL = "../../../../../../../../../../escaped"
+
+
+def test_traversal_key_is_refused_before_any_download(server, remote_file, local_sas, tmp_path, monkeypatch):
+    _use_server(server, tmp_path, monkeypatch)
+    # What the server would hand out for the escaping path, were it asked.
+    os.makedirs(os.path.join(server.root, "escaped"), exist_ok=True)
+    with pytest.raises(ValueError, match=r"ApVisitFile: parameter 'field': unsafe value '\.\./\.\./"):
+        ApVisitFile(**dict(KEYS, field=TRAVERSAL), use_remote=True)
+    assert server.requests == 0
+    assert not os.path.exists(tmp_path / "escaped")
+
+
+def test_download_refuses_a_path_outside_the_sas_root(server, remote_file, local_sas, tmp_path, monkeypatch):
+    # Defence in depth: keys that bypassed the parameter check still cannot place a file
+    # outside SAS_BASE_DIR, nor ask the server for one.
+    from astra.tasks.io.paths import OutsideSASError
+
+    _use_server(server, tmp_path, monkeypatch)
+    task = ApVisitFile(**KEYS, use_remote=True)
+    task.param_kwargs["field"] = TRAVERSAL
+    with pytest.raises(OutsideSASError, match="outside the SAS root"):
+        task.run()
+    with pytest.raises(OutsideSASError):
+        task.remote_urls()
+    assert server.requests == 0
+    assert not any(name.startswith("escaped") for name in os.listdir(tmp_path))

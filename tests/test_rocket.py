@@ -82,7 +82,10 @@ def test_corrupt_file_is_named_and_others_finish(tmp_path, monkeypatch):
 
 def test_unknown_species_is_a_clear_error():
     task = EstimateSNR(species="apStuff", **DR13, field="x", obj="y")
-    with pytest.raises(ValueError, match="unknown species 'apStuff'"):
+    with pytest.raises(ValueError, match="EstimateSNR: unknown data model 'apStuff'; did you mean 'apStar'"):
+        task.requires()
+    task = EstimateSNR(species="mwmStar", **DR13, field="x", obj="y")
+    with pytest.raises(ValueError, match="EstimateSNR does not read mwmStar files; it reads apStar, apVisit, spec"):
         task.requires()
 
 

@@ -108,3 +108,48 @@ def test_prefix_given_or_derived_is_one_task(tmp_path, monkeypatch):
     assert EstimateSNR(**kw).task_id == EstimateSNR(prefix="ap", **kw).task_id
     mixed = EstimateSNR(**{**kw, "field": ("120-45", "009+09"), "obj": ("a", "b")}, prefix=("ap", None))
     assert mixed.prefix == ("ap", "ap")
+
+
+def _keys_table(path, rows):
+    with open(path, "w", newline="") as fp:
+        writer = csv.DictWriter(fp, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_keys_table_with_a_traversal_key_is_refused(tmp_path, capsys):
+    sas = str(tmp_path / "sas")
+    keys = synthetic.write_sample_tree(sas, 3, release="dr13", species="apStar", seed=6)
+    outside = tmp_path / "outside.fits"
+    synthetic.write_apstar(str(outside), seed=1)
+    bad = dict(keys[1], obj="../../../../../../../../../../../../../../" + str(outside)[1:-5])
+    table = tmp_path / "keys.csv"
+    _keys_table(table, [keys[0], bad, keys[2]])
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--keys-table", str(table),
+                 "--sas-base-dir", sas]) == 2
+    err = capsys.readouterr().err
+    assert f"keys table {table}, row 2, key 'obj': unsafe value '../../" in err
+    assert not (tmp_path / "output").exists() or not list((tmp_path / "output").rglob("*.json"))
+
+
+def test_keys_table_newline_key_is_escaped_in_messages_and_logs(tmp_path, capsys, caplog):
+    sas = str(tmp_path / "sas")
+    keys = synthetic.write_sample_tree(sas, 2, release="dr13", species="apStar", seed=6)
+    fake = "INFO: 2 spectra done, 0 failed"
+    table = tmp_path / "keys.csv"
+    _keys_table(table, [keys[0], dict(keys[1], field="120-45\n" + fake)])
+    with caplog.at_level("DEBUG"):
+        assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--keys-table", str(table),
+                     "--sas-base-dir", sas]) == 2
+    captured = capsys.readouterr()
+    text = captured.out + captured.err + caplog.text
+    assert "120-45\\nINFO: 2 spectra done" in text
+    assert not any(line.startswith(fake) for line in text.splitlines())
+
+
+def test_search_filter_with_a_traversal_key_is_refused(tmp_path, capsys):
+    sas = str(tmp_path / "sas")
+    synthetic.write_sample_tree(sas, 2, release="dr13", species="apStar", seed=6)
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--sas-base-dir", sas,
+                 "--field", "../../.."]) == 2
+    assert "apStar in dr13: key 'field': unsafe value '../../..'" in capsys.readouterr().err

@@ -170,6 +170,6 @@ def test_read_spectrum_with_kind(files):
     for name, path in files.items():
         spectrum = read_spectrum(path, kind=_kind(name))
         assert spectrum.flux.size > 0
-    with pytest.raises(ValueError, match="unknown spectrum kind"):
+    with pytest.raises(ValueError, match="unknown data model .apGarbage.; known: apStar"):
         read_spectrum(files["spec"], kind="apGarbage")
     assert set(FORMATS) == {"apStar", "apVisit", "aspcapStar", "spec", "mwmStar", "mwmVisit"}

@@ -49,6 +49,7 @@ __all__ = [
     "inherits",
     "requires",
     "build",
+    "task",
     "batch_tasks",
     "version_info",
 ]
@@ -58,6 +59,20 @@ def version_info():
     """The (major, minor) of this Astra; together they are part of every task's identity."""
     major, minor = __version__.split(".")[:2]
     return int(major), int(minor)
+
+
+def task(function=None):
+    """Make a generator function over catalogue spectra an Astra method, and a Luigi task.
+
+    ``@task`` above ``def snr(spectra: Iterable[Spectrum], ...) -> Iterable[Result]``; see
+    :mod:`astra.tasks.function` and the guide *Writing tasks*.
+
+    :param function: the generator function.
+    :returns: a :class:`astra.tasks.function.TaskFunction`.
+    """
+    from astra.tasks.function import task as _task
+
+    return _task(function)
 
 
 def build(tasks, **kwargs):

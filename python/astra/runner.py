@@ -6,6 +6,7 @@ import importlib
 import os
 
 import astra
+from astra import datamodels
 from astra.tasks.io.find import find_files
 
 __all__ = ["load_task_class", "read_keys_table", "tasks_for_keys", "run_over_files"]
@@ -35,6 +36,8 @@ def read_keys_table(path):
 
     :param path: a ``.csv`` or ``.fits`` file.
     :returns: a list of dicts of key name to text value.
+    :raises ValueError: if the file does not exist, or a row has a data-model key value that
+        could make a path leave the SAS root (naming the file, the row and the key).
     """
     if not os.path.exists(path):
         raise ValueError(f"keys table {path} does not exist")
@@ -42,9 +45,23 @@ def read_keys_table(path):
         from astropy.table import Table
 
         table = Table.read(path)
-        return [{name: str(row[name]).strip() for name in table.colnames} for row in table]
-    with open(path, newline="") as fp:
-        return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fp)]
+        rows = [{name: str(row[name]).strip() for name in table.colnames} for row in table]
+    else:
+        with open(path, newline="") as fp:
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fp)]
+    for number, row in enumerate(rows, 1):
+        _check_keys(path, number, row)
+    return rows
+
+
+def _check_keys(path, number, row):
+    """Refuse a row whose data-model key value could make a path leave the SAS root."""
+    for name, value in row.items():
+        if name in datamodels.KEYS:
+            try:
+                datamodels.check_key_value(value)
+            except ValueError as error:
+                raise ValueError(f"keys table {path}, row {number}, key {name!r}: {error}") from None
 
 
 def tasks_for_keys(task_class, rows, species=None, release=None, task_params=None):

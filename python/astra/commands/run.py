@@ -1,17 +1,36 @@
-"""``astra run``: run a task over the spectra found on disk (or listed in a table)."""
+"""``astra run``: run a task over the spectra that need it.
+
+Two forms, told apart by the second positional argument:
+
+* ``astra run <task> <SpectrumModel> [--limit N] [--where EXPR] [--retry-failed] [task params]``
+  runs a ``@task`` method over the catalogue spectra without an up-to-date result
+  (:mod:`astra.tasks.function_runner`);
+* ``astra run module.Task --release R --species S [keys] [task params]`` runs a class-style
+  task over the files found on disk (:mod:`astra.runner`).
+"""
 
 import os
 import sys
 
+from astra.runs import recorded_as
+
 NAME = "run"
 ACCEPTS_EXTRA = True
-HELP = "run a task over the spectra of a species found under SAS_BASE_DIR"
+HELP = "run a task over the catalogue spectra that need it, or over the files of a species"
 
 EPILOG = """
-Other options are data-model keys that narrow the search (e.g. --telescope apo25m --field 120-45)
-or parameters of the task (e.g. --min-good-pixels 50). Example:
+A @task method over the catalogue spectra without an up-to-date result:
+
+  astra run estimate_snr ApogeeCoaddedSpectrumInApStar --limit 100 --where "release = 'dr17'"
+
+Other options are the method's parameters (e.g. --min-good-pixels 50).
+
+A class-style task over the files of a species found under SAS_BASE_DIR:
 
   astra run astra.contrib.rocket.EstimateSNR --release dr13 --species apStar --limit 100
+
+Other options are data-model keys that narrow the search (e.g. --telescope apo25m --field 120-45)
+or parameters of the task.
 """
 
 
@@ -24,8 +43,11 @@ def add_arguments(parser):
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument("task", help="the task class as module.Class")
-    parser.add_argument("--release", required=True, help="data release, e.g. dr13")
+    parser.add_argument("task", help="a @task method (registered name or module.function), or a task class as module.Class")
+    parser.add_argument("model", nargs="?", help="the catalogue model a @task method reads, e.g. ApogeeVisitSpectrum")
+    parser.add_argument("--where", help="with a catalogue model: an SQL condition on its columns")
+    parser.add_argument("--retry-failed", action="store_true", help="with a catalogue model: re-run failed spectra")
+    parser.add_argument("--release", help="with a task class: data release, e.g. dr13")
     parser.add_argument("--species", default="apStar", help="sdss-access species (default apStar)")
     parser.add_argument("--keys-table", help="CSV or FITS table of data-model keys instead of a search")
     parser.add_argument("--limit", type=int, help="at most this many spectra")
@@ -59,6 +81,7 @@ def split_extra(extra):
     return out
 
 
+@recorded_as("astra run")  # astra web lists the builds inside as runs of kind "astra run"
 def run(args):
     """Find, batch, run and summarise.
 
@@ -70,6 +93,12 @@ def run(args):
     from astra.tasks.io.paths import get_template
 
     extra = split_extra(getattr(args, "_extra", []))
+    if args.model:
+        return _run_function(args, extra)
+    if not args.release:
+        raise UsageError("give --release (a task class over files), or a catalogue model after the task name")
+    if args.where or args.retry_failed:
+        raise UsageError("--where and --retry-failed need a catalogue model after the task name")
     try:
         task_class = load_task_class(args.task)
         template_keys = set(get_template(args.release, args.species).keys)
@@ -100,4 +129,35 @@ def run(args):
         print(f"no spectra found ({where})", file=sys.stderr)
         return 1
     print(f"{task_class.get_task_family()}: {n} spectra; {summary}")
+    return 0 if summary.success else 1
+
+
+def _run_function(args, extra):
+    """``astra run <task> <SpectrumModel> ...``: the catalogue form."""
+    from astra.cli import UsageError
+    from astra.tasks.function_runner import load_task_function, parse_task_params, run_pending
+
+    for option in ("release", "keys_table", "sas_base_dir"):
+        if getattr(args, option):
+            raise UsageError(f"--{option.replace('_', '-')} is for a task class over files, not a catalogue model")
+    try:
+        function = load_task_function(args.task)
+        params = parse_task_params(function, extra)
+        n, summary = run_pending(
+            function,
+            args.model,
+            where=args.where,
+            limit=args.limit,
+            retry_failed=args.retry_failed,
+            task_params=params,
+            workers=args.workers,
+            max_batch_size=args.max_batch_size,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not n:
+        print(f"{function.name}: nothing to do (every {args.model} spectrum has an up-to-date "
+              f"{function.output_model.__name__})")
+        return 0
+    print(f"{function.name}: {n} spectra; {summary}")
     return 0 if summary.success else 1

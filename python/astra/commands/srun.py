@@ -149,6 +149,13 @@ def run(args):
         raise UsageError("several nodes or jobs without a central scheduler would each run the whole "
                          "task; give --scheduler-host (luigid), use the form 'astra srun ... astra run ...' "
                          "(which splits the batches), or --shares if the task keeps only its share")
+    from astra import runs
+
+    run_id = None if args.dry_run else runs.record_submission(  # recorded for astra web
+        ["astra", "srun", args.module, args.task, *args.task_args],
+        {"task": f"{args.module} {args.task}", "arguments": list(args.task_args), "nodes": args.nodes, "jobs": args.jobs},
+    )
+    environment = {runs.ENV_PARENT: str(run_id)} if run_id is not None else None
     scripts = []
     try:
         for job_index in range(args.jobs):
@@ -158,17 +165,22 @@ def run(args):
                 mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
                 workers_per_node=args.workers_per_node, scheduler_host=host, scheduler_port=port,
                 output_dir=args.jobs_dir or slurm.default_jobs_dir(), job_name=args.job_name,
-                share=share if share_count > 1 else None,
+                share=share if share_count > 1 else None, environment=environment,
             ))
     except ValueError as exc:
+        runs.finish_submission(run_id, [], error=exc)
         raise UsageError(str(exc)) from None
     if args.dry_run:
         print("\n".join(scripts), end="")
         return 0
+    job_ids = []
     try:
         for script in scripts:
-            print(slurm.submit(script, jobs_dir=args.jobs_dir), flush=True)
+            job_ids.append(slurm.submit(script, jobs_dir=args.jobs_dir))
+            print(job_ids[-1], flush=True)
     except slurm.SlurmError as exc:
+        runs.finish_submission(run_id, job_ids, error=exc)
         print("astra srun: {}".format(exc), file=sys.stderr)
         return 1
+    runs.finish_submission(run_id, job_ids)
     return 0

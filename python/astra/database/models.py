@@ -34,6 +34,7 @@ import re
 import peewee
 
 import astra
+from astra import datamodels
 from astra.database.connection import database
 from astra.database.fields import (
     MAX_HELP_TEXT,
@@ -56,11 +57,9 @@ __all__ = [
 
 logger = logging.getLogger("astra")
 
-#: SDSS data-model keys copied from a task's parameters into its result row.
-DATA_MODEL_KEYS = (
-    "release", "telescope", "field", "obj", "plate", "mjd", "fiber", "apred", "apstar",
-    "prefix", "run2d", "plateid", "fiberid", "healpix", "sdss_id",
-)
+#: SDSS data-model keys copied from a task's parameters into its result row: the identity keys
+#: of every data model (:func:`astra.datamodels.result_keys`), SDSS-V keys included.
+DATA_MODEL_KEYS = datamodels.result_keys()
 
 #: Every concrete results model by lower-case name (class name, and without ``Result``).
 RESULT_MODELS = {}
@@ -127,47 +126,35 @@ def _plain(value):
     return value
 
 
-class BaseResult(peewee.Model):
-    """Columns shared by all results: identity, data-model keys, version, timing and flags."""
+class ResultSchema:
+    """The rules and introspection every results model shares, whatever its system columns.
 
-    #> Identity
-    task_id = TextField(unique=True, help_text="Task identity of the spectrum's task")
-    task_family = TextField(index=True, help_text="Task family (namespace.ClassName)")
-    parameters = TextField(null=True, help_text="Significant task parameters (JSON)")
-    astra_version_major = IntegerField(help_text="Astra major version")
-    astra_version_minor = IntegerField(help_text="Astra minor version")
-    astra_version = TextField(null=True, help_text="Astra version that wrote the result")
-    created = DateTimeField(default=_utcnow, help_text="When the result was first written (UTC)")
-    modified = DateTimeField(default=_utcnow, help_text="When the result was last written (UTC)")
+    Mixed into :class:`BaseResult` (results keyed by task id) and
+    :class:`astra.models.pipeline.PipelineOutputMixin` (results keyed by spectrum and Astra
+    major.minor). The class that declares the system columns sets ``__schema_root__ = True``;
+    its own columns are exempt from the nullable rule, and models derived from it are
+    registered in :data:`RESULT_MODELS`.
+    """
 
-    #> Data model keys
-    release = TextField(null=True, help_text="SDSS data release")
-    telescope = TextField(null=True, help_text="Telescope")
-    field = TextField(null=True, help_text="Field name")
-    obj = TextField(null=True, help_text="Object identifier")
-    plate = TextField(null=True, help_text="Plate")
-    mjd = IntegerField(null=True, help_text="Modified Julian date of observation")
-    fiber = IntegerField(null=True, help_text="Fiber number")
-    apred = TextField(null=True, help_text="APOGEE reduction version")
-    apstar = TextField(null=True, help_text="APOGEE apStar version")
-    prefix = TextField(null=True, help_text="apStar file prefix")
-    run2d = TextField(null=True, help_text="BOSS reduction version")
-    plateid = IntegerField(null=True, help_text="BOSS plate identifier")
-    fiberid = IntegerField(null=True, help_text="BOSS fiber identifier")
-    healpix = IntegerField(null=True, help_text="HEALPix pixel")
-    sdss_id = BigIntegerField(null=True, help_text="SDSS-V identifier")
+    #: Columns written by the system, never updated from a task's values by name.
+    __identity_columns__ = _IDENTITY_COLUMNS
+    #: Columns only the system writes (a task's values may not set them).
+    __system_columns__ = _SYSTEM_COLUMNS
+    #: Columns that identify a row for an upsert (``ON CONFLICT (...)``).
+    __upsert_key__ = ("task_id",)
 
-    #> Timing and flags
-    t_setup = FloatField(null=True, unit="s", help_text="Batch setup time before first member")
-    t_process = FloatField(null=True, unit="s", help_text="Time spent processing this spectrum")
-    flags = BitField(help_text="Result flags (see FLAGn header cards)")
-    flag_failed = flags.flag(2**0, help_text="Processing raised an exception")
-    error = TextField(null=True, help_text="Error of a failed spectrum")
+    @classmethod
+    def schema_root(cls):
+        """The class that declares this model's system columns (``BaseResult`` or the mixin)."""
+        for klass in cls.__mro__:
+            if klass.__dict__.get("__schema_root__"):
+                return klass
+        raise ModelDefinitionError(f"{cls.__name__} derives from no results model base")
 
-    class Meta:
-        database = database
-
-    # ------------------------------------------------------------------ class checks
+    @classmethod
+    def never_updated(cls):
+        """Columns an upsert never overwrites: the primary key, the upsert key and ``created``."""
+        return (cls._meta.primary_key.name, *cls.__upsert_key__, "created")
 
     @classmethod
     def validate_model(cls):
@@ -182,11 +169,15 @@ class BaseResult(peewee.Model):
                     raise ModelDefinitionError(f"{cls.__name__}.{name}: no BitField named {field_name!r}")
                 if value.field is not field:
                     setattr(cls, name, value.bound_to(field))
-        is_base = "BaseResult" not in globals()
-        base_fields = set() if is_base else set(BaseResult._meta.fields)
+        root = cls.schema_root()
+        is_base = root is cls
+        base_fields = set() if is_base else set(root._meta.fields)
+        primary = cls._meta.primary_key.name if cls._meta.primary_key else "id"
         for name, field in cls._meta.fields.items():
-            _check_help_text(cls, name, field.help_text, required=name not in ("id",))
-            if is_base or name in base_fields or name == "id" or isinstance(field, BitField):
+            # A flag column's meaning is in its flags' help text (SDSS Astra declares
+            # ``result_flags = BitField(default=0)`` without one).
+            _check_help_text(cls, name, field.help_text, required=name != primary and not isinstance(field, BitField))
+            if is_base or name in base_fields or name == primary or isinstance(field, BitField):
                 continue
             if not field.null:
                 raise ModelDefinitionError(
@@ -236,7 +227,7 @@ class BaseResult(peewee.Model):
             return list(cached)
         at_field = {}
         for klass in reversed(cls.__mro__):
-            if not (isinstance(klass, type) and issubclass(klass, BaseResult)):
+            if klass is ResultSchema or not (isinstance(klass, type) and issubclass(klass, ResultSchema)):
                 continue
             try:
                 source = inspect.getsource(klass)
@@ -267,7 +258,8 @@ class BaseResult(peewee.Model):
         """Names of the columns a task's values may set (everything but the identity ones)."""
         cached = cls.__dict__.get("_astra_value_columns")
         if cached is None:
-            cached = tuple(f.name for f in cls._meta.sorted_fields if f.name not in _IDENTITY_COLUMNS)
+            identity = (cls._meta.primary_key.name, *cls.__identity_columns__)
+            cached = tuple(f.name for f in cls._meta.sorted_fields if f.name not in identity)
             cls._astra_value_columns = cached
         return list(cached)
 
@@ -280,15 +272,69 @@ class BaseResult(peewee.Model):
         """
         allowed = cls.__dict__.get("_astra_allowed")
         if allowed is None:
-            allowed = frozenset(n for n in cls.value_columns() if n not in _SYSTEM_COLUMNS) | set(cls.flag_fields())
+            system = cls.__system_columns__
+            allowed = frozenset(n for n in cls.value_columns() if n not in system) | set(cls.flag_fields())
             cls._astra_allowed = allowed
         for name in values:
             if name not in allowed:
-                known = ", ".join(n for n in cls.value_columns() if n not in BaseResult._meta.fields)
+                root_fields = cls.schema_root()._meta.fields
+                known = ", ".join(n for n in cls.value_columns() if n not in root_fields)
                 raise TypeError(
                     f"{cls.__name__} has no result column or flag named {name!r} "
                     f"(columns: {known or 'none'}; flags: {', '.join(cls.flag_fields())})"
                 )
+
+
+
+class BaseResult(ResultSchema, peewee.Model):
+    """Columns shared by all results: identity, data-model keys, version, timing and flags."""
+
+    #> Identity
+    task_id = TextField(unique=True, help_text="Task identity of the spectrum's task")
+    task_family = TextField(index=True, help_text="Task family (namespace.ClassName)")
+    parameters = TextField(null=True, help_text="Significant task parameters (JSON)")
+    astra_version_major = IntegerField(help_text="Astra major version")
+    astra_version_minor = IntegerField(help_text="Astra minor version")
+    astra_version = TextField(null=True, help_text="Astra version that wrote the result")
+    created = DateTimeField(default=_utcnow, help_text="When the result was first written (UTC)")
+    modified = DateTimeField(default=_utcnow, help_text="When the result was last written (UTC)")
+
+    #> Data model keys
+    release = TextField(null=True, help_text="SDSS data release")
+    telescope = TextField(null=True, help_text="Telescope")
+    field = TextField(null=True, help_text="Field name")
+    obj = TextField(null=True, help_text="Object identifier")
+    plate = TextField(null=True, help_text="Plate")
+    mjd = IntegerField(null=True, help_text="Modified Julian date of observation")
+    fiber = IntegerField(null=True, help_text="Fiber number")
+    apred = TextField(null=True, help_text="APOGEE reduction version")
+    apstar = TextField(null=True, help_text="APOGEE apStar version")
+    prefix = TextField(null=True, help_text="apStar file prefix")
+    run2d = TextField(null=True, help_text="BOSS reduction version")
+    plateid = IntegerField(null=True, help_text="BOSS plate identifier")
+    fiberid = IntegerField(null=True, help_text="BOSS fiber identifier")
+    healpix = IntegerField(null=True, help_text="HEALPix pixel")
+    sdss_id = BigIntegerField(null=True, help_text="SDSS-V identifier")
+    fieldid = TextField(null=True, help_text="SDSS-V BOSS field identifier")
+    catalogid = BigIntegerField(null=True, help_text="SDSS-V catalog identifier")
+    cat_id = BigIntegerField(null=True, help_text="SDSS-V catalog identifier (ipl1, ipl2)")
+    component = TextField(null=True, help_text="Multiple-system component")
+    v_astra = TextField(null=True, help_text="Astra version of an mwm file")
+    aspcap = TextField(null=True, help_text="ASPCAP version")
+    results = TextField(null=True, help_text="ASPCAP results version")
+    location = TextField(null=True, help_text="APOGEE location identifier")
+
+    #> Timing and flags
+    t_setup = FloatField(null=True, unit="s", help_text="Batch setup time before first member")
+    t_process = FloatField(null=True, unit="s", help_text="Time spent processing this spectrum")
+    flags = BitField(help_text="Result flags (see FLAGn header cards)")
+    flag_failed = flags.flag(2**0, help_text="Processing raised an exception")
+    error = TextField(null=True, help_text="Error of a failed spectrum")
+
+    __schema_root__ = True
+
+    class Meta:
+        database = database
 
     @classmethod
     def row_for_task(cls, task, values=None, failed=False, error=None, timing=None):
@@ -337,3 +383,20 @@ class BaseResult(peewee.Model):
             row["t_setup"] = timing.get("setup")
             row["t_process"] = timing.get("process")
         return row
+
+
+def _check_key_columns():
+    """Every data-model key has its column in :class:`BaseResult`, of the declared type."""
+    types = {"text": TextField, "int": IntegerField, "bigint": BigIntegerField}
+    for name in DATA_MODEL_KEYS:
+        field = BaseResult._meta.fields.get(name)
+        key = datamodels.KEYS.get(name)
+        expected = types[key.column] if key is not None else TextField
+        if not isinstance(field, expected):
+            raise ModelDefinitionError(
+                f"BaseResult has no {expected.__name__} column for the data-model key {name!r}: add "
+                f"'{name} = {expected.__name__}(null=True, help_text=...)' under '#> Data model keys'"
+            )
+
+
+_check_key_columns()

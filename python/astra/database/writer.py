@@ -3,12 +3,13 @@
 :class:`ResultWriter` buffers rows and writes them every ``batch_size`` rows, when
 ``flush_interval`` seconds have passed since the last write (checked as rows are added), and
 at :meth:`~ResultWriter.close`. Each write is one transaction of
-``INSERT ... ON CONFLICT (task_id) DO UPDATE``: a row already written for the same task id
-(a re-run) is updated in place -- everything except its ``created`` time -- never duplicated.
+``INSERT ... ON CONFLICT (<key>) DO UPDATE``: a row already written for the same key (the task
+id, or the spectrum and Astra major.minor; a re-run) is updated in place -- everything except
+its primary key and ``created`` time -- never duplicated.
 
 On SQLite the rows go through ``executemany`` inside ``BEGIN IMMEDIATE``; on PostgreSQL
 through ``psycopg2.extras.execute_values`` (many rows per statement). Rows of one write are
-sorted by task id, so concurrent writers on PostgreSQL lock rows in the same order and cannot
+sorted by key, so concurrent writers on PostgreSQL lock rows in the same order and cannot
 deadlock.
 """
 
@@ -30,7 +31,6 @@ DEFAULT_BATCH_SIZE = 1000
 #: Most seconds between writes while rows arrive (setting ``database_flush_interval``).
 DEFAULT_FLUSH_INTERVAL = 60.0
 
-_NEVER_UPDATED = ("id", "task_id", "created")
 
 
 class ResultWriteError(RuntimeError):
@@ -48,7 +48,12 @@ class ResultWriteError(RuntimeError):
 
 
 def _columns(model):
-    return [f for f in model._meta.sorted_fields if f.name != "id"]
+    primary = model._meta.primary_key
+    return [f for f in model._meta.sorted_fields if f is not primary]
+
+
+def _upsert_key(model):
+    return tuple(getattr(model, "__upsert_key__", ("task_id",)))
 
 
 def _quote(db, name):
@@ -60,10 +65,12 @@ def _upsert_sql(model, db, fields, values_placeholder):
     if model._meta.schema:
         table = f"{_quote(db, model._meta.schema)}.{table}"
     names = [f.column_name for f in fields]
-    updates = ", ".join(f"{_quote(db, n)} = excluded.{_quote(db, n)}" for n in names if n not in _NEVER_UPDATED)
+    never = {model._meta.fields[n].column_name for n in model.never_updated()}
+    updates = ", ".join(f"{_quote(db, n)} = excluded.{_quote(db, n)}" for n in names if n not in never)
+    key = ", ".join(_quote(db, model._meta.fields[n].column_name) for n in _upsert_key(model))
     return (
         f"INSERT INTO {table} ({', '.join(_quote(db, n) for n in names)}) VALUES {values_placeholder} "
-        f"ON CONFLICT ({_quote(db, model.task_id.column_name)}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )
 
 
@@ -79,12 +86,17 @@ def _parameters(fields, rows):
 
 
 def upsert_rows(model, rows, db=None, page_size=1000):
-    """Insert ``rows`` into ``model``'s table, updating rows whose task id already exists.
+    """Insert ``rows`` into ``model``'s table, updating rows whose upsert key already exists.
+
+    The upsert key is the model's ``__upsert_key__``: the task id for a
+    :class:`~astra.database.models.BaseResult`, (``spectrum_pk``, ``v_astra_major_minor``) for a
+    :class:`~astra.models.pipeline.PipelineOutputMixin` model. An updated row keeps its primary
+    key and ``created`` time.
 
     :param model: a results model.
     :param rows: dicts of column name to Python value (from
-        :meth:`~astra.database.models.BaseResult.row_for_task`); a task id repeated in
-        ``rows`` keeps its last row.
+        :meth:`~astra.database.models.BaseResult.row_for_task`); a key repeated in ``rows``
+        keeps its last row.
     :param db: the database (default: the bound one).
     :param page_size: rows per statement on PostgreSQL.
     :returns: the number of distinct rows written.
@@ -93,7 +105,11 @@ def upsert_rows(model, rows, db=None, page_size=1000):
         return 0
     db = db if db is not None else get_database()
     ensure_table(model, db=db)
-    unique = {row["task_id"]: row for row in rows}
+    names = _upsert_key(model)
+    if len(names) == 1:
+        unique = {row[names[0]]: row for row in rows}
+    else:
+        unique = {tuple(row[n] for n in names): row for row in rows}
     ordered = [unique[key] for key in sorted(unique)]
     fields = _columns(model)
     params = _parameters(fields, ordered)

@@ -127,8 +127,10 @@ def build(
     if not local_scheduler:
         luigi_kwargs["scheduler_host"] = scheduler_host or "localhost"
         luigi_kwargs["scheduler_port"] = int(scheduler_port or astra.config.get("scheduler_port") or 8082)
+    from astra.runs import record_build  # every build is recorded for astra web
+
     factory = RecordingFactory()
-    with report_member_failures_only():
+    with record_build(batches) as finish, report_member_failures_only():
         result = luigi.build(
             batches,
             workers=workers,
@@ -138,4 +140,6 @@ def build(
             worker_scheduler_factory=factory,
             **luigi_kwargs,
         )
-    return summarise(batches, result, factory)
+        summary = summarise(batches, result, factory)
+        finish(summary, result)
+    return summary

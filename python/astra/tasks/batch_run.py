@@ -65,6 +65,8 @@ import traceback
 import luigi
 
 import astra.config
+import astra.runs
+from astra.claims import claim_runs
 from astra.targets import atomic_open
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "BatchMemberAccessError",
     "BatchOutcome",
     "InputFileError",
+    "ResultNotStoredError",
     "FileResults",
     "FAILURES_DIRECTORY",
     "MAX_REPORTED_FAILURES",
@@ -92,6 +95,10 @@ OUTCOME_MARKER = "astra-batch-outcome: "
 
 class InputFileError(RuntimeError):
     """A member's input file is missing, empty, unreadable or could not be downloaded."""
+
+
+class ResultNotStoredError(RuntimeError):
+    """A member was processed but its result could not be stored (a database write failed)."""
 
 
 class BatchMemberAccessError(AttributeError):
@@ -179,6 +186,7 @@ class _Progress:
         self._last = 0.0
         self._reported = None
         self._bar = None
+        self.record = astra.runs.batch_started(task, total, skipped)  # for astra web
         if total > 1 and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -213,9 +221,11 @@ class _Progress:
             self.task.set_progress_percentage(percentage)
         if self.task.set_status_message is not None:
             self.task.set_status_message(self.message())
+        astra.runs.batch_progress(self.record, self.done, self.failed, self.message())
 
     def close(self):
         self.report(force=True)
+        astra.runs.batch_finished(self.record, self.done, self.failed, self.message())
         if self._bar is not None:
             self._bar.close()
 
@@ -305,6 +315,10 @@ class BatchRunMixin:
     #: file tasks): they are then not Luigi dependencies of a batch (see :meth:`deps`).
     checked_per_spectrum = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        claim_runs(cls)  # a batch runs only while claimed: concurrent runs share the work
+
     def setup(self):
         """Work done once per batch before the first member (e.g. loading a model).
 
@@ -393,7 +407,8 @@ class BatchRunMixin:
 
     @classmethod
     def _runs_per_member(cls):
-        return cls.run is BatchRunMixin.run
+        run = cls.run
+        return getattr(run, "__wrapped__", run) is BatchRunMixin.run  # claims wrap run()
 
     def deps(self):
         """Luigi's dependencies, less the input files this batch checks per spectrum.
@@ -428,12 +443,17 @@ class BatchRunMixin:
         by_id = {m.task_id: m for m in pending}
         failed_ids = set()
 
-        def fail(member, reason, tb=None):
+        progress = None
+
+        def fail(member, error, tb=None):
             if member.task_id in failed_ids:
                 return
+            reason = error_text(error)
             failed_ids.add(member.task_id)
             logger.error("%s failed: %s", member.task_id, reason)
-            _record_failure(member, reason, tb)
+            _record_failure(member, reason, traceback.format_exc() if tb is None else tb)
+            if progress is not None:
+                astra.runs.batch_member_failed(progress.record, member, error)
             outcome.add_failure(member.task_id, reason)
 
         def lost(task_ids_and_reasons):
@@ -441,35 +461,33 @@ class BatchRunMixin:
                 member = by_id.get(task_id)
                 if member is not None and member.task_id not in failed_ids:
                     outcome.done -= 1
-                    fail(member, f"result not written: {reason}")
+                    fail(member, ResultNotStoredError(f"result not written: {reason}"), tb="")
 
+        progress = _Progress(self, total=len(pending), skipped=outcome.skipped)
         ready = []
         for member in pending:
             try:
                 member.check_inputs()
             except Exception as error:  # a bad input fails only its own spectrum
-                fail(member, error_text(error))
+                fail(member, error)
+                progress.step(failed=True)
             else:
                 ready.append(member)
         store = self.result_store()
-        started = time.perf_counter()
-        context = self.setup() if ready else None
-        t_setup = time.perf_counter() - started
-        self.batch_timing = {"setup": t_setup, "members": {}}
-        progress = _Progress(self, total=len(pending), skipped=outcome.skipped)
-        for _ in range(len(pending) - len(ready)):
-            progress.step(failed=True)
         try:
+            started = time.perf_counter()
+            context = self.setup() if ready else None
+            t_setup = time.perf_counter() - started
+            self.batch_timing = {"setup": t_setup, "members": {}}
             for member in ready:
                 began = time.perf_counter()
                 try:
                     with self._members_only():
                         returned = self.process(member, context)
                 except Exception as error:  # one spectrum must not lose the others
-                    reason = error_text(error)
                     timing = {"setup": t_setup, "process": time.perf_counter() - began}
-                    fail(member, reason, traceback.format_exc())
-                    lost(store.failed(member, reason, timing))
+                    fail(member, error, traceback.format_exc())
+                    lost(store.failed(member, error_text(error), timing))
                 else:
                     timing = {"setup": t_setup, "process": time.perf_counter() - began}
                     outcome.done += 1
@@ -485,7 +503,7 @@ class BatchRunMixin:
         logger.info("%s: %s", self.task_id, progress.message())
         fail_batch = self.fail_on_member_error
         if fail_batch is None:
-            fail_batch = _fail_batches_by_default()
+            fail_batch = fail_batches_on_member_error()
         if outcome.failed and fail_batch:
             raise BatchMemberError(self.get_task_family(), outcome)
 
@@ -517,7 +535,9 @@ def report_member_failures_only():
         _REPORT_ONLY.pop()
 
 
-def _fail_batches_by_default():
+def fail_batches_on_member_error():
+    """Whether a batch with failed members fails for Luigi now (the ``fail_batch_on_member_error``
+    setting, except inside :func:`report_member_failures_only`)."""
     if _REPORT_ONLY:
         return False
     return bool(astra.config.get("fail_batch_on_member_error", True))

@@ -41,9 +41,10 @@ import os
 import numpy as np
 
 import astra
+from astra import datamodels
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
-from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
 
 # At import, not in process(): forked Luigi workers would import specutils again per batch.
 from astra.tools.spectrum import read_spectrum
@@ -61,8 +62,9 @@ __all__ = [
     "SPECIES",
 ]
 
-#: The data-model tasks the continuum task reads, by sdss-access species name.
-SPECIES = {"apStar": ApStarFile, "apVisit": ApVisitFile, "spec": SpecFile}
+#: The data-model tasks the continuum task reads, by data-model name (a view of
+#: :data:`astra.datamodels.DATA_MODELS`).
+SPECIES = datamodels.file_tasks(("apStar", "apVisit", "spec"))
 
 #: Wavelength ranges (Angstrom) of the three APOGEE chips, split in the middle of the gaps.
 APOGEE_REGIONS = ((15000.0, 15834.0), (15834.0, 16454.0), (16454.0, 17100.0))
@@ -70,7 +72,7 @@ APOGEE_REGIONS = ((15000.0, 15834.0), (15834.0, 16454.0), (16454.0, 17100.0))
 #: The continuum-pixel mask shipped with Astra (boolean, apStar rest-frame grid).
 DEFAULT_CONTINUUM_PIXELS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "etc", "continuum-pixels-apogee.npy")
 
-_APSTAR_NPIX = 8575
+_APSTAR_NPIX = datamodels.get("apStar").npix
 
 
 # ---------------------------------------------------------------------- design matrices
@@ -342,12 +344,7 @@ class ContinuumNormalise(SpectrumKeysMixin, BaseTask):
 
     def requires(self):
         """The spectrum's data-model file task (a batch of them when this is a batch)."""
-        try:
-            task_class = SPECIES[self.species]
-        except KeyError:
-            raise ValueError(
-                f"ContinuumNormalise: unknown species {self.species!r}; use one of {', '.join(SPECIES)}"
-            ) from None
+        task_class = supported_file_task("ContinuumNormalise", self.species, SPECIES)
         return task_class(**self.get_common_param_kwargs(task_class))
 
     def output(self):

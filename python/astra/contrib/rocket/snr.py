@@ -6,11 +6,12 @@ import math
 import numpy as np
 
 import astra
+from astra import datamodels
 from astra.database import DatabaseOutputMixin
 from astra.database.examples import EstimateSNRResult
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
-from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin
+from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
 
 # Imported here, not in process(): Luigi runs each task of a multi-worker run in a forked
 # process, which would otherwise import specutils (seconds) again for every batch.
@@ -18,8 +19,9 @@ from astra.tools.spectrum import read_arrays
 
 __all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES"]
 
-#: The data-model tasks EstimateSNR can read, by sdss-access species name.
-SPECIES = {"apStar": ApStarFile, "apVisit": ApVisitFile, "spec": SpecFile}
+#: The data-model tasks EstimateSNR can read, by data-model name (a view of
+#: :data:`astra.datamodels.DATA_MODELS`).
+SPECIES = datamodels.file_tasks(("apStar", "apVisit", "spec"))
 
 
 def estimate_snr(flux, ivar, bad=None, min_good_pixels=1):
@@ -62,10 +64,7 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
 
     def requires(self):
         """The spectrum's data-model file task (a batch of them when this is a batch)."""
-        try:
-            task_class = SPECIES[self.species]
-        except KeyError:
-            raise ValueError(f"EstimateSNR: unknown species {self.species!r}; use one of {', '.join(SPECIES)}") from None
+        task_class = supported_file_task("EstimateSNR", self.species, SPECIES)
         return task_class(**self.get_common_param_kwargs(task_class))
 
     def output(self):
@@ -80,7 +79,7 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
         """
         path = task.input().path
         # Arrays are all S/N needs; the species is known, so no reader identification either.
-        spectrum = read_arrays(path, self.species)
+        spectrum = read_arrays(path, datamodels.get(self.species).name)
         bad = spectrum.mask if self.use_pixel_mask else None
         snr = estimate_snr(spectrum.flux, spectrum.ivar, bad, self.min_good_pixels)
         if all(math.isnan(s) for s in snr):

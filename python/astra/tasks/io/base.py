@@ -27,6 +27,7 @@ import stat
 import luigi
 
 import astra
+from astra import datamodels
 from astra.parameters import is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.tasks.base import BaseTask
@@ -35,13 +36,18 @@ from astra.tasks.io import download as _download
 from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
 from astra.tasks.io.special import apgprefix
 
-__all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "key"]
+__all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "key", "supported_file_task"]
 
 logger = logging.getLogger("astra")
 
 
 class _OptionalKeyMixin:
-    """``None`` (written as an empty string) is a valid value: the key does not apply."""
+    """``None`` (written as an empty string) is a valid value: the key does not apply.
+
+    A text value that could make a path leave ``SAS_BASE_DIR`` (``/``, ``..``, NUL, newline,
+    other control characters) is refused (:func:`astra.datamodels.check_key_value`); the task
+    reports it naming itself and the key, with the value escaped.
+    """
 
     def normalize(self, x):
         """Canonical value; a batch whose members are all ``None`` is ``None``."""
@@ -53,7 +59,7 @@ class _OptionalKeyMixin:
     def _normalize_one(self, x):
         if x is None or (isinstance(x, str) and x == ""):
             return None
-        return super()._normalize_one(x)
+        return datamodels.check_key_value(super()._normalize_one(x))
 
     def _serialize_one(self, x):
         return "" if x is None else super()._serialize_one(x)
@@ -138,6 +144,24 @@ def fill_prefix(values, template):
     values["prefix"] = filled[0] if size == 1 else filled
 
 
+def supported_file_task(family, species, supported):
+    """The file task of data model ``species``, if it is one of those a task reads.
+
+    :param family: the task family, for messages.
+    :param species: a data-model name (any case).
+    :param supported: a mapping of data-model name to file task
+        (:func:`astra.datamodels.file_tasks`).
+    :raises ValueError: naming the task, what it was given and what it reads.
+    """
+    try:
+        name = datamodels.get(species).name
+    except ValueError as error:
+        raise ValueError(f"{family}: {error}") from None
+    if name not in supported:
+        raise ValueError(f"{family} does not read {name} files; it reads {', '.join(supported)}")
+    return supported[name]
+
+
 class SpectrumKeysMixin:
     """For analysis tasks that carry a spectrum's data-model keys (``@astra.inherits(ApStarFile)``).
 
@@ -158,7 +182,7 @@ class SpectrumKeysMixin:
         if release is None or is_batch_value(release) or "prefix" not in by_name:
             return values
         try:
-            template = get_template(release, species)
+            template = get_template(release, datamodels.get(species).name)
         except ValueError:
             return values  # the data-model task reports an unknown release or species
         fill_prefix(by_name, template)
@@ -310,7 +334,7 @@ class SDSSDataModelTask(BaseTask):
             try:
                 _download.download(url, path)
             except _download.DownloadError as error:
-                logger.error("%s: %s", self.get_task_family(), error)
+                logger.error("%s: %s", self.get_task_family(), datamodels.printable(error))
                 failures.append(error)
         if failures:
             raise _download.DownloadError(
@@ -349,7 +373,7 @@ class SDSSDataModelTask(BaseTask):
 
     def missing_file_message(self):
         """A message naming the missing file(s) and how to get them."""
-        missing = self.missing_paths()
+        missing = [datamodels.printable(path) for path in self.missing_paths()]
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         return (
             f"{self.get_task_family()}: file not found: {shown}; set use_remote=True (--use-remote) to "

@@ -4,7 +4,9 @@
 only after the whole body arrived (as many bytes as ``Content-Length`` promised) and, for a
 FITS file, after every HDU's header and data were read back. A cut connection, a timeout, a
 server error or a truncated file is retried with exponential backoff; a zero-byte or partial
-file is never left at the destination.
+file is never left at the destination. The temporary file of an earlier download of the same
+file whose process died (SIGKILL, a lost node) is removed before downloading again, unless that
+process is still alive (:func:`astra.targets.remove_dead_temporaries`).
 
 Settings (:mod:`astra.config`): ``sas_url`` (``$ASTRA_SAS_URL``; default
 ``https://data.sdss.org/sas``), ``download_retries`` (retries after the first attempt),
@@ -30,7 +32,8 @@ import warnings
 
 import astra
 import astra.config
-from astra.targets import atomic_path
+from astra.datamodels.keys import printable
+from astra.targets import atomic_path, remove_dead_temporaries
 
 __all__ = ["DownloadError", "sas_url", "remote_url", "netrc_credentials", "download", "verify_fits"]
 
@@ -171,6 +174,9 @@ def download(url, path, retries=None, timeout=None, backoff=None, verify=None):
     if verify is None:
         verify = path.lower().endswith(_FITS_ENDINGS)
     attempts = max(retries, 0) + 1
+    # A download killed before (SIGKILL, a node lost) left its temporary file beside the
+    # destination, in the SAS tree: remove it now, unless its writer is still alive.
+    remove_dead_temporaries(os.path.dirname(os.path.abspath(path)), name=os.path.basename(path))
     for attempt in range(1, attempts + 1):
         try:
             _attempt(url, path, timeout, verify)
@@ -178,8 +184,11 @@ def download(url, path, retries=None, timeout=None, backoff=None, verify=None):
             if attempt == attempts:
                 raise DownloadError(f"cannot download {url} after {attempts} attempts: {error}") from error
             delay = backoff * 2 ** (attempt - 1)
-            logger.warning("download of %s failed (attempt %d of %d): %s; retrying in %.3g s", url, attempt, attempts, error, delay)
+            logger.warning(
+                "download of %s failed (attempt %d of %d): %s; retrying in %.3g s",
+                printable(url), attempt, attempts, printable(error), delay,
+            )
             time.sleep(delay)
         else:
-            logger.info("downloaded %s to %s", url, path)
+            logger.info("downloaded %s to %s", printable(url), printable(path))
             return path

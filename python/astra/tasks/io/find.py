@@ -12,9 +12,10 @@ import json
 import os
 import re
 
+from astra.datamodels.keys import check_key_value
 from astra.tasks.io.paths import get_template, sas_root
 
-__all__ = ["find_files"]
+__all__ = ["find_files", "scan_files"]
 
 _MARK = "\x00"
 
@@ -89,6 +90,12 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
             f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
         )
     filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    for name, value in filters.items():
+        for one in value if isinstance(value, tuple) else (value,):
+            try:
+                check_key_value(one)
+            except ValueError as error:
+                raise ValueError(f"{species} in {release}: key {name!r}: {error}") from None
     choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
     filters = {k: v for k, v in filters.items() if k not in choices}
     root = sas_root(sas_base_dir)
@@ -106,3 +113,77 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
         if limit and len(found) >= limit:
             break
     return found
+
+
+def scan_files(release, species, sas_base_dir=None, **filters):
+    """Every file of ``species`` in ``release`` with its keys, size and modification time.
+
+    Like :func:`find_files`, but walks the directories with :func:`os.scandir` (one listing
+    per directory, one ``stat`` per file, nothing sorted globally), which is what lets
+    ``astra migrate`` look at tens of thousands of files a second. Files are yielded in
+    sorted order within each directory.
+
+    :param release: e.g. ``"dr13"``.
+    :param species: e.g. ``"apStar"``.
+    :param sas_base_dir: the SAS root (default ``$SAS_BASE_DIR``).
+    :param filters: known key values, as for :func:`find_files`.
+    :returns: an iterator of ``(path, keys, size, mtime)``; key values are strings.
+    """
+    template = get_template(release, species)
+    unknown = sorted(set(filters) - set(template.keys))
+    if unknown:
+        raise ValueError(
+            f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
+        )
+    filters = {k: _values(v) for k, v in filters.items() if v is not None}
+    choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
+    filters = {k: v for k, v in filters.items() if k not in choices}
+    pattern, regex = _pattern(template, filters, sas_root(sas_base_dir))
+    fixed = {k: str(v) for k, v in filters.items()}
+    for path, size, mtime in _walk(os.path.normpath(pattern)):
+        match = regex.match(path)
+        if match is None:
+            continue
+        keys = match.groupdict()
+        if choices and any(_comparable(keys.get(k)) not in allowed for k, allowed in choices.items()):
+            continue
+        keys.update(fixed)
+        yield path, keys, size, mtime
+
+
+def _walk(pattern):
+    """``(path, size, mtime)`` of the files matching a glob ``pattern`` (wildcards only in names)."""
+    import fnmatch
+
+    parts = pattern.split(os.sep)
+    start = os.sep if pattern.startswith(os.sep) else ""
+    parts = [p for p in parts if p]
+    # Leading parts without wildcards are one directory: no listing needed.
+    prefix = []
+    while parts and not glob.has_magic(parts[0]) and len(parts) > 1:
+        prefix.append(parts.pop(0))
+    base = start + os.sep.join(prefix)
+    # glob.escape wraps a magic character in brackets, so a part without magic is literal.
+    matchers = [re.compile(fnmatch.translate(p)).match if glob.has_magic(p) else p.__eq__ for p in parts]
+    yield from _descend(base or ".", matchers)
+
+
+def _descend(directory, matchers):
+    match, rest = matchers[0], matchers[1:]
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted((e for e in it if match(e.name)), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    for entry in entries:
+        if rest:
+            if entry.is_dir():
+                yield from _descend(entry.path, rest)
+            continue
+        try:
+            if not entry.is_file():
+                continue
+            st = entry.stat()
+        except OSError:
+            continue
+        yield entry.path, st.st_size, st.st_mtime

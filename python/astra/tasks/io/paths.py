@@ -35,6 +35,7 @@ __all__ = [
     "MissingKeyError",
     "UnknownReleaseError",
     "UnknownSpeciesError",
+    "OutsideSASError",
     "canonical_release",
     "known_releases",
     "releases_for",
@@ -66,6 +67,18 @@ class UnknownReleaseError(ValueError):
 
 class UnknownSpeciesError(ValueError):
     """The release has no template for the file species."""
+
+
+class OutsideSASError(ValueError):
+    """Key values resolved to a path outside the SAS root (refused: defence in depth)."""
+
+
+def _inside(path, root):
+    """Whether the normalised ``path`` is ``root`` or below it."""
+    root = os.path.normpath(root)
+    if root == os.sep:
+        return path.startswith(os.sep)
+    return path == root or path.startswith(root + os.sep)
 
 
 def sas_root(sas_base_dir=None):
@@ -244,11 +257,24 @@ class Template:
         :param sas_base_dir: the SAS root; default :func:`sas_root`.
         """
         text = self._text(keys)
+        root = None
         if text.startswith(self._placeholder):
-            text = sas_root(sas_base_dir) + text[len(self._placeholder) :]
+            root = sas_root(sas_base_dir)
+            text = root + text[len(self._placeholder) :]
         if "tags/" in text:
             text = _TAGS.sub(r"\1", text, count=1)
-        return os.path.normpath(text)
+        path = os.path.normpath(text)
+        if root is not None and not _inside(path, root):
+            self._outside(keys, path, root)
+        return path
+
+    def _outside(self, keys, path, root):
+
+        shown = ", ".join(f"{k}={keys.get(k)!r}" for k in self.keys if keys.get(k) is not None)
+        raise OutsideSASError(
+            f"{self.species} in {self.release}: the keys ({shown}) give {path!r}, "
+            f"outside the SAS root {root}; refused"
+        )
 
     def relative(self, keys):
         """The path relative to the SAS root (the part after ``.../sas/`` in a SAS URL).
@@ -259,7 +285,10 @@ class Template:
         text = self._text(keys)
         if not text.startswith(self._placeholder):
             raise ValueError(f"{self.species} in {self.release} is not under the SAS root: {text}")
-        return os.path.normpath(text[len(self._placeholder) :].lstrip("/"))
+        relative = os.path.normpath(text[len(self._placeholder) :].lstrip("/"))
+        if relative == ".." or relative.startswith(".." + os.sep) or os.path.isabs(relative):
+            self._outside(keys, relative, "(the SAS URL)")
+        return relative
 
     def __repr__(self):
         return f"Template({self.release!r}, {self.species!r}, {self.raw!r})"

@@ -18,6 +18,8 @@ import os
 
 from specutils import Spectrum, SpectrumList
 
+from astra import datamodels
+
 from astra.tools.spectrum.errors import SpectrumReadError, quick_open
 from astra.tools.spectrum.identify import FORMATS, PRIORITY, identify_kind
 from astra.tools.spectrum import loaders_apogee, loaders_boss, loaders_mwm  # noqa: F401 (registers)
@@ -59,16 +61,6 @@ __all__ = [
 ]
 
 
-_LOADERS = {
-    "apStar": load_apstar,
-    "apVisit": load_apvisit,
-    "aspcapStar": load_aspcapstar,
-    "spec": load_boss_spec,
-    "mwmStar": load_mwm_spectrum,
-    "mwmVisit": load_mwm_spectrum,
-}
-
-
 def read_arrays(path, kind=None, **kwargs):
     """Read a spectrum file as plain numpy arrays, fast.
 
@@ -84,6 +76,8 @@ def read_arrays(path, kind=None, **kwargs):
 
     :param path: Path of the file.
     :param kind: Data-model name (see :func:`read_spectrum`), or ``None`` to recognise it.
+        Whichever reader serves the file, its HDU layout is checked: a file laid out as
+        another data model raises :class:`SpectrumReadError` ("wrong kind of file").
     :param kwargs: Passed to the loader.
     :returns: :data:`~astra.tools.spectrum.utils.SpectrumArrays` ``(wavelength, flux, ivar,
         mask, meta)``: wavelength in Angstrom, flux 2-D for apStar, ``mask`` True where bad.
@@ -91,18 +85,18 @@ def read_arrays(path, kind=None, **kwargs):
         header``; from the lean reader it is a
         :class:`~astra.tools.spectrum.lean_fits.LeanHeader`, whose ``to_astropy()`` gives an
         :class:`astropy.io.fits.Header`.
-    :raises SpectrumReadError: If the kind is unknown or the file cannot be read.
+    :raises SpectrumReadError: If the file cannot be read as that kind.
+    :raises ValueError: If the kind is unknown (naming the closest known one).
     """
-    kind = kind or _identify_or_raise(path)
-    if kind not in _LOADERS:
-        raise ValueError(f"unknown spectrum kind {kind!r}; expected one of {list(FORMATS)}")
+    model = datamodels.get(kind or _identify_or_raise(path))
+    loader = model.loader
     with arrays_only():
         try:
-            with quick_open():  # reads only the HDUs the loader needs
-                return _LOADERS[kind](path, **kwargs)
+            with quick_open():  # reads only the HDUs the loader needs, checks their layout
+                return loader(path, **kwargs)
         except Exception:
             # Something is off: read again with every check, for the precise error (or data).
-            return _LOADERS[kind](path, **kwargs)
+            return loader(path, **kwargs)
 
 
 def _identify_or_raise(path):
@@ -121,14 +115,14 @@ def read_spectrum(path, kind=None, **kwargs):
     raises :class:`SpectrumReadError` naming the path when the kind cannot be recognised.
 
     :param path: Path of the file.
-    :param kind: Data-model name (a key of :data:`FORMATS`: ``"apStar"``, ``"apVisit"``,
-        ``"aspcapStar"``, ``"spec"``, ``"mwmStar"``, ``"mwmVisit"``), or ``None`` to
+    :param kind: Data-model name (a key of :data:`astra.datamodels.DATA_MODELS`:
+        ``"apStar"``, ``"apVisit"``, ``"aspcapStar"``, ``"spec"``, ``"specLite"``,
+        ``"specFull"``, ``"mwmStar"``, ``"mwmVisit"``; case does not matter), or ``None`` to
         recognise it from the file name or HDU layout.
     :param kwargs: Passed to the loader (e.g. ``bad_bits``, ``hdu`` for mwm files).
     :returns: A :class:`specutils.Spectrum`.
-    :raises SpectrumReadError: If the kind is unknown or the file cannot be read.
+    :raises SpectrumReadError: If the file cannot be read as that kind.
+    :raises ValueError: If the kind is unknown (naming the closest known one).
     """
-    kind = kind or _identify_or_raise(path)
-    if kind not in FORMATS:
-        raise ValueError(f"unknown spectrum kind {kind!r}; expected one of {list(FORMATS)}")
-    return Spectrum.read(path, format=FORMATS[kind], **kwargs)
+    model = datamodels.get(kind or _identify_or_raise(path))
+    return Spectrum.read(path, format=model.layout_model.format, **kwargs)

@@ -16,6 +16,7 @@ import warnings
 
 from astropy.io import fits
 
+from astra import datamodels
 from astra.tools.spectrum.lean_fits import FITS_BLOCK, LeanHDU, LeanHDUList, NotLean
 
 __all__ = ["SpectrumReadError", "open_fits", "describe_source", "read_image", "require_shape", "names_bad_cards"]
@@ -135,7 +136,29 @@ def quick_open():
 
 
 #: Data models whose loaders read only image HDUs: the lean reader serves their quick opens.
-LEAN_KINDS = frozenset({"apStar", "apVisit", "aspcapStar"})
+LEAN_KINDS = frozenset(model.name for model in datamodels.DATA_MODELS.values() if model.lean)
+
+
+class LayoutNotRecognised(NotLean):
+    """A quick open could not recognise the file's layout: the full read decides."""
+
+
+def _check_quick_layout(hdul, kind, name):
+    """The layout check of a quick open, on the headers the loader reads anyway.
+
+    A file recognisably of another data model raises at once; one whose layout is not
+    recognised at all raises :class:`LayoutNotRecognised`, so that the caller's full read
+    judges it by every check (as the full read would have done in the first place).
+    """
+    try:
+        found = datamodels.kind_from_structure(hdul)
+    except NotLean:
+        raise
+    except Exception as error:  # an odd header: the full read says precisely what is wrong
+        raise LayoutNotRecognised(f"layout not checked quickly ({error})") from None
+    if found is None:
+        raise LayoutNotRecognised("layout not recognised quickly")
+    _refuse_other_kind(found, kind, name)
 
 
 @contextlib.contextmanager
@@ -151,11 +174,13 @@ def _open_quickly(path, name, kind):
             pass  # not plain enough for the lean reader: astropy below
     if lean is not None:
         with lean:
+            _check_quick_layout(lean, kind, name)
             yield lean
         return
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any oddity: let the caller retry with the full checks
         with fits.open(path, memmap=False) as hdul:
+            _check_quick_layout(hdul, kind, name)
             yield hdul
 
 
@@ -214,31 +239,41 @@ def open_fits(source, min_hdus=1, kind="FITS"):
         hdul.close(closed=isinstance(source, (str, os.PathLike)))
 
 
-#: Data models that share one loader, so are not "the wrong kind" for each other.
-_COMPATIBLE = {"mwmStar": {"mwmVisit"}, "mwmVisit": {"mwmStar"}, "mwm": {"mwmStar", "mwmVisit"}}
-_DISPLAY = {"spec": "BOSS spec"}
+#: The loader of both mwm data models is opened with this kind when the file name does not say.
+_MWM = "mwm"
+
+
+def _title(kind):
+    model = datamodels.DATA_MODELS.get(kind)
+    return model.title if model is not None else kind
+
+
+def _refuse_other_kind(found, kind, name):
+    """Raise if a file whose layout is ``found`` may not be read as ``kind``."""
+    if found is None or found == kind:
+        return
+    if kind == _MWM:
+        if found in ("mwmStar", "mwmVisit"):
+            return
+    elif kind not in datamodels.DATA_MODELS or datamodels.DATA_MODELS[kind].accepts_layout(found):
+        return  # a plain "FITS" open checks no layout
+    raise SpectrumReadError(
+        name, f"wrong kind of file: expected {_title(kind)}, but its HDU layout is that of {_title(found)}"
+    )
 
 
 def _check_kind(hdul, kind, name):
     """Refuse a file whose HDU layout is recognisably another data model's."""
-    from astra.tools.spectrum.identify import kind_from_structure
-
     try:
-        other = kind_from_structure(hdul)
+        other = datamodels.kind_from_structure(hdul)
     except Exception:  # a header we cannot interpret is judged by the loader's own checks
         return
-    if other is None or other == kind or other in _COMPATIBLE.get(kind, ()):
-        return
-    raise SpectrumReadError(
-        name,
-        f"wrong kind of file: expected {_DISPLAY.get(kind, kind)}, but its HDU layout is "
-        f"that of {_DISPLAY.get(other, other)}",
-    )
+    _refuse_other_kind(other, kind, name)
 
 
 def _check_hdu_count(hdul, min_hdus, kind, name, truncated_warning):
     n = len(hdul)
-    kind = _DISPLAY.get(kind, kind)
+    kind = _title(kind)
     if truncated_warning is not None:
         raise SpectrumReadError(
             name,

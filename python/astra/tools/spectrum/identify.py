@@ -15,9 +15,10 @@ names are recognised by their HDU structure.
 
 import functools
 import os
-import re
 
 from astropy.io import fits
+
+from astra import datamodels
 
 __all__ = [
     "PRIORITY",
@@ -31,25 +32,9 @@ __all__ = [
 #: Registry priority of Astra's readers: above specutils' built-ins (at most 20).
 PRIORITY = 100
 
-#: Data-model kind -> registry format name.
-FORMATS = {
-    "apStar": "APOGEE apStar (astra)",
-    "apVisit": "APOGEE apVisit (astra)",
-    "aspcapStar": "APOGEE aspcapStar (astra)",
-    "spec": "BOSS spec (astra)",
-    "mwmStar": "SDSS-V mwmStar (astra)",
-    "mwmVisit": "SDSS-V mwmVisit (astra)",
-}
-
-_GZ = r"\.fits(?:\.gz)?$"
-_FILENAME_PATTERNS = (
-    ("aspcapStar", re.compile(r"^aspcapStar-.+" + _GZ)),
-    ("apStar", re.compile(r"^a[ps]Star-.+" + _GZ)),
-    ("apVisit", re.compile(r"^a[ps]Visit-.+" + _GZ)),
-    ("spec", re.compile(r"^spec-\d+-\d+-\d+" + _GZ)),
-    ("mwmStar", re.compile(r"^mwmStar-.+" + _GZ)),
-    ("mwmVisit", re.compile(r"^mwmVisit-.+" + _GZ)),
-)
+#: Data-model kind -> registry format name, for the data models that own an HDU layout (from
+#: :mod:`astra.datamodels`; ``specLite`` and ``specFull`` are read as ``spec``).
+FORMATS = {model.name: model.format for model in datamodels.layouts()}
 
 
 def kind_from_filename(path):
@@ -60,62 +45,19 @@ def kind_from_filename(path):
     """
     if not isinstance(path, (str, os.PathLike)):
         return None
-    base = os.path.basename(os.fspath(path))
-    for kind, pattern in _FILENAME_PATTERNS:
-        if pattern.match(base):
-            return kind
-    return None
-
-
-def _columns(hdu):
-    if not isinstance(hdu, fits.BinTableHDU):
-        return set()
-    return {name.lower() for name in hdu.columns.names}
+    return datamodels.kind_from_filename(os.path.basename(os.fspath(path)))
 
 
 def kind_from_structure(hdul):
     """Return the data-model kind an open file's HDU layout matches, or ``None``.
 
-    Only headers are read, never data.
+    Only headers are read, never data. The rules are the data models' own
+    (:attr:`astra.datamodels.DataModel.layout_rule`).
 
-    :param hdul: An open :class:`~astropy.io.fits.HDUList`.
+    :param hdul: An open :class:`~astropy.io.fits.HDUList` (or a lean reader's list).
     :returns: One of the keys of :data:`FORMATS`, or ``None``.
     """
-    n = len(hdul)
-    if n < 2:
-        return None
-    primary = hdul[0].header
-    first = hdul[1]
-    bunit = str(first.header.get("BUNIT", "")).lower()
-
-    if "V_ASTRA" in primary and "SDSS_ID" in primary and n >= 5:
-        columns = set().union(*(_columns(hdul[i]) for i in range(1, 5)))
-        if "flux" not in columns or "model_flux" in columns:
-            return None
-        return "mwmVisit" if "mjd" in columns else "mwmStar"
-
-    if isinstance(first, fits.BinTableHDU):
-        columns = _columns(first)
-        if {"flux", "loglam", "ivar"} <= columns:
-            return "spec"
-        return None
-
-    if not isinstance(first, fits.ImageHDU):
-        return None
-    if "NVISITS" in primary and "CRVAL1" in first.header and bunit.startswith("flux"):
-        return "apStar"
-    if (
-        n >= 5
-        and first.header.get("NAXIS") == 2
-        and first.header.get("NAXIS2") == 3
-        and str(hdul[4].header.get("BUNIT", "")).lower().startswith("wavelength")
-    ):
-        return "apVisit"
-    if n >= 4 and first.header.get("NAXIS") == 1 and "CRVAL1" in first.header:
-        last = hdul[-1]
-        if "aspcapflag" in _columns(last) or "ASPCAPFLAG" in last.header.values():
-            return "aspcapStar"
-    return None
+    return datamodels.kind_from_structure(hdul)
 
 
 @functools.lru_cache(maxsize=512)

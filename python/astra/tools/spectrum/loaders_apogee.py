@@ -7,6 +7,8 @@ imported, so ``Spectrum1D.read(path)`` picks them without ``format=``.
 import numpy as np
 import astropy.units as u
 
+from astra.datamodels.grids import APSTAR_GRID
+
 from astra.tools.spectrum.errors import (
     SpectrumReadError,
     describe_source,
@@ -24,8 +26,8 @@ from astra.tools.spectrum.utils import (
 
 __all__ = ["load_apstar", "load_apvisit", "load_aspcapstar", "APSTAR_NPIX", "APVISIT_SHAPE"]
 
-#: Pixels of the apStar rest-frame grid (log10 lambda from 4.179 in steps of 6e-6).
-APSTAR_NPIX = 8575
+#: Pixels of the apStar rest-frame grid (:data:`astra.datamodels.APSTAR_GRID`).
+APSTAR_NPIX = APSTAR_GRID.npix
 #: apVisit images: three chips (red, green, blue) of 4096 pixels.
 APVISIT_SHAPE = (3, 4096)
 #: HDUs in the data models (0 is the header).

@@ -15,6 +15,8 @@ import functools
 import numpy as np
 from scipy import sparse
 
+from astra.datamodels.grids import APSTAR_GRID
+
 __all__ = [
     "LABEL_NAMES",
     "DEFAULT_LABELS",
@@ -43,9 +45,9 @@ LABEL_RANGES = {"teff": (3800.0, 5800.0), "logg": (0.5, 4.5), "fe_h": (-2.0, 0.5
 _CENTRE = np.array([4750.0, 2.5, -0.5])
 _SCALE = np.array([1000.0, 2.0, 1.25])
 
-APOGEE_CRVAL = 4.179
-APOGEE_CDELT = 6e-6
-APOGEE_NPIX = 8575
+APOGEE_CRVAL = APSTAR_GRID.crval
+APOGEE_CDELT = APSTAR_GRID.cdelt
+APOGEE_NPIX = APSTAR_GRID.npix
 #: Wavelength ranges (Angstrom) covered by the blue, green and red APOGEE chips.
 APOGEE_CHIPS = ((15142.0, 15810.0), (15857.0, 16435.0), (16473.0, 16954.0))
 
@@ -60,7 +62,7 @@ _N_SIGMA = 5.0
 
 def apogee_wavelength():
     """Return the 8575 apStar rest-frame wavelengths: ``10**(4.179 + 6e-6 * arange(8575))``."""
-    return 10 ** (APOGEE_CRVAL + APOGEE_CDELT * np.arange(APOGEE_NPIX))
+    return APSTAR_GRID.wavelength()
 
 
 def boss_wavelength(loglam0=BOSS_LOGLAM0, n=BOSS_NPIX):

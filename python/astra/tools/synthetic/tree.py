@@ -4,12 +4,9 @@ import os
 
 import numpy as np
 
+from astra import datamodels
 from astra.tools.synthetic import common
-from astra.tools.synthetic.apogee import write_apstar, write_apvisit
-from astra.tools.synthetic.aspcap import write_aspcapstar
-from astra.tools.synthetic.boss import write_boss_spec
 from astra.tools.synthetic.model import draw_labels
-from astra.tools.synthetic.mwm import write_mwmstar, write_mwmvisit
 
 __all__ = ["write_sample_tree", "SampleTree", "sample_keys", "resolve_path", "corrupt_file"]
 
@@ -117,34 +114,13 @@ def sample_keys(rng, release, species, needed):
 
 
 def _writer(species, path, keys, labels, rng, options):
-    seed = rng  # each file draws from the same stream: distinct, reproducible
-    if species == "apStar":
-        return write_apstar(path, labels=labels, seed=seed, obj=keys.get("obj"),
-                            field=keys.get("field", "120-45"),
-                            telescope=keys.get("telescope", "apo25m"),
-                            apred=keys.get("apred", "r6"), **options)
-    if species == "apVisit":
-        return write_apvisit(path, labels=labels, seed=seed, plate=keys["plate"],
-                             mjd=keys["mjd"], fiber=keys["fiber"],
-                             telescope=keys.get("telescope", "apo25m"),
-                             apred=keys.get("apred", "r6"), **options)
-    if species == "aspcapStar":
-        return write_aspcapstar(path, labels=labels, seed=seed, obj=keys.get("obj"),
-                                field=keys.get("field", "120-45"), **options)
-    if species == "spec":
-        return write_boss_spec(path, labels=labels, seed=seed, plateid=keys["plateid"],
-                               mjd=keys["mjd"], fiberid=keys["fiberid"],
-                               run2d=keys["run2d"], **options)
-    if species == "mwmStar":
-        return write_mwmstar(path, sdss_id=keys["sdss_id"], v_astra=keys["v_astra"],
-                             labels=labels, seed=seed, **options)
-    if species == "mwmVisit":
-        return write_mwmvisit(path, sdss_id=keys["sdss_id"], v_astra=keys["v_astra"],
-                              labels=labels, seed=seed, **options)
-    raise ValueError(
-        f"no synthetic writer for {species!r}; supported: apStar, apVisit, aspcapStar, "
-        "spec, mwmStar, mwmVisit"
-    )
+    # Each file draws from the same stream: distinct, reproducible.
+    model = datamodels.get(species)
+    writer = model.synthetic_writer
+    if writer is None:
+        having = ", ".join(m.name for m in datamodels.DATA_MODELS.values() if m.synthetic_writer is not None)
+        raise ValueError(f"no synthetic writer for {model.name!r}; supported: {having}")
+    return writer(path, keys, labels, rng, **options)
 
 
 def corrupt_file(path, how):

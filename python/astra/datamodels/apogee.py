@@ -1,0 +1,116 @@
+"""The APOGEE data models: apStar, apVisit and aspcapStar."""
+
+from astra.datamodels.base import DataModel
+from astra.datamodels.grids import APSTAR_GRID
+
+__all__ = ["APSTAR", "APVISIT", "ASPCAPSTAR"]
+
+_DR10_11 = ("dr10", "dr11")
+_DR12_17 = ("dr12", "dr13", "dr14", "dr15", "dr16", "dr17")
+#: SDSS-V releases (sdss-access 3.0): the healpix layout of apStar, the telescope in apVisit paths.
+SDSS5 = ("ipl1", "ipl2", "ipl3", "ipl4", "dr19", "dr20", "sdsswork")
+
+
+def _bunit(structure, index):
+    return str(structure.header(index).get("BUNIT", "")).lower()
+
+
+def is_apstar(s):
+    """An apStar file: NVISITS in the primary header, HDU 1 a flux image with CRVAL1."""
+    return (
+        s.has(1) and s.is_image(1) and "NVISITS" in s.header(0)
+        and "CRVAL1" in s.header(1) and _bunit(s, 1).startswith("flux")
+    )
+
+
+def is_apvisit(s):
+    """An apVisit file: HDU 1 a (3, n) image, HDU 4 the wavelength image."""
+    if not (s.has(4) and s.is_image(1)) or is_apstar(s):
+        return False
+    first = s.header(1)
+    return first.get("NAXIS") == 2 and first.get("NAXIS2") == 3 and _bunit(s, 4).startswith("wavelength")
+
+
+def is_aspcapstar(s):
+    """An aspcapStar file: HDU 1 a 1-D image with CRVAL1, the last HDU the ASPCAP table."""
+    if not (s.has(3) and s.is_image(1)) or is_apstar(s):
+        return False
+    if not (s.header(1).get("NAXIS") == 1 and "CRVAL1" in s.header(1)):
+        return False
+    return "aspcapflag" in s.columns(len(s) - 1) or "ASPCAPFLAG" in s.header(-1).values()
+
+
+def _write_apstar(path, keys, labels, seed, **options):
+    from astra.tools.synthetic.apogee import write_apstar
+
+    return write_apstar(path, labels=labels, seed=seed, obj=keys.get("obj"), field=keys.get("field", "120-45"),
+                        telescope=keys.get("telescope", "apo25m"), apred=keys.get("apred", "r6"), **options)
+
+
+def _write_apvisit(path, keys, labels, seed, **options):
+    from astra.tools.synthetic.apogee import write_apvisit
+
+    return write_apvisit(path, labels=labels, seed=seed, plate=keys["plate"], mjd=keys["mjd"], fiber=keys["fiber"],
+                         telescope=keys.get("telescope", "apo25m"), apred=keys.get("apred", "r6"), **options)
+
+
+def _write_aspcapstar(path, keys, labels, seed, **options):
+    from astra.tools.synthetic.aspcap import write_aspcapstar
+
+    return write_aspcapstar(path, labels=labels, seed=seed, obj=keys.get("obj"), field=keys.get("field", "120-45"),
+                            **options)
+
+
+_GZ = r"\.fits(?:\.gz)?$"
+
+APSTAR = DataModel(
+    "apStar",
+    title="apStar",
+    file_task="astra.tasks.io.sdss4:ApStarFile",
+    releases=(
+        (_DR10_11, ("apred", "apstar", "field", "obj")),
+        (_DR12_17, ("apred", "apstar", "telescope", "field", "prefix", "obj")),
+        (SDSS5, ("apred", "telescope", "healpix", "obj")),
+    ),
+    loader="astra.tools.spectrum.loaders_apogee:load_apstar",
+    layout_rule=is_apstar,
+    filename=r"^a[ps]Star-.+" + _GZ,
+    format="APOGEE apStar (astra)",
+    lean=True,
+    grid=APSTAR_GRID,
+    synthetic_writer="astra.datamodels.apogee:_write_apstar",
+)
+
+APVISIT = DataModel(
+    "apVisit",
+    title="apVisit",
+    file_task="astra.tasks.io.sdss4:ApVisitFile",
+    releases=(
+        (_DR10_11, ("apred", "plate", "mjd", "fiber")),
+        (("dr12", "dr13", "dr14", "dr15"), ("apred", "telescope", "plate", "mjd", "fiber")),
+        (("dr16", "dr17"), ("apred", "telescope", "field", "plate", "mjd", "prefix", "fiber")),
+        (SDSS5, ("apred", "telescope", "field", "plate", "mjd", "fiber")),
+    ),
+    loader="astra.tools.spectrum.loaders_apogee:load_apvisit",
+    layout_rule=is_apvisit,
+    filename=r"^a[ps]Visit-.+" + _GZ,
+    format="APOGEE apVisit (astra)",
+    lean=True,
+    synthetic_writer="astra.datamodels.apogee:_write_apvisit",
+)
+
+ASPCAPSTAR = DataModel(
+    "aspcapStar",
+    title="aspcapStar",
+    file_task="astra.tasks.io.sdss4:AspcapStarFile",
+    releases=(
+        (("dr10", "dr11", "dr12", "dr13", "dr14", "dr15"), ("apred", "apstar", "aspcap", "results", "location", "obj")),
+        (("dr16", "dr17", "ipl3", "ipl4", "sdsswork"), ("apred", "aspcap", "telescope", "field", "obj")),
+    ),
+    loader="astra.tools.spectrum.loaders_apogee:load_aspcapstar",
+    layout_rule=is_aspcapstar,
+    filename=r"^aspcapStar-.+" + _GZ,
+    format="APOGEE aspcapStar (astra)",
+    lean=True,
+    synthetic_writer="astra.datamodels.apogee:_write_aspcapstar",
+)

@@ -1,0 +1,191 @@
+"""DataModel: everything Astra knows about one SDSS data model, in one object."""
+
+import importlib
+import re
+
+__all__ = ["DataModel", "UnknownReleaseForModel"]
+
+
+class UnknownReleaseForModel(ValueError):
+    """The data model has no template in the release asked for."""
+
+
+def _resolve(dotted):
+    """``"package.module:name"`` -> the object (imported on first use: keeps this package light)."""
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class DataModel:
+    """One SDSS data model (apStar, spec, mwmStar, ...): keys, file task, loaders, layout, grid.
+
+    Instances live in :data:`astra.datamodels.DATA_MODELS`; get one with
+    :func:`astra.datamodels.get`. Code that needs to know something about a species asks its
+    data model instead of keeping a table of its own.
+
+    :param name: the sdss-access species name, e.g. ``"apStar"``.
+    :param title: how messages name it, e.g. ``"BOSS spec"``.
+    :param file_task: the data-model file task, as ``"module:Class"`` (imported on first use).
+    :param releases: ``((releases, keys), ...)``: the sdss-access template keys of each group
+        of releases, in template order.
+    :param loader: the registered loader, as ``"module:function"``; for a data model that
+        shares another's HDU layout, ``None`` (the layout's loader is used).
+    :param layout: the data model whose HDU layout this one follows (default: itself).
+    :param layout_rule: for a data model with its own layout, a function of a
+        :class:`~astra.datamodels.layout.Structure` that is true for files laid out as it.
+    :param filename: for a data model with its own layout, a regular expression its file
+        names match (``re.match`` on the base name).
+    :param format: the specutils/astropy registry format name of its loader.
+    :param compatible: other layouts its loader also reads (mwmStar and mwmVisit).
+    :param lean: whether the lean FITS reader serves its fast reads (image-only layouts).
+    :param grid: a :class:`~astra.datamodels.grids.LogLinearGrid` when every file has the
+        same pixels, else ``None``.
+    :param synthetic_writer: ``"module:function"`` writing a synthetic file,
+        ``writer(path, keys, labels, seed, **options)``; or ``None``.
+    :param identity_keys: the keys that identify a spectrum in a result row; default
+        ``release`` and every key of every release.
+    """
+
+    def __init__(self, name, title, file_task, releases, loader=None, layout=None, layout_rule=None,
+                 filename=None, format=None, compatible=(), lean=False, grid=None,
+                 synthetic_writer=None, identity_keys=None):
+        self.name = name
+        self.title = title
+        self._file_task = file_task
+        self._releases = tuple((tuple(group), tuple(keys)) for group, keys in releases)
+        self._by_release = {release: keys for group, keys in self._releases for release in group}
+        self._loader = loader
+        self.layout = layout or name
+        self.layout_rule = layout_rule
+        self.filename = re.compile(filename) if filename else None
+        self.format = format
+        self.compatible = frozenset(compatible)
+        self.lean = lean
+        self.grid = grid
+        self._synthetic_writer = synthetic_writer
+        self.all_keys = tuple(dict.fromkeys(k for _, keys in self._releases for k in keys))
+        self.identity_keys = tuple(identity_keys) if identity_keys else ("release", *self.all_keys)
+
+    def __repr__(self):
+        return f"<DataModel {self.name}>"
+
+    # ------------------------------------------------------------------ keys
+
+    @property
+    def releases(self):
+        """The releases this data model is declared for, in declaration order."""
+        return tuple(release for group, _ in self._releases for release in group)
+
+    def keys(self, release):
+        """The sdss-access template keys of this data model in ``release``, in template order.
+
+        A release sdss-access knows but this declaration does not (a newer sdss-access) gives
+        the keys of sdss-access's own template.
+
+        :param release: a release in any spelling sdss-access accepts (``"DR16"``, ``"ipl-3"``).
+        :returns: a tuple of key names.
+        :raises UnknownReleaseForModel: when neither the declaration nor sdss-access has it.
+        """
+        keys = self._by_release.get(release)
+        if keys is not None:
+            return keys
+        from astra.tasks.io.paths import canonical_release, get_template
+
+        name = canonical_release(release)
+        keys = self._by_release.get(name)
+        if keys is not None:
+            return keys
+        try:
+            return tuple(get_template(name, self.name).keys)
+        except ValueError:
+            raise UnknownReleaseForModel(
+                f"{self.name} has no release {release!r} (releases: {', '.join(self.releases)})"
+            ) from None
+
+    # ------------------------------------------------------------------ lazily imported parts
+
+    @property
+    def file_task(self):
+        """The data-model file task class (:mod:`astra.tasks.io`), e.g. ``ApStarFile``."""
+        return _resolve(self._file_task)
+
+    @property
+    def layout_model(self):
+        """The data model that owns this one's HDU layout (``spec`` for ``specLite``)."""
+        from astra.datamodels import DATA_MODELS
+
+        return DATA_MODELS[self.layout]
+
+    @property
+    def loader(self):
+        """The loader function of this data model's layout (used by :meth:`read_arrays`)."""
+        owner = self if self._loader else self.layout_model
+        return _resolve(owner._loader)
+
+    @property
+    def synthetic_writer(self):
+        """``writer(path, keys, labels, seed, **options)`` for synthetic files, or ``None``."""
+        return _resolve(self._synthetic_writer) if self._synthetic_writer else None
+
+    @property
+    def npix(self):
+        """Pixels per spectrum when the grid is fixed (apStar: 8575), else ``None``."""
+        return self.grid.npix if self.grid is not None else None
+
+    def wavelength(self):
+        """The fixed wavelength grid in Angstrom, or ``None`` when files differ."""
+        return self.grid.wavelength() if self.grid is not None else None
+
+    # ------------------------------------------------------------------ reading
+
+    def read_spectrum(self, path, **kwargs):
+        """Read a file of this data model as a :class:`specutils.Spectrum`.
+
+        :param path: the file.
+        :param kwargs: passed to the loader.
+        :raises astra.tools.spectrum.SpectrumReadError: if it cannot be read as this data model.
+        """
+        from astra.tools.spectrum import read_spectrum
+
+        return read_spectrum(path, kind=self.name, **kwargs)
+
+    def read_arrays(self, path, **kwargs):
+        """Read a file of this data model as plain arrays, fast (see :func:`astra.tools.spectrum.read_arrays`).
+
+        :param path: the file.
+        :param kwargs: passed to the loader.
+        :returns: :data:`~astra.tools.spectrum.utils.SpectrumArrays`.
+        :raises astra.tools.spectrum.SpectrumReadError: if it cannot be read as this data model.
+        """
+        from astra.tools.spectrum import read_arrays
+
+        return read_arrays(path, kind=self.name, **kwargs)
+
+    def accepts_layout(self, found):
+        """Whether a file whose layout is ``found`` (a data-model name) may be read as this one."""
+        layout = self.layout_model
+        return found == layout.name or found in layout.compatible
+
+    def check_layout(self, path):
+        """Check a file's HDU layout (headers only) against this data model's.
+
+        :param path: the file.
+        :raises astra.tools.spectrum.SpectrumReadError: naming the file and the layout found
+            (another data model's, or a description of its HDUs) when it is not this one's.
+        """
+        from astra.datamodels import DATA_MODELS, kind_from_structure
+        from astra.datamodels.layout import Structure, describe_structure
+        from astra.tools.spectrum.errors import SpectrumReadError, open_fits
+
+        with open_fits(path, kind=self.layout) as hdul:
+            structure = Structure(hdul)
+            found = kind_from_structure(structure)
+            if found is None:
+                raise SpectrumReadError(
+                    path, f"HDU layout is not that of {self.title}: found {describe_structure(structure)}"
+                )
+        if not self.accepts_layout(found):
+            raise SpectrumReadError(
+                path, f"wrong kind of file: expected {self.title}, but its HDU layout is that of "
+                f"{DATA_MODELS[found].title}"
+            )

@@ -1,0 +1,56 @@
+"""The BOSS table of the catalogue: :class:`BossVisitSpectrum`, for spec, specLite and specFull.
+
+The name is that of SDSS's current Astra, so its users' code imports it unchanged::
+
+    from astra.models.boss import BossVisitSpectrum
+
+    spectra = BossVisitSpectrum.select().limit(10)
+
+SDSS-IV spec files have the keys ``run2d``, ``plateid``, ``mjd``, ``fiberid``; SDSS-V specLite
+and specFull files ``run2d``, ``fieldid``, ``mjd``, ``catalogid``; the other keys of a row are
+``NULL``, and ``data_model`` says which file it is. Sources are keyed by ``SDSS_ID`` when the
+header has one, else by ``catalogid``, else by the SDSS-IV ``THING_ID``.
+"""
+
+from astra.database.fields import BigIntegerField, FloatField
+from astra.models.spectrum import SpectrumMixin, _integer
+from astra.tasks.io.sdss4 import SpecFile
+from astra.tasks.io.sdss5 import SpecFullFile, SpecLiteFile
+
+__all__ = ["BossVisitSpectrum"]
+
+
+class BossVisitSpectrum(SpectrumMixin):
+    """One BOSS spectrum (one spec/specLite/specFull file): the coadd of one night or plate.
+
+    Header values: ``snr`` (``SNR`` or ``SN_MEDIAN_ALL`` when the header has one), ``ra`` and
+    ``dec`` (``RA``/``DEC``, else ``PLUG_RA``/``PLUG_DEC``), ``exptime``, ``thing_id``.
+    """
+
+    file_tasks = (SpecFile, SpecLiteFile, SpecFullFile)
+    header_keywords = {
+        "snr": ("SNR", "SN_MEDIAN_ALL"),
+        "ra": ("RA", "PLUG_RA"),
+        "dec": ("DEC", "PLUG_DEC"),
+        "exptime": ("EXPTIME",),
+        "thing_id": ("THING_ID",),
+    }
+
+    exptime = FloatField(null=True, unit="s", help_text="Exposure time")
+    thing_id = BigIntegerField(null=True, help_text="SDSS-IV photometric object (THING_ID)")
+
+    @classmethod
+    def source_identifier(cls, keys, header):
+        """``sdss_id`` from the header, else ``catalogid``, else a positive ``THING_ID``.
+
+        :param keys: the file's data-model keys.
+        :param header: the primary header.
+        """
+        found = super().source_identifier(keys, header)
+        if found:
+            return found
+        catalogid = keys.get("catalogid") or _integer(header.get("CATALOGID"))
+        if catalogid:
+            return ("catalogid", int(catalogid))
+        thing_id = _integer(header.get("THING_ID"))
+        return ("sdss4_thing_id", thing_id) if thing_id and thing_id > 0 else None

@@ -1,0 +1,159 @@
+"""What ``astra migrate`` learns from one file: typed keys, header values, its source, or why it is bad.
+
+:func:`file_row` is the work done per file, in a worker process when there are many. It reads
+only headers, with the lean reader (:mod:`astra.tools.spectrum.lean_fits`), and checks the
+file's HDU layout against its data model. A file the lean reader does not handle (compressed,
+oddly laid out) is read with the data model's full loader instead, which also gives the
+precise reason when the file is broken. It never raises for a bad file: the row says why.
+"""
+
+from astra.tools.spectrum.errors import SpectrumReadError
+from astra.tools.spectrum.lean_fits import LeanHDUList, NotLean
+
+__all__ = ["file_row", "typed_keys", "data_model", "BadKeyError"]
+
+
+class BadKeyError(ValueError):
+    """A key read from a file's path does not fit its column (text where a number belongs)."""
+
+
+def typed_keys(model, keys):
+    """The data-model keys as the model's column types (integers for integer keys).
+
+    :param model: a spectrum table (:class:`~astra.models.spectrum.SpectrumMixin` subclass).
+    :param keys: a dict of key name to text (or typed) value.
+    :returns: a dict of key name to value.
+    :raises BadKeyError: naming the key whose value is not of its column's type.
+    """
+    import peewee
+
+    out = {}
+    fields = model._meta.fields
+    for name, value in keys.items():
+        field = fields.get(name)
+        if field is None or value is None or value == "":
+            continue
+        if isinstance(field, peewee.IntegerField) and not isinstance(value, int):
+            text = str(value).strip()
+            if not text.lstrip("-").isdigit():
+                raise BadKeyError(f"key {name}={value!r} is not an integer")
+            value = int(text)
+        elif not isinstance(field, peewee.IntegerField):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def data_model(name):
+    """The :mod:`astra.datamodels` object of a data model.
+
+    :param name: e.g. ``"apStar"``.
+    """
+    try:
+        import astra.datamodels
+    except ImportError:  # INTERIM until astra.datamodels lands
+        return _Interim(name)
+    return astra.datamodels.get(name)
+
+
+class _Interim:
+    def __init__(self, name):
+        self.name = name
+        self.kind = "spec" if name in ("specLite", "specFull") else name
+
+    def check_layout(self, hdul):
+        from astra.tools.spectrum.loaders_apogee import APSTAR_HDUS, APVISIT_HDUS, ASPCAPSTAR_HDUS
+
+        need = {"apStar": APSTAR_HDUS, "apVisit": APVISIT_HDUS, "aspcapStar": ASPCAPSTAR_HDUS}.get(self.kind, 2)
+        if len(hdul) < need:
+            raise SpectrumReadError(hdul.filename(), f"truncated FITS file (expected {need} HDUs, found {len(hdul)})")
+
+    def read_spectrum(self, path, **kwargs):
+        from astra.tools.spectrum import read_spectrum
+
+        return read_spectrum(path, self.kind, **kwargs)
+
+    def read_arrays(self, path, **kwargs):
+        from astra.tools.spectrum import read_arrays
+
+        return read_arrays(path, self.kind, **kwargs)
+
+
+def _lean_values(model, data_model, path):
+    """Header and file values through the lean reader; ``NotLean`` when it does not apply."""
+    with LeanHDUList(path) as hdul:
+        header = hdul[0].header
+        data_model.check_layout(hdul)
+        return header, model.header_values(header), model.file_values(hdul)
+
+
+def _full_values(model, data_model, path):
+    """Header and file values through astropy and the full loader (slow, precise errors)."""
+    import warnings
+
+    from astropy.io import fits
+
+    with warnings.catch_warnings():  # the problem is recorded in the row, not warned about
+        warnings.simplefilter("ignore")
+        data_model.read_spectrum(path)  # every check: raises SpectrumReadError naming the problem
+        hdul = fits.open(path, memmap=False)
+    with hdul:
+        header = hdul[0].header
+        values = model.header_values(header)
+        return header.copy(), values, model.file_values(hdul)
+
+
+def file_row(model, data_model_name, release, path, keys, size, mtime):
+    """The catalogue row of one file: keys, file facts, header values; or a bad-file row.
+
+    :param model: the spectrum table.
+    :param data_model_name: the file's data model, e.g. ``"apStar"``.
+    :param release: the canonical release.
+    :param path: the file.
+    :param keys: its data-model keys (text values, as read from the path).
+    :param size: its size in bytes, as stat saw it before reading.
+    :param mtime: its modification time, as stat saw it before reading.
+    :returns: a dict of column values, with ``_source`` (a source identifier or ``None``) and
+        ``_source_position`` (``(ra, dec)``).
+    """
+    row = {
+        "release": release,
+        "data_model": data_model_name,
+        "path": path,
+        "file_size": size,
+        "file_mtime": mtime,
+        "flag_bad_file": False,
+        "bad_file_reason": None,
+        "_source": None,
+        "_source_position": (None, None),
+    }
+    for column in model.header_keywords:
+        row[column] = None
+    try:
+        typed = typed_keys(model, keys)
+    except BadKeyError as error:
+        row.update(flag_bad_file=True, bad_file_reason=str(error))
+        return row
+    row.update({name: None for name in model.key_names()})
+    row.update(typed)
+    model_of_file = data_model(data_model_name)
+    try:
+        if size == 0:
+            raise SpectrumReadError(path, "empty file (0 bytes)")
+        try:
+            header, values, extra = _lean_values(model, model_of_file, path)
+        except (NotLean, SpectrumReadError, OSError, IndexError, KeyError):
+            header, values, extra = _full_values(model, model_of_file, path)
+    except SpectrumReadError as error:
+        row.update(flag_bad_file=True, bad_file_reason=error.reason)
+        return row
+    except Exception as error:  # whatever else a broken file provokes, it fails only itself
+        reason = f"cannot be read ({type(error).__name__}: {error})"
+        row.update(flag_bad_file=True, bad_file_reason=reason)
+        return row
+    row.update(values)
+    row.update(extra)
+    row["_source"] = model.source_identifier(typed, header)
+    row["_source_position"] = (values.get("ra"), values.get("dec"))
+    return row
+

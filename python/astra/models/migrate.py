@@ -1,0 +1,294 @@
+"""Ingesting files into the catalogue, incrementally: the engine of ``astra migrate``.
+
+:func:`migrate_files` finds the files of one data model in one release (with
+:func:`astra.tasks.io.find.scan_files`, or from a table of keys), compares each with what the
+catalogue already knows, and writes only the difference:
+
+* one query loads the ``(path, size, mtime)`` of every row already known for the release,
+  data model and key filters;
+* one :func:`os.scandir` walk lists the files with their size and modification time; a file
+  whose size and mtime match its row is *unchanged* and is not opened;
+* *new* and *changed* files are read (headers only; in worker processes when there are
+  many), and written in large transactions with ``executemany``: a new file gets a row, a
+  changed one has its row updated in place (same ``spectrum_pk``);
+* a file that cannot be read gets a row all the same, flagged ``flag_bad_file`` with the
+  reason; it never stops the migration.
+
+Every transaction is complete in itself, so an interrupted migration keeps what it wrote and
+the next run carries on from there. ::
+
+    from astra.models.migrate import migrate_files
+
+    summary = migrate_files("dr13", "apStar", sas_base_dir="/data/sas", telescope="apo25m")
+    print(summary)       # 4 files: 4 new, 0 changed, 0 unchanged, 0 bad
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+
+from astra.database.connection import get_database, write_transaction
+from astra.models.bulk import allocate_pks, insert_rows, update_rows
+from astra.models.fileinfo import BadKeyError, file_row, typed_keys
+from astra.models.source import resolve_sources
+from astra.models.spectrum import Spectrum, model_for_data_model, spectrum_model, utcnow
+
+__all__ = ["MigrationSummary", "migrate_files"]
+
+#: Files read per task handed to a worker process.
+READ_CHUNK = 250
+#: Rows written per transaction.
+WRITE_CHUNK = 10000
+#: Below this many files to read, no worker processes are started.
+POOL_THRESHOLD = 1000
+#: Bad files listed by name in the summary (all are in the catalogue).
+LISTED = 20
+
+
+class MigrationSummary:
+    """What one migration found and did.
+
+    :ivar model: the spectrum table.
+    :ivar new: files seen for the first time (rows inserted).
+    :ivar changed: files whose size or mtime changed (rows updated).
+    :ivar unchanged: files whose size and mtime match their row (not opened).
+    :ivar bad: new or changed files that could not be read (flagged rows).
+    :ivar still_bad: unchanged files whose row is flagged bad from an earlier run.
+    :ivar gone: rows whose file is no longer there (kept; only when the files were searched).
+    :ivar unresolved: keys-table rows that name no file: ``(row number, reason)``.
+    :ivar bad_files: up to :data:`LISTED` ``(path, reason)`` of the bad files.
+    :ivar seconds: wall time of the migration.
+    """
+
+    def __init__(self, model, release, data_model):
+        self.model = model
+        self.release = release
+        self.data_model = data_model
+        self.new = self.changed = self.unchanged = self.bad = self.still_bad = self.gone = 0
+        self.unresolved = []
+        self.bad_files = []
+        self.seconds = 0.0
+
+    @property
+    def found(self):
+        """Files found (new + changed + unchanged)."""
+        return self.new + self.changed + self.unchanged
+
+    @property
+    def exit_code(self):
+        """0 when every file found was read (or unchanged) and every keys row named a file, else 1."""
+        return 1 if self.bad or self.unresolved or not self.found else 0
+
+    def __str__(self):
+        text = (
+            f"{self.model.__name__} ({self.release} {self.data_model}): {self.found} files: "
+            f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged, {self.bad} bad"
+        )
+        if self.still_bad:
+            text += f"; {self.still_bad} unchanged files still flagged bad"
+        if self.gone:
+            text += f"; {self.gone} known files are gone (rows kept)"
+        if self.unresolved:
+            text += f"; {len(self.unresolved)} keys-table rows name no file"
+        return text
+
+    def details(self):
+        """Lines naming the bad files and unresolved keys rows (at most :data:`LISTED` each)."""
+        lines = [f"bad: {path}: {reason}" for path, reason in self.bad_files]
+        if self.bad > len(self.bad_files):
+            lines.append(f"... and {self.bad - len(self.bad_files)} more bad files (flag_bad_file in the table)")
+        lines += [f"keys row {n}: {reason}" for n, reason in self.unresolved[:LISTED]]
+        if len(self.unresolved) > LISTED:
+            lines.append(f"... and {len(self.unresolved) - LISTED} more keys rows")
+        return lines
+
+
+def _known(model, release, data_model, filters, db):
+    """``path -> (spectrum_pk, size, mtime, flagged bad)`` of the rows the run may touch."""
+    query = model.select(
+        model.path, model.spectrum_pk, model.file_size, model.file_mtime, model.flag_bad_file
+    ).where((model.release == release) & (model.data_model == data_model))
+    for name, value in filters.items():
+        field = getattr(model, name)
+        query = query.where(field.in_(list(value)) if isinstance(value, tuple) else field == value)
+    return {path: (pk, size, mtime, bool(bad)) for path, pk, size, mtime, bad in query.tuples()}
+
+
+def _typed_filters(model, filters):
+    from astra.tasks.io.find import _values
+
+    typed = {}
+    for name, value in filters.items():
+        value = _values(value)
+        if value is None:
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        try:
+            converted = tuple(typed_keys(model, {name: v})[name] for v in values)
+        except BadKeyError as error:
+            raise ValueError(f"filter {error}") from None
+        typed[name] = converted if isinstance(value, tuple) else converted[0]
+    return typed
+
+
+def _from_keys_table(path, template, root, summary):
+    from astra.runner import read_keys_table
+
+    seen = set()
+    for number, row in enumerate(read_keys_table(path), 1):
+        keys = {k: v for k, v in row.items() if k in template.keys and v not in (None, "")}
+        try:
+            file_path = template.full(keys, root)
+        except (ValueError, KeyError) as error:
+            summary.unresolved.append((number, str(error)))
+            continue
+        if file_path in seen:
+            continue
+        seen.add(file_path)
+        try:
+            st = os.stat(file_path)
+        except OSError as error:
+            summary.unresolved.append((number, f"{file_path}: {error.strerror or error}"))
+            continue
+        yield file_path, {k: str(v) for k, v in keys.items()}, st.st_size, st.st_mtime
+
+
+def _read_chunk(task):
+    model_name, data_model, release, items = task
+    model = spectrum_model(model_name)
+    return [file_row(model, data_model, release, *item) for item in items]
+
+
+def _rows(model, data_model, release, todo, workers):
+    """The rows of the files in ``todo``, chunk by chunk, read in worker processes if many."""
+    name = f"{model.__module__}.{model.__name__}"
+    tasks = [(name, data_model, release, todo[i:i + READ_CHUNK]) for i in range(0, len(todo), READ_CHUNK)]
+    if workers > 1 and len(todo) >= POOL_THRESHOLD:
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            yield from pool.map(_read_chunk, tasks)
+    else:
+        for task in tasks:
+            yield _read_chunk(task)
+
+
+def _write(model, rows, known, db):
+    """Insert the rows of new files and update those of changed ones, in one transaction."""
+    columns = [f.name for f in model._meta.sorted_fields if f.name not in ("spectrum_pk", "ingested")]
+    now = utcnow()
+    with write_transaction(db):
+        wanted = {}
+        for row in rows:
+            if row["_source"] is not None:
+                wanted.setdefault(row["_source"], row["_source_position"])
+        sources = resolve_sources(wanted, db) if wanted else {}
+        new, changed = [], []
+        for row in rows:
+            values = {name: row.get(name) for name in columns}
+            values["source"] = sources.get(row["_source"])
+            values["modified"] = now
+            if row["path"] in known:
+                values["spectrum_pk"] = known[row["path"]][0]
+                changed.append(values)
+            else:
+                values["ingested"] = now
+                new.append(values)
+        if new:
+            pks = allocate_pks(Spectrum, len(new), db)
+            insert_rows(Spectrum, [{"pk": pk, "spectrum_type": model.__name__} for pk in pks], db)
+            for pk, values in zip(pks, new):
+                values["spectrum_pk"] = pk
+            insert_rows(model, new, db)
+        update_rows(model, changed, db)
+
+
+def migrate_files(
+    release,
+    data_model,
+    sas_base_dir=None,
+    keys_table=None,
+    workers=None,
+    progress=False,
+    db=None,
+    **filters,
+):
+    """Ingest the files of ``data_model`` in ``release`` into its catalogue table.
+
+    :param release: e.g. ``"dr13"``.
+    :param data_model: e.g. ``"apStar"`` (sdss-access species).
+    :param sas_base_dir: the SAS root (default ``$SAS_BASE_DIR``).
+    :param keys_table: a CSV or FITS table of keys naming the files, instead of a search.
+    :param workers: processes that read files (default: the number of CPUs).
+    :param progress: show a progress bar (tqdm) while files are read.
+    :param db: the database (default: the bound one).
+    :param filters: key values that narrow the search (``telescope="apo25m"``; a list
+        accepts any of its values).
+    :returns: a :class:`MigrationSummary`.
+    :raises ValueError: for an unknown release or data model, a key the data model does not
+        have, or a filter value of the wrong type.
+    :raises LookupError: when no catalogue table holds the data model.
+    """
+    from astra.tasks.io.find import scan_files
+    from astra.tasks.io.paths import get_template, sas_root
+
+    started = time.perf_counter()
+    model = model_for_data_model(data_model)
+    template = get_template(release, data_model)
+    release = template.release
+    unknown = sorted(set(filters) - set(template.keys))
+    if unknown:
+        raise ValueError(f"{data_model} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})")
+    if keys_table and filters:
+        raise ValueError("give key filters or a keys table, not both")
+    typed_filters = _typed_filters(model, filters)
+    db = db if db is not None else get_database()
+    model.ensure_tables(db)
+    summary = MigrationSummary(model, release, data_model)
+    known = _known(model, release, data_model, typed_filters, db)
+
+    root = sas_root(sas_base_dir)
+    if keys_table:
+        found = _from_keys_table(keys_table, template, root, summary)
+    else:
+        found = scan_files(release, data_model, sas_base_dir=root, **filters)
+    todo, seen = [], set()
+    for path, keys, size, mtime in found:
+        seen.add(path)
+        before = known.get(path)
+        if before is None:
+            summary.new += 1
+        elif before[1] == size and before[2] == mtime:
+            summary.unchanged += 1
+            summary.still_bad += before[3]
+            continue
+        else:
+            summary.changed += 1
+        todo.append((path, keys, size, mtime))
+    if not keys_table:
+        summary.gone = len(known.keys() - seen)
+
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    buffer = []
+    with _progress(len(todo), progress, f"{data_model} {release}") as bar:
+        for rows in _rows(model, data_model, release, todo, workers):
+            for row in rows:
+                if row["flag_bad_file"]:
+                    summary.bad += 1
+                    if len(summary.bad_files) < LISTED:
+                        summary.bad_files.append((row["path"], row["bad_file_reason"]))
+            buffer.extend(rows)
+            bar.update(len(rows))
+            if len(buffer) >= WRITE_CHUNK:
+                _write(model, buffer, known, db)
+                buffer = []
+        if buffer:
+            _write(model, buffer, known, db)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _progress(total, enabled, description):
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled or not total, unit="file", desc=description, mininterval=0.5)

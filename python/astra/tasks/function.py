@@ -1,0 +1,251 @@
+"""``@task``: a method written as a generator over catalogue spectra, yielding result rows.
+
+::
+
+    from typing import Iterable
+
+    from astra import task
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar
+
+    @task
+    def snr(spectra: Iterable[ApogeeCoaddedSpectrumInApStar], min_good_pixels: int = 100, **kwargs) -> Iterable[SNRResult]:
+        for spectrum in spectra:
+            yield SNRResult.from_spectrum(spectrum, snr=...)
+
+The type hints say which catalogue tables the method reads (``Iterable[A]`` or
+``Iterable[Union[A, B]]``) and which results model it writes (``-> Iterable[Result]``, a
+:class:`~astra.models.pipeline.PipelineOutputMixin` model). The decorated name is a
+:class:`TaskFunction`:
+
+* called from Python (``snr(spectra, min_good_pixels=50)``) it returns a generator of the
+  results, written as they come (see :meth:`TaskFunction.__call__`);
+* ``snr.task_class`` is a Luigi task (a :class:`~astra.tasks.function_luigi.FunctionTask`
+  registered under the function's name), so ``luigi --module mymethods snr --spectrum-pk 7``,
+  luigid, ``astra.build`` and ``astra run snr ApogeeCoaddedSpectrumInApStar`` run it.
+"""
+
+import collections.abc
+import functools
+import inspect
+import typing
+
+from astra.tasks.function_run import TaskFunctionError, execute
+
+__all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
+
+#: Keyword arguments of a call that belong to Astra, not to the method.
+CALL_OPTIONS = ("write_to_database", "batch_size", "write_frequency", "re_raise_exceptions", "tag")
+#: Names a method's own parameters may not have (the call options and the Luigi task's own).
+RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed")
+
+_ITERABLES = (
+    collections.abc.Iterable, collections.abc.Iterator, collections.abc.Generator,
+    collections.abc.Sequence, list, tuple,
+)
+
+
+def _models_in(hint, what, function):
+    """The model classes named by ``hint`` (``Iterable[A]``, ``Iterable[Union[A, B]]``, ``A``)."""
+    if hint is None:
+        raise TaskFunctionError(f"{function.__qualname__}: annotate {what}, e.g. Iterable[ApogeeVisitSpectrum]")
+    origin = typing.get_origin(hint)
+    if origin in _ITERABLES:
+        args = typing.get_args(hint)
+        hint = args[0] if args else None
+        origin = typing.get_origin(hint)
+    if origin is typing.Union or type(hint).__name__ == "UnionType":
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+    else:
+        members = [hint]
+    if not members or not all(isinstance(m, type) for m in members):
+        raise TaskFunctionError(f"{function.__qualname__}: {what} must name model classes, not {hint!r}")
+    return tuple(members)
+
+
+def _luigi_parameter(name, parameter, hint, function):
+    import astra
+
+    default = parameter.default
+    if typing.get_origin(hint) is typing.Union or type(hint).__name__ == "UnionType":
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = args[0] if len(args) == 1 else None
+    if hint is None and default is not inspect.Parameter.empty and default is not None:
+        hint = type(default)
+    kinds = {
+        bool: astra.BoolParameter, int: astra.IntParameter, float: astra.FloatParameter,
+        str: astra.Parameter, dict: astra.DictParameter, list: astra.ListParameter,
+        tuple: astra.TupleParameter,
+    }
+    kind = kinds.get(typing.get_origin(hint) or hint, astra.Parameter)
+    description = f"{function.__name__}() argument {name}"
+    if default is inspect.Parameter.empty:
+        return kind(description=description)
+    return kind(default=default, description=description)
+
+
+class TaskFunction:
+    """A ``@task`` method: callable from Python, and a Luigi task (:attr:`task_class`).
+
+    :param function: the author's generator function.
+    """
+
+    def __init__(self, function):
+        if not inspect.isgeneratorfunction(function):
+            raise TaskFunctionError(
+                f"@task needs a generator function (one that yields results); {function.__qualname__} is not"
+            )
+        functools.update_wrapper(self, function)
+        self.function = function
+        signature = inspect.signature(function)
+        try:
+            hints = typing.get_type_hints(function)
+        except Exception as error:
+            raise TaskFunctionError(f"{function.__qualname__}: cannot resolve its type hints: {error}") from None
+        names = list(signature.parameters)
+        if not names or signature.parameters[names[0]].kind not in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ):
+            raise TaskFunctionError(f"{function.__qualname__}: the first argument is the spectra")
+        self.spectra_argument = names[0]
+        #: The catalogue models the method reads.
+        self.input_models = _models_in(hints.get(names[0]), f"its first argument ({names[0]})", function)
+        from astra.models.pipeline import PipelineOutputMixin
+
+        outputs = _models_in(hints.get("return"), "its return type, e.g. -> Iterable[MyResult]", function)
+        if len(outputs) != 1 or not issubclass(outputs[0], PipelineOutputMixin):
+            raise TaskFunctionError(
+                f"{function.__qualname__}: the return type names one results model "
+                f"(a PipelineOutputMixin subclass), not {outputs!r}"
+            )
+        #: The results model the method writes.
+        self.output_model = outputs[0]
+        #: The method's own parameters: name -> (inspect.Parameter, type hint).
+        self.parameters = {}
+        for name in names[1:]:
+            parameter = signature.parameters[name]
+            if parameter.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
+                continue
+            if name in RESERVED_NAMES:
+                raise TaskFunctionError(f"{function.__qualname__}: {name!r} is reserved by Astra; rename the argument")
+            self.parameters[name] = (parameter, hints.get(name))
+        self._task_class = None
+
+    @property
+    def name(self):
+        """The method's name (the function's), also the Luigi task family."""
+        return self.function.__name__
+
+    @property
+    def task_class(self):
+        """The Luigi task that runs this method over catalogue spectra (built once)."""
+        if self._task_class is None:
+            from astra.tasks.function_luigi import make_task_class
+
+            params = {
+                name: _luigi_parameter(name, parameter, hint, self.function)
+                for name, (parameter, hint) in self.parameters.items()
+            }
+            self._task_class = make_task_class(self, params)
+        return self._task_class
+
+    def input_model(self, name=None):
+        """The catalogue model named ``name`` (default: the first the method reads).
+
+        :param name: a class name such as ``"ApogeeVisitSpectrum"``.
+        :raises ValueError: if the method does not read that model.
+        """
+        if name is None:
+            return self.input_models[0]
+        for model in self.input_models:
+            if model.__name__.lower() == str(name).lower():
+                return model
+        known = ", ".join(m.__name__ for m in self.input_models)
+        raise ValueError(f"{self.name} reads {known}, not {name!r}")
+
+    def __call__(
+        self,
+        spectra,
+        *args,
+        write_to_database=True,
+        batch_size=1000,
+        write_frequency=300,
+        re_raise_exceptions=False,
+        tag=None,
+        **kwargs,
+    ):
+        """Run the method over ``spectra``; a generator of its results as they are written.
+
+        :param spectra: catalogue spectra (a peewee query, a list, ...).
+        :param args: the method's other arguments, by position.
+        :param write_to_database: write the results where the configuration says
+            (``results_output``: the results database, or files); false writes nothing.
+        :param batch_size: results per database write.
+        :param write_frequency: most seconds between database writes.
+        :param re_raise_exceptions: stop at the first spectrum that raises (after writing its
+            flagged row) instead of flagging it and going on.
+        :param tag: a label stored in every result's ``tag``.
+        :param kwargs: the method's keyword arguments.
+        :returns: a generator of results (with ``t_elapsed``, ``t_overhead``; from the database,
+            ``task_pk`` and ``created`` too).
+        """
+        params = self.bind(args, kwargs)
+        sink = self.sink(write_to_database, batch_size=batch_size, write_frequency=write_frequency, tag=tag, params=params)
+        return execute(self.function, spectra, params, self.output_model, sink, re_raise_exceptions=re_raise_exceptions)
+
+    def bind(self, args, kwargs):
+        """The method's keyword arguments from a call's ``args`` and ``kwargs``.
+
+        :raises TypeError: as calling the function itself would, naming the method.
+        """
+        signature = inspect.signature(self.function)
+        try:
+            bound = signature.bind(None, *args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.name}(): {error}") from None
+        params = {}
+        for name, value in bound.arguments.items():
+            kind = signature.parameters[name].kind
+            if name == self.spectra_argument:
+                continue
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                params.update(value)
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                if value:
+                    raise TypeError(f"{self.name}(): give the method's arguments by name")
+            else:
+                params[name] = value
+        return params
+
+    def sink(self, write=True, batch_size=1000, write_frequency=300, tag=None, params=None):
+        """Where results go: the database, files, or nowhere (see :mod:`astra.tasks.function_output`).
+
+        :param write: false writes nothing.
+        :param params: the method's arguments (they name the files in files mode).
+        """
+        from astra.tasks import function_output
+
+        if not write:
+            return function_output.MemorySink()
+        if function_output.results_output() == "files":
+            task_class = self.task_class
+            path_of = functools.partial(task_class.result_path_for, params or {})
+            return function_output.FileSink(self.output_model, path_of, tag=tag)
+        return function_output.DatabaseSink(self.output_model, batch_size, write_frequency, tag=tag)
+
+    def __repr__(self):
+        inputs = " | ".join(m.__name__ for m in self.input_models)
+        return f"<astra task {self.__module__}.{self.name}: {inputs} -> {self.output_model.__name__}>"
+
+
+def task(function=None):
+    """Make a generator function over catalogue spectra an Astra method (see :mod:`astra.tasks.function`).
+
+    :param function: the generator function.
+    :returns: a :class:`TaskFunction`; its Luigi task is registered at once under the
+        function's name, so ``luigi --module <module> <name>`` finds it.
+    """
+    if function is None:
+        return task
+    wrapped = TaskFunction(function)
+    wrapped.task_class  # registers the Luigi task now
+    return wrapped

@@ -1,0 +1,204 @@
+"""Where the results of a ``@task`` go: the results database, or files, or nowhere.
+
+One method, written once; the ``results_output`` setting chooses (``database``, the default,
+or ``files``):
+
+* :class:`DatabaseSink` -- rows upserted in batches (``batch_size`` rows, or every
+  ``write_frequency`` seconds while results arrive, and at the end), one row per spectrum and
+  Astra major.minor; after each write the results are given back with the ``task_pk`` and
+  ``created`` the database holds (a re-run keeps both);
+* :class:`FileSink` -- one FITS table per spectrum, written atomically at a path derived from
+  the task's identity (see :meth:`astra.tasks.function_luigi.FunctionTask.result_path`);
+* :class:`MemorySink` -- nothing written (``write_to_database=False``).
+"""
+
+import datetime
+import time
+
+import astra
+import astra.config
+from astra.database.connection import get_database, is_sqlite
+from astra.database.writer import upsert_rows
+
+__all__ = ["DatabaseSink", "FileSink", "MemorySink", "results_output", "RESULTS_OUTPUTS", "write_result_fits"]
+
+#: The values of the ``results_output`` setting.
+RESULTS_OUTPUTS = ("database", "files")
+
+
+def results_output():
+    """Where results go by configuration: ``"database"`` (default) or ``"files"``.
+
+    :raises ValueError: for another value of the ``results_output`` setting.
+    """
+    value = (astra.config.get("results_output") or "database").strip().lower()
+    if value not in RESULTS_OUTPUTS:
+        raise ValueError(f"the results_output setting is {value!r}; use one of {', '.join(RESULTS_OUTPUTS)}")
+    return value
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class MemorySink:
+    """Results are handed straight back and written nowhere."""
+
+    def add(self, result):
+        """:returns: ``[result]``."""
+        return [result]
+
+    def close(self):
+        """:returns: nothing more."""
+        return []
+
+
+class DatabaseSink:
+    """Results upserted into their model's table in batches.
+
+    :param model: the results model (a :class:`~astra.models.pipeline.PipelineOutputMixin`).
+    :param batch_size: results per write.
+    :param write_frequency: most seconds between writes while results arrive.
+    :param tag: a label written into every row's ``tag`` (``None``: the results' own).
+    :param db: the database (default: the bound one).
+    """
+
+    def __init__(self, model, batch_size=1000, write_frequency=300, tag=None, db=None):
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.model = model
+        self.batch_size = int(batch_size)
+        self.write_frequency = float(write_frequency)
+        self.tag = tag
+        self.db = db
+        self.written = 0
+        self._buffer = []
+        self._last = time.monotonic()
+
+    def add(self, result):
+        """Buffer ``result``; write the buffer when it is full or the interval has passed.
+
+        :returns: the results written now (with ``task_pk`` and ``created``), or ``[]``.
+        """
+        self._buffer.append(result)
+        if len(self._buffer) >= self.batch_size or time.monotonic() - self._last >= self.write_frequency:
+            return self.flush()
+        return []
+
+    def flush(self):
+        """Write the buffered results now.
+
+        :returns: the results written. On an error they stay buffered.
+        """
+        self._last = time.monotonic()
+        results = self._buffer
+        if not results:
+            return []
+        db = self.db if self.db is not None else get_database()
+        now = _utcnow()
+        rows = []
+        for result in results:
+            row = dict(result.__data__)
+            row["modified"] = now
+            row["created"] = now  # kept by the upsert when the row exists
+            if self.tag is not None:
+                row["tag"] = self.tag
+            rows.append(row)
+        upsert_rows(self.model, rows, db=db)
+        self._read_back(results, db)
+        self._buffer = []
+        self.written += len(results)
+        return results
+
+    def _read_back(self, results, db):
+        """Give the results the ``task_pk`` and ``created`` of their rows (one query per chunk)."""
+        model = self.model
+        by_pk = {}
+        for result in results:
+            by_pk.setdefault(result.spectrum_pk, []).append(result)
+        keys = list(by_pk)
+        chunk = 900 if is_sqlite(db) else 50000
+        version = results[0].v_astra_major_minor
+        with model.bind_ctx(db, bind_refs=False, bind_backrefs=False):
+            for start in range(0, len(keys), chunk):
+                query = (
+                    model.select(model.spectrum_pk, model.task_pk, model.created)
+                    .where((model.v_astra_major_minor == version) & model.spectrum_pk.in_(keys[start : start + chunk]))
+                    .tuples()
+                )
+                for spectrum_pk, task_pk, created in query:
+                    for result in by_pk.get(spectrum_pk, ()):
+                        result.task_pk = task_pk
+                        result.created = created
+                        result._dirty.clear()
+
+    def close(self):
+        """Write whatever is buffered.
+
+        :returns: the results written.
+        """
+        return self.flush()
+
+
+class FileSink:
+    """Results written as files, one FITS table per spectrum, at paths given by ``path_of``.
+
+    :param model: the results model.
+    :param path_of: a function of a result giving its file's path.
+    :param tag: a label written into every row's ``tag``.
+    """
+
+    def __init__(self, model, path_of, tag=None):
+        self.model = model
+        self.path_of = path_of
+        self.tag = tag
+        self.written = 0
+
+    def add(self, result):
+        """Write ``result``'s file now.
+
+        :returns: ``[result]``.
+        """
+        now = _utcnow()
+        result.modified = now
+        if result.created is None:
+            result.created = now
+        if self.tag is not None:
+            result.tag = self.tag
+        write_result_fits(self.model, [result], self.path_of(result))
+        self.written += 1
+        return [result]
+
+    def close(self):
+        """Nothing is buffered.
+
+        :returns: ``[]``.
+        """
+        return []
+
+
+def write_result_fits(model, results, path):
+    """Write ``results`` (instances of ``model``) as a FITS binary table, atomically.
+
+    Column comments are the fields' help text; units are their units; the model's ``#>``
+    category headers and flags are header cards, as in ``astra create`` products.
+
+    :param model: the results model.
+    :param results: model instances.
+    :param path: the file to write.
+    """
+    from astropy.io import fits
+
+    from astra.products.summary import _column, _header_cards, _place_category_cards
+    from astra.targets import atomic_path
+
+    fields = list(model._meta.sorted_fields)
+    columns = [_column(field, [r.__data__.get(field.name) for r in results]) for field in fields]
+    hdu = fits.BinTableHDU.from_columns(columns, name=model._meta.table_name.upper())
+    categories = _header_cards(model, hdu, fields)
+    primary = fits.PrimaryHDU()
+    primary.header["ASTRA"] = (astra.__version__, "Astra version that wrote this file")
+    primary.header["MODEL"] = (model.__name__, "Results model")
+    with atomic_path(path) as temporary:
+        fits.HDUList([primary, hdu]).writeto(temporary)
+        _place_category_cards(temporary, categories)

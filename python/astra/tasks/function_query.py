@@ -1,0 +1,125 @@
+"""Which catalogue spectra a ``@task`` still has to analyse, in one query.
+
+A spectrum needs work when its results table has no row for it under this Astra major.minor,
+or when its file changed after the result was computed (the catalogue's ``file_mtime`` is later
+than the row's ``spectrum_mtime``). With ``retry_failed`` a row flagged ``flag_runtime_exception``
+needs work too. :func:`pending_spectra` asks the whole catalogue table at once (``NOT
+EXISTS``, answered from the unique index on ``spectrum_pk, v_astra_major_minor``);
+:func:`done_keys` asks the same question about a given batch of spectra. No file is looked at.
+"""
+
+import peewee
+
+from astra.database.connection import get_database, is_sqlite
+from astra.database.migrations import ensure_table
+from astra.models.pipeline import major_minor
+
+__all__ = ["pending_spectra", "done_keys", "stale_condition", "MTIME_TOLERANCE"]
+
+#: Seconds a file time may differ from the recorded one and count as the same (rounding of
+#: timestamps converted between representations).
+MTIME_TOLERANCE = 0.001
+
+
+def _epoch(db, column):
+    """A SQL expression of ``column`` (a UTC timestamp) in seconds since 1970."""
+    if is_sqlite(db):
+        return (peewee.fn.julianday(column) - 2440587.5) * 86400.0
+    return peewee.fn.date_part("epoch", column)
+
+
+def stale_condition(spectrum_model, output_model, db=None):
+    """The condition "the spectrum's file changed after its result was computed", or ``None``.
+
+    True when the catalogue's ``file_mtime`` is later than the result's ``spectrum_mtime`` (the
+    file time the result was computed from); for a result without one, later than the
+    result's ``modified``. ``None`` when the catalogue model has no ``file_mtime``. A
+    ``file_mtime`` held as a timestamp is compared in seconds since 1970.
+
+    :param spectrum_model: the catalogue model.
+    :param output_model: the results model.
+    :param db: the database (default: the bound one).
+    """
+    field = spectrum_model._meta.fields.get("file_mtime")
+    if field is None:
+        return None
+    db = db if db is not None else get_database()
+    mtime = _epoch(db, field) if isinstance(field, peewee.DateTimeField) else field
+    recorded = output_model.spectrum_mtime
+    newer = (recorded.is_null(False) & (mtime > recorded + MTIME_TOLERANCE)) | (
+        recorded.is_null() & (mtime > _epoch(db, output_model.modified))
+    )
+    return field.is_null(False) & newer  # never NULL, so that NOT (...) means "up to date"
+
+
+def _up_to_date(spectrum_model, output_model, retry_failed, db):
+    """The condition on a (spectrum, result) pair: the result stands (no re-run needed)."""
+    condition = output_model.v_astra_major_minor == major_minor()
+    stale = stale_condition(spectrum_model, output_model, db)
+    if stale is not None:
+        condition &= ~stale
+    if retry_failed:
+        condition &= ~output_model.flag_runtime_exception
+    return condition
+
+
+def pending_spectra(spectrum_model, output_model, where=None, limit=None, retry_failed=False, db=None):
+    """The catalogue spectra without an up-to-date result, in ``spectrum_pk`` order.
+
+    One query: ``SELECT ... FROM <catalogue> WHERE NOT EXISTS (SELECT 1 FROM <results> WHERE
+    spectrum_pk = ... AND v_astra_major_minor = ... AND <file unchanged since>)``.
+
+    :param spectrum_model: the catalogue model (e.g. ``ApogeeCoaddedSpectrumInApStar``).
+    :param output_model: the results model.
+    :param where: an extra SQL condition on the catalogue's columns (``"release = 'dr17'"``).
+    :param limit: at most this many spectra.
+    :param retry_failed: also spectra whose result is flagged ``flag_runtime_exception``.
+    :param db: the database (default: the bound one).
+    :returns: a peewee query of catalogue rows.
+    """
+    db = db if db is not None else get_database()
+    ensure_table(output_model, db=db)
+    standing = (
+        output_model.select(peewee.SQL("1"))
+        .where(output_model.spectrum_pk == spectrum_model.spectrum_pk)
+        .where(_up_to_date(spectrum_model, output_model, retry_failed, db))
+    )
+    query = spectrum_model.select().where(~peewee.fn.EXISTS(standing))
+    if where:
+        query = query.where(peewee.SQL(f"({where})"))
+    query = query.order_by(spectrum_model.spectrum_pk)
+    if limit:
+        query = query.limit(int(limit))
+    return query
+
+
+def done_keys(spectrum_model, output_model, spectrum_pks, retry_failed=False, db=None):
+    """Which of ``spectrum_pks`` have an up-to-date result (one query per chunk).
+
+    A key that is not in the catalogue is never done (running it reports that).
+
+    :param spectrum_model: the catalogue model.
+    :param output_model: the results model.
+    :param spectrum_pks: catalogue keys.
+    :param retry_failed: a result flagged ``flag_runtime_exception`` is not done.
+    :param db: the database (default: the bound one).
+    :returns: a set of keys.
+    """
+    keys = list(dict.fromkeys(spectrum_pks))
+    if not keys:
+        return set()
+    db = db if db is not None else get_database()
+    ensure_table(output_model, db=db)
+    done = set()
+    chunk = 900 if is_sqlite(db) else 50000
+    with db.bind_ctx([spectrum_model, output_model], bind_refs=False, bind_backrefs=False):
+        for start in range(0, len(keys), chunk):
+            query = (
+                spectrum_model.select(spectrum_model.spectrum_pk)
+                .join(output_model, on=(output_model.spectrum_pk == spectrum_model.spectrum_pk))
+                .where(spectrum_model.spectrum_pk.in_(keys[start : start + chunk]))
+                .where(_up_to_date(spectrum_model, output_model, retry_failed, db))
+                .tuples()
+            )
+            done.update(row[0] for row in query)
+    return done

@@ -1,0 +1,113 @@
+"""``astra run <task> <SpectrumModel>``: run a ``@task`` over the catalogue spectra that need it.
+
+::
+
+    astra run snr ApogeeCoaddedSpectrumInApStar --limit 1000 --where "release = 'dr17'" --min-good-pixels 50
+
+* the task is a short name registered in the ``astra.tasks`` entry-point group (see
+  ``setup.cfg``) or a dotted path (``mymethods.snr``);
+* the spectra are those without an up-to-date result, found in one query
+  (:func:`astra.tasks.function_query.pending_spectra`); ``--retry-failed`` adds those whose
+  result is flagged ``flag_runtime_exception``;
+* they run in batches through :func:`astra.build` (so ``astra srun ... astra run ...`` shares
+  them across Slurm jobs), with a progress bar on a terminal.
+"""
+
+import importlib
+import importlib.metadata
+
+import astra
+import astra.config
+from astra.tasks.function import TaskFunction
+from astra.tasks.function_query import pending_spectra
+
+__all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "parse_task_params"]
+
+#: The entry-point group in which packages register ``@task`` methods by short name.
+ENTRY_POINT_GROUP = "astra.tasks"
+
+
+def registered_tasks():
+    """The short names registered in the ``astra.tasks`` entry-point group.
+
+    :returns: a dict of name to entry point.
+    """
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_task_function(name):
+    """The ``@task`` method named ``name``: a registered short name or ``module.function``.
+
+    :param name: e.g. ``"estimate_snr"`` or ``"astra.contrib.rocket.estimate_snr_task"``.
+    :raises ValueError: naming what could not be found, and the registered names.
+    """
+    registered = registered_tasks()
+    if name in registered:
+        target = registered[name].load()
+    elif "." in name:
+        module_name, _, attribute = name.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ValueError(f"cannot import module {module_name!r}: {error}") from None
+        if not hasattr(module, attribute):
+            raise ValueError(f"module {module_name!r} has no task {attribute!r}")
+        target = getattr(module, attribute)
+    else:
+        known = ", ".join(sorted(registered)) or "none"
+        raise ValueError(f"no task registered as {name!r} (registered: {known}); or give module.function")
+    function = getattr(target, "task_function", target)
+    if not isinstance(function, TaskFunction):
+        raise ValueError(f"{name!r} is not a @task method")
+    return function
+
+
+def parse_task_params(function, given):
+    """The method's arguments from command-line text, parsed by their Luigi parameters.
+
+    :param function: a :class:`~astra.tasks.function.TaskFunction`.
+    :param given: name (underscores) to text.
+    :raises ValueError: for a name the method does not take, or a value that does not parse.
+    """
+    params = dict(function.task_class.get_params())
+    out = {}
+    for name, text in given.items():
+        if name not in function.parameters:
+            known = ", ".join(f"--{n.replace('_', '-')}" for n in function.parameters) or "none"
+            raise ValueError(f"{function.name} has no parameter {name!r} (its parameters: {known})")
+        try:
+            value = params[name].parse(text) if isinstance(text, str) else text
+            out[name] = params[name].normalize(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{function.name}: parameter {name!r}: {error}") from None
+    return out
+
+
+def run_pending(function, model_name, where=None, limit=None, retry_failed=False, task_params=None,
+                workers=1, max_batch_size=None):
+    """Run ``function`` over the spectra of ``model_name`` that need it.
+
+    :param function: a :class:`~astra.tasks.function.TaskFunction`.
+    :param model_name: the catalogue model's class name.
+    :param where: an SQL condition on the catalogue's columns.
+    :param limit: at most this many spectra.
+    :param retry_failed: also re-run spectra whose result is flagged as a failure.
+    :param task_params: the method's arguments.
+    :param workers: Luigi worker processes.
+    :param max_batch_size: most spectra per batch (default: the ``max_batch_size`` setting).
+    :returns: ``(number of spectra, BuildSummary or None)``.
+    """
+    model = function.input_model(model_name)
+    query = pending_spectra(model, function.output_model, where=where, limit=limit, retry_failed=retry_failed)
+    keys = [row[0] for row in query.select(model.spectrum_pk).tuples()]
+    if not keys:
+        return 0, None
+    size = int(max_batch_size or astra.config.get("max_batch_size") or 1000)
+    task_class = function.task_class
+    tasks = [
+        task_class(spectrum_model=model.__name__, spectrum_pk=tuple(keys[i : i + size]), retry_failed=retry_failed,
+                   **(task_params or {}))
+        for i in range(0, len(keys), size)
+    ]
+    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR")
+    return len(keys), summary

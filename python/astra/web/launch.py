@@ -1,0 +1,386 @@
+"""Starting and stopping runs from ``astra web``: the registered tasks, their forms, the processes.
+
+Only the tasks named in the ``web_tasks`` setting can be started (a form names a task by its
+registered name, never by an import path). A run is an ``astra run`` subprocess, started in
+its own process group with ``ASTRA_RUN_ID`` naming the :class:`~astra.models.run.Run` row
+made for it, so the page shows it (``queued``) before the process has found its spectra; the
+process's output goes to the run's log. A reaper thread records how each process ended.
+"""
+
+import csv
+import dataclasses
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import luigi
+
+import astra.config
+from astra.runs import ENV_RUN_ID, runs_directory
+
+__all__ = ["registered_tasks", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
+           "retry_failures"]
+
+logger = logging.getLogger("astra")
+
+#: Parameters a run's form does not offer as task parameters (they are the spectra's choice).
+_SPECTRA_PARAMETERS = ("release", "species")
+
+
+class FormError(ValueError):
+    """A start form has a bad value; the message names the field."""
+
+
+def registered_tasks():
+    """The tasks ``astra web`` may start, by name (the class name): ``{name: class}``.
+
+    Read from the ``web_tasks`` setting (a list of ``module.Class``). A name that cannot be
+    imported is left out with a warning.
+    """
+    from astra.runner import load_task_class
+
+    names = astra.config.get("web_tasks") or []
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    tasks = {}
+    for dotted in names:
+        try:
+            cls = load_task_class(dotted)
+        except ValueError as error:
+            logger.warning("web_tasks: %s", error)
+            continue
+        tasks[cls.__name__] = cls
+    return tasks
+
+
+@dataclasses.dataclass
+class Field:
+    """One task parameter as a form field.
+
+    :param name: the parameter name.
+    :param kind: ``"bool"``, ``"int"``, ``"float"`` or ``"text"``.
+    :param default: the default as text (``""`` when there is none).
+    :param description: the parameter's description (the long name of a flag).
+    """
+
+    name: str
+    kind: str
+    default: str
+    description: str
+
+
+def _kind(parameter):
+    if isinstance(parameter, luigi.BoolParameter):
+        return "bool"
+    if isinstance(parameter, luigi.IntParameter):
+        return "int"
+    if isinstance(parameter, luigi.FloatParameter):
+        return "float"
+    return "text"
+
+
+def form_fields(task_class):
+    """The task parameters a start form offers (data-model keys and hidden ones are not).
+
+    :param task_class: a registered task class.
+    :returns: a list of :class:`Field`, flags (``BoolParameter``) first.
+    """
+    batch = set(task_class.batch_param_names()) if hasattr(task_class, "batch_param_names") else set()
+    fields = []
+    for name, parameter in task_class.get_params():
+        if name in batch or name in _SPECTRA_PARAMETERS or name.startswith("astra_") or name == "use_remote":
+            continue
+        if parameter.visibility != luigi.parameter.ParameterVisibility.PUBLIC:
+            continue
+        default = parameter._default
+        if default is luigi.parameter._no_value or default is None:
+            text = ""
+        else:
+            text = parameter.serialize(default)
+        fields.append(Field(name, _kind(parameter), text, parameter.description or ""))
+    fields.sort(key=lambda f: f.kind != "bool")
+    return fields
+
+
+@dataclasses.dataclass
+class RunRequest:
+    """What a start form asked for, checked.
+
+    :param task: the registered task name.
+    :param release: the data release.
+    :param species: the sdss-access species.
+    :param filters: data-model key values narrowing the search.
+    :param limit: most spectra (``None``: all).
+    :param max_batch_size: most spectra per batch (``None``: the setting).
+    :param task_params: task parameters as text.
+    :param keys_table: a CSV of keys (retries) instead of a search.
+    """
+
+    task: str
+    release: str
+    species: str
+    filters: dict
+    limit: int = None
+    max_batch_size: int = None
+    task_params: dict = dataclasses.field(default_factory=dict)
+    keys_table: str = None
+
+    @classmethod
+    def from_form(cls, task_name, form):
+        """Check a submitted start form.
+
+        :param task_name: the registered task name from the URL.
+        :param form: the submitted fields (a mapping with ``get`` and ``getlist``-less access).
+        :raises KeyError: when the task is not registered.
+        :raises FormError: naming the field with a bad value.
+        """
+        from astra.tasks.io.paths import get_template
+
+        task_class = registered_tasks()[task_name]
+        release = (form.get("release") or "").strip()
+        species = (form.get("species") or "").strip()
+        if not release:
+            raise FormError("release: give a data release, e.g. dr17")
+        if not species:
+            raise FormError("species: give a species, e.g. apStar")
+        try:
+            keys = set(get_template(release, species).keys)
+        except ValueError as error:
+            raise FormError(f"release/species: {error}") from None
+        filters = {}
+        for number, line in enumerate((form.get("filters") or "").splitlines(), 1):
+            line = line.strip()
+            if not line:
+                continue
+            name, eq, value = line.partition("=")
+            name = name.strip()
+            if not eq or not name:
+                raise FormError(f"filters, line {number}: write key=value (got {line!r})")
+            if name not in keys:
+                raise FormError(f"filters, line {number}: {species} of {release} has no key {name!r} "
+                                f"(keys: {', '.join(sorted(keys))})")
+            filters[name] = value.strip()
+        limit = _positive(form.get("limit"), "limit")
+        max_batch_size = _positive(form.get("max_batch_size"), "max_batch_size")
+        params = dict(task_class.get_params())
+        task_params = {}
+        for field in form_fields(task_class):
+            if field.kind == "bool":
+                task_params[field.name] = "true" if form.get(field.name) else "false"
+                continue
+            text = (form.get(field.name) or "").strip()
+            if text == "":
+                if field.default == "":
+                    raise FormError(f"{field.name}: a value is needed")
+                continue
+            try:
+                params[field.name].normalize(params[field.name].parse(text))
+            except Exception as error:
+                raise FormError(f"{field.name}: {text!r} is not a valid {field.kind} value ({error})") from None
+            task_params[field.name] = text
+        return cls(task_name, release, species, filters, limit, max_batch_size, task_params)
+
+    def arguments(self):
+        """The ``astra run`` arguments of this request."""
+        task_class = registered_tasks()[self.task]
+        args = ["run", f"{task_class.__module__}.{task_class.__name__}", "--release", self.release,
+                "--species", self.species]
+        if self.keys_table:
+            args += ["--keys-table", self.keys_table]
+        if self.limit:
+            args += ["--limit", str(self.limit)]
+        if self.max_batch_size:
+            args += ["--max-batch-size", str(self.max_batch_size)]
+        for name, value in {**self.filters, **self.task_params}.items():
+            args.append(f"--{name.replace('_', '-')}={value}")
+        return args
+
+
+def _positive(text, name):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise FormError(f"{name}: {text!r} is not a whole number") from None
+    if value < 1:
+        raise FormError(f"{name}: must be at least 1")
+    return value
+
+
+class _Processes:
+    """The ``astra run`` processes this server started, and a thread recording their ends."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = {}  # run id -> Popen
+        self.stopping = set()
+        self.thread = None
+
+    def add(self, run_id, process):
+        with self.lock:
+            self.running[run_id] = process
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._reap, name="astra-web-reaper", daemon=True)
+                self.thread.start()
+
+    def _reap(self):
+        while True:
+            time.sleep(0.3)
+            with self.lock:
+                ended = [(i, p) for i, p in self.running.items() if p.poll() is not None]
+                for run_id, _ in ended:
+                    del self.running[run_id]
+            for run_id, process in ended:
+                _record_exit(run_id, process.returncode, run_id in self.stopping)
+                self.stopping.discard(run_id)
+
+
+_processes = _Processes()
+
+
+def _record_exit(run_id, code, stopped):
+    from astra.models.run import ACTIVE_STATES, Run, RunBatch, utcnow
+
+    try:
+        run = Run.get_or_none(Run.id == run_id)
+        if run is None:
+            return
+        if run.state in ACTIVE_STATES:
+            state = "stopped" if stopped else ("error" if code else "done")
+            message = "stopped from astra web" if stopped else f"astra run ended with exit status {code}"
+            Run.update(state=state, ended=utcnow(), exit_code=code, message=run.message or message).where(
+                Run.id == run_id).execute()
+            RunBatch.update(state="stopped" if stopped else "not run", ended=utcnow()).where(
+                (RunBatch.run == run_id) & (RunBatch.state << ("pending", "running"))).execute()
+        else:
+            Run.update(exit_code=code).where(Run.id == run_id).execute()
+    except Exception as error:  # the server goes on; the row keeps its last state
+        logger.warning("could not record the end of run %s: %s", run_id, error)
+
+
+def start_run(request, parameters_extra=None):
+    """Record a queued run and start ``astra run`` for it.
+
+    :param request: a checked :class:`RunRequest`.
+    :param parameters_extra: more to record in the run's parameters (e.g. what it retries).
+    :returns: the :class:`~astra.models.run.Run`.
+    """
+    from astra.database.connection import get_database
+    from astra.models.run import Run, ensure_run_tables
+
+    ensure_run_tables()
+    task_class = registered_tasks()[request.task]
+    args = request.arguments()
+    parameters = {"release": request.release, "species": request.species, "filters": request.filters,
+                  "limit": request.limit, "task_parameters": request.task_params, **(parameters_extra or {})}
+    run = Run.create(
+        kind="astra web", task=f"{task_class.__module__}.{task_class.__name__}",
+        task_family=task_class.get_task_family(), parameters=json.dumps(parameters),
+        command="astra " + " ".join(args), host=socket.gethostname(), state="queued",
+    )
+    log_path = os.path.join(runs_directory(), str(run.id), "run.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    env = dict(os.environ)
+    env[ENV_RUN_ID] = str(run.id)
+    env["ASTRA_OUTPUT_DIR"] = astra.config.get("output_dir")
+    env["ASTRA_DATABASE_URL"] = get_database().astra_url
+    env["PYTHONUNBUFFERED"] = "1"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "astra.cli", *args], stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    Run.update(pid=process.pid, log_path=log_path).where(Run.id == run.id).execute()
+    _processes.add(run.id, process)
+    return Run.get_by_id(run.id)
+
+
+def stop_run(run_id):
+    """Stop a run this server started (its whole process group).
+
+    :param run_id: the run id.
+    :returns: whether a process was signalled.
+    """
+    from astra.models.run import Run
+
+    with _processes.lock:
+        process = _processes.running.get(run_id)
+        if process is None or process.poll() is not None:
+            return False
+        _processes.stopping.add(run_id)
+    Run.update(state="stopping").where((Run.id == run_id) & (Run.state << ("queued", "running"))).execute()
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_all(timeout=10):
+    """Stop every run this server started and wait for them (when the server stops).
+
+    :param timeout: seconds to wait for each before killing it.
+    """
+    with _processes.lock:
+        running = list(_processes.running.items())
+    for run_id, _ in running:
+        stop_run(run_id)
+    for run_id, process in running:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        _record_exit(run_id, process.returncode, True)
+
+
+def retry_failures(failures):
+    """Start one run per task and release that retries the given failed spectra.
+
+    The members' keys go to a CSV keys table (``astra run --keys-table``); the other
+    parameters they were run with are passed as task parameters.
+
+    :param failures: :class:`~astra.models.run.RunFailure` rows.
+    :returns: the runs started.
+    :raises FormError: when a failure's task is not registered.
+    """
+    from astra.models.run import RunFailure
+
+    tasks = {f"{c.__module__}.{c.__name__}": name for name, c in registered_tasks().items()}
+    groups = {}
+    for failure in failures:
+        name = tasks.get(failure.task)
+        if name is None:
+            raise FormError(f"{failure.task} is not a registered task (web_tasks): it cannot be retried from here")
+        keys = failure.keys_dict()
+        task_class = registered_tasks()[name]
+        batch = set(task_class.batch_param_names())
+        others = tuple(sorted((k, v) for k, v in keys.items() if k not in batch and k != "release"))
+        groups.setdefault((name, keys.get("release"), others), []).append((failure, keys, batch))
+    started = []
+    for (name, release, others), members in groups.items():
+        params = dict(others)
+        species = params.pop("species", None) or "apStar"
+        columns = sorted({k for _, keys, batch in members for k in keys if k in batch})
+        directory = os.path.join(runs_directory(), "retries")
+        os.makedirs(directory, exist_ok=True)
+        fd, table = tempfile.mkstemp(prefix="retry-", suffix=".csv", dir=directory)
+        with os.fdopen(fd, "w", newline="") as fp:
+            writer = csv.DictWriter(fp, fieldnames=columns)
+            writer.writeheader()
+            for _, keys, _ in members:
+                writer.writerow({c: keys.get(c, "") for c in columns})
+        request = RunRequest(name, release, species, {}, task_params=params, keys_table=table)
+        run = start_run(request, {"retry_of": [f.id for f, _, _ in members]})
+        RunFailure.update(retried_by=run.id).where(RunFailure.id << [f.id for f, _, _ in members]).execute()
+        started.append(run)
+    return started

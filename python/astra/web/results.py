@@ -1,0 +1,234 @@
+"""Results pages: a results model's rows with filters, pages, a plot and the FITS download.
+
+Pages are keyset-paginated on the primary key (``?after=<id>``, ``?before=<id>``), so a page
+costs the same at row 10 and row 10^6. Filters are equality on the data-model keys and
+ranges (``<column>_min`` / ``<column>_max``) on numeric columns. Plots are drawn on the
+server with matplotlib (PNG); the download is ``astra create``'s summary FITS table.
+"""
+
+import io
+import os
+import tempfile
+
+import numpy as np
+import peewee
+from flask import Blueprint, abort, after_this_request, render_template, request, send_file
+
+from astra.database.models import DATA_MODEL_KEYS
+
+__all__ = ["blueprint", "ROWS_PER_PAGE", "MAX_PLOT_ROWS", "result_models", "numeric_columns"]
+
+blueprint = Blueprint("results", __name__)
+
+#: Rows on one results page.
+ROWS_PER_PAGE = 50
+#: Most rows a plot reads (a scatter of more says nothing more).
+MAX_PLOT_ROWS = 200_000
+_NUMERIC = (peewee.IntegerField, peewee.FloatField, peewee.DoubleField, peewee.BigIntegerField)
+
+
+def result_models():
+    """The registered results models by table name (``{"estimate_snr_result": model}``)."""
+    from astra.database.migrations import import_model_modules, registered_models
+
+    import_model_modules()
+    return {m._meta.table_name: m for m in registered_models()}
+
+
+def numeric_columns(model):
+    """Names of ``model``'s numeric columns (what can be plotted or given a range)."""
+    return [f.name for f in model._meta.sorted_fields
+            if isinstance(f, _NUMERIC) and not isinstance(f, (peewee.AutoField, peewee.BitField))]
+
+
+def _model_or_404(name):
+    models = result_models()
+    if name not in models:
+        abort(404, description=f"no results model {name!r}; known: {', '.join(sorted(models)) or 'none'}")
+    from astra.database.migrations import ensure_table
+
+    model = models[name]
+    ensure_table(model)
+    return model
+
+
+def _key_columns(model):
+    return [k for k in DATA_MODEL_KEYS if k in model._meta.fields] + (
+        ["task_family"] if "task_family" in model._meta.fields else [])
+
+
+def _number(name):
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        abort(400, description=f"{name}: {text!r} is not a number")
+
+
+def _filters(model):
+    """``(peewee conditions, {key: value} for astra create, the filter values for the form)``."""
+    conditions, keys, shown = [], {}, {}
+    for name in _key_columns(model):
+        value = request.args.get(name, "").strip()
+        if value:
+            field = model._meta.fields[name]
+            if isinstance(field, peewee.IntegerField):
+                try:
+                    value = int(value)
+                except ValueError:
+                    abort(400, description=f"{name}: {value!r} is not a whole number")
+            conditions.append(field == value)
+            keys[name] = [value]
+            shown[name] = value
+    for name in numeric_columns(model):
+        field = model._meta.fields[name]
+        low, high = _number(f"{name}_min"), _number(f"{name}_max")
+        if low is not None:
+            conditions.append(field >= low)
+            shown[f"{name}_min"] = low
+        if high is not None:
+            conditions.append(field <= high)
+            shown[f"{name}_max"] = high
+    return conditions, keys, shown
+
+
+def _where(query, conditions):
+    for condition in conditions:
+        query = query.where(condition)
+    return query
+
+
+def _sql_range(model, conditions):
+    """The ``WHERE`` text of ``conditions`` for ``astra create``'s ``where`` (numbers only)."""
+    parts = []
+    for name in numeric_columns(model):
+        low, high = _number(f"{name}_min"), _number(f"{name}_max")
+        if low is not None:
+            parts.append(f'"{name}" >= {low!r}')
+        if high is not None:
+            parts.append(f'"{name}" <= {high!r}')
+    return " AND ".join(parts) or None
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@blueprint.route("/results")
+def index():
+    """The registered results models."""
+    return render_template("results_index.html", models=sorted(result_models().items()))
+
+
+@blueprint.route("/results/<name>")
+def table(name):
+    """One results model's rows: filters, keyset pages, and links to a plot and the FITS table."""
+    model = _model_or_404(name)
+    conditions, _, shown = _filters(model)
+    after = request.args.get("after", type=int)
+    before = request.args.get("before", type=int)
+    query = _where(model.select(), conditions)
+    if before is not None:
+        rows = list(query.where(model.id < before).order_by(model.id.desc()).limit(ROWS_PER_PAGE))[::-1]
+    else:
+        if after is not None:
+            query = query.where(model.id > after)
+        rows = list(query.order_by(model.id).limit(ROWS_PER_PAGE))
+    columns = [f.name for f in model._meta.sorted_fields if f.name not in ("parameters",)]
+    first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
+    has_next = bool(rows) and _where(model.select(model.id), conditions).where(model.id > last).limit(1).exists()
+    has_prev = bool(rows) and _where(model.select(model.id), conditions).where(model.id < first).limit(1).exists()
+    cells = [[_cell(getattr(row, c)) for c in columns] for row in rows]
+    return render_template(
+        "results.html", name=name, model=model, columns=columns, cells=cells, shown=shown,
+        keys=_key_columns(model), numeric=numeric_columns(model), first=first, last=last,
+        has_next=has_next, has_prev=has_prev, x=request.args.get("x", ""), y=request.args.get("y", ""),
+        query_string=_filter_query(shown), ranges_open=any(k.endswith(("_min", "_max")) for k in shown),
+    )
+
+
+def _filter_query(shown):
+    from urllib.parse import urlencode
+
+    return urlencode(shown)
+
+
+@blueprint.route("/results/<name>/plot.png")
+def plot(name):
+    """A histogram of ``?x=<column>``, or a scatter of ``?y=`` against it, of the filtered rows."""
+    model = _model_or_404(name)
+    numeric = numeric_columns(model)
+    x, y = request.args.get("x", ""), request.args.get("y", "")
+    for axis, column in (("x", x), ("y", y)):
+        if column and column not in numeric:
+            abort(400, description=f"{axis}: {column!r} is not a numeric column of {name} "
+                                   f"(numeric: {', '.join(numeric)})")
+    if not x:
+        abort(400, description=f"give x=<column> (numeric: {', '.join(numeric)})")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError:
+        abort(501, description="plots need matplotlib: pip install 'sdss-astra-luigi[web]'")
+    conditions, _, _ = _filters(model)
+    fields = [model._meta.fields[x]] + ([model._meta.fields[y]] if y else [])
+    query = _where(model.select(*fields), conditions)
+    for field in fields:
+        query = query.where(field.is_null(False))
+    values = np.array(list(query.limit(MAX_PLOT_ROWS).tuples()), dtype=float).reshape(-1, len(fields))
+    values = values[np.all(np.isfinite(values), axis=1)]
+    figure = Figure(figsize=(6.4, 4.4), dpi=90)
+    axes = figure.subplots()
+    if y:
+        axes.scatter(values[:, 0], values[:, 1], s=4, alpha=0.6, linewidths=0)
+        axes.set_ylabel(y)
+        title = f"{name}: {y} against {x} ({len(values)} rows)"
+    else:
+        bins = min(max(request.args.get("bins", 40, type=int), 1), 500)
+        axes.hist(values[:, 0], bins=bins)
+        axes.set_ylabel("rows")
+        title = f"{name}: {x} ({len(values)} rows)"
+    axes.set_xlabel(x)
+    axes.set_title(title, fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    buffer.seek(0)
+    return send_file(buffer, mimetype="image/png", max_age=0)
+
+
+@blueprint.route("/results/<name>/download")
+def download(name):
+    """The filtered rows as ``astra create``'s summary FITS table."""
+    from astra.products import create_summary
+
+    model = _model_or_404(name)
+    conditions, keys, _ = _filters(model)
+    fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".fits")
+    os.close(fd)
+
+    @after_this_request
+    def _remove(response):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return response
+
+    try:
+        _, count = create_summary(model, path, overwrite=True, filters=keys, where=_sql_range(model, conditions),
+                                  all_versions=bool(request.args.get("all_versions")))
+    except (ValueError, peewee.DatabaseError) as error:
+        abort(400, description=f"cannot create the {model.__name__} product: {error}")
+    with open(path, "rb") as fp:
+        data = io.BytesIO(fp.read())
+    return send_file(data, mimetype="application/fits", as_attachment=True, download_name=f"{name}.fits")

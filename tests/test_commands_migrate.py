@@ -1,0 +1,50 @@
+"""``astra migrate``: the summary it prints and its exit status."""
+
+import pytest
+
+from astra.cli import main
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+from astra.tools import synthetic
+
+
+@pytest.fixture
+def sas(tmp_path):
+    root = tmp_path / "sas"
+    tree = synthetic.write_sample_tree(root, 6, release="dr13", species="apStar", seed=5)
+    return root, tree
+
+
+def test_migrate_twice_then_a_bad_file(sas, db_url, capsys):
+    root, tree = sas
+    args = ["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(root), "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "6 files: 6 new, 0 changed, 0 unchanged, 0 bad" in out
+    assert main(args) == 0
+    assert "6 files: 0 new, 0 changed, 6 unchanged, 0 bad" in capsys.readouterr().out
+
+    synthetic.corrupt_file(tree.paths[1], "empty")
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "0 new, 1 changed, 5 unchanged, 1 bad" in captured.out
+    assert f"bad: {tree.paths[1]}: empty file (0 bytes)" in captured.err
+    assert Star.select().where(Star.flag_bad_file).count() == 1
+
+
+def test_key_filters_and_usage_errors(sas, db_url, capsys):
+    root, tree = sas
+    base = ["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(root)]
+    field = tree[0]["field"]
+    assert main(base + ["--field", field]) == 0
+    n = sum(k["field"] == field for k in tree)
+    assert f"{n} files: {n} new" in capsys.readouterr().out
+    assert main(base + ["--plate", "12"]) == 2
+    assert "has no key plate" in capsys.readouterr().err
+    assert main(["migrate", "--release", "dr99", "--species", "apStar"]) == 2
+    assert "unknown SDSS release" in capsys.readouterr().err
+
+
+def test_nothing_found_is_exit_status_1(tmp_path, db_url, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(tmp_path / "empty")]) == 1
+    assert "no apStar files of dr13 found" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""``astra.fields``: SDSS Astra's field names, the same objects as ``astra.database.fields``."""
+
+import pytest
+
+import astra.database.fields as database_fields
+import astra.fields
+from astra.database.models import ModelDefinitionError
+from astra.models.pipeline import PipelineOutputMixin
+
+
+def test_fields_are_the_database_fields_not_copies():
+    for name in ("FloatField", "IntegerField", "BigIntegerField", "TextField", "BooleanField",
+                 "DateTimeField", "ArrayField", "BitField", "Flag", "flag", "MAX_HELP_TEXT"):
+        assert getattr(astra.fields, name) is getattr(database_fields, name)
+    assert astra.fields.MAX_HELP_TEXT == 47
+
+
+def test_bitfield_flags_and_units():
+    class Flagged(PipelineOutputMixin):
+        teff = astra.fields.FloatField(null=True, unit="K", help_text="Effective temperature")
+        result_flags = astra.fields.BitField(default=0)
+        flag_a = result_flags.flag(2**0, help_text="first")
+        flag_b = result_flags.flag(2**3, help_text="second")
+
+    row = Flagged(flag_b=True)
+    assert row.result_flags == 8 and row.flag_b and not row.flag_a
+    row.flag_a = True
+    assert row.result_flags == 9
+    assert Flagged.teff.unit == "K"
+    assert list(Flagged.flag_fields()) == ["flag_runtime_exception", "flag_a", "flag_b"]
+
+
+def test_help_text_longer_than_a_fits_comment_is_refused():
+    with pytest.raises(ModelDefinitionError, match="more than the 47"):
+
+        class TooLong(PipelineOutputMixin):
+            teff = astra.fields.FloatField(null=True, help_text="x" * 48)
+
+
+def test_a_flag_bit_used_twice_is_refused():
+    with pytest.raises(ModelDefinitionError, match="already"):
+
+        class Twice(PipelineOutputMixin):
+            result_flags = astra.fields.BitField(default=0)
+            flag_a = result_flags.flag(2**1, help_text="a")
+            flag_b = result_flags.flag(2**1, help_text="b")

@@ -1,0 +1,27 @@
+"""astra.models.boss: BOSS spec files (real dr13) and SDSS-V specLite files (synthetic)."""
+
+import numpy as np
+import pytest
+
+from astra.models.boss import BossVisitSpectrum
+from astra.models.migrate import migrate_files
+from astra.tools.spectrum import read_spectrum
+
+
+@pytest.mark.realdata
+def test_real_spec_file_ingests_with_keys_and_header_values(real_sas, db_url):
+    summary = migrate_files("dr13", "spec", sas_base_dir=real_sas)
+    assert (summary.new, summary.bad) == (1, 0)
+    row = BossVisitSpectrum.get()
+    assert (row.release, row.data_model, row.run2d, row.plateid, row.mjd, row.fiberid) == (
+        "dr13", "spec", "v5_10_0", 3586, 55181, 500)
+    assert row.fieldid is None and row.catalogid is None
+    assert row.ra == pytest.approx(8.001738) and row.exptime == pytest.approx(6302.0)
+    assert row.thing_id == 96714281 and row.source.sdss4_thing_id == 96714281
+    full = read_spectrum(row.path, "spec")
+    np.testing.assert_array_equal(row.flux, full.flux.value)
+    assert row.ivar.shape == row.wavelength.shape == row.pixel_flags.shape == full.flux.shape
+
+
+def test_select_works_on_an_empty_catalogue(db_url):
+    assert list(BossVisitSpectrum.select().limit(10)) == []

@@ -1,0 +1,124 @@
+"""astra.models.migrate: incremental ingestion (new, changed, unchanged, gone) and bad files."""
+
+import csv
+import os
+
+import pytest
+
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+from astra.models.migrate import migrate_files
+from astra.models.spectrum import Spectrum
+from astra.tools import synthetic
+from catalogue_helpers import touch_later
+
+
+@pytest.fixture
+def sas(tmp_path):
+    """A SAS tree of 12 synthetic dr13 apStar files."""
+    root = tmp_path / "sas"
+    tree = synthetic.write_sample_tree(root, 12, release="dr13", species="apStar", seed=3)
+    return root, tree
+
+
+def _rows():
+    return {row.path: row for row in Star.select()}
+
+
+def test_second_run_adds_new_updates_changed_and_leaves_the_rest(sas, db_url):
+    root, tree = sas
+    first = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (first.new, first.changed, first.unchanged, first.bad) == (12, 0, 0, 0)
+    before = _rows()
+    assert set(before) == set(tree.paths)
+
+    # One file rewritten (other content, other size), one touched, two added, one removed.
+    synthetic.write_apstar(tree.paths[0], n_visits=3, obj=tree[0]["obj"], seed=9)
+    touch_later(tree.paths[1])
+    more = synthetic.write_sample_tree(root, 2, release="dr13", species="apStar", seed=4)
+    os.remove(tree.paths[2])
+
+    second = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (second.new, second.changed, second.unchanged, second.bad, second.gone) == (2, 2, 9, 0, 1)
+    after = _rows()
+    assert set(after) == set(tree.paths) | set(more.paths)  # the gone file's row is kept
+    changed = after[tree.paths[0]]
+    assert changed.spectrum_pk == before[tree.paths[0]].spectrum_pk  # updated in place
+    assert changed.n_visits == 3 and changed.file_size == os.path.getsize(tree.paths[0])
+    assert after[tree.paths[1]].file_mtime == os.stat(tree.paths[1]).st_mtime
+    assert after[tree.paths[5]].modified == before[tree.paths[5]].modified  # unchanged: not rewritten
+    assert Spectrum.select().count() == 14
+
+    third = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (third.new, third.changed, third.unchanged, third.gone) == (0, 0, 13, 1)
+
+
+@pytest.mark.parametrize("how", ["empty", "truncated", "not-fits"])
+def test_a_broken_file_gets_a_row_flagged_with_the_reason(sas, db_url, how):
+    root, tree = sas
+    synthetic.corrupt_file(tree.paths[4], how)
+    summary = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (summary.new, summary.bad, summary.exit_code) == (12, 1, 1)
+    row = _rows()[tree.paths[4]]
+    assert row.flag_bad_file
+    expected = {"empty": "empty file", "truncated": "truncated", "not-fits": "not a FITS file"}[how]
+    assert expected in row.bad_file_reason
+    assert summary.bad_files == [(tree.paths[4], row.bad_file_reason)]
+    assert row.obj == tree[4]["obj"]  # keys come from the path, even for a bad file
+    assert sum(not r.flag_bad_file for r in _rows().values()) == 11
+
+    again = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (again.unchanged, again.bad, again.still_bad, again.exit_code) == (12, 0, 1, 0)
+    # Repaired: the row is read again and no longer flagged.
+    synthetic.write_apstar(tree.paths[4], obj=tree[4]["obj"], seed=1)
+    repaired = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (repaired.changed, repaired.bad) == (1, 0)
+    row = _rows()[tree.paths[4]]
+    assert not row.flag_bad_file and row.bad_file_reason is None and row.snr is not None
+
+
+def test_key_filters_narrow_the_files_and_the_rows_compared(sas, db_url):
+    root, tree = sas
+    field = tree[0]["field"]
+    expected = {p for p, k in zip(tree.paths, tree) if k["field"] == field}
+    summary = migrate_files("dr13", "apStar", sas_base_dir=str(root), field=field)
+    assert summary.new == len(expected) and set(_rows()) == expected
+    # Other fields are not "gone" for a run that only looked at one field.
+    rest = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (rest.new, rest.unchanged, rest.gone) == (12 - len(expected), len(expected), 0)
+    again = migrate_files("dr13", "apStar", sas_base_dir=str(root), field=field)
+    assert (again.new, again.unchanged, again.gone) == (0, len(expected), 0)
+
+
+def test_keys_table_names_the_files(sas, db_url, tmp_path):
+    root, tree = sas
+    table = tmp_path / "keys.csv"
+    with open(table, "w", newline="") as fp:
+        writer = csv.DictWriter(fp, fieldnames=list(tree[0]))
+        writer.writeheader()
+        writer.writerows(tree[:3])
+        writer.writerow({**tree[0], "obj": "2M00000000+0000000"})  # no such file
+    summary = migrate_files("dr13", "apStar", sas_base_dir=str(root), keys_table=str(table))
+    assert summary.new == 3 and set(_rows()) == set(tree.paths[:3])
+    assert [n for n, _ in summary.unresolved] == [4] and "No such file" in summary.unresolved[0][1]
+    assert summary.exit_code == 1
+
+
+def test_worker_processes_give_the_same_rows(sas, db_url, monkeypatch):
+    import astra.models.migrate as engine
+
+    root, tree = sas
+    synthetic.corrupt_file(tree.paths[2], "truncated")
+    monkeypatch.setattr(engine, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(engine, "READ_CHUNK", 5)
+    summary = migrate_files("dr13", "apStar", sas_base_dir=str(root), workers=2)
+    assert (summary.new, summary.bad) == (12, 1)
+    rows = _rows()
+    assert rows[tree.paths[2]].flag_bad_file and rows[tree.paths[3]].snr is not None
+
+
+def test_bad_arguments_are_refused_with_their_name(sas, db_url):
+    root, _ = sas
+    with pytest.raises(ValueError, match="no key plate"):
+        migrate_files("dr13", "apStar", sas_base_dir=str(root), plate="1")
+    with pytest.raises(LookupError, match="no catalogue table holds 'apFoo'"):
+        migrate_files("dr13", "apFoo", sas_base_dir=str(root))

@@ -1,0 +1,321 @@
+"""``@task`` methods: seed 000's example from Python, from ``astra run``, through Luigi and luigid."""
+
+import os
+import subprocess
+import sys
+import time
+from typing import Iterable
+
+import luigi
+import pytest
+
+import astra
+import astra.config
+from astra.cli import main as astra_main
+from astra.models.pipeline import PipelineOutputMixin, major_minor
+from astra.tasks.function import TaskFunctionError
+from astra.tasks.function_query import done_keys, pending_spectra
+from astra.tasks.function_runner import run_pending
+from astra.tools import synthetic
+from catalogue_stub import StubApStarSpectrum, ingest
+from service_fixtures import start_worker
+import task_methods
+from task_methods import Rocket, SNRResult, rocket, snr
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def write_spectra(directory, n, seed=0):
+    """``n`` synthetic apStar files in ``directory``; their paths."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = os.path.join(directory, f"apStar-r12-2M0000000{i}+0000000.fits")
+        synthetic.write_apstar(path, n_visits=1, snr=40 + 5 * i, seed=seed + i)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def catalogue(db_url, tmp_path):
+    """Four synthetic apStar spectra in the (stand-in) catalogue; the rows."""
+    return ingest(write_spectra(str(tmp_path / "sas"), 4))
+
+
+def rows(model):
+    return {r.spectrum_pk: r for r in model.select()}
+
+
+# ---------------------------------------------------------------------- from Python
+
+
+def test_seed_example_runs_from_python(catalogue):
+    """Seed 000's ``for result in rocket(spectra)`` over a query: one row per spectrum, timed."""
+    spectra = StubApStarSpectrum.select().limit(10)
+    results = list(rocket(spectra))
+    assert [r.spectrum_pk for r in results] == [s.spectrum_pk for s in catalogue]
+    assert all(r.task_pk is not None and r.created is not None for r in results)
+    assert all(r.teff > 4000 and not r.flag_no_converge for r in results)
+    assert all(r.source_pk == s.source_pk for r, s in zip(results, catalogue))
+    # every result has its elapsed time and the same share of the one overhead
+    assert all(r.t_elapsed is not None and r.t_elapsed >= 0 for r in results)
+    assert len({r.t_overhead for r in results}) == 1
+    stored = rows(Rocket)
+    assert sorted(stored) == [s.spectrum_pk for s in catalogue]
+    first = stored[catalogue[0].spectrum_pk]
+    assert first.v_astra == astra.__version__ and first.v_astra_major_minor == major_minor()
+    assert first.teff == pytest.approx(results[0].teff)
+
+
+def test_rerun_upserts_keeping_primary_key_and_created(catalogue):
+    first = {r.spectrum_pk: (r.task_pk, r.created) for r in rocket(StubApStarSpectrum.select())}
+    time.sleep(0.01)
+    again = list(rocket(StubApStarSpectrum.select(), some_parameter=2.0))
+    assert Rocket.select().count() == len(catalogue)
+    for result in again:
+        assert (result.task_pk, result.created) == first[result.spectrum_pk]
+    stored = rows(Rocket)
+    assert all(stored[pk].modified > created for pk, (_, created) in first.items())
+    assert stored[again[0].spectrum_pk].teff == pytest.approx(again[0].teff)
+
+
+def test_write_to_database_false_writes_nothing(catalogue):
+    results = list(rocket(StubApStarSpectrum.select(), write_to_database=False))
+    assert len(results) == len(catalogue) and all(r.task_pk is None for r in results)
+    assert not Rocket.table_exists() or Rocket.select().count() == 0
+
+
+def test_batch_size_writes_as_results_come(catalogue):
+    """With batch_size=2 the first two rows are in the database before the third is made."""
+    seen = []
+    for result in rocket(StubApStarSpectrum.select(), batch_size=2):
+        seen.append((result.spectrum_pk, Rocket.select().count()))
+    assert [count for _, count in seen] == [2, 2, 4, 4]
+
+
+def test_write_frequency_zero_writes_every_result(catalogue):
+    counts = [Rocket.select().count() for _ in rocket(StubApStarSpectrum.select(), write_frequency=0)]
+    assert counts == [1, 2, 3, 4]
+
+
+def test_tag_is_written(catalogue):
+    list(rocket(StubApStarSpectrum.select(), tag="trial-1"))
+    assert {r.tag for r in Rocket.select()} == {"trial-1"}
+
+
+# ---------------------------------------------------------------------- failures
+
+
+def test_bad_files_fail_only_their_own_spectrum(db_url, tmp_path):
+    """A zero-byte file and a file that was never downloaded each get a flagged row; the rest run."""
+    paths = write_spectra(str(tmp_path / "sas"), 4)
+    open(paths[1], "wb").close()  # zero bytes
+    os.unlink(paths[2])  # a failed download: the catalogue row exists, the file does not
+    ingest(paths)
+    before = len(task_methods.LOADS)
+    results = {r.spectrum_pk: r for r in snr(StubApStarSpectrum.select())}
+    assert len(results) == 4
+    empty, missing = results[2], results[3]
+    assert empty.flag_runtime_exception and "empty" in empty.error and paths[1] in empty.error
+    assert missing.flag_runtime_exception and paths[2] in missing.error
+    assert "empty" not in missing.error
+    for pk in (1, 4):
+        assert not results[pk].flag_runtime_exception and results[pk].snr > 10
+    # the method was set up again after each failure, and rows say why
+    assert len(task_methods.LOADS) - before == 3
+    stored = rows(SNRResult)
+    assert stored[2].flag_runtime_exception and stored[2].snr is None and "empty" in stored[2].error
+
+
+def test_re_raise_exceptions_stops_after_writing_the_flagged_row(db_url, tmp_path):
+    paths = write_spectra(str(tmp_path / "sas"), 3)
+    open(paths[1], "wb").close()
+    ingest(paths)
+    with pytest.raises(Exception, match="empty"):
+        list(snr(StubApStarSpectrum.select(), re_raise_exceptions=True))
+    stored = rows(SNRResult)
+    assert sorted(stored) == [1, 2]
+    assert stored[2].flag_runtime_exception and not stored[1].flag_runtime_exception
+
+
+def test_the_methods_own_flag(db_url, tmp_path):
+    """Seed 000's rocket catches its own errors and yields flag_no_converge instead."""
+    paths = write_spectra(str(tmp_path / "sas"), 2)
+    open(paths[0], "wb").close()
+    ingest(paths)
+    results = list(rocket(StubApStarSpectrum.select()))
+    assert results[0].flag_no_converge and not results[0].flag_runtime_exception
+    assert Rocket.select().where(Rocket.flag_no_converge).count() == 1
+
+
+def test_contract_errors_name_the_function():
+    with pytest.raises(TaskFunctionError, match="generator"):
+
+        @astra.task
+        def not_a_generator(spectra: Iterable[StubApStarSpectrum]) -> Iterable[Rocket]:
+            return []
+
+    with pytest.raises(TaskFunctionError, match="return type"):
+
+        @astra.task
+        def no_output(spectra: Iterable[StubApStarSpectrum]):
+            yield None
+
+    with pytest.raises(TaskFunctionError, match="reserved"):
+
+        @astra.task
+        def reserved(spectra: Iterable[StubApStarSpectrum], batch_size: int = 3) -> Iterable[Rocket]:
+            yield None
+
+
+def test_yielding_the_wrong_model_is_an_error(catalogue):
+    @astra.task
+    def wrong(spectra: Iterable[StubApStarSpectrum]) -> Iterable[Rocket]:
+        for spectrum in spectra:
+            yield SNRResult.from_spectrum(spectrum)
+
+    with pytest.raises(TaskFunctionError, match="yielded SNRResult, not a Rocket"):
+        list(wrong(StubApStarSpectrum.select()))
+
+
+def test_unknown_result_name_is_an_error(catalogue):
+    with pytest.raises(TypeError, match="no column or flag named 'tef'"):
+        Rocket.from_spectrum(catalogue[0], tef=5000)
+
+
+# ---------------------------------------------------------------------- what needs work
+
+
+def test_pending_is_one_query_and_follows_file_changes(catalogue):
+    assert len(list(pending_spectra(StubApStarSpectrum, SNRResult))) == 4
+    list(snr(StubApStarSpectrum.select()))
+    assert list(pending_spectra(StubApStarSpectrum, SNRResult)) == []
+    # the file of spectrum 2 changes after its result was written
+    later = time.time() + 60
+    StubApStarSpectrum.update(file_mtime=later).where(StubApStarSpectrum.spectrum_pk == 2).execute()
+    assert [s.spectrum_pk for s in pending_spectra(StubApStarSpectrum, SNRResult)] == [2]
+    assert done_keys(StubApStarSpectrum, SNRResult, [1, 2, 3, 99]) == {1, 3}
+    assert [s.spectrum_pk for s in pending_spectra(StubApStarSpectrum, SNRResult, where="spectrum_pk > 2")] == []
+
+
+def test_retry_failed(db_url, tmp_path):
+    paths = write_spectra(str(tmp_path / "sas"), 3)
+    data = open(paths[1], "rb").read()
+    open(paths[1], "wb").close()
+    ingest(paths)
+    list(snr(StubApStarSpectrum.select()))
+    assert list(pending_spectra(StubApStarSpectrum, SNRResult)) == []
+    assert [s.spectrum_pk for s in pending_spectra(StubApStarSpectrum, SNRResult, retry_failed=True)] == [2]
+    with open(paths[1], "wb") as fp:  # the download is repaired
+        fp.write(data)
+    n, summary = run_pending(snr, "StubApStarSpectrum", retry_failed=True)
+    assert n == 1 and summary.done == 1 and not summary.failed
+    assert not SNRResult.get(SNRResult.spectrum_pk == 2).flag_runtime_exception
+
+
+# ---------------------------------------------------------------------- astra run
+
+
+def test_astra_run_catalogue_form(catalogue, capsys):
+    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum", "--limit", "3", "--min-snr", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "snr: 3 spectra; 3 spectra done" in out
+    stored = rows(SNRResult)
+    assert sorted(stored) == [1, 2, 3]
+    assert stored[1].flag_low_snr  # --min-snr 50 reached the method
+    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum"]) == 0
+    assert "snr: 1 spectra; 1 spectra done" in capsys.readouterr().out
+    assert sorted(rows(SNRResult)) == [1, 2, 3, 4]
+    # a second identical run does nothing
+    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_astra_run_reports_failures_and_bad_arguments(db_url, tmp_path, capsys):
+    paths = write_spectra(str(tmp_path / "sas"), 3)
+    open(paths[2], "wb").close()
+    ingest(paths)
+    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum"]) == 1
+    out = capsys.readouterr().out
+    assert "2 spectra done" in out and "1 failed" in out and "empty" in out
+    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum", "--min-snr", "high"]) == 2
+    assert "min_snr" in capsys.readouterr().err
+    assert astra_main(["run", "task_methods.snr", "BossVisitSpectrum"]) == 2
+    assert "reads StubApStarSpectrum, not 'BossVisitSpectrum'" in capsys.readouterr().err
+    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum", "--colour", "red"]) == 2
+    assert "no parameter 'colour'" in capsys.readouterr().err
+    assert astra_main(["run", "no_such_task", "StubApStarSpectrum"]) == 2
+    assert "no task registered as 'no_such_task'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- Luigi
+
+
+def test_the_luigi_task_has_the_function_parameters():
+    cls = snr.task_class
+    assert cls.get_task_family() == "snr" and issubclass(cls, astra.tasks.BaseTask)
+    params = dict(cls.get_params())
+    assert isinstance(params["min_snr"], luigi.FloatParameter) and params["min_snr"]._default == 3.0
+    assert isinstance(params["min_good_pixels"], luigi.IntParameter)
+    assert params["spectrum_pk"]._is_batchable()
+    task = cls(spectrum_pk=(1, 2, 3), min_snr=5)
+    assert task.is_batch_mode and task.spectrum_model == "StubApStarSpectrum"
+    assert [m.spectrum_pk for m in task.get_batch_tasks()] == [1, 2, 3]
+
+
+def test_astra_build_runs_a_task_in_batches(catalogue):
+    tasks = [snr.task_class(spectrum_pk=s.spectrum_pk, min_snr=45) for s in catalogue]
+    before = len(task_methods.LOADS)
+    summary = astra.build(tasks, max_batch_size=2)
+    assert summary.success and summary.done == 4 and not summary.failed
+    assert len(task_methods.LOADS) - before == 2  # once per batch of two
+    assert all(t.complete() for t in tasks)
+    assert rows(SNRResult)[1].flag_low_snr and not rows(SNRResult)[4].flag_low_snr
+    again = astra.build(tasks, max_batch_size=2)
+    assert again.skipped == 4
+
+
+def test_luigi_command_line_runs_a_task(catalogue, db_url, worker_env):
+    env = dict(worker_env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
+    result = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "task_methods", "snr", "--spectrum-pk", "3",
+         "--min-snr", "100", "--local-scheduler"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ":)" in result.stdout + result.stderr
+    stored = rows(SNRResult)
+    assert sorted(stored) == [3] and stored[3].flag_low_snr
+
+
+@pytest.mark.luigid
+def test_luigid_runs_a_task(catalogue, db_url, luigid, tmp_path):
+    env = dict(luigid.env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
+    log_path = str(tmp_path / "worker.log")
+    worker = start_worker("task_methods", "snr", ["--spectrum-pk", "2"], env, scheduler=luigid, log_path=log_path)
+    assert worker.wait(timeout=120) == 0, open(log_path).read()[-2000:]
+    assert sorted(rows(SNRResult)) == [2]
+    assert snr.task_class(spectrum_pk=2).complete()
+
+
+# ---------------------------------------------------------------------- files instead of a database
+
+
+def test_files_mode_writes_one_fits_table_per_spectrum(catalogue, monkeypatch, tmp_path):
+    from astropy.io import fits
+
+    monkeypatch.setenv("ASTRA_CONFIG", str(tmp_path / "files.yml"))
+    (tmp_path / "files.yml").write_text("results_output: files\n")
+    astra.config.reload()
+    results = list(rocket(StubApStarSpectrum.select()))
+    task = rocket.task_class(spectrum_pk=1)
+    path = task.output().path
+    assert os.path.exists(path) and task.complete()
+    with fits.open(path) as hdul:
+        table = hdul[1].data
+        assert table["spectrum_pk"][0] == 1 and table["teff"][0] == pytest.approx(results[0].teff)
+        comments = {hdul[1].header[k]: hdul[1].header.comments[k] for k in hdul[1].header if k.startswith("TTYPE")}
+        assert comments["teff"] == "Effective temperature [K]"
+    assert not Rocket.table_exists()
+    summary = astra.build([rocket.task_class(spectrum_pk=(1, 2, 3, 4))])
+    assert summary.skipped == 4
