@@ -53,7 +53,7 @@ class FakeTask:
 
 
 def _rows(n, offset=0):
-    from astra.database.examples import EstimateSNRResult as M
+    from astra.contrib.rocket.results import EstimateSNRResult as M
 
     return [M.row_for_task(FakeTask(offset + i), {"snr": float(i % 300), "n_pixels": 8000, "n_visits": 3},
                            timing={"setup": 1.0, "process": 0.01}) for i in range(n)]
@@ -74,7 +74,7 @@ def _connect(url):
 def workload_write(url, n):
     """Ours: ResultWriter upserts. Comparison: raw executemany (and execute_values on PostgreSQL)."""
     from astra.database import ResultWriter
-    from astra.database.examples import EstimateSNRResult as M
+    from astra.contrib.rocket.results import EstimateSNRResult as M
     from astra.database.migrations import ensure_table
 
     db = _connect(url)
@@ -130,7 +130,7 @@ def workload_write(url, n):
 def workload_complete(url, n):
     """Ours: completeness of n identities in one query. Comparison: one query per identity."""
     from astra.database import DatabaseTarget, upsert_rows
-    from astra.database.examples import EstimateSNRResult as M
+    from astra.contrib.rocket.results import EstimateSNRResult as M
     from astra.database.target import completed_task_ids
 
     _connect(url)
@@ -154,7 +154,7 @@ def workload_create(url, n, directory):
     from astropy.table import Table
 
     from astra.database import upsert_rows
-    from astra.database.examples import EstimateSNRResult as M
+    from astra.contrib.rocket.results import EstimateSNRResult as M
     from astra.products import create_summary
 
     _connect(url)

@@ -8,7 +8,8 @@ spectrum computed twice appears twice. ``$ASTRA_CLAIM_SLEEP`` adds seconds per s
 import os
 import time
 
-from astra.contrib.rocket import EstimateSNR, EstimateSNRToDatabase
+from astra.contrib.rocket import EstimateSNR
+from rocket_database import EstimateSNRToDatabase
 
 
 def log_computed(task):

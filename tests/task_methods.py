@@ -1,6 +1,7 @@
 """Seed 000's example pipeline ("Rocket"), as its guide writes it, over test spectra.
 
-Only the data differ: the spectra are the stand-in catalogue model of ``catalogue_stub``.
+Only the data differ: the guide reads ``BossVisitSpectrum``; these read the apStar table of the
+catalogue (``ApogeeCoaddedSpectrumInApStar``), filled by ``astra migrate`` from synthetic files.
 Imported by the tests and run by ``luigi --module task_methods rocket`` in subprocesses.
 """
 
@@ -12,7 +13,7 @@ from astra import task
 from astra.fields import BitField, FloatField, TextField
 from astra.models.pipeline import PipelineOutputMixin
 from astra.utils import log
-from catalogue_stub import StubApStarSpectrum
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar
 
 
 class Rocket(PipelineOutputMixin):
@@ -52,7 +53,7 @@ def _fit(wavelength, flux, ivar, model, some_parameter):
 
 @task
 def rocket(
-    spectra: Iterable[StubApStarSpectrum],
+    spectra: Iterable[ApogeeCoaddedSpectrumInApStar],
     some_parameter: Optional[float] = 1.0,
     **kwargs,
 ) -> Iterable[Rocket]:
@@ -88,7 +89,7 @@ def rocket(
         )
 
 
-class SNRResult(PipelineOutputMixin):
+class MedianSNR(PipelineOutputMixin):
     """Signal-to-noise of a spectrum (a method with no error handling of its own)."""
 
     #> Signal-to-noise
@@ -98,12 +99,14 @@ class SNRResult(PipelineOutputMixin):
 
 
 @task
-def snr(spectra: Iterable[StubApStarSpectrum], min_snr: float = 3.0, min_good_pixels: int = 100) -> Iterable[SNRResult]:
+def median_snr(
+    spectra: Iterable[ApogeeCoaddedSpectrumInApStar], min_snr: float = 3.0, min_good_pixels: int = 100
+) -> Iterable[MedianSNR]:
     """The median S/N of each spectrum; an unreadable spectrum raises (Astra flags it)."""
     LOADS.append(1)
     for spectrum in spectra:
-        good = (spectrum.ivar > 0) & ~spectrum.pixel_flags
+        good = (spectrum.ivar > 0) & (spectrum.pixel_flags == 0)
         if good.sum() < min_good_pixels:
             raise ValueError(f"fewer than {min_good_pixels} good pixels")
         value = float(np.median(spectrum.flux[good] * np.sqrt(spectrum.ivar[good])))
-        yield SNRResult.from_spectrum(spectrum, snr=value, flag_low_snr=value < min_snr)
+        yield MedianSNR.from_spectrum(spectrum, snr=value, flag_low_snr=value < min_snr)

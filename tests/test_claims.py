@@ -132,7 +132,7 @@ def _sample(tmp_path, n):
 
 
 def _astra_run(task, sas, log, extra=(), env_extra=None):
-    env = _tests_env(ASTRA_CLAIM_LOG=str(log), ASTRA_CLAIM_SLEEP="0.01", **(env_extra or {}))
+    env = _tests_env(**{"ASTRA_CLAIM_LOG": str(log), "ASTRA_CLAIM_SLEEP": "0.01", **(env_extra or {})})
     argv = [os.path.join(os.path.dirname(sys.executable), "astra"), "run", task, "--release", "dr13", "--species", "apStar",
             "--sas-base-dir", str(sas), "--max-batch-size", "20", *extra]
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -9,7 +9,7 @@ from astropy.io import fits
 import astra.config
 from astra.cli import main
 from astra.database import upsert_rows
-from astra.database.examples import EstimateSNRResult
+from astra.contrib.rocket.results import EstimateSNRResult
 
 from fake_tasks import FakeTask
 

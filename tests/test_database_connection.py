@@ -10,7 +10,7 @@ import astra.config
 import astra.database
 from astra.database import DatabaseURLError, connect, get_database, redact_url, resolve_url
 from astra.database.connection import open_database
-from astra.database.examples import EstimateSNRResult
+from astra.contrib.rocket.results import EstimateSNRResult
 from astra.database.migrations import ensure_table
 from astra.database.writer import upsert_rows
 

@@ -5,7 +5,7 @@ import pytest
 
 from astra.cli import main
 from astra.database import BaseResult, FloatField, TextField, connect, create_tables, get_database, upsert_rows
-from astra.database.examples import EstimateSNRResult
+from astra.contrib.rocket.results import EstimateSNRResult
 from astra.database.migrations import MigrationError, ensure_table
 
 from fake_tasks import FakeTask

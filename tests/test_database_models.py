@@ -15,7 +15,7 @@ from astra.database import (
     flag,
     get_model,
 )
-from astra.database.examples import EstimateSNRResult
+from astra.contrib.rocket.results import EstimateSNRResult
 from astra.tasks import BaseTask
 
 

@@ -17,7 +17,7 @@ from astra.database import (
     get_database,
     upsert_rows,
 )
-from astra.database.examples import EstimateSNRResult as Result
+from astra.contrib.rocket.results import EstimateSNRResult as Result
 from astra.database.target import _chunk_size
 from luigi.parameter import ParameterVisibility
 from astra.tasks import BaseTask

@@ -286,7 +286,7 @@ def test_estimate_snr_records_a_wrong_layout_file_as_its_failure(tmp_path, monke
 
 def test_estimate_snr_to_database_flags_a_wrong_layout_file(tmp_path, monkeypatch, db_url):
     import astra
-    from astra.contrib.rocket import EstimateSNRToDatabase
+    from rocket_database import EstimateSNRToDatabase
     from astra.database.examples import EstimateSNRResult
 
     tree = _tree_with_an_aspcapstar_at_an_apstar_path(tmp_path)

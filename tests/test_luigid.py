@@ -139,3 +139,76 @@ def test_sigkill_worker_mid_run_other_worker_takes_over(luigid, tmp_path):
     # the task the victim was running was taken over by the survivor
     assert ("done", killed.pop(), str(survivor.pid)) in events
     _assert_each_done_once(out_dir, n, luigid)
+
+
+def test_shipped_luigid_settings_are_used_without_a_luigi_config(tmp_path, monkeypatch):
+    from astra.cluster.luigid import LUIGID_CONFIG_PATH, luigid_environment
+
+    monkeypatch.delenv("LUIGI_CONFIG_PATH", raising=False)
+    assert luigid_environment()["LUIGI_CONFIG_PATH"] == LUIGID_CONFIG_PATH
+    assert luigid_environment({"LUIGI_CONFIG_PATH": "/x.cfg"})["LUIGI_CONFIG_PATH"] == "/x.cfg"
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(LUIGID_CONFIG_PATH)
+    assert parser.getboolean("scheduler", "prune_on_get_work")
+    assert parser.getfloat("scheduler", "worker_disconnect_delay") + parser.getfloat("scheduler", "retry_delay") < 15
+
+
+def _running_batches(scheduler):
+    """``{task_id: worker id}`` of the batches luigid says are running."""
+    return {t: info.get("worker_running") for t, info in scheduler.api("task_list", status="RUNNING").items()}
+
+
+@pytest.mark.slow
+def test_a_sigkilled_astra_run_workers_batch_is_rerun_by_the_other(tmp_path):
+    """Astra's shipped luigid settings, two ``astra run`` workers, one SIGKILLed mid-batch."""
+    import sys
+    import time
+
+    from astra.tools.synthetic.tree import write_sample_tree
+    from claim_tasks import read_computed
+    from service_fixtures import tests_env as _env
+
+    n = 60
+    sas = tmp_path / "sas"
+    write_sample_tree(str(sas), n, release="dr13", species="apStar", seed=5, n_visits=1)
+    scheduler = start_luigid(logdir=str(tmp_path / "luigid"), env=_env(LUIGI_CONFIG_PATH=""))
+    try:
+        config = tmp_path / "astra.yml"
+        config.write_text(f"scheduler_host: 127.0.0.1\nscheduler_port: {scheduler.port}\n")
+        log = tmp_path / "computed.log"
+        env = _env(ASTRA_CONFIG=str(config), ASTRA_CLAIM_LOG=str(log), ASTRA_CLAIM_SLEEP="0.3",
+                   LUIGI_CONFIG_PATH=str(tmp_path / "worker.cfg"))
+        (tmp_path / "worker.cfg").write_text("[worker]\nwait_jitter = 0.5\n")
+        argv = [os.path.join(os.path.dirname(sys.executable), "astra"), "run", "claim_tasks.LoggedSNR",
+                "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(sas), "--max-batch-size", "6"]
+        import subprocess
+
+        victim = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        survivor = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
+        try:
+            def both_run_batches():
+                workers = " ".join(w or "" for w in _running_batches(scheduler).values())
+                return f"pid={victim.pid})" in workers and f"pid={survivor.pid})" in workers
+
+            wait_until(both_run_batches, 180, "both workers run a batch", interval=0.2)
+            batch = next(t for t, w in _running_batches(scheduler).items() if f"pid={victim.pid})" in (w or ""))
+            os.killpg(victim.pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            victim.wait(10)
+            wait_until(lambda: f"pid={survivor.pid})" in (_running_batches(scheduler).get(batch) or "")
+                       or scheduler.task_statuses().get(batch) == "DONE", 120,
+                       "the killed worker's batch runs again", interval=0.2)
+            print(f"\nkilled worker's batch running again after {time.monotonic() - killed_at:.1f} s")
+            out, _ = survivor.communicate(timeout=300)
+        finally:
+            finish_processes([victim, survivor])
+        assert survivor.returncode == 0, out
+        computed = set(read_computed(str(log)))
+        assert len(computed) == n
+        assert scheduler.task_statuses()[batch] == "DONE"
+    finally:
+        scheduler.stop()

@@ -9,7 +9,7 @@ from astropy.io import fits
 import astra
 import astra.config
 from astra.database import BaseResult, BitField, FloatField, IntegerField, TextField, flag, upsert_rows
-from astra.database.examples import EstimateSNRResult
+from astra.contrib.rocket.results import EstimateSNRResult
 from astra.products import create_summary, default_summary_path
 
 from fake_tasks import FakeTask

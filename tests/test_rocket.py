@@ -105,25 +105,43 @@ def test_luigi_command_line(real_sas, tmp_path):
 
 
 @pytest.mark.realdata
-def test_results_to_database_and_catalogue(real_sas, monkeypatch, tmp_path):
+def test_snr_task_over_the_catalogue_to_database_and_product(real_sas, monkeypatch, tmp_path, capsys):
+    """The @task snr over real apStar files ingested by astra migrate; then astra create."""
     from astropy.table import Table
 
     from astra.cli import main
-    from astra.contrib.rocket import EstimateSNRToDatabase
-    from astra.database.examples import EstimateSNRResult
+    from astra.contrib.rocket import RocketSNR
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 
-    monkeypatch.setenv("SAS_BASE_DIR", real_sas)
-    task = EstimateSNRToDatabase(field=tuple(REAL_APSTAR), obj=tuple(REAL_APSTAR.values()), **DR13)
-    assert astra.build([task]).done == 4
-    assert task.complete()
-    assert astra.build([task]).skipped == 4
-    rows = list(EstimateSNRResult.select().where(EstimateSNRResult.task_family == "EstimateSNRToDatabase"))
-    assert len(rows) == 4
-    by_obj = {r.obj: r for r in rows}
-    low = by_obj["2M12241699+2453335"]
-    assert low.snr == pytest.approx(9.5, rel=0.2) and low.n_visits == 3 and low.t_process > 0
+    monkeypatch.setenv("ASTRA_DATABASE_URL", f"sqlite:///{tmp_path / 'astra.db'}")
+    astra.config.reload()
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", real_sas, "--no-progress"]) == 0
+    assert main(["run", "snr", "ApogeeCoaddedSpectrumInApStar"]) == 0
+    rows = {Star.get_by_id(r.spectrum_pk).obj: r for r in RocketSNR.select()}
+    assert set(REAL_APSTAR.values()) <= set(rows)
+    low = rows["2M12241699+2453335"]
+    assert low.snr == pytest.approx(9.5, rel=0.2) and low.n_visits == 3 and low.t_elapsed > 0
+    capsys.readouterr()
+    assert main(["run", "astra.contrib.rocket.snr", "ApogeeCoaddedSpectrumInApStar"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
 
     catalogue = tmp_path / "snr.fits"
-    assert main(["create", "estimatesnr", "--output", str(catalogue)]) == 0
+    assert main(["create", "rocketsnr", "--output", str(catalogue)]) == 0
     table = Table.read(catalogue)
-    assert len(table) == 4 and set(table["obj"]) == set(REAL_APSTAR.values())
+    assert len(table) == len(rows) and "snr" in table.colnames
+
+
+def test_the_database_twin_is_gone_and_says_what_to_write():
+    from astra.contrib.rocket import EstimateSNRToDatabase
+    from astra.tasks.removed import RemovedTaskError
+
+    with pytest.raises(RemovedTaskError, match="astra run snr ApogeeCoaddedSpectrumInApStar"):
+        EstimateSNRToDatabase(release="dr13")
+
+
+def test_the_database_twin_fails_on_the_luigi_command_line(tmp_path):
+    args = [sys.executable, "-m", "luigi", "--module", "astra.contrib.rocket", "EstimateSNRToDatabase",
+            "--local-scheduler"]
+    out = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path,
+                         env=dict(os.environ, ASTRA_OUTPUT_DIR=str(tmp_path / "out")))
+    assert out.returncode != 0 and "EstimateSNRToDatabase was removed" in out.stderr + out.stdout

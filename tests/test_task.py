@@ -17,29 +17,35 @@ from astra.tasks.function import TaskFunctionError
 from astra.tasks.function_query import done_keys, pending_spectra
 from astra.tasks.function_runner import run_pending
 from astra.tools import synthetic
-from catalogue_stub import StubApStarSpectrum, ingest
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 from service_fixtures import start_worker
 import task_methods
-from task_methods import Rocket, SNRResult, rocket, snr
+from task_methods import Rocket, MedianSNR, rocket, median_snr
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def write_spectra(directory, n, seed=0):
-    """``n`` synthetic apStar files in ``directory``; their paths."""
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for i in range(n):
-        path = os.path.join(directory, f"apStar-r12-2M0000000{i}+0000000.fits")
-        synthetic.write_apstar(path, n_visits=1, snr=40 + 5 * i, seed=seed + i)
-        paths.append(path)
-    return paths
+def write_spectra(root, n, seed=0):
+    """``n`` synthetic dr13 apStar files under the SAS root ``root``; their paths, in key order."""
+    tree = synthetic.write_sample_tree(str(root), n, release="dr13", species="apStar", seed=seed, snr=60, n_visits=1)
+    return sorted(tree.paths)
+
+
+def migrate(root):
+    """``astra migrate`` the apStar files under ``root``; the catalogue rows in ``spectrum_pk`` order."""
+    astra_main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(root), "--no-progress"])
+    return list(Star.select().order_by(Star.spectrum_pk))
 
 
 @pytest.fixture
 def catalogue(db_url, tmp_path):
-    """Four synthetic apStar spectra in the (stand-in) catalogue; the rows."""
-    return ingest(write_spectra(str(tmp_path / "sas"), 4))
+    """Four synthetic apStar spectra ingested into the catalogue by ``astra migrate``; the rows."""
+    write_spectra(tmp_path / "sas", 4)
+    return migrate(tmp_path / "sas")
+
+
+def pks(rows_):
+    return [r.spectrum_pk for r in rows_]
 
 
 def rows(model):
@@ -51,7 +57,7 @@ def rows(model):
 
 def test_seed_example_runs_from_python(catalogue):
     """Seed 000's ``for result in rocket(spectra)`` over a query: one row per spectrum, timed."""
-    spectra = StubApStarSpectrum.select().limit(10)
+    spectra = Star.select().limit(10)
     results = list(rocket(spectra))
     assert [r.spectrum_pk for r in results] == [s.spectrum_pk for s in catalogue]
     assert all(r.task_pk is not None and r.created is not None for r in results)
@@ -68,9 +74,9 @@ def test_seed_example_runs_from_python(catalogue):
 
 
 def test_rerun_upserts_keeping_primary_key_and_created(catalogue):
-    first = {r.spectrum_pk: (r.task_pk, r.created) for r in rocket(StubApStarSpectrum.select())}
+    first = {r.spectrum_pk: (r.task_pk, r.created) for r in rocket(Star.select())}
     time.sleep(0.01)
-    again = list(rocket(StubApStarSpectrum.select(), some_parameter=2.0))
+    again = list(rocket(Star.select(), some_parameter=2.0))
     assert Rocket.select().count() == len(catalogue)
     for result in again:
         assert (result.task_pk, result.created) == first[result.spectrum_pk]
@@ -80,7 +86,7 @@ def test_rerun_upserts_keeping_primary_key_and_created(catalogue):
 
 
 def test_write_to_database_false_writes_nothing(catalogue):
-    results = list(rocket(StubApStarSpectrum.select(), write_to_database=False))
+    results = list(rocket(Star.select(), write_to_database=False))
     assert len(results) == len(catalogue) and all(r.task_pk is None for r in results)
     assert not Rocket.table_exists() or Rocket.select().count() == 0
 
@@ -88,63 +94,72 @@ def test_write_to_database_false_writes_nothing(catalogue):
 def test_batch_size_writes_as_results_come(catalogue):
     """With batch_size=2 the first two rows are in the database before the third is made."""
     seen = []
-    for result in rocket(StubApStarSpectrum.select(), batch_size=2):
+    for result in rocket(Star.select(), batch_size=2):
         seen.append((result.spectrum_pk, Rocket.select().count()))
     assert [count for _, count in seen] == [2, 2, 4, 4]
 
 
 def test_write_frequency_zero_writes_every_result(catalogue):
-    counts = [Rocket.select().count() for _ in rocket(StubApStarSpectrum.select(), write_frequency=0)]
+    counts = [Rocket.select().count() for _ in rocket(Star.select(), write_frequency=0)]
     assert counts == [1, 2, 3, 4]
 
 
 def test_tag_is_written(catalogue):
-    list(rocket(StubApStarSpectrum.select(), tag="trial-1"))
+    list(rocket(Star.select(), tag="trial-1"))
     assert {r.tag for r in Rocket.select()} == {"trial-1"}
 
 
 # ---------------------------------------------------------------------- failures
 
 
+def pk_of(path):
+    return Star.get(Star.path == path).spectrum_pk
+
+
 def test_bad_files_fail_only_their_own_spectrum(db_url, tmp_path):
-    """A zero-byte file and a file that was never downloaded each get a flagged row; the rest run."""
-    paths = write_spectra(str(tmp_path / "sas"), 4)
-    open(paths[1], "wb").close()  # zero bytes
+    """A zero-byte file and a file missing from the mirror each get a flagged row; the rest run."""
+    paths = write_spectra(tmp_path / "sas", 4)
+    open(paths[1], "wb").close()  # zero bytes (astra migrate flags its row bad, and keeps it)
+    migrate(tmp_path / "sas")
     os.unlink(paths[2])  # a failed download: the catalogue row exists, the file does not
-    ingest(paths)
+    empty_pk, missing_pk = pk_of(paths[1]), pk_of(paths[2])
     before = len(task_methods.LOADS)
-    results = {r.spectrum_pk: r for r in snr(StubApStarSpectrum.select())}
+    results = {r.spectrum_pk: r for r in median_snr(Star.select())}
     assert len(results) == 4
-    empty, missing = results[2], results[3]
+    empty, missing = results[empty_pk], results[missing_pk]
     assert empty.flag_runtime_exception and "empty" in empty.error and paths[1] in empty.error
-    assert missing.flag_runtime_exception and paths[2] in missing.error
-    assert "empty" not in missing.error
-    for pk in (1, 4):
+    assert missing.flag_runtime_exception and paths[2] in missing.error and "empty" not in missing.error
+    good = [pk_of(paths[0]), pk_of(paths[3])]
+    for pk in good:
         assert not results[pk].flag_runtime_exception and results[pk].snr > 10
-    # the method was set up again after each failure, and rows say why
+    # the method was set up once, and again after each failure
     assert len(task_methods.LOADS) - before == 3
-    stored = rows(SNRResult)
-    assert stored[2].flag_runtime_exception and stored[2].snr is None and "empty" in stored[2].error
+    stored = rows(MedianSNR)
+    assert stored[empty_pk].flag_runtime_exception and stored[empty_pk].snr is None
+    assert "empty" in stored[empty_pk].error
 
 
 def test_re_raise_exceptions_stops_after_writing_the_flagged_row(db_url, tmp_path):
-    paths = write_spectra(str(tmp_path / "sas"), 3)
-    open(paths[1], "wb").close()
-    ingest(paths)
+    paths = write_spectra(tmp_path / "sas", 3)
+    catalogue = migrate(tmp_path / "sas")
+    open(catalogue[1].path, "wb").close()
     with pytest.raises(Exception, match="empty"):
-        list(snr(StubApStarSpectrum.select(), re_raise_exceptions=True))
-    stored = rows(SNRResult)
-    assert sorted(stored) == [1, 2]
-    assert stored[2].flag_runtime_exception and not stored[1].flag_runtime_exception
+        list(median_snr(Star.select().order_by(Star.spectrum_pk), re_raise_exceptions=True))
+    stored = rows(MedianSNR)
+    assert sorted(stored) == pks(catalogue[:2])
+    assert stored[catalogue[1].spectrum_pk].flag_runtime_exception
+    assert not stored[catalogue[0].spectrum_pk].flag_runtime_exception
+    assert paths
 
 
 def test_the_methods_own_flag(db_url, tmp_path):
     """Seed 000's rocket catches its own errors and yields flag_no_converge instead."""
-    paths = write_spectra(str(tmp_path / "sas"), 2)
-    open(paths[0], "wb").close()
-    ingest(paths)
-    results = list(rocket(StubApStarSpectrum.select()))
+    write_spectra(tmp_path / "sas", 2)
+    catalogue = migrate(tmp_path / "sas")
+    open(catalogue[0].path, "wb").close()
+    results = list(rocket(Star.select().order_by(Star.spectrum_pk)))
     assert results[0].flag_no_converge and not results[0].flag_runtime_exception
+    assert not results[1].flag_no_converge
     assert Rocket.select().where(Rocket.flag_no_converge).count() == 1
 
 
@@ -152,30 +167,30 @@ def test_contract_errors_name_the_function():
     with pytest.raises(TaskFunctionError, match="generator"):
 
         @astra.task
-        def not_a_generator(spectra: Iterable[StubApStarSpectrum]) -> Iterable[Rocket]:
+        def not_a_generator(spectra: Iterable[Star]) -> Iterable[Rocket]:
             return []
 
     with pytest.raises(TaskFunctionError, match="return type"):
 
         @astra.task
-        def no_output(spectra: Iterable[StubApStarSpectrum]):
+        def no_output(spectra: Iterable[Star]):
             yield None
 
     with pytest.raises(TaskFunctionError, match="reserved"):
 
         @astra.task
-        def reserved(spectra: Iterable[StubApStarSpectrum], batch_size: int = 3) -> Iterable[Rocket]:
+        def reserved(spectra: Iterable[Star], batch_size: int = 3) -> Iterable[Rocket]:
             yield None
 
 
 def test_yielding_the_wrong_model_is_an_error(catalogue):
     @astra.task
-    def wrong(spectra: Iterable[StubApStarSpectrum]) -> Iterable[Rocket]:
+    def wrong(spectra: Iterable[Star]) -> Iterable[Rocket]:
         for spectrum in spectra:
-            yield SNRResult.from_spectrum(spectrum)
+            yield MedianSNR.from_spectrum(spectrum)
 
-    with pytest.raises(TaskFunctionError, match="yielded SNRResult, not a Rocket"):
-        list(wrong(StubApStarSpectrum.select()))
+    with pytest.raises(TaskFunctionError, match="yielded MedianSNR, not a Rocket"):
+        list(wrong(Star.select()))
 
 
 def test_unknown_result_name_is_an_error(catalogue):
@@ -186,65 +201,77 @@ def test_unknown_result_name_is_an_error(catalogue):
 # ---------------------------------------------------------------------- what needs work
 
 
-def test_pending_is_one_query_and_follows_file_changes(catalogue):
-    assert len(list(pending_spectra(StubApStarSpectrum, SNRResult))) == 4
-    list(snr(StubApStarSpectrum.select()))
-    assert list(pending_spectra(StubApStarSpectrum, SNRResult)) == []
-    # the file of spectrum 2 changes after its result was written
-    later = time.time() + 60
-    StubApStarSpectrum.update(file_mtime=later).where(StubApStarSpectrum.spectrum_pk == 2).execute()
-    assert [s.spectrum_pk for s in pending_spectra(StubApStarSpectrum, SNRResult)] == [2]
-    assert done_keys(StubApStarSpectrum, SNRResult, [1, 2, 3, 99]) == {1, 3}
-    assert [s.spectrum_pk for s in pending_spectra(StubApStarSpectrum, SNRResult, where="spectrum_pk > 2")] == []
+def test_pending_is_one_query_and_follows_file_changes(catalogue, tmp_path):
+    keys = pks(catalogue)
+    assert pks(pending_spectra(Star, MedianSNR)) == keys
+    list(median_snr(Star.select()))
+    assert list(pending_spectra(Star, MedianSNR)) == []
+    # the file of the second spectrum is rewritten; astra migrate notices, the result is stale
+    time.sleep(0.02)
+    path = catalogue[1].path
+    synthetic.write_apstar(path, n_visits=1, snr=20, seed=99)
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    migrate(tmp_path / "sas")
+    assert pks(pending_spectra(Star, MedianSNR)) == [keys[1]]
+    assert done_keys(Star, MedianSNR, keys + [10**9]) == set(keys) - {keys[1]}
+    assert list(pending_spectra(Star, MedianSNR, where=f"spectrum_pk <> {keys[1]}")) == []
+    assert pks(pending_spectra(Star, MedianSNR, where="snr > 0", limit=5)) == [keys[1]]
+    assert run_pending(median_snr, "ApogeeCoaddedSpectrumInApStar")[0] == 1
+    assert list(pending_spectra(Star, MedianSNR)) == []
 
 
 def test_retry_failed(db_url, tmp_path):
-    paths = write_spectra(str(tmp_path / "sas"), 3)
-    data = open(paths[1], "rb").read()
-    open(paths[1], "wb").close()
-    ingest(paths)
-    list(snr(StubApStarSpectrum.select()))
-    assert list(pending_spectra(StubApStarSpectrum, SNRResult)) == []
-    assert [s.spectrum_pk for s in pending_spectra(StubApStarSpectrum, SNRResult, retry_failed=True)] == [2]
-    with open(paths[1], "wb") as fp:  # the download is repaired
+    write_spectra(tmp_path / "sas", 3)
+    catalogue = migrate(tmp_path / "sas")
+    bad = catalogue[1]
+    data = open(bad.path, "rb").read()
+    os.unlink(bad.path)  # not downloaded yet
+    list(median_snr(Star.select()))
+    assert list(pending_spectra(Star, MedianSNR)) == []
+    assert pks(pending_spectra(Star, MedianSNR, retry_failed=True)) == [bad.spectrum_pk]
+    with open(bad.path, "wb") as fp:  # the download is repaired
         fp.write(data)
-    n, summary = run_pending(snr, "StubApStarSpectrum", retry_failed=True)
+    n, summary = run_pending(median_snr, "ApogeeCoaddedSpectrumInApStar", retry_failed=True)
     assert n == 1 and summary.done == 1 and not summary.failed
-    assert not SNRResult.get(SNRResult.spectrum_pk == 2).flag_runtime_exception
+    assert not MedianSNR.get(MedianSNR.spectrum_pk == bad.spectrum_pk).flag_runtime_exception
 
 
 # ---------------------------------------------------------------------- astra run
 
+MODEL = "ApogeeCoaddedSpectrumInApStar"
+
 
 def test_astra_run_catalogue_form(catalogue, capsys):
-    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum", "--limit", "3", "--min-snr", "50"]) == 0
+    keys = pks(catalogue)
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--limit", "3", "--min-snr", "500"]) == 0
     out = capsys.readouterr().out
-    assert "snr: 3 spectra; 3 spectra done" in out
-    stored = rows(SNRResult)
-    assert sorted(stored) == [1, 2, 3]
-    assert stored[1].flag_low_snr  # --min-snr 50 reached the method
-    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum"]) == 0
-    assert "snr: 1 spectra; 1 spectra done" in capsys.readouterr().out
-    assert sorted(rows(SNRResult)) == [1, 2, 3, 4]
+    assert "median_snr: 3 spectra; 3 spectra done" in out
+    stored = rows(MedianSNR)
+    assert sorted(stored) == keys[:3]
+    assert stored[keys[0]].flag_low_snr  # --min-snr 500 reached the method
+    assert astra_main(["run", "task_methods.median_snr", MODEL]) == 0
+    assert "median_snr: 1 spectra; 1 spectra done" in capsys.readouterr().out
+    assert sorted(rows(MedianSNR)) == keys
     # a second identical run does nothing
-    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum"]) == 0
+    assert astra_main(["run", "task_methods.median_snr", MODEL]) == 0
     assert "nothing to do" in capsys.readouterr().out
 
 
 def test_astra_run_reports_failures_and_bad_arguments(db_url, tmp_path, capsys):
-    paths = write_spectra(str(tmp_path / "sas"), 3)
+    paths = write_spectra(tmp_path / "sas", 3)
     open(paths[2], "wb").close()
-    ingest(paths)
-    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum"]) == 1
+    migrate(tmp_path / "sas")
+    capsys.readouterr()
+    assert astra_main(["run", "task_methods.median_snr", MODEL]) == 1
     out = capsys.readouterr().out
     assert "2 spectra done" in out and "1 failed" in out and "empty" in out
-    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum", "--min-snr", "high"]) == 2
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--min-snr", "high"]) == 2
     assert "min_snr" in capsys.readouterr().err
-    assert astra_main(["run", "task_methods.snr", "BossVisitSpectrum"]) == 2
-    assert "reads StubApStarSpectrum, not 'BossVisitSpectrum'" in capsys.readouterr().err
-    assert astra_main(["run", "task_methods.snr", "StubApStarSpectrum", "--colour", "red"]) == 2
+    assert astra_main(["run", "task_methods.median_snr", "BossVisitSpectrum"]) == 2
+    assert f"reads {MODEL}, not 'BossVisitSpectrum'" in capsys.readouterr().err
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--colour", "red"]) == 2
     assert "no parameter 'colour'" in capsys.readouterr().err
-    assert astra_main(["run", "no_such_task", "StubApStarSpectrum"]) == 2
+    assert astra_main(["run", "no_such_task", MODEL]) == 2
     assert "no task registered as 'no_such_task'" in capsys.readouterr().err
 
 
@@ -252,50 +279,52 @@ def test_astra_run_reports_failures_and_bad_arguments(db_url, tmp_path, capsys):
 
 
 def test_the_luigi_task_has_the_function_parameters():
-    cls = snr.task_class
-    assert cls.get_task_family() == "snr" and issubclass(cls, astra.tasks.BaseTask)
+    cls = median_snr.task_class
+    assert cls.get_task_family() == "median_snr" and issubclass(cls, astra.tasks.BaseTask)
     params = dict(cls.get_params())
     assert isinstance(params["min_snr"], luigi.FloatParameter) and params["min_snr"]._default == 3.0
     assert isinstance(params["min_good_pixels"], luigi.IntParameter)
     assert params["spectrum_pk"]._is_batchable()
     task = cls(spectrum_pk=(1, 2, 3), min_snr=5)
-    assert task.is_batch_mode and task.spectrum_model == "StubApStarSpectrum"
+    assert task.is_batch_mode and task.spectrum_model == MODEL
     assert [m.spectrum_pk for m in task.get_batch_tasks()] == [1, 2, 3]
 
 
 def test_astra_build_runs_a_task_in_batches(catalogue):
-    tasks = [snr.task_class(spectrum_pk=s.spectrum_pk, min_snr=45) for s in catalogue]
+    tasks = [median_snr.task_class(spectrum_pk=s.spectrum_pk, min_snr=0) for s in catalogue]
     before = len(task_methods.LOADS)
     summary = astra.build(tasks, max_batch_size=2)
     assert summary.success and summary.done == 4 and not summary.failed
     assert len(task_methods.LOADS) - before == 2  # once per batch of two
     assert all(t.complete() for t in tasks)
-    assert rows(SNRResult)[1].flag_low_snr and not rows(SNRResult)[4].flag_low_snr
+    assert not any(r.flag_low_snr for r in rows(MedianSNR).values())
     again = astra.build(tasks, max_batch_size=2)
     assert again.skipped == 4
 
 
 def test_luigi_command_line_runs_a_task(catalogue, db_url, worker_env):
     env = dict(worker_env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
+    key = catalogue[2].spectrum_pk
     result = subprocess.run(
-        [sys.executable, "-m", "luigi", "--module", "task_methods", "snr", "--spectrum-pk", "3",
+        [sys.executable, "-m", "luigi", "--module", "task_methods", "median_snr", "--spectrum-pk", str(key),
          "--min-snr", "100", "--local-scheduler"],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert ":)" in result.stdout + result.stderr
-    stored = rows(SNRResult)
-    assert sorted(stored) == [3] and stored[3].flag_low_snr
+    stored = rows(MedianSNR)
+    assert sorted(stored) == [key] and stored[key].flag_low_snr
 
 
 @pytest.mark.luigid
 def test_luigid_runs_a_task(catalogue, db_url, luigid, tmp_path):
     env = dict(luigid.env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
     log_path = str(tmp_path / "worker.log")
-    worker = start_worker("task_methods", "snr", ["--spectrum-pk", "2"], env, scheduler=luigid, log_path=log_path)
+    key = catalogue[1].spectrum_pk
+    worker = start_worker("task_methods", "median_snr", ["--spectrum-pk", str(key)], env, scheduler=luigid, log_path=log_path)
     assert worker.wait(timeout=120) == 0, open(log_path).read()[-2000:]
-    assert sorted(rows(SNRResult)) == [2]
-    assert snr.task_class(spectrum_pk=2).complete()
+    assert sorted(rows(MedianSNR)) == [key]
+    assert median_snr.task_class(spectrum_pk=key).complete()
 
 
 # ---------------------------------------------------------------------- files instead of a database
@@ -307,15 +336,16 @@ def test_files_mode_writes_one_fits_table_per_spectrum(catalogue, monkeypatch, t
     monkeypatch.setenv("ASTRA_CONFIG", str(tmp_path / "files.yml"))
     (tmp_path / "files.yml").write_text("results_output: files\n")
     astra.config.reload()
-    results = list(rocket(StubApStarSpectrum.select()))
-    task = rocket.task_class(spectrum_pk=1)
+    results = list(rocket(Star.select()))
+    key = catalogue[0].spectrum_pk
+    task = rocket.task_class(spectrum_pk=key)
     path = task.output().path
     assert os.path.exists(path) and task.complete()
     with fits.open(path) as hdul:
         table = hdul[1].data
-        assert table["spectrum_pk"][0] == 1 and table["teff"][0] == pytest.approx(results[0].teff)
+        assert table["spectrum_pk"][0] == key and table["teff"][0] == pytest.approx(results[0].teff)
         comments = {hdul[1].header[k]: hdul[1].header.comments[k] for k in hdul[1].header if k.startswith("TTYPE")}
         assert comments["teff"] == "Effective temperature [K]"
     assert not Rocket.table_exists()
-    summary = astra.build([rocket.task_class(spectrum_pk=(1, 2, 3, 4))])
+    summary = astra.build([rocket.task_class(spectrum_pk=tuple(pks(catalogue)))])
     assert summary.skipped == 4

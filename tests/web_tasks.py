@@ -3,7 +3,7 @@
 import time
 
 import astra
-from astra.contrib.rocket import EstimateSNRToDatabase
+from rocket_database import EstimateSNRToDatabase
 
 
 class WatchableSNR(EstimateSNRToDatabase):

@@ -8,7 +8,7 @@
 * :mod:`astra.database.writer` -- batched upserts (:class:`ResultWriter`);
 * :mod:`astra.database.target` -- :class:`DatabaseTarget`, bulk completeness and
   :class:`DatabaseOutputMixin` for tasks;
-* :mod:`astra.database.examples` -- :class:`~astra.database.examples.EstimateSNRResult`.
+* :mod:`astra.database.examples` -- moved to :mod:`astra.contrib.rocket.results` (re-exported).
 """
 
 from astra.database.connection import (

@@ -63,14 +63,14 @@ def import_model_modules(modules=None):
     """Import the modules that define results models, so they are registered.
 
     :param modules: module names; default the ``result_modules`` setting plus
-        :mod:`astra.database.examples`.
+        :mod:`astra.contrib.rocket.results`.
     :raises MigrationError: naming a module that cannot be imported.
     """
     names = list(modules or [])
     configured = astra.config.get("result_modules") or []
     if isinstance(configured, str):
         configured = [m.strip() for m in configured.split(",") if m.strip()]
-    for name in ["astra.database.examples", *configured, *names]:
+    for name in ["astra.contrib.rocket.results", *configured, *names]:
         try:
             importlib.import_module(name)
         except ImportError as error:

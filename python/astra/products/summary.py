@@ -73,6 +73,7 @@ def summary_columns(model):
     return [f for f in model._meta.sorted_fields if f.name != "id"]
 
 
+
 def _none_mask(values):
     array = np.array(values, dtype=object)
     return array, np.equal(array, None)
@@ -112,10 +113,13 @@ def _column(field, values):
 
 
 def _query(model, filters, where, all_versions):
-    query = model.select(*summary_columns(model)).order_by(model.id)
+    query = model.select(*summary_columns(model)).order_by(model._meta.primary_key)
     if not all_versions:
         major, minor = astra.version_info()
-        query = query.where((model.astra_version_major == major) & (model.astra_version_minor == minor))
+        if "v_astra_major_minor" in model._meta.fields:  # a PipelineOutputMixin model
+            query = query.where(model.v_astra_major_minor == f"{major}.{minor}")
+        else:
+            query = query.where((model.astra_version_major == major) & (model.astra_version_minor == minor))
     for key, value in (filters or {}).items():
         if key not in model._meta.fields:
             raise ValueError(f"{model.__name__} has no column {key!r} to filter on")

@@ -1,14 +1,25 @@
 """Rocket: a minimal analysis method -- the signal-to-noise ratio of a spectrum.
 
-Run it as any Luigi task::
+Two ways to run the same measurement (:func:`estimate_snr`):
 
-    luigi --module astra.contrib.rocket EstimateSNR --release dr13 --apred r6 --apstar stars \\
-        --telescope apo25m --field 120-45 --obj 2M00452143+1634446 --local-scheduler
+* :func:`snr`, a ``@task`` over catalogue spectra writing :class:`RocketSNR` rows (or files,
+  by the ``results_output`` setting)::
 
-or over everything on disk with ``astra run astra.contrib.rocket.EstimateSNR --release dr13
---species apStar``.
+      astra run snr ApogeeCoaddedSpectrumInApStar --limit 100
+      luigi --module astra.contrib.rocket snr --spectrum-pk 7 --local-scheduler
+
+* :class:`EstimateSNR`, a class-style task over data-model keys writing one JSON file each::
+
+      luigi --module astra.contrib.rocket EstimateSNR --release dr13 --apred r6 --apstar stars \\
+          --telescope apo25m --field 120-45 --obj 2M00452143+1634446 --local-scheduler
+
+  or over everything on disk with ``astra run astra.contrib.rocket.EstimateSNR --release dr13
+  --species apStar``.
 """
 
+from astra.contrib.rocket.results import EstimateSNRResult, RocketSNR
 from astra.contrib.rocket.snr import SPECIES, EstimateSNR, EstimateSNRToDatabase, estimate_snr
+from astra.contrib.rocket.tasks import snr, snr_values
 
-__all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES"]
+__all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES", "snr", "snr_values", "RocketSNR",
+           "EstimateSNRResult"]

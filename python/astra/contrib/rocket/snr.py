@@ -7,11 +7,10 @@ import numpy as np
 
 import astra
 from astra import datamodels
-from astra.database import DatabaseOutputMixin
-from astra.database.examples import EstimateSNRResult
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
+from astra.tasks.removed import removed_task
 
 # Imported here, not in process(): Luigi runs each task of a multi-worker run in a forked
 # process, which would otherwise import specutils (seconds) again for every batch.
@@ -102,29 +101,10 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
             fp.write(text)
 
 
-class EstimateSNRToDatabase(DatabaseOutputMixin, EstimateSNR):
-    """:class:`EstimateSNR` writing one row per spectrum to the results database.
-
-    The rows are :class:`~astra.database.examples.EstimateSNRResult` (``astra create
-    estimatesnr`` makes a FITS catalogue of them); the database is the ``database_url``
-    setting (SQLite in the output directory by default).
-    """
-
-    result_model = EstimateSNRResult
-
-    def process(self, task, context):
-        """Estimate the S/N of one spectrum and return its result row's values."""
-        _, snr, bad, ivar = self.measure(task)
-        good = np.atleast_2d(ivar)[0] > 0
-        if bad is not None:
-            good &= ~np.atleast_2d(bad)[0]
-        n_pixels = int(good.sum())
-        combined = snr[0]
-        visits = snr[2:] if len(snr) > 2 else snr[:1]  # apStar: 2 combined rows, then visits
-        return {
-            "snr": None if math.isnan(combined) else combined,
-            "snr_visits": [None if math.isnan(s) else s for s in visits],
-            "n_visits": len(visits),
-            "n_pixels": n_pixels,
-            "flag_low_snr": bool(combined < 3),
-        }
+EstimateSNRToDatabase = removed_task(
+    "EstimateSNRToDatabase",
+    "a method is written once and the results_output setting says where its results go; run the "
+    "@task astra.contrib.rocket.snr over the catalogue (astra run snr ApogeeCoaddedSpectrumInApStar), "
+    "which writes RocketSNR rows to the results database",
+    module=__name__,
+)
