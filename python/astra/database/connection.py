@@ -22,6 +22,7 @@ happens at once after :func:`os.fork` through :func:`os.register_at_fork`.
 
 import contextlib
 import os
+import sqlite3
 import threading
 import urllib.parse
 import weakref
@@ -351,8 +352,10 @@ def write_transaction(db=None):
     try:
         with transaction:
             yield
-    except peewee.OperationalError as error:
-        original = error.__context__
-        if "no transaction is active" in str(error) and isinstance(original, Exception):
+    except (peewee.OperationalError, sqlite3.OperationalError) as error:
+        original = error
+        while original is not None and "no transaction is active" in str(original):
+            original = original.__context__  # (peewee re-raises sqlite3's error as its own)
+        if original is not None and original is not error:
             raise original from None
         raise

@@ -14,6 +14,7 @@ deadlock.
 """
 
 import logging
+import sqlite3
 import time
 
 import peewee
@@ -188,7 +189,7 @@ class ResultWriter:
         rows, self._rows = self._rows, []
         try:
             count = upsert_rows(self.model, rows, db=self.db)
-        except peewee.DatabaseError as error:
+        except (peewee.DatabaseError, sqlite3.DatabaseError) as error:
             reason = f"{type(error).__name__}: {error}"
             logger.error("could not write %d %s rows: %s", len(rows), self.model.__name__, reason)
             raise ResultWriteError(self.model, [(row["task_id"], reason) for row in rows], error) from None

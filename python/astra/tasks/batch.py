@@ -6,13 +6,12 @@ sees one task per batch instead of one per spectrum. Insignificant parameters do
 batches (the first task's values are used).
 """
 
-import itertools
 import logging
 
 import luigi
 
 import astra.config
-from astra.parameters import is_batch_value
+from astra.tasks import members
 from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import report_member_failures_only
 from astra.tasks.summary import BuildSummary, RecordingFactory, summarise
@@ -30,12 +29,7 @@ def _group_key(task):
 
 def _member_rows(task, batch_names):
     """The batch parameters of each member of ``task`` as tuples, without building members."""
-    size = task.get_batch_size()
-    columns = []
-    for name in batch_names:
-        value = task.param_kwargs[name]
-        columns.append(value if is_batch_value(value) else itertools.repeat(value, size))
-    return zip(*columns)
+    return members.rows(task.param_kwargs, batch_names, task.get_batch_size())
 
 
 def batch_tasks(tasks, max_batch_size=None):
@@ -76,21 +70,11 @@ def batch_tasks(tasks, max_batch_size=None):
         ordered = list(rows)
         for start in range(0, len(ordered), max_batch_size):
             chunk = ordered[start : start + max_batch_size]
-            columns = dict(zip(names, zip(*chunk)))
-            batch = type(first)(**shared, **_collapse(columns))
+            batch = type(first)(**shared, **members.from_rows(names, chunk))
             # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
             batch.max_batch_size = max_batch_size
             batches.append(batch)
     return passthrough + batches
-
-
-def _collapse(columns):
-    """A column whose values are all equal is given as that value (it broadcasts)."""
-    out = {}
-    for name, values in columns.items():
-        first = values[0]
-        out[name] = first if all(v == first for v in values) else values
-    return out
 
 
 def build(

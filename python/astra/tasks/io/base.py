@@ -30,6 +30,7 @@ import astra
 from astra import datamodels
 from astra.parameters import is_batch_value
 from astra.targets import AtomicFileTarget
+from astra.tasks import members
 from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import InputFileError
 from astra.tasks.io import download as _download
@@ -134,12 +135,9 @@ def fill_prefix(values, template):
         is_batch_value(v) for v in (prefix, telescope)
     ) else 1
 
-    def column(value):
-        return tuple(value) if is_batch_value(value) else (value,) * size
-
     filled = tuple(
         p if p is not None else (apgprefix(template.species, {"telescope": t}) if t is not None else None)
-        for p, t in zip(column(prefix), column(telescope))
+        for p, t in zip(members.column(prefix, size), members.column(telescope, size))
     )
     values["prefix"] = filled[0] if size == 1 else filled
 
@@ -257,12 +255,7 @@ class SDSSDataModelTask(BaseTask):
     def _key_rows(self):
         """One dict of template keys per member, built from the tuples (no member tasks)."""
         names = self.template.keys
-        size = self.get_batch_size()
-        columns = {}
-        for name in names:
-            value = self.param_kwargs.get(name)
-            columns[name] = value if is_batch_value(value) else (value,) * size
-        return [{name: columns[name][i] for name in names} for i in range(size)]
+        return [dict(zip(names, row)) for row in members.rows(self.param_kwargs, names, self.get_batch_size())]
 
     @property
     def local_path(self):
