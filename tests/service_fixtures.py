@@ -205,7 +205,7 @@ def finish_processes(procs, timeout=120):
                 proc.wait()
 
 
-def tests_env(**extra):
+def service_env(**extra):
     """The environment for subprocesses that import test modules from ``tests/``.
 
     :param extra: variables to add.

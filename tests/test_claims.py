@@ -19,7 +19,7 @@ from astra.claims import Claim, ClaimRecord, DatabaseClaimStore, FileClaimStore,
 from astra.processes import ProcessIdentity, this_process
 from astra.targets import TEMPORARY_MARKER
 from service_fixtures import wait_until
-from service_fixtures import tests_env as _tests_env
+from service_fixtures import service_env as _tests_env
 from claim_tasks import read_computed
 
 HOLD_SCRIPT = textwrap.dedent(

@@ -20,7 +20,7 @@ import astra
 from astra.cluster import slurm
 from astra.targets import is_temporary
 from cluster_batch_tasks import PAYLOAD_SIZE, Spectrum, read_events, wait_for_status_message
-from service_fixtures import finish_processes, slurm_job_logs, start_worker, tests_env, wait_until
+from service_fixtures import finish_processes, slurm_job_logs, start_worker, service_env, wait_until
 
 MODULE = "cluster_batch_tasks"
 
@@ -249,7 +249,7 @@ def test_srun_jobs_share_the_batches_of_astra_run(tmp_path, slurm_jobs_dir):
             "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir,
             "astra", "run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13",
             "--species", "apStar", "--sas-base-dir", str(sas), "--max-batch-size", "5"]
-    result = subprocess.run(argv, capture_output=True, text=True, env=tests_env(), cwd=str(tmp_path), timeout=120)
+    result = subprocess.run(argv, capture_output=True, text=True, env=service_env(), cwd=str(tmp_path), timeout=120)
     assert result.returncode == 0, result.stderr
     job_ids = result.stdout.split()
     assert len(job_ids) == 2
@@ -276,7 +276,7 @@ def test_scancel_mid_batch_then_resubmit_finishes_only_remaining_work(tmp_path, 
     log = tmp_path / "log.txt"
     script = slurm.render_job_script([MODULE, "SpectraGraph"] + _graph_args(n, batch_size, log, sleep=0.25),
                                      output_dir=slurm_jobs_dir, mem="500M", time="00:05:00")
-    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
+    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=service_env())
 
     def enough_done():
         state = slurm.job_status([first])[first]
@@ -289,7 +289,7 @@ def test_scancel_mid_batch_then_resubmit_finishes_only_remaining_work(tmp_path, 
     done_before = set(_counts(read_events(str(log)), "done"))
     assert 13 <= len(done_before) < n
 
-    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
+    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=service_env())
     assert slurm.wait_for_jobs([second], timeout=180)[second] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)
     events = read_events(str(log))
     _assert_resumed_once(events, n, first_pids)

@@ -380,3 +380,9 @@ def test_sdss5_keys_are_kept_in_result_rows(task_class, tmp_path, monkeypatch, d
     want = sorted(tuple(str(v) for v in ("dr19", *(keys[k] for k in model.keys("dr19")))) for keys in tree)
     assert got == want
     assert all(row.snr > 0 for row in rows)
+
+
+def test_instruments():
+    assert {n for n, m in DATA_MODELS.items() if m.instrument == "apogee"} == {"apStar", "apVisit", "aspcapStar"}
+    assert {n for n, m in DATA_MODELS.items() if m.instrument == "boss"} == {"spec", "specLite", "specFull"}
+    assert get("mwmStar").instrument is None

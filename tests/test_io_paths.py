@@ -151,3 +151,28 @@ def test_unknown_release_and_species():
         paths.full_path("dr99", "apStar")
     with pytest.raises(UnknownSpeciesError, match="release dr18 has no apStar template"):
         paths.full_path("dr18", "apStar")
+
+
+def test_error_output_has_no_colour_codes_when_not_a_terminal(tmp_path):
+    # sdss-access's loggers colour tracebacks, warnings and messages; a pipe (a Slurm log)
+    # must get plain text, and SAS_BASE_DIR, which does not exist, must not be created.
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings\n"
+        "from astra.tasks.io.paths import full_path\n"
+        "full_path('dr13', 'apStar', apred='r6', apstar='stars', telescope='apo25m', field='1', obj='x', prefix='ap')\n"
+        "import sdss_access\n"
+        "sdss_access.log.warning('a message from sdss-access')\n"
+        "warnings.warn('a warning')\n"
+        "raise RuntimeError('a failure')\n"
+    )
+    missing = tmp_path / "no-such-sas"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, SAS_BASE_DIR=str(missing)))
+    assert out.returncode == 1
+    assert "a message from sdss-access" in out.stderr and "UserWarning: a warning" in out.stderr
+    assert out.stderr.rstrip().endswith("RuntimeError: a failure")   # Python's own traceback
+    assert "\x1b[" not in out.stderr
+    assert not missing.exists()

@@ -10,7 +10,7 @@ from astropy.io import fits
 
 from astra.tools import synthetic
 from astra.tools.spectrum import read_arrays, read_spectrum
-from astra.tools.spectrum.lean_fits import LeanHDUList, LeanHeader, NotLean
+from astra.tools.spectrum.lean_fits import LeanHDUList, LeanHeader, NotLean, skim
 
 
 def _real_files(real_sas):
@@ -294,3 +294,50 @@ def test_non_integer_structure_steps_aside(tmp_path):
     path.write_bytes(raw.ljust(2880) + bytes(2880))
     with pytest.raises(NotLean, match="non-negative integers"):
         LeanHDUList(path)
+
+
+def _structure_by_lean(path):
+    with LeanHDUList(path) as lean:
+        hdus = [lean[i] for i in range(len(lean))]
+        return [
+            (h.index, h.header.get("XTENSION", "PRIMARY").strip(), h.header["BITPIX"],
+             tuple(h.header[f"NAXIS{k}"] for k in range(1, h.header["NAXIS"] + 1)), h._offset, h._nbytes)
+            for h in hdus
+        ], hdus[0].header
+
+
+def test_skim_gives_the_structure_and_values_lean_hdulist_gives(real_sas, tmp_path):
+    files = _real_files(real_sas) + [
+        str(synthetic.write_mwmstar(tmp_path / "mwmStar-0.6.0-1.fits", sdss_id=1, v_astra="0.6.0", seed=1)),
+        str(synthetic.write_boss_spec(tmp_path / "spec-1-2-3.fits", seed=1)),
+    ]
+    keywords = ("SNR", "NVISITS", "RA", "DEC", "OBJID", "SDSS_ID", "EXPTIME", "NOSUCHKEY")
+    for path in files:
+        values, hdus = skim(path, keywords)
+        expected, header = _structure_by_lean(path)
+        assert [tuple(h) for h in hdus] == expected, path
+        assert values == {k: header[k] for k in keywords if k in header}, path
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: open(p, "r+b").truncate(os.path.getsize(p) - 1000), "cut short"),
+    (lambda p: open(p, "r+b").truncate(2880 * 3 + 100), "no END card|cut short"),
+    (lambda p: open(p, "r+b").write(b"<html>".ljust(2880)), "not a standard FITS"),
+])
+def test_skim_refuses_damaged_files(tmp_path, damage, message):
+    path = synthetic.write_apstar(tmp_path / "apStar-r6-2Mskim.fits", seed=2)
+    damage(path)
+    with pytest.raises(NotLean, match=message):
+        skim(path)
+
+
+def test_skim_steps_aside_for_compressed_and_unordered_headers(tmp_path):
+    path = tmp_path / "compressed.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(np.arange(100, dtype=np.int32).reshape(10, 10))]).writeto(path)
+    with pytest.raises(NotLean, match="tile-compressed"):
+        skim(path)
+    raw = _raw_header(["SIMPLE  =                    T", "NAXIS   =                    0", "BITPIX  =                    8"])
+    odd = tmp_path / "odd.fits"
+    odd.write_bytes(raw.ljust(2880))
+    with pytest.raises(NotLean, match="out of order"):
+        skim(odd)

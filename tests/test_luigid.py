@@ -168,7 +168,7 @@ def test_a_sigkilled_astra_run_workers_batch_is_rerun_by_the_other(tmp_path):
 
     from astra.tools.synthetic.tree import write_sample_tree
     from claim_tasks import read_computed
-    from service_fixtures import tests_env as _env
+    from service_fixtures import service_env as _env
 
     n = 60
     sas = tmp_path / "sas"

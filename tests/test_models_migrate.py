@@ -76,6 +76,18 @@ def test_a_broken_file_gets_a_row_flagged_with_the_reason(sas, db_url, how):
     assert not row.flag_bad_file and row.bad_file_reason is None and row.snr is not None
 
 
+def test_a_file_of_another_data_model_is_flagged(sas, db_url, tmp_path):
+    root, tree = sas
+    synthetic.write_apvisit(tree.paths[6], plate=1, mjd=55555, fiber=3, seed=2)
+    synthetic.write_aspcapstar(tree.paths[7], seed=2)
+    summary = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert summary.bad == 2
+    rows = _rows()
+    for index, other in ((6, "apVisit"), (7, "aspcapStar")):
+        assert rows[tree.paths[index]].flag_bad_file
+        assert other in rows[tree.paths[index]].bad_file_reason
+
+
 def test_key_filters_narrow_the_files_and_the_rows_compared(sas, db_url):
     root, tree = sas
     field = tree[0]["field"]

@@ -81,3 +81,31 @@ def test_bad_config_value_names_the_parameter(luigi_config):
     luigi_config("[paramtest.Configured]\norder = many\n")
     with pytest.raises(ParameterTypeError, match="paramtest.Configured: parameter 'order'"):
         Configured()
+
+
+def test_malformed_json_list_on_luigi_command_line_is_an_error_naming_the_parameter(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "astra.contrib.rocket", "EstimateSNR", "--release", "dr13",
+         "--apred", "r6", "--apstar", "stars", "--telescope", "apo25m", "--field", "[120-45, 009+09]",
+         "--obj", '["2M00452143+1634446", "2M17334253-1654573"]', "--local-scheduler"],
+        capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ, SAS_BASE_DIR=str(tmp_path)),
+    )
+    assert out.returncode != 0
+    assert "parameter 'field': '[120-45, 009+09]' is not a valid JSON list" in out.stderr
+    assert "file not found" not in out.stderr.lower()
+
+
+def test_text_starting_with_a_bracket_must_be_a_json_list():
+    from astra.parameters import parse_json_list
+
+    p = astra.Parameter(batch_method=tuple)
+    assert p.parse('["120-45", "009+09"]') == ("120-45", "009+09")
+    with pytest.raises(ParameterTypeError, match="not a valid JSON list"):
+        p.parse("[120-45, 009+09]")
+    with pytest.raises(ParameterTypeError, match="is not a JSON list"):
+        parse_json_list('{"a": 1}')
+    assert astra.Parameter().parse("[literal") == "[literal"   # not a batch parameter: plain text

@@ -22,14 +22,36 @@ def test_quick_start_is_two_commands():
     assert "astra demo" in commands[0] and "pytest" in commands[1]
 
 
-def test_first_task_example_runs_as_written(tmp_path):
-    text = _read()
-    section = text.split("## Your first task", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def _examples():
+    section = _read().split("## Your first task", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def _run(code, tmp_path):
     env = dict(os.environ, ASTRA_OUTPUT_DIR=str(tmp_path / "out"))
-    run = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
-    first = run()
+    env.pop("ASTRA_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+
+
+def test_first_task_is_a_function_and_runs_as_written(tmp_path):
+    code = _examples()[0]
+    assert "@task" in code
+    first = _run(code, tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.split("\n")
+    printed = [line.split() for line in lines if line and line.split()[0].isdigit()]
+    assert len(printed) == 3 and all(float(snr) > 5 for _, snr in printed)
+    assert (tmp_path / "out" / "astra.db").exists()
+    again = _run(code, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert [line.split() for line in again.stdout.split("\n") if line and line.split()[0].isdigit()] == printed
+
+
+def test_class_style_task_example_runs_as_written(tmp_path):
+    code = _examples()[1]
+    assert "class Greet(BaseTask)" in code
+    first = _run(code, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "2 spectra done (0 already complete), 0 failed" in first.stdout
-    second = run()
+    second = _run(code, tmp_path)
     assert "2 spectra done (2 already complete), 0 failed" in second.stdout

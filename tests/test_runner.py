@@ -72,6 +72,19 @@ def test_demo_on_generated_spectra(tmp_path, capsys, monkeypatch):
     assert str(tmp_path / "output" / "EstimateSNR") in out
     histogram = tmp_path / "output" / "EstimateSNR" / "snr-histogram.png"
     assert histogram.exists() and histogram.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"(injected S/N marked): {histogram}" in out
+
+
+def test_demo_histogram_marks_the_injected_snr_with_whole_number_counts():
+    from astra.commands.demo import DEMO_SNR, histogram_figure
+
+    fig = histogram_figure([14.8, 15.1, 39.7, 40.2, 40.4, 81.0, 148.0], injected=DEMO_SNR)
+    (ax,) = fig.axes
+    marked = sorted(line.get_xdata()[0] for line in ax.lines)
+    assert marked == list(DEMO_SNR)
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["measured", "injected"]
 
 
 def test_demo_sizes_do_not_mix(tmp_path, capsys, monkeypatch):
@@ -153,3 +166,14 @@ def test_search_filter_with_a_traversal_key_is_refused(tmp_path, capsys):
     assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--sas-base-dir", sas,
                  "--field", "../../.."]) == 2
     assert "apStar in dr13: key 'field': unsafe value '../../..'" in capsys.readouterr().err
+
+
+def test_species_is_found_in_any_case_and_typos_get_a_suggestion(tmp_path, capsys):
+    sas = str(tmp_path / "sas")
+    synthetic.write_sample_tree(sas, 2, release="dr13", species="apStar", seed=6)
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--species", "apstar",
+                 "--sas-base-dir", sas]) == 0
+    assert "2 spectra done" in capsys.readouterr().out
+    assert main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--species", "apStr",
+                 "--sas-base-dir", sas]) == 2
+    assert "did you mean 'apStar'?" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 
 from astra.cluster import partition, slurm
 from cluster_tasks import read_events
-from service_fixtures import slurm_job_logs, tests_env
+from service_fixtures import slurm_job_logs, service_env
 
 NASTY = ("it's \"quoted\" $(touch {p}/pwned1) ; touch {p}/pwned2 `touch {p}/pwned3` "
          "$HOME \\ * ? & | > {p}/pwned4 <x> {{a,b}} !! #\ttab\nnewline  two  spaces")
@@ -113,7 +113,7 @@ def test_rendered_script_passes_nasty_parameters_unchanged_with_bash(tmp_path):
     out = tmp_path / "echo.json"
     script = slurm.render_job_script(["cluster_tasks", "Echo", "--text", text, "--path", str(out)],
                                      output_dir=str(tmp_path), workdir=str(tmp_path))
-    env = tests_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
+    env = service_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(out.read_text())["text"] == text
@@ -142,7 +142,7 @@ fi
 
 def test_job_status_gives_up_after_persistent_failures(tmp_path):
     fake_bin, counter = _flaky_squeue(tmp_path, failures=100)
-    env = tests_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
+    env = service_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
     with pytest.raises(slurm.SlurmError, match="Socket timed out"):
         slurm.job_status(["1"], env=env, attempts=3, backoff=0.01)
     assert counter.read_text().strip() == "3"
@@ -166,12 +166,12 @@ def test_submit_without_sbatch_fails_clearly(tmp_path):
 def test_job_status_retries_transient_failure(tmp_path, slurm_jobs_dir):
     script = slurm.render_job_script(["cluster_tasks", "Echo", "--text", "x", "--path",
                                       str(tmp_path / "x.json")], output_dir=slurm_jobs_dir)
-    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
+    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=service_env())
     slurm.wait_for_jobs([job_id], timeout=120)
     real_squeue = subprocess.run(["bash", "-c", "command -v squeue"], capture_output=True,
                                  text=True, check=True).stdout.strip()
     fake_bin, counter = _flaky_squeue(tmp_path, failures=1, real_squeue=real_squeue)
-    env = tests_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
+    env = service_env(PATH=str(fake_bin) + os.pathsep + os.environ["PATH"])
     assert slurm.job_status([job_id], env=env, backoff=0.05) == {job_id: "COMPLETED"}
     assert counter.read_text().strip() == "2"           # failed once, then answered
 
@@ -182,7 +182,7 @@ def test_real_job_passes_nasty_parameters_unchanged(tmp_path, slurm_jobs_dir):
     out = tmp_path / "echo.json"
     script = slurm.render_job_script(["cluster_tasks", "Echo", "--text", text, "--path", str(out)],
                                      output_dir=slurm_jobs_dir, workdir=str(tmp_path))
-    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
+    job_id = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=service_env())
     states = slurm.wait_for_jobs([job_id], timeout=120)
     assert states[job_id] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)
     assert json.loads(out.read_text())["text"] == text
@@ -221,7 +221,7 @@ def test_scancel_then_resubmit_runs_only_remaining_work(tmp_path, slurm_jobs_dir
     script = slurm.render_job_script(
         ["cluster_tasks", "Root", "--n", str(n), "--out-dir", str(out_dir), "--sleep", "1.5"],
         output_dir=slurm_jobs_dir)
-    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
+    first = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=service_env())
     deadline = time.monotonic() + 120
     while sum(e == "done" for e, _, _ in read_events(out_dir)) < 2:
         assert time.monotonic() < deadline, "first job did no work: " + slurm_job_logs(slurm_jobs_dir)
@@ -237,7 +237,7 @@ def test_scancel_then_resubmit_runs_only_remaining_work(tmp_path, slurm_jobs_dir
     assert 2 <= len(done_before) < n + 1
     assert not (out_dir / "root.txt").exists()
 
-    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=tests_env())
+    second = slurm.submit(script, jobs_dir=slurm_jobs_dir, env=service_env())
     assert second != first
     states = slurm.wait_for_jobs([second], timeout=180)
     assert states[second] == "COMPLETED", slurm_job_logs(slurm_jobs_dir)

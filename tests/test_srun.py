@@ -37,6 +37,10 @@ def cli_env(tmp_path):
     return env
 
 
+#: A task of tests/cluster_tasks.py with valid parameters.
+ECHO = ("cluster_tasks", "Echo", "--text", "x", "--path", "p")
+
+
 def _parse(argv):
     parser = argparse.ArgumentParser()
     srun_command.add_arguments(parser)
@@ -97,10 +101,10 @@ def test_dry_run_local_scheduler_gives_each_job_a_share(cli_env):
 def test_scheduler_taken_from_luigi_cfg(cli_env, tmp_path):
     cfg = tmp_path / "luigi.cfg"
     cfg.write_text("[core]\nscheduler_host = sched.example.org\nscheduler_port = 8999\n")
-    result = astra("srun", "m", "T", "--dry-run", env=dict(cli_env, LUIGI_CONFIG_PATH=str(cfg)))
+    result = astra("srun", *ECHO, "--dry-run", env=dict(cli_env, LUIGI_CONFIG_PATH=str(cfg)))
     assert result.returncode == 0, result.stderr
     assert "--scheduler-host sched.example.org --scheduler-port 8999" in result.stdout
-    result = astra("srun", "m", "T", "--dry-run", "--local-scheduler",
+    result = astra("srun", *ECHO, "--dry-run", "--local-scheduler",
                    env=dict(cli_env, LUIGI_CONFIG_PATH=str(cfg)))
     assert "--local-scheduler" in result.stdout and "sched.example.org" not in result.stdout
 
@@ -112,7 +116,7 @@ def test_bad_arguments_exit_2(cli_env):
 
 def test_srun_without_slurm_fails_clearly(cli_env, tmp_path):
     env = dict(cli_env, PATH=str(tmp_path))  # no sbatch here
-    result = astra("srun", "m", "T", env=env)
+    result = astra("srun", *ECHO, env=env)
     assert result.returncode == 1
     assert "sbatch not found" in result.stderr
 
@@ -178,3 +182,28 @@ def test_srun_central_scheduler_jobs_share_one_graph(cli_env, tmp_path, luigid, 
     assert len(done) == n + 1 and set(done.values()) == {1}, done
     statuses = luigid.task_statuses()
     assert len(statuses) == n + 1 and set(statuses.values()) == {"DONE"}
+
+
+def test_srun_refuses_a_module_that_does_not_import_before_sbatch(cli_env, tmp_path):
+    # Seed 001's command: nothing may be queued, and the error is the one astra run gives.
+    env = dict(cli_env, PATH=str(tmp_path))  # no sbatch: reaching it would be a different error
+    result = astra("srun", "snow_white", "BossCombinedSpectrum", env=env)
+    assert result.returncode == 2
+    assert "cannot import module 'snow_white'" in result.stderr and "PYTHONPATH" in result.stderr
+    run = astra("run", "snow_white.BossCombinedSpectrum", "--release", "dr13", env=env)
+    assert run.returncode == 2
+    assert result.stderr.split(": error: ", 1)[1] == run.stderr.split(": error: ", 1)[1]
+    assert not os.path.exists(cli_env["ASTRA_JOBS_DIR"])
+
+
+def test_srun_checks_the_task_and_its_parameters_before_sbatch(cli_env, tmp_path):
+    env = dict(cli_env, PATH=str(tmp_path))
+    result = astra("srun", "cluster_tasks", "Ecko", "--text", "x", env=env)
+    assert result.returncode == 2 and "has no task 'Ecko' (did you mean 'Echo'?)" in result.stderr
+    result = astra("srun", "cluster_tasks", "Echo", "--txt", "x", "--path", "p", env=env)
+    assert result.returncode == 2 and "no parameter 'txt' (did you mean 'text'?)" in result.stderr
+    result = astra("srun", "cluster_tasks", "Echo", "--text", "x", env=env)  # --path is required
+    assert result.returncode == 2 and "path" in result.stderr
+    result = astra("srun", "astra", "run", "astra.contrib.rocket.EstimateSRN", "--release", "dr13", env=env)
+    assert result.returncode == 2 and "(did you mean 'EstimateSNR'?)" in result.stderr
+    assert not os.path.exists(cli_env["ASTRA_JOBS_DIR"])

@@ -14,11 +14,30 @@ import sys
 import astra
 import astra.commands
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "build_parser", "UsageError", "positive_int"]
 
 
 class UsageError(Exception):
     """A command was given a bad argument; reported as one line on stderr, exit status 2."""
+
+
+def positive_int(text):
+    """An argparse ``type`` for counts that must be at least 1 (``--workers``, ``--limit``, ...).
+
+    Zero would mean nothing to do (or, for a limit, nothing at all), which is never what was
+    meant, so it is refused instead of running silently.
+
+    :param text: the argument's text.
+    :returns: the integer.
+    :raises argparse.ArgumentTypeError: for text that is not a whole number of at least 1.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):

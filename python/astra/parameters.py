@@ -27,6 +27,7 @@ __all__ = [
     "TupleParameter",
     "ParameterTypeError",
     "is_batch_value",
+    "parse_json_list",
 ]
 
 
@@ -37,6 +38,28 @@ class ParameterTypeError(ValueError):
 def is_batch_value(value):
     """Whether ``value`` holds one value per batch member (a tuple or list)."""
     return isinstance(value, (tuple, list))
+
+
+def parse_json_list(text):
+    """The values of a batch written as a JSON list, e.g. ``'["120-45", "009+09"]'``.
+
+    Text that starts with ``[`` is always meant as a list, so text that is not valid JSON is an
+    error (it never becomes a literal value that then matches no file).
+
+    :param text: the text, starting with ``[``.
+    :returns: the list's values.
+    :raises ParameterTypeError: saying what is wrong with the text and how to write it.
+    """
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ParameterTypeError(
+            f"{text!r} is not a valid JSON list ({error.msg} at character {error.pos}); "
+            "quote each value, e.g. '[\"120-45\", \"009+09\"]'"
+        ) from None
+    if not isinstance(items, list):
+        raise ParameterTypeError(f"{text!r} is not a JSON list")
+    return items
 
 
 def _json_default(value):
@@ -76,7 +99,7 @@ class _CanonicalMixin:
         try:
             return super()._get_value(task_name, param_name)
         except (ParameterTypeError, TypeError, ValueError) as error:
-            raise ParameterTypeError(f"{task_name}: parameter '{param_name}': {error}") from None
+            raise ParameterTypeError(_named(task_name, param_name, error)) from None
 
     def normalize(self, x):
         """Canonical form of ``x``; for batch parameters a tuple of canonical values."""
@@ -98,15 +121,17 @@ class _CanonicalMixin:
 
         Text that is not a valid value is returned as it is: Luigi's command line parses
         without knowing the parameter's name, and :meth:`normalize`, called where the name is
-        known, then reports it.
+        known, then reports it. Text that starts with ``[`` but is not a JSON list is an error
+        at once (:func:`parse_json_list`), naming the parameter when it is known.
         """
         if self._accepts_tuples() and isinstance(x, str) and x.startswith("["):
             try:
-                items = json.loads(x)
-            except json.JSONDecodeError:
-                items = None
-            if isinstance(items, list):
-                return tuple(self._lenient_parse(v if isinstance(v, str) else json.dumps(v)) for v in items)
+                items = parse_json_list(x)
+            except ParameterTypeError as error:
+                # Luigi's command line calls parse() directly; the attribute name is all we have.
+                name = getattr(self, "_attribute_name", None)
+                raise ParameterTypeError(f"parameter '{name}': {error}" if name else str(error)) from None
+            return tuple(self._lenient_parse(v if isinstance(v, str) else json.dumps(v)) for v in items)
         return self._lenient_parse(x)
 
     def _lenient_parse(self, x):
@@ -122,7 +147,15 @@ class _CanonicalMixin:
         except (ParameterTypeError, TypeError, ValueError) as error:
             if str(error).startswith(f"{task_name}: parameter"):
                 raise
-            raise ParameterTypeError(f"{task_name}: parameter '{param_name}': {error}") from None
+            raise ParameterTypeError(_named(task_name, param_name, error)) from None
+
+
+def _named(task_name, param_name, error):
+    """The message of ``error`` prefixed with the task and the parameter (each once)."""
+    text = str(error)
+    if text.startswith(f"parameter '{param_name}': "):
+        return f"{task_name}: {text}"
+    return f"{task_name}: parameter '{param_name}': {text}"
 
 
 class Parameter(_CanonicalMixin, luigi.Parameter):

@@ -4,13 +4,17 @@ import contextlib
 import csv
 import importlib
 import os
+import pkgutil
+
+import luigi
 
 import astra
 from astra import datamodels
 from astra.tasks import members
+from astra.suggest import did_you_mean
 from astra.tasks.io.find import find_files
 
-__all__ = ["load_task_class", "read_keys_table", "tasks_for_keys", "run_over_files"]
+__all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "read_keys_table", "tasks_for_keys", "run_over_files"]
 
 
 def load_task_class(dotted):
@@ -22,14 +26,66 @@ def load_task_class(dotted):
     module_name, _, class_name = dotted.rpartition(".")
     if not module_name:
         raise ValueError(f"name the task as module.Class, e.g. astra.contrib.rocket.EstimateSNR (got {dotted!r})")
+    module = load_module(module_name)
+    task_class = getattr(module, class_name, None)
+    if not (isinstance(task_class, type) and issubclass(task_class, luigi.Task)):
+        tasks = [name for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, luigi.Task)]
+        what = "has no task" if task_class is None else "has no task class"
+        raise ValueError(f"module {module_name!r} {what} {class_name!r}{did_you_mean(class_name, tasks)}")
+    return task_class
+
+
+def load_module(module_name):
+    """Import the module that defines tasks, with an error that says how to fix a failure.
+
+    :param module_name: a dotted module name, e.g. ``astra.contrib.rocket``.
+    :returns: the module.
+    :raises ValueError: naming the module, with a close sibling or a ``PYTHONPATH`` hint.
+    """
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ImportError as error:
-        raise ValueError(f"cannot import module {module_name!r}: {error}") from None
-    try:
-        return getattr(module, class_name)
-    except AttributeError:
-        raise ValueError(f"module {module_name!r} has no task {class_name!r}") from None
+        raise ValueError(f"cannot import module {module_name!r}: {error}{_module_hint(module_name, error)}") from None
+
+
+def _module_hint(module_name, error):
+    """A suggestion for a module that does not import: a close sibling, or how to make it importable."""
+    missing = getattr(error, "name", None)
+    if missing and missing != module_name and not module_name.startswith(missing + "."):
+        return ""  # the module exists but one of its own imports failed
+    parent, _, leaf = module_name.rpartition(".")
+    if parent:
+        try:
+            package = importlib.import_module(parent)
+        except ImportError:
+            return _module_hint(parent, error) if "." in parent else _PYTHONPATH_HINT
+        siblings = [info.name for info in pkgutil.iter_modules(getattr(package, "__path__", []))]
+        return did_you_mean(leaf, siblings)
+    return _PYTHONPATH_HINT
+
+
+_PYTHONPATH_HINT = " (is its directory on PYTHONPATH? e.g. PYTHONPATH=. when it is in the current directory)"
+
+
+def parse_task_params(task_class, task_params):
+    """Check parameter names against ``task_class`` and parse text values.
+
+    :param task_class: the task class.
+    :param task_params: parameters by name (underscores), as text or values.
+    :returns: a dict of name to value.
+    :raises ValueError: naming an unknown parameter (with the closest name) or a bad value.
+    """
+    params = dict(task_class.get_params())
+    family = task_class.get_task_family()
+    kwargs = {}
+    for name, value in (task_params or {}).items():
+        if name not in params:
+            raise ValueError(f"{family} has no parameter {name!r}{did_you_mean(name, params)}")
+        try:
+            kwargs[name] = params[name].parse(value) if isinstance(value, str) else value
+        except ValueError as error:
+            raise ValueError(f"{family}: parameter {name!r}: {error}") from None
+    return kwargs
 
 
 def read_keys_table(path):
@@ -76,11 +132,7 @@ def tasks_for_keys(task_class, rows, species=None, release=None, task_params=Non
     :returns: one batch task per release (none when there are no rows).
     """
     params = dict(task_class.get_params())
-    kwargs = {}
-    for name, value in (task_params or {}).items():  # checked even when there are no rows
-        if name not in params:
-            raise ValueError(f"{task_class.get_task_family()} has no parameter {name!r}")
-        kwargs[name] = params[name].parse(value) if isinstance(value, str) else value
+    kwargs = parse_task_params(task_class, task_params)  # checked even when there are no rows
     if not rows:
         return []
     if species is not None and "species" in params:
@@ -130,17 +182,34 @@ def run_over_files(
     :returns: ``(number of spectra, BuildSummary)``.
     """
     with _sas_base_dir(sas_base_dir):
-        if keys_table:
-            rows = read_keys_table(keys_table)
-            if limit:
-                rows = rows[:limit]
-        else:
-            rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
-        tasks = tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
+        n, tasks = find_tasks(task_class, release, species, filters, keys_table, limit, task_params, sas_base_dir)
         if not tasks:
             return 0, None
         summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
-    return len(rows), summary
+    return n, summary
+
+
+def find_tasks(task_class, release, species, filters=None, keys_table=None, limit=None, task_params=None,
+               sas_base_dir=None):
+    """The batch tasks of ``task_class`` over the spectra found on disk (or listed in a table).
+
+    :param task_class: the task class.
+    :param release: the data release.
+    :param species: the sdss-access species.
+    :param filters: key values that narrow the search.
+    :param keys_table: a CSV/FITS table of keys instead of a search.
+    :param limit: at most this many spectra.
+    :param task_params: other task parameters.
+    :param sas_base_dir: the SAS root.
+    :returns: ``(number of spectra, list of batch tasks)``.
+    """
+    if keys_table:
+        rows = read_keys_table(keys_table)
+        if limit:
+            rows = rows[:limit]
+    else:
+        rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
+    return len(rows), tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
 
 
 @contextlib.contextmanager

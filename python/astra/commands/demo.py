@@ -2,8 +2,9 @@
 
 Uses the SAS mirror at ``$SAS_BASE_DIR`` when it holds dr13 apStar files; otherwise it writes
 a small tree of synthetic apStar files (following the SDSS data model) under the output
-directory. Then it runs ``EstimateSNR`` over every apStar file with Luigi's local scheduler and
-prints the summary and where the results are.
+directory. Then it runs ``EstimateSNR`` over every apStar file with Luigi's local scheduler,
+prints the summary and where the results are, and draws a histogram of the measured S/N (with
+the injected S/N of synthetic spectra marked) as ``snr-histogram.png`` beside the results.
 """
 
 import os
@@ -20,9 +21,11 @@ def add_arguments(parser):
 
     :param parser: an :class:`argparse.ArgumentParser`.
     """
-    parser.add_argument("-n", type=int, default=200, help="synthetic spectra to generate (default 200)")
+    from astra.cli import positive_int
+
+    parser.add_argument("-n", type=positive_int, default=200, help="synthetic spectra to generate (default 200)")
     parser.add_argument("--synthetic", action="store_true", help="use generated spectra even if SAS_BASE_DIR is set")
-    parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
 
 
 def _sas_has_apstar(sas):
@@ -45,7 +48,8 @@ def run(args):
     from astra.runner import run_over_files
 
     sas = os.environ.get("SAS_BASE_DIR")
-    if args.synthetic or not sas or not _sas_has_apstar(sas):
+    synthetic = args.synthetic or not sas or not _sas_has_apstar(sas)
+    if synthetic:
         from astra.tools.synthetic import write_sample_tree
 
         # One tree per size: a run covers every file in its tree, so sizes must not mix.
@@ -67,23 +71,27 @@ def run(args):
     print(f"EstimateSNR: {n} spectra; {summary}")
     results = os.path.join(astra.config.get("output_dir"), "EstimateSNR")
     print(f"results (one snr.json per spectrum) are under {results}")
-    _plot(results, sas)
+    print("  one star's: astra find astra.contrib.rocket.EstimateSNR --release dr13 "
+          f"--sas-base-dir {sas} --obj <APOGEE_ID>")
+    histogram = _plot(results, sas, injected=DEMO_SNR if synthetic else ())
+    if histogram:
+        print(f"histogram of the measured S/N{' (injected S/N marked)' if synthetic else ''}: {histogram}")
     return 0 if summary.success else 1
 
 
-def _plot(results, sas):
-    """A histogram of the S/N of the combined spectra read from ``sas``, when matplotlib is installed."""
+def _plot(results, sas, injected=()):
+    """Draw the histogram of the measured S/N of the spectra read from ``sas``; return its path.
+
+    :param results: the directory of EstimateSNR's results.
+    :param sas: the SAS root the spectra came from (other results there are left out).
+    :param injected: the S/N the synthetic spectra were made with, marked on the picture.
+    :returns: the PNG's path, or ``None`` when there is no result to draw.
+    """
     import glob
     import json
 
-    try:
-        import matplotlib
+    from astra.targets import atomic_path
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(pip install matplotlib for a histogram of the results)")
-        return
     snr = []
     for path in glob.glob(os.path.join(results, "**", "*-snr.json"), recursive=True):
         with open(path) as fp:
@@ -91,17 +99,35 @@ def _plot(results, sas):
         if result["path"].startswith(os.path.abspath(sas) + os.sep) and result["snr"][0] is not None:
             snr.append(result["snr"][0])
     if not snr:
-        return
-    from astra.targets import atomic_path
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(snr, bins=30)
-    ax.set_xlabel("S/N of the combined spectrum")
-    ax.set_ylabel("spectra")
-    ax.set_title(f"EstimateSNR: {len(snr)} spectra")
-    fig.tight_layout()
+        return None
+    fig = histogram_figure(snr, injected)
     path = os.path.join(results, "snr-histogram.png")
     with atomic_path(path) as temporary:
         fig.savefig(temporary, format="png", dpi=90)
-    plt.close(fig)
-    print(f"histogram: {path}")
+    return path
+
+
+def histogram_figure(snr, injected=()):
+    """The histogram of measured S/N, with each injected S/N a dashed line, counts in whole numbers.
+
+    :param snr: the measured S/N values.
+    :param injected: S/N values to mark (those the synthetic spectra were made with).
+    :returns: a :class:`matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no display or global state needed
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    counts, _, _ = ax.hist(snr, bins=30, color="tab:blue", label="measured")
+    ax.set_ylim(0, max(counts.max() * 1.25, 1))  # room for the legend above the bars
+    for i, value in enumerate(injected):
+        ax.axvline(value, color="tab:red", linestyle="--", linewidth=1, label="injected" if i == 0 else None)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of spectra are whole numbers
+    ax.set_xlabel("S/N of the combined spectrum")
+    ax.set_ylabel("spectra")
+    ax.set_title(f"EstimateSNR: {len(snr)} spectra")
+    if injected:
+        ax.legend(loc="upper center", ncols=2)
+    fig.tight_layout()
+    return fig

@@ -41,6 +41,8 @@ def add_arguments(parser):
     """
     import argparse
 
+    from astra.cli import positive_int
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument("task", help="a @task method (registered name or module.function), or a task class as module.Class")
@@ -50,9 +52,9 @@ def add_arguments(parser):
     parser.add_argument("--release", help="with a task class: data release, e.g. dr13")
     parser.add_argument("--species", default="apStar", help="sdss-access species (default apStar)")
     parser.add_argument("--keys-table", help="CSV or FITS table of data-model keys instead of a search")
-    parser.add_argument("--limit", type=int, help="at most this many spectra")
-    parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
-    parser.add_argument("--max-batch-size", type=int, help="most spectra per batch (default: setting)")
+    parser.add_argument("--limit", type=positive_int, help="at most this many spectra (at least 1)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
+    parser.add_argument("--max-batch-size", type=positive_int, help="most spectra per batch (default: setting)")
     parser.add_argument("--sas-base-dir", help="the SAS root (default $SAS_BASE_DIR)")
 
 
@@ -81,6 +83,55 @@ def split_extra(extra):
     return out
 
 
+def print_results_location(task_class, args):
+    """Say where the results went and how to find one star's among the hash-named outputs.
+
+    :param task_class: the task class that ran.
+    :param args: the parsed arguments of the run.
+    """
+    from astra.outputs import results_location
+
+    location = results_location(task_class)
+    if location:
+        print(f"results: {location}")
+        print(f"  one star's: astra find {args.task} --release {args.release} --obj <APOGEE_ID or name>")
+
+
+def check(args):
+    """Check the task, species and parameters without running anything (``astra srun`` too).
+
+    :param args: parsed arguments (with ``_extra``, the unparsed ones).
+    :returns: ``(task_class, filters, task_params)``; ``None`` for the catalogue form (a
+        ``@task`` method and a model), whose method and parameters are checked.
+    :raises astra.cli.UsageError: naming what is wrong, with the closest name when there is one.
+    """
+    from astra.cli import UsageError
+    from astra.runner import load_task_class, parse_task_params
+    from astra.tasks.io.find import filter_values
+    from astra.tasks.io.paths import get_template
+
+    extra = split_extra(getattr(args, "_extra", []))
+    if getattr(args, "model", None):
+        _check_function(args, extra)
+        return None
+    if not args.release:
+        raise UsageError("give --release (a task class over files), or a catalogue model after the task name")
+    if getattr(args, "where", None) or getattr(args, "retry_failed", False):
+        raise UsageError("--where and --retry-failed need a catalogue model after the task name")
+    try:
+        task_class = load_task_class(args.task)
+        args.species = _species(args.release, args.species)
+        template_keys = set(get_template(args.release, args.species).keys)
+        filters = {k: v for k, v in extra.items() if k in template_keys}
+        for name, value in filters.items():
+            filter_values(name, value)
+        task_params = {k: v for k, v in extra.items() if k not in template_keys}
+        parse_task_params(task_class, task_params)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return task_class, filters, task_params
+
+
 @recorded_as("astra run")  # astra web lists the builds inside as runs of kind "astra run"
 def run(args):
     """Find, batch, run and summarise.
@@ -89,23 +140,12 @@ def run(args):
     :returns: 0 exactly when every spectrum is done or was already complete; 1 otherwise.
     """
     from astra.cli import UsageError
-    from astra.runner import load_task_class, run_over_files
-    from astra.tasks.io.paths import get_template
+    from astra.runner import run_over_files
 
     extra = split_extra(getattr(args, "_extra", []))
     if args.model:
         return _run_function(args, extra)
-    if not args.release:
-        raise UsageError("give --release (a task class over files), or a catalogue model after the task name")
-    if args.where or args.retry_failed:
-        raise UsageError("--where and --retry-failed need a catalogue model after the task name")
-    try:
-        task_class = load_task_class(args.task)
-        template_keys = set(get_template(args.release, args.species).keys)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    filters = {k: v for k, v in extra.items() if k in template_keys}
-    task_params = {k: v for k, v in extra.items() if k not in template_keys}
+    task_class, filters, task_params = check(args)
     try:
         n, summary = run_over_files(
             task_class,
@@ -125,24 +165,55 @@ def run(args):
         root = args.sas_base_dir or os.environ.get("SAS_BASE_DIR")
         where = args.keys_table or f"{args.species} files of {args.release} under {root or 'SAS_BASE_DIR, which is not set'}"
         if root and not args.keys_table and not os.path.isdir(root):
-            where += ", which does not exist"
+            where += ", which is not a directory" if os.path.exists(root) else ", which does not exist"
         print(f"no spectra found ({where})", file=sys.stderr)
         return 1
     print(f"{task_class.get_task_family()}: {n} spectra; {summary}")
+    print_results_location(task_class, args)
     return 0 if summary.success else 1
+
+
+def _species(release, species):
+    """The sdss-access species: as given, else a data model's spelling (``apstar`` is ``apStar``).
+
+    :raises ValueError: the release's error, with the closest species it has.
+    """
+    from astra import datamodels
+    from astra.tasks.io.paths import UnknownSpeciesError, get_template
+
+    try:
+        get_template(release, species)
+        return species
+    except UnknownSpeciesError as error:
+        unknown = error
+    try:
+        return datamodels.get(species).name
+    except ValueError:
+        raise unknown from None
+
+
+def _check_function(args, extra):
+    """The catalogue form's method and parameters: ``(function, params)``, or a UsageError."""
+    from astra.cli import UsageError
+    from astra.tasks.function_runner import load_task_function, parse_task_params
+
+    for option in ("release", "keys_table", "sas_base_dir"):
+        if getattr(args, option, None):
+            raise UsageError(f"--{option.replace('_', '-')} is for a task class over files, not a catalogue model")
+    try:
+        function = load_task_function(args.task)
+        return function, parse_task_params(function, extra)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def _run_function(args, extra):
     """``astra run <task> <SpectrumModel> ...``: the catalogue form."""
     from astra.cli import UsageError
-    from astra.tasks.function_runner import load_task_function, parse_task_params, run_pending
+    from astra.tasks.function_runner import run_pending
 
-    for option in ("release", "keys_table", "sas_base_dir"):
-        if getattr(args, option):
-            raise UsageError(f"--{option.replace('_', '-')} is for a task class over files, not a catalogue model")
+    function, params = _check_function(args, extra)
     try:
-        function = load_task_function(args.task)
-        params = parse_task_params(function, extra)
         n, summary = run_pending(
             function,
             args.model,

@@ -127,6 +127,62 @@ def _central_scheduler(args):
     return host, port
 
 
+def check_target(args):
+    """Fail now, not in the queue: the module and task must import and the parameters parse.
+
+    The luigi form imports ``args.module``, finds ``args.task`` and builds the task from its
+    parameters (and ``luigi.cfg``), as each worker will. The astra form parses the subcommand's
+    arguments and runs its ``check(args)`` when it has one (``astra run`` does). Errors are the
+    ones ``astra run`` gives, with the closest name when there is one.
+
+    :param args: the parsed :class:`argparse.Namespace` (after :func:`split_task_args`).
+    :raises astra.cli.UsageError: naming what is wrong.
+    """
+    from astra.cli import UsageError
+
+    if args.module == ASTRA_PROGRAM:
+        from astra.cli import build_parser
+
+        parser = build_parser()
+        command, extra = parser.parse_known_args([args.task] + list(args.task_args))  # exits 2 on errors
+        module = getattr(command, "_module", None)
+        if extra and not getattr(module, "ACCEPTS_EXTRA", False):
+            raise UsageError(f"astra {args.task}: unrecognized arguments: {' '.join(extra)}")
+        command._extra = extra
+        if hasattr(module, "check"):
+            module.check(command)
+        return
+    _check_luigi_task(args.module, args.task, list(args.task_args))
+
+
+def _check_luigi_task(module_name, family, task_args):
+    import luigi
+    import luigi.interface
+    from luigi.task_register import Register, TaskClassException
+
+    from astra.cli import UsageError
+    from astra.commands.run import split_extra
+    from astra.runner import load_module, parse_task_params
+    from astra.suggest import did_you_mean
+
+    try:
+        module = load_module(module_name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        task_class = Register.get_task_cls(family)
+    except TaskClassException:
+        families = [value.get_task_family() for value in vars(module).values()
+                    if isinstance(value, type) and issubclass(value, luigi.Task)]
+        raise UsageError(f"module {module_name!r} has no task {family!r}{did_you_mean(family, families)}") from None
+    core = {name for name, _ in luigi.interface.core.get_params()}  # --workers, --log-level, ...
+    params = {k: v for k, v in split_extra(task_args).items() if k not in core}
+    try:
+        task_class(**parse_task_params(task_class, params))
+    except (ValueError, luigi.parameter.ParameterException) as error:
+        raise UsageError(f"{family}: {error}" if family not in str(error) else str(error)) from None
+
+
 def run(args):
     """Render (``--dry-run``) or submit the jobs and print their ids.
 
@@ -142,6 +198,7 @@ def run(args):
     if args.module == ASTRA_PROGRAM and args.scheduler_host:
         raise UsageError("'astra {}' schedules its own batches; --scheduler-host applies to luigi "
                          "tasks only (set scheduler_host in Astra's configuration)".format(args.task))
+    check_target(args)
     host, port = _central_scheduler(args)
     share_count = args.nodes * args.jobs
     if share_count > 1 and not host and args.module != ASTRA_PROGRAM and not args.shares:

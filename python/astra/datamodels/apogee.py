@@ -66,6 +66,7 @@ _GZ = r"\.fits(?:\.gz)?$"
 APSTAR = DataModel(
     "apStar",
     title="apStar",
+    instrument="apogee",
     file_task="astra.tasks.io.sdss4:ApStarFile",
     releases=(
         (_DR10_11, ("apred", "apstar", "field", "obj")),
@@ -84,6 +85,7 @@ APSTAR = DataModel(
 APVISIT = DataModel(
     "apVisit",
     title="apVisit",
+    instrument="apogee",
     file_task="astra.tasks.io.sdss4:ApVisitFile",
     releases=(
         (_DR10_11, ("apred", "plate", "mjd", "fiber")),
@@ -102,6 +104,7 @@ APVISIT = DataModel(
 ASPCAPSTAR = DataModel(
     "aspcapStar",
     title="aspcapStar",
+    instrument="apogee",
     file_task="astra.tasks.io.sdss4:AspcapStarFile",
     releases=(
         (("dr10", "dr11", "dr12", "dr13", "dr14", "dr15"), ("apred", "apstar", "aspcap", "results", "location", "obj")),

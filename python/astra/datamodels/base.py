@@ -25,6 +25,7 @@ class DataModel:
 
     :param name: the sdss-access species name, e.g. ``"apStar"``.
     :param title: how messages name it, e.g. ``"BOSS spec"``.
+    :param instrument: ``"apogee"``, ``"boss"`` or ``None`` (files holding both, as mwm files do).
     :param file_task: the data-model file task, as ``"module:Class"`` (imported on first use).
     :param releases: ``((releases, keys), ...)``: the sdss-access template keys of each group
         of releases, in template order.
@@ -46,11 +47,12 @@ class DataModel:
         ``release`` and every key of every release.
     """
 
-    def __init__(self, name, title, file_task, releases, loader=None, layout=None, layout_rule=None,
+    def __init__(self, name, title, file_task, releases, instrument=None, loader=None, layout=None, layout_rule=None,
                  filename=None, format=None, compatible=(), lean=False, grid=None,
                  synthetic_writer=None, identity_keys=None):
         self.name = name
         self.title = title
+        self.instrument = instrument
         self._file_task = file_task
         self._releases = tuple((tuple(group), tuple(keys)) for group, keys in releases)
         self._by_release = {release: keys for group, keys in self._releases for release in group}
@@ -173,17 +175,31 @@ class DataModel:
         :raises astra.tools.spectrum.SpectrumReadError: naming the file and the layout found
             (another data model's, or a description of its HDUs) when it is not this one's.
         """
-        from astra.datamodels import DATA_MODELS, kind_from_structure
-        from astra.datamodels.layout import Structure, describe_structure
-        from astra.tools.spectrum.errors import SpectrumReadError, open_fits
+        from astra.datamodels.layout import Structure
+        from astra.tools.spectrum.errors import open_fits
 
         with open_fits(path, kind=self.layout) as hdul:
-            structure = Structure(hdul)
-            found = kind_from_structure(structure)
-            if found is None:
-                raise SpectrumReadError(
-                    path, f"HDU layout is not that of {self.title}: found {describe_structure(structure)}"
-                )
+            self.check_structure(Structure(hdul), path)
+
+    def check_structure(self, structure, path):
+        """Check the HDU layout of a file already open (:meth:`check_layout` without the opening).
+
+        ``astra migrate`` calls it with the headers :func:`~astra.tools.spectrum.lean_fits.skim`
+        read, so every new file's layout is checked without reading it twice.
+
+        :param structure: a :class:`~astra.datamodels.layout.Structure`.
+        :param path: the file, for messages.
+        :raises astra.tools.spectrum.SpectrumReadError: as :meth:`check_layout`.
+        """
+        from astra.datamodels import DATA_MODELS, kind_from_structure
+        from astra.datamodels.layout import describe_structure
+        from astra.tools.spectrum.errors import SpectrumReadError
+
+        found = kind_from_structure(structure)
+        if found is None:
+            raise SpectrumReadError(
+                path, f"HDU layout is not that of {self.title}: found {describe_structure(structure)}"
+            )
         if not self.accepts_layout(found):
             raise SpectrumReadError(
                 path, f"wrong kind of file: expected {self.title}, but its HDU layout is that of "

@@ -35,6 +35,7 @@ def _write_sdss5_spec(path, keys, labels, seed, **options):
 SPEC = DataModel(
     "spec",
     title="BOSS spec",
+    instrument="boss",
     file_task="astra.tasks.io.sdss4:SpecFile",
     releases=(
         (("dr8", "dr9", "dr10", "dr11", "dr12", "dr13", "dr14", "dr15", "dr16", "dr17"),
@@ -55,6 +56,7 @@ _SDSS5_SPEC_RELEASES = (
 SPECLITE = DataModel(
     "specLite",
     title="BOSS specLite",
+    instrument="boss",
     file_task="astra.tasks.io.sdss5:SpecLiteFile",
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
@@ -64,6 +66,7 @@ SPECLITE = DataModel(
 SPECFULL = DataModel(
     "specFull",
     title="BOSS specFull",
+    instrument="boss",
     file_task="astra.tasks.io.sdss5:SpecFullFile",
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",

@@ -13,13 +13,14 @@ name (``obj``, or ``OBJID`` in the header).
 
 from astra.database.fields import FloatField, IntegerField, TextField
 from astra.models.spectrum import SpectrumMixin
-from astra.tasks.io.sdss4 import ApStarFile, ApVisitFile, AspcapStarFile
 
 __all__ = ["ApogeeCoaddedSpectrumInApStar", "ApogeeVisitSpectrum", "ApogeeAspcapStarSpectrum"]
 
 
 class _ApogeeSpectrum(SpectrumMixin):
     """Sources of APOGEE spectra: ``SDSS_ID`` if the header has it, else the object name."""
+
+    source_keywords = ("SDSS_ID", "OBJID", "APOGEE_ID")
 
     @classmethod
     def source_identifier(cls, keys, header):
@@ -43,14 +44,14 @@ class ApogeeCoaddedSpectrumInApStar(_ApogeeSpectrum):
     ``healpix`` (SDSS-V). Header values: ``snr``, ``n_visits``, ``ra``, ``dec``, ``obj_id``.
     """
 
-    file_tasks = (ApStarFile,)
+    data_model_names = ("apStar",)
     header_keywords = {
         **SpectrumMixin.header_keywords,
         "n_visits": ("NVISITS",),
         "obj_id": ("OBJID",),
     }
 
-    n_visits = IntegerField(null=True, index=True, help_text="Number of visits combined")
+    n_visits = IntegerField(null=True, help_text="Number of visits combined")
     obj_id = TextField(null=True, help_text="Object name in the header (OBJID)")
 
 
@@ -61,7 +62,7 @@ class ApogeeVisitSpectrum(_ApogeeSpectrum):
     Header values: ``snr``, ``ra``, ``dec``, ``obj_id``, ``exptime``, ``date_obs``.
     """
 
-    file_tasks = (ApVisitFile,)
+    data_model_names = ("apVisit",)
     header_keywords = {
         **SpectrumMixin.header_keywords,
         "obj_id": ("OBJID",),
@@ -81,7 +82,7 @@ class ApogeeAspcapStarSpectrum(_ApogeeSpectrum):
     ``field``, ``obj``. Header values: ``snr``, ``ra``, ``dec``, ``obj_id``.
     """
 
-    file_tasks = (AspcapStarFile,)
+    data_model_names = ("aspcapStar",)
     header_keywords = {**SpectrumMixin.header_keywords, "obj_id": ("OBJID", "APOGEE_ID")}
 
     obj_id = TextField(null=True, help_text="Object name in the header (OBJID)")

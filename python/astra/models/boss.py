@@ -14,8 +14,6 @@ header has one, else by ``catalogid``, else by the SDSS-IV ``THING_ID``.
 
 from astra.database.fields import BigIntegerField, FloatField
 from astra.models.spectrum import SpectrumMixin, _integer
-from astra.tasks.io.sdss4 import SpecFile
-from astra.tasks.io.sdss5 import SpecFullFile, SpecLiteFile
 
 __all__ = ["BossVisitSpectrum"]
 
@@ -27,7 +25,7 @@ class BossVisitSpectrum(SpectrumMixin):
     ``dec`` (``RA``/``DEC``, else ``PLUG_RA``/``PLUG_DEC``), ``exptime``, ``thing_id``.
     """
 
-    file_tasks = (SpecFile, SpecLiteFile, SpecFullFile)
+    data_model_names = ("spec", "specLite", "specFull")
     header_keywords = {
         "snr": ("SNR", "SN_MEDIAN_ALL"),
         "ra": ("RA", "PLUG_RA"),
@@ -35,6 +33,8 @@ class BossVisitSpectrum(SpectrumMixin):
         "exptime": ("EXPTIME",),
         "thing_id": ("THING_ID",),
     }
+
+    source_keywords = ("SDSS_ID", "CATALOGID", "THING_ID")
 
     exptime = FloatField(null=True, unit="s", help_text="Exposure time")
     thing_id = BigIntegerField(null=True, help_text="SDSS-IV photometric object (THING_ID)")

@@ -59,10 +59,21 @@ def _fields(model, names):
     return fields, [f.db_value for f in fields]
 
 
+_PLAIN = (int, float, str)
+
+
 def _tuples(rows, names, converters):
+    """Rows as parameter tuples; only values that are not plain numbers or text are converted."""
+    pairs = list(zip(names, converters))
     out = []
     for row in rows:
-        out.append(tuple(None if (v := row.get(n)) is None else c(v) for n, c in zip(names, converters)))
+        values = []
+        for name, convert in pairs:
+            value = row.get(name)
+            if value is not None and type(value) not in _PLAIN:
+                value = convert(value)
+            values.append(value)
+        out.append(tuple(values))
     return out
 
 

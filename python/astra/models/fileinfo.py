@@ -8,7 +8,7 @@ precise reason when the file is broken. It never raises for a bad file: the row 
 """
 
 from astra.tools.spectrum.errors import SpectrumReadError
-from astra.tools.spectrum.lean_fits import LeanHDUList, NotLean
+from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim
 
 __all__ = ["file_row", "typed_keys", "data_model", "BadKeyError"]
 
@@ -49,58 +49,49 @@ def data_model(name):
 
     :param name: e.g. ``"apStar"``.
     """
-    try:
-        import astra.datamodels
-    except ImportError:  # INTERIM until astra.datamodels lands
-        return _Interim(name)
+    import astra.datamodels
+
     return astra.datamodels.get(name)
 
 
-class _Interim:
-    def __init__(self, name):
-        self.name = name
-        self.kind = "spec" if name in ("specLite", "specFull") else name
+def _lean_values(model, model_of_file, path):
+    """Header values and HDU structure through :func:`~astra.tools.spectrum.lean_fits.skim`.
 
-    def check_layout(self, hdul):
-        from astra.tools.spectrum.loaders_apogee import APSTAR_HDUS, APVISIT_HDUS, ASPCAPSTAR_HDUS
+    :raises NotLean: when the lean reader does not handle the file (the full reader then
+        decides, and says why).
+    :raises SpectrumReadError: when the HDU layout is not the data model's.
+    """
+    from astra.datamodels.layout import Structure
 
-        need = {"apStar": APSTAR_HDUS, "apVisit": APVISIT_HDUS, "aspcapStar": ASPCAPSTAR_HDUS}.get(self.kind, 2)
-        if len(hdul) < need:
-            raise SpectrumReadError(hdul.filename(), f"truncated FITS file (expected {need} HDUs, found {len(hdul)})")
-
-    def read_spectrum(self, path, **kwargs):
-        from astra.tools.spectrum import read_spectrum
-
-        return read_spectrum(path, self.kind, **kwargs)
-
-    def read_arrays(self, path, **kwargs):
-        from astra.tools.spectrum import read_arrays
-
-        return read_arrays(path, self.kind, **kwargs)
+    header, hdus = skim(path, model.wanted_keywords())
+    model_of_file.check_structure(Structure(hdus), path)
+    return header, hdus
 
 
-def _lean_values(model, data_model, path):
-    """Header and file values through the lean reader; ``NotLean`` when it does not apply."""
-    with LeanHDUList(path) as hdul:
-        header = hdul[0].header
-        data_model.check_layout(hdul)
-        return header, model.header_values(header), model.file_values(hdul)
+def _astropy_structure(hdul):
+    """A :class:`~astra.tools.spectrum.lean_fits.SkimmedHDU` for each HDU of an astropy file."""
+    hdus = []
+    for index, hdu in enumerate(hdul):
+        h = hdu.header
+        axes = tuple(h.get(f"NAXIS{k}", 0) for k in range(1, h.get("NAXIS", 0) + 1))
+        xtension = "PRIMARY" if index == 0 else str(h.get("XTENSION", "")).strip()
+        hdus.append(SkimmedHDU(index, xtension, h.get("BITPIX"), axes, None, None, header=h.copy()))
+    return hdus
 
 
-def _full_values(model, data_model, path):
-    """Header and file values through astropy and the full loader (slow, precise errors)."""
+def _full_values(model, model_of_file, path):
+    """Header values and HDU structure through astropy after the full loader's checks (slow)."""
     import warnings
 
     from astropy.io import fits
 
     with warnings.catch_warnings():  # the problem is recorded in the row, not warned about
         warnings.simplefilter("ignore")
-        data_model.read_spectrum(path)  # every check: raises SpectrumReadError naming the problem
-        hdul = fits.open(path, memmap=False)
-    with hdul:
-        header = hdul[0].header
-        values = model.header_values(header)
-        return header.copy(), values, model.file_values(hdul)
+        model_of_file.read_spectrum(path)  # every check: raises SpectrumReadError naming the problem
+        with fits.open(path, memmap=False) as hdul:
+            header = hdul[0].header.copy()
+            hdus = _astropy_structure(hdul)
+    return header, hdus
 
 
 def file_row(model, data_model_name, release, path, keys, size, mtime):
@@ -141,9 +132,11 @@ def file_row(model, data_model_name, release, path, keys, size, mtime):
         if size == 0:
             raise SpectrumReadError(path, "empty file (0 bytes)")
         try:
-            header, values, extra = _lean_values(model, model_of_file, path)
-        except (NotLean, SpectrumReadError, OSError, IndexError, KeyError):
-            header, values, extra = _full_values(model, model_of_file, path)
+            header, hdus = _lean_values(model, model_of_file, path)
+        except (NotLean, OSError):
+            header, hdus = _full_values(model, model_of_file, path)
+        values = model.header_values(header)
+        values.update(model.file_values(hdus))
     except SpectrumReadError as error:
         row.update(flag_bad_file=True, bad_file_reason=error.reason)
         return row
@@ -152,7 +145,6 @@ def file_row(model, data_model_name, release, path, keys, size, mtime):
         row.update(flag_bad_file=True, bad_file_reason=reason)
         return row
     row.update(values)
-    row.update(extra)
     row["_source"] = model.source_identifier(typed, header)
     row["_source_position"] = (values.get("ra"), values.get("dec"))
     return row

@@ -116,11 +116,11 @@ def _known(model, release, data_model, filters, db):
 
 
 def _typed_filters(model, filters):
-    from astra.tasks.io.find import _values
+    from astra.tasks.io.find import filter_values
 
     typed = {}
     for name, value in filters.items():
-        value = _values(value)
+        value = filter_values(name, value)
         if value is None:
             continue
         values = value if isinstance(value, tuple) else (value,)
@@ -229,7 +229,7 @@ def migrate_files(
         have, or a filter value of the wrong type.
     :raises LookupError: when no catalogue table holds the data model.
     """
-    from astra.tasks.io.find import scan_files
+    from astra.tasks.io.find import FileScan
     from astra.tasks.io.paths import get_template, sas_root
 
     started = time.perf_counter()
@@ -250,18 +250,25 @@ def migrate_files(
     root = sas_root(sas_base_dir)
     if keys_table:
         found = _from_keys_table(keys_table, template, root, summary)
+        keys_of = None
     else:
-        found = scan_files(release, data_model, sas_base_dir=root, **filters)
+        scan = FileScan(release, data_model, sas_base_dir=root, **filters)
+        found, keys_of = scan.files(), scan.keys
     todo, seen = [], set()
-    for path, keys, size, mtime in found:
-        seen.add(path)
+    for path, keys, size, mtime in found if keys_of is None else ((p, None, s, m) for p, s, m in found):
         before = known.get(path)
-        if before is None:
-            summary.new += 1
-        elif before[1] == size and before[2] == mtime:
+        if before is not None and before[1] == size and before[2] == mtime:
+            seen.add(path)
             summary.unchanged += 1
             summary.still_bad += before[3]
             continue
+        if keys is None:
+            keys = keys_of(path)
+            if keys is None:  # matched the wildcards but is not a file of this data model
+                continue
+        seen.add(path)
+        if before is None:
+            summary.new += 1
         else:
             summary.changed += 1
         todo.append((path, keys, size, mtime))

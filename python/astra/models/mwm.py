@@ -14,7 +14,6 @@ non-empty HDU; ``row.read(hdu=3)`` reads another. Sources are keyed by ``sdss_id
 
 from astra.database.fields import IntegerField
 from astra.models.spectrum import SpectrumMixin
-from astra.tasks.io.sdss5 import MwmStarFile, MwmVisitFile
 
 __all__ = ["MwmStarSpectrum", "MwmVisitSpectrum", "MWM_COUNT_COLUMNS"]
 
@@ -33,25 +32,25 @@ class _MwmSpectrum(SpectrumMixin):
     n_apogee_lco = IntegerField(null=True, help_text="Spectra in HDU 4 (APOGEE/LCO)")
 
     @classmethod
-    def file_values(cls, hdul):
+    def file_values(cls, hdus):
         """The number of spectra (table rows, ``NAXIS2``) in each of HDUs 1-4.
 
-        :param hdul: the open file.
+        :param hdus: the structure of the file's HDUs.
         """
         values = {}
         for index, column in enumerate(MWM_COUNT_COLUMNS, 1):
-            rows = hdul[index].header.get("NAXIS2")
-            values[column] = rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+            axes = hdus[index].axes if index < len(hdus) else ()
+            values[column] = axes[1] if len(axes) == 2 else None
         return values
 
 
 class MwmStarSpectrum(_MwmSpectrum):
     """All combined spectra of one source (mwmStar file)."""
 
-    file_tasks = (MwmStarFile,)
+    data_model_names = ("mwmStar",)
 
 
 class MwmVisitSpectrum(_MwmSpectrum):
     """All visit spectra of one source (mwmVisit file)."""
 
-    file_tasks = (MwmVisitFile,)
+    data_model_names = ("mwmVisit",)

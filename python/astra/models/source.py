@@ -70,6 +70,8 @@ class Source(BaseModel):
                 return f"<Source pk={self.pk} {name}={value!r}>"
         return f"<Source pk={self.pk}>"
 
+    __str__ = __repr__
+
 
 def resolve_sources(wanted, db):
     """The ``pk`` of the source of each identifier, creating the sources not yet known.

@@ -61,12 +61,17 @@ class Spectrum(BaseModel):
         return model.get_by_id(self.pk)
 
 
-def _key_field(parameter):
+#: Keys that name a version or an instrument: a handful of values each, so an index on one
+#: would not narrow a query and would only slow ingestion. Every other key is indexed.
+UNINDEXED_KEYS = frozenset({"apred", "apstar", "prefix", "telescope", "run2d", "v_astra", "aspcap", "results", "component"})
+
+
+def _key_field(name, parameter):
     from astra.tasks.io.base import IntKeyParameter
 
     text = (parameter.description or "data-model key").split(",")[0].split("(")[0].strip()
     kind = BigIntegerField if isinstance(parameter, IntKeyParameter) else TextField
-    return kind(null=True, index=True, help_text=text[:47])
+    return kind(null=True, index=name not in UNINDEXED_KEYS, help_text=text[:47])
 
 
 def key_parameters(file_task):
@@ -82,16 +87,20 @@ def key_parameters(file_task):
 class SpectrumMixin(BaseModel):
     """The columns and behaviour shared by every catalogue spectrum table (abstract).
 
-    A subclass names its data models' file tasks in ``file_tasks``; a column is added for
-    every key of those tasks. Class attributes a subclass may set:
+    A subclass names the data models it holds in ``data_model_names``; a column is added for
+    every key of their file tasks (:attr:`astra.datamodels.DataModel.file_task`; an integer
+    key is an integer column). Class attributes a subclass may set:
 
-    :cvar file_tasks: data-model file tasks whose files the table holds.
+    :cvar data_model_names: the data models (:mod:`astra.datamodels` names) whose files the
+        table holds.
     :cvar header_keywords: column -> FITS keywords of the primary header (first present wins).
+    :cvar source_keywords: other primary-header keywords :meth:`source_identifier` reads.
     :cvar spectrum_row: the row of a 2-D flux that is this table's own spectrum.
     """
 
-    file_tasks = ()
+    data_model_names = ()
     header_keywords = {"snr": ("SNR",), "ra": ("RA",), "dec": ("DEC",)}
+    source_keywords = ("SDSS_ID",)
     spectrum_row = 0
 
     #> Identity
@@ -99,14 +108,14 @@ class SpectrumMixin(BaseModel):
     source = peewee.ForeignKeyField(
         Source, null=True, index=True, column_name="source_pk", field="pk", help_text="The star", lazy_load=True
     )
-    release = TextField(index=True, help_text="SDSS data release")
+    release = TextField(help_text="SDSS data release")
     data_model = TextField(help_text="Data model (sdss-access species)")
 
     #> File
     path = TextField(unique=True, help_text="Full path of the file")
     file_size = BigIntegerField(help_text="File size when ingested [bytes]")
     file_mtime = FloatField(help_text="File modification time when ingested [s]")
-    flag_bad_file = BooleanField(default=False, index=True, help_text="The file could not be read")
+    flag_bad_file = BooleanField(default=False, help_text="The file could not be read")
     bad_file_reason = TextField(null=True, help_text="Why the file could not be read")
     ingested = DateTimeField(default=utcnow, help_text="When the row was first written (UTC)")
     modified = DateTimeField(default=utcnow, help_text="When the row was last written (UTC)")
@@ -119,25 +128,37 @@ class SpectrumMixin(BaseModel):
     @classmethod
     def validate_model(cls):
         """Called by peewee when a class is made: add the key columns and register the table."""
-        for task in cls.__dict__.get("file_tasks", ()):
+        own = cls.__dict__.get("data_model_names", ())
+        for task in cls.file_tasks() if own else ():
             for name, parameter in key_parameters(task).items():
                 if name not in cls._meta.fields:
-                    cls._meta.add_field(name, _key_field(parameter))
-        if cls.__dict__.get("file_tasks") and cls not in SPECTRUM_MODELS:
+                    cls._meta.add_field(name, _key_field(name, parameter))
+        if own and cls not in SPECTRUM_MODELS:
             SPECTRUM_MODELS.append(cls)
 
     @classmethod
     def data_models(cls):
         """The names of the data models (sdss-access species) this table holds."""
-        return tuple(task.sdss_data_model_name for task in cls.file_tasks)
+        return tuple(cls.data_model_names)
+
+    @classmethod
+    def file_tasks(cls):
+        """The data-model file tasks of the data models this table holds."""
+        import astra.datamodels
+
+        return tuple(astra.datamodels.get(name).file_task for name in cls.data_model_names)
 
     @classmethod
     def key_names(cls):
         """The names of the data-model key columns, in order."""
-        names = {}
-        for task in cls.file_tasks:
-            names.update(dict.fromkeys(key_parameters(task)))
-        return tuple(names)
+        names = cls.__dict__.get("_astra_key_names")
+        if names is None:
+            found = {}
+            for task in cls.file_tasks():
+                found.update(dict.fromkeys(key_parameters(task)))
+            names = tuple(found)
+            setattr(cls, "_astra_key_names", names)
+        return names
 
     @classmethod
     def source_identifier(cls, keys, header):
@@ -170,10 +191,18 @@ class SpectrumMixin(BaseModel):
         return values
 
     @classmethod
-    def file_values(cls, hdul):
-        """Values read from HDUs other than the primary one (none by default).
+    def wanted_keywords(cls):
+        """Every primary-header keyword the table reads (header columns and source)."""
+        keywords = dict.fromkeys(k for keys in cls.header_keywords.values() for k in keys)
+        keywords.update(dict.fromkeys(cls.source_keywords))
+        return tuple(keywords)
 
-        :param hdul: the open file (a :class:`~astra.tools.spectrum.lean_fits.LeanHDUList`).
+    @classmethod
+    def file_values(cls, hdus):
+        """Values read from the structure of the file's HDUs (none by default).
+
+        :param hdus: one :class:`~astra.tools.spectrum.lean_fits.SkimmedHDU` per HDU (or its like
+            for a file read with astropy).
         :returns: a dict of column name to value.
         """
         return {}
@@ -219,9 +248,9 @@ class SpectrumMixin(BaseModel):
 
     def data_model_object(self):
         """The :mod:`astra.datamodels` object of this row's data model."""
-        from astra.models.fileinfo import data_model
+        import astra.datamodels
 
-        return data_model(self.data_model)
+        return astra.datamodels.get(self.data_model)
 
     def read(self, **kwargs):
         """Read the whole file as a :class:`specutils.Spectrum` (every row the file holds).

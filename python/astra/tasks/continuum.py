@@ -42,6 +42,7 @@ import numpy as np
 
 import astra
 from astra import datamodels
+from astra.datamodels.grids import APSTAR_GRID
 from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
@@ -72,7 +73,7 @@ APOGEE_REGIONS = ((15000.0, 15834.0), (15834.0, 16454.0), (16454.0, 17100.0))
 #: The continuum-pixel mask shipped with Astra (boolean, apStar rest-frame grid).
 DEFAULT_CONTINUUM_PIXELS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "etc", "continuum-pixels-apogee.npy")
 
-_APSTAR_NPIX = datamodels.get("apStar").npix
+_APSTAR_NPIX = APSTAR_GRID.npix
 
 
 # ---------------------------------------------------------------------- design matrices
@@ -353,14 +354,14 @@ class ContinuumNormalise(SpectrumKeysMixin, BaseTask):
 
     def setup(self):
         """Load the continuum pixel mask once per batch (apStar)."""
-        if self.species != "apStar":
-            return None
+        if datamodels.get(self.species).grid is not APSTAR_GRID:
+            return None  # the mask is on the apStar grid: other spectra use every good pixel
         return load_continuum_pixels(self.continuum_pixels or None)
 
     def fit_options(self):
         """Keyword arguments of :func:`fit_continuum` for this task's species and settings."""
         common = dict(n_iterations=self.n_iterations, clip_low=self.clip_low, clip_high=self.clip_high)
-        if self.species == "spec":
+        if datamodels.get(self.species).instrument == "boss":
             return dict(common, method=self.boss_method, degree=self.boss_degree, knot_spacing=self.knot_spacing, regions=None)
         return dict(common, method="sinusoid", order=self.order, length_scale=self.length_scale, regions=APOGEE_REGIONS)
 
@@ -374,7 +375,7 @@ class ContinuumNormalise(SpectrumKeysMixin, BaseTask):
         ivar = spectrum.uncertainty.array
         mask = spectrum.mask
         options = self.fit_options()
-        if self.species == "apStar":
+        if pixels is not None:
             options["continuum_pixels"] = pixels
         flux_n, ivar_n, continuum = normalise(wavelength, flux, ivar, mask=mask, **options)
         if not np.any(ivar_n > 0):

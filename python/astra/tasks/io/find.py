@@ -8,14 +8,14 @@ search to their directories, so the whole tree is not walked.
 """
 
 import glob
-import json
 import os
 import re
 
 from astra.datamodels.keys import check_key_value
+from astra.parameters import ParameterTypeError, parse_json_list
 from astra.tasks.io.paths import get_template, sas_root
 
-__all__ = ["find_files", "scan_files"]
+__all__ = ["find_files", "filter_values", "scan_files", "FileScan"]
 
 _MARK = "\x00"
 
@@ -24,15 +24,48 @@ def _marker(name):
     return f"{_MARK}{name}{_MARK}"
 
 
+#: Marks a path segment that a special function derives from keys we do not know.
+_ANY = "_astra_any"
+_ERRORS = (KeyError, ValueError, TypeError, IndexError)
+
+
+def _with_wildcard_specials(template, keys, root):
+    """The template's path, each special function that needs an unknown key as wildcards.
+
+    A special function such as ``@sdss_id_groups|`` (``12/34``) or ``@healpixgrp|`` derives
+    directories from a key; when the key is not given, the function's output for a sample
+    value shows how many directory levels it makes, and each becomes a wildcard.
+    """
+    from astra.tasks.io import paths
+
+    values = dict(keys)
+    sample = {k: "0" if isinstance(v, str) and _MARK in v else v for k, v in keys.items()}
+    for field, function in template._specials:
+        try:
+            values[field] = function(template.species, values)
+        except _ERRORS:
+            try:
+                shape = function(template.species, sample)
+            except _ERRORS:
+                return None
+            values[field] = "/".join(_marker(_ANY) for _ in shape.split("/")) if shape else ""
+    text = template._format(values)
+    if text.startswith(template._placeholder):
+        text = paths.sas_root(root) + text[len(template._placeholder):]
+    if "tags/" in text:
+        text = paths._TAGS.sub(r"\1", text, count=1)
+    return os.path.normpath(text)
+
+
 def _pattern(template, filters, root):
     keys = {}
     for name in template.keys:
         keys[name] = filters[name] if filters.get(name) is not None else _marker(name)
     try:
         text = template.full(keys, root)
-    except (KeyError, ValueError, TypeError, IndexError):
-        # A special function (e.g. @healpixgrp|) needs a key we do not know: derive nothing.
-        text = None
+    except _ERRORS:
+        # A special function (e.g. @sdss_id_groups|) needs a key we do not know.
+        text = _with_wildcard_specials(template, keys, root)
     if text is None or "\x00" not in text and any(filters.get(k) is None for k in template.required):
         raise ValueError(
             f"cannot search for {template.species} files of {template.release} without "
@@ -46,7 +79,9 @@ def _pattern(template, filters, root):
             regex_parts.append(re.escape(piece))
         else:
             glob_parts.append("*")
-            if piece in seen:
+            if piece == _ANY:
+                regex_parts.append("[^/]+")
+            elif piece in seen:
                 regex_parts.append(f"(?P={piece})")
             else:
                 seen.add(piece)
@@ -54,13 +89,16 @@ def _pattern(template, filters, root):
     return "".join(glob_parts), re.compile("^" + "".join(regex_parts) + "$")
 
 
-def _values(value):
-    """A filter value: a tuple for a list of values (or a JSON list's text), else the value."""
+def filter_values(name, value):
+    """A filter value: a tuple for a list of values (or a JSON list's text), else the value.
+
+    :raises ValueError: naming the key, for text that starts with ``[`` but is not a JSON list.
+    """
     if isinstance(value, str) and value.startswith("["):
         try:
-            value = json.loads(value)
-        except ValueError:
-            return value
+            value = parse_json_list(value)
+        except ParameterTypeError as error:
+            raise ValueError(f"key {name!r}: {error}") from None
     if isinstance(value, (list, tuple)):
         return tuple(value) if len(value) != 1 else value[0]
     return value
@@ -70,6 +108,28 @@ def _comparable(value):
     """A key value as compared with a list filter: numbers by value ("0500" is 500)."""
     text = str(value)
     return int(text) if text.isdigit() else text
+
+
+def _checked_filters(template, filters):
+    """Key filters split into single values and lists (as sets of comparable values).
+
+    :raises ValueError: for a key the species does not have, or an unsafe value (naming it).
+    """
+    species, release = template.species, template.release
+    unknown = sorted(set(filters) - set(template.keys))
+    if unknown:
+        raise ValueError(
+            f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
+        )
+    filters = {k: filter_values(k, v) for k, v in filters.items() if v is not None}
+    for name, value in filters.items():
+        for one in value if isinstance(value, tuple) else (value,):
+            try:
+                check_key_value(one)
+            except ValueError as error:
+                raise ValueError(f"{species} in {release}: key {name!r}: {error}") from None
+    choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
+    return {k: v for k, v in filters.items() if k not in choices}, choices
 
 
 def find_files(release, species, sas_base_dir=None, limit=None, **filters):
@@ -84,20 +144,7 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
     :returns: a list of ``(path, keys)`` in sorted path order; key values are strings.
     """
     template = get_template(release, species)
-    unknown = sorted(set(filters) - set(template.keys))
-    if unknown:
-        raise ValueError(
-            f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
-        )
-    filters = {k: _values(v) for k, v in filters.items() if v is not None}
-    for name, value in filters.items():
-        for one in value if isinstance(value, tuple) else (value,):
-            try:
-                check_key_value(one)
-            except ValueError as error:
-                raise ValueError(f"{species} in {release}: key {name!r}: {error}") from None
-    choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
-    filters = {k: v for k, v in filters.items() if k not in choices}
+    filters, choices = _checked_filters(template, filters)
     root = sas_root(sas_base_dir)
     pattern, regex = _pattern(template, filters, root)
     found = []
@@ -115,13 +162,58 @@ def find_files(release, species, sas_base_dir=None, limit=None, **filters):
     return found
 
 
+class FileScan:
+    """The files of ``species`` in ``release`` under the SAS root, listed fast, keys on demand.
+
+    :meth:`files` walks the directories with :func:`os.scandir` (one listing per directory,
+    one ``stat`` per file, nothing sorted globally) and :meth:`keys` reads the keys back from
+    a path only when asked, which is what lets ``astra migrate`` pass over tens of thousands of
+    unchanged files a second. Files come in sorted order within each directory.
+
+    :param release: e.g. ``"dr13"``.
+    :param species: e.g. ``"apStar"``.
+    :param sas_base_dir: the SAS root (default ``$SAS_BASE_DIR``).
+    :param filters: known key values, as for :func:`find_files`.
+    :raises ValueError: for a key the species does not have.
+    """
+
+    def __init__(self, release, species, sas_base_dir=None, **filters):
+        template = get_template(release, species)
+        filters, self._choices = _checked_filters(template, filters)
+        pattern, self._regex = _pattern(template, filters, sas_root(sas_base_dir))
+        self._pattern = os.path.normpath(pattern)
+        self._fixed = {k: str(v) for k, v in filters.items()}
+
+    def files(self):
+        """``(path, size, mtime)`` of every file matching the template (and list filters).
+
+        A path whose keys do not read back (or fail a list filter) is left out only when
+        :meth:`keys` says so; without list filters the check is left to :meth:`keys`.
+        """
+        if not self._choices:
+            return _walk(self._pattern)
+        return ((p, s, m) for p, s, m in _walk(self._pattern) if self.keys(p) is not None)
+
+    def keys(self, path):
+        """The keys of ``path`` (strings), or ``None`` if it is not a file of this scan.
+
+        :param path: a path yielded by :meth:`files`.
+        """
+        match = self._regex.match(path)
+        if match is None:
+            return None
+        keys = match.groupdict()
+        if self._choices and any(_comparable(keys.get(k)) not in v for k, v in self._choices.items()):
+            return None
+        keys.update(self._fixed)
+        return keys
+
+
 def scan_files(release, species, sas_base_dir=None, **filters):
     """Every file of ``species`` in ``release`` with its keys, size and modification time.
 
-    Like :func:`find_files`, but walks the directories with :func:`os.scandir` (one listing
-    per directory, one ``stat`` per file, nothing sorted globally), which is what lets
-    ``astra migrate`` look at tens of thousands of files a second. Files are yielded in
-    sorted order within each directory.
+    Like :func:`find_files`, but walks the directories once with :func:`os.scandir` (see
+    :class:`FileScan`) and gives each file's size and mtime too.
 
     :param release: e.g. ``"dr13"``.
     :param species: e.g. ``"apStar"``.
@@ -129,26 +221,11 @@ def scan_files(release, species, sas_base_dir=None, **filters):
     :param filters: known key values, as for :func:`find_files`.
     :returns: an iterator of ``(path, keys, size, mtime)``; key values are strings.
     """
-    template = get_template(release, species)
-    unknown = sorted(set(filters) - set(template.keys))
-    if unknown:
-        raise ValueError(
-            f"{species} in {release} has no key {', '.join(unknown)} (keys: {', '.join(template.keys)})"
-        )
-    filters = {k: _values(v) for k, v in filters.items() if v is not None}
-    choices = {k: {_comparable(x) for x in v} for k, v in filters.items() if isinstance(v, tuple)}
-    filters = {k: v for k, v in filters.items() if k not in choices}
-    pattern, regex = _pattern(template, filters, sas_root(sas_base_dir))
-    fixed = {k: str(v) for k, v in filters.items()}
-    for path, size, mtime in _walk(os.path.normpath(pattern)):
-        match = regex.match(path)
-        if match is None:
-            continue
-        keys = match.groupdict()
-        if choices and any(_comparable(keys.get(k)) not in allowed for k, allowed in choices.items()):
-            continue
-        keys.update(fixed)
-        yield path, keys, size, mtime
+    scan = FileScan(release, species, sas_base_dir, **filters)
+    for path, size, mtime in scan.files():
+        keys = scan.keys(path)
+        if keys is not None:
+            yield path, keys, size, mtime
 
 
 def _walk(pattern):

@@ -25,9 +25,11 @@ import contextlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 
+from astra.suggest import did_you_mean
 from astra.tasks.io.special import OPTIONAL_KEYS, SPECIAL_FUNCTIONS
 
 __all__ = [
@@ -92,18 +94,54 @@ def sas_root(sas_base_dir=None):
 
 @contextlib.contextmanager
 def _isolated_environment():
-    """Yield ``sdss_access.path``; every change to :data:`os.environ` inside is undone."""
+    """Yield ``sdss_access.path``; every change to :data:`os.environ` inside is undone.
+
+    ``SAS_BASE_DIR`` points at an empty placeholder directory inside the block: sdss-access
+    (its ``tree`` package) creates a ``SAS_BASE_DIR`` that does not exist, and fails with a
+    traceback on one that is a file. Astra's paths never take the root from sdss-access, so
+    the user's root is left alone (``astra run`` says when it does not exist or is a file).
+    """
     saved = dict(os.environ)
+    placeholder = tempfile.mkdtemp(prefix="astra-sas-root-")
+    os.environ["SAS_BASE_DIR"] = placeholder
     try:
         import sdss_access.path  # its import plants a tree into os.environ too
 
+        _plain_error_output()
         yield sdss_access.path
     finally:
+        shutil.rmtree(placeholder, ignore_errors=True)
         for name in [n for n in os.environ if n not in saved]:
             del os.environ[name]
         for name, value in saved.items():
             if os.environ.get(name) != value:
                 os.environ[name] = value
+
+
+def _plain_error_output():
+    """Undo what importing sdss-access does to the process's error output (idempotent).
+
+    Its loggers (``sdsstools``) replace :data:`sys.excepthook` with one that prints coloured
+    tracebacks, send Python warnings through their coloured handler, and colour every message,
+    terminal or not: Slurm logs and pipes would get ANSI escape codes. Python's own exception
+    hook and warnings come back; the loggers keep their colours only on a terminal.
+    """
+    import logging
+
+    loggers = [getattr(sys.modules.get(name), "log", None) for name in ("sdss_access", "tree")]
+    loggers = [log for log in loggers if isinstance(log, logging.Logger)]
+    if getattr(sys.excepthook, "__self__", None) in loggers:
+        sys.excepthook = sys.__excepthook__
+    theirs = {id(handler) for log in loggers for handler in log.handlers}
+    warnings_logger = logging.getLogger("py.warnings")
+    if warnings_logger.handlers and all(id(h) in theirs for h in warnings_logger.handlers):
+        warnings_logger.handlers.clear()
+        logging.captureWarnings(False)  # captured only for their handler
+    if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        plain = logging.Formatter("[%(levelname)s]: %(message)s")
+        for log in loggers:
+            for handler in log.handlers:
+                handler.setFormatter(plain)
 
 
 def known_releases():
@@ -319,8 +357,9 @@ def get_template(release, species):
         if template is None:
             info = _release(name)
             if species not in info.templates:
-                having = ", ".join(releases_for(species)) or "none"
-                raise UnknownSpeciesError(f"release {name} has no {species} template (releases with {species}: {having})")
+                having = ", ".join(releases_for(species))
+                hint = f" (releases with {species}: {having})" if having else did_you_mean(species, info.templates)
+                raise UnknownSpeciesError(f"release {name} has no {species} template{hint}")
             template = Template(info, species)
             _templates[(name, species)] = template
         _templates[cache_key] = template

@@ -15,12 +15,13 @@ recognise as a plain number, logical or string is handed to astropy's own card p
 """
 
 import collections.abc
+import math
 import os
 import re
 
 import numpy as np
 
-__all__ = ["NotLean", "LeanHeader", "LeanHDU", "LeanHDUList", "FITS_BLOCK"]
+__all__ = ["NotLean", "LeanHeader", "LeanHDU", "LeanHDUList", "FITS_BLOCK", "SkimmedHDU", "skim"]
 
 #: FITS files are made of blocks of this many bytes; a header card is 80 bytes.
 FITS_BLOCK = 2880
@@ -310,10 +311,14 @@ class LeanHDUList:
 
 def _find_end(block):
     """The offset of the END card in a header block, or -1."""
-    found = block.find(_END)
-    while found > 0 and found % _CARD:  # a match must start a card
-        found = block.find(_END, found + 1)
-    return found
+    # Searching for the 80-byte card itself is slow (a needle of blanks in a block of
+    # blanks); "END" is rare, so look for it and check the card it starts.
+    found = block.find(b"END")
+    while found >= 0:
+        if found % _CARD == 0 and block[found:found + _CARD] == _END:
+            return found
+        found = block.find(b"END", found + 1)
+    return -1
 
 
 def _data_bytes(header, index):
@@ -335,3 +340,155 @@ def _data_bytes(header, index):
         return abs(bitpix) // 8 * gcount * (pcount + count)
     except (KeyError, TypeError) as error:
         raise NotLean(f"HDU {index}: structural keyword missing or odd ({error})") from None
+
+
+class SkimmedHDU:
+    """One HDU as :func:`skim` sees it, with its header parsed only if asked for.
+
+    :ivar index: the HDU number.
+    :ivar xtension: ``"PRIMARY"`` for HDU 0, else the extension type (``"IMAGE"``, ...).
+    :ivar bitpix: ``BITPIX``.
+    :ivar axes: the axis lengths in FITS order (``NAXIS1`` first).
+    :ivar data_offset: where its data start in the file.
+    :ivar nbytes: bytes of data (without the padding).
+    """
+
+    __slots__ = ("index", "xtension", "bitpix", "axes", "data_offset", "nbytes", "_raw", "_header")
+
+    def __init__(self, index, xtension, bitpix, axes, data_offset, nbytes, raw=None, header=None):
+        self.index, self.xtension, self.bitpix, self.axes = index, xtension, bitpix, axes
+        self.data_offset, self.nbytes = data_offset, nbytes
+        self._raw, self._header = raw, header
+
+    @property
+    def header(self):
+        """The HDU's header, a :class:`LeanHeader` parsed on first access."""
+        if self._header is None:
+            self._header = LeanHeader(self._raw)
+        return self._header
+
+    def __iter__(self):
+        return iter((self.index, self.xtension, self.bitpix, self.axes, self.data_offset, self.nbytes))
+
+    def __repr__(self):
+        return f"SkimmedHDU({', '.join(map(repr, self))})"
+
+
+def skim(path, keywords=()):
+    """The structure of every HDU of a plain FITS file, and chosen primary-header values, fast.
+
+    About ten times faster than reading every header with :class:`LeanHDUList`: headers are
+    only searched for their structural keywords (``XTENSION``, ``BITPIX``, ``NAXISn``,
+    ``PCOUNT``, ``GCOUNT``) and, in the primary header, for ``keywords``. For checking a
+    file's HDU layout and size cheaply, as ``astra migrate`` does for every new file.
+
+    :param path: a FITS file (not compressed).
+    :param keywords: primary-header keywords whose values are wanted.
+    :returns: ``(values, hdus)``: a dict of keyword to value (only those present; a value
+        that is not a plain number, logical or string is interpreted by astropy) and a list
+        of :class:`SkimmedHDU`, one per HDU (``hdus[i].header`` parses that header on first
+        use, so layout rules can look at the few headers they need).
+    :raises NotLean: if the file is not plain FITS, a header has no ``END`` card, a
+        structural keyword is missing or odd, an image is tile-compressed, or an HDU's data
+        run past the end of the file (truncated).
+    """
+    hdus = []
+    values = {}
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        offset = 0
+        while offset < size:
+            index = len(hdus)
+            raw = b""
+            while True:
+                block = os.pread(fd, FITS_BLOCK, offset + len(raw))
+                if len(block) != FITS_BLOCK:
+                    raise NotLean(f"header of HDU {index} has no END card")
+                raw += block
+                end = _find_end(block)
+                if end >= 0:
+                    break
+            length = len(raw) - FITS_BLOCK + end + _CARD
+            if index == 0:
+                if not raw.startswith(b"SIMPLE  =                    T"):
+                    raise NotLean("not a standard FITS file (SIMPLE is not T)")
+                if keywords:
+                    values = _wanted_values(raw[:length], keywords)
+            xtension, bitpix, axes, pcount, gcount = _structure(raw, index)
+            if xtension == "BINTABLE" and b"ZIMAGE  = " in raw[:length]:
+                raise NotLean(f"HDU {index} is a tile-compressed image")
+            nbytes = abs(bitpix) // 8 * gcount * (pcount + math.prod(axes)) if axes else 0
+            data_offset = offset + len(raw)
+            padded = -(-nbytes // FITS_BLOCK) * FITS_BLOCK
+            if data_offset + padded > size:
+                raise NotLean(f"HDU {index} data is cut short")
+            hdus.append(SkimmedHDU(index, xtension, bitpix, axes, data_offset, nbytes, raw[:length]))
+            offset = data_offset + padded
+    finally:
+        os.close(fd)
+    if not hdus:
+        raise NotLean("empty file")
+    return values, hdus
+
+
+_PREFIX = {name: name.ljust(8) + b"= " for name in (b"XTENSION", b"BITPIX", b"NAXIS", b"PCOUNT", b"GCOUNT")}
+
+
+def _integer_card(raw, position, keyword):
+    """The value of the card at ``position``, which must be ``keyword`` with an integer in
+    fixed format (columns 11-30, as the standard requires of the mandatory keywords)."""
+    start = position * _CARD
+    prefix = _PREFIX.get(keyword) or keyword.ljust(8) + b"= "
+    if raw[start:start + 10] != prefix:
+        raise NotLean(f"card {position + 1} is not {keyword.decode()} (mandatory keywords out of order)")
+    try:
+        return int(raw[start + 10:start + 30])
+    except ValueError:
+        raise NotLean(f"{keyword.decode()} is not a fixed-format integer") from None
+
+
+def _structure(raw, index):
+    """``(xtension, bitpix, axes, pcount, gcount)`` from the mandatory cards, in the order
+    the FITS standard fixes (section 4.4.1): SIMPLE/XTENSION, BITPIX, NAXIS, NAXISn, then
+    PCOUNT and GCOUNT for an extension."""
+    if index == 0:
+        xtension = "PRIMARY"
+    elif raw[:10] == _PREFIX[b"XTENSION"]:
+        xtension = raw[10:80].split(b"/", 1)[0].strip().strip(b"'").strip().decode("ascii", "replace")
+    else:
+        raise NotLean(f"HDU {index} does not start with XTENSION")
+    bitpix = _integer_card(raw, 1, b"BITPIX")
+    naxis = _integer_card(raw, 2, b"NAXIS")
+    if bitpix not in _DTYPES or not 0 <= naxis <= 999:
+        raise NotLean(f"HDU {index}: BITPIX {bitpix} / NAXIS {naxis} not supported")
+    axes = tuple(_integer_card(raw, 2 + k, b"NAXIS%d" % k) for k in range(1, naxis + 1))
+    if index:
+        pcount = _integer_card(raw, 3 + naxis, b"PCOUNT")
+        gcount = _integer_card(raw, 4 + naxis, b"GCOUNT")
+    elif b"GROUPS  =                    T" in raw:
+        raise NotLean("random-groups FITS")
+    else:
+        pcount, gcount = 0, 1
+    if min((pcount, gcount, *axes), default=0) < 0:
+        raise NotLean(f"HDU {index}: negative axis length, PCOUNT or GCOUNT")
+    return xtension, bitpix, axes, pcount, gcount
+
+
+def _wanted_values(raw, keywords):
+    """Values of ``keywords`` in a header's bytes (the first card of each wins)."""
+    found = {}
+    header = None
+    for key in keywords:
+        name = key.upper().encode().ljust(8) + b"= "
+        start = raw.find(name)
+        while start >= 0 and start % _CARD:
+            start = raw.find(name, start + 1)
+        if start < 0:
+            continue
+        value = _parse_value(raw[start + 10:start + _CARD].decode("ascii", "replace"))
+        if value is None:  # not a plain value: astropy interprets the card
+            header = header or LeanHeader(raw)
+            value = header.get(key)
+        found[key] = value
+    return found

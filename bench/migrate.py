@@ -1,0 +1,243 @@
+"""Ingesting files into the catalogue: ``astra migrate`` beside a plain astropy + SQL loop.
+
+Workloads, measured in one run, in turns (``--repeat`` rounds; medians shown):
+
+- ingest: N synthetic dr13 apStar files into an empty SQLite catalogue (page cache warm).
+  Ours: :func:`astra.models.migrate.migrate_files`. Plain: for each file
+  ``astropy.io.fits.getheader`` then one ``INSERT`` (sqlite3, one transaction).
+- re-run over the same, unchanged files. Ours: a second ``migrate_files``. Plain: the same
+  loop again (a plain loop has no way to know what is unchanged).
+- select by a key filter from a catalogue of M rows (SQLite). Ours: the catalogue table (with
+  its key indexes) through peewee, ``Model.select().where(Model.obj == X)`` and
+  ``.where(Model.field == F).count()``. Plain: the same queries on a table of the same rows
+  without indexes.
+
+Usage::
+
+    python bench/migrate.py            # 100,000 files, 10^6 rows (the files are kept in --tree-dir)
+    python bench/migrate.py --quick    # 5,000 files, 10^5 rows, under a minute
+"""
+
+import argparse
+import concurrent.futures
+import os
+import resource
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+
+def _write_part(args):
+    root, n, seed = args
+    from astra.tools import synthetic
+
+    synthetic.write_sample_tree(root, n, release="dr13", species="apStar", seed=seed)
+    return n
+
+
+def make_tree(root, n, workers):
+    """``n`` synthetic dr13 apStar files under ``root`` (kept for the next run)."""
+    marker = os.path.join(root, f".complete-{n}")
+    if os.path.exists(marker):
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    parts = [(root, n // workers + (i < n % workers), 1000 + i) for i in range(workers)]
+    print(f"writing {n} synthetic apStar files under {root} ...", flush=True)
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_write_part, parts))
+    open(marker, "w").close()
+
+
+def list_files(root):
+    from astra.tasks.io.find import scan_files
+
+    return [path for path, *_ in scan_files("dr13", "apStar", sas_base_dir=root)]
+
+
+def plain_loop(paths, db_path):
+    """astropy getheader + one INSERT per file, in one transaction."""
+    from astropy.io import fits
+
+    connection = sqlite3.connect(db_path)
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS plain (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, "
+        "obj TEXT, snr REAL, nvisits INTEGER, ra REAL, dec REAL)"
+    )
+    began = time.perf_counter()
+    with connection:
+        for path in paths:
+            st = os.stat(path)
+            header = fits.getheader(path)
+            connection.execute(
+                "INSERT OR REPLACE INTO plain VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, st.st_size, st.st_mtime, header.get("OBJID"), header.get("SNR"),
+                 header.get("NVISITS"), header.get("RA"), header.get("DEC")),
+            )
+    seconds = time.perf_counter() - began
+    connection.close()
+    return seconds
+
+
+def ours(root, db_url, workers):
+    import astra.database
+    from astra.models.migrate import migrate_files
+
+    db = astra.database.connect(db_url)
+    began = time.perf_counter()
+    summary = migrate_files("dr13", "apStar", sas_base_dir=root, workers=workers, db=db)
+    seconds = time.perf_counter() - began
+    astra.database.reset()
+    astra.database.forget_tables()
+    return seconds, summary
+
+
+def fill_catalogue(db_path, m, seed=0):
+    """``m`` rows of apStar keys and header values: the catalogue table and a plain copy."""
+    import astra.database
+    from astra.database import write_transaction
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+    from astra.models.bulk import insert_rows
+
+    rng = np.random.default_rng(seed)
+    fields = [f"F{i:04d}" for i in range(2000)]
+    db = astra.database.connect(f"sqlite:///{db_path}")
+    Star.ensure_tables(db)
+    now = "2026-12-01 00:00:00"
+    for start in range(0, m, 100_000):
+        rows = []
+        for i in range(start, min(m, start + 100_000)):
+            obj = f"2M{i:08d}+{i % 9999999:07d}"
+            field = fields[int(rng.integers(len(fields)))]
+            rows.append({
+                "spectrum_pk": i + 1, "source": None, "release": "dr13", "data_model": "apStar",
+                "path": f"/sas/dr13/apogee/spectro/redux/r6/stars/apo25m/{field}/apStar-r6-{obj}.fits",
+                "file_size": 123840, "file_mtime": 1.7e9, "flag_bad_file": False, "ingested": now,
+                "modified": now, "snr": float(rng.uniform(5, 300)), "n_visits": int(rng.integers(1, 9)),
+                "apred": "r6", "apstar": "stars", "telescope": "apo25m", "field": field, "prefix": "ap",
+                "obj": obj,
+            })
+        with write_transaction(db):
+            insert_rows(Star, rows, db)
+    connection = sqlite3.connect(db_path)
+    with connection:
+        connection.execute("CREATE TABLE plain AS SELECT * FROM apogee_coadded_spectrum_in_ap_star")
+    connection.close()
+    astra.database.reset()
+    astra.database.forget_tables()
+    return f"2M{m // 2:08d}+{(m // 2) % 9999999:07d}", fields[7]
+
+
+def select_ours(db_path, obj, field):
+    import astra.database
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+
+    astra.database.connect(f"sqlite:///{db_path}")
+    began = time.perf_counter()
+    one = list(Star.select().where(Star.obj == obj))
+    t_one = time.perf_counter() - began
+    began = time.perf_counter()
+    count = Star.select().where(Star.field == field).count()
+    rows = list(Star.select(Star.spectrum_pk, Star.path).where(Star.field == field).tuples())
+    t_field = time.perf_counter() - began
+    astra.database.reset()
+    astra.database.forget_tables()
+    assert len(one) == 1 and count == len(rows)
+    return t_one, t_field, count
+
+
+def select_plain(db_path, obj, field):
+    connection = sqlite3.connect(db_path)
+    began = time.perf_counter()
+    one = connection.execute("SELECT * FROM plain WHERE obj = ?", (obj,)).fetchall()
+    t_one = time.perf_counter() - began
+    began = time.perf_counter()
+    connection.execute("SELECT count(*) FROM plain WHERE field = ?", (field,)).fetchone()
+    connection.execute("SELECT spectrum_pk, path FROM plain WHERE field = ?", (field,)).fetchall()
+    t_field = time.perf_counter() - began
+    connection.close()
+    assert len(one) == 1
+    return t_one, t_field
+
+
+def peak_rss_mib():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def row(workload, n, ours_s, plain_s, unit="files/s"):
+    if unit == "files/s":
+        a, b = n / ours_s, n / plain_s
+        print(f"{workload:<44}{n:>9}{a:>12.0f}{b:>12.0f}{a / b:>8.1f}x{peak_rss_mib():>9.0f}")
+    else:
+        print(f"{workload:<44}{n:>9}{ours_s:>11.4f}s{plain_s:>11.4f}s{plain_s / ours_s:>8.1f}x{peak_rss_mib():>9.0f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 files and 10^5 rows")
+    parser.add_argument("--files", type=int, help="number of apStar files (default 100,000)")
+    parser.add_argument("--rows", type=int, help="catalogue rows for the select (default 10^6)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of each workload")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="migrate's reader processes")
+    parser.add_argument("--tree-dir", default=os.path.join(tempfile.gettempdir(), "astra-bench-migrate"),
+                        help="where the synthetic files are written and kept")
+    args = parser.parse_args()
+    n = args.files or (5_000 if args.quick else 100_000)
+    m = args.rows or (100_000 if args.quick else 1_000_000)
+    root = os.path.join(args.tree_dir, f"apStar-{n}")
+    make_tree(root, n, max(1, args.workers))
+    paths = list_files(root)
+    for path in paths:  # warm the page cache: every file read once, whole
+        with open(path, "rb") as fp:
+            while fp.read(1 << 20):
+                pass
+    work = tempfile.mkdtemp(prefix="astra-bench-migrate-")
+    # Imports and the release's templates, once, outside the timings (as in a daily run).
+    empty = os.path.join(work, "empty")
+    os.makedirs(empty)
+    ours(empty, f"sqlite:///{os.path.join(work, 'warm.db')}", 1)
+    plain_loop(paths[:10], os.path.join(work, "warm-plain.db"))
+    ingest, rerun, plain1, plain2 = [], [], [], []
+    try:
+        for r in range(args.repeat):
+            db_ours = os.path.join(work, f"ours-{r}.db")
+            seconds, summary = ours(root, f"sqlite:///{db_ours}", args.workers)
+            assert summary.new == len(paths) and summary.bad == 0, str(summary)
+            ingest.append(seconds)
+            seconds, summary = ours(root, f"sqlite:///{db_ours}", args.workers)
+            assert summary.unchanged == len(paths), str(summary)
+            rerun.append(seconds)
+            db_plain = os.path.join(work, f"plain-{r}.db")
+            plain1.append(plain_loop(paths, db_plain))
+            plain2.append(plain_loop(paths, db_plain))
+            for name in (db_ours, db_plain):
+                os.remove(name)
+        db_select = os.path.join(work, "select.db")
+        obj, field = fill_catalogue(db_select, m)
+        sel_ours, sel_plain = [], []
+        for r in range(args.repeat):
+            sel_ours.append(select_ours(db_select, obj, field))
+            sel_plain.append(select_plain(db_select, obj, field))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    med = statistics.median
+    print(f"\n# astra migrate, {args.repeat} rounds in turns, medians; workers={args.workers}; {os.cpu_count()} CPUs")
+    print(f"{'workload':<44}{'N':>9}{'ours':>12}{'plain':>12}{'ratio':>9}{'RSS MiB':>9}")
+    print("-" * 95)
+    row("ingest apStar files (files/s)", len(paths), med(ingest), med(plain1))
+    row("re-run, unchanged files (files/s)", len(paths), med(rerun), med(plain2))
+    count = sel_ours[0][2]
+    row("select one obj from the catalogue", m, med(s[0] for s in sel_ours), med(s[0] for s in sel_plain), unit="s")
+    row(f"select a field ({count} rows), count + fetch", m, med(s[1] for s in sel_ours),
+        med(s[1] for s in sel_plain), unit="s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""A ``@task`` method against a plain loop: rocket's ``snr`` over catalogue apStar spectra.
+
+Workloads (each variant in its own process; the variants take turns, ``--repeat`` times, and
+the table gives medians -- the machine is shared and its timing noise is several percent):
+
+* **@task, database on** -- ``list(snr(Star.select()))``: the catalogue query, the method
+  over every spectrum (each read with the catalogue's own reader), timing, batched upserts
+  and the read-back of ``task_pk``/``created``, into an empty ``rocket_snr`` table;
+* **plain loop** -- the same query, the same reader (``row.read_arrays()``), the same values
+  (:func:`astra.contrib.rocket.snr_values`), the same rows written with ``executemany`` of a
+  plain ``INSERT`` every 1,000 rows, into an empty table;
+* **astra run** -- ``astra run snr ApogeeCoaddedSpectrumInApStar`` (through Luigi), for scale;
+* **nothing to do** -- with 10^5 catalogue rows that all have an up-to-date result: the
+  pending query in-process, and the whole ``astra run snr ...`` command (Python start-up,
+  imports, the query) in a fresh process.
+
+Usage::
+
+    python bench/task.py            # 10,000 spectra, 3 rounds; 100,000 rows for "nothing to do"
+    python bench/task.py --quick    # 1,000 spectra, 1 round; 100,000 rows (under a minute)
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _rss_mb():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return max(own, children)
+
+
+def _fresh_results(db_path):
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("DROP TABLE IF EXISTS rocket_snr")
+
+
+def plain_loop():
+    """The same rows as the @task, written by hand with executemany."""
+    import datetime
+
+    import astra
+    from astra.contrib.rocket import RocketSNR, snr_values
+    from astra.database import get_database
+    from astra.database.migrations import ensure_table
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+    from astra.models.pipeline import major_minor
+
+    db = get_database()
+    ensure_table(RocketSNR, db=db)
+    columns = ["source_pk", "spectrum_pk", "spectrum_mtime", "v_astra", "v_astra_major_minor", "created",
+               "modified", "t_elapsed", "tag", "pipeline_flags", "snr", "snr_visits", "n_visits", "n_pixels",
+               "result_flags"]
+    sql = f"INSERT INTO rocket_snr ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    version, mm = astra.__version__, major_minor()
+    batch, n = [], 0
+
+    def write():
+        with db.atomic():
+            db.cursor().executemany(sql, batch)
+        batch.clear()
+
+    for row in Star.select():
+        began = time.perf_counter()
+        values = snr_values(row.read_arrays())
+        flags = 1 if values.get("flag_low_snr") else 0
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat(" ")
+        batch.append((row.source_pk, row.spectrum_pk, row.file_mtime, version, mm, now, now,
+                      time.perf_counter() - began, "", 0, values.get("snr"), json.dumps(values.get("snr_visits")),
+                      values.get("n_visits"), values.get("n_pixels"), flags))
+        n += 1
+        if len(batch) >= 1000:
+            write()
+    if batch:
+        write()
+    return n
+
+
+def child(variant, db_path, sas):
+    """Run one variant here; print its seconds, peak RSS and count as JSON."""
+    os.environ["ASTRA_DATABASE_URL"] = f"sqlite:///{db_path}"
+    if variant in ("task", "loop", "astra-run"):
+        _fresh_results(db_path)
+    start = time.perf_counter()
+    if variant == "task":
+        from astra.contrib.rocket import snr
+        from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+
+        n = len(list(snr(Star.select())))
+    elif variant == "loop":
+        n = plain_loop()
+    elif variant == "astra-run":
+        from astra.cli import main
+
+        assert main(["run", "snr", "ApogeeCoaddedSpectrumInApStar", "--max-batch-size", "1000"]) == 0
+        n = None
+    elif variant == "nothing-query":
+        from astra.contrib.rocket import RocketSNR
+        from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+        from astra.tasks.function_query import pending_spectra
+
+        start = time.perf_counter()  # the query alone, after the imports
+        n = len(list(pending_spectra(Star, RocketSNR)))
+        assert n == 0, n
+    else:
+        raise SystemExit(f"unknown variant {variant}")
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "rss_mb": _rss_mb(), "n": n}))
+
+
+def _run_child(variant, db_path, sas):
+    result = subprocess.run([sys.executable, __file__, "--child", variant, "--db", db_path, "--sas", sas],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{variant} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _run_command(db_path):
+    """The whole ``astra run snr ...`` with nothing to do, in a fresh process: seconds."""
+    env = dict(os.environ, ASTRA_DATABASE_URL=f"sqlite:///{db_path}")
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "astra.cli", "run", "snr", "ApogeeCoaddedSpectrumInApStar"],
+                            capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0 or "nothing to do" not in result.stdout:
+        raise RuntimeError(f"astra run failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+    return {"seconds": seconds, "rss_mb": float("nan"), "n": 0}
+
+
+def _big_catalogue(db_path, n):
+    """``n`` catalogue rows, each with an up-to-date RocketSNR row (no files: nothing is read)."""
+    os.environ["ASTRA_DATABASE_URL"] = f"sqlite:///{db_path}"
+    import astra
+    from astra.contrib.rocket import RocketSNR
+    from astra.database import get_database
+    from astra.database.migrations import ensure_table
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+    from astra.models.pipeline import major_minor
+
+    db = get_database()
+    Star.ensure_tables(db=db)
+    ensure_table(RocketSNR, db=db)
+    now = "2026-01-01 00:00:00"
+    with db.atomic():
+        db.cursor().executemany(
+            "INSERT INTO apogee_coadded_spectrum_in_ap_star (spectrum_pk, release, data_model, path, file_size, "
+            "file_mtime, flag_bad_file, ingested, modified) VALUES (?, 'dr13', 'apStar', ?, 1000, ?, 0, ?, ?)",
+            [(i, f"/nowhere/apStar-{i}.fits", 1.7e9 + i, now, now) for i in range(1, n + 1)],
+        )
+        db.cursor().executemany(
+            "INSERT INTO rocket_snr (spectrum_pk, spectrum_mtime, v_astra, v_astra_major_minor, created, modified, "
+            "tag, pipeline_flags, result_flags, snr) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, 50.0)",
+            [(i, 1.7e9 + i, astra.__version__, major_minor(), now, now) for i in range(1, n + 1)],
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 spectra and one round")
+    parser.add_argument("-n", type=int, help="number of spectra (files)")
+    parser.add_argument("--rows", type=int, default=100_000, help="catalogue rows for 'nothing to do'")
+    parser.add_argument("--repeat", type=int, help="rounds of every variant (default 3, 1 with --quick)")
+    parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+                        help="where the files and databases go (default /dev/shm)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--sas", help=argparse.SUPPRESS)
+    parser.add_argument("--big", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.big:
+        return _big_catalogue(args.db, args.big)
+    if args.child:
+        return child(args.child, args.db, args.sas)
+
+    n = args.n or (1_000 if args.quick else 10_000)
+    repeat = args.repeat or (1 if args.quick else 3)
+    work = tempfile.mkdtemp(prefix="astra-bench-task-", dir=args.dir)
+    try:
+        sas, db_path, big_db = os.path.join(work, "sas"), os.path.join(work, "astra.db"), os.path.join(work, "big.db")
+        from astra.tools.synthetic import write_sample_tree
+
+        began = time.perf_counter()
+        write_sample_tree(sas, n, release="dr13", species="apStar", seed=1, snr=50, n_visits=2)
+        env = dict(os.environ, ASTRA_DATABASE_URL=f"sqlite:///{db_path}")
+        migrated = subprocess.run([sys.executable, "-m", "astra.cli", "migrate", "--release", "dr13", "--species",
+                                   "apStar", "--sas-base-dir", sas, "--no-progress"], env=env, capture_output=True, text=True)
+        if migrated.returncode != 0:
+            raise RuntimeError(f"astra migrate failed:\n{migrated.stdout[-3000:]}\n{migrated.stderr[-3000:]}")
+        big = subprocess.run([sys.executable, __file__, "--big", str(args.rows), "--db", big_db],
+                             capture_output=True, text=True)
+        if big.returncode != 0:
+            raise RuntimeError(big.stderr[-3000:])
+        print(f"# rocket snr: {n} synthetic apStar files (2 visits) written and migrated in "
+              f"{time.perf_counter() - began:.1f} s under {args.dir}; {os.cpu_count()} cores (shared machine); "
+              f"{repeat} round(s), medians shown")
+        variants = ("task", "loop", "astra-run")
+        runs = {v: [] for v in variants + ("nothing-query", "nothing-command")}
+        for _ in range(repeat):  # take turns, so slow spells of the machine hit every variant
+            for variant in variants:
+                runs[variant].append(_run_child(variant, db_path, sas))
+            runs["nothing-query"].append(_run_child("nothing-query", big_db, sas))
+            runs["nothing-command"].append(_run_command(big_db))
+        med = {v: statistics.median(r["seconds"] for r in rs) for v, rs in runs.items()}
+        rss = {v: max(r["rss_mb"] for r in rs) for v, rs in runs.items()}
+        header = f"{'workload':<44}{'N':>8}{'ours s':>9}{'comparison':>22}{'comp s':>9}{'ratio':>8}{'peak RSS MB':>13}"
+        print(header)
+        print("-" * len(header))
+
+        def line(label, count, ours, comparison, theirs, ratio, memory):
+            print(f"{label:<44}{count:>8}{ours:>9.3f}{comparison:>22}{theirs:>9.3f}{ratio:>8.2f}{memory:>13.0f}")
+
+        line("@task snr, database on (throughput)", n, med["task"], "plain loop", med["loop"],
+             med["loop"] / med["task"], rss["task"])
+        line("astra run snr (Luigi, 1 worker)", n, med["astra-run"], "plain loop", med["loop"],
+             med["loop"] / med["astra-run"], rss["astra-run"])
+        print(f"{'nothing to do: pending query (in process)':<44}{args.rows:>8}{med['nothing-query']:>9.3f}"
+              f"{'target <= 1 s':>22}{'':>9}{'':>8}{rss['nothing-query']:>13.0f}")
+        print(f"{'nothing to do: whole astra run command':<44}{args.rows:>8}{med['nothing-command']:>9.3f}"
+              f"{'target <= 1 s':>22}")
+        print("(ratio: our throughput relative to the plain loop's; 1 is equal, above 1 is faster)")
+        for v, rs in runs.items():
+            print(f"#   {v}: " + " ".join(f"{r['seconds']:.3f}" for r in rs))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""``astra run`` on the command line: bad input is one clear line naming what is wrong."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from astra.cli import main
+
+EstimateSNR = "astra.contrib.rocket.EstimateSNR"
+
+
+def _astra(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "astra.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_malformed_json_list_names_the_key(capsys):
+    assert main(["run", EstimateSNR, "--release", "dr13", "--field", "[120-45, 009+09]"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'field': '[120-45, 009+09]' is not a valid JSON list" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("option", ["--workers", "--limit", "--max-batch-size"])
+def test_zero_counts_are_refused(option, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", EstimateSNR, "--release", "dr13", option, "0"])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_mistyped_names_get_suggestions(capsys):
+    cases = [
+        (["run", "astra.contrib.rocket.EstimateSRN"], "has no task 'EstimateSRN' (did you mean 'EstimateSNR'?)"),
+        (["run", "astra.contrib.rockt.EstimateSNR"], "(did you mean 'rocket'?)"),
+        (["run", "no_such_module_here.Greet"], "PYTHONPATH=."),
+        (["run", EstimateSNR, "--min-good-pixel", "5"], "no parameter 'min_good_pixel' (did you mean 'min_good_pixels'?)"),
+        (["run", EstimateSNR, "--species", "apStr"], "has no apStr template (did you mean 'apStar'?)"),
+    ]
+    for argv, expected in cases:
+        assert main([*argv, "--release", "dr13"]) == 2, argv
+        assert expected in capsys.readouterr().err
+
+
+def test_species_in_another_case_is_the_data_model(tmp_path, capsys):
+    assert main(["run", EstimateSNR, "--release", "dr13", "--species", "apstar",
+                 "--sas-base-dir", str(tmp_path)]) == 1
+    assert "no spectra found (apStar files of dr13" in capsys.readouterr().err
+
+
+def test_sas_root_that_does_not_exist_is_not_created(tmp_path):
+    missing = tmp_path / "no-such-sas"
+    out = _astra("run", EstimateSNR, "--release", "dr13", env=dict(os.environ, SAS_BASE_DIR=str(missing)))
+    assert out.returncode == 1
+    assert f"under {missing}, which does not exist" in out.stderr
+    assert not missing.exists()
+
+
+def test_sas_root_that_is_a_file_is_a_clear_error(tmp_path):
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root:x:0:0\n")
+    out = _astra("run", EstimateSNR, "--release", "dr13", env=dict(os.environ, SAS_BASE_DIR=str(a_file)))
+    assert out.returncode == 1
+    # (specutils imports matplotlib, which may first say that it builds its font cache)
+    assert out.stderr.strip().splitlines()[-1] == f"no spectra found (apStar files of dr13 under {a_file}, which is not a directory)"
+
+
+def test_run_says_where_the_results_are(tmp_path, capsys):
+    from astra.tools import synthetic
+
+    sas = str(tmp_path / "sas")
+    synthetic.write_sample_tree(sas, 3, release="dr13", species="apStar", seed=3)
+    assert main(["run", EstimateSNR, "--release", "dr13", "--sas-base-dir", sas]) == 0
+    out = capsys.readouterr().out
+    assert f"results: {tmp_path / 'output' / 'EstimateSNR'}" in out
+    assert "astra find" in out
