@@ -5,6 +5,8 @@ Times, in one process over the same files, in turns (``--repeat`` rounds, best r
 - astropy: ``fits.open`` and the data of HDUs 1-3 (flux, sigma, bitmask), nothing else;
 - ``read_arrays``: Astra's arrays reader (the lean FITS reader for plain files), with the
   inverse variances, the bad-pixel mask, the wavelength grid and the header metadata;
+- ``read_arrays`` with the lean reader but without its HDU-layout check (what the lean read
+  cost before every read checked the layout);
 - ``read_arrays`` with the lean reader off (astropy underneath, the same checks);
 - ``read_spectrum``: a full :class:`specutils.Spectrum` through astropy.
 
@@ -42,6 +44,18 @@ def _without_lean(path, kind):
         errors.LEAN_KINDS = saved
 
 
+def _without_layout_check(path, kind):
+    """The lean read as it was before every read checked the HDU layout (for comparison)."""
+    from astra.tools.spectrum import errors, read_arrays
+
+    saved = errors._check_quick_layout
+    errors._check_quick_layout = lambda hdul, kind, name: None
+    try:
+        return read_arrays(path, kind)
+    finally:
+        errors._check_quick_layout = saved
+
+
 def measure(files, kind, repeat):
     """Best per-file time (ms) of each reader over ``files``."""
     from astra.tools.spectrum import read_arrays, read_spectrum
@@ -49,6 +63,7 @@ def measure(files, kind, repeat):
     readers = {
         "astropy, HDUs 1-3 only": _bare_astropy,
         "read_arrays (lean reader)": lambda p: read_arrays(p, kind),
+        "  same, no layout check": lambda p: _without_layout_check(p, kind),
         "read_arrays (astropy)": lambda p: _without_lean(p, kind),
         "read_spectrum (Spectrum)": lambda p: read_spectrum(p, kind),
     }

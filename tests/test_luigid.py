@@ -160,6 +160,37 @@ def _running_batches(scheduler):
     return {t: info.get("worker_running") for t, info in scheduler.api("task_list", status="RUNNING").items()}
 
 
+def _claim_key_of(claims_dir, pid):
+    """The key of the claim file in ``claims_dir`` held by ``pid``, or None."""
+    import json as _json
+
+    try:
+        names = os.listdir(claims_dir)
+    except FileNotFoundError:
+        return None
+    for name in names:
+        if not name.endswith(".claim"):
+            continue
+        try:
+            with open(os.path.join(claims_dir, name)) as fp:
+                if _json.load(fp)["pid"] == pid:
+                    return name[: -len(".claim")]
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
+
+
+def _claim_pid(claims_dir, key):
+    """The pid holding the claim ``key`` (None when there is no claim file)."""
+    import json as _json
+
+    try:
+        with open(os.path.join(claims_dir, key + ".claim")) as fp:
+            return _json.load(fp)["pid"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 @pytest.mark.slow
 def test_a_sigkilled_astra_run_workers_batch_is_rerun_by_the_other(tmp_path):
     """Astra's shipped luigid settings, two ``astra run`` workers, one SIGKILLed mid-batch."""
@@ -178,6 +209,7 @@ def test_a_sigkilled_astra_run_workers_batch_is_rerun_by_the_other(tmp_path):
         config = tmp_path / "astra.yml"
         config.write_text(f"scheduler_host: 127.0.0.1\nscheduler_port: {scheduler.port}\n")
         log = tmp_path / "computed.log"
+        env_output = os.environ["ASTRA_OUTPUT_DIR"]
         env = _env(ASTRA_CONFIG=str(config), ASTRA_CLAIM_LOG=str(log), ASTRA_CLAIM_SLEEP="0.3",
                    LUIGI_CONFIG_PATH=str(tmp_path / "worker.cfg"))
         (tmp_path / "worker.cfg").write_text("[worker]\nwait_jitter = 0.5\n")
@@ -195,13 +227,17 @@ def test_a_sigkilled_astra_run_workers_batch_is_rerun_by_the_other(tmp_path):
                 return f"pid={victim.pid})" in workers and f"pid={survivor.pid})" in workers
 
             wait_until(both_run_batches, 180, "both workers run a batch", interval=0.2)
+            # The victim's claim names its batch; after the kill only the file is watched, so
+            # nothing but the workers' own requests makes luigid prune (task_list would).
+            claims_dir = os.path.join(env_output, "claimtests", "LoggedSNR", "claims")
+            wait_until(lambda: _claim_key_of(claims_dir, victim.pid), 60, "the victim holds a claim", interval=0.1)
+            key = _claim_key_of(claims_dir, victim.pid)
             batch = next(t for t, w in _running_batches(scheduler).items() if f"pid={victim.pid})" in (w or ""))
             os.killpg(victim.pid, signal.SIGKILL)
             killed_at = time.monotonic()
             victim.wait(10)
-            wait_until(lambda: f"pid={survivor.pid})" in (_running_batches(scheduler).get(batch) or "")
-                       or scheduler.task_statuses().get(batch) == "DONE", 120,
-                       "the killed worker's batch runs again", interval=0.2)
+            wait_until(lambda: _claim_pid(claims_dir, key) in (survivor.pid, None), 120,
+                       "the killed worker's batch runs again", interval=0.1)
             print(f"\nkilled worker's batch running again after {time.monotonic() - killed_at:.1f} s")
             out, _ = survivor.communicate(timeout=300)
         finally:

@@ -200,12 +200,20 @@ class FileClaimStore:
         return _record(values, heartbeat=mtime)
 
     def _write(self, record):
-        from astra.targets import atomic_open  # targets imports processes, not claims
+        # Renamed into place (readers never see half a claim) but not fsync-ed: after a
+        # machine crash every claim is stale anyway, and a flush would cost milliseconds.
+        from astra.targets import _temporary_name
 
         path = self.path(record.key)
-        with atomic_open(path, "w") as fp:
-            json.dump(record.as_dict(), fp)
-        os.utime(path, (record.heartbeat, record.heartbeat))
+        temporary = _temporary_name(path)
+        try:
+            with open(temporary, "w") as fp:
+                json.dump(record.as_dict(), fp)
+            os.utime(temporary, (record.heartbeat, record.heartbeat))
+            os.replace(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
 
     def acquire(self, record, expiry=None):
         """Take the claim of ``record.key`` unless another live claim holds it.
