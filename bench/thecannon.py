@@ -2,7 +2,7 @@
 
 Prepared once (not timed): a Cannon model trained on 300 synthetic spectra, saved as ``.npz``,
 and N continuum-normalised synthetic apStar spectra (S/N 100) written where
-:class:`~astra.tasks.continuum.ContinuumNormalise` puts its outputs, so the test task finds
+:class:`~astra.contrib.continuum.ContinuumNormalise` puts its outputs, so the test task finds
 its inputs complete. Then, each in its own process (so peak RSS is its own):
 
 * ``ours``: ``astra.build`` of :class:`~astra.contrib.thecannon.TestTheCannon` tasks
@@ -43,7 +43,7 @@ def prepare(directory, n):
 
     from astra.contrib.thecannon import CannonModel
     from astra.targets import atomic_path
-    from astra.tasks.continuum import ContinuumNormalise
+    from astra.contrib.continuum import ContinuumNormalise
     from astra.tools import synthetic
 
     rng = np.random.default_rng(0)
@@ -82,7 +82,7 @@ def run_variant(variant, n, model_path):
     import astra
     from astra.contrib.thecannon import CannonModel, TestTheCannon
     from astra.targets import atomic_open
-    from astra.tasks.continuum import ContinuumNormalise, read_normalised
+    from astra.contrib.continuum import ContinuumNormalise, read_normalised
 
     if variant == "ours":
         task = TestTheCannon(**KEYS, obj=_objects(n), model_path=model_path)

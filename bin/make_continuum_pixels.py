@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from astra.tasks.continuum import APOGEE_REGIONS, normalise
+from astra.contrib.continuum import APOGEE_REGIONS, normalise
 from astra.tools import synthetic
 from astra.tools.spectrum import read_spectrum
 

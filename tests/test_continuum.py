@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import astra
-from astra.tasks.continuum import (
+from astra.contrib.continuum import (
     DEFAULT_CONTINUUM_PIXELS,
     ContinuumNormalise,
     fit_continuum,
@@ -217,3 +217,16 @@ def test_real_apvisit_and_boss(real_sas, monkeypatch):
         assert on.sum() > 1000
         assert abs(np.median(spectrum.flux[0][on]) - 1) < 0.02, task
         assert 0.9 < np.median(spectrum.flux[0][spectrum.ivar[0] > 0]) < 1.05
+
+
+def test_the_old_module_path_still_imports_and_says_where_it_moved():
+    import importlib
+    import sys
+
+    import astra.contrib.continuum
+
+    sys.modules.pop("astra.tasks.continuum", None)
+    with pytest.warns(DeprecationWarning, match="moved to astra.contrib.continuum"):
+        old = importlib.import_module("astra.tasks.continuum")
+    assert old.ContinuumNormalise is astra.contrib.continuum.ContinuumNormalise
+    assert old.normalise is astra.contrib.continuum.normalise

@@ -86,7 +86,7 @@ def test_unknown_release():
 
 
 def test_apstar_grid_is_defined_once():
-    from astra.tasks import continuum
+    from astra.contrib.continuum import tasks as continuum
     from astra.tools.spectrum import loaders_apogee
     from astra.tools.synthetic import model
 
@@ -111,7 +111,7 @@ def test_formats_and_layouts_come_from_the_registry():
 
 def test_backwards_compatible_species_views():
     from astra.contrib.rocket import SPECIES
-    from astra.tasks.continuum import SPECIES as CONTINUUM_SPECIES
+    from astra.contrib.continuum import SPECIES as CONTINUUM_SPECIES
     from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 
     assert dict(SPECIES) == {"apStar": ApStarFile, "apVisit": ApVisitFile, "spec": SpecFile}

@@ -9,7 +9,7 @@ import pytest
 import astra
 from astra.contrib.thecannon import CannonModel, TrainTheCannon, read_training_set, write_training_set
 from astra.contrib.thecannon import TestTheCannon as CannonTest  # not collected by pytest
-from astra.tasks.continuum import ContinuumNormalise
+from astra.contrib.continuum import ContinuumNormalise
 from astra.tools import synthetic
 
 NAMES = ("teff", "logg", "fe_h")

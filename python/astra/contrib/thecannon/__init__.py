@@ -3,7 +3,7 @@
 * :mod:`astra.contrib.thecannon.model` -- :class:`CannonModel` on plain arrays (train, save,
   load, fit labels);
 * :mod:`astra.contrib.thecannon.tasks` -- :class:`TrainTheCannon` and :class:`TestTheCannon`,
-  built on :class:`~astra.tasks.continuum.ContinuumNormalise`.
+  built on :class:`~astra.contrib.continuum.ContinuumNormalise`.
 
 From the command line::
 

@@ -6,7 +6,7 @@ column, the data-model keys of the ``species`` (e.g. for dr13 apStar: ``apred``,
 one. The SHA-256 of the table file is computed when the task is built and is a significant
 parameter (``training_set_hash``), so editing the table trains (and writes) a new model.
 
-Spectra are continuum-normalised by :class:`~astra.tasks.continuum.ContinuumNormalise`, with
+Spectra are continuum-normalised by :class:`~astra.contrib.continuum.ContinuumNormalise`, with
 the same settings for training and test spectra (the test task passes its continuum parameters
 to the training task). The training task requires all its training spectra as one batch.
 """
@@ -24,7 +24,7 @@ from astra.contrib.thecannon.model import FLAGS, CannonModel
 from astra.contrib.thecannon.results import TheCannonResult
 from astra.database import DatabaseOutputMixin
 from astra.tasks import BaseTask
-from astra.tasks.continuum import SPECIES, ContinuumNormalise, read_normalised
+from astra.contrib.continuum import SPECIES, ContinuumNormalise, read_normalised
 from astra.tasks.io import LocalTargetTask
 from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, IntKeyParameter, SpectrumKeysMixin
 
