@@ -349,3 +349,22 @@ def test_files_mode_writes_one_fits_table_per_spectrum(catalogue, monkeypatch, t
     assert not Rocket.table_exists()
     summary = astra.build([rocket.task_class(spectrum_pk=tuple(pks(catalogue)))])
     assert summary.skipped == 4
+
+
+# ---------------------------------------------------------------------- the guide's example
+
+
+def test_the_writing_tasks_example_runs(catalogue, tmp_path, monkeypatch):
+    """docs/writing-tasks.rst's first example, as a module, over the catalogue."""
+    import importlib
+    import re
+    import textwrap
+
+    text = open(os.path.join(TESTS_DIR, "..", "docs", "writing-tasks.rst")).read()
+    block = re.search(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", text).group(1)
+    (tmp_path / "guide_methods.py").write_text(textwrap.dedent(block))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    guide = importlib.import_module("guide_methods")
+    results = list(guide.mean_snr(Star.select(), min_snr=10**6))
+    assert len(results) == len(catalogue) and all(r.flag_low_snr and r.snr > 10 for r in results)
+    assert guide.MeanSNR.select().count() == len(catalogue)
