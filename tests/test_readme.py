@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 README = os.path.join(os.path.dirname(__file__), "..", "README.md")
 
 
@@ -55,3 +57,23 @@ def test_class_style_task_example_runs_as_written(tmp_path):
     assert "2 spectra done (0 already complete), 0 failed" in first.stdout
     second = _run(code, tmp_path)
     assert "2 spectra done (2 already complete), 0 failed" in second.stdout
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_running_methods_work_as_written_from_a_plain_shell(tmp_path, real_sas):
+    # A new user's shell: the venv not activated (the block activates it), only the system PATH.
+    text = _read()
+    section = text.split("## Running methods", 1)[1].split("\n## ", 1)[0]
+    script = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    assert "source venv/bin/activate" in script and "SAS_BASE_DIR" in script
+    script = script.replace("/path/to/sas", real_sas)
+    os.symlink(sys.prefix, tmp_path / "venv")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), "ASTRA_OUTPUT_DIR": str(tmp_path / "out")}
+    out = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "EstimateSNR: 4 spectra;" in out.stdout
+    assert f"results: {tmp_path / 'out' / 'EstimateSNR'}" in out.stdout   # where the results went
+    assert re.search(r"^done\t\S+-snr\.json\tobj=2M00452143\+1634446", out.stdout, re.M)
+    assert "\x1b[" not in out.stderr

@@ -31,7 +31,24 @@ def load_task_class(dotted):
         tasks = [name for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, luigi.Task)]
         what = "has no task" if task_class is None else "has no task class"
         raise ValueError(f"module {module_name!r} {what} {class_name!r}{did_you_mean(class_name, tasks)}")
+    refuse_removed(task_class)
     return task_class
+
+
+def refuse_removed(task_class):
+    """Raise the advice of a removed task's placeholder (:mod:`astra.tasks.removed`) as a ValueError.
+
+    :param task_class: a task class.
+    :raises ValueError: with what to write instead, for a placeholder.
+    """
+    from astra.tasks.removed import RemovedTaskError
+
+    try:
+        task_class.get_param_values([], [], {})  # placeholders refuse here; real tasks are not built
+    except RemovedTaskError as error:
+        raise ValueError(str(error)) from None
+    except Exception:
+        pass
 
 
 def load_module(module_name):

@@ -175,6 +175,12 @@ def _check_luigi_task(module_name, family, task_args):
         families = [value.get_task_family() for value in vars(module).values()
                     if isinstance(value, type) and issubclass(value, luigi.Task)]
         raise UsageError(f"module {module_name!r} has no task {family!r}{did_you_mean(family, families)}") from None
+    from astra.runner import refuse_removed
+
+    try:
+        refuse_removed(task_class)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     core = {name for name, _ in luigi.interface.core.get_params()}  # --workers, --log-level, ...
     params = {k: v for k, v in split_extra(task_args).items() if k not in core}
     try:

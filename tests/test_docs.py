@@ -1,0 +1,43 @@
+"""Examples in docs/ do what the docs say."""
+
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+from service_fixtures import PROJECT_DIR
+
+
+def _literal_block_after(path, marker):
+    """The first ``::`` literal block after the line containing ``marker``, dedented."""
+    text = open(os.path.join(PROJECT_DIR, path)).read()
+    after = text[text.index(marker):]
+    block = re.search(r"::\n\n((?:    .*\n|\n)+)", after).group(1)
+    return "\n".join(line[4:] for line in block.splitlines()) + "\n"
+
+
+def test_configuration_luigi_cfg_example_takes_effect(tmp_path):
+    example = _literal_block_after("docs/configuration.rst", "Luigi's own files")
+    assert "[EstimateSNR]" in example
+    cfg = tmp_path / "luigi.cfg"
+    cfg.write_text(example)
+    check = ("from astra.contrib.rocket import EstimateSNR; import luigi.configuration as c;"
+             "print(EstimateSNR(release='dr13').min_good_pixels, c.get_config().get('core', 'scheduler_host'))")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, LUIGI_CONFIG_PATH=str(cfg)), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    value = int(re.search(r"min_good_pixels = (\d+)", example).group(1))
+    assert out.stdout.split() == [str(value), "scheduler.example.org"]
+    from astra.contrib.rocket import EstimateSNR
+
+    assert EstimateSNR(release="dr13").min_good_pixels != value   # the default differs: the file did it
+
+
+def test_every_documented_setting_is_in_the_shipped_astra_yml():
+    shipped = yaml.safe_load(open(os.path.join(PROJECT_DIR, "python", "astra", "etc", "astra.yml")))
+    table = open(os.path.join(PROJECT_DIR, "docs", "configuration.rst")).read().split("In Python::")[0]
+    documented = set(re.findall(r"   \* - ``(\w+)``", table))
+    assert {"scheduler_host", "scheduler_port"} <= documented
+    assert documented <= set(shipped)
