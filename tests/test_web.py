@@ -203,6 +203,9 @@ def test_the_token_guards_work_when_it_is_set(app, web_config):
     client.post(base + "/login", data={"token": "nope", "csrf_token": csrf})
     assert client.post(base + f"/runs/{run.id}/stop", data={"csrf_token": csrf}).status_code == 403
     assert client.post(base + "/login", data={"token": "s3cret", "csrf_token": csrf}).status_code == 302
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):  # no redirect off the site
+        response = client.post(base + "/login", query_string={"next": target}, data={"token": "s3cret", "csrf_token": csrf})
+        assert response.headers["Location"] == "/runs", target
     assert client.post(base + f"/runs/{run.id}/stop", data={"csrf_token": csrf}).status_code == 302
     # An API client sends the token as a Bearer header (no CSRF token needed, no session).
     api = app.test_client()
@@ -227,7 +230,7 @@ def test_is_loopback():
 def test_results_pages_filters_plot_and_fits_download(client, web_config):
     from astropy.io import fits
 
-    from astra.database.examples import EstimateSNRResult
+    from astra.contrib.rocket.results import EstimateSNRResult
 
     _run_with_a_broken_spectrum(web_config, n=60)
     total = EstimateSNRResult.select().count()
@@ -279,3 +282,41 @@ def test_read_log_returns_whole_lines_and_resumes(tmp_path):
 def test_astra_web_refuses_a_bad_port(capsys):
     assert main(["web", "--port", "0"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_a_task_method_is_started_over_a_catalogue_model(web_config, tmp_path):
+    import astra.config
+    from astra.contrib.rocket.results import RocketSNR
+    from astra.web import launch
+    from astra.web.app import create_app
+
+    with open(web_config["config"], "w") as fp:
+        fp.write("web_tasks: [snr]\n")  # the package's @task, by its registered name
+    astra.config.reload()
+    synthetic.write_sample_tree(web_config["sas"], 4, release="dr13", species="apStar", seed=2, n_visits=1)
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", web_config["sas"],
+                 "--no-progress"]) == 0
+    client = create_app().test_client()
+    try:
+        page = client.get("/start/snr").get_data(as_text=True)
+        assert ">ApogeeCoaddedSpectrumInApStar</option>" in page and 'name="release"' not in page
+        assert 'name="min_good_pixels" type="number" step="1"' in page
+        csrf = _csrf(client, "/start/snr")
+        response = client.post("/start/snr", data={"model": "ApogeeCoaddedSpectrumInApStar", "limit": "3",
+                                                   "min_good_pixels": "50", "csrf_token": csrf})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        run_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        run = _wait_for_run(client, run_id)
+        assert (run["state"], run["total"], run["done"]) == ("done", 3, 3), run
+        assert run["parameters"]["model"] == "ApogeeCoaddedSpectrumInApStar"
+        assert "snr ApogeeCoaddedSpectrumInApStar --limit 3 " in run["command"]
+        assert "--min-good-pixels=50" in run["command"] and "--use-pixel-mask=false" in run["command"]
+        bad = client.post("/start/snr", data={"model": "Nope", "csrf_token": csrf})
+        assert bad.status_code == 400 and "not &#39;Nope&#39;" in bad.get_data(as_text=True)
+        # Its results model has a page too.
+        table = RocketSNR._meta.table_name
+        results = client.get(f"/results/{table}").get_data(as_text=True)
+        assert results.count("<tr><td>") == 3
+        assert client.get(f"/results/{table}/plot.png?x=snr").mimetype == "image/png"
+    finally:
+        launch.stop_all()

@@ -461,6 +461,7 @@ def batch_started(task, pending, skipped):
         state="running", host=socket.gethostname(), pid=os.getpid(), started=utcnow(), total=pending + skipped,
         skipped=skipped, done=0, failed=0, log_path=log_path,
     ).where(RunBatch.id == batch.id).execute()
+    _follow_batches(run_id)
     _update_run_counts(run_id)
     handler = _file_handler(log_path)
     _attach(handler)
@@ -471,12 +472,17 @@ def batch_started(task, pending, skipped):
     return BatchRecord(task, run_id, batch.id, handler, pending + skipped, skipped)
 
 
-def _worker_run(task):
-    """A run for a Luigi worker started by an ``astra srun`` job (``ASTRA_RUN_PARENT`` set).
+#: The kind of run recorded for the Luigi workers of an ``astra srun`` job.
+WORKER_KIND = "luigi worker"
 
-    ``luigi --module ...`` workers have no build to record: the first batch a worker process
-    runs records a run of kind ``luigi worker`` under the submission, and later batches of
-    that process (and its forks) join it.
+
+def _worker_run(task):
+    """The run of a Luigi worker started by an ``astra srun`` job (``ASTRA_RUN_PARENT`` set).
+
+    ``luigi --module ...`` workers have no build to record. A worker process and the task
+    processes it forks (``--workers N``) share one process group: its first batch records a
+    run of kind ``luigi worker`` under the submission (``pid`` is the process group), later
+    batches join it. Its state follows its batches (running while one runs).
     """
     parent = os.environ.get(ENV_PARENT)
     if not parent or not parent.isdigit():
@@ -484,15 +490,32 @@ def _worker_run(task):
     from astra.models.run import utcnow
 
     Run, _, _ = _models()
-    run = Run.create(
-        kind="luigi worker", task=task_name(task), task_family=task.get_task_family(), parent=int(parent),
-        command=" ".join(shlex.quote(a) for a in sys.argv), host=socket.gethostname(), user=_user(),
-        pid=os.getpid(), state="running", started=utcnow(),
-        log_path=os.path.join(runs_directory(), "{id}", "run.log"),
-    )
-    Run.update(log_path=os.path.join(runs_directory(), str(run.id), "run.log")).where(Run.id == run.id).execute()
+    group, host = os.getpgid(0), socket.gethostname()
+    run = Run.get_or_none((Run.parent == int(parent)) & (Run.kind == WORKER_KIND) & (Run.host == host)
+                          & (Run.pid == group))
+    if run is None:
+        run = Run.create(
+            kind=WORKER_KIND, task=task_name(task), task_family=task.get_task_family(), parent=int(parent),
+            command=" ".join(shlex.quote(a) for a in sys.argv), host=host, user=_user(), pid=group,
+            state="running", started=utcnow(),
+        )
+        Run.update(log_path=os.path.join(runs_directory(), str(run.id), "run.log")).where(Run.id == run.id).execute()
     os.environ[ENV_RUN_ID] = str(run.id)
     return str(run.id)
+
+
+def _follow_batches(run_id):
+    """A ``luigi worker`` run's state from its batches: running while one runs, else done or failed."""
+    from astra.models.run import Run, RunBatch, utcnow
+
+    batches = RunBatch.select(RunBatch.state, RunBatch.total).where(RunBatch.run == run_id).tuples()
+    states = [state for state, _ in batches]
+    if "running" in states:
+        fields = dict(state="running", ended=None)
+    else:
+        fields = dict(state="failed" if "failed" in states else "done", ended=utcnow())
+    Run.update(total=sum(total for _, total in batches), batches=len(states), **fields).where(
+        (Run.id == run_id) & (Run.kind == WORKER_KIND)).execute()
 
 
 def _update_run_counts(run_id):
@@ -581,6 +604,7 @@ def batch_finished(record, processed, failed, message):
             state="failed" if failed else "done",
         ).where(RunBatch.id == record.batch_id).execute()
         _update_run_counts(record.run_id)
+        _follow_batches(record.run_id)
         logger.info("%s batch %d finished: %s", record.task.get_task_family(), record.batch_id, message)
     finally:
         _detach(record.handler)

@@ -26,6 +26,7 @@ from astra.parameters import IntParameter, ParameterTypeError, is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.tasks import identity
 from astra.tasks.batch_run import BatchRunMixin
+from astra.tasks.display import SchedulerDisplayMixin
 
 __all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS"]
 
@@ -39,7 +40,7 @@ class BatchSizeError(ValueError):
     """The tuple-valued (batch) parameters of a task have different lengths."""
 
 
-class BaseTask(BatchRunMixin, luigi.Task):
+class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task):
     """A Luigi task with a stable identity, identity-derived outputs and batch mode.
 
     Subclass it as you would :class:`luigi.Task`. Write ``requires()``, ``output()`` and the

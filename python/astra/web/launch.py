@@ -25,7 +25,7 @@ import luigi
 import astra.config
 from astra.runs import ENV_RUN_ID, runs_directory
 
-__all__ = ["registered_tasks", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
+__all__ = ["registered_tasks", "is_method", "dotted_name", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
            "retry_failures"]
 
 logger = logging.getLogger("astra")
@@ -39,10 +39,11 @@ class FormError(ValueError):
 
 
 def registered_tasks():
-    """The tasks ``astra web`` may start, by name (the class name): ``{name: class}``.
+    """The tasks ``astra web`` may start, by name: ``{name: task class or @task method}``.
 
-    Read from the ``web_tasks`` setting (a list of ``module.Class``). A name that cannot be
-    imported is left out with a warning.
+    Read from the ``web_tasks`` setting: task classes as ``module.Class`` (named by the class
+    name) and ``@task`` methods as ``module.function`` or their registered short name (named
+    by the method's name). A name that cannot be loaded is left out with a warning.
     """
     from astra.runner import load_task_class
 
@@ -51,13 +52,37 @@ def registered_tasks():
         names = [n.strip() for n in names.split(",") if n.strip()]
     tasks = {}
     for dotted in names:
+        entry = None
         try:
-            cls = load_task_class(dotted)
-        except ValueError as error:
-            logger.warning("web_tasks: %s", error)
-            continue
-        tasks[cls.__name__] = cls
+            entry = load_task_class(dotted) if "." in dotted else None
+        except ValueError:
+            pass
+        if not isinstance(entry, type):
+            try:
+                from astra.tasks.function_runner import load_task_function
+
+                entry = load_task_function(dotted)
+            except (ImportError, ValueError) as error:
+                logger.warning("web_tasks: %s", error)
+                continue
+        tasks[entry.name if is_method(entry) else entry.__name__] = entry
     return tasks
+
+
+def is_method(entry):
+    """Whether a registered task is a ``@task`` method (it reads catalogue models)."""
+    return not isinstance(entry, type) and hasattr(entry, "input_models")
+
+
+def dotted_name(entry):
+    """The name ``astra run`` loads a registered task by (``module.Class`` or ``module.function``)."""
+    if is_method(entry):
+        return f"{entry.function.__module__}.{entry.name}"
+    return f"{entry.__module__}.{entry.__name__}"
+
+
+def _task_class(entry):
+    return entry.task_class if is_method(entry) else entry
 
 
 @dataclasses.dataclass
@@ -89,12 +114,16 @@ def _kind(parameter):
 def form_fields(task_class):
     """The task parameters a start form offers (data-model keys and hidden ones are not).
 
-    :param task_class: a registered task class.
+    :param task_class: a registered task class or ``@task`` method.
     :returns: a list of :class:`Field`, flags (``BoolParameter``) first.
     """
+    own = set(task_class.parameters) if is_method(task_class) else None
+    task_class = _task_class(task_class)
     batch = set(task_class.batch_param_names()) if hasattr(task_class, "batch_param_names") else set()
     fields = []
     for name, parameter in task_class.get_params():
+        if own is not None and name not in own:
+            continue
         if name in batch or name in _SPECTRA_PARAMETERS or name.startswith("astra_") or name == "use_remote":
             continue
         if parameter.visibility != luigi.parameter.ParameterVisibility.PUBLIC:
@@ -121,6 +150,8 @@ class RunRequest:
     :param max_batch_size: most spectra per batch (``None``: the setting).
     :param task_params: task parameters as text.
     :param keys_table: a CSV of keys (retries) instead of a search.
+    :param model: for a ``@task`` method: the catalogue model it reads.
+    :param where: for a ``@task`` method: an SQL condition on the catalogue's columns.
     """
 
     task: str
@@ -131,6 +162,8 @@ class RunRequest:
     max_batch_size: int = None
     task_params: dict = dataclasses.field(default_factory=dict)
     keys_table: str = None
+    model: str = None
+    where: str = None
 
     @classmethod
     def from_form(cls, task_name, form):
@@ -144,6 +177,8 @@ class RunRequest:
         from astra.tasks.io.paths import get_template
 
         task_class = registered_tasks()[task_name]
+        if is_method(task_class):
+            return cls._from_method_form(task_name, task_class, form)
         release = (form.get("release") or "").strip()
         species = (form.get("species") or "").strip()
         if not release:
@@ -169,29 +204,27 @@ class RunRequest:
             filters[name] = value.strip()
         limit = _positive(form.get("limit"), "limit")
         max_batch_size = _positive(form.get("max_batch_size"), "max_batch_size")
-        params = dict(task_class.get_params())
-        task_params = {}
-        for field in form_fields(task_class):
-            if field.kind == "bool":
-                task_params[field.name] = "true" if form.get(field.name) else "false"
-                continue
-            text = (form.get(field.name) or "").strip()
-            if text == "":
-                if field.default == "":
-                    raise FormError(f"{field.name}: a value is needed")
-                continue
-            try:
-                params[field.name].normalize(params[field.name].parse(text))
-            except Exception as error:
-                raise FormError(f"{field.name}: {text!r} is not a valid {field.kind} value ({error})") from None
-            task_params[field.name] = text
-        return cls(task_name, release, species, filters, limit, max_batch_size, task_params)
+        return cls(task_name, release, species, filters, limit, max_batch_size, _task_params(task_class, form))
+
+    @classmethod
+    def _from_method_form(cls, task_name, method, form):
+        names = [m.__name__ for m in method.input_models]
+        model = (form.get("model") or names[0]).strip()
+        if model not in names:
+            raise FormError(f"model: {task_name} reads {', '.join(names)}, not {model!r}")
+        return cls(task_name, None, None, {}, _positive(form.get("limit"), "limit"),
+                   _positive(form.get("max_batch_size"), "max_batch_size"), _task_params(method, form),
+                   model=model, where=(form.get("where") or "").strip() or None)
 
     def arguments(self):
         """The ``astra run`` arguments of this request."""
-        task_class = registered_tasks()[self.task]
-        args = ["run", f"{task_class.__module__}.{task_class.__name__}", "--release", self.release,
-                "--species", self.species]
+        entry = registered_tasks()[self.task]
+        if is_method(entry):
+            args = ["run", dotted_name(entry), self.model]
+            if self.where:
+                args += ["--where", self.where]
+        else:
+            args = ["run", dotted_name(entry), "--release", self.release, "--species", self.species]
         if self.keys_table:
             args += ["--keys-table", self.keys_table]
         if self.limit:
@@ -201,6 +234,27 @@ class RunRequest:
         for name, value in {**self.filters, **self.task_params}.items():
             args.append(f"--{name.replace('_', '-')}={value}")
         return args
+
+
+def _task_params(task_class, form):
+    """The task parameters of a start form, checked against the parameters' own types."""
+    params = dict(_task_class(task_class).get_params())
+    task_params = {}
+    for field in form_fields(task_class):
+        if field.kind == "bool":
+            task_params[field.name] = "true" if form.get(field.name) else "false"
+            continue
+        text = (form.get(field.name) or "").strip()
+        if text == "":
+            if field.default == "":
+                raise FormError(f"{field.name}: a value is needed")
+            continue
+        try:
+            params[field.name].normalize(params[field.name].parse(text))
+        except Exception as error:
+            raise FormError(f"{field.name}: {text!r} is not a valid {field.kind} value ({error})") from None
+        task_params[field.name] = text
+    return task_params
 
 
 def _positive(text, name):
@@ -278,13 +332,14 @@ def start_run(request, parameters_extra=None):
     from astra.models.run import Run, ensure_run_tables
 
     ensure_run_tables()
-    task_class = registered_tasks()[request.task]
+    entry = registered_tasks()[request.task]
     args = request.arguments()
-    parameters = {"release": request.release, "species": request.species, "filters": request.filters,
-                  "limit": request.limit, "task_parameters": request.task_params, **(parameters_extra or {})}
+    spectra = ({"model": request.model, "where": request.where} if is_method(entry) else
+               {"release": request.release, "species": request.species, "filters": request.filters})
+    parameters = {**spectra, "limit": request.limit, "task_parameters": request.task_params, **(parameters_extra or {})}
     run = Run.create(
-        kind="astra web", task=f"{task_class.__module__}.{task_class.__name__}",
-        task_family=task_class.get_task_family(), parameters=json.dumps(parameters),
+        kind="astra web", task=dotted_name(entry),
+        task_family=_task_class(entry).get_task_family(), parameters=json.dumps(parameters),
         command="astra " + " ".join(args), host=socket.gethostname(), state="queued",
     )
     log_path = os.path.join(runs_directory(), str(run.id), "run.log")
@@ -355,12 +410,13 @@ def retry_failures(failures):
     """
     from astra.models.run import RunFailure
 
-    tasks = {f"{c.__module__}.{c.__name__}": name for name, c in registered_tasks().items()}
+    tasks = {dotted_name(c): name for name, c in registered_tasks().items() if not is_method(c)}
     groups = {}
     for failure in failures:
         name = tasks.get(failure.task)
         if name is None:
-            raise FormError(f"{failure.task} is not a registered task (web_tasks): it cannot be retried from here")
+            raise FormError(f"{failure.task} is not a registered task class (web_tasks): it cannot be retried from "
+                            "here (a @task method's failures: astra run <method> <model> --retry-failed)")
         keys = failure.keys_dict()
         task_class = registered_tasks()[name]
         batch = set(task_class.batch_param_names())

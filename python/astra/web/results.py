@@ -1,9 +1,10 @@
 """Results pages: a results model's rows with filters, pages, a plot and the FITS download.
 
-Pages are keyset-paginated on the primary key (``?after=<id>``, ``?before=<id>``), so a page
+Pages are keyset-paginated on the primary key (``?after=<key>``, ``?before=<key>``), so a page
 costs the same at row 10 and row 10^6. Filters are equality on the data-model keys and
 ranges (``<column>_min`` / ``<column>_max``) on numeric columns. Plots are drawn on the
-server with matplotlib (PNG); the download is ``astra create``'s summary FITS table.
+server with matplotlib (PNG; a histogram is counted by the database, a scatter reads an
+even sample of at most :data:`MAX_PLOT_ROWS` rows); the download is ``astra create``'s summary FITS table.
 """
 
 import io
@@ -22,17 +23,27 @@ blueprint = Blueprint("results", __name__)
 
 #: Rows on one results page.
 ROWS_PER_PAGE = 50
-#: Most rows a plot reads (a scatter of more says nothing more).
-MAX_PLOT_ROWS = 200_000
+#: Most rows a scatter plot reads, spread evenly over the table (more says nothing more).
+MAX_PLOT_ROWS = 50_000
 _NUMERIC = (peewee.IntegerField, peewee.FloatField, peewee.DoubleField, peewee.BigIntegerField)
 
 
 def result_models():
-    """The registered results models by table name (``{"estimate_snr_result": model}``)."""
+    """The results models by table name: the registered :class:`~astra.database.BaseResult`
+    models and every ``@task`` results model (:class:`~astra.models.pipeline.PipelineOutputMixin`)
+    of the imported ``result_modules``."""
     from astra.database.migrations import import_model_modules, registered_models
+    from astra.models.pipeline import PipelineOutputMixin
 
     import_model_modules()
-    return {m._meta.table_name: m for m in registered_models()}
+    models = {m._meta.table_name: m for m in registered_models()}
+    pending = list(PipelineOutputMixin.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if not model.__dict__.get("__schema_root__"):
+            models.setdefault(model._meta.table_name, model)
+    return models
 
 
 def numeric_columns(model):
@@ -45,16 +56,20 @@ def _model_or_404(name):
     models = result_models()
     if name not in models:
         abort(404, description=f"no results model {name!r}; known: {', '.join(sorted(models)) or 'none'}")
+    from astra.database import BaseResult
     from astra.database.migrations import ensure_table
 
     model = models[name]
-    ensure_table(model)
+    if issubclass(model, BaseResult):
+        ensure_table(model)
+    else:
+        model.create_table(safe=True)  # a @task's results table: written by its first run
     return model
 
 
 def _key_columns(model):
-    return [k for k in DATA_MODEL_KEYS if k in model._meta.fields] + (
-        ["task_family"] if "task_family" in model._meta.fields else [])
+    extra = [k for k in ("task_family", "spectrum_pk", "source_pk", "tag") if k in model._meta.fields]
+    return [k for k in DATA_MODEL_KEYS if k in model._meta.fields] + extra
 
 
 def _number(name):
@@ -134,17 +149,18 @@ def table(name):
     conditions, _, shown = _filters(model)
     after = request.args.get("after", type=int)
     before = request.args.get("before", type=int)
+    pk = model._meta.primary_key
     query = _where(model.select(), conditions)
     if before is not None:
-        rows = list(query.where(model.id < before).order_by(model.id.desc()).limit(ROWS_PER_PAGE))[::-1]
+        rows = list(query.where(pk < before).order_by(pk.desc()).limit(ROWS_PER_PAGE))[::-1]
     else:
         if after is not None:
-            query = query.where(model.id > after)
-        rows = list(query.order_by(model.id).limit(ROWS_PER_PAGE))
+            query = query.where(pk > after)
+        rows = list(query.order_by(pk).limit(ROWS_PER_PAGE))
     columns = [f.name for f in model._meta.sorted_fields if f.name not in ("parameters",)]
-    first, last = (rows[0].id, rows[-1].id) if rows else (None, None)
-    has_next = bool(rows) and _where(model.select(model.id), conditions).where(model.id > last).limit(1).exists()
-    has_prev = bool(rows) and _where(model.select(model.id), conditions).where(model.id < first).limit(1).exists()
+    first, last = (rows[0]._pk, rows[-1]._pk) if rows else (None, None)
+    has_next = bool(rows) and _where(model.select(pk), conditions).where(pk > last).limit(1).exists()
+    has_prev = bool(rows) and _where(model.select(pk), conditions).where(pk < first).limit(1).exists()
     cells = [[_cell(getattr(row, c)) for c in columns] for row in rows]
     return render_template(
         "results.html", name=name, model=model, columns=columns, cells=cells, shown=shown,
@@ -181,22 +197,21 @@ def plot(name):
         abort(501, description="plots need matplotlib: pip install 'sdss-astra-luigi[web]'")
     conditions, _, _ = _filters(model)
     fields = [model._meta.fields[x]] + ([model._meta.fields[y]] if y else [])
-    query = _where(model.select(*fields), conditions)
-    for field in fields:
-        query = query.where(field.is_null(False))
-    values = np.array(list(query.limit(MAX_PLOT_ROWS).tuples()), dtype=float).reshape(-1, len(fields))
-    values = values[np.all(np.isfinite(values), axis=1)]
+    conditions = conditions + [field.is_null(False) for field in fields]
     figure = Figure(figsize=(6.4, 4.4), dpi=90)
     axes = figure.subplots()
     if y:
+        values, total = _sample(model, fields, conditions)
         axes.scatter(values[:, 0], values[:, 1], s=4, alpha=0.6, linewidths=0)
         axes.set_ylabel(y)
-        title = f"{name}: {y} against {x} ({len(values)} rows)"
+        shown = f"{len(values)} of {total} rows" if len(values) < total else f"{total} rows"
+        title = f"{name}: {y} against {x} ({shown})"
     else:
         bins = min(max(request.args.get("bins", 40, type=int), 1), 500)
-        axes.hist(values[:, 0], bins=bins)
+        edges, counts = _histogram(model, fields[0], conditions, bins)
+        axes.stairs(counts, edges, fill=True)
         axes.set_ylabel("rows")
-        title = f"{name}: {x} ({len(values)} rows)"
+        title = f"{name}: {x} ({int(counts.sum())} rows)"
     axes.set_xlabel(x)
     axes.set_title(title, fontsize=10)
     figure.tight_layout()
@@ -204,6 +219,43 @@ def plot(name):
     figure.savefig(buffer, format="png")
     buffer.seek(0)
     return send_file(buffer, mimetype="image/png", max_age=0)
+
+
+def _histogram(model, field, conditions, bins):
+    """Bin counts of ``field`` counted by the database (one pass; no row reaches Python).
+
+    :returns: ``(bin edges, counts)`` as numpy arrays.
+    """
+    from astra.database.connection import is_postgresql
+
+    finite = conditions + [field.between(-1e308, 1e308)]  # NaN and infinities are left out
+    low, high = _where(model.select(peewee.fn.MIN(field), peewee.fn.MAX(field)), finite).tuples().get()
+    if low is None:
+        return np.array([0.0, 1.0]), np.zeros(1)
+    width = (high - low) / bins or 1.0
+    scaled = (field - low) / width
+    # Values are >= low, so truncation is the floor; PostgreSQL's CAST rounds, FLOOR does not.
+    index = peewee.fn.FLOOR(scaled) if is_postgresql() else scaled.cast("INTEGER")
+    counts = np.zeros(bins)
+    query = _where(model.select(index.alias("b"), peewee.fn.COUNT(model._meta.primary_key)), finite).group_by(
+        peewee.SQL("1"))
+    for position, count in query.tuples():
+        counts[min(int(position), bins - 1)] += count  # the maximum falls in the last bin
+    return low + width * np.arange(bins + 1), counts
+
+
+def _sample(model, fields, conditions):
+    """At most :data:`MAX_PLOT_ROWS` rows of ``fields``, evenly spread over the ids.
+
+    :returns: ``(values array (n, len(fields)), number of rows that match)``.
+    """
+    total = _where(model.select(), conditions).count()
+    query = _where(model.select(*fields), conditions)
+    step = -(-total // MAX_PLOT_ROWS)
+    if step > 1:
+        query = query.where((model._meta.primary_key % step) == 0)
+    values = np.array(list(query.limit(MAX_PLOT_ROWS).tuples()), dtype=float).reshape(-1, len(fields))
+    return values[np.all(np.isfinite(values), axis=1)], total
 
 
 @blueprint.route("/results/<name>/download")

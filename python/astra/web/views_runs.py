@@ -127,7 +127,8 @@ def login():
     if request.method == "POST":
         if security.authorize(request.form.get("token", "")):
             target = request.args.get("next") or ""
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("runs.runs"))
+            local = target.startswith("/") and not target.startswith(("//", "/\\"))  # no redirect off this site
+            return redirect(target if local else url_for("runs.runs"))
         flash("that is not the access token")
     return render_template("login.html")
 

@@ -27,7 +27,8 @@ def _task_or_404(name):
 def start_index():
     """Choose a registered task to start."""
     tasks = launch.registered_tasks()
-    return render_template("start_index.html", tasks=sorted(tasks.items()))
+    return render_template("start_index.html", tasks=sorted(tasks.items()), dotted=launch.dotted_name,
+                           is_method=launch.is_method)
 
 
 @blueprint.route("/start/<name>", methods=["GET", "POST"])
@@ -49,7 +50,8 @@ def start(name):
             return redirect(url_for("runs.run", run_id=run.id))
     values = request.form if request.method == "POST" else None
     return render_template("start.html", name=name, task_class=task_class, fields=fields, error=error,
-                           values=values, species_choices=SPECIES_CHOICES), (400 if error else 200)
+                           values=values, species_choices=SPECIES_CHOICES, method=launch.is_method(task_class)), (
+        400 if error else 200)
 
 
 @blueprint.route("/api/runs", methods=["POST"])
