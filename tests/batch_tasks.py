@@ -44,3 +44,75 @@ def read_log(path):
         return []
     with open(path) as fp:
         return [json.loads(line) for line in fp if line.strip()]
+
+
+def _failing(obj):
+    return str(obj) in os.environ.get("ASTRA_TEST_FAIL_OBJ", "").split(",")
+
+
+class FlakyBatch(BaseTask):
+    """Writes one JSON file per member; members named in $ASTRA_TEST_FAIL_OBJ raise."""
+
+    task_namespace = "batchtests"
+    obj = astra.Parameter(batch_method=tuple)
+    release = astra.Parameter(default="dr17")
+    sleep = astra.FloatParameter(default=0.0, significant=False)
+
+    def output(self):
+        return self.local_target("flaky.json")
+
+    def process(self, task, context):
+        time.sleep(self.sleep)
+        if _failing(task.obj):
+            raise ValueError(f"no good pixels in {task.obj}")
+        with task.output().open("w") as fp:
+            json.dump({"obj": task.obj}, fp)
+
+
+class RunRaises(BaseTask):
+    """A seed 002 style task: its own run() reads self.input(), which a batch does not have."""
+
+    task_namespace = "batchtests"
+    obj = astra.Parameter(batch_method=tuple)
+
+    def output(self):
+        return self.local_target("seed.json")
+
+    def run(self):
+        with self.local_target("seed.json").open("w") as fp:  # one spectrum's: fails for a batch
+            fp.write("{}")
+
+
+def _row_result_model():
+    from astra.database.examples import EstimateSNRResult
+
+    return EstimateSNRResult
+
+
+class RowBatch(BaseTask):
+    """One result row per member (the database output); members in $ASTRA_TEST_FAIL_OBJ raise."""
+
+    task_namespace = "batchtests"
+    obj = astra.Parameter(batch_method=tuple)
+    release = astra.Parameter(default="dr17")
+
+    def process(self, task, context):
+        if _failing(task.obj):
+            raise ValueError(f"no good pixels in {task.obj}")
+        return {"snr": float(len(task.obj)), "n_pixels": 10}
+
+
+def _database_task():
+    from astra.database import DatabaseOutputMixin
+
+    class DatabaseRowBatch(DatabaseOutputMixin, RowBatch):
+        """:class:`RowBatch` writing to the results database."""
+
+        task_namespace = "batchtests"
+        result_model = _row_result_model()
+        result_batch_size = 50
+
+    return DatabaseRowBatch
+
+
+DatabaseRowBatch = _database_task()

@@ -11,6 +11,7 @@ import luigi
 import pytest
 
 import astra
+from astra.tasks import BaseTask
 from batch_tasks import CountingBatch, read_log
 
 TESTS_DIR = os.path.dirname(__file__)
@@ -84,3 +85,110 @@ def test_max_batch_size_one_is_not_merged_by_luigi(tmp_path):
     log = str(tmp_path / "log.jsonl")
     astra.build([CountingBatch(obj=i, record_path=log) for i in range(3)], max_batch_size=1)
     assert [r["setup"] for r in read_log(log) if "setup" in r] == [1, 1, 1]
+
+
+# --- a bad input fails only its own spectrum (issue 12 item 7) ------------------------------
+
+def _snr_tasks(tree, **params):
+    from astra.contrib.rocket import EstimateSNR
+
+    return [EstimateSNR(release=tree.release, **keys, **params) for keys in tree]
+
+
+@pytest.fixture
+def apstar_tree(tmp_path, monkeypatch):
+    from astra.tools.synthetic.tree import write_sample_tree
+
+    root = tmp_path / "sas"
+    tree = write_sample_tree(str(root), 12, release="dr13", species="apStar", n_visits=1)
+    monkeypatch.setenv("SAS_BASE_DIR", str(root))
+    return tree
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_empty_and_missing_inputs_fail_only_their_spectra_on_every_run(apstar_tree, workers):
+    open(apstar_tree.paths[2], "wb").close()  # zero bytes
+    os.remove(apstar_tree.paths[7])
+    tasks = _snr_tasks(apstar_tree)
+    for attempt in range(2):  # the bad inputs block nothing, on the first run or the next
+        summary = astra.build(tasks, max_batch_size=100, workers=workers)
+        assert summary.tasks == 1
+        assert (summary.done, summary.n_failed, summary.not_run) == (10, 2, 0), str(summary)
+        assert summary.skipped == (0 if attempt == 0 else 10)
+        reasons = dict(summary.failed)
+        assert f"empty file (0 bytes): {apstar_tree.paths[2]}" in reasons[tasks[2].task_id]
+        assert f"file not found: {apstar_tree.paths[7]}" in reasons[tasks[7].task_id]
+        assert not summary.success
+    # Each failure is recorded with its reason, and a fixed input is picked up by the next run.
+    member = tasks[2]
+    assert "empty file" in member.failure_reason()
+    os.remove(apstar_tree.paths[2])
+    import shutil
+
+    shutil.copy(apstar_tree.paths[3], apstar_tree.paths[2])
+    summary = astra.build(tasks, max_batch_size=100)
+    assert (summary.done, summary.n_failed) == (11, 1)
+    assert member.failure_reason() is None
+
+
+def test_luigi_cli_exits_non_zero_for_a_missing_input_and_a_failed_spectrum(apstar_tree, tmp_path):
+    keys = dict(apstar_tree[0])
+    argv = [sys.executable, "-m", "luigi", "--module", "astra.contrib.rocket", "EstimateSNR",
+            "--release", "dr13", "--local-scheduler"]
+    for name, value in keys.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    env = dict(os.environ)
+    ok = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+
+    os.remove(apstar_tree.paths[0])
+    env["ASTRA_OUTPUT_DIR"] = str(tmp_path / "other-output")
+    missing = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert missing.returncode == 30, missing.stderr[-2000:]  # Astra's [retcode] task_failed
+    assert "file not found" in missing.stderr
+
+    with open(apstar_tree.paths[0], "wb") as fp:
+        fp.write(b"SIMPLE  =   not a FITS file")
+    broken = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert broken.returncode == 30, broken.stderr[-2000:]
+
+    # The user's luigi configuration wins over Astra's defaults.
+    config = tmp_path / "luigi.cfg"
+    config.write_text("[retcode]\ntask_failed = 0\n")
+    overridden = subprocess.run(argv, env=dict(env, LUIGI_CONFIG_PATH=str(config)), capture_output=True, text=True)
+    assert overridden.returncode == 0, overridden.stderr[-2000:]
+    on_command_line = subprocess.run(argv + ["--retcode-task-failed", "3"], env=env, capture_output=True, text=True)
+    assert on_command_line.returncode == 3
+
+
+# --- the process() contract -------------------------------------------------------------------
+
+class ReadsBatchKey(BaseTask):
+    """Reads the batch key from the batch inside process(): an error naming it."""
+
+    task_namespace = "batchtests"
+    obj = astra.Parameter(batch_method=tuple)
+    greeting = astra.Parameter(default="Hello")
+
+    def output(self):
+        return self.local_target("greeting.txt")
+
+    def process(self, task, context):
+        text = f"{self.greeting} {self.obj}"  # self.greeting is shared; self.obj is not
+        with task.output().open("w") as fp:
+            fp.write(text)
+
+
+def test_reading_a_per_spectrum_parameter_from_the_batch_in_process_is_an_error():
+    summary = astra.build([ReadsBatchKey(obj=o) for o in ("a", "b")])
+    assert (summary.done, summary.n_failed) == (0, 2)
+    for _, reason in summary.failed:
+        assert reason.startswith("BatchMemberAccessError: ")
+        assert "'obj' has one value per spectrum" in reason and "task.obj" in reason
+    # A single spectrum is its own member: the same code runs.
+    single = astra.build([ReadsBatchKey(obj="c")], max_batch_size=1)
+    assert single.success and single.done == 1
+    # Outside process(), the batch's values are the tuple, as Luigi gives them.
+    batch = ReadsBatchKey(obj=("a", "b"))
+    assert batch.obj == ("a", "b") and [m.obj for m in batch.get_batch_tasks()] == ["a", "b"]
+    assert isinstance(ReadsBatchKey.obj, luigi.Parameter)

@@ -4,6 +4,7 @@ import multiprocessing
 import os
 
 import luigi
+import pytest
 
 import astra
 import astra.config
@@ -20,6 +21,7 @@ from astra.contrib.rocket.results import EstimateSNRResult as Result
 from astra.database.target import _chunk_size
 from luigi.parameter import ParameterVisibility
 from astra.tasks import BaseTask
+from astra.tasks.batch_run import BatchMemberError
 
 MAJOR, MINOR = astra.version_info()
 
@@ -98,7 +100,9 @@ def test_batch_run_writes_values_timing_and_failed_rows(db_url, monkeypatch):
     monkeypatch.setenv("ASTRA_TEST_FAIL_OBJ", "bad")
     batch = SNRTask(obj=("a", "bbbb", "bad"))
     assert not batch.complete()
-    batch.run()
+    with pytest.raises(BatchMemberError, match="1 of 3 spectra failed"):  # Luigi sees the failure
+        batch.run()
+    assert batch.batch_outcome.done == 2 and batch.batch_outcome.failed == 1
     rows = {r["obj"]: r for r in _rows()}
     assert set(rows) == {"a", "bbbb", "bad"}
     assert rows["a"]["snr"] == 1.0 and rows["a"]["n_pixels"] == 10 and rows["a"]["flags"] == 2
@@ -121,7 +125,8 @@ def test_batch_run_writes_values_timing_and_failed_rows(db_url, monkeypatch):
 
 def test_failed_rows_can_count_as_complete(db_url, monkeypatch):
     monkeypatch.setenv("ASTRA_TEST_FAIL_OBJ", "bad")
-    SNRTask(obj=("ok", "bad")).run()
+    with pytest.raises(BatchMemberError):
+        SNRTask(obj=("ok", "bad")).run()
     ids = [SNRTask(obj=o).task_id for o in ("ok", "bad")]
     assert completed_task_ids(Result, ids) == {ids[0]}
     assert completed_task_ids(Result, ids, failed_is_complete=True) == set(ids)
@@ -223,7 +228,8 @@ def test_two_worker_processes_write_at_once(db_url):
 def test_luigi_run_writes_and_rerun_updates(db_url, monkeypatch):
     monkeypatch.setenv("ASTRA_TEST_FAIL_OBJ", "cc")
     tasks = [SNRTask(obj=("a", "bb")), SNRTask(obj=("cc", "dddd"))]
-    assert luigi.build(tasks, local_scheduler=True, workers=2, log_level="WARNING")
+    # A batch with a failed spectrum is a failed task for Luigi (fail_batch_on_member_error).
+    assert not luigi.build(tasks, local_scheduler=True, workers=2, log_level="WARNING")
     rows = {r["obj"]: r for r in _rows()}
     assert set(rows) == {"a", "bb", "cc", "dddd"}
     assert rows["cc"]["flags"] & 1 and rows["dddd"]["snr"] == 4.0

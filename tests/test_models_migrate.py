@@ -134,3 +134,22 @@ def test_bad_arguments_are_refused_with_their_name(sas, db_url):
         migrate_files("dr13", "apStar", sas_base_dir=str(root), plate="1")
     with pytest.raises(LookupError, match="no catalogue table holds 'apFoo'"):
         migrate_files("dr13", "apFoo", sas_base_dir=str(root))
+
+
+def test_two_migrations_at_once_do_not_collide(tmp_path, any_database_url):
+    import subprocess
+    import sys
+
+    root = tmp_path / "sas"
+    tree = synthetic.write_sample_tree(root, 60, release="dr13", species="apStar", seed=8)
+    env = dict(os.environ, ASTRA_DATABASE_URL=any_database_url)
+    args = [sys.executable, "-m", "astra.cli", "migrate", "--release", "dr13", "--species", "apStar",
+            "--sas-base-dir", str(root), "--workers", "1", "--no-progress"]
+    runs = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    import astra.database
+
+    astra.database.connect(any_database_url)
+    assert {row.path for row in Star.select()} == set(tree.paths)
+    assert Star.select().count() == 60

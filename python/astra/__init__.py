@@ -18,6 +18,11 @@ with _warnings.catch_warnings():
     _warnings.filterwarnings("ignore", "Autoloading range tasks", DeprecationWarning)
     import luigi  # noqa: F401  (imported here so its warning is silenced once)
 
+from astra.luigi_defaults import apply_retcode_defaults as _apply_retcode_defaults
+
+# `luigi --module` exits non-zero on failed spectra and missing inputs (see astra.luigi_defaults).
+_apply_retcode_defaults()
+
 from luigi.util import inherits, requires
 
 from astra.parameters import (

@@ -10,6 +10,7 @@ import luigi
 
 import astra
 from astra import datamodels
+from astra.tasks import members
 from astra.suggest import did_you_mean
 from astra.tasks.io.find import find_files
 
@@ -161,13 +162,13 @@ def tasks_for_keys(task_class, rows, species=None, release=None, task_params=Non
         by_release.setdefault(row_release, []).append(row)
     tasks = []
     for row_release, group in by_release.items():
-        columns = {}
-        for name in group[0]:
-            if name not in params or name == "release":
-                continue
-            parser = getattr(params[name], "_parse_one", params[name].parse)  # one value, not a batch
-            columns[name] = tuple(parser(row[name]) if row.get(name) not in (None, "") else None for row in group)
-        tasks.append(task_class(**kwargs, release=row_release, **columns))
+        names = [name for name in group[0] if name in params and name != "release"]
+        parsers = [getattr(params[name], "_parse_one", params[name].parse) for name in names]  # one value each
+        parsed = [
+            tuple(parse(row[name]) if row.get(name) not in (None, "") else None for name, parse in zip(names, parsers))
+            for row in group
+        ]
+        tasks.append(task_class(**kwargs, release=row_release, **members.from_rows(names, parsed)))
     return tasks
 
 

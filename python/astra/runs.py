@@ -317,8 +317,8 @@ def _finish_build(record, batches, summary, result, error=None):
     # A batch that never reported (an upstream task failed, the scheduler gave up) did not run.
     RunBatch.update(state="not run", ended=now).where(
         (RunBatch.run == record.run_id) & (RunBatch.state == "pending")).execute()
-    failed = len(summary.failed)
-    state = "done" if summary.success and not failed and not summary.not_run else "failed"
+    failed = summary.n_failed
+    state = "done" if summary.success else "failed"
     logger.info("run %d %s: %s", record.run_id, state, str(summary).splitlines()[0])  # before the state changes
     Run.update(
         state=state, ended=now, done=summary.done - summary.skipped, skipped=summary.skipped, failed=failed,

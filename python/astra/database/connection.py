@@ -20,7 +20,9 @@ closed: closing would talk on the parent's socket or file) and a new one is open
 happens at once after :func:`os.fork` through :func:`os.register_at_fork`.
 """
 
+import contextlib
 import os
+import sqlite3
 import threading
 import urllib.parse
 import weakref
@@ -329,14 +331,31 @@ def is_postgresql(db=None):
     return isinstance(db, peewee.PostgresqlDatabase)
 
 
+@contextlib.contextmanager
 def write_transaction(db=None):
     """A transaction for writing: ``BEGIN IMMEDIATE`` on SQLite (takes the write lock up
     front, so concurrent writers wait on the busy timeout instead of failing), a plain
     transaction on PostgreSQL.
 
+    When the commit itself fails (SQLite with a full disk), SQLite has already rolled the
+    transaction back and peewee's own rollback then fails with "cannot rollback - no
+    transaction is active"; that second error is dropped and the first (the real reason) is
+    raised.
+
     :param db: a peewee database (default: the bound one).
     """
     db = db if db is not None else get_database()
     if isinstance(db, peewee.SqliteDatabase):
-        return db.atomic(lock_type="IMMEDIATE")
-    return db.atomic()
+        transaction = db.atomic(lock_type="IMMEDIATE")
+    else:
+        transaction = db.atomic()
+    try:
+        with transaction:
+            yield
+    except (peewee.OperationalError, sqlite3.OperationalError) as error:
+        original = error
+        while original is not None and "no transaction is active" in str(original):
+            original = original.__context__  # (peewee re-raises sqlite3's error as its own)
+        if original is not None and original is not error:
+            raise original from None
+        raise

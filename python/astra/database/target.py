@@ -12,17 +12,15 @@ complete (a re-run tries the spectrum again and, on success, updates the row) un
 ``failed_is_complete`` is set.
 """
 
-import functools
 import sqlite3
-import time
 
 import luigi
 
 from astra.database.connection import get_database, is_sqlite
 from astra.database.migrations import ensure_table
-from astra.database.writer import ResultWriter, upsert_rows
+from astra.database.writer import ResultWriter, ResultWriteError, upsert_rows
 
-__all__ = ["DatabaseTarget", "completed_task_ids", "DatabaseOutputMixin"]
+__all__ = ["DatabaseTarget", "completed_task_ids", "DatabaseOutputMixin", "DatabaseResults"]
 
 #: Task ids per query on PostgreSQL (its own limit is far higher).
 POSTGRES_CHUNK = 50000
@@ -90,45 +88,59 @@ class DatabaseTarget(luigi.Target):
         return f"DatabaseTarget({self.model.__name__}, {self.task_id!r})"
 
 
-def _setup_time(batch):
-    """The batch's setup time, as recorded by ``BaseTask.run`` before the first member."""
-    for name in ("batch_timing", "timing"):
-        timing = getattr(batch, name, None)
-        if isinstance(timing, dict) and timing.get("setup") is not None:
-            return timing["setup"]
-    return None
+class DatabaseResults:
+    """The result store of a batch with database outputs (see
+    :class:`~astra.tasks.batch_run.FileResults` for the protocol).
 
+    Rows are buffered in a :class:`~astra.database.writer.ResultWriter`; a write that fails
+    loses its rows, and their members are reported back to the batch as failed with the
+    database's reason.
 
-def _wrap_process(process):
-    @functools.wraps(process)
-    def wrapped(self, task, context):
-        writer = getattr(self, "_result_writer", None)
-        if writer is None:
-            return process(self, task, context)
-        model = self.result_model
-        self._pending_results = pending = {}
-        began = time.perf_counter()
-        setup = _setup_time(self)
+    :param batch: the batch being run (a :class:`DatabaseOutputMixin` task).
+    """
+
+    def __init__(self, batch):
+        self.batch = batch
+        self.model = batch._model()
+        self.writer = ResultWriter(self.model, batch.result_batch_size, batch.result_flush_interval)
+        self.pending = {}  # values given with write_result() while process() runs
+
+    def _add(self, row):
         try:
-            returned = process(self, task, context)
-        except Exception as error:
-            timing = {"setup": setup, "process": time.perf_counter() - began}
-            writer.add(model.row_for_task(task, failed=True, error=f"{type(error).__name__}: {error}", timing=timing))
-            raise
-        finally:
-            self._pending_results = None
-        entry = pending.pop(task.task_id, None)
+            self.writer.add(row)
+        except ResultWriteError as error:
+            return error.lost
+        return ()
+
+    def stored(self, member, returned, timing):
+        """Buffer ``member``'s row: values from ``write_result`` and what ``process`` returned."""
+        entry = self.pending.pop(member.task_id, None)
         values = dict(entry[1]) if entry else {}
         if isinstance(returned, dict):
             values.update(returned)
-        timing = {"setup": setup, "process": time.perf_counter() - began}
-        writer.add(model.row_for_task(task, values, timing=timing))
-        for other in pending.values():  # results written for other members
-            writer.add(model.row_for_task(other[0], other[1], timing=None))
-        return returned
+        lost = []
+        try:
+            row = self.model.row_for_task(member, values, timing=timing)
+        except Exception as error:  # a value that is not a column: this spectrum's failure
+            return [(member.task_id, f"{type(error).__name__}: {error}")]
+        lost.extend(self._add(row))
+        for other, other_values in self.pending.values():  # results written for other members
+            lost.extend(self._add(self.model.row_for_task(other, other_values, timing=None)))
+        self.pending.clear()
+        return lost
 
-    wrapped._astra_db_wrapped = True
-    return wrapped
+    def failed(self, member, reason, timing):
+        """Buffer a row flagged ``flag_failed`` with ``reason``."""
+        self.pending.pop(member.task_id, None)
+        return self._add(self.model.row_for_task(member, failed=True, error=reason, timing=timing))
+
+    def close(self):
+        """Write the buffered rows."""
+        try:
+            self.writer.close()
+        except ResultWriteError as error:
+            return error.lost
+        return ()
 
 
 class DatabaseOutputMixin:
@@ -159,12 +171,6 @@ class DatabaseOutputMixin:
     #: Whether a row flagged ``flag_failed`` makes the spectrum's task complete.
     failed_results_complete = False
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        process = cls.__dict__.get("process")
-        if process is not None and not getattr(process, "_astra_db_wrapped", False):
-            cls.process = _wrap_process(process)
-
     def _model(self):
         if self.result_model is None:
             raise TypeError(f"{type(self).__name__} uses DatabaseOutputMixin but sets no result_model")
@@ -189,30 +195,28 @@ class DatabaseOutputMixin:
         self._completed_ids = None if complete else (get_database(), done)
         return complete
 
-    def incomplete_batch_tasks(self):
+    def incomplete_batch_tasks(self, fresh=False):
         """The members without a result row, found with one query for the whole batch.
 
         Uses the answer of the last :meth:`complete` once, when it came from the same
         database: a member finished elsewhere in between is written again, which the upsert
         makes harmless.
+
+        :param fresh: ask the database now (a summary after the run must: the answer kept from
+            before the run, in this process, knows nothing of rows written by forked workers).
         """
         members = list(self.get_batch_tasks())
         known = self.__dict__.pop("_completed_ids", None)
-        if known is not None and known[0] is get_database():
+        if known is not None and not fresh and known[0] is get_database():
             done = known[1]
         else:
             done = completed_task_ids(self._model(), [m.task_id for m in members], self.failed_results_complete)
         return [m for m in members if m.task_id not in done]
 
-    def run(self):
-        """``BaseTask.run`` with the batch checked in one query and results written in batches."""
-        model = self._model()
-        self._result_writer = ResultWriter(model, self.result_batch_size, self.result_flush_interval)
-        try:
-            return super().run()
-        finally:
-            writer, self._result_writer = self._result_writer, None
-            writer.close()
+    def result_store(self):
+        """This batch's results go to :attr:`result_model`'s table (:class:`DatabaseResults`)."""
+        store = self._result_store = DatabaseResults(self)
+        return store
 
     def write_result(self, task, **values):
         """Record the result values of ``task`` (a member of this batch).
@@ -222,16 +226,11 @@ class DatabaseOutputMixin:
         """
         model = self._model()
         model.check_values(values)
-        pending = getattr(self, "_pending_results", None)
-        if pending is not None:
-            if task.task_id in pending:
-                pending[task.task_id][1].update(values)
+        store = self.__dict__.get("_result_store")
+        if store is not None:
+            if task.task_id in store.pending:
+                store.pending[task.task_id][1].update(values)
             else:
-                pending[task.task_id] = (task, dict(values))
+                store.pending[task.task_id] = (task, dict(values))
             return
-        writer = getattr(self, "_result_writer", None)
-        row = model.row_for_task(task, values)
-        if writer is not None:
-            writer.add(row)
-        else:
-            upsert_rows(model, [row])
+        upsert_rows(model, [model.row_for_task(task, values)])

@@ -14,6 +14,7 @@ deadlock.
 """
 
 import logging
+import sqlite3
 import time
 
 import peewee
@@ -22,7 +23,7 @@ import astra.config
 from astra.database.connection import get_database, is_postgresql, write_transaction
 from astra.database.migrations import ensure_table
 
-__all__ = ["ResultWriter", "upsert_rows", "DEFAULT_BATCH_SIZE", "DEFAULT_FLUSH_INTERVAL"]
+__all__ = ["ResultWriter", "ResultWriteError", "upsert_rows", "DEFAULT_BATCH_SIZE", "DEFAULT_FLUSH_INTERVAL"]
 
 logger = logging.getLogger("astra")
 
@@ -31,6 +32,20 @@ DEFAULT_BATCH_SIZE = 1000
 #: Most seconds between writes while rows arrive (setting ``database_flush_interval``).
 DEFAULT_FLUSH_INTERVAL = 60.0
 
+
+
+class ResultWriteError(RuntimeError):
+    """A write of buffered rows failed: those rows are not in the table.
+
+    :param model: the results model.
+    :param lost: ``(task_id, reason)`` of every row the failed write held.
+    :param error: the database's exception.
+    """
+
+    def __init__(self, model, lost, error):
+        self.lost = lost
+        self.error = error
+        super().__init__(f"{len(lost)} {model.__name__} rows not written: {type(error).__name__}: {error}")
 
 
 def _columns(model):
@@ -163,13 +178,21 @@ class ResultWriter:
     def flush(self):
         """Write the buffered rows now.
 
-        :returns: the number of rows written. On an error the rows stay buffered.
+        :returns: the number of rows written.
+        :raises ResultWriteError: when the write fails; its rows are dropped from the buffer
+            (they are not in the table) and listed in the error, so the caller can count their
+            spectra as failed. Rows added later are written by later flushes as usual.
         """
         self._last_flush = time.monotonic()
         if not self._rows:
             return 0
-        count = upsert_rows(self.model, self._rows, db=self.db)
-        self._rows = []
+        rows, self._rows = self._rows, []
+        try:
+            count = upsert_rows(self.model, rows, db=self.db)
+        except (peewee.DatabaseError, sqlite3.DatabaseError) as error:
+            reason = f"{type(error).__name__}: {error}"
+            logger.error("could not write %d %s rows: %s", len(rows), self.model.__name__, reason)
+            raise ResultWriteError(self.model, [(row["task_id"], reason) for row in rows], error) from None
         self.written += count
         logger.debug("wrote %d %s rows", count, self.model.__name__)
         return count
@@ -182,5 +205,11 @@ class ResultWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self.close()
+        if exc_type is None:
+            self.close()
+        else:  # already failing: write what we can, but do not hide the first error
+            try:
+                self.close()
+            except ResultWriteError:
+                pass
         return False

@@ -14,7 +14,7 @@ import peewee
 
 from astra.database.connection import get_database, is_postgresql
 
-__all__ = ["allocate_pks", "insert_rows", "update_rows", "quoted_table"]
+__all__ = ["allocate_pks", "insert_rows", "update_rows", "quoted_table", "lock_tables"]
 
 
 def quoted_table(model, db):
@@ -28,6 +28,22 @@ def quoted_table(model, db):
     if model._meta.schema:
         table = f"{quote[0]}{model._meta.schema}{quote[1]}.{table}"
     return table
+
+
+def lock_tables(models, db=None):
+    """Keep other writers out of ``models``' tables until the transaction ends (PostgreSQL).
+
+    On SQLite a write transaction (``BEGIN IMMEDIATE``) already holds the only write lock, so
+    nothing is done. Readers are never blocked.
+
+    :param models: peewee models.
+    :param db: the database (default: the bound one).
+    """
+    db = db if db is not None else get_database()
+    if is_postgresql(db):
+        tables = ", ".join(quoted_table(model, db) for model in models)
+        with peewee.__exception_wrapper__:
+            db.cursor().execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
 
 
 def allocate_pks(model, n, db=None):

@@ -29,9 +29,9 @@ import os
 import time
 
 from astra.database.connection import get_database, write_transaction
-from astra.models.bulk import allocate_pks, insert_rows, update_rows
+from astra.models.bulk import allocate_pks, insert_rows, lock_tables, update_rows
 from astra.models.fileinfo import BadKeyError, file_row, typed_keys
-from astra.models.source import resolve_sources
+from astra.models.source import Source, resolve_sources
 from astra.models.spectrum import Spectrum, model_for_data_model, spectrum_model, utcnow
 
 __all__ = ["MigrationSummary", "migrate_files"]
@@ -173,11 +173,28 @@ def _rows(model, data_model, release, todo, workers):
             yield _read_chunk(task)
 
 
+def _rows_written_meanwhile(model, rows, known):
+    """``path -> spectrum_pk`` of the rows another migration wrote since ``known`` was read."""
+    paths = [row["path"] for row in rows if row["path"] not in known]
+    found = {}
+    for start in range(0, len(paths), 900):  # below SQLite's parameter limit
+        chunk = paths[start:start + 900]
+        found.update(model.select(model.path, model.spectrum_pk).where(model.path.in_(chunk)).tuples())
+    return found
+
+
 def _write(model, rows, known, db):
-    """Insert the rows of new files and update those of changed ones, in one transaction."""
+    """Insert the rows of new files and update those of changed ones, in one transaction.
+
+    A migration running at the same time may have written some of the "new" rows since this
+    one looked: inside the transaction (which keeps other writers out) those are updated
+    instead, so two migrations of one tree never collide.
+    """
     columns = [f.name for f in model._meta.sorted_fields if f.name not in ("spectrum_pk", "ingested")]
     now = utcnow()
     with write_transaction(db):
+        lock_tables((Source, Spectrum, model), db)
+        meanwhile = _rows_written_meanwhile(model, rows, known)
         wanted = {}
         for row in rows:
             if row["_source"] is not None:
@@ -188,8 +205,9 @@ def _write(model, rows, known, db):
             values = {name: row.get(name) for name in columns}
             values["source"] = sources.get(row["_source"])
             values["modified"] = now
-            if row["path"] in known:
-                values["spectrum_pk"] = known[row["path"]][0]
+            if row["path"] in known or row["path"] in meanwhile:
+                before = known.get(row["path"])
+                values["spectrum_pk"] = before[0] if before else meanwhile[row["path"]]
                 changed.append(values)
             else:
                 values["ingested"] = now

@@ -86,6 +86,17 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
     max_batch_size = 1000
 
     def __init_subclass__(cls, **kwargs):
+        """The two wrappings Astra puts around a task class's own methods (documented in
+        docs/batches.rst, "The process() contract"; each keeps the author's method as
+        ``__wrapped__``, and calls it unchanged):
+
+        * ``output()`` -- on a batch, the list of the author's ``output()`` of each member;
+        * ``requires()`` -- on a member, the member of its batch's requirements when the batch
+          already built them (no Luigi task building per spectrum); otherwise the author's.
+
+        ``process()`` and ``setup()`` are never wrapped. (Claims wrap ``run()``: see
+        :mod:`astra.claims`.)
+        """
         super().__init_subclass__(**kwargs)
         # The author's output() describes one spectrum; in batch mode it becomes the members'.
         single_output = cls.__dict__.get("output")

@@ -1,18 +1,36 @@
 """Running a batch: the expensive setup once, then each incomplete member, failures recorded.
 
-A task author writes two methods instead of ``run()``::
+This module is Astra's batch mode at run time, in one place. A task author writes two
+methods instead of ``run()``::
 
     def setup(self):                 # once per batch: load a model, a grid, ...
         return load_model(self.model_path)
 
-    def process(self, task, model):  # once per spectrum; ``task`` is a single-spectrum member
+    def process(self, task, model):  # once per spectrum; ``task`` is the single-spectrum member
         spectrum = Spectrum1D.read(task.input().path)
-        with task.output().open("w") as fp:
+        with task.output().open("w") as fp:      # file outputs: write them here, or
             ...
+        return {"snr": 42.0}                      # database outputs: return the row's values
+
+The contract of ``process(self, task, context)`` is the same whatever the output:
+
+* ``self`` is the batch, ``task`` is the member. Per-spectrum parameters (the batch keys) are
+  read from ``task``; reading one from ``self`` inside ``process()`` raises
+  :class:`BatchMemberAccessError` naming the parameter (``self`` holds one value per member, so
+  the answer would silently be the wrong spectrum's). Parameters shared by the batch can be
+  read from either.
+* What ``process`` returns is handed to the task's result store: ignored for file outputs
+  (``process`` wrote them), the row's values for database outputs
+  (:class:`~astra.database.DatabaseOutputMixin`).
+* An exception fails that spectrum only.
 
 :meth:`BatchRunMixin.run` then
 
 * skips members whose outputs already exist (a re-run picks up where the last one stopped);
+* checks each member's input files first (:meth:`BatchRunMixin.check_inputs`): a missing,
+  empty or undownloadable file is that spectrum's failure, with the reason, and the other
+  members still run (data-model file tasks are therefore not Luigi dependencies of a batch
+  that uses this ``run()``: see :meth:`BatchRunMixin.deps`);
 * records the time spent in ``setup`` and per member (``batch_timing`` on the batch, members
   keyed by identity hash; ``timing`` on each member);
 * reports progress to Luigi (``set_progress_percentage`` / ``set_status_message``, shown in
@@ -20,11 +38,23 @@ A task author writes two methods instead of ``run()``::
 * catches an exception raised for one member, logs it with the member's identity, writes a
   failure record ``<output_dir>/<namespace>/<Family>/failures/<hash>.json`` (removed when a
   later run succeeds; one directory per family, so finding the failures of a batch is one
-  directory listing, not one file check per spectrum) and goes on with the other members. Whether the batch then fails is set by
-  :attr:`BatchRunMixin.fail_on_member_error` (default: the ``fail_batch_on_member_error``
-  setting, itself false by default).
+  directory listing, not one file check per spectrum) and goes on with the other members;
+* counts a member whose result could not be stored (a database write that failed) as failed,
+  with the reason;
+* reports what it did as a :class:`BatchOutcome` (``batch_outcome`` on the batch, and the text
+  Luigi sends to the scheduler from :meth:`~BatchRunMixin.on_success` /
+  :meth:`~BatchRunMixin.on_failure`), which :func:`astra.build` reads for its summary, also
+  from worker processes.
+
+Whether a batch with failed members then reports failure to Luigi is
+:attr:`BatchRunMixin.fail_on_member_error` (default: the ``fail_batch_on_member_error``
+setting, true): so ``luigi --module`` exits non-zero when a spectrum failed (see
+:mod:`astra.luigi_defaults`). :func:`astra.build` does not need it (it reads the outcomes) and
+runs batches without failing them, so a later step of a pipeline still runs for the other
+spectra.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -39,27 +69,109 @@ import astra.runs
 from astra.claims import claim_runs
 from astra.targets import atomic_open
 
-__all__ = ["BatchRunMixin", "BatchMemberError", "FAILURES_DIRECTORY"]
+__all__ = [
+    "BatchRunMixin",
+    "BatchMemberError",
+    "BatchMemberAccessError",
+    "BatchOutcome",
+    "InputFileError",
+    "ResultNotStoredError",
+    "FileResults",
+    "FAILURES_DIRECTORY",
+    "MAX_REPORTED_FAILURES",
+]
 
 logger = logging.getLogger("astra")
 
 #: Directory (below a family's output directory) of the records of failed members.
 FAILURES_DIRECTORY = "failures"
 
+#: Most failures (task id and reason) a batch reports individually; the count is always exact.
+MAX_REPORTED_FAILURES = 200
 
-class BatchMemberError(RuntimeError):
-    """Some members of a batch raised; raised after all other members finished.
+#: The line of a batch's Luigi explanation that carries its :class:`BatchOutcome`.
+OUTCOME_MARKER = "astra-batch-outcome: "
 
-    :param failures: list of ``(member task, exception)``.
+
+class InputFileError(RuntimeError):
+    """A member's input file is missing, empty, unreadable or could not be downloaded."""
+
+
+class ResultNotStoredError(RuntimeError):
+    """A member was processed but its result could not be stored (a database write failed)."""
+
+
+class BatchMemberAccessError(AttributeError):
+    """A per-spectrum parameter was read from the batch inside ``process()``."""
+
+
+class BatchOutcome:
+    """What one run of a batch did, per spectrum.
+
+    :param total: members of the batch.
+    :param skipped: members already complete before the run.
+    :ivar done: members processed and stored in this run.
+    :ivar failed: members that failed (exact count).
+    :ivar failures: ``(task_id, reason)`` of the first :data:`MAX_REPORTED_FAILURES` failures.
     """
 
-    def __init__(self, family, failures, total):
-        self.failures = failures
-        first_task, first_error = failures[0]
+    def __init__(self, total, skipped=0, done=0, failed=0, failures=None):
+        self.total = total
+        self.skipped = skipped
+        self.done = done
+        self.failed = failed
+        self.failures = list(failures or [])
+
+    def add_failure(self, task_id, reason):
+        """Count one failed member (and keep its reason while under the cap)."""
+        self.failed += 1
+        if len(self.failures) < MAX_REPORTED_FAILURES:
+            self.failures.append((task_id, reason))
+
+    def to_text(self):
+        """The outcome as one line of Luigi explanation text (see :meth:`from_text`)."""
+        data = {"total": self.total, "skipped": self.skipped, "done": self.done, "failed": self.failed,
+                "failures": self.failures}
+        return OUTCOME_MARKER + json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text):
+        """The outcome in a Luigi explanation, or ``None`` if it carries none."""
+        if not isinstance(text, str):
+            return None
+        start = text.rfind(OUTCOME_MARKER)
+        if start < 0:
+            return None
+        try:
+            data = json.loads(text[start + len(OUTCOME_MARKER):].splitlines()[0])
+        except (ValueError, IndexError):
+            return None
+        return cls(data["total"], data["skipped"], data["done"], data["failed"],
+                   [tuple(f) for f in data["failures"]])
+
+    def __repr__(self):
+        return f"BatchOutcome(total={self.total}, skipped={self.skipped}, done={self.done}, failed={self.failed})"
+
+
+class BatchMemberError(RuntimeError):
+    """Some members of a batch failed; raised after all other members finished.
+
+    :param family: the task family.
+    :param outcome: the batch's :class:`BatchOutcome`.
+    """
+
+    def __init__(self, family, outcome):
+        self.outcome = outcome
+        first_id, first_reason = outcome.failures[0] if outcome.failures else ("?", "?")
         super().__init__(
-            f"{family}: {len(failures)} of {total} spectra failed; first: {first_task!r}: "
-            f"{type(first_error).__name__}: {first_error}"
+            f"{family}: {outcome.failed} of {outcome.total - outcome.skipped} spectra failed; "
+            f"first: {first_id}: {first_reason}"
         )
+
+
+def error_text(error):
+    """``"Type: message"`` of an exception (the reason recorded for a spectrum)."""
+    return f"{type(error).__name__}: {error}"
 
 
 class _Progress:
@@ -118,12 +230,90 @@ class _Progress:
             self._bar.close()
 
 
+class FileResults:
+    """The result store of file outputs: ``process()`` wrote the files, nothing more to do.
+
+    A result store has the three methods :meth:`stored`, :meth:`failed` and :meth:`close`;
+    each returns ``(task_id, reason)`` of members whose results could not be stored (a
+    database store may lose rows written earlier in the batch).
+
+    :param batch: the batch being run.
+    """
+
+    def __init__(self, batch):
+        self.batch = batch
+
+    def stored(self, member, returned, timing):
+        """``member`` was processed; ``returned`` is what ``process()`` returned."""
+        return ()
+
+    def failed(self, member, reason, timing):
+        """``member`` failed with ``reason``."""
+        return ()
+
+    def close(self):
+        """The batch is over; store what is buffered."""
+        return ()
+
+
+_GUARDED = "_astra_members_only"
+
+
+class _BatchKeyAccess:
+    """Reads a batch key from an instance; raises on a batch inside ``process()``.
+
+    Put on a task class in place of its batch-key parameters the first time one of its batches
+    runs ``process()`` (the class still lists the same :class:`luigi.Parameter` objects:
+    reading the attribute from the class gives the parameter). Values stay where Luigi puts
+    them, in the instance's ``__dict__``.
+    """
+
+    __slots__ = ("name", "parameter")
+
+    def __init__(self, name, parameter):
+        self.name = name
+        self.parameter = parameter
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self.parameter
+        values = instance.__dict__
+        guarded = values.get(_GUARDED)
+        if guarded is not None and self.name in guarded:
+            raise BatchMemberAccessError(
+                f"{owner.get_task_family()}.process(): {self.name!r} has one value per spectrum of "
+                f"this batch; read it from the member (task.{self.name}), not from the batch (self.{self.name})"
+            )
+        try:
+            return values[self.name]
+        except KeyError:
+            return self.parameter
+
+    def __set__(self, instance, value):
+        instance.__dict__[self.name] = value
+
+
+def _guard_batch_keys(cls):
+    """Install :class:`_BatchKeyAccess` for each batch key of ``cls``; returns their names."""
+    names = []
+    for name in cls.batch_param_names():
+        current = cls.__dict__.get(name)
+        if not isinstance(current, _BatchKeyAccess):
+            setattr(cls, name, _BatchKeyAccess(name, getattr(cls, name)))
+        names.append(name)
+    return names
+
+
 class BatchRunMixin:
     """The ``run()`` of :class:`astra.tasks.BaseTask`: ``setup()`` once, ``process()`` per member."""
 
     #: Whether a batch with failed members reports failure to Luigi (``None``: use the
-    #: ``fail_batch_on_member_error`` setting).
+    #: ``fail_batch_on_member_error`` setting, true unless changed).
     fail_on_member_error = None
+
+    #: True on tasks that stand for input files checked per spectrum at run time (data-model
+    #: file tasks): they are then not Luigi dependencies of a batch (see :meth:`deps`).
+    checked_per_spectrum = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -137,13 +327,37 @@ class BatchRunMixin:
         return None
 
     def process(self, task, context):
-        """Analyse one spectrum and write its outputs.
+        """Analyse one spectrum and store its result.
 
-        :param task: a single-spectrum member of this batch (``task.input()``,
-            ``task.output()`` are that spectrum's).
+        :param task: the single-spectrum member of this batch (``task.input()``,
+            ``task.output()`` and the batch keys such as ``task.obj`` are that spectrum's).
         :param context: what :meth:`setup` returned.
+        :returns: for database outputs, the result row's values; ignored for file outputs.
         """
         raise NotImplementedError(f"{type(self).__name__} must define process(self, task, context) or run(self)")
+
+    def result_store(self):
+        """The store of this batch's results (:class:`FileResults`, or a database's)."""
+        return FileResults(self)
+
+    @contextlib.contextmanager
+    def _members_only(self):
+        """Inside the block, reading a batch key from this batch raises (see :meth:`process`)."""
+        if not self.is_batch_mode:
+            yield
+            return
+        cls = type(self)
+        names = cls.__dict__.get("_astra_guarded_names")
+        if names is None:
+            names = frozenset(_guard_batch_keys(cls))
+            cls._astra_guarded_names = names
+        self.__dict__[_GUARDED] = names
+        try:
+            yield
+        finally:
+            self.__dict__.pop(_GUARDED, None)
+
+    # ------------------------------------------------------------------ failure records
 
     @classmethod
     def failures_directory(cls):
@@ -163,6 +377,16 @@ class BatchRunMixin:
             return set()
         return {name[:-5] for name in names if name.endswith(".json")}
 
+    def failure_reason(self):
+        """The recorded reason this (single-spectrum) task failed last, or ``None``."""
+        try:
+            with open(self.failure_path()) as fp:
+                return json.load(fp).get("error") or "failed"
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return "failed (its failure record cannot be read)"
+
     def failed_batch_tasks(self):
         """Members whose last run failed (a failure record exists) and that are not complete."""
         failed = self.recorded_failures()
@@ -170,60 +394,158 @@ class BatchRunMixin:
             return []
         return [m for m in self.get_batch_tasks() if m.identity_hash in failed and not m.complete()]
 
-    def incomplete_batch_tasks(self):
+    def incomplete_batch_tasks(self, fresh=False):
         """The members whose outputs do not all exist yet, in order.
 
         Override it to check a whole batch at once (e.g. one database query).
+
+        :param fresh: ask the outputs now, not an answer kept from an earlier question.
         """
         return [m for m in self.get_batch_tasks() if not m.complete()]
+
+    # ------------------------------------------------------------------ inputs
+
+    @classmethod
+    def _runs_per_member(cls):
+        run = cls.run
+        return getattr(run, "__wrapped__", run) is BatchRunMixin.run  # claims wrap run()
+
+    def deps(self):
+        """Luigi's dependencies, less the input files this batch checks per spectrum.
+
+        With the standard :meth:`run`, a missing data-model file fails only its own spectrum
+        (:meth:`check_inputs`), so it must not keep Luigi from running the batch. A task that
+        writes its own ``run()`` keeps every requirement as a dependency.
+        """
+        deps = super().deps()
+        if not self._runs_per_member():
+            return deps
+        return [d for d in deps if not getattr(d, "checked_per_spectrum", False)]
+
+    def check_inputs(self):
+        """Make sure this member's input files are there (downloading them if so configured).
+
+        :raises InputFileError: naming the file and what is wrong with it.
+        """
+        for requirement in luigi.task.flatten(self.requires()):
+            if getattr(requirement, "checked_per_spectrum", False):
+                requirement.ensure_available()
+
+    # ------------------------------------------------------------------ run
 
     def run(self):
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
         total = self.get_batch_size()
         pending = self.incomplete_batch_tasks()
+        outcome = self.batch_outcome = BatchOutcome(total, skipped=total - len(pending))
         _hand_down_requirements(self, pending)
         recorded = self.recorded_failures()
-        started = time.perf_counter()
-        context = self.setup()
-        t_setup = time.perf_counter() - started
-        self.batch_timing = {"setup": t_setup, "members": {}}
-        progress = _Progress(self, total=len(pending), skipped=total - len(pending))
-        failures = []
-        for member in pending:
-            began = time.perf_counter()
-            try:
-                self.process(member, context)
-            except Exception as error:  # one spectrum must not lose the others
-                logger.error("%s failed: %s: %s", member.task_id, type(error).__name__, error)
-                _record_failure(member, error)
+        by_id = {m.task_id: m for m in pending}
+        failed_ids = set()
+
+        progress = None
+
+        def fail(member, error, tb=None):
+            if member.task_id in failed_ids:
+                return
+            reason = error_text(error)
+            failed_ids.add(member.task_id)
+            logger.error("%s failed: %s", member.task_id, reason)
+            _record_failure(member, reason, traceback.format_exc() if tb is None else tb)
+            if progress is not None:
                 astra.runs.batch_member_failed(progress.record, member, error)
-                failures.append((member, error))
+            outcome.add_failure(member.task_id, reason)
+
+        def lost(task_ids_and_reasons):
+            for task_id, reason in task_ids_and_reasons:  # stored once, then lost in a write
+                member = by_id.get(task_id)
+                if member is not None and member.task_id not in failed_ids:
+                    outcome.done -= 1
+                    fail(member, ResultNotStoredError(f"result not written: {reason}"), tb="")
+
+        progress = _Progress(self, total=len(pending), skipped=outcome.skipped)
+        ready = []
+        for member in pending:
+            try:
+                member.check_inputs()
+            except Exception as error:  # a bad input fails only its own spectrum
+                fail(member, error)
+                progress.step(failed=True)
             else:
-                if member.identity_hash in recorded:
-                    _clear_failure(member)
-            elapsed = time.perf_counter() - began
-            member.timing = {"setup": t_setup, "process": elapsed}
-            self.batch_timing["members"][member.identity_hash] = elapsed
-            progress.step(failed=bool(failures) and failures[-1][0] is member)
-        progress.close()
-        self.batch_counts = {
-            "done": len(pending) - len(failures),
-            "skipped": total - len(pending),
-            "failures": [(m.task_id, f"{type(e).__name__}: {e}") for m, e in failures],
-        }
+                ready.append(member)
+        store = self.result_store()
+        try:
+            started = time.perf_counter()
+            context = self.setup() if ready else None
+            t_setup = time.perf_counter() - started
+            self.batch_timing = {"setup": t_setup, "members": {}}
+            for member in ready:
+                began = time.perf_counter()
+                try:
+                    with self._members_only():
+                        returned = self.process(member, context)
+                except Exception as error:  # one spectrum must not lose the others
+                    timing = {"setup": t_setup, "process": time.perf_counter() - began}
+                    fail(member, error, traceback.format_exc())
+                    lost(store.failed(member, error_text(error), timing))
+                else:
+                    timing = {"setup": t_setup, "process": time.perf_counter() - began}
+                    outcome.done += 1
+                    lost(store.stored(member, returned, timing))
+                    if member.identity_hash in recorded and member.task_id not in failed_ids:
+                        _clear_failure(member)
+                member.timing = timing
+                self.batch_timing["members"][member.identity_hash] = timing["process"]
+                progress.step(failed=member.task_id in failed_ids)
+        finally:
+            lost(store.close())
+            progress.close()
         logger.info("%s: %s", self.task_id, progress.message())
-        fail = self.fail_on_member_error
-        if fail is None:
-            fail = bool(astra.config.get("fail_batch_on_member_error", False))
-        if failures and fail:
-            raise BatchMemberError(self.get_task_family(), failures, len(pending))
+        fail_batch = self.fail_on_member_error
+        if fail_batch is None:
+            fail_batch = fail_batches_on_member_error()
+        if outcome.failed and fail_batch:
+            raise BatchMemberError(self.get_task_family(), outcome)
+
+    def on_success(self):
+        """Luigi's explanation of a finished batch: its :class:`BatchOutcome`, for summaries."""
+        outcome = self.__dict__.get("batch_outcome")
+        return outcome.to_text() if outcome is not None else super().on_success()
+
+    def on_failure(self, exception):
+        """Luigi's explanation of a failed batch: the error, and the outcome if it has one."""
+        text = super().on_failure(exception)
+        outcome = getattr(exception, "outcome", None)
+        if isinstance(outcome, BatchOutcome):
+            text = f"{exception}\n{outcome.to_text()}"
+        return text
+
+
+_REPORT_ONLY = []
+
+
+@contextlib.contextmanager
+def report_member_failures_only():
+    """Within the block (and in worker processes forked in it), batches with failed members
+    succeed for Luigi: :func:`astra.build` reads their outcomes instead."""
+    _REPORT_ONLY.append(True)
+    try:
+        yield
+    finally:
+        _REPORT_ONLY.pop()
+
+
+def fail_batches_on_member_error():
+    """Whether a batch with failed members fails for Luigi now (the ``fail_batch_on_member_error``
+    setting, except inside :func:`report_member_failures_only`)."""
+    if _REPORT_ONLY:
+        return False
+    return bool(astra.config.get("fail_batch_on_member_error", True))
 
 
 def _split(structure, positions, size):
     """Per-member versions of a batch's requirement structure, or None if it is not elementwise."""
-    from astra.tasks.base import BaseTask
-
-    if isinstance(structure, BaseTask):
+    if hasattr(structure, "get_batch_tasks"):
         if structure.get_batch_size() == size:
             members = list(structure.get_batch_tasks())
             return [members[i] for i in positions]
@@ -269,12 +591,8 @@ def _hand_down_requirements(batch, pending):
         member._astra_requires = requirements
 
 
-def _record_failure(member, error):
-    record = {
-        "task_id": member.task_id,
-        "error": f"{type(error).__name__}: {error}",
-        "traceback": traceback.format_exc(),
-    }
+def _record_failure(member, reason, tb=None):
+    record = {"task_id": member.task_id, "error": reason, "traceback": tb}
     try:
         with atomic_open(member.failure_path(), "w") as fp:
             json.dump(record, fp, indent=1)

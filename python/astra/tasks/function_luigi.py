@@ -26,7 +26,7 @@ import astra
 import astra.config
 from astra.database.connection import get_database, is_sqlite
 from astra.tasks.base import BaseTask
-from astra.tasks.batch_run import BatchMemberError, _Progress
+from astra.tasks.batch_run import BatchMemberError, BatchOutcome, _Progress, fail_batches_on_member_error
 from astra.tasks.function_output import results_output
 from astra.tasks.function_query import done_keys
 from astra.tasks.function_run import execute
@@ -113,10 +113,14 @@ class FunctionTask(BaseTask):
         self._completed_keys = None if complete else (get_database(), done)
         return complete
 
-    def incomplete_batch_tasks(self):
-        """The members without an up-to-date result (the last :meth:`complete`'s answer, once)."""
+    def incomplete_batch_tasks(self, fresh=False):
+        """The members without an up-to-date result (the last :meth:`complete`'s answer, once).
+
+        :param fresh: ask the outputs now (a summary after the run).
+        """
         known = self.__dict__.pop("_completed_keys", None)
-        done = known[1] if known is not None and known[0] is get_database() else self._done()
+        usable = known is not None and not fresh and known[0] is get_database()
+        done = known[1] if usable else self._done()
         return [m for m in self.get_batch_tasks() if m.spectrum_pk not in done]
 
     def _read_spectra(self, keys):
@@ -155,13 +159,15 @@ class FunctionTask(BaseTask):
             if result.flag_runtime_exception:
                 failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
         progress.close()
-        self.batch_counts = {"done": len(keys) - len(failures), "skipped": total - len(keys), "failures": failures}
+        outcome = self.batch_outcome = BatchOutcome(total, skipped=total - len(keys), done=len(keys) - len(failures))
+        for task_id, reason in failures:
+            outcome.add_failure(task_id, reason)
         logger.info("%s: %s", self.task_id, progress.message())
         fail = self.fail_on_member_error
         if fail is None:
-            fail = bool(astra.config.get("fail_batch_on_member_error", False))
+            fail = fail_batches_on_member_error()
         if failures and fail:
-            raise BatchMemberError(family, [(key, RuntimeError(reason)) for key, reason in failures], len(keys))
+            raise BatchMemberError(family, outcome)
 
 
 def make_task_class(task_function, params):

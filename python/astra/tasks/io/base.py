@@ -22,6 +22,7 @@ When the file is missing, the task is a missing external dependency for Luigi, u
 
 import logging
 import os
+import stat
 
 import luigi
 
@@ -29,7 +30,9 @@ import astra
 from astra import datamodels
 from astra.parameters import is_batch_value, transparent, trusted
 from astra.targets import AtomicFileTarget
+from astra.tasks import members
 from astra.tasks.base import BaseTask
+from astra.tasks.batch_run import InputFileError
 from astra.tasks.io import download as _download
 from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
 from astra.tasks.io.special import apgprefix
@@ -151,12 +154,9 @@ def fill_prefix(values, template):
         is_batch_value(v) for v in (prefix, telescope)
     ) else 1
 
-    def column(value):
-        return tuple(value) if is_batch_value(value) else (value,) * size
-
     filled = tuple(
         p if p is not None else (apgprefix(template.species, {"telescope": t}) if t is not None else None)
-        for p, t in zip(column(prefix), column(telescope))
+        for p, t in zip(members.column(prefix, size), members.column(telescope, size))
     )
     values["prefix"] = filled[0] if size == 1 else filled
 
@@ -216,6 +216,10 @@ class SDSSDataModelTask(BaseTask):
     #: The sdss-access file species, e.g. ``"apStar"``.
     sdss_data_model_name = None
 
+    #: A batch checks its members' files itself, one by one (:meth:`ensure_available`): a
+    #: missing file fails only its spectrum instead of keeping Luigi from running the batch.
+    checked_per_spectrum = True
+
     task_id_parameters = SPECTRUM_ID_PARAMETERS
 
     release = ReleaseParameter(description="SDSS data release, e.g. dr16 (any case)")
@@ -270,12 +274,7 @@ class SDSSDataModelTask(BaseTask):
     def _key_rows(self):
         """One dict of template keys per member, built from the tuples (no member tasks)."""
         names = self.template.keys
-        size = self.get_batch_size()
-        columns = {}
-        for name in names:
-            value = self.param_kwargs.get(name)
-            columns[name] = value if is_batch_value(value) else (value,) * size
-        return [{name: columns[name][i] for name in names} for i in range(size)]
+        return [dict(zip(names, row)) for row in members.rows(self.param_kwargs, names, self.get_batch_size())]
 
     @property
     def local_path(self):
@@ -353,6 +352,36 @@ class SDSSDataModelTask(BaseTask):
             raise _download.DownloadError(
                 f"{self.get_task_family()}: {len(failures)} of {len(rows)} files could not be downloaded; first: {failures[0]}"
             )
+
+    def ensure_available(self):
+        """Make sure this task's file (one spectrum) is there and not empty.
+
+        Downloads it first when ``use_remote`` is set. Called by a batch for each member
+        before ``process()``, so a bad file fails only its own spectrum.
+
+        :raises astra.tasks.batch_run.InputFileError: naming the file and what is wrong: not
+            found, empty (0 bytes), not a file, or the download failed (with its reason).
+        """
+        path = self.local_path
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as error:
+            raise InputFileError(f"{self.get_task_family()}: cannot read {path}: {error.strerror or error}") from None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise InputFileError(f"{self.get_task_family()}: {path} is not a file")
+        if info is not None and info.st_size > 0:
+            return
+        if self.use_remote:
+            try:
+                _download.download(_download.remote_url(self.template.relative(self.param_kwargs)), path)
+            except _download.DownloadError as error:
+                raise InputFileError(f"{self.get_task_family()}: download failed: {error}") from None
+            return
+        if info is not None:
+            raise InputFileError(f"{self.get_task_family()}: empty file (0 bytes): {path}")
+        raise InputFileError(self.missing_file_message())
 
     def missing_file_message(self):
         """A message naming the missing file(s) and how to get them."""

@@ -1,0 +1,271 @@
+"""What a run did, spectrum by spectrum: :class:`BuildSummary` and how :func:`astra.build` makes it.
+
+Luigi's own summary counts tasks, and a batch is one task; its verdict also treats things that
+are not failures as failures ("not granted run permission" when another worker already runs a
+batch) and misses failures that are not task failures (a spectrum that failed inside a batch
+that finished). The summary here counts spectra:
+
+* a batch run by this process (in a forked worker too) reports its
+  :class:`~astra.tasks.batch_run.BatchOutcome` through the explanation Luigi sends to the
+  scheduler (``on_success`` / ``on_failure``); :class:`RecordingFactory` gives Luigi's worker a
+  scheduler that keeps those explanations;
+* a batch whose ``run()`` raised counts its incomplete members as failed, each with the
+  exception as the reason;
+* a batch another worker runs (under luigid) is waited for, then counted from its outputs;
+* any other batch is counted from its outputs (one completeness pass, one listing of failure
+  records), and a member that is neither complete nor failed is "not run", with Luigi's reason.
+"""
+
+import dataclasses
+import json
+import logging
+import sys
+import time
+
+import luigi.interface
+from luigi.execution_summary import _summary_dict
+
+from astra.tasks.batch_run import BatchOutcome
+
+__all__ = ["BuildSummary", "RecordingFactory", "summarise"]
+
+logger = logging.getLogger("astra")
+
+#: Seconds between questions to luigid while waiting for batches another worker runs.
+WAIT_INTERVAL = 1.0
+
+# Luigi's summary categories of tasks this worker did not run, and what they mean for a spectrum.
+_NOT_RUN_REASONS = (
+    ("upstream_failure", "a task it needs failed"),
+    ("upstream_missing_dependency", "an input it needs is missing"),
+    ("upstream_scheduling_error", "a task it needs could not be scheduled"),
+    ("scheduling_error", "its task could not be scheduled (complete() or requires() raised)"),
+    ("upstream_run_by_other_worker", "a task it needs was being run by another worker"),
+    ("still_pending_ext", "an external input is missing"),
+    ("run_by_other_worker", "another worker was running it and stopped before finishing it"),
+    ("not_run", "not run (the scheduler gave this worker no permission to run it)"),
+    ("still_pending", "still pending when the workers stopped"),
+)
+
+
+@dataclasses.dataclass
+class BuildSummary:
+    """What :func:`astra.build` did, per spectrum.
+
+    :param success: whether every spectrum is done or was already complete (no failure, nothing
+        left unrun). ``astra run`` exits 0 exactly then.
+    :param tasks: number of tasks scheduled (batches count once).
+    :param done: spectra whose outputs exist after the run (including ``skipped``).
+    :param skipped: spectra already complete before the run.
+    :param failed: ``(task_id, reason)`` of spectra that failed (at most
+        :data:`~astra.tasks.batch_run.MAX_REPORTED_FAILURES` per batch run in another process;
+        :attr:`n_failed` is the exact count).
+    :param n_failed: number of spectra that failed.
+    :param not_run: spectra neither done nor failed.
+    :param not_run_reasons: why, as ``{reason: number of spectra}``.
+    :param luigi_summary: Luigi's own summary text.
+    """
+
+    success: bool
+    tasks: int
+    done: int = 0
+    skipped: int = 0
+    failed: list = dataclasses.field(default_factory=list)
+    n_failed: int = 0
+    not_run: int = 0
+    not_run_reasons: dict = dataclasses.field(default_factory=dict)
+    luigi_summary: str = ""
+
+    def add_failure(self, task_id, reason):
+        """Count one failed spectrum."""
+        self.n_failed += 1
+        self.failed.append((task_id, reason))
+
+    def add_not_run(self, count, reason):
+        """Count ``count`` spectra not run, for ``reason``."""
+        if count:
+            self.not_run += count
+            self.not_run_reasons[reason] = self.not_run_reasons.get(reason, 0) + count
+
+    def __str__(self):
+        text = f"{self.done} spectra done ({self.skipped} already complete), {self.n_failed} failed"
+        if self.not_run:
+            text += f", {self.not_run} not run"
+        for reason, count in self.not_run_reasons.items():
+            text += f"\n  not run ({count}): {reason}"
+        shown = self.failed[:20]
+        for task_id, reason in shown:
+            text += f"\n  failed: {task_id}: {reason}"
+        if self.n_failed > len(shown):
+            text += f"\n  ... and {self.n_failed - len(shown)} more failures"
+        return text
+
+
+class _RecordingScheduler:
+    """A scheduler (local or luigid's) that keeps what this worker reports of finished tasks."""
+
+    def __init__(self, scheduler):
+        self._scheduler = scheduler
+        self.reports = {}  # task_id -> (status, explanation)
+
+    def add_task(self, *args, **kwargs):
+        status = kwargs.get("status")
+        if status in (luigi.worker.DONE, luigi.worker.FAILED) and kwargs.get("expl") is not None:
+            self.reports[kwargs.get("task_id")] = (status, kwargs["expl"])
+        return self._scheduler.add_task(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._scheduler, name)
+
+
+class RecordingFactory(luigi.interface._WorkerSchedulerFactory):
+    """Luigi's worker and scheduler factory, with a :class:`_RecordingScheduler`.
+
+    Pass it as ``worker_scheduler_factory`` to :func:`luigi.build`; ``scheduler`` is then the
+    recording scheduler.
+    """
+
+    scheduler = None
+
+    def create_local_scheduler(self):
+        """Luigi's in-process scheduler, recording."""
+        self.scheduler = _RecordingScheduler(super().create_local_scheduler())
+        return self.scheduler
+
+    def create_remote_scheduler(self, url):
+        """A client of luigid at ``url``, recording."""
+        self.scheduler = _RecordingScheduler(super().create_remote_scheduler(url))
+        return self.scheduler
+
+
+def _explanation(text):
+    """The text of an explanation as Luigi's worker sent it (JSON-encoded)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return text
+    return value if isinstance(value, str) else text
+
+
+def _error_of(text):
+    """The exception line (``Type: message``) of a failed task's explanation."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("File ", "^", "~")) and ":" in line and not line.startswith("Traceback"):
+            return line
+    return lines[-1] if lines else "failed"
+
+
+def _size(task):
+    get_size = getattr(task, "get_batch_size", None)
+    return get_size() if get_size is not None else 1
+
+
+def _wait_for_others(scheduler, task_ids):
+    """Wait while luigid says another worker is running any of ``task_ids``."""
+    waiting = set(task_ids)
+    announced = False
+    while waiting:
+        try:
+            running = scheduler.task_list("RUNNING", "", limit=False)
+        except Exception as error:  # luigid went away: count what is there
+            logger.warning("cannot ask the scheduler about running tasks: %s", error)
+            return
+        waiting &= set(running or ())
+        if not waiting:
+            return
+        if not announced:
+            print(f"astra: waiting for {len(waiting)} batches another worker is running", file=sys.stderr)
+            announced = True
+        time.sleep(WAIT_INTERVAL)
+
+
+def summarise(batches, result, factory=None):
+    """The per-spectrum :class:`BuildSummary` of a Luigi run of ``batches``.
+
+    :param batches: the tasks given to Luigi.
+    :param result: Luigi's :class:`~luigi.execution_summary.LuigiRunResult`.
+    :param factory: the :class:`RecordingFactory` the run used (``None``: no reports, every
+        batch is counted from its outputs).
+    :returns: a :class:`BuildSummary`.
+    """
+    states = _summary_dict(result.worker)
+    category = {}
+    for name in ("already_done",) + tuple(n for n, _ in _NOT_RUN_REASONS):
+        for task in states.get(name, ()):
+            category.setdefault(task.task_id, name)
+    reports = factory.scheduler.reports if factory is not None and factory.scheduler is not None else {}
+    others = [t.task_id for t in batches if category.get(t.task_id) == "run_by_other_worker"]
+    if others and factory is not None and factory.scheduler is not None:
+        _wait_for_others(factory.scheduler, others)
+
+    summary = BuildSummary(success=False, tasks=len(batches), luigi_summary=result.summary_text)
+    reasons = dict(_NOT_RUN_REASONS)
+    for task in batches:
+        size = _size(task)
+        state = category.get(task.task_id)
+        if state == "already_done":
+            summary.skipped += size
+            summary.done += size
+            continue
+        report = reports.get(task.task_id)
+        outcome = None
+        error = None
+        if report is not None:
+            status, text = report[0], _explanation(report[1])
+            outcome = BatchOutcome.from_text(text)
+            if outcome is None and status == luigi.worker.FAILED:
+                error = _error_of(text)
+        if outcome is not None:
+            _count_outcome(task, outcome, summary)
+        else:
+            _count_outputs(task, summary, error, reasons.get(state, "not run"))
+    summary.success = summary.n_failed == 0 and summary.not_run == 0
+    return summary
+
+
+def _count_outcome(task, outcome, summary):
+    summary.done += outcome.done + outcome.skipped
+    summary.skipped += outcome.skipped
+    own = task.__dict__.get("batch_outcome") if hasattr(task, "__dict__") else None
+    failures = own.failures if own is not None and own.failed == outcome.failed else outcome.failures
+    for task_id, reason in failures:
+        summary.add_failure(task_id, reason)
+    summary.n_failed += outcome.failed - len(failures)
+    summary.add_not_run(outcome.total - outcome.skipped - outcome.done - outcome.failed, "the batch stopped early")
+
+
+def _count_outputs(task, summary, error, not_run_reason):
+    """Count a batch from its outputs: one completeness pass and one listing of failure records.
+
+    :param error: the exception of a batch whose ``run()`` raised: its incomplete members failed
+        with it.
+    :param not_run_reason: why an incomplete member without a failure record did not run.
+    """
+    incomplete_members = getattr(task, "incomplete_batch_tasks", None)
+    if incomplete_members is None:  # a plain Luigi task: one spectrum
+        if task.complete():
+            summary.done += 1
+        elif error:
+            summary.add_failure(task.task_id, error)
+        else:
+            summary.add_not_run(1, not_run_reason)
+        return
+    incomplete = incomplete_members(fresh=True)
+    summary.done += task.get_batch_size() - len(incomplete)
+    if not incomplete:
+        return
+    if error:
+        for member in incomplete:
+            summary.add_failure(member.task_id, error)
+        return
+    recorded = task.recorded_failures()
+    unrun = 0
+    for member in incomplete:
+        reason = member.failure_reason() if member.identity_hash in recorded else None
+        if reason:
+            summary.add_failure(member.task_id, reason)
+        else:
+            unrun += 1
+    summary.add_not_run(unrun, not_run_reason)
+
