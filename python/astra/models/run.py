@@ -39,6 +39,15 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+
+def _json_dict(text):
+    """A JSON object stored as text, as a dict; an empty dict when it is missing or unreadable."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
 class _CountsMixin:
     """Progress helpers shared by runs and batches (``total``, ``done``, ``failed``, ``skipped``)."""
 
@@ -94,11 +103,7 @@ class Run(_CountsMixin, BaseModel):
 
     def parameters_dict(self):
         """The parameters as a dict (an empty one when they cannot be read)."""
-        try:
-            value = json.loads(self.parameters or "{}")
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
+        return _json_dict(self.parameters)
 
     def as_dict(self):
         """The run as a JSON-ready dict."""
@@ -159,11 +164,7 @@ class RunFailure(BaseModel):
 
     def keys_dict(self):
         """The member's parameters (as text) as a dict."""
-        try:
-            value = json.loads(self.keys or "{}")
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
+        return _json_dict(self.keys)
 
     def as_dict(self):
         """The failure as a JSON-ready dict."""

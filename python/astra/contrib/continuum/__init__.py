@@ -4,28 +4,7 @@ The method lives in :mod:`astra.contrib.continuum.tasks` (it moved here from
 ``astra.tasks.continuum``, which still re-exports it with a deprecation warning).
 """
 
-from astra.contrib.continuum.tasks import (
-    APOGEE_REGIONS,
-    DEFAULT_CONTINUUM_PIXELS,
-    SPECIES,
-    ContinuumNormalise,
-    NormalisedSpectrum,
-    fit_continuum,
-    load_continuum_pixels,
-    normalise,
-    read_normalised,
-    sinusoid_design,
-)
+from astra.contrib.continuum import tasks as _tasks
+from astra.contrib.continuum.tasks import *  # noqa: F401,F403 -- the names listed in tasks.__all__
 
-__all__ = [
-    "ContinuumNormalise",
-    "normalise",
-    "fit_continuum",
-    "sinusoid_design",
-    "load_continuum_pixels",
-    "read_normalised",
-    "NormalisedSpectrum",
-    "APOGEE_REGIONS",
-    "DEFAULT_CONTINUUM_PIXELS",
-    "SPECIES",
-]
+__all__ = list(_tasks.__all__)
