@@ -84,7 +84,9 @@ def _tag():
 def _temporary_name(path):
     # Unique among hosts and processes (host, boot, pid) and within one (counter); hidden,
     # in the same directory.
-    directory, _, name = os.path.abspath(path).rpartition(os.sep)
+    if not path.startswith(os.sep):
+        path = os.path.abspath(path)
+    directory, _, name = path.rpartition(os.sep)
     return f"{directory}{os.sep}.{name}{TEMPORARY_MARKER}{_tag()}-{next(_counter)}"
 
 
@@ -154,7 +156,20 @@ def fsync_mode():
 
     :raises ValueError: naming the setting when its value is not one of those.
     """
-    mode = astra.config.get("output_fsync", "file")
+    global _fsync_known
+    given = astra.config.get("output_fsync", "file")
+    known = _fsync_known
+    if known is not None and known[0] is given:
+        return known[1]
+    mode = _fsync_mode(given)
+    _fsync_known = (given, mode)  # asked once per output: kept while the setting is the same object
+    return mode
+
+
+_fsync_known = None
+
+
+def _fsync_mode(mode):
     if mode is None or mode is False:
         return "none"
     if mode is True:

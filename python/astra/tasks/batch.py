@@ -3,6 +3,7 @@
 """
 
 import logging
+import time
 
 import luigi
 
@@ -10,7 +11,15 @@ import astra.config
 from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import report_member_failures_only
 from astra.tasks.grouping import batch_tasks
-from astra.tasks.summary import BuildSummary, RecordingFactory, summarise
+from astra.tasks.summary import (
+    BuildSummary,
+    RecordingFactory,
+    abandoned_by_others,
+    categories,
+    other_worker_timeout,
+    summarise,
+    wait_for_others,
+)
 
 __all__ = ["batch_tasks", "build", "BuildSummary"]
 
@@ -54,9 +63,10 @@ def build(
     from astra.runs import record_build  # every build is recorded for astra web
 
     factory = RecordingFactory()
-    with record_build(batches) as finish, report_member_failures_only():
-        result = luigi.build(
-            batches,
+
+    def run(tasks):
+        return luigi.build(
+            tasks,
             workers=workers,
             local_scheduler=local_scheduler,
             log_level=log_level,
@@ -64,6 +74,38 @@ def build(
             worker_scheduler_factory=factory,
             **luigi_kwargs,
         )
-        summary = summarise(batches, result, factory)
+
+    with record_build(batches) as finish, report_member_failures_only():
+        result = run(batches)
+        category, still_running = categories(result), set()
+        if not local_scheduler:
+            category, still_running = _finish_others(batches, category, factory, run)
+        summary = summarise(batches, result, factory, category, still_running)
         finish(summary, result)
     return summary
+
+
+#: Most times :func:`build` runs again the batches a dead luigid worker left unfinished.
+MAX_RERUNS = 3
+
+
+def _finish_others(batches, category, factory, run):
+    """Wait for the batches other luigid workers run; run here those a dead worker left.
+
+    :returns: the categories (updated for batches run again) and the ids still running when
+        the wait ended.
+    """
+    still_running = set()
+    deadline = time.monotonic() + other_worker_timeout()  # one wait in all, however many passes
+    for _ in range(MAX_RERUNS):
+        others = [t for t in batches if category.get(t.task_id) == "run_by_other_worker"]
+        if not others or factory.scheduler is None:
+            break
+        left = max(0.0, deadline - time.monotonic())
+        still_running = wait_for_others(factory.scheduler, [t.task_id for t in others], timeout=left)
+        abandoned = abandoned_by_others(factory.scheduler, others, still_running)
+        if not abandoned:
+            break
+        logger.warning("%d batches another worker left unfinished (it stopped): running them here", len(abandoned))
+        category.update(categories(run(abandoned)))
+    return category, still_running

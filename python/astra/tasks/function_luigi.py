@@ -145,7 +145,8 @@ class FunctionTask(BaseTask):
             if key not in found
         ]
         spectra = [found[key] for key in keys if key in found]
-        progress = _Progress(self, total=len(keys), skipped=total - len(keys))
+        outcome = self.batch_outcome = BatchOutcome.starting(self, total, len(keys))
+        progress = _Progress(self, total=len(keys), skipped=outcome.skipped, by_others=outcome.by_others)
         for key, reason in failures:
             logger.error("%s: %s", key, reason)
             progress.step(failed=True)
@@ -159,7 +160,7 @@ class FunctionTask(BaseTask):
             if result.flag_runtime_exception:
                 failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
         progress.close()
-        outcome = self.batch_outcome = BatchOutcome(total, skipped=total - len(keys), done=len(keys) - len(failures))
+        outcome.done = len(keys) - len(failures)
         for task_id, reason in failures:
             outcome.add_failure(task_id, reason)
         logger.info("%s: %s", self.task_id, progress.message())
