@@ -548,25 +548,13 @@ def _clean_after(task, stale):
 def _wait_then_run(task, claim):
     logger.info("%s is claimed by %s; running the other batches first", task.task_id, claim.other.describe())
     task.claimed_by = getattr(task, "claimed_by", []) + [claim.other.owner.describe()]
-    _note_incomplete(task)
+    from astra.tasks.batch_run import note_incomplete
+
+    note_incomplete(task)  # what the claimant completes meanwhile is counted as done by it
     yield ClaimReleased(store=claim.store.spec, key=claim.key, token=claim.other.token)
     result = task.run()  # claim it now, check again what is left, run that
     if isinstance(result, types.GeneratorType):
         yield from result
-
-
-def _note_incomplete(task):
-    # How many members are left when the batch is first found claimed: those the claimant
-    # completes meanwhile are then counted as done by another run, not as already complete.
-    from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED
-
-    incomplete = getattr(task, "incomplete_batch_tasks", None)
-    if incomplete is None or INCOMPLETE_WHEN_CLAIMED in task.__dict__:
-        return
-    try:
-        task.__dict__[INCOMPLETE_WHEN_CLAIMED] = len(incomplete(fresh=True))
-    except Exception as error:  # counted as already complete then; the run itself goes on
-        logger.debug("%s: cannot count its incomplete members: %s", task.task_id, error)
 
 
 def _held_while(claim, generator):

@@ -73,12 +73,20 @@ _writer_tag = None
 
 
 def _tag():
-    # host-boot-pid, cached per process (a forked child has another pid: recomputed).
+    # host-boot-pid, cached per process (forgotten in a forked child, which has another pid).
     global _writer_tag
-    pid = os.getpid()
-    if _writer_tag is None or _writer_tag[0] != pid:
-        _writer_tag = (pid, f"{socket.gethostname()}-{boot_id()[:8] or 'noboot'}-{pid}")
-    return _writer_tag[1]
+    if _writer_tag is None:
+        pid = os.getpid()
+        _writer_tag = f"{socket.gethostname()}-{boot_id()[:8] or 'noboot'}-{pid}"
+    return _writer_tag
+
+
+def _forget_tag():
+    global _writer_tag
+    _writer_tag = None
+
+
+os.register_at_fork(after_in_child=_forget_tag)
 
 
 def _temporary_name(path):

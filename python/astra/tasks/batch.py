@@ -3,13 +3,14 @@
 """
 
 import logging
+import sys
 import time
 
 import luigi
 
 import astra.config
 from astra.tasks.base import BaseTask
-from astra.tasks.batch_run import report_member_failures_only
+from astra.tasks.batch_run import note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
 from astra.tasks.summary import (
     BuildSummary,
@@ -101,11 +102,15 @@ def _finish_others(batches, category, factory, run):
         others = [t for t in batches if category.get(t.task_id) == "run_by_other_worker"]
         if not others or factory.scheduler is None:
             break
+        for task in others:  # if one is run here after all, what the other did counts as its
+            note_incomplete(task)
         left = max(0.0, deadline - time.monotonic())
         still_running = wait_for_others(factory.scheduler, [t.task_id for t in others], timeout=left)
-        abandoned = abandoned_by_others(factory.scheduler, others, still_running)
+        left = max(0.0, deadline - time.monotonic())
+        abandoned = abandoned_by_others(factory.scheduler, others, still_running, timeout=left)
         if not abandoned:
             break
-        logger.warning("%d batches another worker left unfinished (it stopped): running them here", len(abandoned))
+        print(f"astra: {len(abandoned)} batches another worker left unfinished (it stopped): running them here",
+              file=sys.stderr)
         category.update(categories(run(abandoned)))
     return category, still_running

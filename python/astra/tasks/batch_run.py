@@ -74,6 +74,7 @@ __all__ = [
     "BatchMemberError",
     "BatchMemberAccessError",
     "BatchOutcome",
+    "note_incomplete",
     "InputFileError",
     "ResultNotStoredError",
     "FileResults",
@@ -190,6 +191,25 @@ class BatchMemberError(RuntimeError):
             f"{family}: {outcome.failed} of {outcome.total - outcome.skipped - outcome.by_others} spectra failed; "
             f"first: {first_id}: {first_reason}"
         )
+
+
+def note_incomplete(batch):
+    """Note how many members of ``batch`` are incomplete now, before waiting for another run.
+
+    Called when the batch is first found claimed by another run (:mod:`astra.claims`) or run
+    by another luigid worker: the members that other run completes meanwhile are then counted
+    as done by another run, not as already complete (see :meth:`BatchOutcome.starting`). Only
+    the first note counts.
+
+    :param batch: a batch task (tasks without ``incomplete_batch_tasks`` are left alone).
+    """
+    incomplete = getattr(batch, "incomplete_batch_tasks", None)
+    if incomplete is None or INCOMPLETE_WHEN_CLAIMED in batch.__dict__:
+        return
+    try:
+        batch.__dict__[INCOMPLETE_WHEN_CLAIMED] = len(incomplete(fresh=True))
+    except Exception as error:  # then counted as already complete; the run itself goes on
+        logger.debug("%s: cannot count its incomplete members: %s", batch.task_id, error)
 
 
 def error_text(error):

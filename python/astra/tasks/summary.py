@@ -30,7 +30,7 @@ import luigi.interface
 from luigi.execution_summary import _summary_dict
 
 import astra.config
-from astra.tasks.batch_run import BatchOutcome
+from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED, BatchOutcome
 
 __all__ = [
     "BuildSummary",
@@ -228,7 +228,7 @@ def wait_for_others(scheduler, task_ids, timeout=None):
         if not waiting:
             break
         if time.monotonic() >= deadline:
-            print(f"astra: stopped waiting after {timeout:g} s (setting other_worker_timeout) for "
+            print(f"astra: stopped waiting (setting other_worker_timeout: {other_worker_timeout():g} s) for "
                   f"{len(waiting)} batches another worker is still running", file=sys.stderr)
             return waiting
         if not announced:
@@ -262,27 +262,36 @@ def categories(result):
     return category
 
 
-def abandoned_by_others(scheduler, batches, still_running):
-    """The batches another worker was running that are pending in luigid again, unfinished.
+def abandoned_by_others(scheduler, batches, still_running, timeout=None):
+    """The batches another worker was running that it left unfinished, once luigid offers them.
 
-    luigid puts a batch back to pending when the worker running it died (after
-    ``worker_disconnect_delay``); a run that has nothing else to do then runs it itself
-    rather than leave it unrun.
+    When the worker running a batch dies, luigid marks the batch failed (after
+    ``worker_disconnect_delay``) and pending again ``retry_delay`` seconds later. A run that has
+    nothing else to do then runs it itself rather than leave it unrun: this waits (at most
+    ``timeout`` seconds) until such a batch is pending.
 
     :param scheduler: luigid's client.
     :param batches: the batches another worker was running.
-    :param still_running: ids of those still running.
-    :returns: the batches to run again.
+    :param still_running: ids of those still running (not waited for here).
+    :param timeout: most seconds to wait (default: :func:`other_worker_timeout`).
+    :returns: the batches to run again (pending in luigid, without an outcome of another worker).
     """
     candidates = [t for t in batches if t.task_id not in still_running]
-    if not candidates:
-        return []
-    try:
-        pending = set(scheduler.task_list("PENDING", "", limit=False) or ())
-    except Exception as error:  # luigid went away: nothing can be run through it
-        logger.warning("cannot ask the scheduler about pending tasks: %s", error)
-        return []
-    return [t for t in candidates if t.task_id in pending and others_outcome(scheduler, t.task_id) is None]
+    candidates = [t for t in candidates if others_outcome(scheduler, t.task_id) is None]
+    deadline = time.monotonic() + (other_worker_timeout() if timeout is None else timeout)
+    while candidates:
+        try:
+            pending = set(scheduler.task_list("PENDING", "", limit=False) or ())
+            failed = set(scheduler.task_list("FAILED", "", limit=False) or ())
+        except Exception as error:  # luigid went away: nothing can be run through it
+            logger.warning("cannot ask the scheduler about pending tasks: %s", error)
+            return []
+        ready = [t for t in candidates if t.task_id in pending]
+        # A dead worker's batch is failed until its retry_delay has passed, then pending.
+        if ready or not any(t.task_id in failed for t in candidates) or time.monotonic() >= deadline:
+            return ready
+        time.sleep(WAIT_INTERVAL)
+    return []
 
 
 #: Why a batch another worker still ran when this run stopped waiting is not counted as done.
@@ -379,6 +388,11 @@ def _count_outputs(task, summary, error, not_run_reason):
         return
     incomplete = incomplete_members(fresh=True)
     summary.done += task.get_batch_size() - len(incomplete)
+    before = task.__dict__.get(INCOMPLETE_WHEN_CLAIMED)  # noted before waiting for another worker
+    if before is not None:
+        others = max(0, min(before, task.get_batch_size()) - len(incomplete))
+        summary.by_others += others
+        summary.skipped += task.get_batch_size() - len(incomplete) - others
     if not incomplete:
         return
     if error:
