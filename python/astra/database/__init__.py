@@ -84,6 +84,8 @@ def get_model(name):
     """
     import importlib
 
+    import peewee
+
     from astra.database.migrations import import_model_modules, registered_models
 
     if "." in name:
@@ -93,8 +95,10 @@ def get_model(name):
         except ImportError as error:
             raise LookupError(f"cannot import {module_name!r} for results model {name!r}: {error}") from None
         model = getattr(module, attr, None)
-        if not (isinstance(model, type) and issubclass(model, BaseResult)):
-            raise LookupError(f"{name!r} is not a results model (a BaseResult subclass)")
+        from astra.database.models import ResultSchema
+
+        if not (isinstance(model, type) and issubclass(model, ResultSchema) and issubclass(model, peewee.Model)):
+            raise LookupError(f"{name!r} is not a results model (a BaseResult or PipelineOutputMixin subclass)")
         return model
     import_model_modules()
     key = name.lower()
