@@ -122,6 +122,14 @@ def _error(path, where, message):
     return DailyFileError(f"{path}: {where}: {message}")
 
 
+def _checked(path, where, errors, function, *args):
+    """``function(*args)``, with ``errors`` turned into a :class:`DailyFileError` naming ``where``."""
+    try:
+        return function(*args)
+    except errors as error:
+        raise _error(path, where, str(error)) from None
+
+
 def _mapping(path, where, value):
     if value is None:
         return {}
@@ -165,11 +173,8 @@ def _migration(path, index, entry, defaults):
         if not entry.get(required):
             raise _error(path, where, f"give {required} (e.g. release: dr13, species: apStar)")
     release, species = str(entry["release"]), str(entry["species"])
-    try:
-        template = get_template(release, species)
-        model = model_for_data_model(species)
-    except (ValueError, LookupError) as error:
-        raise _error(path, where, str(error)) from None
+    template = _checked(path, where, (ValueError, LookupError), get_template, release, species)
+    model = _checked(path, where, (ValueError, LookupError), model_for_data_model, species)
     filters = {str(k): str(v) for k, v in _mapping(path, f"{where}.filters", entry.get("filters")).items()}
     unknown = sorted(set(filters) - set(template.keys))
     if unknown:
@@ -196,20 +201,12 @@ def _pipeline(path, name, entry, defaults):
     _check_keys(path, where, entry, _PIPELINE)
     if not entry.get("task"):
         raise _error(path, where, "give task: the @task method (a registered name or module.function)")
-    try:
-        function = load_task_function(str(entry["task"]))
-    except ValueError as error:
-        raise _error(path, f"{where}.task", str(error)) from None
+    function = _checked(path, f"{where}.task", ValueError, load_task_function, str(entry["task"]))
     inputs = _names(path, f"{where}.inputs", entry.get("inputs")) or [function.input_models[0].__name__]
-    try:
-        inputs = [function.input_model(model).__name__ for model in inputs]
-    except ValueError as error:
-        raise _error(path, f"{where}.inputs", str(error)) from None
+    inputs = [_checked(path, f"{where}.inputs", ValueError, function.input_model, model).__name__ for model in inputs]
     params = _mapping(path, f"{where}.params", entry.get("params"))
-    try:
-        params = parse_task_params(function, {str(k): v for k, v in params.items()})
-    except ValueError as error:
-        raise _error(path, f"{where}.params", str(error)) from None
+    params = _checked(path, f"{where}.params", ValueError, parse_task_params, function,
+                      {str(k): v for k, v in params.items()})
     spec = {
         "task": str(entry["task"]),
         "output_model": function.output_model.__name__,
@@ -229,10 +226,7 @@ def _product(path, name, entry):
     _check_keys(path, where, entry, _PRODUCT)
     if not entry.get("model"):
         raise _error(path, where, "give model: the results model to summarise (as astra create takes it)")
-    try:
-        model = get_model(str(entry["model"]))
-    except LookupError as error:
-        raise _error(path, f"{where}.model", str(error)) from None
+    model = _checked(path, f"{where}.model", LookupError, get_model, str(entry["model"]))
     filters = _mapping(path, f"{where}.filters", entry.get("filters"))
     spec = {
         "model": str(entry["model"]) if "." in str(entry["model"]) else model.__name__,

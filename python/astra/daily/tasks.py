@@ -82,16 +82,27 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-class DailyStep(luigi.Task):
-    """One step of one day (see the module documentation); subclassed once per step kind."""
+class _DayTask(luigi.Task):
+    """The parameters every task of a day has."""
 
     plan_file = luigi.Parameter(description="the pipelines file (YAML)")
     date = luigi.DateParameter(description="the day (UTC) this run is for")
-    step = luigi.Parameter(description="the step's name in the pipelines file")
-    key = luigi.Parameter(description="hash of the step's settings and of those of the steps it needs")
     run_id = luigi.Parameter(default="", significant=False, description="the astra daily run scheduling it")
     scheduler_host = luigi.Parameter(default="", significant=False, description="luigid of the pipelines' batches")
     scheduler_port = luigi.IntParameter(default=0, significant=False, description="its port")
+
+    def step_tasks(self, names):
+        """The tasks of the steps called ``names``, on this task's day."""
+        plan = _plan(self.plan_file)
+        return [step_task(plan, plan.step(name), self.date, self.run_id, self.scheduler_host, self.scheduler_port)
+                for name in names]
+
+
+class DailyStep(_DayTask):
+    """One step of one day (see the module documentation); subclassed once per step kind."""
+
+    step = luigi.Parameter(description="the step's name in the pipelines file")
+    key = luigi.Parameter(description="hash of the step's settings and of those of the steps it needs")
 
     def plan_step(self):
         """The :class:`~astra.daily.plan.Step` this task runs (its key checked)."""
@@ -99,9 +110,7 @@ class DailyStep(luigi.Task):
 
     def requires(self):
         """The tasks of the steps this one needs."""
-        plan = _plan(self.plan_file)
-        return [step_task(plan, plan.step(name), self.date, self.run_id, self.scheduler_host, self.scheduler_port)
-                for name in self.plan_step().requires]
+        return self.step_tasks(self.plan_step().requires)
 
     def output(self):
         """The day's marker of the step."""
@@ -159,21 +168,14 @@ def step_task(plan, step, date, run_id="", scheduler_host=None, scheduler_port=N
                              scheduler_host=scheduler_host or "", scheduler_port=int(scheduler_port or 0))
 
 
-class Daily(luigi.Task):
+class Daily(_DayTask):
     """The whole day: complete when every step's marker exists (it writes nothing itself)."""
 
-    plan_file = luigi.Parameter(description="the pipelines file (YAML)")
-    date = luigi.DateParameter(description="the day (UTC)")
     key = luigi.Parameter(description="hash of every step's key")
-    run_id = luigi.Parameter(default="", significant=False, description="the astra daily run scheduling it")
-    scheduler_host = luigi.Parameter(default="", significant=False, description="luigid of the pipelines' batches")
-    scheduler_port = luigi.IntParameter(default=0, significant=False, description="its port")
 
     def requires(self):
         """Every step of the day."""
-        plan = _plan(self.plan_file)
-        return [step_task(plan, step, self.date, self.run_id, self.scheduler_host, self.scheduler_port)
-                for step in plan.ordered()]
+        return self.step_tasks(_plan(self.plan_file).steps)
 
     def complete(self):
         """Whether every step finished today."""
