@@ -39,11 +39,24 @@ def write(tmp_path, text, name="daily.yml"):
 def test_the_shipped_example_loads_in_dependency_order():
     plan = load_plan(EXAMPLE)
     names = [s.name for s in plan.ordered()]
-    assert names == ["migrate-dr13-apStar", "migrate-dr13-apVisit", "snr_star", "snr_visit", "astraAllRocketSNR"]
+    assert names == ["migrate-dr13-apStar", "migrate-dr13-apVisit", "snr_star", "snr_visit", "hot_cool",
+                     "continuum_teff", "astraAllRocketSNR", "astraAllHotCool", "astraAllContinuumTeff"]
     assert plan.step("snr_star").requires == ("migrate-dr13-apStar",)       # the migration of its input
     assert plan.step("snr_visit").requires == ("migrate-dr13-apVisit",)
     assert plan.step("astraAllRocketSNR").requires == ("snr_star", "snr_visit")  # the pipelines writing RocketSNR
-    assert plan.dependants("migrate-dr13-apStar") == {"snr_star", "astraAllRocketSNR"}
+    assert plan.step("continuum_teff").requires == ("migrate-dr13-apStar", "hot_cool")
+    assert plan.dependants("migrate-dr13-apVisit") == {"snr_visit", "astraAllRocketSNR"}
+
+
+def test_a_downstream_method_runs_after_the_pipeline_writing_its_upstream(tmp_path):
+    plan = load_plan(write(tmp_path, """
+        pipelines:
+          teff: {task: continuum_teff}
+          classes: {task: hot_cool}
+    """))
+    assert [s.name for s in plan.ordered()] == ["classes", "teff"]
+    assert plan.step("teff").requires == ("classes",)       # from its HotCool parameter
+    assert plan.step("teff").spec["upstream_models"] == ["HotCool"]
 
 
 def test_order_follows_requires_not_file_order(tmp_path):
@@ -66,7 +79,7 @@ def test_keys_change_with_the_step_and_what_it_needs_only(tmp_path):
 
 
 @pytest.mark.parametrize("old, new, message", [
-    ("task: snr\n", "task: snrr\n", "pipelines.snr.task: no task registered as 'snrr' (registered: snr"),
+    ("task: snr\n", "task: snrr\n", "pipelines.snr.task: no task registered as 'snrr' (did you mean 'snr'?) (registered: "),
     ("task: daily_methods.fragile", "task: daily_methods.nothing", "pipelines.later.task: module 'daily_methods' has no task 'nothing'"),
     ("requires: [snr]", "requires: [snrr]", "pipelines.later.requires: no pipeline 'snrr' (did you mean 'snr'?)"),
     ("inputs: [ApogeeCoaddedSpectrumInApStar]", "inputs: [BossCombined]", "pipelines.snr.inputs: snr reads"),

@@ -1,9 +1,10 @@
 """``astra daily`` over two days of a synthetic SAS tree: only what is new is done.
 
 Day 1 ingests and analyses 60 apStar files; day 2 adds 50: only those 50 are migrated and
-analysed, the products are rewritten with all 110 rows, and no other row is touched (their
-``modified`` is unchanged). A dry run changes nothing; a second run the same day runs nothing;
-a failing step stops only the steps that need it.
+analysed (and, downstream of the hot/cool classifier, only the new hot ones), the products
+are rewritten with all 110 rows, and no other row is touched (their ``modified`` is
+unchanged). A dry run changes nothing; a second run the same day runs nothing; a changed file
+is analysed again, downstream too, alone; a failing step stops only the steps that need it.
 """
 
 import datetime
@@ -13,6 +14,7 @@ import textwrap
 import pytest
 from astropy.io import fits
 
+from astra.contrib.classify import ContinuumTeff, HotCool
 from astra.contrib.rocket import RocketSNR
 from astra.daily import load_plan, preview_daily, run_daily
 from astra.daily.tasks import day_directory
@@ -36,6 +38,10 @@ pipelines:
   fragile:
     task: daily_methods.fragile
     requires: [snr]
+  hot_cool:
+    task: hot_cool
+  continuum_teff:
+    task: continuum_teff
 products:
   astraAllRocketSNR:
     model: RocketSNR
@@ -43,6 +49,9 @@ products:
   astraAllFragile:
     model: daily_methods.Fragile
     output: {products}/astraAllFragile.fits
+  astraAllContinuumTeff:
+    model: ContinuumTeff
+    output: {products}/astraAllContinuumTeff.fits
 """
 
 
@@ -56,12 +65,10 @@ def day(tmp_path, db_url):
 
 
 def snapshot():
-    """Every row the day may write, with its ``modified`` time, and the files of the output directory."""
-    return (
-        {r.spectrum_pk: (r.task_pk, r.modified) for r in RocketSNR.select()},
-        {r.spectrum_pk: (r.task_pk, r.modified) for r in Fragile.select()},
-        {r.spectrum_pk: r.modified for r in Star.select()},
-    )
+    """Every row the day may write, by spectrum, with its key and ``modified`` time."""
+    models = {"Star": Star, "RocketSNR": RocketSNR, "Fragile": Fragile, "HotCool": HotCool, "ContinuumTeff": ContinuumTeff}
+    return {name: {r.spectrum_pk: (getattr(r, "task_pk", None), r.modified) for r in model.select()}
+            for name, model in models.items()}
 
 
 def files(root):
@@ -73,27 +80,41 @@ def rows(path):
         return sorted(hdul[1].data["spectrum_pk"].tolist())
 
 
+def by_name(summary):
+    return {o.step.name: o for o in summary.outcomes}
+
+
+def pending(outcome):
+    return outcome.record["models"]["ApogeeCoaddedSpectrumInApStar"]["pending"]
+
+
+def hot(pks):
+    return {r.spectrum_pk for r in HotCool.select().where(HotCool.classification == "hot") if r.spectrum_pk in pks}
+
+
 def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     path, sas, products = day
     synthetic.write_sample_tree(sas, 60, release="dr13", species="apStar", seed=1)
     plan = load_plan(path)
 
     first = run_daily(plan, DAY1)
+    steps = by_name(first)
     assert first.exit_code == 1, first                      # fragile refused some spectra
-    assert [o.status for o in first.outcomes] == ["ran"] * 5
-    assert first.outcomes[0].record["new"] == 60
-    assert first.outcomes[1].record["models"]["ApogeeCoaddedSpectrumInApStar"]["done"] == 60
-    refused = [pk for pk in Star.select(Star.spectrum_pk).tuples() if pk[0] % 4 == 0]
-    assert first.outcomes[2].record["problems"] == len(refused) > 0
-    assert "60 spectra" in str(first) and "failed spectra" in str(first)
-    assert RocketSNR.select().count() == Fragile.select().count() == 60
-    assert len(rows(products / "astraAllRocketSNR.fits")) == 60
+    assert {o.status for o in first.outcomes} == {"ran"} and len(steps) == 8
+    assert steps["migrate-dr13-apStar"].record["new"] == 60
+    assert pending(steps["snr"]) == pending(steps["hot_cool"]) == 60
+    refused = [pk for (pk,) in Star.select(Star.spectrum_pk).tuples() if pk % 4 == 0]
+    assert steps["fragile"].record["problems"] == len(refused) > 0
+    assert "failed spectra" in str(first)
     day1 = snapshot()
+    assert len(day1["RocketSNR"]) == len(day1["Fragile"]) == len(day1["HotCool"]) == 60
+    assert set(day1["ContinuumTeff"]) == hot(day1["Star"]) and 0 < len(day1["ContinuumTeff"]) < 60
+    assert rows(products / "astraAllRocketSNR.fits") == sorted(day1["RocketSNR"])
 
     # day 2: 50 new files; first a dry run, which says so and changes nothing
     new = synthetic.write_sample_tree(sas, 50, release="dr13", species="apStar", seed=2)
     before_files = files(tmp_path / "output"), files(products)
-    preview = dict((step.name, text) for step, text in preview_daily(plan, DAY2))
+    preview = {step.name: text for step, text in preview_daily(plan, DAY2)}
     assert preview["migrate-dr13-apStar"] == "would ingest 50 new and 0 changed files (60 unchanged)"
     assert "would run over 0 ApogeeCoaddedSpectrumInApStar spectra" in preview["snr"]
     assert "the 50 new or changed before it bring" in preview["snr"]
@@ -102,37 +123,55 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     assert (files(tmp_path / "output"), files(products)) == before_files
 
     second = run_daily(plan, DAY2)
-    assert [o.status for o in second.outcomes] == ["ran"] * 5
-    assert second.outcomes[0].record["text"].endswith("110 files: 50 new, 0 changed, 60 unchanged, 0 bad")
-    assert second.outcomes[1].record["models"]["ApogeeCoaddedSpectrumInApStar"] == {
+    steps = by_name(second)
+    assert {o.status for o in second.outcomes} == {"ran"}
+    assert steps["migrate-dr13-apStar"].record["text"].endswith("110 files: 50 new, 0 changed, 60 unchanged, 0 bad")
+    assert steps["snr"].record["models"]["ApogeeCoaddedSpectrumInApStar"] == {
         "pending": 50, "done": 50, "failed": 0, "not_run": 0, "failures": []}
-    assert second.outcomes[2].record["models"]["ApogeeCoaddedSpectrumInApStar"]["pending"] == 50
-    results, fragile, catalogue = snapshot()
-    new_pks = set(catalogue) - set(day1[2])
+    day2 = snapshot()
+    new_pks = set(day2["Star"]) - set(day1["Star"])
     assert len(new_pks) == 50
     assert {Star.get(Star.spectrum_pk == pk).path for pk in new_pks} == set(new.paths)
-    # the 50 new spectra were analysed (with their downstream work), nothing else was touched
-    assert set(results) - set(day1[0]) == set(fragile) - set(day1[1]) == new_pks
-    assert {pk: results[pk] for pk in day1[0]} == day1[0]
-    assert {pk: fragile[pk] for pk in day1[1]} == day1[1]
-    assert {pk: catalogue[pk] for pk in day1[2]} == day1[2]
+    # the 50 new spectra were analysed, with their downstream work (the hot ones only) ...
+    for name in ("RocketSNR", "Fragile", "HotCool"):
+        assert set(day2[name]) - set(day1[name]) == new_pks, name
+    assert set(day2["ContinuumTeff"]) - set(day1["ContinuumTeff"]) == hot(new_pks)
+    assert pending(steps["continuum_teff"]) == len(hot(new_pks)) > 0
+    # ... and nothing else was touched
+    for name, old in day1.items():
+        assert {pk: day2[name][pk] for pk in old} == old, name
     # the products are updated
-    assert rows(products / "astraAllRocketSNR.fits") == sorted(results)
-    assert rows(products / "astraAllFragile.fits") == sorted(fragile)
+    assert rows(products / "astraAllRocketSNR.fits") == sorted(day2["RocketSNR"])
+    assert rows(products / "astraAllFragile.fits") == sorted(day2["Fragile"])
+    assert rows(products / "astraAllContinuumTeff.fits") == sorted(day2["ContinuumTeff"])
 
     # a second run on day 2 does nothing, and says so
     state = snapshot(), files(tmp_path / "output"), files(products)
     again = run_daily(plan, DAY2)
     assert again.nothing_to_do and again.exit_code == 0
-    assert [o.status for o in again.outcomes] == ["done earlier today"] * 5
+    assert {o.status for o in again.outcomes} == {"done earlier today"}
     assert "nothing to do" in str(again)
     assert (snapshot(), files(tmp_path / "output"), files(products)) == state
 
-    # day 3 without new files: every step runs, finds nothing, and the products are not rewritten
+    # day 3: one hot spectrum's file changed; it alone is analysed again, downstream too
+    (changed,) = sorted(hot(new_pks))[:1]
+    star = Star.get(Star.spectrum_pk == changed)
+    os.utime(star.path, (star.file_mtime + 60, star.file_mtime + 60))
     third = run_daily(plan, DAY2 + datetime.timedelta(days=1))
-    assert third.outcomes[1].record["models"]["ApogeeCoaddedSpectrumInApStar"]["pending"] == 0
-    assert [o.record["written"] for o in third.outcomes[3:]] == [False, False]
-    assert snapshot() == state[0] and files(products) == state[2]
+    steps = by_name(third)
+    assert steps["migrate-dr13-apStar"].record["changed"] == 1
+    assert [pending(steps[n]) for n in ("snr", "fragile", "hot_cool", "continuum_teff")] == [1, 1, 1, 1]
+    day3 = snapshot()
+    for name, old in day2.items():
+        assert {pk for pk in old if day3[name][pk] != old[pk]} == {changed}, name
+
+    # day 4 without new files: every step runs, finds nothing, and no product is rewritten
+    state = snapshot(), files(products)
+    fourth = run_daily(plan, DAY2 + datetime.timedelta(days=2))
+    steps = by_name(fourth)
+    assert [pending(steps[n]) for n in ("snr", "fragile", "hot_cool", "continuum_teff")] == [0, 0, 0, 0]
+    assert [o.record["written"] for o in fourth.outcomes if o.step.kind == "product"] == [False] * 3
+    assert (snapshot(), files(products)) == state
 
 
 def test_a_failing_step_stops_only_the_steps_that_need_it(tmp_path, db_url):

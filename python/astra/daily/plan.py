@@ -210,6 +210,7 @@ def _pipeline(path, name, entry, defaults):
     spec = {
         "task": str(entry["task"]),
         "output_model": function.output_model.__name__,
+        "upstream_models": sorted(u.model.__name__ for u in getattr(function, "upstreams", {}).values()),
         "inputs": inputs,
         "params": json.loads(json.dumps(params, default=str)),
         "workers": _count(path, f"{where}.workers", entry.get("workers", defaults.get("workers"))),
@@ -249,7 +250,9 @@ def _implicit_requirements(path, steps):
                     raise _error(path, f"pipelines.{step.name}.requires",
                                  f"no pipeline {name!r}{did_you_mean(name, pipelines)} (pipelines: {', '.join(pipelines) or 'none'})")
             feeding = [m.name for m in migrations if m.spec["model"] in step.spec["inputs"]]
-            step.requires = tuple(feeding or [m.name for m in migrations]) + tuple(step.requires)
+            upstream = [p.name for p in pipelines.values()
+                        if p.spec["output_model"] in step.spec["upstream_models"] and p.name not in step.requires]
+            step.requires = tuple(feeding or [m.name for m in migrations]) + tuple(step.requires) + tuple(upstream)
         elif step.kind == "product":
             if step.requires is None:  # the pipelines writing its model
                 model = step.spec["model"].rpartition(".")[2].lower()

@@ -55,7 +55,10 @@ def load_task_function(name):
         target = getattr(module, attribute)
     else:
         known = ", ".join(sorted(registered)) or "none"
-        raise ValueError(f"no task registered as {name!r} (registered: {known}); or give module.function")
+        from astra.suggest import did_you_mean
+
+        raise ValueError(f"no task registered as {name!r}{did_you_mean(name, registered)} (registered: {known}); "
+                         "or give module.function")
     function = getattr(target, "task_function", target)
     if not isinstance(function, TaskFunction):
         raise ValueError(f"{name!r} is not a @task method")
