@@ -23,10 +23,11 @@ pipelines:
     inputs: [ApogeeCoaddedSpectrumInApStar]
     params: {min_good_pixels: 50}
 products:
-  astraAllRocketSNR:
-    model: RocketSNR
+  astraAllStarRocketSNR: {}
   astraAllFragile:
-    model: daily_methods.Fragile
+    product: daily_methods.Fragile
+  mwmAllStar:
+    release: [dr13]
 """
 
 
@@ -40,12 +41,15 @@ def test_the_shipped_example_loads_in_dependency_order():
     plan = load_plan(EXAMPLE)
     names = [s.name for s in plan.ordered()]
     assert names == ["migrate-dr13-apStar", "migrate-dr13-apVisit", "snr_star", "snr_visit", "hot_cool",
-                     "continuum_teff", "astraAllRocketSNR", "astraAllHotCool", "astraAllContinuumTeff"]
+                     "continuum_teff", "astraAllStarRocketSNR", "astraAllVisitRocketSNR", "astraAllStarHotCool",
+                     "astraAllStarContinuumTeff", "mwmAllStar", "mwmAllVisit"]
     assert plan.step("snr_star").requires == ("migrate-dr13-apStar",)       # the migration of its input
     assert plan.step("snr_visit").requires == ("migrate-dr13-apVisit",)
-    assert plan.step("astraAllRocketSNR").requires == ("snr_star", "snr_visit")  # the pipelines writing RocketSNR
+    assert plan.step("astraAllStarRocketSNR").requires == ("snr_star", "snr_visit")  # the pipelines writing RocketSNR
+    assert plan.step("mwmAllStar").requires == ("migrate-dr13-apStar", "migrate-dr13-apVisit")  # the catalogue's
     assert plan.step("continuum_teff").requires == ("migrate-dr13-apStar", "hot_cool")
-    assert plan.dependants("migrate-dr13-apVisit") == {"snr_visit", "astraAllRocketSNR"}
+    assert plan.dependants("migrate-dr13-apVisit") == {"snr_visit", "astraAllStarRocketSNR", "astraAllVisitRocketSNR",
+                                                        "mwmAllStar", "mwmAllVisit"}
 
 
 def test_a_downstream_method_runs_after_the_pipeline_writing_its_upstream(tmp_path):
@@ -72,7 +76,7 @@ def test_keys_change_with_the_step_and_what_it_needs_only(tmp_path):
     before = load_plan(write(tmp_path, PLAN))
     after = load_plan(write(tmp_path, PLAN.replace("min_good_pixels: 50", "min_good_pixels: 60"), "b.yml"))
     changed = {s.name for s in before.ordered() if s.key != after.step(s.name).key}
-    assert changed == {"snr", "later", "astraAllRocketSNR", "astraAllFragile"}
+    assert changed == {"snr", "later", "astraAllStarRocketSNR", "astraAllFragile"}
     assert before.key != after.key
     again = load_plan(write(tmp_path, PLAN, "c.yml"))
     assert [s.key for s in again.ordered()] == [s.key for s in before.ordered()]
@@ -87,7 +91,9 @@ def test_keys_change_with_the_step_and_what_it_needs_only(tmp_path):
     ("params: {min_good_pixels: 50}", "params: {min_good_pixels: many}", "pipelines.snr.params: snr: parameter 'min_good_pixels'"),
     ("inputs:", "input:", "pipelines.snr: unknown setting 'input' (did you mean 'inputs'?)"),
     ("species: apStar", "species: apStr", "migrate[0]:"),
-    ("model: RocketSNR", "model: RocketSNRR", "products.astraAllRocketSNR.model: no results model named 'RocketSNRR'"),
+    ("astraAllStarRocketSNR: {}", "astraAllStarRocketSNRR: {}", "products.astraAllStarRocketSNRR: "),
+    ("product: daily_methods.Fragile", "product: daily_methods.Nothing", "products.astraAllFragile.product: "),
+    ("release: [dr13]", "relase: [dr13]", "products.mwmAllStar: unknown setting 'relase' (did you mean 'release'?)"),
     ("migrate:", "migrations:", "top level: unknown setting 'migrations'"),
     ("  later:\n", "  snr/2:\n", "snr/2: a step name is letters"),
     ("  later:\n", "  astraAllFragile:\n", "astraAllFragile: two steps have this name"),

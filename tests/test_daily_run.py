@@ -43,15 +43,15 @@ pipelines:
   continuum_teff:
     task: continuum_teff
 products:
-  astraAllRocketSNR:
-    model: RocketSNR
-    output: {products}/astraAllRocketSNR.fits
+  astraAllStarRocketSNR:
+    output: {products}/astraAllStarRocketSNR.fits
   astraAllFragile:
-    model: daily_methods.Fragile
+    product: daily_methods.Fragile
     output: {products}/astraAllFragile.fits
-  astraAllContinuumTeff:
-    model: ContinuumTeff
-    output: {products}/astraAllContinuumTeff.fits
+  astraAllStarContinuumTeff:
+    output: {products}/astraAllStarContinuumTeff.fits
+  mwmAllStar:
+    output: {products}/mwmAllStar.fits
 """
 
 
@@ -100,7 +100,7 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     first = run_daily(plan, DAY1)
     steps = by_name(first)
     assert first.exit_code == 1, first                      # fragile refused some spectra
-    assert {o.status for o in first.outcomes} == {"ran"} and len(steps) == 8
+    assert {o.status for o in first.outcomes} == {"ran"} and len(steps) == 9
     assert steps["migrate-dr13-apStar"].record["new"] == 60
     assert pending(steps["snr"]) == pending(steps["hot_cool"]) == 60
     refused = [pk for (pk,) in Star.select(Star.spectrum_pk).tuples() if pk % 4 == 0]
@@ -109,7 +109,7 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     day1 = snapshot()
     assert len(day1["RocketSNR"]) == len(day1["Fragile"]) == len(day1["HotCool"]) == 60
     assert set(day1["ContinuumTeff"]) == hot(day1["Star"]) and 0 < len(day1["ContinuumTeff"]) < 60
-    assert rows(products / "astraAllRocketSNR.fits") == sorted(day1["RocketSNR"])
+    assert rows(products / "astraAllStarRocketSNR.fits") == sorted(day1["RocketSNR"])
 
     # day 2: 50 new files; first a dry run, which says so and changes nothing
     new = synthetic.write_sample_tree(sas, 50, release="dr13", species="apStar", seed=2)
@@ -118,7 +118,7 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     assert preview["migrate-dr13-apStar"] == "would ingest 50 new and 0 changed files (60 unchanged)"
     assert "would run over 0 ApogeeCoaddedSpectrumInApStar spectra" in preview["snr"]
     assert "the 50 new or changed before it bring" in preview["snr"]
-    assert preview["astraAllRocketSNR"].startswith("after snr; would write")
+    assert preview["astraAllStarRocketSNR"].startswith("after snr; would write")
     assert snapshot() == day1
     assert (files(tmp_path / "output"), files(products)) == before_files
 
@@ -141,9 +141,10 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     for name, old in day1.items():
         assert {pk: day2[name][pk] for pk in old} == old, name
     # the products are updated
-    assert rows(products / "astraAllRocketSNR.fits") == sorted(day2["RocketSNR"])
+    assert rows(products / "astraAllStarRocketSNR.fits") == sorted(day2["RocketSNR"])
     assert rows(products / "astraAllFragile.fits") == sorted(day2["Fragile"])
-    assert rows(products / "astraAllContinuumTeff.fits") == sorted(day2["ContinuumTeff"])
+    assert rows(products / "astraAllStarContinuumTeff.fits") == sorted(day2["ContinuumTeff"])
+    assert rows(products / "mwmAllStar.fits") == sorted(day2["Star"])
 
     # a second run on day 2 does nothing, and says so
     state = snapshot(), files(tmp_path / "output"), files(products)
@@ -170,7 +171,7 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     fourth = run_daily(plan, DAY2 + datetime.timedelta(days=2))
     steps = by_name(fourth)
     assert [pending(steps[n]) for n in ("snr", "fragile", "hot_cool", "continuum_teff")] == [0, 0, 0, 0]
-    assert [o.record["written"] for o in fourth.outcomes if o.step.kind == "product"] == [False] * 3
+    assert [o.record["written"] for o in fourth.outcomes if o.step.kind == "product"] == [False] * 4
     assert (snapshot(), files(products)) == state
 
 
@@ -187,7 +188,7 @@ def test_a_failing_step_stops_only_the_steps_that_need_it(tmp_path, db_url):
           snr_star: {{task: snr, inputs: [ApogeeCoaddedSpectrumInApStar]}}
           snr_visit: {{task: snr, inputs: [ApogeeVisitSpectrum]}}
         products:
-          astraAllRocketSNR: {{model: RocketSNR}}
+          astraAllStarRocketSNR: {{}}
     """))
     plan = load_plan(path)
     summary = run_daily(plan, DAY1)
@@ -196,7 +197,7 @@ def test_a_failing_step_stops_only_the_steps_that_need_it(tmp_path, db_url):
     assert status["migrate-dr13-apStar"][0] == status["snr_star"][0] == "ran"
     assert status["migrate-dr13-apVisit"] == ("failed", f"no apVisit files of dr13 found under {sas}")
     assert status["snr_visit"] == ("not run", "needs migrate-dr13-apVisit, which did not finish")
-    assert status["astraAllRocketSNR"] == ("not run", "needs snr_visit, which did not finish")
+    assert status["astraAllStarRocketSNR"] == ("not run", "needs snr_visit, which did not finish")
     assert RocketSNR.select().count() == 8
     assert "1 failed, 2 not run" in str(summary)
     failed = [f for f in os.listdir(day_directory(DAY1)) if f.endswith(".failed.json")]
@@ -207,7 +208,7 @@ def test_a_failing_step_stops_only_the_steps_that_need_it(tmp_path, db_url):
     retry = run_daily(plan, DAY1)
     status = {o.step.name: o.status for o in retry.outcomes}
     assert status == {"migrate-dr13-apStar": "done earlier today", "snr_star": "done earlier today",
-                      "migrate-dr13-apVisit": "ran", "snr_visit": "ran", "astraAllRocketSNR": "ran"}
+                      "migrate-dr13-apVisit": "ran", "snr_visit": "ran", "astraAllStarRocketSNR": "ran"}
     assert retry.exit_code == 0
     assert Visit.select().count() == 5 and RocketSNR.select().count() == 13
     assert not [f for f in os.listdir(day_directory(DAY1)) if f.endswith(".failed.json")]
@@ -219,7 +220,7 @@ def test_the_day_is_one_graph_in_luigid(tmp_path, db_url, luigid):
     synthetic.write_sample_tree(sas, 4, release="dr13", species="apStar", seed=5)
     path = tmp_path / "daily.yml"
     path.write_text(f"migrate: [{{release: dr13, species: apStar, sas_base_dir: {sas}}}]\n"
-                    "pipelines: {snr: {task: snr}}\nproducts: {astraAllRocketSNR: {model: RocketSNR}}\n")
+                    "pipelines: {snr: {task: snr}}\nproducts: {astraAllStarRocketSNR: {}}\n")
     summary = run_daily(load_plan(path), DAY1, scheduler_host=luigid.host, scheduler_port=luigid.port)
     assert summary.exit_code == 0, summary
     done = luigid.api("task_list", status="DONE")

@@ -12,8 +12,8 @@ A pipelines file (YAML) names three kinds of steps (the format is described in
         inputs: [ApogeeCoaddedSpectrumInApStar]
         params: {min_good_pixels: 50}
     products:                      # astra create, last
-      astraAllStarRocketSNR:
-        model: RocketSNR
+      astraAllStarRocketSNR: {}
+      mwmAllStar: {release: dr13}
 
 :func:`load_plan` checks everything it can without touching the data (tasks import, models
 exist, parameters parse, dependencies name known steps and form no cycle) and raises
@@ -41,7 +41,7 @@ KINDS = ("migrate", "pipeline", "product")
 _TOP = {
     "migrate": "list of migrations (release, species, ...)",
     "pipelines": "mapping of pipeline name to its task, inputs, params, requires",
-    "products": "mapping of product name to its model (astra create), requires",
+    "products": "mapping of product name (as astra create takes it) to its requires, release, output, ...",
     "workers": "Luigi workers of the day's graph and of each pipeline",
     "max_batch_size": "most spectra per batch",
     "sas_base_dir": "the SAS root of every migration (default $SAS_BASE_DIR)",
@@ -49,7 +49,7 @@ _TOP = {
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _MIGRATE = ("name", "release", "species", "sas_base_dir", "filters", "workers")
 _PIPELINE = ("task", "inputs", "params", "requires", "workers", "max_batch_size")
-_PRODUCT = ("model", "requires", "output", "where", "filters")
+_PRODUCT = ("product", "method", "requires", "release", "output", "where", "filters")
 
 
 class DailyFileError(ValueError):
@@ -220,17 +220,23 @@ def _pipeline(path, name, entry, defaults):
 
 
 def _product(path, name, entry):
-    from astra.database import get_model
+    from astra.products import resolve_product
 
     where = f"products.{name}"
     entry = _mapping(path, where, entry)
     _check_keys(path, where, entry, _PRODUCT)
-    if not entry.get("model"):
-        raise _error(path, where, "give model: the results model to summarise (as astra create takes it)")
-    model = _checked(path, f"{where}.model", LookupError, get_model, str(entry["model"]))
+    wanted = str(entry.get("product") or name)
+    method = str(entry["method"]) if entry.get("method") else None
+    product = _checked(path, f"{where}.product" if entry.get("product") else where, LookupError,
+                       resolve_product, wanted, method)
     filters = _mapping(path, f"{where}.filters", entry.get("filters"))
     spec = {
-        "model": str(entry["model"]) if "." in str(entry["model"]) else model.__name__,
+        "product": wanted,
+        "method": method,
+        "kind": product.kind,
+        "level": product.level,
+        "model": product.model.__name__ if product.model is not None else None,
+        "release": [str(r) for r in _names(path, f"{where}.release", entry.get("release"))] or None,
         "output": os.path.expanduser(str(entry["output"])) if entry.get("output") else None,
         "where": str(entry["where"]) if entry.get("where") else None,
         "filters": {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in filters.items()},
@@ -254,9 +260,10 @@ def _implicit_requirements(path, steps):
                         if p.spec["output_model"] in step.spec["upstream_models"] and p.name not in step.requires]
             step.requires = tuple(feeding or [m.name for m in migrations]) + tuple(step.requires) + tuple(upstream)
         elif step.kind == "product":
-            if step.requires is None:  # the pipelines writing its model
-                model = step.spec["model"].rpartition(".")[2].lower()
-                step.requires = tuple(p.name for p in pipelines.values() if p.spec["output_model"].lower() in (model, model + "result"))
+            if step.requires is None and step.spec["model"] is None:  # a catalogue product
+                step.requires = tuple(m.name for m in migrations)
+            elif step.requires is None:  # the pipelines writing its results model
+                step.requires = tuple(p.name for p in pipelines.values() if p.spec["output_model"] == step.spec["model"])
             else:
                 for name in step.requires:
                     if name not in pipelines:

@@ -5,9 +5,10 @@
 * a **pipeline** runs its ``@task`` method over the spectra of each input model that have no
   up-to-date result (:func:`astra.tasks.function_runner.run_pending`): what migrate just added,
   and what an upstream pipeline's new results make due;
-* a **product** runs ``astra create``'s :func:`astra.products.create_summary`, unless the
-  results table is exactly as it was when the product was last written (same row count, last
-  ``modified`` and last key) and the file is still there.
+* a **product** runs ``astra create``'s :func:`astra.products.create_product`, unless the
+  tables it is made from (its results table, and the catalogue tables of its level) are
+  exactly as they were when it was last written (same row count, last ``modified`` and last
+  key) and the file is still there.
 
 Each returns a *record* (a JSON-serialisable dict) that :mod:`astra.daily.tasks` keeps as the
 step's marker for the day. ``record["problems"]`` counts what went wrong without failing the
@@ -108,33 +109,42 @@ def product_state_path(name):
     return os.path.join(os.path.expanduser(astra.config.get("output_dir")), "daily", "products", f"{name}.json")
 
 
-def _product_model(step):
-    from astra.database import get_model
+def _product(step):
+    from astra.products import resolve_product
 
-    return get_model(step.spec["model"])
-
-
-def _product_path(step, model):
-    from astra.products.summary import default_summary_path
-
-    return step.spec["output"] or default_summary_path(model)
+    return resolve_product(step.spec["product"], step.spec["method"])
 
 
-def _fingerprint(model):
-    """``[rows, last modified, last key]`` of a results table: equal when nothing was written."""
+def _product_path(step, product):
+    from astra.products import product_path
+
+    releases = step.spec["release"] or []
+    return os.path.abspath(step.spec["output"] or product_path(product, releases[0] if len(releases) == 1 else None))
+
+
+def _table_fingerprint(model, db):
+    """``[rows, last modified, last key]`` of a table: equal when nothing was written to it."""
     import peewee
 
-    from astra.database import get_database
-
-    db = get_database()
     if not db.table_exists(model._meta.table_name):
-        return [0, None, None]
+        return [model._meta.table_name, 0, None, None]
     fields = model._meta.fields
     columns = [peewee.fn.COUNT(peewee.SQL("*"))]
     columns.append(peewee.fn.MAX(fields["modified"]) if "modified" in fields else peewee.SQL("NULL"))
     columns.append(peewee.fn.MAX(model._meta.primary_key))
     row = model.select(*columns).tuples().first()
-    return json.loads(json.dumps(list(row), default=str))
+    return json.loads(json.dumps([model._meta.table_name, *row], default=str))
+
+
+def _fingerprint(product):
+    """The state of the tables a product is made from: its results table, and the catalogue
+    tables of its level (a named product joins them)."""
+    from astra.database import get_database
+    from astra.products.layout import level_tables
+
+    db = get_database()
+    tables = ([product.model] if product.model is not None else []) + (level_tables(product.level) if product.level else [])
+    return [_table_fingerprint(table, db) for table in tables]
 
 
 def _last_written(step):
@@ -145,22 +155,31 @@ def _last_written(step):
         return {}
 
 
-def _run_product(step, context):
-    from astra.products import create_summary
-
-    model = _product_model(step)
-    path = _product_path(step, model)
-    fingerprint = _fingerprint(model)
+def _up_to_date(step, path, fingerprint):
     last = _last_written(step)
-    if last.get("fingerprint") == fingerprint and last.get("path") == path and last.get("key") == step.key \
-            and os.path.exists(path):
-        return {"text": f"{path} is up to date ({last.get('rows')} rows; no result changed)", "path": path,
-                "rows": last.get("rows"), "written": False, "problems": 0}
-    filters = step.spec["filters"] or None
+    return (last.get("fingerprint") == fingerprint and last.get("path") == path and last.get("key") == step.key
+            and os.path.exists(path)), last
+
+
+def _run_product(step, context):
+    import peewee
+
+    from astra.products import create_product
+
+    product = _product(step)
+    path = _product_path(step, product)
+    fingerprint = _fingerprint(product)
+    current, last = _up_to_date(step, path, fingerprint)
+    if current:
+        return {"text": f"{path} is up to date ({last.get('rows')} rows; nothing it is made from changed)",
+                "path": path, "rows": last.get("rows"), "written": False, "problems": 0}
+    spec = step.spec
     try:
-        path, rows = create_summary(model, path, overwrite=True, filters=filters, where=step.spec["where"])
-    except ValueError as error:
-        raise StepError(f"cannot create {step.name}: {error}") from None
+        path, rows = create_product(product, path, overwrite=True, release=spec["release"],
+                                    filters=spec["filters"] or None, where=spec["where"])
+    except (ValueError, peewee.DatabaseError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise StepError(f"cannot create {product.name}: {first}") from None
     with atomic_open(product_state_path(step.name)) as fp:
         json.dump({"fingerprint": fingerprint, "path": path, "rows": rows, "key": step.key}, fp)
     return {"text": f"wrote {rows} rows to {path}", "path": path, "rows": rows, "written": True, "problems": 0}
@@ -180,17 +199,22 @@ def run_step(step, context=None):
     return _RUN[step.kind](step, context or DayContext())
 
 
-def _pending_count(model, output_model):
-    """Spectra of ``model`` without an up-to-date ``output_model`` result; creates no table."""
+def _pending_count(model, function):
+    """Spectra of ``model`` that ``function`` would analyse now, without creating any table.
+
+    :returns: a count, or ``None`` when it cannot be told without creating the results table
+        (a downstream method that has never run).
+    """
     from astra.database import get_database
     from astra.tasks.function_query import pending_spectra
 
     db = get_database()
-    if not db.table_exists(model._meta.table_name):
-        return 0
-    if not db.table_exists(output_model._meta.table_name):
-        return model.select().count()
-    return pending_spectra(model, output_model).count()
+    upstreams = [u.model for u in getattr(function, "upstreams", {}).values()]
+    if not db.table_exists(model._meta.table_name) or not all(db.table_exists(u._meta.table_name) for u in upstreams):
+        return 0  # no spectra, or no upstream results to choose them by, yet
+    if not db.table_exists(function.output_model._meta.table_name):
+        return None if upstreams else model.select().count()
+    return pending_spectra(model, function).count()
 
 
 def preview_step(step, incoming):
@@ -210,17 +234,17 @@ def preview_step(step, incoming):
         return text, n
     if step.kind == "pipeline":
         function = _function(step)
-        counts = {m: _pending_count(function.input_model(m), function.output_model) for m in step.spec["inputs"]}
-        n = sum(counts.values())
-        text = "would run over " + ", ".join(f"{c} {m} spectra" for m, c in counts.items()) + " without a result"
+        counts = {m: _pending_count(function.input_model(m), function) for m in step.spec["inputs"]}
+        n = sum(c or 0 for c in counts.values())
+        text = "would run over " + ", ".join(f"{'an unknown number of' if c is None else c} {m} spectra"
+                                             for m, c in counts.items()) + " without a result"
         more = sum(incoming.get(name, 0) for name in step.requires)
         if more:
             text += f", and what the {more} new or changed before it bring"
         return text, n + more
-    model = _product_model(step)
-    path = _product_path(step, model)
-    last = _last_written(step)
+    product = _product(step)
+    path = _product_path(step, product)
     more = sum(incoming.get(name, 0) for name in step.requires)
-    if not more and last.get("fingerprint") == _fingerprint(model) and last.get("key") == step.key and os.path.exists(path):
+    if not more and _up_to_date(step, path, _fingerprint(product))[0]:
         return f"{path} is up to date", 0
     return f"would write {path}", 1
