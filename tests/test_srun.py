@@ -355,3 +355,36 @@ def test_catalogue_form_no_wait_and_nothing_to_do(catalogue_env, tmp_path, slurm
                   env=dict(env, PATH=str(tmp_path)))       # no sbatch: nothing may be submitted
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout and "no job submitted" in again.stdout
+
+
+def test_catalogue_form_dry_run_and_the_astra_run_spelling(catalogue_env, tmp_path, sqlite_url, monkeypatch):
+    env, _ = catalogue_env
+    env = dict(env, ASTRA_DATABASE_URL=sqlite_url, PATH=str(tmp_path))   # no sbatch: nothing submitted
+    keys = _catalogue(tmp_path, 5, sqlite_url, monkeypatch)
+    for argv in (["task_methods.where_run", CATALOGUE, "--jobs", "2", "--sleep", "1"],
+                 ["--jobs", "2", "astra", "run", "task_methods.where_run", CATALOGUE, "--sleep", "1"]):
+        result = astra("srun", *argv, "--dry-run", env=env)
+        assert result.returncode == 0, result.stderr
+        lines = [line for line in result.stdout.splitlines() if line.startswith("srun ")]
+        assert len(lines) == 2 and all("--sleep 1" in line and line.endswith("--range-per-process") for line in lines)
+        assert f"--spectrum-pk-range {keys[0]} {keys[2]} " in lines[0]
+        assert f"--spectrum-pk-range {keys[3]} {keys[4]} " in lines[1]
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--procs", "4", "--dry-run", "--limit", "2", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "2 spectra for 4 processes: 2 processes get a share" in result.stderr
+    assert "--ntasks-per-node=2" in result.stdout and "--limit" not in result.stdout
+
+
+def test_catalogue_form_errors_before_sbatch(catalogue_env, tmp_path, sqlite_url, monkeypatch):
+    env, _ = catalogue_env
+    env = dict(env, ASTRA_DATABASE_URL=sqlite_url, PATH=str(tmp_path))
+    _catalogue(tmp_path, 1, sqlite_url, monkeypatch)
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--colour", "red", env=env)
+    assert result.returncode == 2 and "no parameter 'colour'" in result.stderr
+    result = astra("srun", "task_methods.no_such_method", CATALOGUE, env=env)
+    assert result.returncode == 2 and "has no task 'no_such_method'" in result.stderr
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--spectrum-pk-range", "1", "2", env=env)
+    assert result.returncode == 2 and "gives each process its --spectrum-pk-range" in result.stderr
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--scheduler-host", "h", env=env)
+    assert result.returncode == 2 and "--scheduler-host and --shares are for luigi tasks" in result.stderr
+    assert not os.path.exists(env["ASTRA_JOBS_DIR"])

@@ -225,6 +225,11 @@ def run(args):
     split_task_args(args)
     if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1 or args.procs < 1:
         raise UsageError("--nodes, --jobs, --procs and --workers-per-node must be at least 1")
+    if _astra_run_over_catalogue(args):
+        # 'astra srun ... astra run <task> <Model>': the same split at submission (each process
+        # finding its own share of a shrinking set of pending spectra could skip or repeat some),
+        # and, as before, the job ids are printed without following the jobs.
+        args.no_wait = True
     if catalogue_form(args):
         return _run_catalogue(args)
     if args.procs != 1 or args.no_wait:
@@ -305,6 +310,23 @@ def catalogue_form(args):
         load_task_function(args.module)
     except ValueError:
         return False
+    return True
+
+
+def _astra_run_over_catalogue(args):
+    """Whether the command is ``astra srun ... astra run <task> <SpectrumModel> ...``; if so, ``args``
+    is rewritten as ``astra srun <task> <SpectrumModel> ...``."""
+    if args.module != ASTRA_PROGRAM or args.task != "run":
+        return False
+    from astra.cli import build_parser
+
+    command, _ = build_parser().parse_known_args(["run", *args.task_args])
+    if not command.model:
+        return False
+    rest = list(args.task_args)
+    rest.remove(command.task)
+    rest.remove(command.model)
+    args.module, args.task, args.task_args = command.task, command.model, rest
     return True
 
 
