@@ -247,7 +247,9 @@ def _run_function(args, extra):
     if ranges and len(ranges) > 1:
         within += f" (and {len(ranges) - 1} more ranges)"
     if not n:
-        print(f"{function.name}: nothing to do (every {args.model} spectrum{within} has an up-to-date "
+        conditions = function.conditions(function.input_model(args.model))
+        which = "" if not conditions else " chosen by its upstream (" + "; ".join(c.describe() for c in conditions) + ")"
+        print(f"{function.name}: nothing to do (every {args.model} spectrum{which}{within} has an up-to-date "
               f"{function.output_model.__name__})")
         return 0
     print(f"{function.name}: {n} spectra{within}; {summary}")

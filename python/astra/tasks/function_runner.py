@@ -102,7 +102,7 @@ def pending_keys(function, model_name, where=None, limit=None, retry_failed=Fals
     :raises ValueError: if the method does not read that model.
     """
     model = function.input_model(model_name)
-    query = pending_spectra(model, function.output_model, where=where, limit=limit, retry_failed=retry_failed)
+    query = pending_spectra(model, function, where=where, limit=limit, retry_failed=retry_failed)
     if spectrum_pk_ranges is not None:
         ranges = [(int(lo), int(hi)) for lo, hi in spectrum_pk_ranges]
         if not ranges:
