@@ -11,8 +11,7 @@
   result is flagged ``flag_runtime_exception``; ``--spectrum-pk-range LO HI`` keeps those
   whose ``spectrum_pk`` lies in ``[LO, HI]`` (:func:`pending_keys`; ``astra srun`` gives each
   process its own range, :mod:`astra.cluster.spectrum_shares`);
-* they run in batches through :func:`astra.build` (so ``astra srun ... astra run ...`` shares
-  them across Slurm jobs), with a progress bar on a terminal.
+* they run in batches through :func:`astra.build`, with a progress bar on a terminal.
 """
 
 import functools
@@ -60,7 +59,10 @@ def load_task_function(name):
         target = getattr(module, attribute)
     else:
         known = ", ".join(sorted(registered)) or "none"
-        raise ValueError(f"no task registered as {name!r} (registered: {known}); or give module.function")
+        from astra.suggest import did_you_mean
+
+        raise ValueError(f"no task registered as {name!r}{did_you_mean(name, registered)} (registered: {known}); "
+                         "or give module.function")
     function = getattr(target, "task_function", target)
     if not isinstance(function, TaskFunction):
         raise ValueError(f"{name!r} is not a @task method")
@@ -113,7 +115,8 @@ def pending_keys(function, model_name, where=None, limit=None, retry_failed=Fals
 
 
 def run_pending(function, model_name, where=None, limit=None, retry_failed=False, task_params=None,
-                workers=1, max_batch_size=None, spectrum_pk_ranges=None, share_batches=True):
+                workers=1, max_batch_size=None, scheduler_host=None, scheduler_port=None,
+                spectrum_pk_ranges=None, share_batches=True):
     """Run ``function`` over the spectra of ``model_name`` that need it.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
@@ -124,6 +127,9 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
     :param task_params: the method's arguments.
     :param workers: Luigi worker processes.
     :param max_batch_size: most spectra per batch (default: the ``max_batch_size`` setting).
+    :param scheduler_host: a central luigid's host (default: the ``scheduler_host`` setting,
+        else Luigi's local scheduler).
+    :param scheduler_port: its port.
     :param spectrum_pk_ranges: only spectra whose key is in one of these ``(lo, hi)`` closed
         ranges (see :func:`pending_keys`).
     :param share_batches: under ``astra srun``'s share variables, keep only this process's share
@@ -141,5 +147,6 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
                    **(task_params or {}))
         for i in range(0, len(keys), size)
     ]
-    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR", share_batches=share_batches)
+    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR",
+                          scheduler_host=scheduler_host, scheduler_port=scheduler_port, share_batches=share_batches)
     return len(keys), summary
