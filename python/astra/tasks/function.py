@@ -22,11 +22,16 @@ The type hints say which catalogue tables the method reads (``Iterable[A]`` or
 * ``snr.task_class`` is a Luigi task (a :class:`~astra.tasks.function_luigi.FunctionTask`
   registered under the function's name), so ``luigi --module mymethods snr --spectrum-pk 7``,
   luigid, ``astra.build`` and ``astra run snr ApogeeCoaddedSpectrumInApStar`` run it.
+
+A method may take another method's results as input (a parameter annotated with the upstream's
+results model, or a default query of the spectra argument joined with it): see
+:mod:`astra.tasks.function_upstream`.
 """
 
 import collections.abc
 import functools
 import inspect
+import logging
 import typing
 
 from astra.tasks.function_run import TaskFunctionError, execute
@@ -37,6 +42,8 @@ __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
 CALL_OPTIONS = ("write_to_database", "batch_size", "write_frequency", "re_raise_exceptions", "tag")
 #: Names a method's own parameters may not have (the call options and the Luigi task's own).
 RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed")
+
+logger = logging.getLogger("astra")
 
 _ITERABLES = (
     collections.abc.Iterable, collections.abc.Iterator, collections.abc.Generator,
@@ -49,6 +56,11 @@ def _models_in(hint, what, function):
     if hint is None:
         raise TaskFunctionError(f"{function.__qualname__}: annotate {what}, e.g. Iterable[ApogeeVisitSpectrum]")
     origin = typing.get_origin(hint)
+    if origin is typing.Union or type(hint).__name__ == "UnionType":  # Optional[Iterable[A]]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and typing.get_origin(args[0]) in _ITERABLES:
+            hint = args[0]
+            origin = typing.get_origin(hint)
     if origin in _ITERABLES:
         args = typing.get_args(hint)
         hint = args[0] if args else None
@@ -109,6 +121,8 @@ class TaskFunction:
         self.spectra_argument = names[0]
         #: The catalogue models the method reads.
         self.input_models = _models_in(hints.get(names[0]), f"its first argument ({names[0]})", function)
+        import peewee
+
         from astra.models.pipeline import PipelineOutputMixin
 
         outputs = _models_in(hints.get("return"), "its return type, e.g. -> Iterable[MyResult]", function)
@@ -119,16 +133,45 @@ class TaskFunction:
             )
         #: The results model the method writes.
         self.output_model = outputs[0]
-        #: The method's own parameters: name -> (inspect.Parameter, type hint).
-        self.parameters = {}
-        for name in names[1:]:
-            parameter = signature.parameters[name]
-            if parameter.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
-                continue
+        from astra.tasks.function_upstream import SpectraQuery, register_writer, upstreams_of
+
+        default = signature.parameters[names[0]].default
+        #: The default of the spectra argument, a query (SDSS Astra's way to filter by upstream
+        #: results), as a :class:`~astra.tasks.function_upstream.SpectraQuery`; or ``None``.
+        self.spectra_query = None
+        if isinstance(default, peewee.ModelSelect):
+            self.spectra_query = SpectraQuery(function, default, self.output_model)
+            model = self.spectra_query.model
+            if model not in self.input_models:
+                if not any(issubclass(model, m) for m in self.input_models):
+                    raise TaskFunctionError(
+                        f"{function.__qualname__}: the default query of {names[0]} selects {model.__name__}, "
+                        f"which its annotation does not name"
+                    )
+                self.input_models = (model,) + self.input_models
+        elif default is not inspect.Parameter.empty and default is not None:
+            raise TaskFunctionError(
+                f"{function.__qualname__}: the default of {names[0]} must be a query of catalogue spectra, not {default!r}"
+            )
+
+        own = {
+            name: signature.parameters[name]
+            for name in names[1:]
+            if signature.parameters[name].kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        }
+        for name in own:
             if name in RESERVED_NAMES:
                 raise TaskFunctionError(f"{function.__qualname__}: {name!r} is reserved by Astra; rename the argument")
-            self.parameters[name] = (parameter, hints.get(name))
+        #: The upstream methods' results it takes (see :mod:`astra.tasks.function_upstream`):
+        #: name -> :class:`~astra.tasks.function_upstream.Upstream`.
+        self.upstreams = upstreams_of(function, own, hints)
+        for upstream in self.upstreams.values():
+            if upstream.model is self.output_model:
+                raise TaskFunctionError(f"{function.__qualname__}: {upstream.name!r} names the method's own results model")
+        #: The method's own parameters: name -> (inspect.Parameter, type hint).
+        self.parameters = {name: (p, hints.get(name)) for name, p in own.items() if name not in self.upstreams}
         self._task_class = None
+        register_writer(self)
 
     @property
     def name(self):
@@ -164,7 +207,7 @@ class TaskFunction:
 
     def __call__(
         self,
-        spectra,
+        spectra=None,
         *args,
         write_to_database=True,
         batch_size=1000,
@@ -175,7 +218,10 @@ class TaskFunction:
     ):
         """Run the method over ``spectra``; a generator of its results as they are written.
 
-        :param spectra: catalogue spectra (a peewee query, a list, ...).
+        :param spectra: catalogue spectra (a peewee query, a list, ...); by default those that
+            still need the method (:func:`~astra.tasks.function_query.pending_spectra` of its
+            default query's model, or of the first model it reads). Given spectra replace the
+            default query of the spectra argument; upstream parameters still choose among them.
         :param args: the method's other arguments, by position.
         :param write_to_database: write the results where the configuration says
             (``results_output``: the results database, or files); false writes nothing.
@@ -189,8 +235,47 @@ class TaskFunction:
             ``task_pk`` and ``created`` too).
         """
         params = self.bind(args, kwargs)
+        conditions = self.conditions(None, params)
+        if spectra is None:
+            from astra.tasks.function_query import pending_spectra
+
+            spectra = pending_spectra(self.input_models[0], self, retry_failed=False)
+        if conditions:
+            from astra.tasks.function_upstream import select_with_upstreams
+
+            spectra, results, missing = select_with_upstreams(spectra, conditions)
+            if missing:
+                logger.warning(
+                    "%s: %d spectra left out for lack of an upstream result (%s); run the upstream first",
+                    self.name, len(missing), ", ".join(sorted({n for names in missing.values() for n in names})),
+                )
+            params.update(results)
         sink = self.sink(write_to_database, batch_size=batch_size, write_frequency=write_frequency, tag=tag, params=params)
         return execute(self.function, spectra, params, self.output_model, sink, re_raise_exceptions=re_raise_exceptions)
+
+    def conditions(self, spectrum_model, params=None):
+        """What chooses the spectra this method runs on (see :mod:`astra.tasks.function_upstream`).
+
+        :param spectrum_model: the catalogue model read; the default query of the spectra
+            argument applies to its own model only (``None``: not at all, as when spectra are
+            given to a call).
+        :param params: a call's arguments: an upstream parameter given there (a peewee
+            expression on its model, or ``None`` for any result) replaces that upstream's
+            condition, and is taken out of ``params``.
+        :returns: a list of :class:`~astra.tasks.function_upstream.Upstream` (and
+            :class:`~astra.tasks.function_upstream.SpectraQuery`) objects.
+        """
+        from astra.tasks.function_upstream import Upstream
+
+        out = []
+        for name, upstream in self.upstreams.items():
+            if params is not None and name in params:
+                upstream = Upstream(name, upstream.model, params.pop(name))
+            out.append(upstream)
+        query = self.spectra_query
+        if query is not None and spectrum_model is not None and query.model is spectrum_model:
+            out.append(query)
+        return out
 
     def bind(self, args, kwargs):
         """The method's keyword arguments from a call's ``args`` and ``kwargs``.
@@ -199,9 +284,12 @@ class TaskFunction:
         """
         signature = inspect.signature(self.function)
         try:
-            bound = signature.bind(None, *args, **kwargs)
+            bound = signature.bind_partial(None, *args, **kwargs)
         except TypeError as error:
             raise TypeError(f"{self.name}(): {error}") from None
+        missing = [n for n, (p, _) in self.parameters.items() if p.default is p.empty and n not in bound.arguments]
+        if missing:
+            raise TypeError(f"{self.name}(): missing a required argument: {missing[0]!r}")
         params = {}
         for name, value in bound.arguments.items():
             kind = signature.parameters[name].kind
@@ -233,7 +321,7 @@ class TaskFunction:
         return function_output.DatabaseSink(self.output_model, batch_size, write_frequency, tag=tag)
 
     def __repr__(self):
-        inputs = " | ".join(m.__name__ for m in self.input_models)
+        inputs = " | ".join(m.__name__ for m in self.input_models + tuple(u.model for u in self.upstreams.values()))
         return f"<astra task {self.__module__}.{self.name}: {inputs} -> {self.output_model.__name__}>"
 
 
