@@ -63,3 +63,60 @@ def test_create_default_path_in_a_subprocess(db_url, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "wrote 10 rows to" in result.stdout and "astraAllEstimateSNR-" in result.stdout
+
+
+@pytest.fixture
+def catalogue(db_url, tmp_path):
+    """Three dr17 apStar spectra in the catalogue, with Rocket's S/N of each."""
+    from astra.contrib.rocket import snr
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar
+    from astra.models.migrate import migrate_files
+    from astra.tools import synthetic
+
+    root = str(tmp_path / "sas")
+    synthetic.write_sample_tree(root, 3, release="dr17", species="apStar", seed=5)
+    migrate_files("dr17", "apStar", sas_base_dir=root)
+    assert len(list(snr(ApogeeCoaddedSpectrumInApStar.select()))) == 3
+    return db_url
+
+
+def test_create_named_products_refuse_then_overwrite(catalogue, tmp_path, capsys):
+    out = tmp_path / "star.fits"
+    assert main(["create", "astraAllStarRocket", "-o", str(out)]) == 0
+    assert f"wrote 3 rows to {out}" in capsys.readouterr().out
+    before = out.read_bytes()
+    assert main(["create", "astraAllStarRocket", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out} exists; use --overwrite" in err
+    assert out.read_bytes() == before
+    assert main(["create", "astraAllStarRocket", "-o", str(out), "--overwrite", "--obj", "nobody"]) == 0
+    assert "wrote 0 rows" in capsys.readouterr().out
+    with fits.open(out) as hdul:
+        assert hdul[0].header["NROWS"] == 0 and "obj" in hdul[1].columns.names
+    assert main(["create", "astraAllVisit", "astra.contrib.rocket.snr", "-o", str(tmp_path / "v.fits")]) == 0
+    assert "wrote 0 rows" in capsys.readouterr().out  # Rocket ran on no visit spectrum
+
+
+def test_create_named_product_errors_are_one_line(catalogue, tmp_path, capsys):
+    assert main(["create", "astraAllStarRockt"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean 'astraAllStarRocket'" in err
+    assert main(["create", "mwmAllStar", "-o", str(tmp_path / "m.fits"), "--where", "nosuchcolumn > 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create the mwmAllStar product" in err
+    assert main(["create", "astraAllStarEstimateSNR"]) == 2
+    assert "keyed by task" in capsys.readouterr().err
+
+
+def test_create_catalogue_product_default_path_in_a_subprocess(catalogue):
+    result = subprocess.run([sys.executable, "-m", "astra.cli", "create", "mwmAllStar", "--release", "dr17"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    major, minor = astra.version_info()
+    path = f"{astra.config.get('output_dir')}/products/dr17/mwmAllStar-{major}.{minor}.fits"
+    assert f"wrote 3 rows to {path}" in result.stdout
+    with fits.open(path) as hdul:
+        assert hdul[0].header["RELEASE"] == "dr17" and len(hdul[1].data) == 3
+    again = subprocess.run([sys.executable, "-m", "astra.cli", "create", "mwmAllStar", "--release", "dr17"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "exists; use --overwrite" in again.stderr

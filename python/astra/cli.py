@@ -94,4 +94,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m astra.cli``: run the imported module's main, so that the UsageError the
+    # commands raise (astra.cli.UsageError) is the class caught, not __main__'s copy of it.
+    from astra.cli import main as _main
+
+    sys.exit(_main())

@@ -1,9 +1,9 @@
-"""``astra create``: write the summary FITS table of a results table."""
+"""``astra create``: write a FITS product (named products, or a results table's summary)."""
 
 from astra.database.models import DATA_MODEL_KEYS
 
 NAME = "create"
-HELP = "write a summary FITS table of a results model's rows"
+HELP = "write a FITS product: astraAllStar<Method>, astraAllVisit<Method>, mwmAllStar, mwmAllVisit, or a results model's summary"
 
 
 def add_arguments(parser):
@@ -12,13 +12,19 @@ def add_arguments(parser):
     :param parser: an :class:`argparse.ArgumentParser`.
     """
     parser.add_argument(
-        "model",
-        help="results model: a registered name (estimatesnr) or a dotted path "
-        "(astra.database.examples.EstimateSNRResult)",
+        "product",
+        help="astraAllStar<Method> or astraAllVisit<Method> (a method's results on star-level or visit "
+        "spectra, e.g. astraAllStarRocketSNR), mwmAllStar or mwmAllVisit (the catalogue), or a results model: "
+        "a registered name (estimatesnr) or a dotted path (astra.contrib.rocket.results.EstimateSNRResult)",
     )
-    parser.add_argument("--output", "-o", metavar="PATH", help="output file (default: <output_dir>/products/...)")
+    parser.add_argument(
+        "method", nargs="?",
+        help="after a bare astraAllStar or astraAllVisit: the method as a dotted path (mymethods.mean_snr)",
+    )
+    parser.add_argument("--output", "-o", metavar="PATH",
+                        help="output file (default: <output_dir>/products/[<release>/]<name>-<major>.<minor>.fits)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    parser.add_argument("--where", metavar="SQL", help="extra SQL condition on the table's columns, e.g. 'snr > 10'")
+    parser.add_argument("--where", metavar="SQL", help="extra SQL condition on the results' columns, e.g. 'snr > 10'")
     parser.add_argument(
         "--all-versions", action="store_true", help="include results of every Astra major.minor (default: this one)"
     )
@@ -37,11 +43,11 @@ def run(args):
     import peewee
 
     from astra.cli import UsageError
-    from astra.database import DatabaseURLError, connect, get_database, get_model
-    from astra.products import create_summary
+    from astra.database import DatabaseURLError, connect, get_database
+    from astra.products import create_product, resolve_product
 
     try:
-        model = get_model(args.model)
+        product = resolve_product(args.product, args.method)
         db = connect(args.database) if args.database else get_database()
     except (DatabaseURLError, LookupError) as error:
         raise UsageError(str(error)) from None
@@ -51,14 +57,15 @@ def run(args):
         if values:
             filters[key] = values
     try:
-        path, count = create_summary(
-            model, args.output, overwrite=args.overwrite, filters=filters, where=args.where,
+        path, count = create_product(
+            product, args.output, overwrite=args.overwrite, filters=filters, where=args.where,
             all_versions=args.all_versions, db=db,
         )
     except FileExistsError as error:
         raise UsageError(str(error)) from None
     except (ValueError, peewee.DatabaseError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise UsageError(f"cannot create the {model.__name__} product: {first}") from None
+        what = product.model.__name__ if product.kind == "summary" else product.name
+        raise UsageError(f"cannot create the {what} product: {first}") from None
     print(f"wrote {count} rows to {path}")
     return 0

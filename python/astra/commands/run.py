@@ -227,7 +227,9 @@ def _run_function(args, extra):
     except ValueError as error:
         raise UsageError(str(error)) from None
     if not n:
-        print(f"{function.name}: nothing to do (every {args.model} spectrum has an up-to-date "
+        which = "" if not function.upstreams else " chosen by its upstream (" + "; ".join(
+            u.describe() for u in function.upstreams.values()) + ")"
+        print(f"{function.name}: nothing to do (every {args.model} spectrum{which} has an up-to-date "
               f"{function.output_model.__name__})")
         return 0
     print(f"{function.name}: {n} spectra; {summary}")

@@ -34,7 +34,7 @@ from astra.database.fields import (
     flag,
 )
 from astra.database.migrations import MigrationError, create_tables, ensure_table, forget_tables
-from astra.database.models import DATA_MODEL_KEYS, RESULT_MODELS, BaseResult, ModelDefinitionError
+from astra.database.models import DATA_MODEL_KEYS, RESULT_MODELS, BaseResult, ModelDefinitionError, ResultSchema
 from astra.database.target import DatabaseOutputMixin, DatabaseTarget, completed_task_ids
 from astra.database.writer import ResultWriter, upsert_rows
 
@@ -93,8 +93,8 @@ def get_model(name):
         except ImportError as error:
             raise LookupError(f"cannot import {module_name!r} for results model {name!r}: {error}") from None
         model = getattr(module, attr, None)
-        if not (isinstance(model, type) and issubclass(model, BaseResult)):
-            raise LookupError(f"{name!r} is not a results model (a BaseResult subclass)")
+        if not (isinstance(model, type) and issubclass(model, ResultSchema) and model.schema_root() is not model):
+            raise LookupError(f"{name!r} is not a results model (a BaseResult or PipelineOutputMixin subclass)")
         return model
     import_model_modules()
     key = name.lower()

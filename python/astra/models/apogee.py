@@ -45,6 +45,7 @@ class ApogeeCoaddedSpectrumInApStar(_ApogeeSpectrum):
     """
 
     data_model_names = ("apStar",)
+    spectrum_level = "star"
     header_keywords = {
         **SpectrumMixin.header_keywords,
         "n_visits": ("NVISITS",),
@@ -63,6 +64,7 @@ class ApogeeVisitSpectrum(_ApogeeSpectrum):
     """
 
     data_model_names = ("apVisit",)
+    spectrum_level = "visit"
     header_keywords = {
         **SpectrumMixin.header_keywords,
         "obj_id": ("OBJID",),
@@ -83,6 +85,7 @@ class ApogeeAspcapStarSpectrum(_ApogeeSpectrum):
     """
 
     data_model_names = ("aspcapStar",)
+    spectrum_level = "star"
     header_keywords = {**SpectrumMixin.header_keywords, "obj_id": ("OBJID", "APOGEE_ID")}
 
     obj_id = TextField(null=True, help_text="Object name in the header (OBJID)")

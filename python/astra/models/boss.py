@@ -26,6 +26,7 @@ class BossVisitSpectrum(SpectrumMixin):
     """
 
     data_model_names = ("spec", "specLite", "specFull")
+    spectrum_level = "visit"
     header_keywords = {
         "snr": ("SNR", "SN_MEDIAN_ALL"),
         "ra": ("RA", "PLUG_RA"),

@@ -48,9 +48,11 @@ class MwmStarSpectrum(_MwmSpectrum):
     """All combined spectra of one source (mwmStar file)."""
 
     data_model_names = ("mwmStar",)
+    spectrum_level = "star"
 
 
 class MwmVisitSpectrum(_MwmSpectrum):
     """All visit spectra of one source (mwmVisit file)."""
 
     data_model_names = ("mwmVisit",)
+    spectrum_level = "visit"

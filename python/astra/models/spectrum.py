@@ -96,9 +96,13 @@ class SpectrumMixin(BaseModel):
     :cvar header_keywords: column -> FITS keywords of the primary header (first present wins).
     :cvar source_keywords: other primary-header keywords :meth:`source_identifier` reads.
     :cvar spectrum_row: the row of a 2-D flux that is this table's own spectrum.
+    :cvar spectrum_level: ``"star"`` for a source's combined (coadded) spectra, ``"visit"`` for
+        single-epoch spectra: which named products (``mwmAllStar``/``astraAllStar<Method>`` or
+        ``mwmAllVisit``/``astraAllVisit<Method>``, :mod:`astra.products`) hold the table's rows.
     """
 
     data_model_names = ()
+    spectrum_level = None
     header_keywords = {"snr": ("SNR",), "ra": ("RA",), "dec": ("DEC",)}
     source_keywords = ("SDSS_ID",)
     spectrum_row = 0

@@ -27,6 +27,7 @@ The type hints say which catalogue tables the method reads (``Iterable[A]`` or
 import collections.abc
 import functools
 import inspect
+import logging
 import typing
 
 from astra.tasks.function_run import TaskFunctionError, execute
@@ -37,6 +38,8 @@ __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
 CALL_OPTIONS = ("write_to_database", "batch_size", "write_frequency", "re_raise_exceptions", "tag")
 #: Names a method's own parameters may not have (the call options and the Luigi task's own).
 RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed")
+
+logger = logging.getLogger("astra")
 
 _ITERABLES = (
     collections.abc.Iterable, collections.abc.Iterator, collections.abc.Generator,
@@ -119,16 +122,26 @@ class TaskFunction:
             )
         #: The results model the method writes.
         self.output_model = outputs[0]
-        #: The method's own parameters: name -> (inspect.Parameter, type hint).
-        self.parameters = {}
-        for name in names[1:]:
-            parameter = signature.parameters[name]
-            if parameter.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
-                continue
+        from astra.tasks.function_upstream import register_writer, upstreams_of
+
+        own = {
+            name: signature.parameters[name]
+            for name in names[1:]
+            if signature.parameters[name].kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        }
+        for name in own:
             if name in RESERVED_NAMES:
                 raise TaskFunctionError(f"{function.__qualname__}: {name!r} is reserved by Astra; rename the argument")
-            self.parameters[name] = (parameter, hints.get(name))
+        #: The upstream methods' results it takes (see :mod:`astra.tasks.function_upstream`):
+        #: name -> :class:`~astra.tasks.function_upstream.Upstream`.
+        self.upstreams = upstreams_of(function, own, hints)
+        for upstream in self.upstreams.values():
+            if upstream.model is self.output_model:
+                raise TaskFunctionError(f"{function.__qualname__}: {upstream.name!r} names the method's own results model")
+        #: The method's own parameters: name -> (inspect.Parameter, type hint).
+        self.parameters = {name: (p, hints.get(name)) for name, p in own.items() if name not in self.upstreams}
         self._task_class = None
+        register_writer(self)
 
     @property
     def name(self):
@@ -189,8 +202,36 @@ class TaskFunction:
             ``task_pk`` and ``created`` too).
         """
         params = self.bind(args, kwargs)
+        upstreams = self.upstreams_for(params)
+        if upstreams:
+            from astra.tasks.function_upstream import select_with_upstreams
+
+            spectra, results, missing = select_with_upstreams(spectra, upstreams)
+            if missing:
+                logger.warning(
+                    "%s: %d spectra left out for lack of an upstream result (%s); run the upstream first",
+                    self.name, len(missing), ", ".join(sorted({n for names in missing.values() for n in names})),
+                )
+            params.update(results)
         sink = self.sink(write_to_database, batch_size=batch_size, write_frequency=write_frequency, tag=tag, params=params)
         return execute(self.function, spectra, params, self.output_model, sink, re_raise_exceptions=re_raise_exceptions)
+
+    def upstreams_for(self, params):
+        """The upstreams of a call, a condition given in ``params`` replacing the default one.
+
+        :param params: the call's arguments (an upstream's name given with a peewee expression
+            on its model runs the method on the spectra meeting that instead); upstream names
+            are taken out of it.
+        :returns: a list of :class:`~astra.tasks.function_upstream.Upstream`.
+        """
+        from astra.tasks.function_upstream import Upstream
+
+        out = []
+        for name, upstream in self.upstreams.items():
+            if name in params:
+                upstream = Upstream(name, upstream.model, params.pop(name))
+            out.append(upstream)
+        return out
 
     def bind(self, args, kwargs):
         """The method's keyword arguments from a call's ``args`` and ``kwargs``.
@@ -199,9 +240,12 @@ class TaskFunction:
         """
         signature = inspect.signature(self.function)
         try:
-            bound = signature.bind(None, *args, **kwargs)
+            bound = signature.bind_partial(None, *args, **kwargs)
         except TypeError as error:
             raise TypeError(f"{self.name}(): {error}") from None
+        missing = [n for n, (p, _) in self.parameters.items() if p.default is p.empty and n not in bound.arguments]
+        if missing:
+            raise TypeError(f"{self.name}(): missing a required argument: {missing[0]!r}")
         params = {}
         for name, value in bound.arguments.items():
             kind = signature.parameters[name].kind
@@ -233,7 +277,7 @@ class TaskFunction:
         return function_output.DatabaseSink(self.output_model, batch_size, write_frequency, tag=tag)
 
     def __repr__(self):
-        inputs = " | ".join(m.__name__ for m in self.input_models)
+        inputs = " | ".join(m.__name__ for m in self.input_models + tuple(u.model for u in self.upstreams.values()))
         return f"<astra task {self.__module__}.{self.name}: {inputs} -> {self.output_model.__name__}>"
 
 

@@ -30,6 +30,7 @@ from astra.tasks.batch_run import BatchMemberError, BatchOutcome, _Progress, fai
 from astra.tasks.function_output import results_output
 from astra.tasks.function_query import done_keys
 from astra.tasks.function_run import execute
+from astra.tasks.function_upstream import select_with_upstreams
 
 __all__ = ["FunctionTask", "ResultRowTarget", "make_task_class"]
 
@@ -49,7 +50,7 @@ class ResultRowTarget(luigi.Target):
         """Whether the spectrum has a result under this Astra major.minor, newer than its file."""
         task = self.task
         fn = task.task_function
-        return bool(done_keys(task.catalogue_model(), fn.output_model, [task.spectrum_pk], retry_failed=task.retry_failed))
+        return bool(done_keys(task.catalogue_model(), fn, [task.spectrum_pk], retry_failed=task.retry_failed))
 
     def __repr__(self):
         return f"ResultRowTarget({self.task.task_function.output_model.__name__}, spectrum_pk={self.task.spectrum_pk})"
@@ -88,6 +89,23 @@ class FunctionTask(BaseTask):
         member = cls(spectrum_model=model, spectrum_pk=result.spectrum_pk, **params)
         return member.local_path(f"{cls.task_function.output_model._meta.table_name}.fits")
 
+    def requires(self):
+        """The upstream methods' tasks over the same spectra (those whose writer is imported).
+
+        A downstream method's Luigi task needs its upstreams' results first: for each upstream
+        results model written by exactly one imported ``@task`` that reads this catalogue model,
+        that method's task over the same ``spectrum_pk`` (with its default parameters).
+        """
+        from astra.tasks.function_upstream import writer_of
+
+        model = self.catalogue_model()
+        needed = []
+        for upstream in self.task_function.upstreams.values():
+            writer = writer_of(upstream.model)
+            if writer is not None and model in writer.input_models:
+                needed.append(writer.task_class(spectrum_model=model.__name__, spectrum_pk=self.spectrum_pk))
+        return needed
+
     def output(self):
         """Each spectrum's result: its row in the results table, or its FITS file in files mode."""
         if results_output() == "files":
@@ -103,7 +121,7 @@ class FunctionTask(BaseTask):
         keys = [m.spectrum_pk for m in self.get_batch_tasks()]
         if results_output() == "files":
             return {m.spectrum_pk for m in self.get_batch_tasks() if m.output().exists()}
-        return done_keys(self.catalogue_model(), self.task_function.output_model, keys, retry_failed=self.retry_failed)
+        return done_keys(self.catalogue_model(), self.task_function, keys, retry_failed=self.retry_failed)
 
     def complete(self):
         """Whether every spectrum has an up-to-date result (one query for the whole batch)."""
@@ -145,6 +163,15 @@ class FunctionTask(BaseTask):
             if key not in found
         ]
         spectra = [found[key] for key in keys if key in found]
+        params = self.method_params()
+        upstreams = fn.upstreams_for(params)
+        left_out = 0
+        if upstreams:
+            spectra, results, missing = select_with_upstreams(spectra, upstreams)
+            params.update(results)
+            for key, names in missing.items():
+                failures.append((f"{family}(spectrum_pk={key})", _lacking(fn, key, names)))
+            left_out = len(found) - len(spectra) - len(missing)
         progress = _Progress(self, total=len(keys), skipped=total - len(keys))
         for key, reason in failures:
             logger.error("%s: %s", key, reason)
@@ -153,8 +180,10 @@ class FunctionTask(BaseTask):
         def step(result):
             progress.step(failed=result.flag_runtime_exception)
 
-        params = self.method_params()
-        sink = fn.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000), params=params)
+        for _ in range(left_out):  # their upstream result does not meet the condition: nothing to do
+            progress.step(failed=False)
+        sink = fn.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000),
+                       params=self.method_params())
         for result in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
             if result.flag_runtime_exception:
                 failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
@@ -168,6 +197,12 @@ class FunctionTask(BaseTask):
             fail = fail_batches_on_member_error()
         if failures and fail:
             raise BatchMemberError(family, outcome)
+
+
+def _lacking(task_function, spectrum_pk, names):
+    """Why a spectrum cannot run: it has no result of the named upstreams."""
+    models = ", ".join(task_function.upstreams[n].model.__name__ for n in names)
+    return f"no {models} result for spectrum_pk {spectrum_pk} (run the upstream method first)"
 
 
 def make_task_class(task_function, params):

@@ -3,9 +3,15 @@
 A spectrum needs work when its results table has no row for it under this Astra major.minor,
 or when its file changed after the result was computed (the catalogue's ``file_mtime`` is later
 than the row's ``spectrum_mtime``). With ``retry_failed`` a row flagged ``flag_runtime_exception``
-needs work too. :func:`pending_spectra` asks the whole catalogue table at once (``NOT
-EXISTS``, answered from the unique index on ``spectrum_pk, v_astra_major_minor``);
-:func:`done_keys` asks the same question about a given batch of spectra. No file is looked at.
+needs work too. For a downstream method (see :mod:`astra.tasks.function_upstream`) only the
+spectra whose upstream results meet its conditions need work, and a result is also out of date
+when an upstream result of its spectrum was written after it.
+
+:func:`pending_spectra` is the one question "which spectra does this method still have to
+analyse" (``astra run``, ``astra srun`` and ``astra daily`` ask it): it asks the whole catalogue
+table at once (``NOT EXISTS``, answered from the unique index on ``spectrum_pk,
+v_astra_major_minor``). :func:`done_keys` asks the same question about a given batch of spectra.
+No file is looked at.
 """
 
 import peewee
@@ -13,6 +19,7 @@ import peewee
 from astra.database.connection import get_database, is_sqlite
 from astra.database.migrations import ensure_table
 from astra.models.pipeline import major_minor
+from astra.tasks.function_upstream import decided_against, require_database
 
 __all__ = ["pending_spectra", "done_keys", "stale_condition", "MTIME_TOLERANCE"]
 
@@ -52,7 +59,15 @@ def stale_condition(spectrum_model, output_model, db=None):
     return field.is_null(False) & newer  # never NULL, so that NOT (...) means "up to date"
 
 
-def _up_to_date(spectrum_model, output_model, retry_failed, db):
+def _method(method):
+    """``(results model, upstreams)`` of a ``@task`` method or of a bare results model."""
+    upstreams = getattr(method, "upstreams", None)
+    if upstreams is None:
+        return method, ()
+    return method.output_model, tuple(upstreams.values())
+
+
+def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
     """The condition on a (spectrum, result) pair: the result stands (no re-run needed)."""
     condition = output_model.v_astra_major_minor == major_minor()
     stale = stale_condition(spectrum_model, output_model, db)
@@ -60,31 +75,42 @@ def _up_to_date(spectrum_model, output_model, retry_failed, db):
         condition &= ~stale
     if retry_failed:
         condition &= ~output_model.flag_runtime_exception
+    for upstream in upstreams:
+        condition &= ~upstream.changed_after(spectrum_model.spectrum_pk, output_model)
     return condition
 
 
-def pending_spectra(spectrum_model, output_model, where=None, limit=None, retry_failed=False, db=None):
-    """The catalogue spectra without an up-to-date result, in ``spectrum_pk`` order.
+def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed=False, db=None):
+    """The catalogue spectra that ``method`` still has to analyse, in ``spectrum_pk`` order.
 
     One query: ``SELECT ... FROM <catalogue> WHERE NOT EXISTS (SELECT 1 FROM <results> WHERE
-    spectrum_pk = ... AND v_astra_major_minor = ... AND <file unchanged since>)``.
+    spectrum_pk = ... AND v_astra_major_minor = ... AND <file unchanged since> AND <no upstream
+    result written since>) AND EXISTS (<an upstream result meeting the condition>)``.
 
     :param spectrum_model: the catalogue model (e.g. ``ApogeeCoaddedSpectrumInApStar``).
-    :param output_model: the results model.
+    :param method: the ``@task`` method (a :class:`~astra.tasks.function.TaskFunction`), or just
+        its results model (a method without upstreams).
     :param where: an extra SQL condition on the catalogue's columns (``"release = 'dr17'"``).
     :param limit: at most this many spectra.
     :param retry_failed: also spectra whose result is flagged ``flag_runtime_exception``.
     :param db: the database (default: the bound one).
-    :returns: a peewee query of catalogue rows.
+    :returns: a peewee query of catalogue rows (``.select(spectrum_model.spectrum_pk).tuples()``
+        gives just the keys).
     """
     db = db if db is not None else get_database()
+    output_model, upstreams = _method(method)
+    require_database(upstreams)
     ensure_table(output_model, db=db)
+    for upstream in upstreams:
+        ensure_table(upstream.model, db=db)
     standing = (
         output_model.select(peewee.SQL("1"))
         .where(output_model.spectrum_pk == spectrum_model.spectrum_pk)
-        .where(_up_to_date(spectrum_model, output_model, retry_failed, db))
+        .where(_up_to_date(spectrum_model, output_model, retry_failed, db, upstreams))
     )
     query = spectrum_model.select().where(~peewee.fn.EXISTS(standing))
+    for upstream in upstreams:
+        query = query.where(upstream.selects(spectrum_model.spectrum_pk))
     if where:
         query = query.where(peewee.SQL(f"({where})"))
     query = query.order_by(spectrum_model.spectrum_pk)
@@ -93,13 +119,15 @@ def pending_spectra(spectrum_model, output_model, where=None, limit=None, retry_
     return query
 
 
-def done_keys(spectrum_model, output_model, spectrum_pks, retry_failed=False, db=None):
-    """Which of ``spectrum_pks`` have an up-to-date result (one query per chunk).
+def done_keys(spectrum_model, method, spectrum_pks, retry_failed=False, db=None):
+    """Which of ``spectrum_pks`` have nothing left to do: an up-to-date result (one query per chunk).
 
-    A key that is not in the catalogue is never done (running it reports that).
+    A key that is not in the catalogue is never done (running it reports that). For a
+    downstream method, a spectrum whose upstream results exist but do not meet the conditions is
+    done too (there is nothing to compute for it); one without an upstream result is not.
 
     :param spectrum_model: the catalogue model.
-    :param output_model: the results model.
+    :param method: the ``@task`` method, or just its results model.
     :param spectrum_pks: catalogue keys.
     :param retry_failed: a result flagged ``flag_runtime_exception`` is not done.
     :param db: the database (default: the bound one).
@@ -109,16 +137,18 @@ def done_keys(spectrum_model, output_model, spectrum_pks, retry_failed=False, db
     if not keys:
         return set()
     db = db if db is not None else get_database()
+    output_model, upstreams = _method(method)
     ensure_table(output_model, db=db)
-    done = set()
+    done = decided_against(spectrum_model, upstreams, keys, db=db)
     chunk = 900 if is_sqlite(db) else 50000
-    with db.bind_ctx([spectrum_model, output_model], bind_refs=False, bind_backrefs=False):
+    models = [spectrum_model, output_model] + [u.model for u in upstreams]
+    with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
         for start in range(0, len(keys), chunk):
             query = (
                 spectrum_model.select(spectrum_model.spectrum_pk)
                 .join(output_model, on=(output_model.spectrum_pk == spectrum_model.spectrum_pk))
                 .where(spectrum_model.spectrum_pk.in_(keys[start : start + chunk]))
-                .where(_up_to_date(spectrum_model, output_model, retry_failed, db))
+                .where(_up_to_date(spectrum_model, output_model, retry_failed, db, upstreams))
                 .tuples()
             )
             done.update(row[0] for row in query)

@@ -98,7 +98,7 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
     :returns: ``(number of spectra, BuildSummary or None)``.
     """
     model = function.input_model(model_name)
-    query = pending_spectra(model, function.output_model, where=where, limit=limit, retry_failed=retry_failed)
+    query = pending_spectra(model, function, where=where, limit=limit, retry_failed=retry_failed)
     keys = [row[0] for row in query.select(model.spectrum_pk).tuples()]
     if not keys:
         return 0, None

@@ -1,0 +1,216 @@
+"""Writing one FITS binary table from column arrays: what every product shares.
+
+A product is a primary HDU of header cards and one binary-table HDU. Each column is built from
+a plain list of values (one per row) and the peewee field that describes it (its type, unit and
+help text), in one pass per column, so the cost per row does not depend on the number of rows:
+
+* floats are 64-bit (``D``), missing values NaN;
+* integers and bit fields are 64-bit (``K``), missing values the ``TNULLn`` value
+  (:data:`INT_NULL`);
+* booleans are ``L`` (missing: false); times are ISO text; text is ASCII (``nA``, missing: empty);
+* array fields (:class:`~astra.database.fields.ArrayField`) are variable-length arrays (``PD()``).
+
+Each ``TTYPEn`` carries the field's help text as its comment, each category a blank-keyword card
+just before the ``TTYPEn`` of its group's first column, and each named flag a ``FLAG<bit>``
+card (bits of a column named ``flags``) or a ``COMMENT`` card (bits of other bit fields).
+:func:`write_table` writes the file atomically and refuses to replace one unless asked.
+"""
+
+import datetime
+import json
+import os
+
+import numpy as np
+import peewee
+from astropy.io import fits
+
+from astra.database.fields import BitField
+from astra.targets import atomic_path
+
+__all__ = ["INT_NULL", "fits_column", "describe_columns", "write_table", "refuse_existing", "utc_timestamp"]
+
+#: TNULL of 64-bit integer columns: the value that means "missing".
+INT_NULL = np.iinfo(np.int64).min
+
+
+def utc_timestamp():
+    """The current UTC time as ``YYYY-MM-DDTHH:MM:SS`` (the ``CREATED`` card of products)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def column_kind(field):
+    """How a field is written: ``float``, ``int``, ``bool``, ``datetime``, ``array`` or ``text``.
+
+    :param field: a peewee field.
+    """
+    if getattr(field, "is_array", False):
+        return "array"
+    if isinstance(field, BitField):
+        return "int"
+    if isinstance(field, peewee.BooleanField):
+        return "bool"
+    if isinstance(field, (peewee.FloatField, peewee.DecimalField)):
+        return "float"
+    if isinstance(field, (peewee.IntegerField, peewee.ForeignKeyField)):
+        return "int"
+    if isinstance(field, (peewee.DateTimeField, peewee.DateField)):
+        return "datetime"
+    return "text"
+
+
+def _none_mask(values):
+    array = np.array(values, dtype=object)
+    return array, np.equal(array, None)
+
+
+def fits_column(field, values, name=None):
+    """One FITS column of ``values`` written as ``field`` says.
+
+    :param field: the peewee field describing the values (type, ``unit``).
+    :param values: a list with one value per row (``None`` for missing).
+    :param name: the column's name (default the field's column name).
+    :returns: an :class:`astropy.io.fits.Column`.
+    """
+    kind = column_kind(field)
+    unit = getattr(field, "unit", None)
+    name = name or field.column_name
+    if kind == "float":
+        array, missing = _none_mask(values)
+        array[missing] = np.nan
+        return fits.Column(name=name, format="D", unit=unit, array=array.astype(np.float64))
+    if kind == "int":
+        array, missing = _none_mask(values)
+        array[missing] = INT_NULL
+        null = INT_NULL if missing.any() else None
+        return fits.Column(name=name, format="K", unit=unit, null=null, array=array.astype(np.int64))
+    if kind == "bool":
+        array, missing = _none_mask(values)
+        array[missing] = False
+        return fits.Column(name=name, format="L", unit=unit, array=array.astype(bool))
+    if kind == "array":
+        arrays = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):
+            items = json.loads(value) if isinstance(value, str) else (value or [])
+            arrays[i] = np.array([np.nan if v is None else v for v in items], dtype=np.float64)
+        return fits.Column(name=name, format="PD()", unit=unit, array=arrays)
+    if kind == "datetime":
+        values = [v.isoformat(" ") if isinstance(v, datetime.datetime) else v for v in values]
+    texts = ["" if v is None else str(v) for v in values]
+    if not "".join(texts).isascii():  # FITS text is ASCII
+        texts = [t.encode("ascii", "replace").decode("ascii") for t in texts]
+    array = np.array(texts, dtype="S")
+    width = max(1, array.dtype.itemsize)
+    return fits.Column(name=name, format=f"{width}A", unit=unit, array=array)
+
+
+def describe_columns(hdu, fields, flags=None):
+    """Add the help text of each column as its ``TTYPEn`` comment, and the flag cards.
+
+    :param hdu: the binary-table HDU, columns in the order of ``fields``.
+    :param fields: the peewee field of each column.
+    :param flags: a results model's named flags (:meth:`~astra.database.models.ResultSchema.flag_fields`).
+    """
+    header = hdu.header
+    for index, field in enumerate(fields, start=1):
+        if field.help_text:
+            header.comments[f"TTYPE{index}"] = field.help_text
+    flags = flags or {}
+    main = [f for f in flags.values() if f.field.name == "flags"]
+    last = f"TFORM{len(fields)}"
+    for name, flag_ in flags.items():
+        if flag_.field.name == "flags" and flag_.bit < 100:
+            header.insert(last, (f"FLAG{flag_.bit}", name, (flag_.help_text or "")[:47]), after=True)
+            last = f"FLAG{flag_.bit}"
+    for name, flag_ in flags.items():
+        if flag_.field.name != "flags" or not main:
+            header.add_comment(f"{flag_.field.name} bit {flag_.bit} ({flag_.value}): {name}: {flag_.help_text or ''}")
+
+
+def _place_category_cards(path, categories, extension=1):
+    """Put each category card just before its group's ``TTYPEn`` card.
+
+    Astropy rewrites the column keywords in order when it writes a table, pushing any card
+    between them to the end, so the cards are moved in the written file: a permutation of
+    80-byte cards inside the header, which leaves its size and the data untouched.
+
+    :param categories: ``(text, column number)`` pairs (numbers from 1).
+    """
+    if not categories:
+        return
+    with fits.open(path) as hdul:
+        info = hdul.fileinfo(extension)
+        start, stop = info["hdrLoc"], info["datLoc"]
+    with open(path, "r+b") as fp:
+        fp.seek(start)
+        raw = fp.read(stop - start)
+        cards = [raw[i : i + 80] for i in range(0, len(raw), 80)]
+        blank = " " * 8
+        moved = {}
+        for text, index in categories:
+            card = fits.Card("", text).image.encode("ascii")
+            if card in cards and card.startswith(blank.encode()):
+                cards.remove(card)
+                moved[index] = card
+        out = []
+        for card in cards:
+            match = card[:8].decode("ascii").strip()
+            if match.startswith("TTYPE") and match[5:].isdigit() and int(match[5:]) in moved:
+                out.append(moved.pop(int(match[5:])))
+            out.append(card)
+        out.extend(moved.values())
+        fp.seek(start)
+        fp.write(b"".join(out))
+
+
+def _fitting_comment(keyword, value, comment):
+    """``comment`` cut to what fits on the card beside ``value`` (astropy would warn and cut it)."""
+    image = fits.Card(keyword, value).image.rstrip()
+    if len(image) > 80:  # a long string continues on CONTINUE cards, which carry the comment
+        return comment
+    return comment[: max(0, 80 - len(image) - 3)]
+
+
+def refuse_existing(path, overwrite):
+    """Raise unless ``path`` is free or may be replaced.
+
+    :param path: the product's path.
+    :param overwrite: whether an existing file may be replaced.
+    :raises FileExistsError: naming the file and how to replace it.
+    """
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; use --overwrite (overwrite=True) to replace it")
+
+
+def write_table(path, primary_cards, columns, extname, flags=None, categories=(), comments=(), overwrite=False):
+    """Write a product: a primary HDU of cards and one binary table, atomically.
+
+    :param path: the output path (missing directories are created).
+    :param primary_cards: ``(keyword, value, comment)`` cards of the primary header, in order.
+    :param columns: ``(name, field, values)`` of each column, in order (``values`` a list).
+    :param extname: the table HDU's ``EXTNAME``.
+    :param flags: named flags to describe (see :func:`describe_columns`).
+    :param categories: ``(text, column name)`` pairs: a category card before that column.
+    :param comments: ``COMMENT`` cards of the primary header.
+    :param overwrite: replace an existing file.
+    :raises FileExistsError: if ``path`` exists and ``overwrite`` is false.
+    :returns: the absolute path.
+    """
+    path = os.path.abspath(str(path))
+    refuse_existing(path, overwrite)
+    table = fits.BinTableHDU.from_columns([fits_column(f, v, name=n) for n, f, v in columns], name=extname)
+    describe_columns(table, [f for _, f, _ in columns], flags)
+    names = [n for n, _, _ in columns]
+    placed = []
+    for text, first in categories:
+        if first in names:
+            table.header.append(("", text), end=True)
+            placed.append((text, names.index(first) + 1))
+    primary = fits.PrimaryHDU()
+    for keyword, value, comment in primary_cards:
+        primary.header[keyword] = (value, _fitting_comment(keyword, value, comment))
+    for text in comments:
+        primary.header.add_comment(text[:72])
+    with atomic_path(path) as temporary:
+        fits.HDUList([primary, table]).writeto(temporary)
+        _place_category_cards(temporary, placed)
+    return path

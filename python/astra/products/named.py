@@ -1,0 +1,230 @@
+"""Writing the named products: :func:`create_product` (what ``astra create <name>`` runs).
+
+``astraAllStar<Method>`` / ``astraAllVisit<Method>`` hold a method's results on the star-level
+or visit catalogue tables, one row per result, with the source's identifiers and the
+spectrum's data-model keys joined on; ``mwmAllStar`` / ``mwmAllVisit`` hold the catalogue's
+star-level or visit spectra themselves (see :mod:`astra.products.names` for the names and
+:mod:`astra.products.layout` for the columns). Any other name is a results model's plain
+summary (:func:`~astra.products.summary.create_summary`).
+
+Each catalogue table of the product is read with one query (the results joined to the table
+and to the sources) through the database cursor, straight into one list per column; the
+tables' rows are then put in ``spectrum_pk`` order and written by
+:func:`~astra.products.fits_table.write_table`. Nothing is done per row but copying its
+values, so the time per row does not grow with the number of rows.
+
+The primary header has ``ASTRA`` (the version that wrote the file), ``V_ASTRA`` (the
+major.minor of the results), ``PRODUCT``, ``RELEASE`` (the release asked for, or the releases
+of the rows), ``CREATED`` (UTC), ``NROWS``, ``MODIFIED`` (the latest ``modified`` time of a row:
+a result's for a method product, a spectrum's for a catalogue product), ``TABLES`` (the
+catalogue tables), for a method product ``MODEL`` and ``TABLE`` (its results model and table),
+and the filters as ``COMMENT`` cards.
+"""
+
+import os
+
+import peewee
+
+import astra
+from astra.database.connection import get_database
+from astra.database.migrations import ensure_table
+from astra.models.source import Source
+from astra.products.fits_table import refuse_existing, utc_timestamp, write_table
+from astra.products.layout import level_tables, product_columns
+from astra.products.names import Product, product_path, resolve_product
+from astra.products.summary import create_summary, fetch_columns, version_condition
+
+__all__ = ["create_product"]
+
+
+def _listed(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple, set)) else [value]
+
+
+def _filters(filters, release):
+    out = {key: _listed(value) for key, value in (filters or {}).items() if _listed(value)}
+    if release is not None:
+        out["release"] = sorted(set(out.get("release", [])) | set(_listed(release)))
+    return out
+
+
+def _check_filters(product, filters, columns):
+    names = [c.name for c in columns]
+    for key in filters:
+        if key not in names:
+            raise ValueError(f"{product.name} has no column {key!r} to filter on (columns: {', '.join(names)})")
+
+
+def _table_query(product, table, columns, filters, where, all_versions):
+    """The query of ``table``'s rows of the product, and each column's place in it.
+
+    :returns: ``(query, places)``, where a place is an index into the selected expressions,
+        ``"table"``, or ``None`` (no such column in this table); ``(None, None)`` when a filter
+        rules the whole table out.
+    """
+    model = product.model
+    selected, places = [], []
+    for column in columns:
+        expression = column.expression(table) if column.source is not None else getattr(model, column.field.name)
+        if expression is None or isinstance(expression, str):
+            places.append(expression)
+        else:
+            places.append(len(selected))
+            selected.append(expression)
+    if model is not None:
+        query = (
+            model.select(*selected)
+            .join(table, on=(table.spectrum_pk == model.spectrum_pk))
+            .join(Source, peewee.JOIN.LEFT_OUTER, on=(table.source == Source.pk))
+            .order_by(model.spectrum_pk, model.task_pk)
+        )
+        if not all_versions:
+            query = query.where(version_condition(model))
+        if where:
+            query = query.where(model.task_pk.in_(model.select(model.task_pk).where(peewee.SQL(f"({where})"))))
+    else:
+        query = (
+            table.select(*selected)
+            .join(Source, peewee.JOIN.LEFT_OUTER, on=(table.source == Source.pk))
+            .order_by(table.spectrum_pk)
+        )
+        if where:
+            query = query.where(table.spectrum_pk.in_(table.select(table.spectrum_pk).where(peewee.SQL(f"({where})"))))
+    by_name = {c.name: (c, p) for c, p in zip(columns, places)}
+    for key, values in filters.items():
+        column, place = by_name[key]
+        if place is None:
+            return None, None  # no row of this table has the value
+        if place == "table":
+            if table.__name__ not in values:
+                return None, None
+            continue
+        query = query.where(selected[place].in_([column.field.adapt(v) for v in values]))
+    return query, places
+
+
+def _rows(product, tables, columns, filters, where, all_versions, db):
+    """Every row of the product, as one list per column, in ``spectrum_pk`` order."""
+    values = [[] for _ in columns]
+    models = [Source, *tables] + ([product.model] if product.model is not None else [])
+    with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
+        for table in tables:
+            if not db.table_exists(table._meta.table_name):
+                continue
+            query, places = _table_query(product, table, columns, filters, where, all_versions)
+            if query is None:
+                continue
+            try:
+                count, fetched = fetch_columns(db, query, sum(isinstance(p, int) for p in places))
+            except peewee.DatabaseError as error:
+                first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                raise ValueError(f"{table.__name__}: {first}") from None
+            for column, place in zip(values, places):
+                if place == "table":
+                    column.extend([table.__name__] * count)
+                elif place is None:
+                    column.extend([None] * count)
+                else:
+                    column.extend(fetched[place])
+    keys = values[[c.name for c in columns].index("spectrum_pk")]
+    if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):  # several tables: merge
+        order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: versions keep their order
+        values = [[column[i] for i in order] for column in values]
+    return values
+
+
+def _latest(values):
+    present = [v for v in values if v is not None]
+    if not present:
+        return ""
+    latest = max(present)
+    return latest.isoformat(" ") if hasattr(latest, "isoformat") else str(latest)
+
+
+def create_product(
+    name, path=None, *, method=None, overwrite=False, release=None, filters=None, where=None, all_versions=False,
+    db=None,
+):
+    """Write a named product (or a results model's plain summary) and return where.
+
+    ::
+
+        from astra.products import create_product
+
+        path, n = create_product("astraAllStarRocketSNR", overwrite=True)
+        path, n = create_product("mwmAllVisit", release="dr17")
+        path, n = create_product("astraAllVisit", method="mymethods.mean_snr")
+
+    :param name: ``astraAllStar<Method>``, ``astraAllVisit<Method>``, ``mwmAllStar``,
+        ``mwmAllVisit``, or a results model's name or dotted path (see
+        :func:`~astra.products.names.resolve_product`).
+    :param path: the output file (default :func:`~astra.products.names.product_path`:
+        ``<output_dir>/products/[<release>/]<name>-<major>.<minor>.fits``).
+    :param method: the method of a bare ``astraAllStar``/``astraAllVisit``: a dotted path, a
+        registered name, a ``@task`` or a results model.
+    :param overwrite: replace an existing file (without it an existing file is refused before
+        anything is read).
+    :param release: keep the rows of this release (or list of releases); one release puts the
+        default path in that release's directory.
+    :param filters: product column name to a value or list of values, e.g.
+        ``{"telescope": "apo25m"}``: a table without that column contributes no rows.
+    :param where: an SQL condition on the results table's columns (a method product) or on each
+        catalogue table's (a catalogue product), e.g. ``"snr > 10"``.
+    :param all_versions: include results of every Astra major.minor (method products and
+        summaries; default this one).
+    :param db: the database (default the configured one).
+    :returns: ``(absolute path, number of rows)``.
+    :raises LookupError: for a name that names no product (with a "did you mean").
+    :raises FileExistsError: if the file exists and ``overwrite`` is false.
+    :raises ValueError: for a filter on a column the product does not have, or a ``where``
+        the database refuses (naming the table).
+    """
+    product = name if isinstance(name, Product) else resolve_product(name, method)
+    filters = _filters(filters, release)
+    if product.kind == "summary":
+        return create_summary(product.model, path, overwrite=overwrite, filters=filters, where=where,
+                              all_versions=all_versions, db=db)
+    if all_versions and product.kind == "catalogue":
+        raise ValueError(f"{product.name} holds the catalogue, which has no versions (all_versions is for results)")
+    releases = filters.get("release", [])
+    path = os.path.abspath(os.fspath(path or product_path(product, releases[0] if len(releases) == 1 else None)))
+    refuse_existing(path, overwrite)
+    db = db if db is not None else get_database()
+    tables = level_tables(product.level)
+    columns = product_columns(tables, product.model)
+    _check_filters(product, filters, columns)
+    if product.model is not None:
+        ensure_table(product.model, db=db)
+    values = _rows(product, tables, columns, filters, where, all_versions, db)
+    names = [c.name for c in columns]
+    count = len(values[0])
+    major, minor = astra.version_info()
+    row_releases = ",".join(releases) or ",".join(sorted({r for r in values[names.index("release")] if r}))
+    modified = values[names.index("modified")]
+    cards = [
+        ("ASTRA", astra.__version__, "Astra version that wrote this file"),
+        ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
+        ("PRODUCT", product.name, "Product name"),
+        ("RELEASE", row_releases, "SDSS data release(s) of the rows"),
+        ("CREATED", utc_timestamp(), "When this file was written (UTC)"),
+        ("NROWS", count, "Number of rows"),
+        ("MODIFIED", _latest(modified), "Latest change of a row (UTC)"),
+        ("TABLES", ",".join(t.__name__ for t in tables), "Catalogue tables"),
+    ]
+    if product.model is not None:
+        cards += [
+            ("MODEL", product.model.__name__, "Results model"),
+            ("TABLE", product.model._meta.table_name, "Results table"),
+        ]
+    comments = ["Results of every Astra major.minor version"] if all_versions else []
+    comments += [f"Filter: {key} = {', '.join(map(str, value))}" for key, value in filters.items()]
+    if where:
+        comments.append(f"Filter: {where}")
+    flags = product.model.flag_fields() if product.model is not None else None
+    write_table(
+        path, cards, [(c.name, c.field, v) for c, v in zip(columns, values)], product.name.upper(), flags=flags,
+        categories=[(c.category, c.name) for c in columns if c.category], comments=comments, overwrite=overwrite,
+    )
+    return path, count

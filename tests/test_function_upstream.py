@@ -1,0 +1,219 @@
+"""Downstream methods: a ``@task`` whose input is another method's results (SQLite and PostgreSQL).
+
+The upstream here, ``parity``, classes catalogue spectra "even" or "odd" by a stored number
+(so a test can change one spectrum's class by rewriting its row); the downstream, ``evens``,
+runs only on the spectra classed "even".
+"""
+
+import time
+from typing import Iterable
+
+import pytest
+
+import astra
+import astra.config
+from astra import task
+from astra.cli import main as astra_main
+from astra.fields import BigIntegerField, IntegerField, TextField
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+from astra.models.pipeline import PipelineOutputMixin
+from astra.tasks.function import TaskFunctionError
+from astra.tasks.function_query import done_keys, pending_spectra
+from astra.tasks.function_upstream import UpstreamError, UpstreamResults, writer_of
+from astra.tools import synthetic
+
+MODEL = "ApogeeCoaddedSpectrumInApStar"
+#: spectrum_pk -> the number ``parity`` classes (set by the tests; default: the key itself).
+NUMBERS = {}
+
+
+class Parity(PipelineOutputMixin):
+    """Even or odd (the upstream)."""
+
+    #> Class
+    number = IntegerField(null=True, help_text="The number classed")
+    parity = TextField(null=True, help_text="even or odd")
+
+
+class Evens(PipelineOutputMixin):
+    """Half of an even number (the downstream)."""
+
+    #> Half
+    half = IntegerField(null=True, help_text="number / 2")
+    parity_pk = BigIntegerField(null=True, help_text="task_pk of the Parity row used")
+
+
+@task
+def parity(spectra: Iterable[Star]) -> Iterable[Parity]:
+    for spectrum in spectra:
+        number = NUMBERS.get(spectrum.spectrum_pk, spectrum.spectrum_pk)
+        yield Parity.from_spectrum(spectrum, number=number, parity="odd" if number % 2 else "even")
+
+
+#: spectrum_pk of every spectrum ``evens`` was handed, in order (this process).
+SEEN = []
+
+
+@task
+def evens(spectra: Iterable[Star], classes: Parity = Parity.parity == "even", offset: int = 0) -> Iterable[Evens]:
+    for spectrum in spectra:
+        SEEN.append(spectrum.spectrum_pk)
+        row = classes[spectrum]
+        yield Evens.from_spectrum(spectrum, half=row.number // 2 + offset, parity_pk=row.task_pk)
+
+
+@pytest.fixture
+def catalogue(db_url, tmp_path):
+    """Six synthetic apStar spectra in the catalogue (``astra migrate``); their keys in order."""
+    synthetic.write_sample_tree(str(tmp_path / "sas"), 6, release="dr13", species="apStar", seed=5, n_visits=1)
+    astra_main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(tmp_path / "sas"),
+                "--no-progress"])
+    NUMBERS.clear()
+    SEEN.clear()
+    return [s.spectrum_pk for s in Star.select().order_by(Star.spectrum_pk)]
+
+
+def keys_of(query):
+    return [s.spectrum_pk for s in query]
+
+
+def modified(model):
+    return {r.spectrum_pk: r.modified for r in model.select()}
+
+
+def even(keys):
+    return [k for k in keys if k % 2 == 0]
+
+
+def test_the_upstream_parameter_is_not_a_luigi_parameter():
+    assert list(evens.upstreams) == ["classes"] and evens.upstreams["classes"].model is Parity
+    assert list(evens.parameters) == ["offset"]
+    assert "classes" not in dict(evens.task_class.get_params())
+    assert writer_of(Parity) is parity
+
+
+def test_downstream_runs_only_on_the_chosen_class(catalogue):
+    assert list(evens(Star.select())) == []  # no upstream results yet: nothing is chosen
+    list(parity(Star.select()))
+    results = list(evens(Star.select()))
+    assert [r.spectrum_pk for r in results] == even(catalogue) == SEEN
+    upstream = {r.spectrum_pk: r for r in Parity.select()}
+    assert all(r.half == r.spectrum_pk // 2 and r.parity_pk == upstream[r.spectrum_pk].task_pk for r in results)
+    assert sorted(modified(Evens)) == even(catalogue)
+
+
+def test_a_call_may_give_another_condition(catalogue):
+    list(parity(Star.select()))
+    odd = [k for k in catalogue if k % 2]
+    assert [r.spectrum_pk for r in evens(Star.select(), classes=Parity.parity == "odd")] == odd
+    assert [r.spectrum_pk for r in evens(list(Star.select()), classes=None)] == catalogue  # any result
+
+
+def test_pending_follows_upstream_changes_for_that_spectrum_only(catalogue):
+    list(parity(Star.select()))
+    assert keys_of(pending_spectra(Star, evens)) == even(catalogue)
+    assert astra_main(["run", "test_function_upstream.evens", MODEL]) == 0
+    assert keys_of(pending_spectra(Star, evens)) == []
+    before = modified(Evens)
+    assert sorted(before) == even(catalogue)
+
+    # one upstream result is rewritten (same class): that spectrum, and only it, is picked again
+    target = even(catalogue)[0]
+    time.sleep(0.01)
+    list(parity(Star.select().where(Star.spectrum_pk == target)))
+    assert keys_of(pending_spectra(Star, evens)) == [target]
+    assert done_keys(Star, evens, catalogue) == set(catalogue) - {target}
+    SEEN.clear()
+    assert astra_main(["run", "test_function_upstream.evens", MODEL]) == 0
+    assert SEEN == [target]
+    after = modified(Evens)
+    assert after[target] > before[target]
+    assert {k: v for k, v in after.items() if k != target} == {k: v for k, v in before.items() if k != target}
+    assert keys_of(pending_spectra(Star, evens)) == []
+
+
+def test_a_spectrum_that_changes_class(catalogue, capsys):
+    list(parity(Star.select()))
+    list(evens(Star.select()))
+    odd, even_one = [k for k in catalogue if k % 2][0], even(catalogue)[0]
+    NUMBERS.update({odd: 10, even_one: 11})  # the odd one becomes even and the even one odd
+    time.sleep(0.01)
+    list(parity(Star.select().where(Star.spectrum_pk.in_([odd, even_one]))))
+    # the new member of the class needs work; the one that left it has nothing to do
+    assert keys_of(pending_spectra(Star, evens)) == [odd]
+    assert done_keys(Star, evens, [odd, even_one]) == {even_one}
+    capsys.readouterr()
+    assert astra_main(["run", "test_function_upstream.evens", MODEL]) == 0
+    assert "1 spectra done" in capsys.readouterr().out
+    assert {r.spectrum_pk: r.half for r in Evens.select()}[odd] == 5
+    assert astra_main(["run", "test_function_upstream.evens", MODEL]) == 0
+    assert "chosen by its upstream (a Parity result with parity == 'even')" in capsys.readouterr().out
+
+
+def test_where_and_limit_apply_with_an_upstream(catalogue):
+    list(parity(Star.select()))
+    first = even(catalogue)[0]
+    # the catalogue's own column names stay unambiguous: the upstream is asked in a subquery
+    assert keys_of(pending_spectra(Star, evens, where=f"spectrum_pk <> {first}")) == even(catalogue)[1:]
+    assert keys_of(pending_spectra(Star, evens, limit=1)) == [first]
+
+
+def test_the_luigi_task_runs_its_upstream_first(catalogue):
+    tasks = [evens.task_class(spectrum_pk=tuple(catalogue))]
+    assert {type(t).__name__ for t in tasks[0].requires()} == {"parity"}
+    summary = astra.build(tasks)
+    assert summary.success and not summary.failed, summary
+    assert sorted(modified(Parity)) == catalogue
+    assert sorted(modified(Evens)) == even(catalogue)
+    assert tasks[0].complete()  # the odd ones have nothing to do
+    assert astra.build(tasks).skipped == len(catalogue)
+
+
+def test_a_spectrum_without_its_upstream_result_fails_alone_in_luigi(catalogue, monkeypatch):
+    list(parity(Star.select().where(Star.spectrum_pk != even(catalogue)[0])))
+    monkeypatch.setattr(evens.task_class, "requires", lambda self: [])  # as if the upstream were unknown
+    summary = astra.build([evens.task_class(spectrum_pk=tuple(catalogue))])
+    assert len(summary.failed) == 1
+    assert f"no Parity result for spectrum_pk {even(catalogue)[0]}" in summary.failed[0][1]
+    assert sorted(modified(Evens)) == even(catalogue)[1:]
+
+
+def test_the_function_receives_the_upstream_rows(catalogue):
+    list(parity(Star.select()))
+    received = []
+
+    @task
+    def look(spectra: Iterable[Star], classes: Parity) -> Iterable[Evens]:
+        received.append(classes)
+        for spectrum in spectra:
+            yield Evens.from_spectrum(spectrum, half=classes[spectrum.spectrum_pk].number)
+
+    assert len(list(look(Star.select(), write_to_database=False))) == len(catalogue)
+    (classes,) = received
+    assert isinstance(classes, UpstreamResults) and len(classes) == len(catalogue)
+    with pytest.raises(KeyError, match="no Parity result for spectrum_pk 999"):
+        classes[999]
+
+
+def test_bad_upstream_declarations_are_errors_naming_the_function():
+    with pytest.raises(UpstreamError, match="bad.*condition on Parity's columns"):
+
+        @task
+        def bad(spectra: Iterable[Star], classes: Parity = "even") -> Iterable[Evens]:
+            yield from ()
+
+    with pytest.raises(TaskFunctionError, match="own results model"):
+
+        @task
+        def itself(spectra: Iterable[Star], previous: Evens = None) -> Iterable[Evens]:
+            yield from ()
+
+
+def test_results_in_files_cannot_feed_a_downstream(catalogue, monkeypatch, tmp_path):
+    (tmp_path / "files.yml").write_text("results_output: files\n")
+    monkeypatch.setenv("ASTRA_CONFIG", str(tmp_path / "files.yml"))
+    astra.config.reload()
+    with pytest.raises(UpstreamError, match="results_output setting is 'files'"):
+        list(evens(Star.select()))
+    with pytest.raises(UpstreamError, match="results_output setting is 'files'"):
+        pending_spectra(Star, evens)

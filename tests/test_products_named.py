@@ -1,0 +1,205 @@
+"""Named products (astra.products.named) written from a real catalogue and read back with astropy.
+
+Every test runs on SQLite and on PostgreSQL (``db_url``). The catalogue is filled by
+``astra migrate`` from synthetic files (and, in the realdata test, from the real SDSS files);
+results are written by Rocket's ``@task`` (``snr``) itself.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+import astra
+from astra.contrib.rocket import RocketSNR, snr
+from astra.fields import FloatField
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+from astra.models.apogee import ApogeeVisitSpectrum as Visit
+from astra.models.migrate import migrate_files
+from astra.models.mwm import MwmStarSpectrum, MwmVisitSpectrum
+from astra.models.pipeline import PipelineOutputMixin
+from astra.products import create_product, product_path
+from astra.tools import synthetic
+
+MAJOR_MINOR = "{}.{}".format(*astra.version_info())
+
+
+class NeverRun(PipelineOutputMixin):
+    """A method's results table that holds no rows."""
+
+    #> Quantities
+    teff = FloatField(null=True, unit="K", help_text="Effective temperature")
+
+
+@pytest.fixture
+def catalogue(tmp_path, db_url):
+    """4 dr17 apStar, 3 dr17 apVisit, 2 dr19 mwmStar and 2 dr19 mwmVisit spectra, ingested;
+    Rocket's S/N of the apStar and apVisit spectra."""
+    root = str(tmp_path / "sas")
+    trees = {
+        ("dr17", "apStar"): synthetic.write_sample_tree(root, 4, release="dr17", species="apStar", seed=1),
+        ("dr17", "apVisit"): synthetic.write_sample_tree(root, 3, release="dr17", species="apVisit", seed=2),
+        ("dr19", "mwmStar"): synthetic.write_sample_tree(root, 2, release="dr19", species="mwmStar", seed=3),
+        ("dr19", "mwmVisit"): synthetic.write_sample_tree(root, 2, release="dr19", species="mwmVisit", seed=4),
+    }
+    for release, data_model in trees:
+        assert migrate_files(release, data_model, sas_base_dir=root).bad == 0
+    results = list(snr(Star.select())) + list(snr(Visit.select()))
+    assert len(results) == 7
+    return trees
+
+
+def _table(path):
+    with fits.open(path) as hdul:
+        header = hdul[0].header
+        table_header = hdul[1].header
+    return header, table_header, Table.read(path, hdu=1)
+
+
+def test_astra_all_star_joins_the_catalogue_keys(catalogue, tmp_path):
+    path, count = create_product("astraAllStarRocketSNR", tmp_path / "star.fits")
+    assert count == 4
+    header, table_header, table = _table(path)
+    assert len(table) == 4 and header["NROWS"] == 4
+    assert header["PRODUCT"] == "astraAllStarRocketSNR" and header["MODEL"] == "RocketSNR"
+    assert header["ASTRA"] == astra.__version__ and header["V_ASTRA"] == MAJOR_MINOR
+    assert header["RELEASE"] == "dr17" and header["CREATED"].startswith(str(np.datetime64("now", "Y")))
+    assert header["MODIFIED"] and "ApogeeCoaddedSpectrumInApStar" in header["TABLES"]
+    # Source identifiers, then the spectrum's keys, then the results.
+    names = table.colnames
+    assert names[:8] == ["source_pk", "sdss_id", "catalogid", "sdss4_apogee_id", "sdss4_thing_id", "ra", "dec",
+                         "spectrum_pk"]
+    assert names.index("obj") < names.index("task_pk") < names.index("snr")
+    assert names.count("spectrum_pk") == 1 and names.count("source_pk") == 1
+    assert "spectrum_v_astra" in names  # mwmStar's key, renamed beside the results' v_astra
+    rows = {row.spectrum_pk: row for row in Star.select()}
+    assert sorted(table["spectrum_pk"]) == sorted(rows) and list(table["spectrum_pk"]) == sorted(rows)
+    for record in table:
+        spectrum = rows[record["spectrum_pk"]]
+        assert record["obj"] == spectrum.obj == record["sdss4_apogee_id"]
+        assert (record["telescope"], record["field"], record["apred"]) == (
+            spectrum.telescope, spectrum.field, spectrum.apred)
+        assert record["source_pk"] == spectrum.source.pk and record["ra"] == pytest.approx(spectrum.source.ra)
+        assert record["spectrum_table"] == "ApogeeCoaddedSpectrumInApStar" and record["release"] == "dr17"
+        result = RocketSNR.get(RocketSNR.spectrum_pk == spectrum.spectrum_pk)
+        assert record["snr"] == pytest.approx(result.snr) and record["n_pixels"] == result.n_pixels
+    assert table["sdss_id"].mask.all() and table["healpix"].mask.all()  # empty, not zero
+    # Category cards before each group, help text as column comments, flags described.
+    cards = list(table_header.cards)
+    keys = [c.keyword for c in cards]
+    for category, first in [("Source", "source_pk"), ("Spectrum", "spectrum_pk"), ("Signal-to-noise", "snr")]:
+        position = keys.index(f"TTYPE{names.index(first) + 1}")
+        assert cards[position - 1].keyword == "" and cards[position - 1].value == category
+    assert table_header.comments[f"TTYPE{names.index('snr') + 1}"] == "Signal-to-noise ratio"
+    assert any("flag_low_snr" in str(c) for c in table_header["COMMENT"])
+
+
+def test_astra_all_visit_and_an_empty_star_product(catalogue, tmp_path):
+    path, count = create_product("astraAllVisitSnr", tmp_path / "visit.fits")
+    _, _, table = _table(path)
+    assert count == len(table) == 3
+    assert set(table["spectrum_table"]) == {"ApogeeVisitSpectrum"}
+    visits = {row.spectrum_pk: row for row in Visit.select()}
+    for record in table:
+        assert (record["plate"], record["mjd"], record["fiber"]) == tuple(
+            getattr(visits[record["spectrum_pk"]], k) for k in ("plate", "mjd", "fiber"))
+    # A results model with no rows: a valid file with every column and no rows.
+    path, count = create_product("astraAllStar", tmp_path / "never.fits", method=NeverRun)
+    header, _, table = _table(path)
+    assert count == 0 and len(table) == 0 and header["NROWS"] == 0 and header["RELEASE"] == ""
+    assert {"source_pk", "obj", "teff", "task_pk"} <= set(table.colnames)
+    assert table["teff"].unit == "K"
+
+
+def test_mwm_all_star_and_visit_are_the_catalogue(catalogue, tmp_path):
+    path, count = create_product("mwmAllStar", tmp_path / "star.fits")
+    header, _, table = _table(path)
+    assert count == len(table) == 6 and header["RELEASE"] == "dr17,dr19" and "MODEL" not in header
+    assert sorted(set(table["spectrum_table"])) == ["ApogeeCoaddedSpectrumInApStar", "MwmStarSpectrum"]
+    assert list(table["spectrum_pk"]) == sorted(table["spectrum_pk"])
+    mwm = {row.spectrum_pk: row for row in MwmStarSpectrum.select()}
+    for record in table:
+        if record["spectrum_table"] == "MwmStarSpectrum":
+            row = mwm[record["spectrum_pk"]]
+            assert record["sdss_id"] == row.sdss_id and record["path"] == row.path
+            assert record["n_apogee_apo"] == row.n_apogee_apo and record["v_astra"] == row.v_astra
+        else:
+            assert record["path"].endswith(".fits") and record["n_visits"] >= 1
+    assert {"spectrum_ra", "spectrum_dec", "file_mtime", "flag_bad_file"} <= set(table.colnames)
+    path, count = create_product("mwmAllVisit", tmp_path / "visit.fits", release="dr19")
+    header, _, table = _table(path)
+    assert count == 2 and header["RELEASE"] == "dr19"
+    assert set(table["spectrum_pk"]) == {row.spectrum_pk for row in MwmVisitSpectrum.select()}
+
+
+def test_filters_where_and_default_paths(catalogue):
+    path, count = create_product("astraAllStarRocket", release="dr17")
+    assert path == product_path("astraAllStarRocketSNR", "dr17")
+    assert path == os.path.join(astra.config.get("output_dir"), "products", "dr17",
+                                f"astraAllStarRocketSNR-{MAJOR_MINOR}.fits")
+    assert count == 4 and os.path.exists(path)
+    one = Star.select().order_by(Star.spectrum_pk).first()
+    _, count = create_product("astraAllStarRocketSNR", filters={"obj": one.obj}, overwrite=True)
+    assert count == 1
+    _, count = create_product("astraAllStarRocketSNR", filters={"sdss_id": 5}, overwrite=True)
+    assert count == 0
+    _, count = create_product("astraAllStarRocketSNR", where=f"spectrum_pk = {one.spectrum_pk}", overwrite=True)
+    assert count == 1
+    _, count = create_product("mwmAllStar", filters={"spectrum_table": ["MwmStarSpectrum"]})
+    assert count == 2
+    with pytest.raises(ValueError, match="no column 'colour' to filter on"):
+        create_product("mwmAllVisit", filters={"colour": "red"}, overwrite=True)
+    with pytest.raises(ValueError, match="ApogeeVisitSpectrum: .*nosuchcolumn"):
+        create_product("mwmAllVisit", where="nosuchcolumn > 1", overwrite=True)
+    assert create_product("mwmAllVisit", overwrite=True)[1] == 5  # the connection is usable after an error
+
+
+def test_versions(catalogue, tmp_path):
+    row = RocketSNR.select().first()
+    RocketSNR.insert(spectrum_pk=row.spectrum_pk, source_pk=row.source_pk, v_astra_major_minor="0.0",
+                     v_astra="0.0.1", snr=1.0).execute()
+    assert create_product("astraAllStarRocketSNR", tmp_path / "a.fits")[1] == 4
+    path, count = create_product("astraAllStarRocketSNR", tmp_path / "b.fits", all_versions=True)
+    _, _, table = _table(path)
+    assert count == 5 and sorted(set(table["v_astra_major_minor"])) == ["0.0", MAJOR_MINOR]
+    with pytest.raises(ValueError, match="no versions"):
+        create_product("mwmAllStar", tmp_path / "c.fits", all_versions=True)
+
+
+def test_refuses_an_existing_file_and_overwrites_atomically(catalogue, tmp_path):
+    target = tmp_path / "p.fits"
+    create_product("mwmAllStar", target)
+    before = target.read_bytes()
+    with pytest.raises(FileExistsError, match="exists; use --overwrite"):
+        create_product("mwmAllStar", target)
+    assert target.read_bytes() == before
+    synthetic.write_sample_tree(tmp_path / "sas", 2, release="dr17", species="apStar", seed=9)
+    migrate_files("dr17", "apStar", sas_base_dir=str(tmp_path / "sas"))
+    path, count = create_product("mwmAllStar", target, overwrite=True)
+    assert count == 8 and fits.getheader(path)["NROWS"] == 8
+    assert [p for p in os.listdir(tmp_path) if "astra-tmp" in p] == []
+
+
+def test_plain_summaries_still_work_through_create_product(catalogue, tmp_path):
+    path, count = create_product("rocketsnr", tmp_path / "s.fits")
+    assert count == 7 and fits.getheader(path)["MODEL"] == "RocketSNR"
+
+
+@pytest.mark.realdata
+def test_real_sdss_files(real_sas, db_url, tmp_path):
+    for release, data_model in [("dr13", "apStar"), ("dr13", "apVisit")]:
+        migrate_files(release, data_model, sas_base_dir=real_sas)
+    stars = Star.select().count()
+    visits = Visit.select().count()
+    assert stars and visits
+    list(snr(Star.select()))
+    path, count = create_product("astraAllStarRocket", tmp_path / "star.fits")
+    _, _, table = _table(path)
+    assert count == stars == len(table)
+    assert set(table["obj"]) == {row.obj for row in Star.select()}
+    assert all(np.isfinite(table["snr"]))
+    path, count = create_product("mwmAllVisit", tmp_path / "visit.fits", release="dr13")
+    _, _, table = _table(path)
+    assert count >= visits and set(table["data_model"]) >= {"apVisit"}
