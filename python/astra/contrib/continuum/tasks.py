@@ -47,9 +47,6 @@ from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
 
-# At import, not in process(): forked Luigi workers would import specutils again per batch.
-from astra.tools.spectrum import read_spectrum
-
 __all__ = [
     "ContinuumNormalise",
     "Normaliser",
@@ -428,6 +425,7 @@ class ContinuumNormalise(SpectrumKeysMixin, BaseTask):
 
     def process(self, task, normaliser):
         """Read the spectrum, normalise every row and write one FITS file atomically."""
+        from astra.tools.spectrum import read_spectrum  # imported before Luigi forks: astra.forking
 
         path = task.input().path
         spectrum = read_spectrum(path, kind=self.species)
