@@ -6,7 +6,9 @@ runs only on the spectra classed "even".
 """
 
 import time
-from typing import Iterable
+from typing import Iterable, Optional
+
+import peewee
 
 import pytest
 
@@ -60,6 +62,26 @@ def evens(spectra: Iterable[Star], classes: Parity = Parity.parity == "even", of
         SEEN.append(spectrum.spectrum_pk)
         row = classes[spectrum]
         yield Evens.from_spectrum(spectrum, half=row.number // 2 + offset, parity_pk=row.task_pk)
+
+
+class Halves(PipelineOutputMixin):
+    """Half of an even number, by SDSS Astra's way of writing a downstream method."""
+
+    #> Half
+    half = IntegerField(null=True, help_text="number / 2")
+
+
+@task
+def halves(
+    spectra: Optional[Iterable[Star]] = (
+        Star.select()
+        .join(Parity, on=(Parity.spectrum_pk == Star.spectrum_pk))
+        .where(Parity.parity == "even")
+    ),
+) -> Iterable[Halves]:
+    for spectrum in spectra:
+        SEEN.append(spectrum.spectrum_pk)
+        yield Halves.from_spectrum(spectrum, half=spectrum.spectrum_pk // 2)
 
 
 @pytest.fixture
@@ -217,3 +239,61 @@ def test_results_in_files_cannot_feed_a_downstream(catalogue, monkeypatch, tmp_p
         list(evens(Star.select()))
     with pytest.raises(UpstreamError, match="results_output setting is 'files'"):
         pending_spectra(Star, evens)
+
+
+# ---------------------------------------------------------------------- SDSS Astra's way: a default query
+
+
+def test_a_default_query_joined_with_the_upstream(catalogue, capsys):
+    assert halves.input_models == (Star,) and halves.spectra_query.upstream_models == (Parity,)
+    list(parity(Star.select()))
+    assert keys_of(pending_spectra(Star, halves)) == even(catalogue)
+    assert astra_main(["run", "test_function_upstream.halves", MODEL]) == 0
+    assert SEEN == even(catalogue) and sorted(modified(Halves)) == even(catalogue)
+    before = modified(Halves)
+    target = even(catalogue)[-1]
+    time.sleep(0.01)
+    list(parity(Star.select().where(Star.spectrum_pk == target)))
+    assert keys_of(pending_spectra(Star, halves)) == [target]
+    assert done_keys(Star, halves, catalogue) == set(catalogue) - {target}  # the odd ones: nothing to do
+    SEEN.clear()
+    assert [r.spectrum_pk for r in halves()] == [target]  # no spectra given: those that need it
+    after = modified(Halves)
+    assert after[target] > before[target]
+    assert {k: v for k, v in after.items() if k != target} == {k: v for k, v in before.items() if k != target}
+    capsys.readouterr()
+    assert astra_main(["run", "test_function_upstream.halves", MODEL]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    # spectra given to a call replace the default query, as in SDSS Astra
+    assert [r.spectrum_pk for r in halves(Star.select(), write_to_database=False)] == catalogue
+
+
+def test_a_default_query_in_luigi(catalogue):
+    task_ = halves.task_class(spectrum_pk=tuple(catalogue))
+    assert [type(t).__name__ for t in task_.requires()] == ["parity"]
+    summary = astra.build([task_])
+    assert summary.success and not summary.failed, summary
+    assert sorted(modified(Halves)) == even(catalogue)
+    assert task_.complete()
+
+
+def test_a_default_query_must_not_join_the_methods_own_results():
+    with pytest.raises(UpstreamError, match="joins its own results \\(Halves\\); leave that join out"):
+
+        @task
+        def corv_as_written(
+            spectra: Iterable[Star] = (
+                Star.select()
+                .join(Parity, on=(Parity.spectrum_pk == Star.spectrum_pk))
+                .switch(Star)
+                .join(Halves, peewee.JOIN.LEFT_OUTER, on=(Halves.spectrum_pk == Star.spectrum_pk))
+                .where((Parity.parity == "even") & Halves.spectrum_pk.is_null())
+            ),
+        ) -> Iterable[Halves]:
+            yield from ()
+
+    with pytest.raises(TaskFunctionError, match="must be a query of catalogue spectra"):
+
+        @task
+        def not_a_query(spectra: Iterable[Star] = [1, 2]) -> Iterable[Halves]:
+            yield from ()

@@ -341,3 +341,35 @@ def test_skim_steps_aside_for_compressed_and_unordered_headers(tmp_path):
     odd.write_bytes(raw.ljust(2880))
     with pytest.raises(NotLean, match="out of order"):
         skim(odd)
+
+
+def test_headers_of_one_skeleton_keep_their_own_values_and_layout():
+    # Headers whose cards start alike share one index of their keywords; the values are
+    # still each header's own, and a header that differs in one keyword field is its own.
+    one = LeanHeader(_raw_header(["SIMPLE  =                    T", "SNR     =                 12.5", "OBJID   = 'a'"]))
+    two = LeanHeader(_raw_header(["SIMPLE  =                    T", "SNR     =                 99.0", "OBJID   = 'b'"]))
+    assert (one["SNR"], one["OBJID"], two["SNR"], two["OBJID"]) == (12.5, "a", 99.0, "b")
+    assert one._cards is two._cards
+    odd = LeanHeader(_raw_header(["SIMPLE  =                    T", "SNR=99.0", "OBJID   = 'b'"]))
+    assert odd._regular is False and odd.get("SNR") == fits.Header.fromstring(odd.tostring()).get("SNR")
+    dup = LeanHeader(_raw_header(["SIMPLE  =                    T", "SNR     =                    1", "snr     =                    2"]))
+    assert dup["SNR"] == 1 and list(dup) == ["SIMPLE", "SNR"]
+    assert "APOGEE_ID" not in one and one.get("APOGEE_ID") is None  # would need HIERARCH
+
+
+def test_skim_checks_every_file_whose_headers_it_has_seen_before(tmp_path):
+    # The structure of an extension header is remembered by its first cards; the sizes are
+    # still checked against each file, so a copy cut short is refused after the whole one.
+    path = synthetic.write_apstar(tmp_path / "apStar-r6-2Mseen.fits", seed=4)
+    _, whole = skim(path)
+    cut = tmp_path / "apStar-r6-2Mcut.fits"
+    data = open(path, "rb").read()
+    cut.write_bytes(data[:whole[3].data_offset + 1000])  # HDU 3's data cut short
+    with pytest.raises(NotLean, match="cut short"):
+        skim(cut)
+    longer = tmp_path / "longer.fits"
+    data = np.zeros(8575, dtype=np.float32)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data), fits.ImageHDU(np.zeros(9000, dtype=np.float32))]).writeto(longer)
+    _, hdus = skim(longer)
+    assert [h.axes for h in hdus] == [(), (8575,), (9000,)]
+    assert [tuple(h) for h in whole][1][3] == (8575,)

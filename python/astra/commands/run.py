@@ -227,8 +227,8 @@ def _run_function(args, extra):
     except ValueError as error:
         raise UsageError(str(error)) from None
     if not n:
-        which = "" if not function.upstreams else " chosen by its upstream (" + "; ".join(
-            u.describe() for u in function.upstreams.values()) + ")"
+        conditions = function.conditions(function.input_model(args.model))
+        which = "" if not conditions else " chosen by its upstream (" + "; ".join(c.describe() for c in conditions) + ")"
         print(f"{function.name}: nothing to do (every {args.model} spectrum{which} has an up-to-date "
               f"{function.output_model.__name__})")
         return 0

@@ -22,6 +22,10 @@ The type hints say which catalogue tables the method reads (``Iterable[A]`` or
 * ``snr.task_class`` is a Luigi task (a :class:`~astra.tasks.function_luigi.FunctionTask`
   registered under the function's name), so ``luigi --module mymethods snr --spectrum-pk 7``,
   luigid, ``astra.build`` and ``astra run snr ApogeeCoaddedSpectrumInApStar`` run it.
+
+A method may take another method's results as input (a parameter annotated with the upstream's
+results model, or a default query of the spectra argument joined with it): see
+:mod:`astra.tasks.function_upstream`.
 """
 
 import collections.abc
@@ -52,6 +56,11 @@ def _models_in(hint, what, function):
     if hint is None:
         raise TaskFunctionError(f"{function.__qualname__}: annotate {what}, e.g. Iterable[ApogeeVisitSpectrum]")
     origin = typing.get_origin(hint)
+    if origin is typing.Union or type(hint).__name__ == "UnionType":  # Optional[Iterable[A]]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and typing.get_origin(args[0]) in _ITERABLES:
+            hint = args[0]
+            origin = typing.get_origin(hint)
     if origin in _ITERABLES:
         args = typing.get_args(hint)
         hint = args[0] if args else None
@@ -112,6 +121,8 @@ class TaskFunction:
         self.spectra_argument = names[0]
         #: The catalogue models the method reads.
         self.input_models = _models_in(hints.get(names[0]), f"its first argument ({names[0]})", function)
+        import peewee
+
         from astra.models.pipeline import PipelineOutputMixin
 
         outputs = _models_in(hints.get("return"), "its return type, e.g. -> Iterable[MyResult]", function)
@@ -122,7 +133,26 @@ class TaskFunction:
             )
         #: The results model the method writes.
         self.output_model = outputs[0]
-        from astra.tasks.function_upstream import register_writer, upstreams_of
+        from astra.tasks.function_upstream import SpectraQuery, register_writer, upstreams_of
+
+        default = signature.parameters[names[0]].default
+        #: The default of the spectra argument, a query (SDSS Astra's way to filter by upstream
+        #: results), as a :class:`~astra.tasks.function_upstream.SpectraQuery`; or ``None``.
+        self.spectra_query = None
+        if isinstance(default, peewee.ModelSelect):
+            self.spectra_query = SpectraQuery(function, default, self.output_model)
+            model = self.spectra_query.model
+            if model not in self.input_models:
+                if not any(issubclass(model, m) for m in self.input_models):
+                    raise TaskFunctionError(
+                        f"{function.__qualname__}: the default query of {names[0]} selects {model.__name__}, "
+                        f"which its annotation does not name"
+                    )
+                self.input_models = (model,) + self.input_models
+        elif default is not inspect.Parameter.empty and default is not None:
+            raise TaskFunctionError(
+                f"{function.__qualname__}: the default of {names[0]} must be a query of catalogue spectra, not {default!r}"
+            )
 
         own = {
             name: signature.parameters[name]
@@ -177,7 +207,7 @@ class TaskFunction:
 
     def __call__(
         self,
-        spectra,
+        spectra=None,
         *args,
         write_to_database=True,
         batch_size=1000,
@@ -188,7 +218,10 @@ class TaskFunction:
     ):
         """Run the method over ``spectra``; a generator of its results as they are written.
 
-        :param spectra: catalogue spectra (a peewee query, a list, ...).
+        :param spectra: catalogue spectra (a peewee query, a list, ...); by default those that
+            still need the method (:func:`~astra.tasks.function_query.pending_spectra` of its
+            default query's model, or of the first model it reads). Given spectra replace the
+            default query of the spectra argument; upstream parameters still choose among them.
         :param args: the method's other arguments, by position.
         :param write_to_database: write the results where the configuration says
             (``results_output``: the results database, or files); false writes nothing.
@@ -202,11 +235,15 @@ class TaskFunction:
             ``task_pk`` and ``created`` too).
         """
         params = self.bind(args, kwargs)
-        upstreams = self.upstreams_for(params)
-        if upstreams:
+        conditions = self.conditions(None, params)
+        if spectra is None:
+            from astra.tasks.function_query import pending_spectra
+
+            spectra = pending_spectra(self.input_models[0], self, retry_failed=False)
+        if conditions:
             from astra.tasks.function_upstream import select_with_upstreams
 
-            spectra, results, missing = select_with_upstreams(spectra, upstreams)
+            spectra, results, missing = select_with_upstreams(spectra, conditions)
             if missing:
                 logger.warning(
                     "%s: %d spectra left out for lack of an upstream result (%s); run the upstream first",
@@ -216,21 +253,28 @@ class TaskFunction:
         sink = self.sink(write_to_database, batch_size=batch_size, write_frequency=write_frequency, tag=tag, params=params)
         return execute(self.function, spectra, params, self.output_model, sink, re_raise_exceptions=re_raise_exceptions)
 
-    def upstreams_for(self, params):
-        """The upstreams of a call, a condition given in ``params`` replacing the default one.
+    def conditions(self, spectrum_model, params=None):
+        """What chooses the spectra this method runs on (see :mod:`astra.tasks.function_upstream`).
 
-        :param params: the call's arguments (an upstream's name given with a peewee expression
-            on its model runs the method on the spectra meeting that instead); upstream names
-            are taken out of it.
-        :returns: a list of :class:`~astra.tasks.function_upstream.Upstream`.
+        :param spectrum_model: the catalogue model read; the default query of the spectra
+            argument applies to its own model only (``None``: not at all, as when spectra are
+            given to a call).
+        :param params: a call's arguments: an upstream parameter given there (a peewee
+            expression on its model, or ``None`` for any result) replaces that upstream's
+            condition, and is taken out of ``params``.
+        :returns: a list of :class:`~astra.tasks.function_upstream.Upstream` (and
+            :class:`~astra.tasks.function_upstream.SpectraQuery`) objects.
         """
         from astra.tasks.function_upstream import Upstream
 
         out = []
         for name, upstream in self.upstreams.items():
-            if name in params:
+            if params is not None and name in params:
                 upstream = Upstream(name, upstream.model, params.pop(name))
             out.append(upstream)
+        query = self.spectra_query
+        if query is not None and spectrum_model is not None and query.model is spectrum_model:
+            out.append(query)
         return out
 
     def bind(self, args, kwargs):

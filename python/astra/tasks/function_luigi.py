@@ -100,10 +100,11 @@ class FunctionTask(BaseTask):
 
         model = self.catalogue_model()
         needed = []
-        for upstream in self.task_function.upstreams.values():
-            writer = writer_of(upstream.model)
-            if writer is not None and model in writer.input_models:
-                needed.append(writer.task_class(spectrum_model=model.__name__, spectrum_pk=self.spectrum_pk))
+        for condition in self.task_function.conditions(model):
+            for upstream_model in condition.models:
+                writer = writer_of(upstream_model)
+                if writer is not None and model in writer.input_models:
+                    needed.append(writer.task_class(spectrum_model=model.__name__, spectrum_pk=self.spectrum_pk))
         return needed
 
     def output(self):
@@ -164,13 +165,13 @@ class FunctionTask(BaseTask):
         ]
         spectra = [found[key] for key in keys if key in found]
         params = self.method_params()
-        upstreams = fn.upstreams_for(params)
+        conditions = fn.conditions(self.catalogue_model(), params)
         left_out = 0
-        if upstreams:
-            spectra, results, missing = select_with_upstreams(spectra, upstreams)
+        if conditions:
+            spectra, results, missing = select_with_upstreams(spectra, conditions)
             params.update(results)
             for key, names in missing.items():
-                failures.append((f"{family}(spectrum_pk={key})", _lacking(fn, key, names)))
+                failures.append((f"{family}(spectrum_pk={key})", _lacking(key, names)))
             left_out = len(found) - len(spectra) - len(missing)
         progress = _Progress(self, total=len(keys), skipped=total - len(keys))
         for key, reason in failures:
@@ -199,10 +200,9 @@ class FunctionTask(BaseTask):
             raise BatchMemberError(family, outcome)
 
 
-def _lacking(task_function, spectrum_pk, names):
-    """Why a spectrum cannot run: it has no result of the named upstreams."""
-    models = ", ".join(task_function.upstreams[n].model.__name__ for n in names)
-    return f"no {models} result for spectrum_pk {spectrum_pk} (run the upstream method first)"
+def _lacking(spectrum_pk, names):
+    """Why a spectrum cannot run: it has no result of the named upstream models."""
+    return f"no {', '.join(names)} result for spectrum_pk {spectrum_pk} (run the upstream method first)"
 
 
 def make_task_class(task_function, params):

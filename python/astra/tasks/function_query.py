@@ -59,12 +59,11 @@ def stale_condition(spectrum_model, output_model, db=None):
     return field.is_null(False) & newer  # never NULL, so that NOT (...) means "up to date"
 
 
-def _method(method):
-    """``(results model, upstreams)`` of a ``@task`` method or of a bare results model."""
-    upstreams = getattr(method, "upstreams", None)
-    if upstreams is None:
+def _method(method, spectrum_model):
+    """``(results model, conditions)`` of a ``@task`` method or of a bare results model."""
+    if not hasattr(method, "conditions"):
         return method, ()
-    return method.output_model, tuple(upstreams.values())
+    return method.output_model, tuple(method.conditions(spectrum_model))
 
 
 def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
@@ -76,7 +75,9 @@ def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
     if retry_failed:
         condition &= ~output_model.flag_runtime_exception
     for upstream in upstreams:
-        condition &= ~upstream.changed_after(spectrum_model.spectrum_pk, output_model)
+        changed = upstream.changed_after(spectrum_model.spectrum_pk, output_model)
+        if changed is not None:
+            condition &= ~changed
     return condition
 
 
@@ -98,11 +99,12 @@ def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed
         gives just the keys).
     """
     db = db if db is not None else get_database()
-    output_model, upstreams = _method(method)
+    output_model, upstreams = _method(method, spectrum_model)
     require_database(upstreams)
     ensure_table(output_model, db=db)
     for upstream in upstreams:
-        ensure_table(upstream.model, db=db)
+        for model in upstream.models:
+            ensure_table(model, db=db)
     standing = (
         output_model.select(peewee.SQL("1"))
         .where(output_model.spectrum_pk == spectrum_model.spectrum_pk)
@@ -137,11 +139,11 @@ def done_keys(spectrum_model, method, spectrum_pks, retry_failed=False, db=None)
     if not keys:
         return set()
     db = db if db is not None else get_database()
-    output_model, upstreams = _method(method)
+    output_model, upstreams = _method(method, spectrum_model)
     ensure_table(output_model, db=db)
     done = decided_against(spectrum_model, upstreams, keys, db=db)
     chunk = 900 if is_sqlite(db) else 50000
-    models = [spectrum_model, output_model] + [u.model for u in upstreams]
+    models = [spectrum_model, output_model] + [m for u in upstreams for m in u.models]
     with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
         for start in range(0, len(keys), chunk):
             query = (

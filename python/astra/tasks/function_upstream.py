@@ -19,11 +19,32 @@ the parameter holds an :class:`UpstreamResults`, the upstream row of each of tho
 A spectrum's upstream and downstream results are joined on ``spectrum_pk``, so both methods
 read the same catalogue spectra.
 
+SDSS Astra's own way is also understood: the default of the spectra argument is a query
+joined with the upstream's results (:class:`SpectraQuery`)::
+
+    @task
+    def corv(
+        spectra: Optional[Iterable[BossVisitSpectrum]] = (
+            BossVisitSpectrum.select()
+            .join(SnowWhite, on=(SnowWhite.spectrum_pk == BossVisitSpectrum.spectrum_pk))
+            .where(SnowWhite.classification == "DA")
+        ),
+    ) -> Iterable[Corv]:
+
+``astra run corv BossVisitSpectrum`` and the method's Luigi task then run only on the spectra
+the query selects (a Python call with spectra given runs on those, as in SDSS Astra).
+
 A downstream result is out of date when an upstream result of its spectrum was written after
 it (the upstream row's ``modified`` is later than the downstream row's): the "what needs work"
 query (:func:`astra.tasks.function_query.pending_spectra`) then picks that spectrum again, and
 that spectrum only. Upstream results are read from the results database, so a downstream
 method needs ``results_output: database``.
+
+Both kinds of condition (:class:`Upstream`, :class:`SpectraQuery`) answer the same questions
+as SQL conditions on a catalogue row -- ``selects`` (the method runs on it), ``decided`` (its
+upstream results exist), ``changed_after`` (an upstream result is newer than the method's) --
+and ``lookup`` for a batch of keys; :mod:`astra.tasks.function_query` and the Luigi task
+ask only those.
 """
 
 import collections.abc
@@ -36,7 +57,7 @@ from astra.database.migrations import ensure_table
 from astra.models.pipeline import major_minor
 
 __all__ = [
-    "Upstream", "UpstreamResults", "UpstreamError", "upstreams_of", "select_with_upstreams", "decided_against",
+    "Upstream", "SpectraQuery", "UpstreamResults", "UpstreamError", "upstreams_of", "select_with_upstreams", "decided_against",
     "require_database", "register_writer", "writer_of",
 ]
 
@@ -48,6 +69,29 @@ _WRITERS = {}
 
 class UpstreamError(TypeError):
     """An upstream parameter that cannot be used (a bad condition, or results written to files)."""
+
+
+def _current_rows(model, spectrum_pk):
+    """The condition "a row of ``model`` for ``spectrum_pk`` (a column or a key), of this major.minor"."""
+    return (model.spectrum_pk == spectrum_pk) & (model.v_astra_major_minor == major_minor())
+
+
+def _exists(model, condition):
+    return peewee.fn.EXISTS(model.select(peewee.SQL("1")).where(condition))
+
+
+def _all(conditions):
+    out = None
+    for condition in conditions:
+        out = condition if out is None else out & condition
+    return out
+
+
+def _any(conditions):
+    out = None
+    for condition in conditions:
+        out = condition if out is None else out | condition
+    return out
 
 
 class Upstream:
@@ -68,22 +112,39 @@ class Upstream:
         self.model = model
         self.where = where
 
-    def rows(self, spectrum_pk):
-        """The condition "a current upstream row of ``spectrum_pk`` (a column or a key)"."""
-        model = self.model
-        return (model.spectrum_pk == spectrum_pk) & (model.v_astra_major_minor == major_minor())
+    @property
+    def models(self):
+        """The results models this condition reads."""
+        return (self.model,)
 
     def selects(self, spectrum_pk):
         """``EXISTS`` (a current upstream row of ``spectrum_pk`` that meets the condition)."""
-        condition = self.rows(spectrum_pk)
+        condition = _current_rows(self.model, spectrum_pk)
         if self.where is not None:
             condition &= self.where
-        return peewee.fn.EXISTS(self.model.select(peewee.SQL("1")).where(condition))
+        return _exists(self.model, condition)
+
+    def decided(self, spectrum_pk):
+        """``EXISTS`` (a current upstream row of ``spectrum_pk``): the condition can be judged."""
+        return _exists(self.model, _current_rows(self.model, spectrum_pk))
 
     def changed_after(self, spectrum_pk, output_model):
         """``EXISTS`` (a current upstream row of ``spectrum_pk`` written after the output row)."""
-        condition = self.rows(spectrum_pk) & (self.model.modified > output_model.modified)
-        return peewee.fn.EXISTS(self.model.select(peewee.SQL("1")).where(condition))
+        return _exists(self.model, _current_rows(self.model, spectrum_pk) & (self.model.modified > output_model.modified))
+
+    def lookup(self, keys, db):
+        """The upstream rows of ``keys``: ``(rows by key, keys with a row, keys meeting the condition)``."""
+        model = self.model
+        passes = self.where if self.where is not None else peewee.SQL("1 = 1")
+        flag = peewee.Case(None, [(passes, 1)], 0).alias("_astra_meets")
+        rows, meets = {}, set()
+        with db.bind_ctx([model], bind_refs=False, bind_backrefs=False):
+            query = model.select(model, flag).where(_current_rows(model, model.spectrum_pk) & model.spectrum_pk.in_(keys))
+            for row in query:
+                rows[row.spectrum_pk] = row
+                if row._astra_meets:
+                    meets.add(row.spectrum_pk)
+        return rows, set(rows), meets
 
     def describe(self):
         """Text naming the upstream and its condition, for messages."""
@@ -93,6 +154,98 @@ class Upstream:
 
     def __repr__(self):
         return f"Upstream({self.name!r}, {self.model.__name__}, where={self.where!r})"
+
+
+def _joined_models(query):
+    """The models joined anywhere in a peewee ``ModelSelect``."""
+    found = []
+    for joins in getattr(query, "_joins", {}).values():
+        for join in joins:
+            dest = join[0]
+            model = getattr(dest, "model", dest)  # a ModelAlias names its model
+            if isinstance(model, type) and model not in found:
+                found.append(model)
+    return found
+
+
+class SpectraQuery:
+    """The default of a method's spectra argument: a query, perhaps joined with upstream results.
+
+    SDSS Astra's way of writing a downstream method (Corv fitting what SnowWhite classed "DA")::
+
+        spectra: Iterable[BossVisitSpectrum] = (
+            BossVisitSpectrum.select()
+            .join(SnowWhite, on=(SnowWhite.spectrum_pk == BossVisitSpectrum.spectrum_pk))
+            .where(SnowWhite.classification == "DA")
+        )
+
+    The spectra of that model that need work are those the query selects; the results models
+    joined in it are upstreams (a result is out of date when one of their rows of its spectrum
+    was written after it).
+
+    :param function: the author's function (for messages).
+    :param query: a peewee ``ModelSelect`` of a catalogue model.
+    :param output_model: the method's own results model, which the query must not join.
+    :raises UpstreamError: when the query joins the method's own results.
+    """
+
+    name = None
+
+    def __init__(self, function, query, output_model):
+        from astra.models.pipeline import PipelineOutputMixin
+
+        self.query = query
+        self.model = query.model
+        joined = [m for m in _joined_models(query) if issubclass(m, PipelineOutputMixin)]
+        if output_model in joined:
+            raise UpstreamError(
+                f"{function.__qualname__}: the default query of its spectra joins its own results "
+                f"({output_model.__name__}); leave that join out: Astra adds \"no up-to-date result yet\" itself "
+                "(and so also re-runs a spectrum whose upstream result changed)"
+            )
+        self.upstream_models = tuple(joined)
+
+    @property
+    def models(self):
+        """The results models joined in the query."""
+        return self.upstream_models
+
+    def _keys(self):
+        return self.query.select(self.model.spectrum_pk)
+
+    def selects(self, spectrum_pk):
+        """``spectrum_pk IN (the query's keys)``."""
+        return spectrum_pk.in_(self._keys())
+
+    def decided(self, spectrum_pk):
+        """Every joined results model has a current row of ``spectrum_pk`` (``None``: none joined)."""
+        return _all(_exists(m, _current_rows(m, spectrum_pk)) for m in self.upstream_models)
+
+    def changed_after(self, spectrum_pk, output_model):
+        """A joined results model has a current row of ``spectrum_pk`` written after the output row."""
+        return _any(
+            _exists(m, _current_rows(m, spectrum_pk) & (m.modified > output_model.modified)) for m in self.upstream_models
+        )
+
+    def lookup(self, keys, db):
+        """``(None, keys with a row of every joined model, keys the query selects)``."""
+        models = [self.model] + list(self.upstream_models)
+        with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
+            chosen = {row[0] for row in self._keys().where(self.model.spectrum_pk.in_(keys)).tuples()}
+            present = set(keys)
+            for model in self.upstream_models:
+                query = model.select(model.spectrum_pk).where(_current_rows(model, model.spectrum_pk) & model.spectrum_pk.in_(keys))
+                present &= {row[0] for row in query.tuples()}
+        return None, present, chosen
+
+    def describe(self):
+        """Text naming the query, for messages."""
+        where = getattr(self.query, "_where", None)
+        text = f" where {_text(where)}" if where is not None else ""
+        return f"the default query of {self.model.__name__}{text}"
+
+    def __repr__(self):
+        return f"SpectraQuery({self.model.__name__}, upstreams={[m.__name__ for m in self.upstream_models]})"
 
 
 def _text(node):
@@ -167,117 +320,113 @@ def upstreams_of(function, parameters, hints):
     return found
 
 
-def require_database(upstreams):
+def require_database(conditions):
     """Check that upstream results can be read: they are in the results database.
 
-    :param upstreams: :class:`Upstream` objects (none: nothing to check).
-    :raises UpstreamError: when the ``results_output`` setting is ``files``.
+    :param conditions: :class:`Upstream` and :class:`SpectraQuery` objects.
+    :raises UpstreamError: when the ``results_output`` setting is ``files`` and a condition reads
+        results.
     """
     from astra.tasks.function_output import results_output
 
-    if upstreams and results_output() == "files":
-        names = ", ".join(u.model.__name__ for u in upstreams)
+    models = [m for c in conditions for m in c.models]
+    if models and results_output() == "files":
+        names = ", ".join(m.__name__ for m in models)
         raise UpstreamError(
             f"a downstream method reads its upstream results ({names}) from the results database, "
             "but the results_output setting is 'files'; set it to 'database'"
         )
 
 
-def select_with_upstreams(spectra, upstreams, db=None):
+def select_with_upstreams(spectra, conditions, db=None):
     """The spectra whose upstream results meet the conditions, with those results.
 
-    One query per upstream per chunk of spectra (``spectrum_pk IN (...)``).
+    One query per condition per chunk of spectra (``spectrum_pk IN (...)``).
 
     :param spectra: catalogue spectra (rows with ``spectrum_pk``).
-    :param upstreams: :class:`Upstream` objects.
+    :param conditions: :class:`Upstream` and :class:`SpectraQuery` objects.
     :param db: the database (default: the bound one).
     :raises UpstreamError: when results go to files.
     :returns: ``(selected, results, missing)``: the selected spectra in their order; ``{name:
-        UpstreamResults}``; ``{spectrum_pk: [upstream names]}`` of spectra lacking an upstream
-        result altogether (a spectrum whose result does not meet a condition is only left out).
+        UpstreamResults}`` of each :class:`Upstream`; ``{spectrum_pk: [model names]}`` of the
+        spectra lacking an upstream result altogether (a spectrum whose upstream result does not
+        meet a condition is only left out).
     """
-    upstreams = list(upstreams)
+    conditions = list(conditions)
     spectra = spectra if isinstance(spectra, list) else list(spectra)
-    if not upstreams:
+    if not conditions:
         return spectra, {}, {}
-    require_database(upstreams)
+    require_database(conditions)
     db = db if db is not None else get_database()
     keys = list(dict.fromkeys(s.spectrum_pk for s in spectra))
     chunk = 900 if is_sqlite(db) else 50000
-    rows = {u.name: {} for u in upstreams}
-    meets = {u.name: set() for u in upstreams}
-    for upstream in upstreams:
-        ensure_table(upstream.model, db=db)
-        model = upstream.model
-        passes = upstream.where if upstream.where is not None else peewee.SQL("1 = 1")
-        flag = peewee.Case(None, [(passes, 1)], 0).alias("_astra_meets")
-        with db.bind_ctx([model], bind_refs=False, bind_backrefs=False):
-            for start in range(0, len(keys), chunk):
-                part = keys[start : start + chunk]
-                query = model.select(model, flag).where(upstream.rows(model.spectrum_pk) & model.spectrum_pk.in_(part))
-                for row in query:
-                    rows[upstream.name][row.spectrum_pk] = row
-                    if row._astra_meets:
-                        meets[upstream.name].add(row.spectrum_pk)
+    rows = {c.name: {} for c in conditions if c.name}
+    present = [set() for _ in conditions]
+    chosen = [set() for _ in conditions]
+    for i, condition in enumerate(conditions):
+        for model in condition.models:
+            ensure_table(model, db=db)
+        for start in range(0, len(keys), chunk):
+            found, have, meet = condition.lookup(keys[start : start + chunk], db)
+            if condition.name:
+                rows[condition.name].update(found)
+            present[i] |= have
+            chosen[i] |= meet
     missing = {}
     selected = []
     for spectrum in spectra:
         pk = spectrum.spectrum_pk
-        lacking = [u.name for u in upstreams if pk not in rows[u.name]]
+        lacking = [c for i, c in enumerate(conditions) if pk not in present[i]]
         if lacking:
-            missing[pk] = lacking
-        elif all(pk in meets[u.name] for u in upstreams):
+            missing[pk] = [m.__name__ for c in lacking for m in c.models]
+        elif all(pk in chosen[i] for i in range(len(conditions))):
             selected.append(spectrum)
-    chosen = {s.spectrum_pk for s in selected}
+    keep = {s.spectrum_pk for s in selected}
     results = {
-        u.name: UpstreamResults(u.model, {pk: row for pk, row in rows[u.name].items() if pk in chosen})
-        for u in upstreams
+        c.name: UpstreamResults(c.model, {pk: row for pk, row in rows[c.name].items() if pk in keep})
+        for c in conditions
+        if c.name
     }
     left_out = len(spectra) - len(selected)
     if left_out:
         logger.info(
-            "%d of %d spectra left out: %s", left_out, len(spectra),
-            "; ".join(f"{u.name} needs {u.describe()}" for u in upstreams),
+            "%d of %d spectra left out (%d without an upstream result): the method needs %s",
+            left_out, len(spectra), len(missing), "; ".join(c.describe() for c in conditions),
         )
     return selected, results, missing
 
 
-def decided_against(spectrum_model, upstreams, spectrum_pks, db=None):
-    """Which of ``spectrum_pks`` have every upstream result, but one that fails its condition.
+def decided_against(spectrum_model, conditions, spectrum_pks, db=None):
+    """Which of ``spectrum_pks`` have every upstream result, but not the ones the method needs.
 
     Such a spectrum has nothing to do for the downstream method (it is complete).
 
     :param spectrum_model: the catalogue model.
-    :param upstreams: :class:`Upstream` objects.
+    :param conditions: :class:`Upstream` and :class:`SpectraQuery` objects.
     :param spectrum_pks: catalogue keys.
     :param db: the database (default: the bound one).
     :returns: a set of keys.
     """
-    upstreams = list(upstreams)
+    conditions = list(conditions)
     keys = list(dict.fromkeys(spectrum_pks))
-    if not upstreams or not keys:
+    if not conditions or not keys:
         return set()
-    require_database(upstreams)
+    require_database(conditions)
     db = db if db is not None else get_database()
     pk = spectrum_model.spectrum_pk
-    have_all = None
-    meet_all = None
-    for upstream in upstreams:
-        ensure_table(upstream.model, db=db)
-        has = peewee.fn.EXISTS(upstream.model.select(peewee.SQL("1")).where(upstream.rows(pk)))
-        have_all = has if have_all is None else have_all & has
-        meets = upstream.selects(pk)
-        meet_all = meets if meet_all is None else meet_all & meets
+    models = [spectrum_model]
+    for condition in conditions:
+        for model in condition.models:
+            ensure_table(model, db=db)
+            models.append(model)
+    decided = _all(d for d in (c.decided(pk) for c in conditions) if d is not None)
+    against = ~_all(c.selects(pk) for c in conditions)
+    where = against if decided is None else decided & against
     out = set()
     chunk = 900 if is_sqlite(db) else 50000
-    models = [spectrum_model] + [u.model for u in upstreams]
     with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
         for start in range(0, len(keys), chunk):
-            query = (
-                spectrum_model.select(pk)
-                .where(pk.in_(keys[start : start + chunk]) & have_all & ~meet_all)
-                .tuples()
-            )
+            query = spectrum_model.select(pk).where(pk.in_(keys[start : start + chunk]) & where).tuples()
             out.update(row[0] for row in query)
     return out
 

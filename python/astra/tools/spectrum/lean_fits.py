@@ -36,8 +36,6 @@ _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][+-]?\d+)?")
 #: A whole string value field: printable ASCII with '' for a quote, then an optional comment.
 _STRING = re.compile(r"'((?:[ -&(-~]|'')*)' *(?:/.*)?")
-#: A keyword field of a value card as the standard writes it: left-aligned, padded with blanks.
-_KEYWORD = re.compile(r"[A-Za-z0-9_-]+ *")
 #: Keywords of commentary cards (no single value): asked of astropy.
 _COMMENTARY = {"COMMENT", "HISTORY", "", "CONTINUE", "HIERARCH"}
 _MISSING = object()
@@ -45,6 +43,50 @@ _MISSING = object()
 
 class NotLean(Exception):
     """The file, or an HDU of it, is outside what the lean reader handles: read it with astropy."""
+
+
+#: The first ten characters of every card laid out the standard way (upper-cased): commentary
+#: cards, ``END``, and value cards whose keyword starts in column 1 with ``= `` in columns 9-10.
+_REGULAR_FIELDS = re.compile(r"(?:(?:COMMENT |HISTORY |CONTINUE| {8}|END {5})..|(?=[A-Z0-9_-]+ *= )[A-Z0-9_ -]{8}= )*", re.S)
+_KEYWORD_FIELD = re.compile(r"[A-Z0-9_-]+ *")
+#: ``(regular, keyword -> card offset)`` of each card skeleton seen (see :func:`_card_index`).
+_SKELETONS = {}
+_SKELETON_LIMIT = 1024
+
+
+def _card_index(raw):
+    """``(regular, cards)`` of a header: whether every card is laid out the standard way, and
+    the offset of the first value card of each keyword.
+
+    Both depend only on the first ten bytes of each card (keyword and ``= ``), which files
+    of one data model repeat exactly while their values differ; so the skeleton made of
+    those bytes is cut out (one numpy cast, no Python loop per card) and each skeleton is
+    indexed once.
+    """
+    if len(raw) % _CARD:
+        raw = raw + b" " * (_CARD - len(raw) % _CARD)
+    skeleton = np.frombuffer(raw, dtype=_CARD_BYTES).astype(_FIELD_BYTES).tobytes()
+    known = _SKELETONS.get(skeleton)
+    if known is None:
+        text = skeleton.decode("ascii").upper()
+        regular = _REGULAR_FIELDS.fullmatch(text) is not None
+        cards = {}
+        for number in range(len(text) // 10):
+            field = text[number * 10:number * 10 + 10]
+            if field[8:] == "= " and _KEYWORD_FIELD.fullmatch(field[:8]):
+                key = field[:8].rstrip()
+                if key == "HIERARCH":
+                    regular = False
+                elif key not in _COMMENTARY and key not in cards:
+                    cards[key] = number * _CARD
+        if len(_SKELETONS) >= _SKELETON_LIMIT:
+            _SKELETONS.clear()
+        known = _SKELETONS[skeleton] = (regular, cards)
+    return known
+
+
+_CARD_BYTES = np.dtype(f"S{_CARD}")
+_FIELD_BYTES = np.dtype("S10")
 
 
 class LeanHeader(collections.abc.Mapping):
@@ -65,24 +107,10 @@ class LeanHeader(collections.abc.Mapping):
     def __init__(self, raw):
         self._raw = raw
         try:
-            self._text = text = raw.decode("ascii")
+            self._text = raw.decode("ascii")
         except UnicodeDecodeError:
             raise NotLean("header is not ASCII") from None
-        cards = {}  # keyword -> offset of its card (the first, if repeated)
-        regular = True
-        for start in range(0, len(text), _CARD):
-            field = text[start:start + 8]
-            key = field.rstrip().upper()
-            if key in _COMMENTARY:
-                if key == "HIERARCH":
-                    regular = False
-            elif text[start + 8:start + 10] == "= " and _KEYWORD.fullmatch(field):
-                if key not in cards:
-                    cards[key] = start
-            elif key != "END":
-                regular = False  # odd layout: astropy knows what it means
-        self._cards = cards
-        self._regular = regular
+        self._regular, self._cards = _card_index(raw)  # shared: never changed
         self._values = {}
         self._astropy = None
 
@@ -95,7 +123,7 @@ class LeanHeader(collections.abc.Mapping):
             return value
         start = self._cards.get(key)
         if start is None:
-            if key in _COMMENTARY or len(key) > 8 or key.startswith("HIERARCH"):
+            if key in _COMMENTARY or "." in key:
                 return self.to_astropy()[key]
             raise KeyError(f"Keyword {key!r} not found.")
         value = _parse_value(self._text[start + 10:start + _CARD])
@@ -119,9 +147,9 @@ class LeanHeader(collections.abc.Mapping):
         key = key.upper()
         if key in self._cards:
             return True
-        if key in _COMMENTARY or len(key) > 8 or key.startswith("HIERARCH"):
+        if key in _COMMENTARY or "." in key:  # commentary, or a record-valued keyword (DP1.AXIS.1)
             return key in self.to_astropy()
-        return False
+        return False  # a longer keyword would need a HIERARCH card, which this header has not
 
     def __iter__(self):
         if not self._regular:
@@ -387,44 +415,57 @@ def skim(path, keywords=()):
     :returns: ``(values, hdus)``: a dict of keyword to value (only those present; a value
         that is not a plain number, logical or string is interpreted by astropy) and a list
         of :class:`SkimmedHDU`, one per HDU (``hdus[i].header`` parses that header on first
-        use, so layout rules can look at the few headers they need).
+        use, so layout rules can look at the few headers they need; the primary header is
+        parsed once when ``keywords`` are asked for, and shared).
     :raises NotLean: if the file is not plain FITS, a header has no ``END`` card, a
         structural keyword is missing or odd, an image is tile-compressed, or an HDU's data
         run past the end of the file (truncated).
     """
     hdus = []
     values = {}
+    pread = os.pread
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
         offset = 0
         while offset < size:
             index = len(hdus)
-            raw = b""
-            while True:
-                block = os.pread(fd, FITS_BLOCK, offset + len(raw))
+            raw = pread(fd, FITS_BLOCK, offset)
+            if len(raw) != FITS_BLOCK:
+                raise NotLean(f"header of HDU {index} has no END card")
+            end = _find_end(raw)
+            while end < 0:  # the header goes on in the next block
+                block = pread(fd, FITS_BLOCK, offset + len(raw))
                 if len(block) != FITS_BLOCK:
                     raise NotLean(f"header of HDU {index} has no END card")
+                found = _find_end(block)
+                if found >= 0:
+                    end = len(raw) + found
                 raw += block
-                end = _find_end(block)
-                if end >= 0:
-                    break
-            length = len(raw) - FITS_BLOCK + end + _CARD
+            length = end + _CARD
+            header = None
             if index == 0:
-                if not raw.startswith(b"SIMPLE  =                    T"):
+                if raw[:30] != _SIMPLE:
                     raise NotLean("not a standard FITS file (SIMPLE is not T)")
                 if keywords:
-                    values = _wanted_values(raw[:length], keywords)
-            xtension, bitpix, axes, pcount, gcount = _structure(raw, index)
-            if xtension == "BINTABLE" and b"ZIMAGE  = " in raw[:length]:
-                raise NotLean(f"HDU {index} is a tile-compressed image")
-            nbytes = abs(bitpix) // 8 * gcount * (pcount + math.prod(axes)) if axes else 0
+                    header = LeanHeader(raw[:length])
+                    values = {key: header[key] for key in keywords if key in header}
+            if index:
+                key = raw[:_KNOWN_PREFIX]
+                known = _KNOWN_EXTENSIONS.get(key)
+                if known is None:
+                    known = _extension_structure(raw, index, key)
+                xtension, bitpix, axes, nbytes = known
+                if xtension == "BINTABLE" and b"ZIMAGE  = " in raw[:length]:
+                    raise NotLean(f"HDU {index} is a tile-compressed image")
+            else:
+                xtension, bitpix, axes, pcount, gcount = _structure(raw, index)
+                nbytes = abs(bitpix) // 8 * gcount * (pcount + math.prod(axes)) if axes else 0
             data_offset = offset + len(raw)
-            padded = -(-nbytes // FITS_BLOCK) * FITS_BLOCK
-            if data_offset + padded > size:
+            offset = data_offset + -(-nbytes // FITS_BLOCK) * FITS_BLOCK
+            if offset > size:
                 raise NotLean(f"HDU {index} data is cut short")
-            hdus.append(SkimmedHDU(index, xtension, bitpix, axes, data_offset, nbytes, raw[:length]))
-            offset = data_offset + padded
+            hdus.append(SkimmedHDU(index, xtension, bitpix, axes, data_offset, nbytes, raw[:length], header))
     finally:
         os.close(fd)
     if not hdus:
@@ -432,20 +473,43 @@ def skim(path, keywords=()):
     return values, hdus
 
 
-_PREFIX = {name: name.ljust(8) + b"= " for name in (b"XTENSION", b"BITPIX", b"NAXIS", b"PCOUNT", b"GCOUNT")}
+_SIMPLE = b"SIMPLE  =                    T"
+
+#: The structure of an extension HDU depends only on its first ``5 + NAXIS`` cards; files of
+#: one data model repeat them HDU for HDU, so the structure of each such prefix is kept (for
+#: up to :data:`_KNOWN_LIMIT` prefixes, NAXIS at most 5) instead of being parsed again.
+_KNOWN_PREFIX = 10 * _CARD
+_KNOWN_LIMIT = 4096
+_KNOWN_EXTENSIONS = {}
 
 
-def _integer_card(raw, position, keyword):
-    """The value of the card at ``position``, which must be ``keyword`` with an integer in
-    fixed format (columns 11-30, as the standard requires of the mandatory keywords)."""
+def _extension_structure(raw, index, key):
+    """``(xtension, bitpix, axes, nbytes)`` of an extension HDU, remembered by ``key`` (its first cards)."""
+    xtension, bitpix, axes, pcount, gcount = _structure(raw, index)
+    nbytes = abs(bitpix) // 8 * gcount * (pcount + math.prod(axes)) if axes else 0
+    known = (xtension, bitpix, axes, nbytes)
+    if len(axes) <= 5:  # every card the structure was read from is inside the key
+        if len(_KNOWN_EXTENSIONS) >= _KNOWN_LIMIT:
+            _KNOWN_EXTENSIONS.clear()
+        _KNOWN_EXTENSIONS[key] = known
+    return known
+#: The first ten bytes of a mandatory card: keyword, blanks, "= ".
+_PREFIX = {name: name.ljust(8) + b"= " for name in (b"BITPIX", b"NAXIS", b"PCOUNT", b"GCOUNT")}
+_NAXIS_PREFIX = [b"NAXIS%-3d= " % k for k in range(1000)]
+
+
+def _integer_card(raw, position, prefix):
+    """The value of the card at ``position``, which must start with ``prefix`` (a keyword and
+    ``= ``) and hold an integer in fixed format (columns 11-30, as the standard requires of
+    the mandatory keywords)."""
     start = position * _CARD
-    prefix = _PREFIX.get(keyword) or keyword.ljust(8) + b"= "
     if raw[start:start + 10] != prefix:
-        raise NotLean(f"card {position + 1} is not {keyword.decode()} (mandatory keywords out of order)")
+        keyword = prefix[:8].rstrip().decode()
+        raise NotLean(f"card {position + 1} is not {keyword} (mandatory keywords out of order)")
     try:
         return int(raw[start + 10:start + 30])
     except ValueError:
-        raise NotLean(f"{keyword.decode()} is not a fixed-format integer") from None
+        raise NotLean(f"{prefix[:8].rstrip().decode()} is not a fixed-format integer") from None
 
 
 def _structure(raw, index):
@@ -454,41 +518,22 @@ def _structure(raw, index):
     PCOUNT and GCOUNT for an extension."""
     if index == 0:
         xtension = "PRIMARY"
-    elif raw[:10] == _PREFIX[b"XTENSION"]:
+    elif raw[:10] == b"XTENSION= ":
         xtension = raw[10:80].split(b"/", 1)[0].strip().strip(b"'").strip().decode("ascii", "replace")
     else:
         raise NotLean(f"HDU {index} does not start with XTENSION")
-    bitpix = _integer_card(raw, 1, b"BITPIX")
-    naxis = _integer_card(raw, 2, b"NAXIS")
+    bitpix = _integer_card(raw, 1, _PREFIX[b"BITPIX"])
+    naxis = _integer_card(raw, 2, _PREFIX[b"NAXIS"])
     if bitpix not in _DTYPES or not 0 <= naxis <= 999:
         raise NotLean(f"HDU {index}: BITPIX {bitpix} / NAXIS {naxis} not supported")
-    axes = tuple(_integer_card(raw, 2 + k, b"NAXIS%d" % k) for k in range(1, naxis + 1))
+    axes = tuple([_integer_card(raw, 2 + k, _NAXIS_PREFIX[k]) for k in range(1, naxis + 1)])
     if index:
-        pcount = _integer_card(raw, 3 + naxis, b"PCOUNT")
-        gcount = _integer_card(raw, 4 + naxis, b"GCOUNT")
+        pcount = _integer_card(raw, 3 + naxis, _PREFIX[b"PCOUNT"])
+        gcount = _integer_card(raw, 4 + naxis, _PREFIX[b"GCOUNT"])
     elif b"GROUPS  =                    T" in raw:
         raise NotLean("random-groups FITS")
     else:
         pcount, gcount = 0, 1
-    if min((pcount, gcount, *axes), default=0) < 0:
+    if pcount < 0 or gcount < 0 or axes and min(axes) < 0:
         raise NotLean(f"HDU {index}: negative axis length, PCOUNT or GCOUNT")
     return xtension, bitpix, axes, pcount, gcount
-
-
-def _wanted_values(raw, keywords):
-    """Values of ``keywords`` in a header's bytes (the first card of each wins)."""
-    found = {}
-    header = None
-    for key in keywords:
-        name = key.upper().encode().ljust(8) + b"= "
-        start = raw.find(name)
-        while start >= 0 and start % _CARD:
-            start = raw.find(name, start + 1)
-        if start < 0:
-            continue
-        value = _parse_value(raw[start + 10:start + _CARD].decode("ascii", "replace"))
-        if value is None:  # not a plain value: astropy interprets the card
-            header = header or LeanHeader(raw)
-            value = header.get(key)
-        found[key] = value
-    return found
