@@ -152,7 +152,11 @@ def execute(function, spectra, params, output_model, sink, re_raise_exceptions=F
                     result = _DONE
                 except Exception as caught:  # one spectrum must not lose the others
                     result, error = _FAILED, caught
-                for spectrum, problem in feed.take_rejected():  # bad files, never handed out
+                failures = feed.take_rejected()  # bad input files, never handed out
+                if result is _FAILED and feed.last is not None:
+                    failed = feed.last  # the spectrum it last asked for
+                    failures.append((failed, error))
+                for spectrum, problem in failures:
                     failure = _flagged(output_model, spectrum, problem, share, feed, called, total)
                     if on_result is not None:
                         on_result(failure)
@@ -163,22 +167,9 @@ def execute(function, spectra, params, output_model, sink, re_raise_exceptions=F
                             yield written
                         closed = True
                         raise problem
-                if result is _DONE:
-                    break
-                if result is _FAILED:
-                    if feed.last is None:
-                        raise error
-                    failed = feed.last
-                    failure = _flagged(output_model, failed, error, share, feed, called, total)
-                    for written in sink.add(failure):
-                        yield written
-                    if on_result is not None:
-                        on_result(failure)
-                    if re_raise_exceptions:
-                        for written in sink.close():
-                            yield written
-                        closed = True
-                        raise error
+                if result is _FAILED and failed is None:
+                    raise error  # before it asked for any spectrum: no spectrum's fault
+                if result is _DONE or result is _FAILED:
                     break
                 now = time.perf_counter()
                 if share is None:

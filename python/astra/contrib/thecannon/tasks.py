@@ -257,7 +257,9 @@ class TestTheCannon(SpectrumKeysMixin, _TrainingSetTask):
     ``model_path`` (an existing model file). The model is loaded once per batch.
 
     Output per spectrum: ``<hash>-thecannon.json`` with ``labels``, ``uncertainties``,
-    ``chi2``, ``reduced_chi2``, ``n_pixels``, ``flags`` and ``flag_names``.
+    ``chi2``, ``reduced_chi2``, ``n_pixels``, ``flags`` and ``flag_names``. For results in the
+    results database, run the ``@task`` :func:`astra.contrib.thecannon.thecannon` over the
+    catalogue instead (it loads the same model files).
     """
 
     __test__ = False  # not a pytest test class
