@@ -55,7 +55,10 @@ def load_task_function(name):
         target = getattr(module, attribute)
     else:
         known = ", ".join(sorted(registered)) or "none"
-        raise ValueError(f"no task registered as {name!r} (registered: {known}); or give module.function")
+        from astra.suggest import did_you_mean
+
+        raise ValueError(f"no task registered as {name!r}{did_you_mean(name, registered)} (registered: {known}); "
+                         "or give module.function")
     function = getattr(target, "task_function", target)
     if not isinstance(function, TaskFunction):
         raise ValueError(f"{name!r} is not a @task method")
@@ -84,7 +87,7 @@ def parse_task_params(function, given):
 
 
 def run_pending(function, model_name, where=None, limit=None, retry_failed=False, task_params=None,
-                workers=1, max_batch_size=None):
+                workers=1, max_batch_size=None, scheduler_host=None, scheduler_port=None):
     """Run ``function`` over the spectra of ``model_name`` that need it.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
@@ -95,6 +98,9 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
     :param task_params: the method's arguments.
     :param workers: Luigi worker processes.
     :param max_batch_size: most spectra per batch (default: the ``max_batch_size`` setting).
+    :param scheduler_host: a central luigid's host (default: the ``scheduler_host`` setting,
+        else Luigi's local scheduler).
+    :param scheduler_port: its port.
     :returns: ``(number of spectra, BuildSummary or None)``.
     """
     model = function.input_model(model_name)
@@ -109,5 +115,6 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
                    **(task_params or {}))
         for i in range(0, len(keys), size)
     ]
-    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR")
+    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR",
+                          scheduler_host=scheduler_host, scheduler_port=scheduler_port)
     return len(keys), summary
