@@ -68,6 +68,7 @@ import astra.config
 import astra.runs
 from astra.claims import claim_runs
 from astra.targets import atomic_open
+from astra.tasks.inputs import InputFileError  # noqa: F401 (one check for every kind of task)
 
 __all__ = [
     "BatchRunMixin",
@@ -95,10 +96,6 @@ OUTCOME_MARKER = "astra-batch-outcome: "
 
 #: Attribute of a batch: its incomplete members when it was first found claimed by another run.
 INCOMPLETE_WHEN_CLAIMED = "_astra_incomplete_when_claimed"
-
-
-class InputFileError(RuntimeError):
-    """A member's input file is missing, empty, unreadable or could not be downloaded."""
 
 
 class ResultNotStoredError(RuntimeError):
