@@ -5,10 +5,9 @@
 * a **pipeline** runs its ``@task`` method over the spectra of each input model that have no
   up-to-date result (:func:`astra.tasks.function_runner.run_pending`): what migrate just added,
   and what an upstream pipeline's new results make due;
-* a **product** runs ``astra create``'s :func:`astra.products.create_product`, unless the
-  tables it is made from (its results table, and the catalogue tables of its level) are
-  exactly as they were when it was last written (same row count, last ``modified`` and last
-  key) and the file is still there.
+* a **product** runs ``astra create``'s :func:`astra.products.create_product`, unless
+  :func:`astra.products.product_is_current` says the file already holds what it would write
+  (a named product whose row count and latest ``modified`` match the database's).
 
 Each returns a *record* (a JSON-serialisable dict) that :mod:`astra.daily.tasks` keeps as the
 step's marker for the day. ``record["problems"]`` counts what went wrong without failing the
@@ -17,12 +16,10 @@ A step that cannot do its work at all raises :class:`StepError`.
 """
 
 import dataclasses
-import json
 import os
 
-from astra.targets import atomic_open
 
-__all__ = ["StepError", "DayContext", "run_step", "preview_step", "product_state_path"]
+__all__ = ["StepError", "DayContext", "run_step", "preview_step"]
 
 #: Failed spectra or bad files listed by name in a record (all are in the database).
 LISTED = 20
@@ -99,16 +96,6 @@ def _run_pipeline(step, context):
     return {"text": "; ".join(texts), "models": models, "problems": problems}
 
 
-def product_state_path(name):
-    """Where the fingerprint of the last written product ``name`` is kept (across days).
-
-    :param name: the product step's name.
-    """
-    import astra.config
-
-    return os.path.join(os.path.expanduser(astra.config.get("output_dir")), "daily", "products", f"{name}.json")
-
-
 def _product(step):
     from astra.products import resolve_product
 
@@ -122,66 +109,26 @@ def _product_path(step, product):
     return os.path.abspath(step.spec["output"] or product_path(product, releases[0] if len(releases) == 1 else None))
 
 
-def _table_fingerprint(model, db):
-    """``[rows, last modified, last key]`` of a table: equal when nothing was written to it."""
-    import peewee
-
-    if not db.table_exists(model._meta.table_name):
-        return [model._meta.table_name, 0, None, None]
-    fields = model._meta.fields
-    columns = [peewee.fn.COUNT(peewee.SQL("*"))]
-    columns.append(peewee.fn.MAX(fields["modified"]) if "modified" in fields else peewee.SQL("NULL"))
-    columns.append(peewee.fn.MAX(model._meta.primary_key))
-    row = model.select(*columns).tuples().first()
-    return json.loads(json.dumps([model._meta.table_name, *row], default=str))
-
-
-def _fingerprint(product):
-    """The state of the tables a product is made from: its results table, and the catalogue
-    tables of its level (a named product joins them)."""
-    from astra.database import get_database
-    from astra.products.layout import level_tables
-
-    db = get_database()
-    tables = ([product.model] if product.model is not None else []) + (level_tables(product.level) if product.level else [])
-    return [_table_fingerprint(table, db) for table in tables]
-
-
-def _last_written(step):
-    try:
-        with open(product_state_path(step.name)) as fp:
-            return json.load(fp)
-    except (OSError, ValueError):
-        return {}
-
-
-def _up_to_date(step, path, fingerprint):
-    last = _last_written(step)
-    return (last.get("fingerprint") == fingerprint and last.get("path") == path and last.get("key") == step.key
-            and os.path.exists(path)), last
+def _product_options(step):
+    spec = step.spec
+    return {"release": spec["release"], "filters": spec["filters"] or None, "where": spec["where"]}
 
 
 def _run_product(step, context):
     import peewee
 
-    from astra.products import create_product
+    from astra.products import create_product, product_is_current
 
     product = _product(step)
     path = _product_path(step, product)
-    fingerprint = _fingerprint(product)
-    current, last = _up_to_date(step, path, fingerprint)
-    if current:
-        return {"text": f"{path} is up to date ({last.get('rows')} rows; nothing it is made from changed)",
-                "path": path, "rows": last.get("rows"), "written": False, "problems": 0}
-    spec = step.spec
     try:
-        path, rows = create_product(product, path, overwrite=True, release=spec["release"],
-                                    filters=spec["filters"] or None, where=spec["where"])
+        if product_is_current(product, path, **_product_options(step)):
+            return {"text": f"{path} is up to date (nothing it is made from changed)", "path": path,
+                    "written": False, "problems": 0}
+        path, rows = create_product(product, path, overwrite=True, **_product_options(step))
     except (ValueError, peewee.DatabaseError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise StepError(f"cannot create {product.name}: {first}") from None
-    with atomic_open(product_state_path(step.name)) as fp:
-        json.dump({"fingerprint": fingerprint, "path": path, "rows": rows, "key": step.key}, fp)
     return {"text": f"wrote {rows} rows to {path}", "path": path, "rows": rows, "written": True, "problems": 0}
 
 
@@ -242,9 +189,11 @@ def preview_step(step, incoming):
         if more:
             text += f", and what the {more} new or changed before it bring"
         return text, n + more
+    from astra.products import product_is_current
+
     product = _product(step)
     path = _product_path(step, product)
     more = sum(incoming.get(name, 0) for name in step.requires)
-    if not more and _up_to_date(step, path, _fingerprint(product))[0]:
+    if not more and product_is_current(product, path, **_product_options(step)):
         return f"{path} is up to date", 0
     return f"would write {path}", 1
