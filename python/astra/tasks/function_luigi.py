@@ -101,6 +101,8 @@ class FunctionTask(BaseTask):
         model = self.catalogue_model()
         needed = []
         for condition in self.task_function.conditions(model):
+            if getattr(condition, "by", "spectrum_pk") != "spectrum_pk":
+                continue  # the results of other spectra of the source: not this batch's task
             for upstream_model in condition.models:
                 writer = writer_of(upstream_model)
                 if writer is not None and model in writer.input_models:
