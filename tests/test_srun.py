@@ -14,7 +14,9 @@ import pytest
 from astra.cluster import slurm
 from astra.commands import squeue as squeue_command
 from astra.commands import srun as srun_command
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 from cluster_tasks import read_events
+from test_classify import catalogue  # noqa: F401 (the fixture: synthetic spectra of known temperature)
 from service_fixtures import TESTS_DIR, slurm_job_logs
 
 ASTRA = os.path.join(os.path.dirname(sys.executable), "astra")
@@ -388,3 +390,25 @@ def test_catalogue_form_errors_before_sbatch(catalogue_env, tmp_path, sqlite_url
     result = astra("srun", "task_methods.where_run", CATALOGUE, "--scheduler-host", "h", env=env)
     assert result.returncode == 2 and "--scheduler-host and --shares are for luigi tasks" in result.stderr
     assert not os.path.exists(env["ASTRA_JOBS_DIR"])
+
+
+def test_catalogue_form_of_a_downstream_method_shares_only_what_its_upstream_chose(cli_env, tmp_path, catalogue, db_url):
+    """``continuum_teff`` runs on the spectra ``hot_cool`` classed hot: only those are shared out."""
+    env = dict(cli_env, ASTRA_DATABASE_URL=db_url, PATH=str(tmp_path))   # no sbatch: nothing submitted
+    from astra.contrib.classify import hot_cool
+
+    list(hot_cool(Star.select()))
+    hot = sorted(k for k, teff in catalogue.items() if teff > 5000)
+    result = astra("srun", "continuum_teff", "--jobs", "2", "--dry-run", env=env)   # the method's first table
+    assert result.returncode == 0, result.stderr
+    ranges = [line.split("--spectrum-pk-range ")[1].split()[:2] for line in result.stdout.splitlines()
+              if line.startswith("srun ")]
+    ranges = [(int(lo), int(hi)) for lo, hi in ranges]
+    assert [k for k in hot if any(lo <= k <= hi for lo, hi in ranges)] == hot
+    assert sorted(k for lo, hi in ranges for k in hot if lo <= k <= hi) == hot   # disjoint
+    assert "continuum_teff ApogeeCoaddedSpectrumInApStar --workers 1" in result.stdout
+
+
+def test_a_module_without_a_task_is_a_clear_error(cli_env):
+    result = astra("srun", "cluster_tasks", "--nodes", "1", env=cli_env)
+    assert result.returncode == 2 and "give the task family after the module 'cluster_tasks'" in result.stderr

@@ -25,6 +25,8 @@ import os
 import sys
 import time
 
+import peewee
+
 from astra.cluster import slurm
 from astra.tasks.summary import BuildSummary
 
@@ -252,16 +254,27 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
     :param jobs_dir: the jobs directory, to name the logs of jobs that did not complete.
     :returns: ``(summary, states)``: the :class:`~astra.tasks.summary.BuildSummary` and the
         jobs' final ``{job_id: state}``.
+    :raises peewee.DatabaseError: when the database cannot be read at the first or the last
+        look (in between, a failed look is reported and the next one tried).
+    :raises astra.cluster.SlurmError: when Slurm does not answer (after its retries).
     """
     stream = stream or sys.stdout
     screen = _Screen(stream, tty)
     if not screen.tty:
         stream.write(header + "\n")
     started = time.monotonic()
+    counts = None
     while True:
         states = slurm.job_status(job_ids)
         active = any(state.split()[0] in slurm.ACTIVE_STATES for state in states.values())
-        counts = progress.poll(states)
+        try:
+            counts = progress.poll(states)
+        except peewee.DatabaseError as error:  # the database is busy or away for a moment
+            if counts is None or not active:
+                raise
+            print(f"astra srun: cannot count the results now ({error}); trying again", file=sys.stderr)
+            for count in counts:
+                count.state = states.get(count.job_id, count.state)
         screen.show(counts, header, time.monotonic() - started, force=not active)
         if not active:
             break

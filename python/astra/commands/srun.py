@@ -102,7 +102,9 @@ def add_arguments(parser):
         parser.add_argument(*flags, **kwargs)
     parser.add_argument("module", help="Python module that defines the task, e.g. astra.contrib.rocket "
                                        "(or 'astra' to run an astra subcommand)")
-    parser.add_argument("task", help="task family, e.g. EstimateSNR (or the astra subcommand, e.g. run)")
+    parser.add_argument("task", nargs="?",
+                        help="task family, e.g. EstimateSNR (or the astra subcommand, e.g. run), or the "
+                             "catalogue model a @task method reads (default: the first it reads)")
     parser.add_argument("task_args", nargs=argparse.REMAINDER,
                         help="task parameters (put them after -- if a name clashes with an option)")
 
@@ -232,6 +234,8 @@ def run(args):
         args.no_wait = True
     if catalogue_form(args):
         return _run_catalogue(args)
+    if args.task is None:
+        raise UsageError(f"give the task family after the module {args.module!r}, or name a @task method")
     if args.procs != 1 or args.no_wait:
         raise UsageError("--procs and --no-wait are for the form 'astra srun <task> <SpectrumModel>' "
                          "(a luigi task's worker processes: --nodes and --workers-per-node)")
@@ -290,16 +294,17 @@ def catalogue_form(args):
     """Whether the command is ``astra srun <task> <SpectrumModel>`` (a ``@task`` over the catalogue).
 
     True when the second name is a catalogue spectrum table (``ApogeeVisitSpectrum``, ...) or
-    the first is a ``@task`` method (a registered name or ``module.function``).
+    the first is a ``@task`` method (a registered name or ``module.function``; without a second
+    name it runs over the first catalogue table the method reads).
 
     :param args: the parsed :class:`argparse.Namespace`.
     """
-    if args.module == ASTRA_PROGRAM or args.task.startswith("-"):
+    if args.module == ASTRA_PROGRAM:
         return False
     from astra.models.spectrum import spectrum_model
 
     try:
-        if "." not in args.task:
+        if args.task is not None and "." not in args.task:
             spectrum_model(args.task)
             return True
     except LookupError:
@@ -330,6 +335,20 @@ def _astra_run_over_catalogue(args):
     return True
 
 
+def function_model(name):
+    """The name of the first catalogue table the ``@task`` method ``name`` reads.
+
+    :raises astra.cli.UsageError: if ``name`` is not a ``@task`` method.
+    """
+    from astra.cli import UsageError
+    from astra.tasks.function_runner import load_task_function
+
+    try:
+        return load_task_function(name).input_model().__name__
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _run_arguments(args):
     """``astra run``'s parse of the catalogue form: ``(namespace, function, options for the jobs)``.
 
@@ -339,7 +358,8 @@ def _run_arguments(args):
     from astra.cli import UsageError, build_parser
     from astra.commands import run as run_command
 
-    command, extra = build_parser().parse_known_args(["run", args.module, args.task, *args.task_args])
+    model = [args.task] if args.task is not None else [function_model(args.module)]
+    command, extra = build_parser().parse_known_args(["run", args.module, *model, *args.task_args])
     command._extra = extra
     if command.spectrum_pk_range or command.range_per_process:
         raise UsageError("astra srun gives each process its --spectrum-pk-range; narrow the spectra with --where")
@@ -356,6 +376,8 @@ def _run_arguments(args):
 
 def _run_catalogue(args):
     """Find the spectra, split them, submit the jobs, follow them (unless ``--no-wait``)."""
+    import peewee
+
     from astra import runs
     from astra.cli import UsageError
     from astra.cluster import slurm
@@ -381,7 +403,7 @@ def _run_catalogue(args):
         return 0
     jobs_dir = args.jobs_dir or slurm.default_jobs_dir()
     run_id = None if args.dry_run else runs.record_submission(
-        ["astra", "srun", args.module, args.task, *args.task_args],
+        ["astra", "srun", args.module, *([args.task] if args.task else []), *args.task_args],
         {"task": f"{function.name} {model.__name__}", "arguments": list(args.task_args), "nodes": args.nodes,
          "procs": args.procs, "jobs": args.jobs, "spectra": len(keys)},
     )
@@ -428,8 +450,8 @@ def _run_catalogue(args):
         print(f"astra srun: stopped following; the jobs go on (astra squeue; scancel {' '.join(job_ids)})",
               file=sys.stderr)
         return 130
-    except slurm.SlurmError as exc:
-        print("astra srun: {}".format(exc), file=sys.stderr)
+    except (slurm.SlurmError, peewee.DatabaseError) as exc:
+        print(f"astra srun: {exc}; stopped following, the jobs go on (astra squeue)", file=sys.stderr)
         return 1
     completed = all(state.split()[0] == "COMPLETED" for state in states.values())
     return 0 if summary.success and completed else 1
