@@ -95,8 +95,14 @@ def build(
 MAX_RERUNS = 3
 
 
+#: Luigi's categories of batches this run's worker left to others, or left pending when it stopped
+#: (luigid gave them to no one: e.g. it took this worker for gone while it was busy forking).
+_LEFT_TO_OTHERS = ("run_by_other_worker", "not_run")
+
+
 def _finish_others(batches, category, factory, run):
-    """Wait for the batches other luigid workers run; run here those a dead worker left.
+    """Wait for the batches other luigid workers run; run here those a dead worker left, and
+    those still pending that luigid gave to no one.
 
     :returns: the categories (updated for batches run again) and the ids still running when
         the wait ended.
@@ -104,7 +110,7 @@ def _finish_others(batches, category, factory, run):
     still_running = set()
     deadline = time.monotonic() + other_worker_timeout()  # one wait in all, however many passes
     for _ in range(MAX_RERUNS):
-        others = [t for t in batches if category.get(t.task_id) == "run_by_other_worker"]
+        others = [t for t in batches if category.get(t.task_id) in _LEFT_TO_OTHERS]
         if not others or factory.scheduler is None:
             break
         for task in others:  # if one is run here after all, what the other did counts as its
@@ -115,7 +121,7 @@ def _finish_others(batches, category, factory, run):
         abandoned = abandoned_by_others(factory.scheduler, others, still_running, timeout=left)
         if not abandoned:
             break
-        print(f"astra: {len(abandoned)} batches another worker left unfinished (it stopped): running them here",
-              file=sys.stderr)
+        print(f"astra: {len(abandoned)} batches another worker left unfinished (it stopped) or no worker ran: "
+              "running them here", file=sys.stderr)
         category.update(categories(run(abandoned)))
     return category, still_running

@@ -336,17 +336,17 @@ def summarise(batches, result, factory=None, categories_of=None, still_running=N
             if outcome is None and status == luigi.worker.FAILED:
                 error = _error_of(text)
         by_other_run = False
-        if outcome is None and state == "run_by_other_worker" and scheduler is not None:
+        if report is None and state in _OTHERS_STATES and scheduler is not None:
             if task.task_id in still_running:
                 state = "still_running"
-            else:
+            else:  # what the worker that ran it reported to luigid
                 outcome = others_outcome(scheduler, task.task_id)
                 by_other_run = outcome is not None
         if outcome is not None:
             _count_outcome(task, outcome, summary, by_other_run)
         else:
             reason = STILL_RUNNING_REASON if state == "still_running" else reasons.get(state, "not run")
-            _count_outputs(task, summary, error, reason)
+            _count_outputs(task, summary, error, reason, ran_here=report is not None, state=state)
     summary.success = summary.n_failed == 0 and summary.not_run == 0
     return summary
 
@@ -370,12 +370,20 @@ def _count_outcome(task, outcome, summary, by_other_run=False):
     summary.add_not_run(left, "the batch stopped early")
 
 
-def _count_outputs(task, summary, error, not_run_reason):
+#: Luigi's categories of a batch that another worker was granted (luigid knows its outcome).
+_OTHERS_STATES = ("run_by_other_worker", "not_run")
+
+
+def _count_outputs(task, summary, error, not_run_reason, ran_here=True, state=None):
     """Count a batch from its outputs: one completeness pass and one listing of failure records.
 
     :param error: the exception of a batch whose ``run()`` raised: its incomplete members failed
         with it.
     :param not_run_reason: why an incomplete member without a failure record did not run.
+    :param ran_here: whether this process ran the batch. The complete members of a batch it did
+        not run are not its work: done by another run when another worker had the batch (or as
+        noted before waiting for it), else already complete.
+    :param state: Luigi's category of the batch.
     """
     incomplete_members = getattr(task, "incomplete_batch_tasks", None)
     if incomplete_members is None:  # a plain Luigi task: one spectrum
@@ -387,12 +395,18 @@ def _count_outputs(task, summary, error, not_run_reason):
             summary.add_not_run(1, not_run_reason)
         return
     incomplete = incomplete_members(fresh=True)
-    summary.done += task.get_batch_size() - len(incomplete)
+    complete = task.get_batch_size() - len(incomplete)
+    summary.done += complete
     before = task.__dict__.get(INCOMPLETE_WHEN_CLAIMED)  # noted before waiting for another worker
     if before is not None:
         others = max(0, min(before, task.get_batch_size()) - len(incomplete))
         summary.by_others += others
-        summary.skipped += task.get_batch_size() - len(incomplete) - others
+        summary.skipped += complete - others
+    elif not ran_here:
+        if state in _OTHERS_STATES or state == "still_running":
+            summary.by_others += complete
+        else:
+            summary.skipped += complete
     if not incomplete:
         return
     if error:
