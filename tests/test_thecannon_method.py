@@ -173,3 +173,22 @@ def test_the_database_twin_is_gone_and_says_what_to_write(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ, ASTRA_OUTPUT_DIR=str(tmp_path / "out")),
     )
     assert out.returncode != 0 and "TestTheCannonToDatabase was removed" in out.stderr + out.stdout
+
+
+def test_files_mode_writes_one_fits_table_per_spectrum(sample, monkeypatch, tmp_path):
+    """The same method, with results_output: files -- no second class, no table in the database."""
+    from astropy.io import fits
+
+    _, training_set, rows = sample
+    model_path = trained(training_set)
+    monkeypatch.setenv("ASTRA_CONFIG", str(tmp_path / "files.yml"))
+    (tmp_path / "files.yml").write_text("results_output: files\n")
+    astra.config.reload()
+    summary = astra.build([thecannon.task_class(spectrum_pk=tuple(r.spectrum_pk for r in rows), model_path=model_path)])
+    assert summary.done == 4 and not summary.n_failed, summary
+    member = thecannon.task_class(spectrum_pk=rows[0].spectrum_pk, model_path=model_path)
+    with fits.open(member.output().path) as hdul:
+        table = hdul[1].data
+        assert table["spectrum_pk"][0] == rows[0].spectrum_pk and 3000 < table["teff"][0] < 8000
+        assert table["model_path"][0].strip() == model_path
+    assert not TheCannon.table_exists()
