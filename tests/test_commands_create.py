@@ -94,7 +94,9 @@ def test_create_named_products_refuse_then_overwrite(catalogue, tmp_path, capsys
     with fits.open(out) as hdul:
         assert hdul[0].header["NROWS"] == 0 and "obj" in hdul[1].columns.names
     assert main(["create", "astraAllVisit", "astra.contrib.rocket.snr", "-o", str(tmp_path / "v.fits")]) == 0
-    assert "wrote 0 rows" in capsys.readouterr().out  # Rocket ran on no visit spectrum
+    captured = capsys.readouterr()
+    assert "wrote 0 rows" in captured.out  # Rocket ran on no visit spectrum
+    assert "note: RocketSNR has 3 results on star spectra: astra create astraAllStarRocketSNR" in captured.err
 
 
 def test_create_named_product_errors_are_one_line(catalogue, tmp_path, capsys):
