@@ -62,9 +62,11 @@ def test_render_table_and_line():
     assert table[0] == "header" and "1..5" in table[2] and "5/5 100%" in table[2] and table[3].endswith("7 RUNNING")
     assert "6/10  60%" in table[-1]
     assert render_line(counts, 75) == "[0:01:15] 6/10 spectra done, 1 failed; jobs: 7 RUNNING"
-    many = [share_progress.ShareCount(i, i, i, 1, job_id=str(i // 10)) for i in range(40)]
+    many = [share_progress.ShareCount(i, i, i, 1, job_id=str(i // 4), state="RUNNING" if i < 8 else "PENDING")
+            for i in range(40)]
     per_job = render_table(many, "h")
-    assert len(per_job) == 2 + 4 + 1                      # one line per job when there are many shares
+    assert len(per_job) == 2 + 10 + 1                     # one line per job when there are many shares
+    assert render_line(many, 0).endswith("jobs: 8 PENDING, 2 RUNNING")   # many jobs: counted by state
 
 
 def test_screen_without_a_terminal_prints_plain_throttled_lines(monkeypatch):

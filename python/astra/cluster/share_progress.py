@@ -22,6 +22,7 @@ import bisect
 import dataclasses
 import datetime
 import os
+import shutil
 import sys
 import time
 
@@ -36,6 +37,8 @@ __all__ = ["ShareCount", "ShareProgress", "follow", "render_table", "render_line
 LOG_INTERVAL = 10.0
 #: Most shares listed one per line on a terminal; more are listed per job.
 MAX_SHARE_LINES = 16
+#: Most jobs named in a plain progress line; more are counted by state.
+MAX_JOBS_NAMED = 8
 #: Seconds subtracted from the submission time when telling new failures from earlier ones
 #: (clocks of the nodes and of this machine may differ a little).
 CLOCK_SLACK = 5.0
@@ -197,10 +200,18 @@ def render_line(counts, elapsed):
 
     :param counts: :class:`ShareCount` list.
     :param elapsed: seconds since the submission.
+    :returns: e.g. ``[0:01:15] 6/10 spectra done, 1 failed; jobs: 7 RUNNING`` (more than
+        :data:`MAX_JOBS_NAMED` jobs are counted by state: ``jobs: 90 COMPLETED, 10 RUNNING``).
     """
     done, total = sum(c.done for c in counts), sum(c.total for c in counts)
-    states = ", ".join(f"{job_id} {state}" for job_id, state in
-                       dict.fromkeys((c.job_id, c.state) for c in counts))
+    jobs = dict((c.job_id, c.state) for c in counts)
+    if len(jobs) <= MAX_JOBS_NAMED:
+        states = ", ".join(f"{job_id} {state}" for job_id, state in jobs.items())
+    else:
+        by_state = {}
+        for state in jobs.values():
+            by_state[state] = by_state.get(state, 0) + 1
+        states = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items()))
     return (f"[{_clock(elapsed)}] {done}/{total} spectra done, {sum(c.failed for c in counts)} failed; "
             f"jobs: {states or 'none'}")
 
@@ -227,7 +238,8 @@ class _Screen:
 
     def show(self, counts, header, elapsed, force=False):
         if self.tty:
-            lines = render_table(counts, f"{header}  [{_clock(elapsed)}]")
+            width = max(20, shutil.get_terminal_size().columns - 1)  # a wrapped line would break the redraw
+            lines = [line[:width] for line in render_table(counts, f"[{_clock(elapsed)}] {header}")]
             erase = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
             self.stream.write(erase + "\n".join(lines) + "\n")
             self._drawn = len(lines)
