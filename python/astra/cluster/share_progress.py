@@ -2,10 +2,11 @@
 
 While the jobs run, :func:`follow` asks once a second
 
-* the database, how many of each share's spectra have an up-to-date result now (one query for
-  the pending spectra of all the shares' ranges, the same :func:`~astra.tasks.function_runner.pending_keys`
-  that found them, and one for the results flagged ``flag_runtime_exception`` since the
-  submission);
+* the database, how many of each share's spectra have an up-to-date result now (one ``GROUP
+  BY`` query for the pending spectra of all the shares' ranges, built on the same
+  :func:`~astra.tasks.function_runner.pending_query` that found them, and one for the results
+  flagged ``flag_runtime_exception`` since the submission; the final count is exact, over the
+  keys that were shared out);
 * Slurm, the state of each job (:func:`astra.cluster.slurm.job_status`).
 
 On a terminal it redraws a small table in place; otherwise (a log file, a pipe) it prints one
@@ -88,7 +89,7 @@ class ShareProgress:
         self.where = where
         self.submitted = submitted or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         self._starts = [share.lo for share, _ in self.shares]
-        self.failures = []  # (spectrum_pk, error) of the failed spectra, from the last poll
+        self.failures = []  # (spectrum_pk, error) of the failed spectra, from the last exact poll
 
     @property
     def total(self):
@@ -101,59 +102,90 @@ class ShareProgress:
             return position
         return None
 
-    def poll(self, states=None):
+    def poll(self, states=None, exact=False):
         """Count every share's results now.
 
+        The quick count (the default, for the live display) is two ``GROUP BY`` queries over the
+        shares' ranges: the spectra still pending, and the results flagged since the submission.
+        A spectrum of a range that became pending after the submission (its file changed) counts
+        against its share there. The exact count (``exact=True``, for the summary) reads the
+        keys and keeps only those that were shared out, and lists the failures with their error.
+
         :param states: ``{job_id: state}`` from Slurm (``None``: leave the states empty).
+        :param exact: count exactly, and fill :attr:`failures`.
         :returns: a list of :class:`ShareCount`, in key order.
         """
-        from astra.tasks.function_runner import pending_keys
-
         counts = [ShareCount(share.index, share.lo, share.hi, share.count, job_id=str(job_id),
                              state=(states or {}).get(str(job_id), ""))
                   for share, job_id in self.shares]
         if not counts:
             return counts
-        span = [(self.shares[0][0].lo, max(share.hi for share, _ in self.shares))]
-        _, remaining = pending_keys(self.function, self.model_name, where=self.where, retry_failed=True,
-                                    spectrum_pk_ranges=span)
-        left = [0] * len(counts)
-        for key in remaining:
-            position = self._share_of(key)
-            if position is not None:
-                left[position] += 1
-        self.failures = []
-        for key, error in self._failed_since_submission(span[0]):
-            position = self._share_of(key)
-            if position is not None:
-                counts[position].failed += 1
-                self.failures.append((key, error))
-        for count, pending in zip(counts, left):
-            count.done = count.total - pending
+        left, failed = self._exact() if exact else self._grouped()
+        for position, count in enumerate(counts):
+            count.failed = min(failed.get(position, 0), count.total)
+            count.done = max(0, count.total - left.get(position, 0))
         return counts
 
-    def _failed_since_submission(self, span):
+    def _span(self):
+        return self.shares[0][0].lo, max(share.hi for share, _ in self.shares)
+
+    def _pending(self):
+        from astra.tasks.function_runner import pending_query
+
+        _, query = pending_query(self.function, self.model_name, where=self.where, retry_failed=True,
+                                 spectrum_pk_ranges=[self._span()])
+        return query
+
+    def _failures(self):
         from astra.models.pipeline import major_minor
 
         output = self.function.output_model
         since = self.submitted - datetime.timedelta(seconds=CLOCK_SLACK)
-        query = (
-            output.select(output.spectrum_pk, output.error)
-            .where(output.spectrum_pk.between(*span))
+        return (
+            output.select()
+            .where(output.spectrum_pk.between(*self._span()))
             .where(output.v_astra_major_minor == major_minor())
             .where(output.flag_runtime_exception)
             .where(output.modified >= since)
-            .order_by(output.spectrum_pk)
-            .tuples()
         )
-        return list(query)
+
+    def _share_case(self, column):
+        """SQL: the position of the share whose range holds ``column`` (NULL outside every range)."""
+        return peewee.Case(None, [(column.between(share.lo, share.hi), position)
+                                  for position, (share, _) in enumerate(self.shares)], None)
+
+    def _grouped(self):
+        def per_share(query, column):
+            share = self._share_case(column).alias("share_position")
+            rows = (query.select(share, peewee.fn.COUNT(peewee.SQL("*"))).order_by()
+                    .group_by(peewee.SQL("share_position")))
+            return {position: n for position, n in rows.tuples() if position is not None}
+
+        model = self.function.input_model(self.model_name)
+        return (per_share(self._pending(), model.spectrum_pk),
+                per_share(self._failures(), self.function.output_model.spectrum_pk))
+
+    def _exact(self):
+        model, output = self.function.input_model(self.model_name), self.function.output_model
+        left, failed = {}, {}
+        for (key,) in self._pending().select(model.spectrum_pk).tuples():
+            position = self._share_of(key)
+            if position is not None:
+                left[position] = left.get(position, 0) + 1
+        self.failures = []
+        for key, error in self._failures().select(output.spectrum_pk, output.error).order_by(output.spectrum_pk).tuples():
+            position = self._share_of(key)
+            if position is not None:
+                failed[position] = failed.get(position, 0) + 1
+                self.failures.append((key, error))
+        return left, failed
 
     def summary(self, counts):
         """The per-spectrum :class:`~astra.tasks.summary.BuildSummary` of the counts.
 
         A spectrum without a result is "not run", with its job's state as the reason.
 
-        :param counts: from :meth:`poll`, after the jobs ended.
+        :param counts: from :meth:`poll` with ``exact=True``, after the jobs ended.
         """
         summary = BuildSummary(success=False, tasks=len(counts))
         for key, error in self.failures:
@@ -280,7 +312,7 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
         states = slurm.job_status(job_ids)
         active = any(state.split()[0] in slurm.ACTIVE_STATES for state in states.values())
         try:
-            counts = progress.poll(states)
+            counts = progress.poll(states, exact=not active)  # the last count is the exact one
         except peewee.DatabaseError as error:  # the database is busy or away for a moment
             if counts is None or not active:
                 raise
