@@ -11,10 +11,10 @@ CPU time; the machine is shared, so CPU time is the steadier figure):
   SDSS Astra's way, one ``LIMIT``/``OFFSET`` query over the pending spectra per share (what its
   64 processes would each run; it is also wrong when results are written in between);
 * **one look while following** -- :meth:`~astra.cluster.share_progress.ShareProgress.poll`
-  (two ``GROUP BY`` queries over all the ranges: pending spectra, new failures) with half the
-  spectra done -- against 64 ``COUNT`` queries, one per share's range; and the exact count
-  done once at the end (``poll(exact=True)``: the pending keys read and kept to those shared
-  out).
+  (one ``GROUP BY`` query of the pending spectra by share, and the keys flagged since the
+  submission) with half the spectra done -- against one ``COUNT`` query per share's range
+  (64 queries); and the exact count done once at the end (``poll(exact=True)``: the pending
+  keys read and kept to those shared out).
 
 Usage::
 
@@ -97,10 +97,7 @@ def _count_poll(shares):
     from astra.tasks.function_query import pending_spectra
     from task_methods import median_snr
 
-    left = 0
-    for share in shares:
-        left += pending_spectra(Star, median_snr).where(Star.spectrum_pk.between(share.lo, share.hi)).count()
-    return left
+    return sum(pending_spectra(Star, median_snr).where(Star.spectrum_pk.between(s.lo, s.hi)).count() for s in shares)
 
 
 def run(n, rounds, url, directory):

@@ -128,3 +128,17 @@ def test_counts_of_a_downstream_method(catalogue):
     assert [c.done for c in progress.poll()] == [c.done for c in progress.poll(exact=True)] == [0, 0, 0]
     list(continuum_teff(Star.select().where(Star.spectrum_pk.between(shares[0].lo, shares[0].hi))))
     assert [c.done for c in progress.poll()] == [c.done for c in progress.poll(exact=True)] == [shares[0].count, 0, 0]
+
+
+def test_quick_and_exact_counts_agree_for_any_number_of_shares(db_url, tmp_path):
+    """The nested CASE (a binary search over the ranges) classes every spectrum as the exact count does."""
+    write_spectra(tmp_path / "sas", 7)
+    keys = [r.spectrum_pk for r in migrate(tmp_path / "sas")]
+    list(median_snr(Star.select().where(Star.spectrum_pk.in_(keys[::3]))))
+    pending = [k for i, k in enumerate(keys) if i % 3]     # what a submission shared out
+    list(median_snr(Star.select().where(Star.spectrum_pk.in_(pending[::2]))))  # some of them are done
+    for n_shares in range(1, 8):
+        progress = _progress(pending, n_shares)
+        quick, exact = progress.poll(), progress.poll(exact=True)
+        assert [(c.lo, c.done) for c in quick] == [(c.lo, c.done) for c in exact], n_shares
+        assert sum(c.done for c in exact) == len(pending[::2])

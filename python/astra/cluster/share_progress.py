@@ -3,10 +3,11 @@
 While the jobs run, :func:`follow` asks once a second
 
 * the database, how many of each share's spectra have an up-to-date result now (one ``GROUP
-  BY`` query for the pending spectra of all the shares' ranges, built on the same
-  :func:`~astra.tasks.function_runner.pending_query` that found them, and one for the results
-  flagged ``flag_runtime_exception`` since the submission; the final count is exact, over the
-  keys that were shared out);
+  BY`` query of the pending spectra by share -- the same
+  :func:`~astra.tasks.function_runner.pending_query` that found them, classed by a binary
+  search over the ranges written as nested ``CASE`` -- and the keys of the results flagged
+  ``flag_runtime_exception`` since the submission; the final count is exact, over the keys
+  that were shared out);
 * Slurm, the state of each job (:func:`astra.cluster.slurm.job_status`).
 
 On a terminal it redraws a small table in place; otherwise (a log file, a pipe) it prints one
@@ -96,18 +97,21 @@ class ShareProgress:
         """The number of spectra shared out."""
         return sum(share.count for share, _ in self.shares)
 
-    def _share_of(self, spectrum_pk):
+    def _share_at(self, spectrum_pk):
+        """The position of the share whose range holds ``spectrum_pk``, or ``None``."""
         position = bisect.bisect_right(self._starts, spectrum_pk) - 1
-        if position >= 0 and self.shares[position][0].contains(spectrum_pk) and spectrum_pk in self.keys:
-            return position
-        return None
+        return position if position >= 0 and self.shares[position][0].contains(spectrum_pk) else None
+
+    def _share_of(self, spectrum_pk):
+        """The position of the share that holds ``spectrum_pk`` (one that was shared out), or ``None``."""
+        return self._share_at(spectrum_pk) if spectrum_pk in self.keys else None
 
     def poll(self, states=None, exact=False):
         """Count every share's results now.
 
-        The quick count (the default, for the live display) is two ``GROUP BY`` queries over the
-        shares' ranges: the spectra still pending, and the results flagged since the submission.
-        A spectrum of a range that became pending after the submission (its file changed) counts
+        The quick count (the default, for the live display) is one ``GROUP BY`` query of the
+        pending spectra by share and one list of the keys flagged since the submission. A
+        spectrum of a range that became pending after the submission (its file changed) counts
         against its share there. The exact count (``exact=True``, for the summary) reads the
         keys and keeps only those that were shared out, and lists the failures with their error.
 
@@ -120,7 +124,7 @@ class ShareProgress:
                   for share, job_id in self.shares]
         if not counts:
             return counts
-        left, failed = self._exact() if exact else self._grouped()
+        left, failed = self._exact() if exact else self._counted()
         for position, count in enumerate(counts):
             count.failed = min(failed.get(position, 0), count.total)
             count.done = max(0, count.total - left.get(position, 0))
@@ -149,21 +153,34 @@ class ShareProgress:
             .where(output.modified >= since)
         )
 
-    def _share_case(self, column):
-        """SQL: the position of the share whose range holds ``column`` (NULL outside every range)."""
-        return peewee.Case(None, [(column.between(share.lo, share.hi), position)
-                                  for position, (share, _) in enumerate(self.shares)], None)
+    def _share_case(self, column, first=0, last=None):
+        """SQL: the position of the share whose range holds ``column`` (NULL outside every range).
 
-    def _grouped(self):
-        def per_share(query, column):
-            share = self._share_case(column).alias("share_position")
-            rows = (query.select(share, peewee.fn.COUNT(peewee.SQL("*"))).order_by()
-                    .group_by(peewee.SQL("share_position")))
-            return {position: n for position, n in rows.tuples() if position is not None}
+        A binary search written as nested ``CASE``: about log2(shares) comparisons per row.
+        """
+        last = len(self.shares) - 1 if last is None else last
+        if first == last:
+            share = self.shares[first][0]
+            return peewee.Case(None, [(column.between(share.lo, share.hi), first)], None)
+        middle = (first + last) // 2
+        return peewee.Case(None, [(column <= self.shares[middle][0].hi, self._share_case(column, first, middle))],
+                           self._share_case(column, middle + 1, last))
 
-        model = self.function.input_model(self.model_name)
-        return (per_share(self._pending(), model.spectrum_pk),
-                per_share(self._failures(), self.function.output_model.spectrum_pk))
+    def _counted(self):
+        """``({position: pending}, {position: failed})``: one ``GROUP BY`` query over the pending
+        spectra of every range (one scan, where a ``COUNT`` per range may scan the table once each)
+        and one list of the flagged keys."""
+        model, output = self.function.input_model(self.model_name), self.function.output_model
+        position = self._share_case(model.spectrum_pk).alias("share_position")
+        query = (self._pending().select(position, peewee.fn.COUNT(peewee.SQL("*"))).order_by()
+                 .group_by(peewee.SQL("share_position")))
+        left = {index: n for index, n in query.tuples() if index is not None}
+        failed = {}
+        for (key,) in self._failures().select(output.spectrum_pk).tuples():
+            index = self._share_at(key)
+            if index is not None:
+                failed[index] = failed.get(index, 0) + 1
+        return left, failed
 
     def _exact(self):
         model, output = self.function.input_model(self.model_name), self.function.output_model
@@ -292,7 +309,8 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
     :param progress: a :class:`ShareProgress`.
     :param job_ids: the submitted job ids.
     :param header: the first line of the display (what runs).
-    :param poll: seconds between two looks at the database and Slurm.
+    :param poll: seconds between two looks at the database and Slurm (a look that takes longer
+        than that is followed by a pause as long as itself).
     :param stream: where to write (default ``sys.stdout``).
     :param tty: redraw in place (default: whether ``stream`` is a terminal).
     :param jobs_dir: the jobs directory, to name the logs of jobs that did not complete.
@@ -309,6 +327,7 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
     started = time.monotonic()
     counts = None
     while True:
+        look = time.monotonic()
         states = slurm.job_status(job_ids)
         active = any(state.split()[0] in slurm.ACTIVE_STATES for state in states.values())
         try:
@@ -322,7 +341,8 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
         screen.show(counts, header, time.monotonic() - started, force=not active)
         if not active:
             break
-        time.sleep(poll)
+        spent = time.monotonic() - look
+        time.sleep(max(poll - spent, spent))  # a slow look (a huge catalogue) keeps the database half idle
     summary = progress.summary(counts)
     stream.write(f"{progress.function.name}: {progress.total} spectra in {len(counts)} shares; {summary}\n")
     for job_id, state in states.items():
