@@ -106,6 +106,8 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     refused = [pk for (pk,) in Star.select(Star.spectrum_pk).tuples() if pk % 4 == 0]
     assert steps["fragile"].record["problems"] == len(refused) > 0
     assert "failed spectra" in str(first)
+    assert f"failed: fragile(spectrum_pk={refused[0]}): ValueError: fragile refuses spectrum {refused[0]}" in str(first)
+    assert f"... {len(refused) - 5} more" in str(first)
     day1 = snapshot()
     assert len(day1["RocketSNR"]) == len(day1["Fragile"]) == len(day1["HotCool"]) == 60
     assert set(day1["ContinuumTeff"]) == hot(day1["Star"]) and 0 < len(day1["ContinuumTeff"]) < 60
