@@ -33,6 +33,15 @@ class NeverRun(PipelineOutputMixin):
     teff = FloatField(null=True, unit="K", help_text="Effective temperature")
 
 
+@pytest.fixture(autouse=True)
+def no_model_named_rocket(monkeypatch):
+    """Hide tests/task_methods.py's ``Rocket`` model (other test modules import it), which would
+    take ``astraAllStarRocket`` from the rocket package's alias (test_products_names.py)."""
+    from astra.database.models import RESULT_MODELS
+
+    monkeypatch.delitem(RESULT_MODELS, "rocket", raising=False)
+
+
 @pytest.fixture
 def catalogue(tmp_path, db_url):
     """4 dr17 apStar, 3 dr17 apVisit, 2 dr19 mwmStar and 2 dr19 mwmVisit spectra, ingested;
