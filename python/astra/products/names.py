@@ -3,10 +3,11 @@
 Named products (seed 001's names):
 
 * ``astraAllStar<Method>`` -- a method's results on the catalogue's star-level (combined)
-  spectra, one row per spectrum analysed, with the catalogue's keys joined on;
-* ``astraAllVisit<Method>`` -- the same for its results on visit spectra;
-* ``mwmAllStar`` and ``mwmAllVisit`` -- the catalogue itself: every star-level, or every visit,
-  spectrum, with its source's identifiers;
+  spectra, one row per source (the rule that picks it: :mod:`astra.products.named`), with the
+  catalogue's keys joined on;
+* ``astraAllVisit<Method>`` -- the same for its results on visit spectra, one row per result;
+* ``mwmAllStar`` and ``mwmAllVisit`` -- the catalogue itself: one star-level spectrum per
+  source, or every visit spectrum, with its source's identifiers;
 * anything else is a results model's name (or dotted path) and writes the plain summary
   ``astraAll<Model>`` of :mod:`astra.products.summary`.
 
