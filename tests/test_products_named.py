@@ -173,6 +173,10 @@ def test_versions(catalogue, tmp_path):
     path, count = create_product("astraAllStarRocketSNR", tmp_path / "b.fits", all_versions=True)
     _, _, table = _table(path)
     assert count == 5 and sorted(set(table["v_astra_major_minor"])) == ["0.0", MAJOR_MINOR]
+    assert fits.getheader(path)["ROWS"] == "one per source and version"  # the old result is its source's 0.0 row
+    assert product_is_current("astraAllStarRocketSNR", path, all_versions=True)
+    RocketSNR.delete().where(RocketSNR.v_astra_major_minor == "0.0").execute()
+    assert not product_is_current("astraAllStarRocketSNR", path, all_versions=True)
     with pytest.raises(ValueError, match="no versions"):
         create_product("mwmAllStar", tmp_path / "c.fits", all_versions=True)
 
