@@ -24,7 +24,7 @@ the same ``sdss_id``.
 from astra.database.connection import write_transaction
 from astra.database.fields import BigIntegerField, FloatField, TextField
 from astra.models.base import BaseModel
-from astra.models.bulk import allocate_pks, insert_rows
+from astra.models.bulk import allocate_pks, insert_rows, select_in
 
 __all__ = ["Source", "SOURCE_IDENTIFIERS", "resolve_sources"]
 
@@ -84,17 +84,16 @@ def resolve_sources(wanted, db):
     :param db: the database.
     :returns: a dict of ``(column, value)`` -> source ``pk``.
     """
+    from astra.database.migrations import ensure_table
+
+    ensure_table(Source, db=db)
     found = {}
     by_column = {}
     for column, value in wanted:
         by_column.setdefault(column, []).append(value)
     for column, values in by_column.items():
-        field = Source._meta.fields[column]
-        for start in range(0, len(values), 900):  # below SQLite's parameter limit
-            chunk = values[start:start + 900]
-            query = Source.select(Source.pk, field).where(field.in_(chunk)).tuples()
-            for pk, value in query:
-                found[(column, value)] = pk
+        for pk, value in select_in(Source, ("pk", column), column, values, db):
+            found[(column, value)] = pk
     new = [key for key in wanted if key not in found]
     if new:
         pks = allocate_pks(Source, len(new), db)
