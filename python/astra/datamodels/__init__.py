@@ -136,8 +136,8 @@ def kind_from_structure(structure):
     """
     if not isinstance(structure, Structure):
         structure = Structure(structure)
-    for model in layouts():
-        if model.layout_rule(structure):
+    for model in DATA_MODELS.values():
+        if model.layout == model.name and model.layout_rule(structure):
             return model.name
     return None
 
