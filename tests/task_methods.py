@@ -110,3 +110,30 @@ def median_snr(
             raise ValueError(f"fewer than {min_good_pixels} good pixels")
         value = float(np.median(spectrum.flux[good] * np.sqrt(spectrum.ivar[good])))
         yield MedianSNR.from_spectrum(spectrum, snr=value, flag_low_snr=value < min_snr)
+
+
+class WhereRun(PipelineOutputMixin):
+    """Which Slurm job and process analysed a spectrum (for the ``astra srun`` tests)."""
+
+    #> Process
+    process = TextField(null=True, help_text="SLURM_JOB_ID/SLURM_PROCID of the process")
+
+
+@task
+def where_run(spectra: Iterable[ApogeeCoaddedSpectrumInApStar], log_dir: str = "", sleep: float = 0.0,
+              **kwargs) -> Iterable[WhereRun]:
+    """Note the process of each spectrum: a result row, and a line ``done <pk>/<job>/<procid> <pid>``
+    appended to ``<log_dir>/log.txt`` (so a spectrum analysed twice shows twice). A spectrum whose
+    file does not read raises (Astra flags it)."""
+    import os
+    import time
+
+    from cluster_tasks import log_event
+
+    process = f"{os.environ.get('SLURM_JOB_ID', '-')}/{os.environ.get('SLURM_PROCID', '-')}"
+    for spectrum in spectra:
+        spectrum.flux  # reads the file: a broken one raises here
+        if log_dir:
+            log_event(log_dir, "done", f"{spectrum.spectrum_pk}/{process}")
+        time.sleep(sleep)
+        yield WhereRun.from_spectrum(spectrum, process=process)

@@ -93,3 +93,21 @@ def test_luigi_command_line_runs_the_classifier_first(catalogue, db_url, worker_
     assert sorted(modified(ContinuumTeff)) == hot(catalogue)
     assert continuum_teff.task_class(spectrum_pk=tuple(keys)).complete()
     assert astra.build([continuum_teff.task_class(spectrum_pk=tuple(keys))]).skipped == len(keys)
+
+
+@pytest.mark.luigid
+def test_luigid_runs_the_downstream_after_its_upstream(catalogue, db_url, luigid, tmp_path):
+    from service_fixtures import start_worker
+
+    env = dict(luigid.env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
+    log_path = str(tmp_path / "worker.log")
+    keys = sorted(catalogue)
+    worker = start_worker("astra.contrib.classify", "continuum_teff", ["--spectrum-pk", str(keys)], env,
+                          scheduler=luigid, log_path=log_path)
+    try:
+        assert worker.wait(timeout=300) == 0, open(log_path).read()[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert sorted(modified(HotCool)) == keys
+    assert sorted(modified(ContinuumTeff)) == hot(catalogue)

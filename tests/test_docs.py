@@ -41,3 +41,23 @@ def test_every_documented_setting_is_in_the_shipped_astra_yml():
     documented = set(re.findall(r"   \* - ``(\w+)``", table))
     assert {"scheduler_host", "scheduler_port"} <= documented
     assert documented <= set(shipped)
+
+
+def test_daily_airflow_dags_and_cron_line_call_real_astra_commands():
+    from astra.cli import build_parser
+
+    text = open(os.path.join(PROJECT_DIR, "docs", "daily.rst")).read()
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", text)
+    assert len(blocks) == 2
+    commands = []
+    for block in blocks:
+        source = "\n".join(line[4:] for line in block.splitlines())
+        compile(source, "daily.rst", "exec")                   # Airflow itself is not installed
+        commands += re.findall(r'bash_command="(astra [^"]+)"', source)
+    commands.append(re.search(r"venv/bin/(astra daily [^>]+)>>", text).group(1))
+    assert len(commands) == 5
+    parser = build_parser()
+    for command in commands:
+        args, extra = parser.parse_known_args(command.replace("{{ ds }}", "2026-12-01").split()[1:])
+        assert args.command in ("daily", "migrate", "run", "create"), command
+        assert not extra or getattr(args._module, "ACCEPTS_EXTRA", False), command

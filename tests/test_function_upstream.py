@@ -18,10 +18,11 @@ from astra import task
 from astra.cli import main as astra_main
 from astra.fields import BigIntegerField, IntegerField, TextField
 from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+from astra.models.apogee import ApogeeVisitSpectrum as Visit
 from astra.models.pipeline import PipelineOutputMixin
 from astra.tasks.function import TaskFunctionError
 from astra.tasks.function_query import done_keys, pending_spectra
-from astra.tasks.function_upstream import UpstreamError, UpstreamResults, writer_of
+from astra.tasks.function_upstream import UpstreamError, UpstreamResults, same_source, writer_of
 from astra.tools import synthetic
 
 MODEL = "ApogeeCoaddedSpectrumInApStar"
@@ -185,6 +186,8 @@ def test_the_luigi_task_runs_its_upstream_first(catalogue):
     assert {type(t).__name__ for t in tasks[0].requires()} == {"parity"}
     summary = astra.build(tasks)
     assert summary.success and not summary.failed, summary
+    # the odd spectra had nothing to do once classed: counted as already complete, not as run
+    assert (summary.done, summary.skipped) == (len(catalogue), len(catalogue) - len(even(catalogue))), summary
     assert sorted(modified(Parity)) == catalogue
     assert sorted(modified(Evens)) == even(catalogue)
     assert tasks[0].complete()  # the odd ones have nothing to do
@@ -297,3 +300,76 @@ def test_a_default_query_must_not_join_the_methods_own_results():
         @task
         def not_a_query(spectra: Iterable[Star] = [1, 2]) -> Iterable[Halves]:
             yield from ()
+
+
+# ---------------------------------------------------------------------- a star's class, its visits' method
+
+
+class VisitHalves(PipelineOutputMixin):
+    """Per visit: half the number its star was classed by."""
+
+    #> Half
+    half = IntegerField(null=True, help_text="The star's number / 2")
+    parity_pk = BigIntegerField(null=True, help_text="task_pk of the star's Parity row")
+
+
+@task
+def visit_halves(spectra: Iterable[Visit], star: Parity = same_source(Parity.parity == "even")) -> Iterable[VisitHalves]:
+    for spectrum in spectra:
+        SEEN.append(spectrum.spectrum_pk)
+        row = star[spectrum]
+        yield VisitHalves.from_spectrum(spectrum, half=row.number // 2, parity_pk=row.task_pk)
+
+
+@pytest.fixture
+def stars_and_visits(db_url, tmp_path):
+    """Four synthetic apStar files and two apVisit files of each star; ``{star pk: [visit pks]}``."""
+    sas = str(tmp_path / "sas")
+    stars = synthetic.write_sample_tree(sas, 4, release="dr13", species="apStar", seed=7, n_visits=2)
+    visits = synthetic.write_sample_tree(sas, 8, release="dr13", species="apVisit", seed=8)
+    for i, (keys, path) in enumerate(zip(visits, visits.paths)):
+        synthetic.write_apvisit(path, obj=stars[i // 2]["obj"], plate=keys["plate"], mjd=keys["mjd"],
+                                fiber=keys["fiber"], seed=i)
+    for species in ("apStar", "apVisit"):
+        astra_main(["migrate", "--release", "dr13", "--species", species, "--sas-base-dir", sas, "--no-progress"])
+    NUMBERS.clear()
+    SEEN.clear()
+    out = {}
+    for star in Star.select():
+        out[star.spectrum_pk] = sorted(v.spectrum_pk for v in Visit.select().where(Visit.source_pk == star.source_pk))
+    assert all(len(v) == 2 for v in out.values()), out
+    return out
+
+
+def test_a_stars_class_chooses_its_visits(stars_and_visits):
+    assert visit_halves.upstreams["star"].by == "source_pk"
+    assert visit_halves.task_class(spectrum_pk=1).requires() == []  # the upstream reads other spectra
+    list(parity(Star.select()))
+    chosen = sorted(v for star, vs in stars_and_visits.items() if star % 2 == 0 for v in vs)
+    assert keys_of(pending_spectra(Visit, visit_halves)) == chosen
+    assert astra_main(["run", "test_function_upstream.visit_halves", "ApogeeVisitSpectrum"]) == 0
+    rows = {r.spectrum_pk: r for r in VisitHalves.select()}
+    assert sorted(rows) == chosen
+    stars = {r.source_pk: r for r in Parity.select()}
+    assert all(r.parity_pk == stars[r.source_pk].task_pk for r in rows.values())
+
+    # the star is classed again: both of its visits, and only they, need work again
+    star = sorted(s for s in stars_and_visits if s % 2 == 0)[0]
+    before = modified(VisitHalves)
+    time.sleep(0.01)
+    list(parity(Star.select().where(Star.spectrum_pk == star)))
+    assert keys_of(pending_spectra(Visit, visit_halves)) == stars_and_visits[star]
+    SEEN.clear()
+    assert astra_main(["run", "test_function_upstream.visit_halves", "ApogeeVisitSpectrum"]) == 0
+    assert sorted(SEEN) == stars_and_visits[star]
+    after = modified(VisitHalves)
+    assert all(after[v] > before[v] for v in stars_and_visits[star])
+    assert {k: v for k, v in after.items() if k not in stars_and_visits[star]} == {
+        k: v for k, v in before.items() if k not in stars_and_visits[star]
+    }
+    # a visit whose star has no class fails alone in Luigi, naming what is missing
+    Parity.delete().where(Parity.spectrum_pk == star).execute()
+    VisitHalves.delete().where(VisitHalves.spectrum_pk.in_(stars_and_visits[star])).execute()
+    summary = astra.build([visit_halves.task_class(spectrum_model="ApogeeVisitSpectrum",
+                                                   spectrum_pk=tuple(stars_and_visits[star]))])
+    assert len(summary.failed) == 2 and "no Parity (of its source) result" in summary.failed[0][1]

@@ -20,7 +20,7 @@ from astra.models.apogee import ApogeeVisitSpectrum as Visit
 from astra.models.migrate import migrate_files
 from astra.models.mwm import MwmStarSpectrum, MwmVisitSpectrum
 from astra.models.pipeline import PipelineOutputMixin
-from astra.products import create_product, product_path
+from astra.products import create_product, product_is_current, product_path
 from astra.tools import synthetic
 
 MAJOR_MINOR = "{}.{}".format(*astra.version_info())
@@ -203,3 +203,28 @@ def test_real_sdss_files(real_sas, db_url, tmp_path):
     path, count = create_product("mwmAllVisit", tmp_path / "visit.fits", release="dr13")
     _, _, table = _table(path)
     assert count >= visits and set(table["data_model"]) >= {"apVisit"}
+
+
+def test_product_is_current_until_a_row_changes(catalogue, tmp_path):
+    target = tmp_path / "star.fits"
+    assert not product_is_current("astraAllStarRocket", target)  # no file yet
+    create_product("astraAllStarRocket", target)
+    assert product_is_current("astraAllStarRocket", target)
+    assert not product_is_current("astraAllStarRocket", target, release="dr17")  # another selection
+    assert not product_is_current("astraAllVisitRocket", target)  # another product
+    synthetic.write_sample_tree(tmp_path / "sas", 1, release="dr17", species="apStar", seed=11)
+    migrate_files("dr17", "apStar", sas_base_dir=str(tmp_path / "sas"))
+    assert product_is_current("astraAllStarRocket", target)  # a new spectrum without a result
+    assert len(list(snr(Star.select().where(~Star.spectrum_pk.in_(RocketSNR.select(RocketSNR.spectrum_pk)))))) == 1
+    assert not product_is_current("astraAllStarRocket", target)  # a new result
+    create_product("astraAllStarRocket", target, overwrite=True)
+    assert product_is_current("astraAllStarRocket", target)
+    RocketSNR.update(snr=1.0, modified=RocketSNR.modified).where(RocketSNR.task_pk == 1).execute()
+    assert product_is_current("astraAllStarRocket", target)  # only modified times are compared
+    RocketSNR.delete().where(RocketSNR.task_pk == 1).execute()
+    assert not product_is_current("astraAllStarRocket", target)  # a deleted result
+    catalogue_file = tmp_path / "mwm.fits"
+    create_product("mwmAllVisit", catalogue_file, release="dr19")
+    assert product_is_current("mwmAllVisit", catalogue_file, release="dr19")
+    MwmVisitSpectrum.get().save()  # a re-ingested spectrum gets a new modified time
+    assert not product_is_current("mwmAllVisit", catalogue_file, release="dr19")

@@ -22,6 +22,15 @@ def test_model_task_and_package_names_find_the_same_product(name):
     assert product == Product("astraAllStarRocketSNR", "method", "star", RocketSNR)
 
 
+def test_a_package_with_two_methods_is_no_alias():
+    from astra.contrib.classify import HotCool
+
+    assert resolve_product("astraAllStarHotCool").model is HotCool
+    assert resolve_product("astraAllStarhot_cool").model is HotCool  # the registered task name
+    with pytest.raises(LookupError, match="no method named 'Classify'"):
+        resolve_product("astraAllStarClassify")  # astra.contrib.classify holds two methods
+
+
 def test_visit_catalogue_and_summary_names():
     assert resolve_product("astraAllVisitRocket") == Product("astraAllVisitRocketSNR", "method", "visit", RocketSNR)
     assert resolve_product("mwmAllStar") == Product("mwmAllStar", "catalogue", "star")

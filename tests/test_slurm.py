@@ -85,6 +85,14 @@ def test_render_job_script_options(tmp_path):
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
 
 
+def test_render_job_script_several_processes_per_node(tmp_path):
+    script = slurm.render_job_script(["astra", "run", "t", "M"], nodes=2, tasks_per_node=3, output_dir=str(tmp_path))
+    assert "#SBATCH --ntasks-per-node=3" in script.splitlines()
+    assert "srun --nodes=2 --ntasks-per-node=3 --cpus-per-task=1 " in script
+    with pytest.raises(ValueError, match="tasks_per_node"):
+        slurm.render_job_script(["m", "T"], tasks_per_node=0, output_dir=str(tmp_path))
+
+
 def test_render_job_script_local_scheduler_and_share(tmp_path):
     script = slurm.render_job_script(["m", "T"], output_dir=str(tmp_path), share=(2, 4))
     assert "--local-scheduler" in script

@@ -14,8 +14,10 @@ import pytest
 from astra.cluster import slurm
 from astra.commands import squeue as squeue_command
 from astra.commands import srun as srun_command
+from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 from cluster_tasks import read_events
-from service_fixtures import TESTS_DIR
+from test_classify import catalogue  # noqa: F401 (the fixture: synthetic spectra of known temperature)
+from service_fixtures import TESTS_DIR, slurm_job_logs
 
 ASTRA = os.path.join(os.path.dirname(sys.executable), "astra")
 
@@ -114,6 +116,11 @@ def test_bad_arguments_exit_2(cli_env):
     assert result.returncode == 2 and "at least 1" in result.stderr
 
 
+def test_procs_and_no_wait_are_for_the_catalogue_form(cli_env):
+    result = astra("srun", *ECHO, "--procs", "2", "--dry-run", env=cli_env)
+    assert result.returncode == 2 and "--procs and --no-wait are for the form" in result.stderr
+
+
 def test_srun_without_slurm_fails_clearly(cli_env, tmp_path):
     env = dict(cli_env, PATH=str(tmp_path))  # no sbatch here
     result = astra("srun", *ECHO, env=env)
@@ -207,3 +214,201 @@ def test_srun_checks_the_task_and_its_parameters_before_sbatch(cli_env, tmp_path
     result = astra("srun", "astra", "run", "astra.contrib.rocket.EstimateSRN", "--release", "dr13", env=env)
     assert result.returncode == 2 and "(did you mean 'EstimateSNR'?)" in result.stderr
     assert not os.path.exists(cli_env["ASTRA_JOBS_DIR"])
+
+
+# ------------------------------------------------------------- <task> <SpectrumModel>
+
+CATALOGUE = "ApogeeCoaddedSpectrumInApStar"
+
+
+def _catalogue(tmp_path, n, database_url, monkeypatch):
+    """``n`` synthetic apStar spectra migrated into the catalogue at ``database_url``; their keys."""
+    import astra.config
+    from astra.cli import main as astra_main
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar
+    from astra.tools import synthetic
+
+    monkeypatch.setenv("ASTRA_DATABASE_URL", database_url)
+    astra.config.reload()
+    synthetic.write_sample_tree(str(tmp_path / "sas"), n, release="dr13", species="apStar", seed=1, snr=60, n_visits=1)
+    assert astra_main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir",
+                       str(tmp_path / "sas"), "--no-progress"]) == 0
+    return [r.spectrum_pk for r in ApogeeCoaddedSpectrumInApStar.select().order_by(ApogeeCoaddedSpectrumInApStar.spectrum_pk)]
+
+
+def _processed(log_dir):
+    """``{spectrum_pk: [job/procid, ...]}`` from the where_run method's log (one entry per analysis)."""
+    seen = collections.defaultdict(list)
+    for _, key, _ in read_events(log_dir):
+        pk, _, process = key.partition("/")
+        seen[int(pk)].append(process)
+    return dict(seen)
+
+
+def _ranges_of_scripts(jobs_dir):
+    """``[(job_id, [(lo, hi), ...])]`` from the ledger's command lines."""
+    out = []
+    for record in slurm.read_ledger(jobs_dir):
+        argv = record["command"].split()
+        ranges = [(int(argv[i + 1]), int(argv[i + 2])) for i, a in enumerate(argv) if a == "--spectrum-pk-range"]
+        out.append((record["job_id"], ranges))
+    return out
+
+
+def _results():
+    from task_methods import WhereRun
+
+    return {row.spectrum_pk: row for row in WhereRun.select()}
+
+
+@pytest.fixture
+def catalogue_env(cli_env, tmp_path):
+    """The CLI environment with the test's output directory, and a log directory for where_run."""
+    log_dir = tmp_path / "where"
+    log_dir.mkdir()
+    return dict(cli_env, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"]), log_dir
+
+
+@pytest.mark.slurm
+def test_catalogue_form_one_job(catalogue_env, tmp_path, slurm_jobs_dir, sqlite_url, monkeypatch):
+    env, log_dir = catalogue_env
+    keys = _catalogue(tmp_path, 5, sqlite_url, monkeypatch)
+    bad = keys[3]
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+
+    open(Star.get_by_id(bad).path, "wb").close()  # a broken file fails only its own spectrum
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--log-dir", log_dir, "--time", "00:05:00",
+                   "--jobs-dir", slurm_jobs_dir, env=dict(env, ASTRA_DATABASE_URL=sqlite_url))
+    assert result.returncode == 1, result.stdout + result.stderr + slurm_job_logs(slurm_jobs_dir)
+    out = result.stdout
+    assert "\x1b" not in out and "\r" not in out           # not a terminal: plain lines
+    assert f"where_run over {CATALOGUE}: 5 spectra in 1 shares; Slurm job " in out
+    assert "where_run: 5 spectra in 1 shares; 4 spectra done (0 already complete), 1 failed" in out
+    assert f"failed: where_run spectrum_pk={bad}: SpectrumReadError" in out and "empty file" in out
+    [(job_id, ranges)] = _ranges_of_scripts(slurm_jobs_dir)
+    assert ranges == [(keys[0], keys[-1])]
+    assert f"job {job_id} ended FAILED; its log: " in out
+    results = _results()
+    assert sorted(results) == keys                         # one row per spectrum, the failure flagged
+    assert [pk for pk, row in results.items() if row.flag_runtime_exception] == [bad]
+    processed = _processed(log_dir)
+    assert sorted(processed) == sorted(set(keys) - {bad})
+    assert all(p == [f"{job_id}/0"] for p in processed.values())
+
+    # run again after the file is repaired: only the failed spectrum, and now everything is done
+    synthetic_path = Star.get_by_id(bad).path
+    from astra.tools import synthetic
+
+    synthetic.write_apstar(synthetic_path, n_visits=1, snr=60, seed=5)
+    again = astra("srun", "task_methods.where_run", CATALOGUE, "--retry-failed", "--log-dir", log_dir,
+                  "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir, env=dict(env, ASTRA_DATABASE_URL=sqlite_url))
+    assert again.returncode == 0, again.stdout + again.stderr + slurm_job_logs(slurm_jobs_dir)
+    assert "where_run: 1 spectra in 1 shares; 1 spectra done (0 already complete), 0 failed" in again.stdout
+    assert _processed(log_dir)[bad] and not _results()[bad].flag_runtime_exception
+
+
+@pytest.mark.slurm
+@pytest.mark.postgres
+def test_catalogue_form_two_jobs_of_two_processes(catalogue_env, tmp_path, slurm_jobs_dir, postgres_url, monkeypatch):
+    env, log_dir = catalogue_env
+    keys = _catalogue(tmp_path, 11, postgres_url, monkeypatch)
+    import task_methods
+    from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
+
+    done_before = [keys[1], keys[4], keys[5]]               # already analysed: not shared out
+    list(task_methods.where_run(Star.select().where(Star.spectrum_pk.in_(done_before))))
+    unprocessed = [k for k in keys if k not in done_before]
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--log-dir", log_dir, "--sleep", "0.2",
+                   "--jobs", "2", "--procs", "2", "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir,
+                   env=dict(env, ASTRA_DATABASE_URL=postgres_url))
+    assert result.returncode == 0, result.stdout + result.stderr + slurm_job_logs(slurm_jobs_dir)
+    assert "where_run: 8 spectra in 4 shares; 8 spectra done (0 already complete), 0 failed" in result.stdout
+    assert "8/8 spectra done" in result.stdout
+
+    jobs = _ranges_of_scripts(slurm_jobs_dir)
+    assert len(jobs) == 2 and all(len(ranges) == 2 for _, ranges in jobs)
+    shares = {(job_id, procid): rng for job_id, ranges in jobs for procid, rng in enumerate(ranges)}
+    members = {where: [k for k in unprocessed if lo <= k <= hi] for where, (lo, hi) in shares.items()}
+    assert sorted(k for m in members.values() for k in m) == unprocessed   # disjoint, and they cover all
+    assert sorted(len(m) for m in members.values()) == [2, 2, 2, 2]        # balanced by count
+    processed = _processed(log_dir)
+    assert sorted(processed) == unprocessed                  # nothing done before ran again
+    for (job_id, procid), mine in members.items():           # each process ran its own share, once
+        for key in mine:
+            assert processed[key] == [f"{job_id}/{procid}"], (key, processed[key])
+    results = _results()
+    assert sorted(results) == keys and not any(r.flag_runtime_exception for r in results.values())
+
+
+@pytest.mark.slurm
+def test_catalogue_form_no_wait_and_nothing_to_do(catalogue_env, tmp_path, slurm_jobs_dir, sqlite_url, monkeypatch):
+    env, log_dir = catalogue_env
+    env = dict(env, ASTRA_DATABASE_URL=sqlite_url)
+    keys = _catalogue(tmp_path, 3, sqlite_url, monkeypatch)
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--log-dir", log_dir, "--procs", "2", "--no-wait",
+                   "--jobs-dir", slurm_jobs_dir, env=env)
+    assert result.returncode == 0, result.stderr
+    job_ids = result.stdout.split()
+    assert len(job_ids) == 1 and job_ids[0].isdigit()        # only the job id
+    states = slurm.wait_for_jobs(job_ids, timeout=180)
+    assert states == {job_ids[0]: "COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
+    assert sorted(_results()) == keys
+    again = astra("srun", "task_methods.where_run", CATALOGUE, "--log-dir", log_dir,
+                  env=dict(env, PATH=str(tmp_path)))       # no sbatch: nothing may be submitted
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stdout and "no job submitted" in again.stdout
+
+
+def test_catalogue_form_dry_run_and_the_astra_run_spelling(catalogue_env, tmp_path, sqlite_url, monkeypatch):
+    env, _ = catalogue_env
+    env = dict(env, ASTRA_DATABASE_URL=sqlite_url, PATH=str(tmp_path))   # no sbatch: nothing submitted
+    keys = _catalogue(tmp_path, 5, sqlite_url, monkeypatch)
+    for argv in (["task_methods.where_run", CATALOGUE, "--jobs", "2", "--sleep", "1"],
+                 ["--jobs", "2", "astra", "run", "task_methods.where_run", CATALOGUE, "--sleep", "1"]):
+        result = astra("srun", *argv, "--dry-run", env=env)
+        assert result.returncode == 0, result.stderr
+        lines = [line for line in result.stdout.splitlines() if line.startswith("srun ")]
+        assert len(lines) == 2 and all("--sleep 1" in line and line.endswith("--range-per-process") for line in lines)
+        assert f"--spectrum-pk-range {keys[0]} {keys[2]} " in lines[0]
+        assert f"--spectrum-pk-range {keys[3]} {keys[4]} " in lines[1]
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--procs", "4", "--dry-run", "--limit", "2", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "2 spectra for 4 processes: 2 processes get a share" in result.stderr
+    assert "--ntasks-per-node=2" in result.stdout and "--limit" not in result.stdout
+
+
+def test_catalogue_form_errors_before_sbatch(catalogue_env, tmp_path, sqlite_url, monkeypatch):
+    env, _ = catalogue_env
+    env = dict(env, ASTRA_DATABASE_URL=sqlite_url, PATH=str(tmp_path))
+    _catalogue(tmp_path, 1, sqlite_url, monkeypatch)
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--colour", "red", env=env)
+    assert result.returncode == 2 and "no parameter 'colour'" in result.stderr
+    result = astra("srun", "task_methods.no_such_method", CATALOGUE, env=env)
+    assert result.returncode == 2 and "has no task 'no_such_method'" in result.stderr
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--spectrum-pk-range", "1", "2", env=env)
+    assert result.returncode == 2 and "gives each process its --spectrum-pk-range" in result.stderr
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--scheduler-host", "h", env=env)
+    assert result.returncode == 2 and "--scheduler-host and --shares are for luigi tasks" in result.stderr
+    assert not os.path.exists(env["ASTRA_JOBS_DIR"])
+
+
+def test_catalogue_form_of_a_downstream_method_shares_only_what_its_upstream_chose(cli_env, tmp_path, catalogue, db_url):
+    """``continuum_teff`` runs on the spectra ``hot_cool`` classed hot: only those are shared out."""
+    env = dict(cli_env, ASTRA_DATABASE_URL=db_url, PATH=str(tmp_path))   # no sbatch: nothing submitted
+    from astra.contrib.classify import hot_cool
+
+    list(hot_cool(Star.select()))
+    hot = sorted(k for k, teff in catalogue.items() if teff > 5000)
+    result = astra("srun", "continuum_teff", "--jobs", "2", "--dry-run", env=env)   # the method's first table
+    assert result.returncode == 0, result.stderr
+    ranges = [line.split("--spectrum-pk-range ")[1].split()[:2] for line in result.stdout.splitlines()
+              if line.startswith("srun ")]
+    ranges = [(int(lo), int(hi)) for lo, hi in ranges]
+    assert [k for k in hot if any(lo <= k <= hi for lo, hi in ranges)] == hot
+    assert sorted(k for lo, hi in ranges for k in hot if lo <= k <= hi) == hot   # disjoint
+    assert "continuum_teff ApogeeCoaddedSpectrumInApStar --workers 1" in result.stdout
+
+
+def test_a_module_without_a_task_is_a_clear_error(cli_env):
+    result = astra("srun", "cluster_tasks", "--nodes", "1", env=cli_env)
+    assert result.returncode == 2 and "give the task family after the module 'cluster_tasks'" in result.stderr

@@ -275,6 +275,36 @@ def test_astra_run_reports_failures_and_bad_arguments(db_url, tmp_path, capsys):
     assert "no task registered as 'no_such_task'" in capsys.readouterr().err
 
 
+def test_astra_run_spectrum_pk_ranges(catalogue, capsys, monkeypatch):
+    keys = [str(k) for k in pks(catalogue)]  # four spectra
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--spectrum-pk-range", keys[1], keys[2]]) == 0
+    assert f"2 spectra in spectrum_pk {keys[1]}..{keys[2]}; 2 spectra done" in capsys.readouterr().out
+    assert sorted(map(str, rows(MedianSNR))) == keys[1:3]
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--spectrum-pk-range", keys[0], keys[2]]) == 0
+    assert sorted(map(str, rows(MedianSNR))) == keys[:3]  # only the pending one of the range ran
+    # one range per process of a job step, by SLURM_PROCID; a process past the last has nothing to do
+    argv = ["run", "task_methods.median_snr", MODEL, "--spectrum-pk-range", keys[0], keys[0],
+            "--spectrum-pk-range", keys[3], keys[3], "--range-per-process"]
+    monkeypatch.setenv("SLURM_PROCID", "2")
+    assert astra_main(argv) == 0
+    assert "no range for process 2" in capsys.readouterr().out
+    monkeypatch.setenv("ASTRA_SHARE_COUNT", "3")  # astra srun's batch-share variables do not split it again
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    assert astra_main(argv) == 0
+    assert f"1 spectra in spectrum_pk {keys[3]}..{keys[3]}; 1 spectra done" in capsys.readouterr().out
+    assert sorted(map(str, rows(MedianSNR))) == keys
+
+
+def test_astra_run_spectrum_pk_range_errors(catalogue, capsys):
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--spectrum-pk-range", "5", "2"]) == 2
+    assert "LO must not be greater than HI" in capsys.readouterr().err
+    assert astra_main(["run", "task_methods.median_snr", MODEL, "--range-per-process"]) == 2
+    assert "--range-per-process needs --spectrum-pk-range" in capsys.readouterr().err
+    assert astra_main(["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13",
+                       "--spectrum-pk-range", "1", "2"]) == 2
+    assert "need a catalogue model" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------- Luigi
 
 

@@ -151,7 +151,7 @@ def _directive_value(name, value):
 
 
 def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, partition=None,
-                      account=None, workers_per_node=1, scheduler_host=None,
+                      account=None, workers_per_node=1, tasks_per_node=1, scheduler_host=None,
                       scheduler_port=None, output_dir=None, job_name=None, environment=None,
                       share=None, workdir=None, extra_sbatch=(), template=None,
                       luigi_executable=None, astra_executable=None):
@@ -181,6 +181,8 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     :param account: ``--account``, or ``None``.
     :param workers_per_node: Luigi workers per node (``--workers``; also
         ``--cpus-per-task``).
+    :param tasks_per_node: processes ``srun`` starts on each node (``--ntasks-per-node``,
+        default 1); each has its own ``SLURM_PROCID``.
     :param scheduler_host: luigid host, or ``None`` for ``--local-scheduler``.
     :param scheduler_port: luigid port.
     :param output_dir: directory of the job's log file ``<job_name>-<job id>.out``;
@@ -205,9 +207,9 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     if len(command_argv) < 2 or command_argv[0].startswith("-") or command_argv[1].startswith("-"):
         raise ValueError("command_argv must start with the module and the task family, "
                          "got {!r}".format(command_argv[:2]))
-    nodes, workers_per_node = int(nodes), int(workers_per_node)
-    if nodes < 1 or workers_per_node < 1:
-        raise ValueError("nodes and workers_per_node must be at least 1")
+    nodes, workers_per_node, tasks_per_node = int(nodes), int(workers_per_node), int(tasks_per_node)
+    if nodes < 1 or workers_per_node < 1 or tasks_per_node < 1:
+        raise ValueError("nodes, workers_per_node and tasks_per_node must be at least 1")
     module, task = command_argv[:2]
     if module == ASTRA_PROGRAM:
         if scheduler_host:
@@ -250,6 +252,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
         astra_version=__version__,
         job_name=job_name,
         nodes=nodes,
+        tasks_per_node=tasks_per_node,
         workers_per_node=workers_per_node,
         output_path=_directive_value("output", os.path.join(output_dir, "%x-%j.out")),
         workdir=_directive_value("chdir", workdir),

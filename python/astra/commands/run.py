@@ -2,9 +2,9 @@
 
 Two forms, told apart by the second positional argument:
 
-* ``astra run <task> <SpectrumModel> [--limit N] [--where EXPR] [--retry-failed] [task params]``
-  runs a ``@task`` method over the catalogue spectra without an up-to-date result
-  (:mod:`astra.tasks.function_runner`);
+* ``astra run <task> <SpectrumModel> [--limit N] [--where EXPR] [--retry-failed]
+  [--spectrum-pk-range LO HI ...] [--range-per-process] [task params]`` runs a ``@task`` method
+  over the catalogue spectra without an up-to-date result (:mod:`astra.tasks.function_runner`);
 * ``astra run module.Task --release R --species S [keys] [task params]`` runs a class-style
   task over the files found on disk (:mod:`astra.runner`).
 """
@@ -24,6 +24,10 @@ A @task method over the catalogue spectra without an up-to-date result:
   astra run estimate_snr ApogeeCoaddedSpectrumInApStar --limit 100 --where "release = 'dr17'"
 
 Other options are the method's parameters (e.g. --min-good-pixels 50).
+--spectrum-pk-range LO HI keeps the spectra with LO <= spectrum_pk <= HI (repeat it for
+several ranges); with --range-per-process each process of a Slurm job step takes only the
+range at its position ($ASTRA_SHARE_INDEX, else $SLURM_PROCID): astra srun <task> <Model>
+writes such commands.
 
 A class-style task over the files of a species found under SAS_BASE_DIR:
 
@@ -49,6 +53,11 @@ def add_arguments(parser):
     parser.add_argument("model", nargs="?", help="the catalogue model a @task method reads, e.g. ApogeeVisitSpectrum")
     parser.add_argument("--where", help="with a catalogue model: an SQL condition on its columns")
     parser.add_argument("--retry-failed", action="store_true", help="with a catalogue model: re-run failed spectra")
+    parser.add_argument("--spectrum-pk-range", nargs=2, type=int, action="append", metavar=("LO", "HI"),
+                        help="with a catalogue model: only spectra with LO <= spectrum_pk <= HI (repeatable)")
+    parser.add_argument("--range-per-process", action="store_true",
+                        help="with several --spectrum-pk-range: this process takes only the range at "
+                             "position $ASTRA_SHARE_INDEX, else $SLURM_PROCID (as astra srun writes)")
     parser.add_argument("--release", help="with a task class: data release, e.g. dr13")
     parser.add_argument("--species", default="apStar", help="sdss-access species (default apStar)")
     parser.add_argument("--keys-table", help="CSV or FITS table of data-model keys instead of a search")
@@ -116,8 +125,10 @@ def check(args):
         return None
     if not args.release:
         raise UsageError("give --release (a task class over files), or a catalogue model after the task name")
-    if getattr(args, "where", None) or getattr(args, "retry_failed", False):
-        raise UsageError("--where and --retry-failed need a catalogue model after the task name")
+    if (getattr(args, "where", None) or getattr(args, "retry_failed", False)
+            or getattr(args, "spectrum_pk_range", None) or getattr(args, "range_per_process", False)):
+        raise UsageError("--where, --retry-failed, --spectrum-pk-range and --range-per-process need a "
+                         "catalogue model after the task name")
     try:
         task_class = load_task_class(args.task)
         args.species = _species(args.release, args.species)
@@ -213,6 +224,10 @@ def _run_function(args, extra):
     from astra.tasks.function_runner import run_pending
 
     function, params = _check_function(args, extra)
+    ranges = _spectrum_pk_ranges(args)
+    if ranges == []:
+        print(f"{function.name}: nothing to do (no range for process {_process_index()} of this job step)")
+        return 0
     try:
         n, summary = run_pending(
             function,
@@ -223,14 +238,49 @@ def _run_function(args, extra):
             task_params=params,
             workers=args.workers,
             max_batch_size=args.max_batch_size,
+            spectrum_pk_ranges=ranges,
+            share_batches=not args.range_per_process,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
+    within = "".join(f" in spectrum_pk {lo}..{hi}" for lo, hi in ranges[:1]) if ranges else ""
+    if ranges and len(ranges) > 1:
+        within += f" (and {len(ranges) - 1} more ranges)"
     if not n:
         conditions = function.conditions(function.input_model(args.model))
         which = "" if not conditions else " chosen by its upstream (" + "; ".join(c.describe() for c in conditions) + ")"
-        print(f"{function.name}: nothing to do (every {args.model} spectrum{which} has an up-to-date "
+        print(f"{function.name}: nothing to do (every {args.model} spectrum{which}{within} has an up-to-date "
               f"{function.output_model.__name__})")
         return 0
-    print(f"{function.name}: {n} spectra; {summary}")
+    print(f"{function.name}: {n} spectra{within}; {summary}")
     return 0 if summary.success else 1
+
+
+def _process_index():
+    from astra.cluster.spectrum_shares import process_index
+
+    return process_index()
+
+
+def _spectrum_pk_ranges(args):
+    """The ``(lo, hi)`` ranges this process runs: ``None`` for all spectra, ``[]`` for none.
+
+    :raises astra.cli.UsageError: for a range with ``lo > hi``, or ``--range-per-process`` without
+        ranges.
+    """
+    from astra.cli import UsageError
+    from astra.cluster.spectrum_shares import range_for_process
+
+    ranges = [tuple(r) for r in (getattr(args, "spectrum_pk_range", None) or [])]
+    for lo, hi in ranges:
+        if lo > hi:
+            raise UsageError(f"--spectrum-pk-range {lo} {hi}: LO must not be greater than HI")
+    if not getattr(args, "range_per_process", False):
+        return ranges or None
+    if not ranges:
+        raise UsageError("--range-per-process needs --spectrum-pk-range")
+    try:
+        picked = range_for_process(ranges)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return [picked] if picked is not None else []

@@ -2,10 +2,18 @@
 
 Usage::
 
+    astra srun [srun options] <task> <SpectrumModel> [astra run options and method parameters...]
     astra srun [srun options] <module> <Task> [task parameters...] [srun options] [-- task parameters...]
     astra srun [srun options] astra <subcommand> [arguments...] [srun options] [-- arguments...]
 
-The first form runs ``luigi --module <module> <Task> ...`` on every node; the second runs an
+The first form runs a ``@task`` method over the catalogue spectra that need it: the spectra
+are found once, at submission, and split into disjoint ``spectrum_pk`` ranges, one per
+process (``--jobs × --nodes × --procs``; :mod:`astra.cluster.spectrum_jobs`); the command then
+follows the jobs, showing the results written per share, and prints the summary
+(:mod:`astra.cluster.share_progress`) unless ``--no-wait``. It is chosen when ``<SpectrumModel>``
+names a catalogue table or ``<task>`` is a ``@task`` method.
+
+The second form runs ``luigi --module <module> <Task> ...`` on every node; the second runs an
 ``astra`` subcommand, e.g. ``astra srun --jobs 4 astra run astra.contrib.rocket.EstimateSNR
 --release dr13``: each process finds, batches and runs the spectra itself and keeps only its
 share of the batches.
@@ -24,6 +32,7 @@ uses :func:`astra.cluster.select_share`).
 """
 
 import argparse
+import datetime
 import sys
 
 from astra.cluster.slurm import ASTRA_PROGRAM
@@ -34,6 +43,8 @@ HELP = "submit Slurm jobs that run Luigi workers for a task (see docs/clusters.r
 _OPTIONS = (
     # (flags, keyword arguments); defined once, used by the main and the re-parsing parser
     (("--nodes",), dict(type=int, default=1, help="nodes per job; one worker process per node (default 1)")),
+    (("--procs",), dict(type=int, default=1, help="<task> <SpectrumModel> form: processes per node, "
+                                                  "each with its own spectrum_pk range (default 1)")),
     (("--jobs",), dict(type=int, default=1, help="number of separate jobs to submit (default 1)")),
     (("--time",), dict(default=None, help="Slurm --time limit, e.g. 02:00:00")),
     (("--mem",), dict(default=None, help="Slurm --mem per node, e.g. 4G")),
@@ -54,6 +65,12 @@ _OPTIONS = (
                                               "(default $ASTRA_JOBS_DIR or <output_dir>/slurm-jobs)")),
     (("--dry-run",), dict(action="store_true", default=False,
                           help="print the job script(s) instead of submitting")),
+    (("--no-wait",), dict(action="store_true", default=False,
+                          help="<task> <SpectrumModel> form: print the job ids and return instead of "
+                               "following the jobs to their summary")),
+    (("--poll-interval",), dict(type=float, default=1.0,
+                                help="<task> <SpectrumModel> form: seconds between looks at the database "
+                                     "and Slurm while following (default 1)")),
 )
 
 
@@ -64,9 +81,16 @@ def add_arguments(parser):
     """
     parser.allow_abbrev = False
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.usage = ("astra srun [options] <module> <Task> [task parameters...] [options] [-- task parameters...]\n"
+    parser.usage = ("astra srun [options] <task> <SpectrumModel> [astra run options, method parameters...]\n"
+                    "       astra srun [options] <module> <Task> [task parameters...] [options] [-- task parameters...]\n"
                     "       astra srun [options] astra <subcommand> [arguments...] [options] [-- arguments...]")
     parser.epilog = (
+        "With a @task method and a catalogue model (e.g. astra srun median_snr ApogeeVisitSpectrum\n"
+        "--nodes 2 --procs 4), the spectra without a result are split at submission into disjoint\n"
+        "spectrum_pk ranges, one per process; the command follows the jobs (results per share, Slurm\n"
+        "states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
+        "spectrum has its result and every job completed. --where, --retry-failed, --limit, --workers,\n"
+        "--max-batch-size and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
@@ -78,7 +102,9 @@ def add_arguments(parser):
         parser.add_argument(*flags, **kwargs)
     parser.add_argument("module", help="Python module that defines the task, e.g. astra.contrib.rocket "
                                        "(or 'astra' to run an astra subcommand)")
-    parser.add_argument("task", help="task family, e.g. EstimateSNR (or the astra subcommand, e.g. run)")
+    parser.add_argument("task", nargs="?",
+                        help="task family, e.g. EstimateSNR (or the astra subcommand, e.g. run), or the "
+                             "catalogue model a @task method reads (default: the first it reads)")
     parser.add_argument("task_args", nargs=argparse.REMAINDER,
                         help="task parameters (put them after -- if a name clashes with an option)")
 
@@ -199,8 +225,20 @@ def run(args):
     from astra.cluster import slurm
 
     split_task_args(args)
-    if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1:
-        raise UsageError("--nodes, --jobs and --workers-per-node must be at least 1")
+    if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1 or args.procs < 1:
+        raise UsageError("--nodes, --jobs, --procs and --workers-per-node must be at least 1")
+    if _astra_run_over_catalogue(args):
+        # 'astra srun ... astra run <task> <Model>': the same split at submission (each process
+        # finding its own share of a shrinking set of pending spectra could skip or repeat some),
+        # and, as before, the job ids are printed without following the jobs.
+        args.no_wait = True
+    if catalogue_form(args):
+        return _run_catalogue(args)
+    if args.task is None:
+        raise UsageError(f"give the task family after the module {args.module!r}, or name a @task method")
+    if args.procs != 1 or args.no_wait:
+        raise UsageError("--procs and --no-wait are for the form 'astra srun <task> <SpectrumModel>' "
+                         "(a luigi task's worker processes: --nodes and --workers-per-node)")
     if args.module == ASTRA_PROGRAM and args.scheduler_host:
         raise UsageError("'astra {}' schedules its own batches; --scheduler-host applies to luigi "
                          "tasks only (set scheduler_host in Astra's configuration)".format(args.task))
@@ -247,3 +285,173 @@ def run(args):
         return 1
     runs.finish_submission(run_id, job_ids)
     return 0
+
+
+# ------------------------------------------------------------- <task> <SpectrumModel>
+
+
+def catalogue_form(args):
+    """Whether the command is ``astra srun <task> <SpectrumModel>`` (a ``@task`` over the catalogue).
+
+    True when the second name is a catalogue spectrum table (``ApogeeVisitSpectrum``, ...) or
+    the first is a ``@task`` method (a registered name or ``module.function``; without a second
+    name it runs over the first catalogue table the method reads).
+
+    :param args: the parsed :class:`argparse.Namespace`.
+    """
+    if args.module == ASTRA_PROGRAM:
+        return False
+    from astra.models.spectrum import spectrum_model
+
+    try:
+        if args.task is not None and "." not in args.task:
+            spectrum_model(args.task)
+            return True
+    except LookupError:
+        pass
+    from astra.tasks.function_runner import load_task_function
+
+    try:
+        load_task_function(args.module)
+    except ValueError:
+        return False
+    return True
+
+
+def _astra_run_over_catalogue(args):
+    """Whether the command is ``astra srun ... astra run <task> <SpectrumModel> ...``; if so, ``args``
+    is rewritten as ``astra srun <task> <SpectrumModel> ...``."""
+    if args.module != ASTRA_PROGRAM or args.task != "run":
+        return False
+    from astra.cli import build_parser
+
+    command, _ = build_parser().parse_known_args(["run", *args.task_args])
+    if not command.model:
+        return False
+    rest = list(args.task_args)
+    rest.remove(command.task)
+    rest.remove(command.model)
+    args.module, args.task, args.task_args = command.task, command.model, rest
+    return True
+
+
+def function_model(name):
+    """The name of the first catalogue table the ``@task`` method ``name`` reads.
+
+    :raises astra.cli.UsageError: if ``name`` is not a ``@task`` method.
+    """
+    from astra.cli import UsageError
+    from astra.tasks.function_runner import load_task_function
+
+    try:
+        return load_task_function(name).input_model().__name__
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _run_arguments(args):
+    """``astra run``'s parse of the catalogue form: ``(namespace, function, options for the jobs)``.
+
+    The options for the jobs are every ``astra run`` option given except ``--limit`` (the
+    submission applies it) and the method's parameters, as given.
+    """
+    from astra.cli import UsageError, build_parser
+    from astra.commands import run as run_command
+
+    model = [args.task] if args.task is not None else [function_model(args.module)]
+    command, extra = build_parser().parse_known_args(["run", args.module, *model, *args.task_args])
+    command._extra = extra
+    if command.spectrum_pk_range or command.range_per_process:
+        raise UsageError("astra srun gives each process its --spectrum-pk-range; narrow the spectra with --where")
+    function, _ = run_command._check_function(command, run_command.split_extra(extra))
+    options = ["--workers", str(command.workers)]
+    if command.where:
+        options += ["--where", command.where]
+    if command.retry_failed:
+        options.append("--retry-failed")
+    if command.max_batch_size:
+        options += ["--max-batch-size", str(command.max_batch_size)]
+    return command, function, options + list(extra)
+
+
+def _run_catalogue(args):
+    """Find the spectra, split them, submit the jobs, follow them (unless ``--no-wait``)."""
+    import peewee
+
+    from astra import runs
+    from astra.cli import UsageError
+    from astra.cluster import slurm
+    from astra.cluster.share_progress import ShareProgress, follow
+    from astra.cluster.spectrum_jobs import plan_jobs
+    from astra.tasks.function_runner import pending_keys
+
+    if args.scheduler_host or args.shares:
+        raise UsageError("each process of 'astra srun <task> <SpectrumModel>' runs its own spectrum_pk range "
+                         "with a local scheduler; --scheduler-host and --shares are for luigi tasks")
+    if args.poll_interval <= 0:
+        raise UsageError("--poll-interval must be greater than 0")
+    command, function, run_args = _run_arguments(args)
+    try:
+        model, keys = pending_keys(function, command.model, where=command.where, limit=command.limit,
+                                   retry_failed=command.retry_failed)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    name = f"{function.name} over {model.__name__}"
+    if not keys:
+        print(f"{name}: nothing to do (every spectrum has an up-to-date {function.output_model.__name__}); "
+              "no job submitted")
+        return 0
+    jobs_dir = args.jobs_dir or slurm.default_jobs_dir()
+    run_id = None if args.dry_run else runs.record_submission(
+        ["astra", "srun", args.module, *([args.task] if args.task else []), *args.task_args],
+        {"task": f"{function.name} {model.__name__}", "arguments": list(args.task_args), "nodes": args.nodes,
+         "procs": args.procs, "jobs": args.jobs, "spectra": len(keys)},
+    )
+    environment = {runs.ENV_PARENT: str(run_id)} if run_id is not None else None
+    try:
+        shares, planned = plan_jobs(
+            keys, args.module, model.__name__, run_args, jobs=args.jobs, nodes=args.nodes, procs=args.procs,
+            time=args.time, mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
+            workers_per_node=args.workers_per_node, output_dir=jobs_dir,
+            job_name=args.job_name or f"astra-{function.name}", environment=environment,
+        )
+    except ValueError as exc:
+        runs.finish_submission(run_id, [], error=exc)
+        raise UsageError(str(exc)) from None
+    used = sum(len(job.shares) for job in planned)
+    if used < len(shares):
+        print(f"astra srun: {len(keys)} spectra for {len(shares)} processes: {used} processes get a share"
+              + (f", {args.jobs - len(planned)} jobs are not needed" if len(planned) < args.jobs else ""),
+              file=sys.stderr)
+    if args.dry_run:
+        print("".join(job.script for job in planned), end="")
+        return 0
+    submitted = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    try:
+        for job in planned:
+            job.job_id = slurm.submit(job.script, jobs_dir=jobs_dir)
+            if args.no_wait:
+                print(job.job_id, flush=True)
+    except slurm.SlurmError as exc:
+        runs.finish_submission(run_id, [job.job_id for job in planned if job.job_id], error=exc)
+        print("astra srun: {}".format(exc), file=sys.stderr)
+        return 1
+    job_ids = [job.job_id for job in planned]
+    runs.finish_submission(run_id, job_ids)
+    if args.no_wait:
+        return 0
+    progress = ShareProgress(function, model.__name__, [(share, job.job_id) for job in planned for share in job.shares],
+                             keys, where=command.where, submitted=submitted)
+    header = (f"{name}: {len(keys)} spectra in {used} shares; Slurm job{'s' if len(job_ids) > 1 else ''} "
+              + " ".join(job_ids))
+    try:
+        summary, states = follow(progress, job_ids, header, poll=args.poll_interval, jobs_dir=jobs_dir)
+    except KeyboardInterrupt:
+        print(f"astra srun: stopped following; the jobs go on (astra squeue; scancel {' '.join(job_ids)})",
+              file=sys.stderr)
+        return 130
+    except (slurm.SlurmError, peewee.DatabaseError) as exc:
+        print(f"astra srun: {exc}; stopped following, the jobs go on (astra squeue)", file=sys.stderr)
+        return 1
+    completed = all(state.split()[0] == "COMPLETED" for state in states.values())
+    return 0 if summary.success and completed else 1

@@ -273,6 +273,7 @@ def migrate_files(
     workers=None,
     progress=False,
     db=None,
+    dry_run=False,
     **filters,
 ):
     """Ingest the files of ``data_model`` in ``release`` into its catalogue table.
@@ -284,6 +285,8 @@ def migrate_files(
     :param workers: processes that read files (default: the number of CPUs).
     :param progress: show a progress bar (tqdm) while files are read.
     :param db: the database (default: the bound one).
+    :param dry_run: only count the new, changed and unchanged files: nothing is read or
+        written (not even an empty table is created).
     :param filters: key values that narrow the search (``telescope="apo25m"``; a list
         accepts any of its values).
     :returns: a :class:`MigrationSummary`.
@@ -305,9 +308,13 @@ def migrate_files(
         raise ValueError("give key filters or a keys table, not both")
     typed_filters = _typed_filters(model, filters)
     db = db if db is not None else get_database()
-    model.ensure_tables(db)
     summary = MigrationSummary(model, release, data_model)
-    known = _known(model, release, data_model, typed_filters, db)
+    if dry_run and not db.table_exists(model._meta.table_name):
+        known = {}
+    else:
+        if not dry_run:
+            model.ensure_tables(db)
+        known = _known(model, release, data_model, typed_filters, db)
 
     root = sas_root(sas_base_dir)
     if keys_table:
@@ -332,6 +339,9 @@ def migrate_files(
         seen.add(path)
         todo.append((path, keys, size, mtime))
 
+    if dry_run:
+        summary.seconds = time.perf_counter() - started
+        return summary
     workers = max(1, int(workers or os.cpu_count() or 1))
     buffer = []
     with _progress(len(todo), progress, f"{data_model} {release}") as bar:

@@ -74,10 +74,8 @@ def fits_column(field, values, name=None):
     kind = column_kind(field)
     unit = getattr(field, "unit", None)
     name = name or field.column_name
-    if kind == "float":
-        array, missing = _none_mask(values)
-        array[missing] = np.nan
-        return fits.Column(name=name, format="D", unit=unit, array=array.astype(np.float64))
+    if kind == "float":  # numpy reads None as NaN
+        return fits.Column(name=name, format="D", unit=unit, array=np.array(values, dtype=np.float64))
     if kind == "int":
         array, missing = _none_mask(values)
         array[missing] = INT_NULL
@@ -197,7 +195,11 @@ def write_table(path, primary_cards, columns, extname, flags=None, categories=()
     """
     path = os.path.abspath(str(path))
     refuse_existing(path, overwrite)
-    table = fits.BinTableHDU.from_columns([fits_column(f, v, name=n) for n, f, v in columns], name=extname)
+    # character_as_bytes: the text columns are already ASCII bytes; without it astropy decodes
+    # them to str and encodes them again on writing, which was most of the time of a product.
+    table = fits.BinTableHDU.from_columns(
+        [fits_column(f, v, name=n) for n, f, v in columns], name=extname, character_as_bytes=True
+    )
     describe_columns(table, [f for _, f, _ in columns], flags)
     names = [n for n, _, _ in columns]
     placed = []

@@ -21,6 +21,7 @@ catalogue tables), for a method product ``MODEL`` and ``TABLE`` (its results mod
 and the filters as ``COMMENT`` cards.
 """
 
+import contextlib
 import os
 
 import peewee
@@ -34,7 +35,7 @@ from astra.products.layout import level_tables, product_columns
 from astra.products.names import Product, product_path, resolve_product
 from astra.products.summary import create_summary, fetch_columns, version_condition
 
-__all__ = ["create_product"]
+__all__ = ["create_product", "product_is_current"]
 
 
 def _listed(value):
@@ -105,17 +106,30 @@ def _table_query(product, table, columns, filters, where, all_versions):
     return query, places
 
 
-def _rows(product, tables, columns, filters, where, all_versions, db):
-    """Every row of the product, as one list per column, in ``spectrum_pk`` order."""
-    values = [[] for _ in columns]
+def _table_queries(product, tables, columns, filters, where, all_versions, db):
+    """``(table, query, places)`` of each catalogue table with rows that may be in the product.
+
+    Tables not in the database, and tables a filter rules out, are left out (all of them when
+    the results table does not exist). The models are bound to ``db`` while the caller iterates.
+    """
     models = [Source, *tables] + ([product.model] if product.model is not None else [])
     with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
+        if product.model is not None and not db.table_exists(product.model._meta.table_name):
+            return
         for table in tables:
             if not db.table_exists(table._meta.table_name):
                 continue
             query, places = _table_query(product, table, columns, filters, where, all_versions)
-            if query is None:
-                continue
+            if query is not None:
+                yield table, query, places
+
+
+def _rows(product, tables, columns, filters, where, all_versions, db):
+    """Every row of the product, as one list per column, in ``spectrum_pk`` order."""
+    values = [[] for _ in columns]
+    queries = _table_queries(product, tables, columns, filters, where, all_versions, db)
+    with contextlib.closing(queries):  # unbinds the models at once, also after an error
+        for table, query, places in queries:
             try:
                 count, fetched = fetch_columns(db, query, sum(isinstance(p, int) for p in places))
             except peewee.DatabaseError as error:
@@ -133,6 +147,15 @@ def _rows(product, tables, columns, filters, where, all_versions, db):
         order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: versions keep their order
         values = [[column[i] for i in order] for column in values]
     return values
+
+
+def _selection_comments(filters, where, all_versions):
+    """The ``COMMENT`` cards that say which rows a product holds (as they are written)."""
+    comments = ["Results of every Astra major.minor version"] if all_versions else []
+    comments += [f"Filter: {key} = {', '.join(map(str, value))}" for key, value in filters.items()]
+    if where:
+        comments.append(f"Filter: {where}")
+    return [text[:72] for text in comments]
 
 
 def _latest(values):
@@ -182,14 +205,11 @@ def create_product(
         the database refuses (naming the table).
     """
     product = name if isinstance(name, Product) else resolve_product(name, method)
-    filters = _filters(filters, release)
     if product.kind == "summary":
-        return create_summary(product.model, path, overwrite=overwrite, filters=filters, where=where,
-                              all_versions=all_versions, db=db)
-    if all_versions and product.kind == "catalogue":
-        raise ValueError(f"{product.name} holds the catalogue, which has no versions (all_versions is for results)")
+        return create_summary(product.model, path, overwrite=overwrite, filters=_filters(filters, release),
+                              where=where, all_versions=all_versions, db=db)
+    product, filters, path = _prepare(product, path, method, release, filters, all_versions)
     releases = filters.get("release", [])
-    path = os.path.abspath(os.fspath(path or product_path(product, releases[0] if len(releases) == 1 else None)))
     refuse_existing(path, overwrite)
     db = db if db is not None else get_database()
     tables = level_tables(product.level)
@@ -218,13 +238,68 @@ def create_product(
             ("MODEL", product.model.__name__, "Results model"),
             ("TABLE", product.model._meta.table_name, "Results table"),
         ]
-    comments = ["Results of every Astra major.minor version"] if all_versions else []
-    comments += [f"Filter: {key} = {', '.join(map(str, value))}" for key, value in filters.items()]
-    if where:
-        comments.append(f"Filter: {where}")
+    comments = _selection_comments(filters, where, all_versions)
     flags = product.model.flag_fields() if product.model is not None else None
     write_table(
         path, cards, [(c.name, c.field, v) for c, v in zip(columns, values)], product.name.upper(), flags=flags,
         categories=[(c.category, c.name) for c in columns if c.category], comments=comments, overwrite=overwrite,
     )
     return path, count
+
+
+def _prepare(name, path, method, release, filters, all_versions):
+    """The product, its filters and its path, as :func:`create_product` works them out."""
+    product = name if isinstance(name, Product) else resolve_product(name, method)
+    filters = _filters(filters, release)
+    if all_versions and product.kind == "catalogue":
+        raise ValueError(f"{product.name} holds the catalogue, which has no versions (all_versions is for results)")
+    releases = filters.get("release", [])
+    path = os.path.abspath(os.fspath(path or product_path(product, releases[0] if len(releases) == 1 else None)))
+    return product, filters, path
+
+
+def product_is_current(
+    name, path=None, *, method=None, release=None, filters=None, where=None, all_versions=False, db=None,
+):
+    """Whether the product file at ``path`` already holds what :func:`create_product` would write.
+
+    It is current when it was written by this Astra version for the same selection (filters,
+    ``where``, versions) and its ``NROWS`` and ``MODIFIED`` cards equal the number of rows and the
+    latest ``modified`` time the database has now (one aggregate query per catalogue table, no
+    rows read). A new, changed or deleted result or spectrum makes it out of date. A step that
+    runs daily (``astra daily``) can skip a product that is current. Plain summaries are never
+    reported current (they have no ``MODIFIED`` card).
+
+    :param name: as for :func:`create_product`; the other parameters too.
+    :returns: ``False`` when the file is missing, unreadable or out of date.
+    """
+    from astropy.io import fits
+
+    product, filters, path = _prepare(name, path, method, release, filters, all_versions)
+    if product.kind == "summary" or not os.path.exists(path):
+        return False
+    try:
+        header = fits.getheader(path, 0)
+    except (OSError, ValueError):
+        return False
+    major, minor = astra.version_info()
+    comments = [str(c) for c in header.get("COMMENT", [])]
+    if (header.get("ASTRA"), header.get("PRODUCT"), header.get("V_ASTRA")) != (
+        astra.__version__, product.name, f"{major}.{minor}"
+    ) or comments != _selection_comments(filters, where, all_versions):
+        return False
+    db = db if db is not None else get_database()
+    tables = level_tables(product.level)
+    columns = product_columns(tables, product.model)
+    _check_filters(product, filters, columns)
+    count, latest = 0, []
+    queries = _table_queries(product, tables, columns, filters, where, all_versions, db)
+    with contextlib.closing(queries):
+        for table, query, _ in queries:
+            modified = (product.model or table).modified
+            query = query.select(peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.MAX(modified)).order_by()
+            sql, params = query.sql()
+            n, last = db.execute_sql(sql, params).fetchone()
+            count += n
+            latest.append(last)
+    return header.get("NROWS") == count and header.get("MODIFIED") == _latest(latest)

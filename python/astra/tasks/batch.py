@@ -25,6 +25,7 @@ def build(
     scheduler_host=None,
     scheduler_port=None,
     log_level="WARNING",
+    share_batches=True,
     **luigi_kwargs,
 ):
     """Group ``tasks`` into batches and run them with Luigi.
@@ -37,6 +38,9 @@ def build(
     :param scheduler_host: host of a central ``luigid``.
     :param scheduler_port: its port (default 8082).
     :param log_level: Luigi's log level.
+    :param share_batches: keep only this process's share of the batches under ``astra srun``
+        (:func:`astra.cluster.select_share`); false when the caller has already given this
+        process only its own work (``astra run --range-per-process``).
     :param luigi_kwargs: passed to :func:`luigi.build`.
     :returns: a :class:`~astra.tasks.summary.BuildSummary`, per spectrum; its ``success`` is
         true exactly when every spectrum is done or was already complete.
@@ -44,7 +48,8 @@ def build(
     batches = batch_tasks(tasks, max_batch_size=max_batch_size)
     from astra.cluster.partition import select_share  # only this process's share under astra srun
 
-    batches = select_share(batches)
+    if share_batches:
+        batches = select_share(batches)
     scheduler_host = scheduler_host or astra.config.get("scheduler_host")
     if local_scheduler is None:
         local_scheduler = not scheduler_host

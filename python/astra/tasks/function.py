@@ -265,12 +265,15 @@ class TaskFunction:
         :returns: a list of :class:`~astra.tasks.function_upstream.Upstream` (and
             :class:`~astra.tasks.function_upstream.SpectraQuery`) objects.
         """
-        from astra.tasks.function_upstream import Upstream
+        from astra.tasks.function_upstream import BySource, Upstream
 
         out = []
         for name, upstream in self.upstreams.items():
             if params is not None and name in params:
-                upstream = Upstream(name, upstream.model, params.pop(name))
+                given = params.pop(name)
+                if upstream.by == "source_pk" and not isinstance(given, BySource):
+                    given = BySource(given)  # another condition, read the same way
+                upstream = Upstream(name, upstream.model, given)
             out.append(upstream)
         query = self.spectra_query
         if query is not None and spectrum_model is not None and query.model is spectrum_model:

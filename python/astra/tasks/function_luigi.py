@@ -101,6 +101,8 @@ class FunctionTask(BaseTask):
         model = self.catalogue_model()
         needed = []
         for condition in self.task_function.conditions(model):
+            if getattr(condition, "by", "spectrum_pk") != "spectrum_pk":
+                continue  # the results of other spectra of the source: not this batch's task
             for upstream_model in condition.models:
                 writer = writer_of(upstream_model)
                 if writer is not None and model in writer.input_models:
@@ -173,7 +175,9 @@ class FunctionTask(BaseTask):
             for key, names in missing.items():
                 failures.append((f"{family}(spectrum_pk={key})", _lacking(key, names)))
             left_out = len(found) - len(spectra) - len(missing)
-        progress = _Progress(self, total=len(keys), skipped=total - len(keys))
+        # spectra whose upstream result meets no condition have nothing to do: like complete ones
+        skipped = total - len(keys) + left_out
+        progress = _Progress(self, total=len(keys) - left_out, skipped=skipped)
         for key, reason in failures:
             logger.error("%s: %s", key, reason)
             progress.step(failed=True)
@@ -181,15 +185,13 @@ class FunctionTask(BaseTask):
         def step(result):
             progress.step(failed=result.flag_runtime_exception)
 
-        for _ in range(left_out):  # their upstream result does not meet the condition: nothing to do
-            progress.step(failed=False)
         sink = fn.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000),
                        params=self.method_params())
         for result in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
             if result.flag_runtime_exception:
                 failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
         progress.close()
-        outcome = self.batch_outcome = BatchOutcome(total, skipped=total - len(keys), done=len(keys) - len(failures))
+        outcome = self.batch_outcome = BatchOutcome(total, skipped=skipped, done=len(keys) - left_out - len(failures))
         for task_id, reason in failures:
             outcome.add_failure(task_id, reason)
         logger.info("%s: %s", self.task_id, progress.message())

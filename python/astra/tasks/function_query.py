@@ -75,7 +75,7 @@ def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
     if retry_failed:
         condition &= ~output_model.flag_runtime_exception
     for upstream in upstreams:
-        changed = upstream.changed_after(spectrum_model.spectrum_pk, output_model)
+        changed = upstream.changed_after(spectrum_model, output_model)
         if changed is not None:
             condition &= ~changed
     return condition
@@ -112,7 +112,7 @@ def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed
     )
     query = spectrum_model.select().where(~peewee.fn.EXISTS(standing))
     for upstream in upstreams:
-        query = query.where(upstream.selects(spectrum_model.spectrum_pk))
+        query = query.where(upstream.selects(spectrum_model))
     if where:
         query = query.where(peewee.SQL(f"({where})"))
     query = query.order_by(spectrum_model.spectrum_pk)

@@ -8,20 +8,24 @@
   ``setup.cfg``) or a dotted path (``mymethods.snr``);
 * the spectra are those without an up-to-date result, found in one query
   (:func:`astra.tasks.function_query.pending_spectra`); ``--retry-failed`` adds those whose
-  result is flagged ``flag_runtime_exception``;
-* they run in batches through :func:`astra.build` (so ``astra srun ... astra run ...`` shares
-  them across Slurm jobs), with a progress bar on a terminal.
+  result is flagged ``flag_runtime_exception``; ``--spectrum-pk-range LO HI`` keeps those
+  whose ``spectrum_pk`` lies in ``[LO, HI]`` (:func:`pending_keys`; ``astra srun`` gives each
+  process its own range, :mod:`astra.cluster.spectrum_shares`);
+* they run in batches through :func:`astra.build`, with a progress bar on a terminal.
 """
 
+import functools
 import importlib
 import importlib.metadata
+import operator
 
 import astra
 import astra.config
 from astra.tasks.function import TaskFunction
 from astra.tasks.function_query import pending_spectra
 
-__all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "parse_task_params"]
+__all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_keys",
+           "parse_task_params"]
 
 #: The entry-point group in which packages register ``@task`` methods by short name.
 ENTRY_POINT_GROUP = "astra.tasks"
@@ -55,7 +59,10 @@ def load_task_function(name):
         target = getattr(module, attribute)
     else:
         known = ", ".join(sorted(registered)) or "none"
-        raise ValueError(f"no task registered as {name!r} (registered: {known}); or give module.function")
+        from astra.suggest import did_you_mean
+
+        raise ValueError(f"no task registered as {name!r}{did_you_mean(name, registered)} (registered: {known}); "
+                         "or give module.function")
     function = getattr(target, "task_function", target)
     if not isinstance(function, TaskFunction):
         raise ValueError(f"{name!r} is not a @task method")
@@ -83,8 +90,33 @@ def parse_task_params(function, given):
     return out
 
 
+def pending_keys(function, model_name, where=None, limit=None, retry_failed=False, spectrum_pk_ranges=None):
+    """The ``spectrum_pk`` of the spectra of ``model_name`` that ``function`` still has to analyse.
+
+    :param function: a :class:`~astra.tasks.function.TaskFunction`.
+    :param model_name: the catalogue model's class name (``None``: the first the method reads).
+    :param where: an SQL condition on the catalogue's columns.
+    :param limit: at most this many spectra (the first ones in key order).
+    :param retry_failed: also spectra whose result is flagged as a failure.
+    :param spectrum_pk_ranges: ``(lo, hi)`` pairs: keep only keys in one of these closed
+        ranges (``None``: every key). An empty list keeps nothing.
+    :returns: ``(catalogue model, sorted list of keys)``.
+    :raises ValueError: if the method does not read that model.
+    """
+    model = function.input_model(model_name)
+    query = pending_spectra(model, function, where=where, limit=limit, retry_failed=retry_failed)
+    if spectrum_pk_ranges is not None:
+        ranges = [(int(lo), int(hi)) for lo, hi in spectrum_pk_ranges]
+        if not ranges:
+            return model, []
+        condition = functools.reduce(operator.or_, (model.spectrum_pk.between(lo, hi) for lo, hi in ranges))
+        query = query.where(condition)
+    return model, [row[0] for row in query.select(model.spectrum_pk).tuples()]
+
+
 def run_pending(function, model_name, where=None, limit=None, retry_failed=False, task_params=None,
-                workers=1, max_batch_size=None):
+                workers=1, max_batch_size=None, scheduler_host=None, scheduler_port=None,
+                spectrum_pk_ranges=None, share_batches=True):
     """Run ``function`` over the spectra of ``model_name`` that need it.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
@@ -95,11 +127,17 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
     :param task_params: the method's arguments.
     :param workers: Luigi worker processes.
     :param max_batch_size: most spectra per batch (default: the ``max_batch_size`` setting).
+    :param scheduler_host: a central luigid's host (default: the ``scheduler_host`` setting,
+        else Luigi's local scheduler).
+    :param scheduler_port: its port.
+    :param spectrum_pk_ranges: only spectra whose key is in one of these ``(lo, hi)`` closed
+        ranges (see :func:`pending_keys`).
+    :param share_batches: under ``astra srun``'s share variables, keep only this process's share
+        of the batches (see :func:`astra.build`); false when the ranges are already its share.
     :returns: ``(number of spectra, BuildSummary or None)``.
     """
-    model = function.input_model(model_name)
-    query = pending_spectra(model, function, where=where, limit=limit, retry_failed=retry_failed)
-    keys = [row[0] for row in query.select(model.spectrum_pk).tuples()]
+    model, keys = pending_keys(function, model_name, where=where, limit=limit, retry_failed=retry_failed,
+                               spectrum_pk_ranges=spectrum_pk_ranges)
     if not keys:
         return 0, None
     size = int(max_batch_size or astra.config.get("max_batch_size") or 1000)
@@ -109,5 +147,6 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
                    **(task_params or {}))
         for i in range(0, len(keys), size)
     ]
-    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR")
+    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR",
+                          scheduler_host=scheduler_host, scheduler_port=scheduler_port, share_batches=share_batches)
     return len(keys), summary

@@ -17,7 +17,9 @@ The method then runs only on the spectra whose upstream result (of this Astra ma
 meets the condition, whichever way it is run (a Python call, ``astra run``, its Luigi task);
 the parameter holds an :class:`UpstreamResults`, the upstream row of each of those spectra.
 A spectrum's upstream and downstream results are joined on ``spectrum_pk``, so both methods
-read the same catalogue spectra.
+read the same catalogue spectra; with :func:`same_source` as the default (``star: HotCool =
+same_source(HotCool.classification == "hot")``) on ``source_pk`` instead: a star-level class
+choosing the visits of that star.
 
 SDSS Astra's own way is also understood: the default of the spectra argument is a query
 joined with the upstream's results (:class:`SpectraQuery`)::
@@ -57,7 +59,7 @@ from astra.database.migrations import ensure_table
 from astra.models.pipeline import major_minor
 
 __all__ = [
-    "Upstream", "SpectraQuery", "UpstreamResults", "UpstreamError", "upstreams_of", "select_with_upstreams", "decided_against",
+    "Upstream", "SpectraQuery", "same_source", "BySource", "UpstreamResults", "UpstreamError", "upstreams_of", "select_with_upstreams", "decided_against",
     "require_database", "register_writer", "writer_of",
 ]
 
@@ -71,9 +73,9 @@ class UpstreamError(TypeError):
     """An upstream parameter that cannot be used (a bad condition, or results written to files)."""
 
 
-def _current_rows(model, spectrum_pk):
-    """The condition "a row of ``model`` for ``spectrum_pk`` (a column or a key), of this major.minor"."""
-    return (model.spectrum_pk == spectrum_pk) & (model.v_astra_major_minor == major_minor())
+def _current_rows(model, key, value):
+    """The condition "a row of ``model`` whose ``key`` is ``value`` (a column or a key), of this major.minor"."""
+    return (getattr(model, key) == value) & (model.v_astra_major_minor == major_minor())
 
 
 def _exists(model, condition):
@@ -94,19 +96,56 @@ def _any(conditions):
     return out
 
 
+class BySource:
+    """The default of an upstream parameter that reads the result of the spectrum's *source*.
+
+    Made by :func:`same_source`.
+
+    :param where: a peewee expression on the upstream model's columns, or ``None``.
+    """
+
+    def __init__(self, where=None):
+        self.where = where
+
+    def __repr__(self):
+        return f"same_source({self.where!r})"
+
+
+def same_source(where=None):
+    """Take the upstream result of the spectrum's source, not of the spectrum itself.
+
+    For a star-level classification feeding a visit-level method (SnowWhite classes a star's
+    combined spectrum, Corv fits each of its visits)::
+
+        classes: HotCool = same_source(HotCool.classification == "hot")
+
+    A spectrum is chosen when a current upstream result of its ``source_pk`` meets the
+    condition; its ``classes[spectrum]`` is that result (the latest written, if several).
+
+    :param where: the condition (a peewee expression on the upstream model), or ``None`` for
+        any result.
+    :returns: a :class:`BySource` (the parameter's default).
+    """
+    return BySource(where)
+
+
 class Upstream:
     """One upstream of a method: its results model, and the condition its results must meet.
 
     :param name: the method's parameter that receives the upstream results.
     :param model: the upstream's results model (a ``PipelineOutputMixin`` subclass).
-    :param where: a peewee expression on ``model``'s columns, or ``None`` for every result.
+    :param where: a peewee expression on ``model``'s columns, ``None`` for every result, or a
+        :func:`same_source` of either.
     """
 
     def __init__(self, name, model, where=None):
+        self.by = "spectrum_pk"
+        if isinstance(where, BySource):
+            self.by, where = "source_pk", where.where
         if where is not None and not isinstance(where, peewee.Node):
             raise UpstreamError(
                 f"upstream parameter {name!r}: its default must be a condition on {model.__name__}'s columns "
-                f"(e.g. {model.__name__}.classification == 'hot') or nothing, not {where!r}"
+                f"(e.g. {model.__name__}.classification == 'hot'), same_source(condition), or nothing; not {where!r}"
             )
         self.name = name
         self.model = model
@@ -117,43 +156,60 @@ class Upstream:
         """The results models this condition reads."""
         return (self.model,)
 
-    def selects(self, spectrum_pk):
-        """``EXISTS`` (a current upstream row of ``spectrum_pk`` that meets the condition)."""
-        condition = _current_rows(self.model, spectrum_pk)
+    def _rows(self, spectrum_model):
+        return _current_rows(self.model, self.by, getattr(spectrum_model, self.by))
+
+    def selects(self, spectrum_model):
+        """``EXISTS`` (a current upstream row of the catalogue row that meets the condition)."""
+        condition = self._rows(spectrum_model)
         if self.where is not None:
             condition &= self.where
         return _exists(self.model, condition)
 
-    def decided(self, spectrum_pk):
-        """``EXISTS`` (a current upstream row of ``spectrum_pk``): the condition can be judged."""
-        return _exists(self.model, _current_rows(self.model, spectrum_pk))
+    def decided(self, spectrum_model):
+        """``EXISTS`` (a current upstream row of the catalogue row): the condition can be judged."""
+        return _exists(self.model, self._rows(spectrum_model))
 
-    def changed_after(self, spectrum_pk, output_model):
-        """``EXISTS`` (a current upstream row of ``spectrum_pk`` written after the output row)."""
-        return _exists(self.model, _current_rows(self.model, spectrum_pk) & (self.model.modified > output_model.modified))
+    def changed_after(self, spectrum_model, output_model):
+        """``EXISTS`` (a current upstream row of the catalogue row written after the output row)."""
+        return _exists(self.model, self._rows(spectrum_model) & (self.model.modified > output_model.modified))
 
-    def lookup(self, keys, db):
-        """The upstream rows of ``keys``: ``(rows by key, keys with a row, keys meeting the condition)``."""
+    def lookup(self, spectra, db):
+        """The upstream rows of ``spectra``: ``(row by spectrum_pk, keys with a row, keys meeting the condition)``."""
         model = self.model
         passes = self.where if self.where is not None else peewee.SQL("1 = 1")
         flag = peewee.Case(None, [(passes, 1)], 0).alias("_astra_meets")
-        rows, meets = {}, set()
+        values = {getattr(s, self.by) for s in spectra} - {None}
+        best = {}  # key value -> the row to hand over: one meeting the condition before one that does not
         with db.bind_ctx([model], bind_refs=False, bind_backrefs=False):
-            query = model.select(model, flag).where(_current_rows(model, model.spectrum_pk) & model.spectrum_pk.in_(keys))
+            column = getattr(model, self.by)
+            query = (
+                model.select(model, flag)
+                .where(_current_rows(model, self.by, column) & column.in_(list(values)))
+                .order_by(model.modified, model.task_pk)
+            )
             for row in query:
-                rows[row.spectrum_pk] = row
+                value = getattr(row, self.by)
+                if row._astra_meets or not getattr(best.get(value), "_astra_meets", False):
+                    best[value] = row
+        rows, meets = {}, set()
+        for spectrum in spectra:
+            row = best.get(getattr(spectrum, self.by))
+            if row is not None:
+                rows[spectrum.spectrum_pk] = row
                 if row._astra_meets:
-                    meets.add(row.spectrum_pk)
+                    meets.add(spectrum.spectrum_pk)
         return rows, set(rows), meets
 
     def describe(self):
         """Text naming the upstream and its condition, for messages."""
+        whose = " of the same source" if self.by == "source_pk" else ""
         if self.where is None:
-            return f"a {self.model.__name__} result"
-        return f"a {self.model.__name__} result with {_text(self.where)}"
+            return f"a {self.model.__name__} result{whose}"
+        return f"a {self.model.__name__} result{whose} with {_text(self.where)}"
 
     def __repr__(self):
-        return f"Upstream({self.name!r}, {self.model.__name__}, where={self.where!r})"
+        return f"Upstream({self.name!r}, {self.model.__name__}, where={self.where!r}, by={self.by!r})"
 
 
 def _joined_models(query):
@@ -213,28 +269,33 @@ class SpectraQuery:
     def _keys(self):
         return self.query.select(self.model.spectrum_pk)
 
-    def selects(self, spectrum_pk):
+    def selects(self, spectrum_model):
         """``spectrum_pk IN (the query's keys)``."""
-        return spectrum_pk.in_(self._keys())
+        return spectrum_model.spectrum_pk.in_(self._keys())
 
-    def decided(self, spectrum_pk):
-        """Every joined results model has a current row of ``spectrum_pk`` (``None``: none joined)."""
-        return _all(_exists(m, _current_rows(m, spectrum_pk)) for m in self.upstream_models)
+    def decided(self, spectrum_model):
+        """Every joined results model has a current row of the spectrum (``None``: none joined)."""
+        pk = spectrum_model.spectrum_pk
+        return _all(_exists(m, _current_rows(m, "spectrum_pk", pk)) for m in self.upstream_models)
 
-    def changed_after(self, spectrum_pk, output_model):
-        """A joined results model has a current row of ``spectrum_pk`` written after the output row."""
+    def changed_after(self, spectrum_model, output_model):
+        """A joined results model has a current row of the spectrum written after the output row."""
+        pk = spectrum_model.spectrum_pk
         return _any(
-            _exists(m, _current_rows(m, spectrum_pk) & (m.modified > output_model.modified)) for m in self.upstream_models
+            _exists(m, _current_rows(m, "spectrum_pk", pk) & (m.modified > output_model.modified))
+            for m in self.upstream_models
         )
 
-    def lookup(self, keys, db):
+    def lookup(self, spectra, db):
         """``(None, keys with a row of every joined model, keys the query selects)``."""
+        keys = [s.spectrum_pk for s in spectra]
         models = [self.model] + list(self.upstream_models)
         with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
             chosen = {row[0] for row in self._keys().where(self.model.spectrum_pk.in_(keys)).tuples()}
             present = set(keys)
             for model in self.upstream_models:
-                query = model.select(model.spectrum_pk).where(_current_rows(model, model.spectrum_pk) & model.spectrum_pk.in_(keys))
+                column = model.spectrum_pk
+                query = model.select(column).where(_current_rows(model, "spectrum_pk", column) & column.in_(keys))
                 present &= {row[0] for row in query.tuples()}
         return None, present, chosen
 
@@ -358,7 +419,7 @@ def select_with_upstreams(spectra, conditions, db=None):
         return spectra, {}, {}
     require_database(conditions)
     db = db if db is not None else get_database()
-    keys = list(dict.fromkeys(s.spectrum_pk for s in spectra))
+    unique = list({s.spectrum_pk: s for s in spectra}.values())
     chunk = 900 if is_sqlite(db) else 50000
     rows = {c.name: {} for c in conditions if c.name}
     present = [set() for _ in conditions]
@@ -366,8 +427,8 @@ def select_with_upstreams(spectra, conditions, db=None):
     for i, condition in enumerate(conditions):
         for model in condition.models:
             ensure_table(model, db=db)
-        for start in range(0, len(keys), chunk):
-            found, have, meet = condition.lookup(keys[start : start + chunk], db)
+        for start in range(0, len(unique), chunk):
+            found, have, meet = condition.lookup(unique[start : start + chunk], db)
             if condition.name:
                 rows[condition.name].update(found)
             present[i] |= have
@@ -378,7 +439,11 @@ def select_with_upstreams(spectra, conditions, db=None):
         pk = spectrum.spectrum_pk
         lacking = [c for i, c in enumerate(conditions) if pk not in present[i]]
         if lacking:
-            missing[pk] = [m.__name__ for c in lacking for m in c.models]
+            missing[pk] = [
+                m.__name__ + (" (of its source)" if getattr(c, "by", None) == "source_pk" else "")
+                for c in lacking
+                for m in c.models
+            ]
         elif all(pk in chosen[i] for i in range(len(conditions))):
             selected.append(spectrum)
     keep = {s.spectrum_pk for s in selected}
@@ -419,8 +484,8 @@ def decided_against(spectrum_model, conditions, spectrum_pks, db=None):
         for model in condition.models:
             ensure_table(model, db=db)
             models.append(model)
-    decided = _all(d for d in (c.decided(pk) for c in conditions) if d is not None)
-    against = ~_all(c.selects(pk) for c in conditions)
+    decided = _all(d for d in (c.decided(spectrum_model) for c in conditions) if d is not None)
+    against = ~_all(c.selects(spectrum_model) for c in conditions)
     where = against if decided is None else decided & against
     out = set()
     chunk = 900 if is_sqlite(db) else 50000

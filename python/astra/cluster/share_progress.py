@@ -1,0 +1,300 @@
+"""Following ``astra srun <task> <SpectrumModel>``: results per share, Slurm states, the summary.
+
+While the jobs run, :func:`follow` asks once a second
+
+* the database, how many of each share's spectra have an up-to-date result now (one query for
+  the pending spectra of all the shares' ranges, the same :func:`~astra.tasks.function_runner.pending_keys`
+  that found them, and one for the results flagged ``flag_runtime_exception`` since the
+  submission);
+* Slurm, the state of each job (:func:`astra.cluster.slurm.job_status`).
+
+On a terminal it redraws a small table in place; otherwise (a log file, a pipe) it prints one
+plain line when the counts or states change, at most every :data:`LOG_INTERVAL` seconds, so a
+log gets no control characters and no flood. When every job has ended it prints the final
+:class:`~astra.tasks.summary.BuildSummary` (per spectrum: done, failed with the reason, not
+run and why) and the jobs that did not complete, with their log files.
+
+Progress counts results in the database: a process writes them every
+``database_write_batch_size`` results (or every few minutes), so the counts move in steps.
+"""
+
+import bisect
+import dataclasses
+import datetime
+import os
+import sys
+import time
+
+import peewee
+
+from astra.cluster import slurm
+from astra.tasks.summary import BuildSummary
+
+__all__ = ["ShareCount", "ShareProgress", "follow", "render_table", "render_line", "LOG_INTERVAL"]
+
+#: Seconds between two progress lines when the output is not a terminal.
+LOG_INTERVAL = 10.0
+#: Most shares listed one per line on a terminal; more are listed per job.
+MAX_SHARE_LINES = 16
+#: Seconds subtracted from the submission time when telling new failures from earlier ones
+#: (clocks of the nodes and of this machine may differ a little).
+CLOCK_SLACK = 5.0
+
+
+@dataclasses.dataclass
+class ShareCount:
+    """What one share has done so far.
+
+    :param index: the share's position.
+    :param lo: its smallest ``spectrum_pk``.
+    :param hi: its largest ``spectrum_pk``.
+    :param total: spectra in the share.
+    :param done: of those, with an up-to-date result that is not a failure.
+    :param failed: of those, with a result flagged ``flag_runtime_exception`` written since
+        the submission.
+    :param job_id: the Slurm job that runs it.
+    :param state: that job's state.
+    """
+
+    index: int
+    lo: int
+    hi: int
+    total: int
+    done: int = 0
+    failed: int = 0
+    job_id: str = ""
+    state: str = ""
+
+
+class ShareProgress:
+    """Counts, from the database, what the processes of a submission have written.
+
+    :param function: the :class:`~astra.tasks.function.TaskFunction` being run.
+    :param model_name: the catalogue model's name.
+    :param shares: ``(SpectrumShare, job_id)`` pairs of the non-empty shares.
+    :param keys: every ``spectrum_pk`` that was shared out (the submission's query).
+    :param where: the ``--where`` condition of the run.
+    :param submitted: when the jobs were submitted (UTC, naive, as results store it).
+    """
+
+    def __init__(self, function, model_name, shares, keys, where=None, submitted=None):
+        self.function = function
+        self.model_name = model_name
+        self.shares = sorted(shares, key=lambda pair: pair[0].lo)
+        self.keys = frozenset(keys)
+        self.where = where
+        self.submitted = submitted or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        self._starts = [share.lo for share, _ in self.shares]
+        self.failures = []  # (spectrum_pk, error) of the failed spectra, from the last poll
+
+    @property
+    def total(self):
+        """The number of spectra shared out."""
+        return sum(share.count for share, _ in self.shares)
+
+    def _share_of(self, spectrum_pk):
+        position = bisect.bisect_right(self._starts, spectrum_pk) - 1
+        if position >= 0 and self.shares[position][0].contains(spectrum_pk) and spectrum_pk in self.keys:
+            return position
+        return None
+
+    def poll(self, states=None):
+        """Count every share's results now.
+
+        :param states: ``{job_id: state}`` from Slurm (``None``: leave the states empty).
+        :returns: a list of :class:`ShareCount`, in key order.
+        """
+        from astra.tasks.function_runner import pending_keys
+
+        counts = [ShareCount(share.index, share.lo, share.hi, share.count, job_id=str(job_id),
+                             state=(states or {}).get(str(job_id), ""))
+                  for share, job_id in self.shares]
+        if not counts:
+            return counts
+        span = [(self.shares[0][0].lo, max(share.hi for share, _ in self.shares))]
+        _, remaining = pending_keys(self.function, self.model_name, where=self.where, retry_failed=True,
+                                    spectrum_pk_ranges=span)
+        left = [0] * len(counts)
+        for key in remaining:
+            position = self._share_of(key)
+            if position is not None:
+                left[position] += 1
+        self.failures = []
+        for key, error in self._failed_since_submission(span[0]):
+            position = self._share_of(key)
+            if position is not None:
+                counts[position].failed += 1
+                self.failures.append((key, error))
+        for count, pending in zip(counts, left):
+            count.done = count.total - pending
+        return counts
+
+    def _failed_since_submission(self, span):
+        from astra.models.pipeline import major_minor
+
+        output = self.function.output_model
+        since = self.submitted - datetime.timedelta(seconds=CLOCK_SLACK)
+        query = (
+            output.select(output.spectrum_pk, output.error)
+            .where(output.spectrum_pk.between(*span))
+            .where(output.v_astra_major_minor == major_minor())
+            .where(output.flag_runtime_exception)
+            .where(output.modified >= since)
+            .order_by(output.spectrum_pk)
+            .tuples()
+        )
+        return list(query)
+
+    def summary(self, counts):
+        """The per-spectrum :class:`~astra.tasks.summary.BuildSummary` of the counts.
+
+        A spectrum without a result is "not run", with its job's state as the reason.
+
+        :param counts: from :meth:`poll`, after the jobs ended.
+        """
+        summary = BuildSummary(success=False, tasks=len(counts))
+        for key, error in self.failures:
+            summary.add_failure(f"{self.function.name} spectrum_pk={key}", error or "flag_runtime_exception")
+        for count in counts:
+            summary.done += count.done
+            left = count.total - count.done - count.failed
+            if left:
+                state = count.state or "UNKNOWN"
+                reason = (f"its job {count.job_id} ended {state}" if state.split()[0] != "COMPLETED"
+                          else f"its job {count.job_id} completed without writing a result")
+                summary.add_not_run(left, reason)
+        summary.success = summary.n_failed == 0 and summary.not_run == 0
+        return summary
+
+
+def render_table(counts, header):
+    """The lines shown on a terminal: one per share (or per job when there are many), a total.
+
+    :param counts: :class:`ShareCount` list.
+    :param header: the first line.
+    :returns: a list of lines.
+    """
+    lines = [header]
+    if len(counts) <= MAX_SHARE_LINES:
+        lines.append(f"  {'share':>5}  {'spectrum_pk':<21}  {'done':>15}  {'failed':>6}  job")
+        for c in counts:
+            lines.append(f"  {c.index:>5}  {f'{c.lo}..{c.hi}':<21}  {_fraction(c.done, c.total):>15}  "
+                         f"{c.failed:>6}  {c.job_id} {c.state}")
+    else:
+        lines.append(f"  {'job':>10}  {'shares':>6}  {'done':>15}  {'failed':>6}  state")
+        for job_id in dict.fromkeys(c.job_id for c in counts):
+            mine = [c for c in counts if c.job_id == job_id]
+            lines.append(f"  {job_id:>10}  {len(mine):>6}  "
+                         f"{_fraction(sum(c.done for c in mine), sum(c.total for c in mine)):>15}  "
+                         f"{sum(c.failed for c in mine):>6}  {mine[0].state}")
+    done, total = sum(c.done for c in counts), sum(c.total for c in counts)
+    lines.append(f"  {'total':>5}  {'':<21}  {_fraction(done, total):>15}  {sum(c.failed for c in counts):>6}")
+    return lines
+
+
+def render_line(counts, elapsed):
+    """One plain progress line (for logs): totals and each job's state.
+
+    :param counts: :class:`ShareCount` list.
+    :param elapsed: seconds since the submission.
+    """
+    done, total = sum(c.done for c in counts), sum(c.total for c in counts)
+    states = ", ".join(f"{job_id} {state}" for job_id, state in
+                       dict.fromkeys((c.job_id, c.state) for c in counts))
+    return (f"[{_clock(elapsed)}] {done}/{total} spectra done, {sum(c.failed for c in counts)} failed; "
+            f"jobs: {states or 'none'}")
+
+
+def _fraction(done, total):
+    percent = 100.0 * done / total if total else 100.0
+    return f"{done}/{total} {percent:3.0f}%"
+
+
+def _clock(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class _Screen:
+    """Writes progress to ``stream``: redrawn in place on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream, tty=None):
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self._drawn = 0
+        self._last_line = None
+        self._last_time = None
+
+    def show(self, counts, header, elapsed, force=False):
+        if self.tty:
+            lines = render_table(counts, f"{header}  [{_clock(elapsed)}]")
+            erase = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
+            self.stream.write(erase + "\n".join(lines) + "\n")
+            self._drawn = len(lines)
+        else:
+            line = render_line(counts, elapsed)
+            key = line.split("] ", 1)[1]
+            now = time.monotonic()
+            due = self._last_time is None or now - self._last_time >= LOG_INTERVAL
+            if force or (key != self._last_line and due):
+                self.stream.write(line + "\n")
+                self._last_line, self._last_time = key, now
+        self.stream.flush()
+
+
+def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=None):
+    """Show the progress of the jobs until every one has ended; print and return the summary.
+
+    :param progress: a :class:`ShareProgress`.
+    :param job_ids: the submitted job ids.
+    :param header: the first line of the display (what runs).
+    :param poll: seconds between two looks at the database and Slurm.
+    :param stream: where to write (default ``sys.stdout``).
+    :param tty: redraw in place (default: whether ``stream`` is a terminal).
+    :param jobs_dir: the jobs directory, to name the logs of jobs that did not complete.
+    :returns: ``(summary, states)``: the :class:`~astra.tasks.summary.BuildSummary` and the
+        jobs' final ``{job_id: state}``.
+    :raises peewee.DatabaseError: when the database cannot be read at the first or the last
+        look (in between, a failed look is reported and the next one tried).
+    :raises astra.cluster.SlurmError: when Slurm does not answer (after its retries).
+    """
+    stream = stream or sys.stdout
+    screen = _Screen(stream, tty)
+    if not screen.tty:
+        stream.write(header + "\n")
+    started = time.monotonic()
+    counts = None
+    while True:
+        states = slurm.job_status(job_ids)
+        active = any(state.split()[0] in slurm.ACTIVE_STATES for state in states.values())
+        try:
+            counts = progress.poll(states)
+        except peewee.DatabaseError as error:  # the database is busy or away for a moment
+            if counts is None or not active:
+                raise
+            print(f"astra srun: cannot count the results now ({error}); trying again", file=sys.stderr)
+            for count in counts:
+                count.state = states.get(count.job_id, count.state)
+        screen.show(counts, header, time.monotonic() - started, force=not active)
+        if not active:
+            break
+        time.sleep(poll)
+    summary = progress.summary(counts)
+    stream.write(f"{progress.function.name}: {progress.total} spectra in {len(counts)} shares; {summary}\n")
+    for job_id, state in states.items():
+        if state.split()[0] != "COMPLETED":
+            log = _job_log(jobs_dir, job_id)
+            stream.write(f"  job {job_id} ended {state}" + (f"; its log: {log}" if log else "") + "\n")
+    stream.flush()
+    return summary, states
+
+
+def _job_log(jobs_dir, job_id):
+    """The ``<name>-<job id>.out`` log of a job in ``jobs_dir``, or ``None``."""
+    if not jobs_dir or not os.path.isdir(jobs_dir):
+        return None
+    suffix = f"-{job_id}.out"
+    for name in sorted(os.listdir(jobs_dir)):
+        if name.endswith(suffix):
+            return os.path.join(jobs_dir, name)
+    return None
