@@ -18,6 +18,7 @@ Usage::
 
     python bench/downstream.py            # 100,000 rows, 3 rounds
     python bench/downstream.py --quick    # 20,000 rows, 1 round
+    python bench/downstream.py --database-url postgresql://postgres@127.0.0.1:5432/empty_db
 """
 
 import argparse
@@ -38,6 +39,11 @@ def _build(n):
     from astra.models.pipeline import major_minor
 
     db = get_database()
+    mark = "?" if type(db).__name__.startswith("Sqlite") else "%s"
+
+    def sql(text):
+        return text.replace("?", mark)
+
     Star.ensure_tables(db=db)
     ensure_table(HotCool, db=db)
     ensure_table(ContinuumTeff, db=db)
@@ -45,28 +51,29 @@ def _build(n):
     version = (astra.__version__, major_minor())
     with db.atomic():
         db.cursor().executemany(
-            "INSERT INTO apogee_coadded_spectrum_in_ap_star (spectrum_pk, release, data_model, path, file_size, "
-            "file_mtime, flag_bad_file, ingested, modified) VALUES (?, 'dr13', 'apStar', ?, 1000, ?, 0, ?, ?)",
+            sql("INSERT INTO apogee_coadded_spectrum_in_ap_star (spectrum_pk, release, data_model, path, file_size, "
+                "file_mtime, flag_bad_file, ingested, modified) VALUES (?, 'dr13', 'apStar', ?, 1000, ?, false, ?, ?)"),
             [(i, f"/nowhere/apStar-{i}.fits", 1.7e9 + i, first, first) for i in range(1, n + 1)],
         )
         db.cursor().executemany(
-            "INSERT INTO hot_cool (spectrum_pk, spectrum_mtime, v_astra, v_astra_major_minor, created, modified, "
-            "tag, pipeline_flags, result_flags, classification) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, ?)",
+            sql("INSERT INTO hot_cool (spectrum_pk, spectrum_mtime, v_astra, v_astra_major_minor, created, modified, "
+                "tag, pipeline_flags, result_flags, classification) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, ?)"),
             [(i, 1.7e9 + i, *version, first, first, "hot" if i % 2 else "cool") for i in range(1, n + 1)],
         )
         db.cursor().executemany(
-            "INSERT INTO continuum_teff (spectrum_pk, spectrum_mtime, v_astra, v_astra_major_minor, created, "
-            "modified, tag, pipeline_flags, result_flags, teff) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, 5000.0)",
+            sql("INSERT INTO continuum_teff (spectrum_pk, spectrum_mtime, v_astra, v_astra_major_minor, created, "
+                "modified, tag, pipeline_flags, result_flags, teff) VALUES (?, ?, ?, ?, ?, ?, '', 0, 0, 5000.0)"),
             [(i, 1.7e9 + i, *version, later, later) for i in range(1, n + 1) if i % 2],
         )
 
 
 def _rewrite_one_percent():
-    from astra.database import get_database
+    import datetime
 
-    db = get_database()
-    with db.atomic():
-        db.execute_sql("UPDATE hot_cool SET modified = '2026-01-02 00:00:00' WHERE spectrum_pk % 100 = 1")
+    from astra.contrib.classify import HotCool
+
+    pk = HotCool.spectrum_pk
+    HotCool.update(modified=datetime.datetime(2026, 1, 2)).where(pk - (pk / 100) * 100 == 1).execute()
 
 
 def _timed(fn):
@@ -81,12 +88,13 @@ def main():
     parser.add_argument("-n", type=int, help="catalogue rows (default 100,000)")
     parser.add_argument("--repeat", type=int, help="rounds (default 3, 1 with --quick)")
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
-                        help="where the database goes (default /dev/shm)")
+                        help="where the SQLite database goes (default /dev/shm)")
+    parser.add_argument("--database-url", help="an empty database to use instead (e.g. PostgreSQL)")
     args = parser.parse_args()
     n = args.n or (20_000 if args.quick else 100_000)
     repeat = args.repeat or (1 if args.quick else 3)
     work = tempfile.mkdtemp(prefix="astra-bench-downstream-", dir=args.dir)
-    os.environ["ASTRA_DATABASE_URL"] = f"sqlite:///{os.path.join(work, 'astra.db')}"
+    os.environ["ASTRA_DATABASE_URL"] = args.database_url or f"sqlite:///{os.path.join(work, 'astra.db')}"
     os.environ.setdefault("ASTRA_OUTPUT_DIR", work)
     try:
         from astra.contrib.classify import continuum_teff, hot_cool
@@ -95,8 +103,8 @@ def main():
 
         began = time.perf_counter()
         _build(n)
-        print(f"# {n} catalogue rows, {n} HotCool rows (half hot), {n // 2} ContinuumTeff rows, SQLite under "
-              f"{args.dir}, built in {time.perf_counter() - began:.1f} s; {os.cpu_count()} cores (shared machine); "
+        where = "PostgreSQL" if args.database_url else f"SQLite under {args.dir}"
+        print(f"# {n} catalogue rows, {n} HotCool rows (half hot), {n // 2} ContinuumTeff rows, {where}, built in {time.perf_counter() - began:.1f} s; {os.cpu_count()} cores (shared machine); "
               f"{repeat} round(s), medians shown")
 
         def pending(method):

@@ -4,7 +4,7 @@ A catalogue of N apStar spectra (with their sources) and N Rocket S/N results is
 straight into a SQLite database (or PostgreSQL with ``--postgres``); then, in turns, R rounds of
 
 * ours -- :func:`astra.products.create_product` (``astraAllStarRocketSNR``, or ``mwmAllStar``):
-  one query per catalogue table, column lists, the FITS file with its header cards, atomic;
+  one query per catalogue table, typed column arrays, the FITS file with its header cards, atomic;
 * plain -- the same rows as a peewee join (``.dicts()``), missing values filled, an astropy
   ``Table`` built from the rows and ``Table.write`` to FITS. It writes fewer columns than ours
   (the source and spectrum columns the apStar table has, not the empty keys of the other

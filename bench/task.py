@@ -109,8 +109,12 @@ def child(variant, db_path, sas):
         from astra.tasks.function_query import pending_spectra
 
         start = time.perf_counter()  # the query alone, after the imports
+        cpu_start = time.process_time()
         n = len(list(pending_spectra(Star, RocketSNR)))
         assert n == 0, n
+        print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu_start,
+                          "rss_mb": _rss_mb(), "n": n}))
+        return
     else:
         raise SystemExit(f"unknown variant {variant}")
     seconds = time.perf_counter() - start
@@ -128,13 +132,16 @@ def _run_child(variant, db_path, sas):
 def _run_command(db_path):
     """The whole ``astra run snr ...`` with nothing to do, in a fresh process: seconds."""
     env = dict(os.environ, ASTRA_DATABASE_URL=f"sqlite:///{db_path}")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "astra.cli", "run", "snr", "ApogeeCoaddedSpectrumInApStar"],
                             capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode != 0 or "nothing to do" not in result.stdout:
         raise RuntimeError(f"astra run failed:\n{result.stdout}\n{result.stderr[-3000:]}")
-    return {"seconds": seconds, "rss_mb": float("nan"), "n": 0}
+    return {"seconds": seconds, "cpu": cpu, "rss_mb": float("nan"), "n": 0}
 
 
 def _big_catalogue(db_path, n):
@@ -223,10 +230,11 @@ def main():
              med["loop"] / med["task"], rss["task"])
         line("astra run snr (Luigi, 1 worker)", n, med["astra-run"], "plain loop", med["loop"],
              med["loop"] / med["astra-run"], rss["astra-run"])
+        cpu = {v: statistics.median(r["cpu"] for r in runs[v]) for v in ("nothing-query", "nothing-command")}
         print(f"{'nothing to do: pending query (in process)':<44}{args.rows:>8}{med['nothing-query']:>9.3f}"
-              f"{'target <= 1 s':>22}{'':>9}{'':>8}{rss['nothing-query']:>13.0f}")
+              f"{'target <= 1 s':>22}{'':>9}{'':>8}{rss['nothing-query']:>13.0f}   CPU {cpu['nothing-query']:.3f} s")
         print(f"{'nothing to do: whole astra run command':<44}{args.rows:>8}{med['nothing-command']:>9.3f}"
-              f"{'target <= 1 s':>22}")
+              f"{'target <= 1 s':>22}{'':>9}{'':>8}{'':>13}   CPU {cpu['nothing-command']:.3f} s")
         print("(ratio: our throughput relative to the plain loop's; 1 is equal, above 1 is faster)")
         for v, rs in runs.items():
             print(f"#   {v}: " + " ".join(f"{r['seconds']:.3f}" for r in rs))

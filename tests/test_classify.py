@@ -111,3 +111,19 @@ def test_luigid_runs_the_downstream_after_its_upstream(catalogue, db_url, luigid
             worker.kill()
     assert sorted(modified(HotCool)) == keys
     assert sorted(modified(ContinuumTeff)) == hot(catalogue)
+
+
+@pytest.mark.slurm
+def test_astra_srun_runs_the_downstream_on_the_hot_ones(catalogue, db_url, worker_env, slurm_jobs_dir):
+    from service_fixtures import slurm_job_logs
+
+    env = dict(worker_env, ASTRA_DATABASE_URL=db_url, ASTRA_OUTPUT_DIR=os.environ["ASTRA_OUTPUT_DIR"])
+    astra_command = os.path.join(os.path.dirname(sys.executable), "astra")
+    for method, n in (("hot_cool", len(catalogue)), ("continuum_teff", len(hot(catalogue)))):
+        result = subprocess.run(
+            [astra_command, "srun", "--jobs", "2", "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir, method, MODEL],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr + slurm_job_logs(slurm_jobs_dir)
+        assert f"{method}: {n} spectra in 2 shares; {n} spectra done (0 already complete), 0 failed" in result.stdout
+    assert sorted(modified(ContinuumTeff)) == hot(catalogue)

@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 from astra.cli import main
 from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 from astra.tools import synthetic
@@ -72,3 +74,17 @@ def test_a_failed_step_is_exit_status_1(tmp_path, db_url, capsys):
     out = capsys.readouterr().out
     assert f"failed: no apStar files of dr13 found under {sas}" in out
     assert re.search(r"\n  snr +not run: needs migrate-dr13-apStar, which did not finish\n", out)
+
+
+@pytest.mark.luigid
+def test_scheduler_host_and_two_workers(tmp_path, db_url, luigid, capsys):
+    path, sas = plan(tmp_path)
+    synthetic.write_sample_tree(sas, 3, release="dr13", species="apStar", seed=2)
+    argv = ["daily", str(path), "--date", "2026-12-01", "--workers", "2",
+            "--scheduler-host", luigid.host, "--scheduler-port", str(luigid.port)]
+    assert main(argv) == 0
+    assert "3 steps: 3 ran" in capsys.readouterr().out
+    names = {info["name"] for info in luigid.api("task_list", status="DONE").values()}
+    assert {"Daily", "DailyMigrate", "DailyPipeline", "DailyProduct"} <= names
+    assert main(argv) == 0
+    assert "nothing to do" in capsys.readouterr().out

@@ -122,3 +122,18 @@ def test_unreadable_and_empty_files(tmp_path):
         load_plan(write(tmp_path, "workers: 2\n"))
     with pytest.raises(DailyFileError, match="workers: expected a whole number of at least 1"):
         load_plan(write(tmp_path, "workers: 0\n"))
+
+
+def test_a_pipeline_on_slurm_is_checked_and_becomes_an_astra_srun_command(tmp_path):
+    from astra.daily.steps import srun_argv
+
+    text = PLAN.replace("    params: {min_good_pixels: 50}\n",
+                        "    params: {min_good_pixels: 50}\n    srun: {nodes: 2, procs: 3, time: '01:00:00'}\n")
+    plan = load_plan(write(tmp_path, text))
+    argv = srun_argv(plan.step("snr"), "ApogeeCoaddedSpectrumInApStar")
+    assert argv[1:] == ["srun", "--nodes", "2", "--procs", "3", "--time", "01:00:00", "snr",
+                        "ApogeeCoaddedSpectrumInApStar", "--", "--min-good-pixels", "50"]
+    with pytest.raises(DailyFileError, match=r"pipelines.snr.srun: unknown setting 'node' \(did you mean 'nodes'\?\)"):
+        load_plan(write(tmp_path, text.replace("nodes: 2", "node: 2"), "b.yml"))
+    with pytest.raises(DailyFileError, match="pipelines.snr.srun.procs: expected a whole number of at least 1"):
+        load_plan(write(tmp_path, text.replace("procs: 3", "procs: 0"), "c.yml"))

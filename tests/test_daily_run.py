@@ -237,3 +237,36 @@ def test_the_day_is_one_graph_in_luigid(tmp_path, db_url, luigid):
     root = next(t for t, info in done.items() if info["name"] == "Daily")
     graph = luigid.api("dep_graph", task_id=root)               # what luigid's UI draws
     assert migrate in graph[pipeline]["deps"] and pipeline in set().union(*(g["deps"] for g in graph.values()))
+
+
+@pytest.mark.slurm
+def test_a_pipeline_on_slurm(tmp_path, sqlite_url, monkeypatch, slurm_jobs_dir):
+    import astra.config
+
+    monkeypatch.setenv("ASTRA_DATABASE_URL", sqlite_url)
+    (tmp_path / "empty-luigi.cfg").write_text("")
+    monkeypatch.setenv("LUIGI_CONFIG_PATH", str(tmp_path / "empty-luigi.cfg"))
+    astra.config.reload()
+    sas = tmp_path / "sas"
+    synthetic.write_sample_tree(sas, 6, release="dr13", species="apStar", seed=6, n_visits=1)
+    path = tmp_path / "daily.yml"
+    path.write_text(textwrap.dedent(f"""
+        migrate: [{{release: dr13, species: apStar, sas_base_dir: {sas}}}]
+        pipelines:
+          snr:
+            task: snr
+            params: {{min_good_pixels: 50, use_pixel_mask: false}}
+            srun: {{nodes: 1, procs: 2, time: "00:05:00", jobs_dir: {slurm_jobs_dir}}}
+        products:
+          astraAllStarRocketSNR: {{}}
+    """))
+    plan = load_plan(path)
+    summary = run_daily(plan, DAY1)
+    assert summary.exit_code == 0, summary
+    entry = by_name(summary)["snr"].record["models"]["ApogeeCoaddedSpectrumInApStar"]
+    assert (entry["pending"], entry["done"], entry["failed"], entry["srun_exit_status"]) == (6, 6, 0, 0), entry
+    assert " srun --nodes 1 --procs 2 --time 00:05:00 " in entry["srun"]
+    assert entry["srun"].endswith(" snr ApogeeCoaddedSpectrumInApStar -- --min-good-pixels 50 --use-pixel-mask false")
+    assert RocketSNR.select().count() == 6
+    assert by_name(summary)["astraAllStarRocketSNR"].record["rows"] == 6
+    assert run_daily(plan, DAY1).nothing_to_do

@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+import urllib.parse
 
 import luigi
 import numpy as np
@@ -37,7 +38,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-        relative = self.path.split("/sas/", 1)[-1]
+        relative = urllib.parse.unquote(self.path.split("/sas/", 1)[-1])  # "+" comes as %2B
         path = os.path.join(server.root, relative)
         if not os.path.isfile(path):
             self.send_error(404)
@@ -320,3 +321,32 @@ def test_download_refuses_a_path_outside_the_sas_root(server, remote_file, local
         task.remote_urls()
     assert server.requests == 0
     assert not any(name.startswith("escaped") for name in os.listdir(tmp_path))
+
+
+def test_a_failed_download_fails_only_its_own_spectrum(server, local_sas, tmp_path, monkeypatch):
+    """A class-style batch with use_remote: one file is not on the server (HTTP 404); that spectrum
+    fails with the download's reason, the other two are downloaded and analysed, on every re-run."""
+    import astra
+    from astra.contrib.rocket import EstimateSNR
+    from astra.tools import synthetic
+
+    _use_server(server, tmp_path, monkeypatch)
+    tree = synthetic.write_sample_tree(server.root, 3, release="dr13", species="apStar", seed=3, snr=50, n_visits=1)
+    gone = sorted(tree.paths)[1]
+    os.unlink(gone)  # the server answers 404 for it
+    relative = os.path.relpath(gone, server.root)
+    columns = {name: tuple(keys[name] for keys in tree) for name in tree[0]}
+    task = EstimateSNR(release="dr13", use_remote=True, **columns)
+    assert task.get_batch_size() == 3
+
+    for attempt in range(2):
+        summary = astra.build([task])
+        assert summary.done == 2 and summary.n_failed == 1 and not summary.not_run, summary
+        ((task_id, reason),) = summary.failed
+        assert "download failed" in reason and "HTTP 404" in reason and relative in reason, reason
+        assert summary.skipped == 2 * attempt  # the downloaded spectra are kept, not fetched again
+    downloaded = [p for p in sorted(tree.paths) if p != gone]
+    for path in downloaded:
+        assert os.path.exists(os.path.join(str(local_sas), os.path.relpath(path, server.root)))
+    assert not os.path.exists(os.path.join(str(local_sas), relative))
+    assert sum(1 for m in task.get_batch_tasks() if m.complete()) == 2

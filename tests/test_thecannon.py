@@ -115,26 +115,6 @@ def test_small_pipeline_and_identity(tmp_path, monkeypatch):
         trainer.run()
 
 
-def test_results_to_database(tmp_path, monkeypatch):
-    from astra.cli import main
-    from astra.contrib.thecannon import TestTheCannonToDatabase, TheCannonResult
-    from astropy.io import fits
-
-    train, test, training_set = make_sample(tmp_path, monkeypatch, 40, 4, snr=60)
-    tasks = [TestTheCannonToDatabase(release="dr13", training_set=training_set, **keys) for keys in test]
-    assert astra.build(tasks).done == 4
-    assert astra.build(tasks).skipped == 4  # complete: one query per batch
-    rows = list(TheCannonResult.select())
-    assert len(rows) == 4 and all(r.teff and r.e_teff and r.n_pixels > 7000 for r in rows)
-    assert {r.obj for r in rows} == {keys["obj"] for keys in test}
-    assert rows[0].label_names == "teff,logg,fe_h" and len(rows[0].labels) == 3
-
-    catalogue = tmp_path / "thecannon.fits"
-    assert main(["create", "thecannon", "--output", str(catalogue)]) == 0
-    with fits.open(catalogue) as hdul:
-        assert len(hdul[1].data) == 4 and "TEFF" in [c.name.upper() for c in hdul[1].columns]
-
-
 def test_training_set_table(tmp_path):
     path = str(tmp_path / "t.csv")
     keys = [{"apred": "r6", "apstar": "stars", "telescope": "apo25m", "field": "009+09", "prefix": "ap",

@@ -1,5 +1,7 @@
 """``astra daily``: run a pipelines file's day -- migrate, the pipelines, the products."""
 
+import sys
+
 from astra.runs import recorded_as
 
 NAME = "daily"
@@ -81,4 +83,6 @@ def run(args):
     summary = run_daily(plan, date, workers=args.workers, scheduler_host=args.scheduler_host,
                         scheduler_port=args.scheduler_port, local_scheduler=True if args.local_scheduler else None)
     print(summary)
+    if any(o.status == "not run" and o.text.startswith("Luigi did not run it") for o in summary.outcomes):
+        print(summary.luigi_summary, file=sys.stderr)
     return summary.exit_code

@@ -151,11 +151,11 @@ def run(args):
     :returns: 0 exactly when every spectrum is done or was already complete; 1 otherwise.
     """
     from astra.cli import UsageError
-    from astra.runner import run_over_files
 
     extra = split_extra(getattr(args, "_extra", []))
     if args.model:
-        return _run_function(args, extra)
+        return _run_function(args, extra)  # needs nothing of the class-style runner
+    from astra.runner import run_over_files
     task_class, filters, task_params = check(args)
     try:
         n, summary = run_over_files(

@@ -48,7 +48,9 @@ _TOP = {
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _MIGRATE = ("name", "release", "species", "sas_base_dir", "filters", "workers")
-_PIPELINE = ("task", "inputs", "params", "requires", "workers", "max_batch_size")
+_PIPELINE = ("task", "inputs", "params", "requires", "workers", "max_batch_size", "srun")
+#: What a pipeline's ``srun`` mapping may hold: ``astra srun``'s options.
+_SRUN = ("nodes", "procs", "jobs", "time", "mem", "gres", "partition", "account", "jobs_dir")
 _PRODUCT = ("product", "method", "requires", "release", "output", "where", "filters")
 
 
@@ -207,8 +209,16 @@ def _pipeline(path, name, entry, defaults):
     params = _mapping(path, f"{where}.params", entry.get("params"))
     params = _checked(path, f"{where}.params", ValueError, parse_task_params, function,
                       {str(k): v for k, v in params.items()})
+    srun = entry.get("srun")
+    if srun is not None:
+        srun = _mapping(path, f"{where}.srun", srun)
+        _check_keys(path, f"{where}.srun", srun, _SRUN)
+        for option in ("nodes", "procs", "jobs"):
+            _count(path, f"{where}.srun.{option}", srun.get(option))
+        srun = {str(k): str(v) for k, v in srun.items()}
     spec = {
         "task": str(entry["task"]),
+        "srun": srun,
         "output_model": function.output_model.__name__,
         "upstream_models": sorted(u.model.__name__ for u in getattr(function, "upstreams", {}).values()),
         "inputs": inputs,

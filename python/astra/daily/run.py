@@ -132,7 +132,7 @@ def _outcomes(plan, date, run_id):
         elif upstream:
             outcomes.append(StepOutcome(step, "not run", f"needs {', '.join(upstream)}, which did not finish"))
         else:
-            outcomes.append(StepOutcome(step, "not run", "Luigi did not run it (see Luigi's summary above)"))
+            outcomes.append(StepOutcome(step, "not run", "Luigi did not run it (see Luigi's summary)"))
         failed.add(step.name)
     return outcomes
 

@@ -4,7 +4,9 @@
   become catalogue rows; unchanged files are not opened;
 * a **pipeline** runs its ``@task`` method over the spectra of each input model that have no
   up-to-date result (:func:`astra.tasks.function_runner.run_pending`): what migrate just added,
-  and what an upstream pipeline's new results make due;
+  and what an upstream pipeline's new results make due. With an ``srun`` mapping the spectra
+  go to Slurm instead (``astra srun <task> <Model>``, which splits them into disjoint
+  ``spectrum_pk`` ranges), and the step then checks in the database that each has a result;
 * a **product** runs ``astra create``'s :func:`astra.products.create_product`, unless
   :func:`astra.products.product_is_current` says the file already holds what it would write
   (a named product whose row count and latest ``modified`` match the database's).
@@ -16,10 +18,11 @@ A step that cannot do its work at all raises :class:`StepError`.
 """
 
 import dataclasses
+import json
 import os
 
 
-__all__ = ["StepError", "DayContext", "run_step", "preview_step"]
+__all__ = ["StepError", "DayContext", "run_step", "preview_step", "srun_argv"]
 
 #: Failed spectra or bad files listed by name in a record (all are in the database).
 LISTED = 20
@@ -73,6 +76,61 @@ def _function(step):
     return load_task_function(step.spec["task"])
 
 
+def _argument(value):
+    """A method argument as ``astra run`` parses it from the command line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def srun_argv(step, model_name):
+    """The ``astra srun <options> <task> <Model> -- <params>`` command of a pipeline with ``srun``.
+
+    :param step: a pipeline step whose spec has an ``srun`` mapping (``astra srun``'s options).
+    :param model_name: the input model.
+    """
+    from astra.cluster.slurm import astra_command
+
+    spec = step.spec
+    options = [item for name, value in spec["srun"].items() for item in (f"--{name.replace('_', '-')}", value)]
+    params = [item for name, value in spec["params"].items() for item in (f"--{name.replace('_', '-')}", _argument(value))]
+    return astra_command("srun", options + [spec["task"], model_name] + (["--"] + params if params else []))
+
+
+def _run_on_slurm(step, function, model_name):
+    """``astra srun`` over the pending spectra of ``model_name``, judged by the database afterwards.
+
+    The spectra pending before the submission must all have a result afterwards (a flagged one
+    counts as a failed spectrum); whatever ``astra srun`` printed is kept for the record.
+    """
+    import subprocess
+
+    from astra.models.pipeline import major_minor
+    from astra.tasks.function_query import pending_spectra
+
+    model = function.input_model(model_name)
+    keys = [pk for (pk,) in pending_spectra(model, function).select(model.spectrum_pk).tuples()]
+    entry = {"pending": len(keys), "done": 0, "failed": 0, "not_run": 0, "failures": []}
+    if not keys:
+        return entry
+    argv = srun_argv(step, model_name)
+    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    output = (done.stdout + done.stderr).strip().splitlines()
+    left = {pk for (pk,) in pending_spectra(model, function).select(model.spectrum_pk).tuples()} & set(keys)
+    out, failed = function.output_model, []
+    for start in range(0, len(keys), 900):
+        chunk = keys[start:start + 900]
+        failed.extend(out.select(out.spectrum_pk, out.error).where(
+            out.spectrum_pk.in_(chunk) & (out.v_astra_major_minor == major_minor()) & out.flag_runtime_exception).tuples())
+    entry.update(done=len(keys) - len(left) - len(failed), failed=len(failed), not_run=len(left),
+                 failures=[[f"{function.name}(spectrum_pk={pk})", error] for pk, error in failed[:LISTED]],
+                 srun=" ".join(argv), srun_exit_status=done.returncode, srun_output=output[-LISTED:])
+    if left:
+        raise StepError(f"{model_name}: {len(left)} of {len(keys)} spectra have no result after astra srun "
+                        f"(exit status {done.returncode}): {output[-1] if output else 'no output'}")
+    return entry
+
+
 def _run_pipeline(step, context):
     from astra.tasks.function_runner import run_pending
 
@@ -80,6 +138,11 @@ def _run_pipeline(step, context):
     spec = step.spec
     models, problems, texts = {}, 0, []
     for model_name in spec["inputs"]:
+        if spec.get("srun") is not None:
+            entry = models[model_name] = _run_on_slurm(step, function, model_name)
+            problems += entry["failed"]
+            texts.append(f"{model_name}: {entry['pending']} spectra on Slurm, {entry['done']} done, {entry['failed']} failed")
+            continue
         n, summary = run_pending(function, model_name, task_params=spec["params"], workers=spec["workers"] or 1,
                                  max_batch_size=spec["max_batch_size"], scheduler_host=context.scheduler_host,
                                  scheduler_port=context.scheduler_port)

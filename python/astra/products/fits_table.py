@@ -1,8 +1,10 @@
 """Writing one FITS binary table from column arrays: what every product shares.
 
-A product is a primary HDU of header cards and one binary-table HDU. Each column is built from
-a plain list of values (one per row) and the peewee field that describes it (its type, unit and
-help text), in one pass per column, so the cost per row does not depend on the number of rows:
+A product is a primary HDU of header cards and one binary-table HDU. :func:`fetch_arrays` reads
+a query's rows a chunk at a time and turns each chunk's columns into typed numpy arrays at once
+(:func:`typed_array`), as the peewee field of each column says (its type, unit and help text),
+so the cost per row does not depend on the number of rows and the memory is that of the arrays
+(plus one chunk of rows):
 
 * floats are 64-bit (``D``), missing values NaN;
 * integers and bit fields are 64-bit (``K``), missing values the ``TNULLn`` value
@@ -27,7 +29,10 @@ from astropy.io import fits
 from astra.database.fields import BitField
 from astra.targets import atomic_path
 
-__all__ = ["INT_NULL", "fits_column", "describe_columns", "write_table", "refuse_existing", "utc_timestamp"]
+__all__ = [
+    "INT_NULL", "typed_array", "missing_array", "fetch_arrays", "fits_column", "describe_columns", "write_table",
+    "refuse_existing", "utc_timestamp",
+]
 
 #: TNULL of 64-bit integer columns: the value that means "missing".
 INT_NULL = np.iinfo(np.int64).min
@@ -63,42 +68,104 @@ def _none_mask(values):
     return array, np.equal(array, None)
 
 
-def fits_column(field, values, name=None):
-    """One FITS column of ``values`` written as ``field`` says.
+def typed_array(field, values):
+    """The numpy array a column of ``values`` is written from, typed as ``field`` says.
 
-    :param field: the peewee field describing the values (type, ``unit``).
-    :param values: a list with one value per row (``None`` for missing).
-    :param name: the column's name (default the field's column name).
-    :returns: an :class:`astropy.io.fits.Column`.
+    Floats are ``float64`` (missing: NaN), integers ``int64`` (missing: :data:`INT_NULL`),
+    booleans ``bool`` (missing: false), times and text ASCII bytes (missing: empty), arrays an
+    object array of ``float64`` arrays.
+
+    :param field: the peewee field describing the values.
+    :param values: a sequence with one value per row (``None`` for missing).
     """
     kind = column_kind(field)
-    unit = getattr(field, "unit", None)
-    name = name or field.column_name
     if kind == "float":  # numpy reads None as NaN
-        return fits.Column(name=name, format="D", unit=unit, array=np.array(values, dtype=np.float64))
-    if kind == "int":
+        return np.array(values, dtype=np.float64)
+    if kind in ("int", "bool"):
         array, missing = _none_mask(values)
-        array[missing] = INT_NULL
-        null = INT_NULL if missing.any() else None
-        return fits.Column(name=name, format="K", unit=unit, null=null, array=array.astype(np.int64))
-    if kind == "bool":
-        array, missing = _none_mask(values)
-        array[missing] = False
-        return fits.Column(name=name, format="L", unit=unit, array=array.astype(bool))
+        array[missing] = INT_NULL if kind == "int" else False
+        return array.astype(np.int64 if kind == "int" else bool)
     if kind == "array":
         arrays = np.empty(len(values), dtype=object)
         for i, value in enumerate(values):
             items = json.loads(value) if isinstance(value, str) else (value or [])
             arrays[i] = np.array([np.nan if v is None else v for v in items], dtype=np.float64)
-        return fits.Column(name=name, format="PD()", unit=unit, array=arrays)
+        return arrays
     if kind == "datetime":
         values = [v.isoformat(" ") if isinstance(v, datetime.datetime) else v for v in values]
     texts = ["" if v is None else str(v) for v in values]
     if not "".join(texts).isascii():  # FITS text is ASCII
         texts = [t.encode("ascii", "replace").decode("ascii") for t in texts]
-    array = np.array(texts, dtype="S")
+    return np.array(texts, dtype="S") if texts else np.zeros(0, dtype="S1")
+
+
+def missing_array(field, count):
+    """``count`` missing values of ``field``'s kind (what :func:`typed_array` makes of ``None``).
+
+    :param field: the peewee field describing the column.
+    :param count: the number of rows.
+    """
+    kind = column_kind(field)
+    if kind == "array":
+        arrays = np.empty(count, dtype=object)
+        for i in range(count):
+            arrays[i] = np.zeros(0, dtype=np.float64)
+        return arrays
+    fill = {"float": (np.nan, np.float64), "int": (INT_NULL, np.int64), "bool": (False, bool)}
+    value, dtype = fill.get(kind, (b"", "S1"))
+    return np.full(count, value, dtype=dtype)
+
+
+def fetch_arrays(db, query, fields, chunk=5000):
+    """Run ``query`` once; its result as one :func:`typed_array` per selected column.
+
+    Rows are read ``chunk`` at a time and each chunk is turned into typed arrays at once, so the
+    Python objects of only one chunk are alive at any time.
+
+    :param db: the database.
+    :param query: a peewee query.
+    :param fields: the field describing each selected column, in order.
+    :param chunk: rows read at a time.
+    :returns: ``(number of rows, list of arrays)``.
+    """
+    sql, params = query.sql()
+    cursor = db.execute_sql(sql, params)
+    parts = [[] for _ in fields]
+    count = 0
+    while True:
+        rows = cursor.fetchmany(chunk)
+        if not rows:
+            break
+        count += len(rows)
+        for part, field, values in zip(parts, fields, zip(*rows)):
+            part.append(typed_array(field, values))
+    return count, [np.concatenate(part) if part else typed_array(field, []) for part, field in zip(parts, fields)]
+
+
+def fits_column(field, array, name=None):
+    """One FITS column of ``array`` (a :func:`typed_array`), written as ``field`` says.
+
+    :param field: the peewee field describing the values (type, ``unit``).
+    :param array: the column's typed values (a list of values is typed first).
+    :param name: the column's name (default the field's column name).
+    :returns: an :class:`astropy.io.fits.Column`.
+    """
+    if not isinstance(array, np.ndarray):
+        array = typed_array(field, array)
+    kind = column_kind(field)
+    unit = getattr(field, "unit", None)
+    name = name or field.column_name
+    if kind == "float":
+        return fits.Column(name=name, format="D", unit=unit, array=array)
+    if kind == "int":
+        null = INT_NULL if (array == INT_NULL).any() else None
+        return fits.Column(name=name, format="K", unit=unit, null=null, array=array)
+    if kind == "bool":
+        return fits.Column(name=name, format="L", unit=unit, array=array)
+    if kind == "array":
+        return fits.Column(name=name, format="PD()", unit=unit, array=array)
     width = max(1, array.dtype.itemsize)
-    return fits.Column(name=name, format=f"{width}A", unit=unit, array=array)
+    return fits.Column(name=name, format=f"{width}A", unit=unit, array=array.astype(f"S{width}"))
 
 
 def describe_columns(hdu, fields, flags=None):
@@ -184,7 +251,8 @@ def write_table(path, primary_cards, columns, extname, flags=None, categories=()
 
     :param path: the output path (missing directories are created).
     :param primary_cards: ``(keyword, value, comment)`` cards of the primary header, in order.
-    :param columns: ``(name, field, values)`` of each column, in order (``values`` a list).
+    :param columns: ``(name, field, values)`` of each column, in order (``values`` a
+        :func:`typed_array`, or a list of values).
     :param extname: the table HDU's ``EXTNAME``.
     :param flags: named flags to describe (see :func:`describe_columns`).
     :param categories: ``(text, column name)`` pairs: a category card before that column.

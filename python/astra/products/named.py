@@ -8,10 +8,12 @@ star-level or visit spectra themselves (see :mod:`astra.products.names` for the 
 summary (:func:`~astra.products.summary.create_summary`).
 
 Each catalogue table of the product is read with one query (the results joined to the table
-and to the sources) through the database cursor, straight into one list per column; the
-tables' rows are then put in ``spectrum_pk`` order and written by
-:func:`~astra.products.fits_table.write_table`. Nothing is done per row but copying its
-values, so the time per row does not grow with the number of rows.
+and to the sources) through the database cursor, a chunk of rows at a time, into one typed
+numpy array per column (:func:`~astra.products.fits_table.fetch_arrays`); the tables' arrays
+are joined, put in ``spectrum_pk`` order and written by
+:func:`~astra.products.fits_table.write_table`. Nothing is done per row but converting its
+values, so the time per row does not grow with the number of rows, and the memory is that of
+the arrays.
 
 The primary header has ``ASTRA`` (the version that wrote the file), ``V_ASTRA`` (the
 major.minor of the results), ``PRODUCT``, ``RELEASE`` (the release asked for, or the releases
@@ -24,16 +26,17 @@ and the filters as ``COMMENT`` cards.
 import contextlib
 import os
 
+import numpy as np
 import peewee
 
 import astra
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
 from astra.models.source import Source
-from astra.products.fits_table import refuse_existing, utc_timestamp, write_table
+from astra.products.fits_table import fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp, write_table
 from astra.products.layout import level_tables, product_columns
 from astra.products.names import Product, product_path, resolve_product
-from astra.products.summary import create_summary, fetch_columns, version_condition
+from astra.products.summary import create_summary, version_condition
 
 __all__ = ["create_product", "product_is_current"]
 
@@ -125,27 +128,29 @@ def _table_queries(product, tables, columns, filters, where, all_versions, db):
 
 
 def _rows(product, tables, columns, filters, where, all_versions, db):
-    """Every row of the product, as one list per column, in ``spectrum_pk`` order."""
-    values = [[] for _ in columns]
+    """Every row of the product, as one typed array per column, in ``spectrum_pk`` order."""
+    parts = [[] for _ in columns]
     queries = _table_queries(product, tables, columns, filters, where, all_versions, db)
     with contextlib.closing(queries):  # unbinds the models at once, also after an error
         for table, query, places in queries:
+            fields = [c.field for c, p in zip(columns, places) if isinstance(p, int)]
             try:
-                count, fetched = fetch_columns(db, query, sum(isinstance(p, int) for p in places))
+                count, fetched = fetch_arrays(db, query, fields)
             except peewee.DatabaseError as error:
                 first = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 raise ValueError(f"{table.__name__}: {first}") from None
-            for column, place in zip(values, places):
+            for part, column, place in zip(parts, columns, places):
                 if place == "table":
-                    column.extend([table.__name__] * count)
+                    part.append(np.full(count, table.__name__.encode("ascii")))
                 elif place is None:
-                    column.extend([None] * count)
+                    part.append(missing_array(column.field, count))
                 else:
-                    column.extend(fetched[place])
+                    part.append(fetched[place])
+    values = [np.concatenate(part) if part else typed_array(c.field, []) for part, c in zip(parts, columns)]
     keys = values[[c.name for c in columns].index("spectrum_pk")]
-    if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):  # several tables: merge
-        order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: versions keep their order
-        values = [[column[i] for i in order] for column in values]
+    if (np.diff(keys) < 0).any():  # several tables: merge (stable: versions keep their order)
+        order = np.argsort(keys, kind="stable")
+        values = [array[order] for array in values]
     return values
 
 
@@ -159,6 +164,7 @@ def _selection_comments(filters, where, all_versions):
 
 
 def _latest(values):
+    """The latest of the ``MAX(modified)`` values of the tables, as text (as a product writes it)."""
     present = [v for v in values if v is not None]
     if not present:
         return ""
@@ -221,8 +227,8 @@ def create_product(
     names = [c.name for c in columns]
     count = len(values[0])
     major, minor = astra.version_info()
-    row_releases = ",".join(releases) or ",".join(sorted({r for r in values[names.index("release")] if r}))
-    modified = values[names.index("modified")]
+    row_releases = ",".join(releases) or ",".join(r.decode() for r in np.unique(values[names.index("release")]) if r)
+    latest = max(values[names.index("modified")].tolist(), default=b"").decode()
     cards = [
         ("ASTRA", astra.__version__, "Astra version that wrote this file"),
         ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
@@ -230,7 +236,7 @@ def create_product(
         ("RELEASE", row_releases, "SDSS data release(s) of the rows"),
         ("CREATED", utc_timestamp(), "When this file was written (UTC)"),
         ("NROWS", count, "Number of rows"),
-        ("MODIFIED", _latest(modified), "Latest change of a row (UTC)"),
+        ("MODIFIED", latest, "Latest change of a row (UTC)"),
         ("TABLES", ",".join(t.__name__ for t in tables), "Catalogue tables"),
     ]
     if product.model is not None:

@@ -22,7 +22,7 @@ import astra
 import astra.config
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
-from astra.products.fits_table import INT_NULL, refuse_existing, utc_timestamp, write_table
+from astra.products.fits_table import INT_NULL, fetch_arrays, refuse_existing, utc_timestamp, write_table
 
 __all__ = ["create_summary", "default_summary_path", "summary_columns", "product_name", "INT_NULL"]
 
@@ -81,21 +81,6 @@ def _query(model, filters, where, all_versions):
     return query
 
 
-def fetch_columns(db, query, width):
-    """Run ``query`` once through the cursor; its result as one list per selected column.
-
-    :param db: the database.
-    :param query: a peewee query.
-    :param width: the number of selected columns.
-    :returns: ``(number of rows, list of column lists)``.
-    """
-    sql, params = query.sql()
-    rows = db.execute_sql(sql, params).fetchall()
-    if not rows:
-        return 0, [[] for _ in range(width)]
-    return len(rows), [list(column) for column in zip(*rows)]
-
-
 def create_summary(model, path=None, overwrite=False, filters=None, where=None, all_versions=False, db=None):
     """Write the summary FITS table of ``model``'s results.
 
@@ -115,7 +100,7 @@ def create_summary(model, path=None, overwrite=False, filters=None, where=None, 
     ensure_table(model, db=db)
     columns = summary_columns(model)
     with model.bind_ctx(db, bind_refs=False, bind_backrefs=False):
-        count, values = fetch_columns(db, _query(model, filters, where, all_versions), len(columns))
+        count, values = fetch_arrays(db, _query(model, filters, where, all_versions), columns)
     major, minor = astra.version_info()
     cards = [
         ("ASTRA", astra.__version__, "Astra version that wrote this file"),

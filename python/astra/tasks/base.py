@@ -22,12 +22,15 @@ from luigi.task import flatten
 
 import astra
 import astra.config
+import astra.forking
 from astra.parameters import IntParameter, is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.tasks import identity
 from astra.tasks.batch_run import BatchRunMixin
 from astra.tasks.display import SchedulerDisplayMixin
 from astra.tasks.plan import TaskRegister, plan_for
+
+astra.forking.install()  # forked Luigi workers find the spectrum readers imported
 
 __all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS"]
 

@@ -68,6 +68,7 @@ import astra.config
 import astra.runs
 from astra.claims import claim_runs
 from astra.targets import atomic_open
+from astra.tasks.inputs import InputFileError  # noqa: F401 (one check for every kind of task)
 
 __all__ = [
     "BatchRunMixin",
@@ -91,10 +92,6 @@ MAX_REPORTED_FAILURES = 200
 
 #: The line of a batch's Luigi explanation that carries its :class:`BatchOutcome`.
 OUTCOME_MARKER = "astra-batch-outcome: "
-
-
-class InputFileError(RuntimeError):
-    """A member's input file is missing, empty, unreadable or could not be downloaded."""
 
 
 class ResultNotStoredError(RuntimeError):

@@ -187,18 +187,9 @@ def write_result_fits(model, results, path):
     :param results: model instances.
     :param path: the file to write.
     """
-    from astropy.io import fits
+    from astra.products.fits_table import write_table  # the writer of astra create's products
 
-    from astra.products.summary import _column, _header_cards, _place_category_cards
-    from astra.targets import atomic_path
-
-    fields = list(model._meta.sorted_fields)
-    columns = [_column(field, [r.__data__.get(field.name) for r in results]) for field in fields]
-    hdu = fits.BinTableHDU.from_columns(columns, name=model._meta.table_name.upper())
-    categories = _header_cards(model, hdu, fields)
-    primary = fits.PrimaryHDU()
-    primary.header["ASTRA"] = (astra.__version__, "Astra version that wrote this file")
-    primary.header["MODEL"] = (model.__name__, "Results model")
-    with atomic_path(path) as temporary:
-        fits.HDUList([primary, hdu]).writeto(temporary)
-        _place_category_cards(temporary, categories)
+    cards = [("ASTRA", astra.__version__, "Astra version that wrote this file"), ("MODEL", model.__name__, "Results model")]
+    columns = [(f.column_name, f, [r.__data__.get(f.name) for r in results]) for f in model._meta.sorted_fields]
+    write_table(path, cards, columns, model._meta.table_name.upper(), flags=model.flag_fields(),
+                categories=model.category_headers(), overwrite=True)

@@ -14,6 +14,13 @@ that notes when the function first asks for one:
   previous result until it yields this one. Time Astra spends between results (writing rows)
   is charged to no result.
 
+**A bad input file** (missing, empty, not a regular file) is found before the function sees
+the spectrum, by the same check class-style tasks make (:mod:`astra.tasks.inputs`): the
+spectrum gets a row flagged ``flag_runtime_exception`` whose ``error`` names the file, and the
+function is never handed it, so it goes on without a restart (with ``re_raise_exceptions=True``
+the :class:`~astra.tasks.inputs.InputFileError` is raised after that row is written). A file
+that exists but cannot be read is the function's to handle: its reader raises, naming the file.
+
 **A spectrum that cannot be processed.** When the generator raises, the spectrum it last asked
 for gets a row flagged ``flag_runtime_exception`` with the error in ``error``, and the function
 is called again over the spectra it has not finished (its overhead counted again, and shared
@@ -28,6 +35,7 @@ import logging
 import time
 
 from astra.models.pipeline import file_mtime_seconds
+from astra.tasks.inputs import InputFileError, input_file_problem
 
 __all__ = ["execute", "TaskFunctionError"]
 
@@ -46,6 +54,7 @@ class _Feed:
         self.first_request = None
         self.outstanding = {}  # id(spectrum) -> spectrum, handed out and not yet answered
         self.last = None
+        self.rejected = []  # (spectrum, InputFileError): bad input files, never handed out
 
     def __iter__(self):
         return self
@@ -53,15 +62,26 @@ class _Feed:
     def __next__(self):
         if self.first_request is None:
             self.first_request = time.perf_counter()
-        if not self._queue:
-            raise StopIteration
-        spectrum = self._queue.popleft()
+        while True:
+            if not self._queue:
+                raise StopIteration
+            spectrum = self._queue.popleft()
+            path = getattr(spectrum, "path", None)
+            problem = input_file_problem(path) if isinstance(path, str) else None
+            if problem is None:
+                break
+            self.rejected.append((spectrum, InputFileError(problem[1])))
         self.outstanding[_pk(spectrum)] = spectrum
         self.last = spectrum
         return spectrum
 
     def __len__(self):
         return len(self._queue)
+
+    def take_rejected(self):
+        """The spectra refused for a bad input file since the last call, with their errors."""
+        rejected, self.rejected = self.rejected, []
+        return rejected
 
     def answered(self, result):
         """Note that ``result`` answers its spectrum; tell it the spectrum's catalogue model."""
@@ -76,6 +96,10 @@ class _Feed:
         self.outstanding.pop(_pk(failed), None)
         left = list(self.outstanding.values()) + list(self._queue)
         return _Feed(left)
+
+
+_DONE = object()  # the generator finished
+_FAILED = object()  # the generator raised
 
 
 def _pk(spectrum):
@@ -121,24 +145,31 @@ def execute(function, spectra, params, output_model, sink, re_raise_exceptions=F
             resumed = time.perf_counter()
             failed = None
             while True:
+                error = None
                 try:
                     result = next(generator)
                 except StopIteration:
-                    break
-                except Exception as error:  # one spectrum must not lose the others
-                    if feed.last is None:
-                        raise
-                    failed = feed.last
-                    failure = _flagged(output_model, failed, error, share, feed, called, total)
-                    for written in sink.add(failure):
-                        yield written
+                    result = _DONE
+                except Exception as caught:  # one spectrum must not lose the others
+                    result, error = _FAILED, caught
+                failures = feed.take_rejected()  # bad input files, never handed out
+                if result is _FAILED and feed.last is not None:
+                    failed = feed.last  # the spectrum it last asked for
+                    failures.append((failed, error))
+                for spectrum, problem in failures:
+                    failure = _flagged(output_model, spectrum, problem, share, feed, called, total)
                     if on_result is not None:
                         on_result(failure)
+                    for written in sink.add(failure):
+                        yield written
                     if re_raise_exceptions:
                         for written in sink.close():
                             yield written
                         closed = True
-                        raise
+                        raise problem
+                if result is _FAILED and failed is None:
+                    raise error  # before it asked for any spectrum: no spectrum's fault
+                if result is _DONE or result is _FAILED:
                     break
                 now = time.perf_counter()
                 if share is None:

@@ -45,7 +45,7 @@ method needs ``results_output: database``.
 Both kinds of condition (:class:`Upstream`, :class:`SpectraQuery`) answer the same questions
 as SQL conditions on a catalogue row -- ``selects`` (the method runs on it), ``decided`` (its
 upstream results exist), ``changed_after`` (an upstream result is newer than the method's) --
-and ``lookup`` for a batch of keys; :mod:`astra.tasks.function_query` and the Luigi task
+and ``lookup`` for a batch of spectra; :mod:`astra.tasks.function_query` and the Luigi task
 ask only those.
 """
 
@@ -59,8 +59,8 @@ from astra.database.migrations import ensure_table
 from astra.models.pipeline import major_minor
 
 __all__ = [
-    "Upstream", "SpectraQuery", "same_source", "BySource", "UpstreamResults", "UpstreamError", "upstreams_of", "select_with_upstreams", "decided_against",
-    "require_database", "register_writer", "writer_of",
+    "Upstream", "SpectraQuery", "same_source", "BySource", "UpstreamResults", "UpstreamError", "upstreams_of",
+    "select_with_upstreams", "decided_against", "require_database", "register_writer", "writer_of",
 ]
 
 logger = logging.getLogger("astra")

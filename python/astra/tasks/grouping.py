@@ -16,7 +16,8 @@ never changes by joining a batch.
 import operator
 
 import astra.config
-from astra.parameters import FloatParameter, _CanonicalMixin, is_batch_value
+from astra.parameters import FloatParameter, _CanonicalMixin
+from astra.tasks import members
 from astra.tasks.base import BaseTask
 from astra.tasks.plan import plan_for
 
@@ -34,7 +35,8 @@ def _tuple_getter(names):
 
 
 class _Grouping:
-    """How tasks of one class are keyed and split into member rows."""
+    """How tasks of one class are keyed (members become rows and rows become batches in
+    :mod:`astra.tasks.members`)."""
 
     def __init__(self, cls):
         plan = plan_for(cls)
@@ -61,15 +63,6 @@ class _Grouping:
             names = set(self.batch_names)
             key = tuple(sorted((n, v) for n, v in task.identity_params().items() if n not in names))
         return key
-
-    def rows(self, task):
-        """The batch parameters of each member of ``task`` as tuples, without building members."""
-        values = task.param_kwargs
-        size = task.get_batch_size()
-        if size == 1:
-            return (self.row(values),)
-        columns = [values[n] if is_batch_value(values[n]) else (values[n],) * size for n in self.batch_names]
-        return zip(*columns)
 
 
 def batch_tasks(tasks, max_batch_size=None):
@@ -111,7 +104,7 @@ def batch_tasks(tasks, max_batch_size=None):
         if task._batch_size == 1:
             rows.setdefault(grouping.row(task.param_kwargs), None)
         else:
-            for row in grouping.rows(task):
+            for row in members.rows(task.param_kwargs, grouping.batch_names, task._batch_size):
                 rows.setdefault(row, None)
 
     batches = []
@@ -119,10 +112,7 @@ def batch_tasks(tasks, max_batch_size=None):
         ordered = list(rows)
         for start in range(0, len(ordered), max_batch_size):
             values = dict(first.param_kwargs)
-            for name, column in zip(grouping.batch_names, zip(*ordered[start : start + max_batch_size])):
-                head = column[0]
-                # A column whose values are all equal is given as that value (it broadcasts).
-                values[name] = head if column.count(head) == len(column) else column
+            values.update(members.from_rows(grouping.batch_names, ordered[start : start + max_batch_size]))
             # The members' values are normalised and complete already: no second resolution.
             batch = grouping.plan.instance(values)
             # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.

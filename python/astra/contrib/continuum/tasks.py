@@ -47,11 +47,10 @@ from astra.tasks import BaseTask
 from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
 
-# At import, not in process(): forked Luigi workers would import specutils again per batch.
-from astra.tools.spectrum import read_spectrum
-
 __all__ = [
     "ContinuumNormalise",
+    "Normaliser",
+    "SETTINGS",
     "normalise",
     "fit_continuum",
     "sinusoid_design",
@@ -315,6 +314,66 @@ def read_normalised(path):
     return NormalisedSpectrum(wavelength, *arrays, header)
 
 
+# ---------------------------------------------------------------------- settings
+
+#: The continuum settings: the parameters of :class:`ContinuumNormalise` besides the species
+#: and the data-model keys (a method that normalises spectra itself takes the same ones).
+SETTINGS = (
+    "order", "length_scale", "continuum_pixels", "boss_method", "boss_degree", "knot_spacing",
+    "n_iterations", "clip_low", "clip_high",
+)
+
+
+def fit_options(species, settings):
+    """Keyword arguments of :func:`fit_continuum` for a species and continuum settings.
+
+    :param species: the data-model name (``apStar``, ``apVisit``, ``spec``, ...).
+    :param settings: values of :data:`SETTINGS` by name.
+    """
+    common = dict(n_iterations=settings["n_iterations"], clip_low=settings["clip_low"], clip_high=settings["clip_high"])
+    if datamodels.get(species).instrument == "boss":
+        return dict(common, method=settings["boss_method"], degree=settings["boss_degree"],
+                    knot_spacing=settings["knot_spacing"], regions=None)
+    return dict(common, method="sinusoid", order=settings["order"], length_scale=settings["length_scale"],
+                regions=APOGEE_REGIONS)
+
+
+class Normaliser:
+    """Continuum normalisation of one species with fixed settings (what a batch sets up once).
+
+    ``Normaliser("apStar")(wavelength, flux, ivar, mask)`` normalises as
+    :class:`ContinuumNormalise` does with the same settings.
+
+    :param species: the data-model name.
+    :param settings: values of :data:`SETTINGS` by name; missing ones take
+        :class:`ContinuumNormalise`'s defaults.
+    :raises FileNotFoundError: if ``continuum_pixels`` names a file that does not exist.
+    """
+
+    def __init__(self, species, settings=None):
+        params = dict(ContinuumNormalise.get_params())
+        given = dict(settings or {})
+        unknown = sorted(set(given) - set(SETTINGS))
+        if unknown:
+            raise ValueError(f"unknown continuum setting(s) {', '.join(unknown)} (known: {', '.join(SETTINGS)})")
+        self.species = species
+        #: The settings in force.
+        self.settings = {
+            name: given[name] if name in given else params[name].task_value("ContinuumNormalise", name) for name in SETTINGS
+        }
+        #: The keyword arguments of :func:`fit_continuum`.
+        self.options = fit_options(species, self.settings)
+        if datamodels.get(species).grid is APSTAR_GRID:  # the mask is on the apStar grid
+            self.options["continuum_pixels"] = load_continuum_pixels(self.settings["continuum_pixels"] or None)
+
+    def __call__(self, wavelength, flux, ivar, mask=None):
+        """Normalise: see :func:`normalise`.
+
+        :returns: ``(normalised_flux, normalised_ivar, continuum)``.
+        """
+        return normalise(wavelength, flux, ivar, mask=mask, **self.options)
+
+
 # ---------------------------------------------------------------------- the task
 
 
@@ -352,32 +411,26 @@ class ContinuumNormalise(SpectrumKeysMixin, BaseTask):
         """The normalised spectrum of one file (FITS)."""
         return self.local_target("continuum.fits")
 
+    def settings(self):
+        """This task's continuum settings (:data:`SETTINGS`) by name."""
+        return {name: getattr(self, name) for name in SETTINGS}
+
     def setup(self):
-        """Load the continuum pixel mask once per batch (apStar)."""
-        if datamodels.get(self.species).grid is not APSTAR_GRID:
-            return None  # the mask is on the apStar grid: other spectra use every good pixel
-        return load_continuum_pixels(self.continuum_pixels or None)
+        """The :class:`Normaliser` of this batch (the continuum pixel mask is loaded once)."""
+        return Normaliser(self.species, self.settings())
 
     def fit_options(self):
         """Keyword arguments of :func:`fit_continuum` for this task's species and settings."""
-        common = dict(n_iterations=self.n_iterations, clip_low=self.clip_low, clip_high=self.clip_high)
-        if datamodels.get(self.species).instrument == "boss":
-            return dict(common, method=self.boss_method, degree=self.boss_degree, knot_spacing=self.knot_spacing, regions=None)
-        return dict(common, method="sinusoid", order=self.order, length_scale=self.length_scale, regions=APOGEE_REGIONS)
+        return fit_options(self.species, self.settings())
 
-    def process(self, task, pixels):
+    def process(self, task, normaliser):
         """Read the spectrum, normalise every row and write one FITS file atomically."""
+        from astra.tools.spectrum import read_spectrum  # imported before Luigi forks: astra.forking
 
         path = task.input().path
         spectrum = read_spectrum(path, kind=self.species)
         wavelength = spectrum.spectral_axis.value
-        flux = spectrum.flux.value
-        ivar = spectrum.uncertainty.array
-        mask = spectrum.mask
-        options = self.fit_options()
-        if pixels is not None:
-            options["continuum_pixels"] = pixels
-        flux_n, ivar_n, continuum = normalise(wavelength, flux, ivar, mask=mask, **options)
+        flux_n, ivar_n, continuum = normaliser(wavelength, spectrum.flux.value, spectrum.uncertainty.array, spectrum.mask)
         if not np.any(ivar_n > 0):
             raise ValueError(f"{path}: no pixel could be normalised")
         self._write(task, path, wavelength, flux_n, ivar_n, continuum)

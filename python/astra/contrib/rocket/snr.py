@@ -12,9 +12,6 @@ from astra.tasks.io import ApStarFile, ApVisitFile, SpecFile
 from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, SpectrumKeysMixin, supported_file_task
 from astra.tasks.removed import removed_task
 
-# Imported here, not in process(): Luigi runs each task of a multi-worker run in a forked
-# process, which would otherwise import specutils (seconds) again for every batch.
-from astra.tools.spectrum import read_arrays
 
 __all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES"]
 
@@ -76,6 +73,8 @@ class EstimateSNR(SpectrumKeysMixin, BaseTask):
         :param task: a single-spectrum member.
         :returns: ``(path, snr list, bad-pixel mask or None, inverse variances)``.
         """
+        from astra.tools.spectrum import read_arrays  # imported before Luigi forks: astra.forking
+
         path = task.input().path
         # Arrays are all S/N needs; the species is known, so no reader identification either.
         spectrum = read_arrays(path, datamodels.get(self.species).name)

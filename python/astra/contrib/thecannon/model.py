@@ -24,7 +24,6 @@ import io
 import json
 
 import numpy as np
-from scipy.optimize import least_squares
 
 __all__ = ["CannonModel", "terms", "design_matrix", "FLAGS"]
 
@@ -276,6 +275,8 @@ class CannonModel:
             ``reduced_chi2``, ``n_pixels``, ``flags`` (int, bits of :data:`FLAGS`),
             ``flag_names``, ``covariance`` (physical units, list of lists), ``start``.
         """
+        from scipy.optimize import least_squares  # not at import: `astra run` with nothing to do
+
         flux = np.asarray(flux, dtype=float)
         ivar = np.asarray(ivar, dtype=float)
         if flux.shape != (self.theta.shape[0],):

@@ -20,21 +20,18 @@ import os
 import numpy as np
 
 import astra
-from astra.contrib.thecannon.model import FLAGS, CannonModel
-from astra.contrib.thecannon.results import TheCannonResult
-from astra.database import DatabaseOutputMixin
+from astra.contrib.thecannon.model import CannonModel
+from astra.contrib.continuum import SETTINGS, SPECIES, ContinuumNormalise, read_normalised
 from astra.tasks import BaseTask
-from astra.contrib.continuum import SPECIES, ContinuumNormalise, read_normalised
 from astra.tasks.io import LocalTargetTask
 from astra.tasks.io.base import SPECTRUM_ID_PARAMETERS, IntKeyParameter, SpectrumKeysMixin
+from astra.tasks.removed import removed_task
 
-__all__ = ["TrainTheCannon", "TestTheCannon", "read_training_set", "write_training_set", "file_hash"]
+__all__ = ["TrainTheCannon", "TestTheCannon", "TestTheCannonToDatabase", "read_training_set", "write_training_set",
+           "file_hash"]
 
 #: The continuum settings shared by the training task, the test task and ContinuumNormalise.
-CONTINUUM_PARAMETERS = (
-    "species", "order", "length_scale", "continuum_pixels", "boss_method", "boss_degree",
-    "knot_spacing", "n_iterations", "clip_low", "clip_high",
-)
+CONTINUUM_PARAMETERS = ("species", *SETTINGS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -260,7 +257,9 @@ class TestTheCannon(SpectrumKeysMixin, _TrainingSetTask):
     ``model_path`` (an existing model file). The model is loaded once per batch.
 
     Output per spectrum: ``<hash>-thecannon.json`` with ``labels``, ``uncertainties``,
-    ``chi2``, ``reduced_chi2``, ``n_pixels``, ``flags`` and ``flag_names``.
+    ``chi2``, ``reduced_chi2``, ``n_pixels``, ``flags`` and ``flag_names``. For results in the
+    results database, run the ``@task`` :func:`astra.contrib.thecannon.thecannon` over the
+    catalogue instead (it loads the same model files).
     """
 
     __test__ = False  # not a pytest test class
@@ -320,30 +319,11 @@ class TestTheCannon(SpectrumKeysMixin, _TrainingSetTask):
             json.dump(result, fp, indent=1)
 
 
-class TestTheCannonToDatabase(DatabaseOutputMixin, TestTheCannon):
-    """:class:`TestTheCannon` writing one :class:`TheCannonResult` row per spectrum."""
-
-    __test__ = False  # not a pytest test class
-    result_model = TheCannonResult
-
-    def process(self, task, context):
-        """Fit the labels of one spectrum and return its result row's values."""
-        result = self.fit(task, context)
-        labels, errors = result["labels"], result["uncertainties"]
-        names = list(labels)
-        flags = result["flags"]
-        return {
-            **{name: labels[name] for name in ("teff", "logg", "fe_h") if name in labels},
-            **{f"e_{name}": errors[name] for name in ("teff", "logg", "fe_h") if name in errors},
-            "label_names": ",".join(names),
-            "labels": [labels[n] for n in names],
-            "e_labels": [errors[n] for n in names],
-            "chi2": result["chi2"],
-            "reduced_chi2": result["reduced_chi2"],
-            "n_pixels": result["n_pixels"],
-            "model_path": result["model"],
-            "flag_not_converged": bool(flags & FLAGS["NOT_CONVERGED"]),
-            "flag_outside_training": bool(flags & FLAGS["OUTSIDE_TRAINING"]),
-            "flag_few_pixels": bool(flags & FLAGS["FEW_PIXELS"]),
-            "flag_high_chi2": bool(flags & FLAGS["HIGH_CHI2"]),
-        }
+TestTheCannonToDatabase = removed_task(
+    "TestTheCannonToDatabase",
+    "a method is written once and the results_output setting says where its results go; run the "
+    "@task astra.contrib.thecannon.thecannon over the catalogue (astra run thecannon "
+    "ApogeeCoaddedSpectrumInApStar --model-path model.npz, or --training-set training.csv), "
+    "which writes TheCannon rows to the results database; TestTheCannon still writes one JSON file per spectrum",
+    module=__name__,
+)

@@ -22,7 +22,6 @@ When the file is missing, the task is a missing external dependency for Luigi, u
 
 import logging
 import os
-import stat
 
 import luigi
 
@@ -32,7 +31,7 @@ from astra.parameters import is_batch_value, transparent, trusted
 from astra.targets import AtomicFileTarget
 from astra.tasks import members
 from astra.tasks.base import BaseTask
-from astra.tasks.batch_run import InputFileError
+from astra.tasks.inputs import EMPTY, MISSING, InputFileError, input_file_problem
 from astra.tasks.io import download as _download
 from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
 from astra.tasks.io.special import apgprefix
@@ -363,25 +362,19 @@ class SDSSDataModelTask(BaseTask):
             found, empty (0 bytes), not a file, or the download failed (with its reason).
         """
         path = self.local_path
-        try:
-            info = os.stat(path)
-        except FileNotFoundError:
-            info = None
-        except OSError as error:
-            raise InputFileError(f"{self.get_task_family()}: cannot read {path}: {error.strerror or error}") from None
-        if info is not None and not stat.S_ISREG(info.st_mode):
-            raise InputFileError(f"{self.get_task_family()}: {path} is not a file")
-        if info is not None and info.st_size > 0:
+        problem = input_file_problem(path)
+        if problem is None:
             return
-        if self.use_remote:
+        kind, message = problem
+        if self.use_remote and kind in (MISSING, EMPTY):
             try:
                 _download.download(_download.remote_url(self.template.relative(self.param_kwargs)), path)
             except _download.DownloadError as error:
                 raise InputFileError(f"{self.get_task_family()}: download failed: {error}") from None
             return
-        if info is not None:
-            raise InputFileError(f"{self.get_task_family()}: empty file (0 bytes): {path}")
-        raise InputFileError(self.missing_file_message())
+        if kind == MISSING:
+            raise InputFileError(self.missing_file_message())
+        raise InputFileError(f"{self.get_task_family()}: {message}")
 
     def missing_file_message(self):
         """A message naming the missing file(s) and how to get them."""
