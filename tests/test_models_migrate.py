@@ -143,10 +143,19 @@ def test_worker_processes_give_the_same_rows(sas, db_url, monkeypatch):
     synthetic.corrupt_file(tree.paths[2], "truncated")
     monkeypatch.setattr(engine, "POOL_THRESHOLD", 1)
     monkeypatch.setattr(engine, "READ_CHUNK", 5)
+    monkeypatch.setattr(engine, "WRITE_CHUNK", 4)  # three transactions, with the larger page cache
+    from astra.database.connection import get_database, is_postgresql
+
+    db = get_database()
+    sqlite = not is_postgresql(db)
+    before = db.execute_sql("PRAGMA cache_size").fetchone()[0] if sqlite else None
     summary = migrate_files("dr13", "apStar", sas_base_dir=str(root), workers=2)
     assert (summary.new, summary.bad) == (11, 1)
     rows = _rows()
     assert rows[tree.paths[2]].flag_bad_file and rows[tree.paths[3]].snr is not None
+    assert len(rows) == 12 and Spectrum.select().count() == 12
+    if sqlite:  # the connection's own setting is back
+        assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == before
 
 
 def test_bad_arguments_are_refused_with_their_name(sas, db_url):

@@ -24,7 +24,7 @@ the same ``sdss_id``.
 from astra.database.connection import write_transaction
 from astra.database.fields import BigIntegerField, FloatField, TextField
 from astra.models.base import BaseModel
-from astra.models.bulk import allocate_pks, insert_rows, select_in
+from astra.models.bulk import allocate_pks, insert_tuples, select_in
 
 __all__ = ["Source", "SOURCE_IDENTIFIERS", "resolve_sources"]
 
@@ -97,14 +97,14 @@ def resolve_sources(wanted, db):
     new = [key for key in wanted if key not in found]
     if new:
         pks = allocate_pks(Source, len(new), db)
+        names = ("pk", *SOURCE_IDENTIFIERS, "ra", "dec")
+        place = {column: 1 + i for i, column in enumerate(SOURCE_IDENTIFIERS)}
         rows = []
         for pk, (column, value) in zip(pks, new):
-            ra, dec = wanted[(column, value)]
-            row = dict.fromkeys(SOURCE_IDENTIFIERS)
-            row.update(pk=pk, ra=ra, dec=dec)
-            row[column] = value
-            rows.append(row)
+            row = [pk, *(None for _ in SOURCE_IDENTIFIERS), *wanted[(column, value)]]
+            row[place[column]] = value
+            rows.append(tuple(row))
             found[(column, value)] = pk
-        insert_rows(Source, rows, db)
+        insert_tuples(Source, names, rows, db)
     return found
 
