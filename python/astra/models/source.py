@@ -99,12 +99,14 @@ def resolve_sources(wanted, db):
         pks = allocate_pks(Source, len(new), db)
         names = ("pk", *SOURCE_IDENTIFIERS, "ra", "dec")
         place = {column: 1 + i for i, column in enumerate(SOURCE_IDENTIFIERS)}
+        empty = [None] * len(names)
         rows = []
-        for pk, (column, value) in zip(pks, new):
-            row = [pk, *(None for _ in SOURCE_IDENTIFIERS), *wanted[(column, value)]]
-            row[place[column]] = value
+        for pk, key in zip(pks, new):
+            column, value = key
+            row = empty.copy()
+            row[0], row[place[column]], (row[-2], row[-1]) = pk, value, wanted[key]
             rows.append(tuple(row))
-            found[(column, value)] = pk
+            found[key] = pk
         insert_tuples(Source, names, rows, db)
     return found
 
