@@ -18,8 +18,13 @@ them) is measured separately, for N = 1e5 and (without ``--quick``) 1e6, in turn
   task named by six keys) and calls ``astra.build`` on them; the construction time per task is
   shown beside it;
 * the same work given as one tuple task;
+* a raw Python loop writing the same files (same fan-out of directories), plainly and
+  atomically (temporary file, ``fsync``, rename: what Astra's outputs do by default);
 * plain ``luigi.Task`` construction with the same six parameters (construction only, on at most
   20,000 tasks: it takes minutes at 1e6).
+
+Each child reports its wall time and its CPU time (``time.process_time``) of the measured part;
+on a shared machine the CPU-time ratios are the ones to read.
 
 Usage::
 
@@ -107,23 +112,62 @@ def run_script_variant(variant, n, batch_size):
     *_, PlainStarSpectrum = _define_tasks()
     names = [star_name(i) for i in range(n)]
     StarSpectrum(obj=names[0], **STAR_KEYS)  # sdss-access's release list, once per process
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
+
+    def result(**extra):
+        return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, **extra}
+
     if variant == "script":
         tasks = [StarSpectrum(obj=name, **STAR_KEYS) for name in names]
-        built = time.perf_counter()
+        built, built_cpu = time.perf_counter() - start, time.process_time() - cpu
         summary = astra.build(tasks, max_batch_size=batch_size, log_level="ERROR")
         assert summary.done == n and not summary.failed, summary
-        return {"seconds": time.perf_counter() - start, "construct": built - start}
+        return result(construct=built, construct_cpu=built_cpu)
     if variant == "star-tuple":
         summary = astra.build([StarSpectrum(obj=tuple(names), **STAR_KEYS)], max_batch_size=batch_size, log_level="ERROR")
         assert summary.done == n and not summary.failed, summary
-        return {"seconds": time.perf_counter() - start}
+        return result()
     if variant == "luigi-construct":
         tasks = [PlainStarSpectrum(obj=name, **STAR_KEYS) for name in names]
-        seconds = time.perf_counter() - start
         assert len(tasks) == n
-        return {"seconds": seconds, "construct": seconds}
+        out = result()
+        out["construct"], out["construct_cpu"] = out["seconds"], out["cpu"]
+        return out
+    if variant in ("star-raw", "star-raw-atomic"):
+        raw_loop(names, os.environ["ASTRA_OUTPUT_DIR"], atomic=variant == "star-raw-atomic")
+        return result()
     raise ValueError(variant)
+
+
+def raw_loop(names, root, atomic):
+    """The raw loop of the script path: one tiny file per name, no framework.
+
+    Paths fan out like Astra's (two levels of 256 directories from a hash of the name), so both
+    create the same number of files in the same number of directories.
+
+    :param atomic: write each file as a careful script would: a temporary file, ``fsync``, then
+        a rename (what Astra does by default, ``output_fsync: file``).
+    """
+    import hashlib
+
+    made = set()
+    for name in names:
+        h = hashlib.sha256(name.encode()).hexdigest()
+        directory = os.path.join(root, h[:2], h[2:4])
+        if directory not in made:
+            os.makedirs(directory, exist_ok=True)
+            made.add(directory)
+        path = os.path.join(directory, f"{h}-out.txt")
+        if not atomic:
+            with open(path, "w") as fp:
+                fp.write(name)
+            continue
+        temporary = os.path.join(directory, f".{h}-out.txt.tmp-{os.getpid()}")
+        with open(temporary, "w") as fp:
+            fp.write(name)
+            fp.flush()
+            os.fsync(fp.fileno())
+        os.replace(temporary, path)
 
 
 def run_variant(variant, n, root, batch_size):
@@ -164,7 +208,7 @@ def run_variant(variant, n, root, batch_size):
     return {"seconds": time.perf_counter() - start}
 
 
-SCRIPT_VARIANTS = ("script", "star-tuple", "luigi-construct")
+SCRIPT_VARIANTS = ("script", "star-tuple", "luigi-construct", "star-raw", "star-raw-atomic")
 
 
 def measure(variant, n, batch_size, directory, full=False, code=None):
@@ -273,41 +317,58 @@ def _median(values):
 
 
 def script_rows(n, args):
-    """The script path: N single tasks through astra.build, beside one tuple task and plain Luigi.
+    """The script path: N single tasks through astra.build, beside one tuple task, raw loops and plain Luigi.
 
-    The variants run in turns, ``--rounds`` times; medians are printed, with every round.
+    The variants run in turns, ``--rounds`` times; medians are printed (wall and CPU time of
+    the measured part of each child process), with every round's wall time.
     """
-    variants = [("star-tuple", n, None), ("script", n, None), ("luigi-construct", min(n, PLAIN_CONSTRUCTION_LIMIT), None)]
+    variants = [
+        ("star-tuple", n, None),
+        ("script", n, None),
+        ("star-raw", n, None),
+        ("star-raw-atomic", n, None),
+        ("luigi-construct", min(n, PLAIN_CONSTRUCTION_LIMIT), None),
+    ]
     if args.baseline:
         variants[2:2] = [("star-tuple", n, args.baseline), ("script", n, args.baseline)]
     results = {(v, code): [] for v, _, code in variants}
     for _ in range(max(1, args.rounds)):
         for variant, count, code in variants:
             results[variant, code].append(measure(variant, count, args.batch_size, args.dir, full=True, code=code))
-    print(f"# script path, N = {n:,}: StarSpectrum (six keys); {args.rounds} round(s) in turns, medians")
+    print(f"# script path, N = {n:,}: StarSpectrum (six keys); {args.rounds} round(s) in turns, medians; "
+          f"wall s / CPU s of each child; ratios in CPU time")
     if args.baseline:
         print(f"# rows marked 'baseline' ran the code in {args.baseline}")
+    print(f"{'workload':<30}{'N':>9}{'wall s':>9}{'CPU s':>9}{'CPU us/sp':>11}{'RSS MB':>8}  ratio (CPU)")
+
+    def cpu(variant, code=None):
+        return _median([r["cpu"] for r in results[variant, code]])
+
     for variant, count, code in variants:
         rounds = results[variant, code]
-        tuple_seconds = _median([r["seconds"] for r in results["star-tuple", code]])
         seconds = _median([r["seconds"] for r in rounds])
+        cpu_seconds = cpu(variant, code)
         rss = max(r["rss_mb"] for r in rounds)
         every = " ".join(f"{r['seconds']:.2f}" for r in rounds)
         if variant == "star-tuple":
-            label, note = "build, 1 tuple task", f"rounds: {every}"
+            label = "build, 1 tuple task"
+            note = (f"{cpu_seconds / cpu('star-raw'):.2f}x the raw loop, "
+                    f"{cpu_seconds / cpu('star-raw-atomic'):.2f}x the atomic raw loop")
         elif variant == "script":
-            construct = _median([r["construct"] for r in rounds])
+            construct = _median([r["construct_cpu"] for r in rounds])
             label = "script: N tasks + build"
-            note = (
-                f"{seconds / tuple_seconds:.2f}x the tuple task; building {1e6 * construct / count:.1f} us/task "
-                f"({construct:.2f} s); rounds: {every}"
-            )
+            note = (f"{cpu_seconds / cpu('star-tuple', code):.2f}x the tuple task; "
+                    f"building {1e6 * construct / count:.1f} us/task (CPU)")
+        elif variant == "star-raw":
+            label, note = "raw loop (open, write)", "1.00"
+        elif variant == "star-raw-atomic":
+            label, note = "raw loop, atomic (fsync+rename)", f"{cpu_seconds / cpu('star-raw'):.2f}x the raw loop"
         else:
-            label, note = "plain luigi.Task, build only", f"{1e6 * seconds / count:.1f} us/task; rounds: {every}"
-        per = 1e6 * seconds / count
+            label, note = "plain luigi.Task, build only", f"{1e6 * cpu_seconds / count:.1f} us/task (CPU)"
         if code:
             label = f"baseline {label}"
-        print(f"{label:<28}{count:>10}{seconds:>10.2f}{per:>13.1f}{'':>8}{rss:>13.0f}  {note}")
+        per = 1e6 * cpu_seconds / count
+        print(f"{label:<30}{count:>9}{seconds:>9.2f}{cpu_seconds:>9.2f}{per:>11.1f}{rss:>8.0f}  {note}; wall rounds: {every}")
         sys.stdout.flush()
 
 

@@ -93,3 +93,50 @@ def test_luigi_build_directly_still_works():
     task = MyAnalysisTask(a=5, order=5, field=("x", "y"), name=("1", "2"))
     assert luigi.build([task], local_scheduler=True, log_level="WARNING")
     assert task.complete()
+
+
+@pytest.mark.luigid
+def test_a_batch_a_dead_luigid_worker_left_is_run_by_the_run_waiting_for_it(luigid, tmp_path):
+    """The surviving run has nothing left to do but wait when the other worker dies mid-batch."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from service_fixtures import finish_processes, wait_until
+
+    config = tmp_path / "astra-luigid.yml"
+    config.write_text(f"scheduler_host: {luigid.host}\nscheduler_port: {luigid.port}\n")
+    env = dict(luigid.env, ASTRA_CONFIG=str(config), ASTRA_OUTPUT_DIR=str(tmp_path / "output"))
+    table = tmp_path / "keys.csv"
+    objs = [f"2M{i:08d}" for i in range(5)]
+    table.write_text("obj\n" + "".join(f"{o}\n" for o in objs))
+    argv = [sys.executable, "-m", "astra.cli", "run", "batch_tasks.FlakyBatch", "--release", "dr17",
+            "--keys-table", str(table), "--max-batch-size", "5", "--sleep", "1.5"]
+
+    def start(name):
+        with open(tmp_path / name, "w") as out:
+            return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def running():
+        return [t for t, s in luigid.task_statuses().items() if s == "RUNNING"]
+
+    victim = start("victim.log")
+    survivor = None
+    try:
+        wait_until(running, 120, "the victim runs the batch", interval=0.1)
+        survivor = start("survivor.log")
+        wait_until(lambda: "waiting for 1 batches another worker is running" in (tmp_path / "survivor.log").read_text(),
+                   120, "the survivor, with nothing else to do, waits for the victim's batch", interval=0.1)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        assert finish_processes([survivor], timeout=300) == [0], (tmp_path / "survivor.log").read_text()
+    finally:
+        finish_processes([p for p in (victim, survivor) if p is not None])
+    out = (tmp_path / "survivor.log").read_text()
+    assert "left unfinished (it stopped) or no worker ran: running them here" in out, out
+    match = re.search(r"(\d+) spectra done \((\d+) already complete(?:, (\d+) done by another run)?\), 0 failed", out)
+    assert match and int(match.group(1)) == len(objs), out
+    assert len(list((tmp_path / "output").rglob("*-flaky.json"))) == len(objs)  # every spectrum's output

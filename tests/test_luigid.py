@@ -92,7 +92,32 @@ def test_two_workers_run_one_graph_once(luigid, tmp_path):
     assert len(graph) == 9
 
 
-def test_restart_luigid_mid_run(luigid, tmp_path):
+@pytest.fixture
+def patient_luigid(tmp_path, worker_env):
+    """A luigid like the ``luigid`` fixture's, but counting a silent worker as gone only after 60 s.
+
+    luigid restored from its state counts a worker as gone when its last request is older
+    than ``worker_disconnect_delay``; its tasks are then forgotten for that worker, which
+    exits (0) with them unrun. With the fixture's 3 s, a restart (stop, 1.5 s down, start)
+    that takes longer on a loaded machine does exactly that: the test would measure the
+    machine's load, not Luigi's and Astra's recovery.
+    """
+    from service_fixtures import LUIGI_TEST_CONFIG
+
+    config = tmp_path / "patient-luigi.cfg"
+    config.write_text(LUIGI_TEST_CONFIG.replace("worker_disconnect_delay = 3", "worker_disconnect_delay = 60"))
+    assert "worker_disconnect_delay = 60" in config.read_text()
+    env = dict(worker_env, LUIGI_CONFIG_PATH=str(config))
+    process = start_luigid(state_path=str(tmp_path / "patient" / "state.pickle"), logdir=str(tmp_path / "patient"),
+                           env=env)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_restart_luigid_mid_run(patient_luigid, tmp_path):
+    luigid = patient_luigid
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     n = 8

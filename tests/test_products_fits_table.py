@@ -87,3 +87,16 @@ def test_write_table_cards_columns_and_refusal(tmp_path):
         write_table(path, cards, columns, "TEST")
     write_table(path, [], columns[:1], "AGAIN", overwrite=True)
     assert fits.getheader(path, 1)["EXTNAME"] == "AGAIN"
+
+
+def test_a_gz_name_is_written_compressed(tmp_path):
+    field = FIELDS["text"]
+    path = tmp_path / "t.fits.gz"
+    write_table(path, [("KEY", "v", "")], [("text", field, typed_array(field, ["a", "b"]))], "GZ",
+                categories=[("Group", "text")])
+    assert path.read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
+    with fits.open(path) as hdul:
+        assert list(hdul[1].data["text"]) == ["a", "b"] and hdul[0].header["KEY"] == "v"
+        cards = list(hdul[1].header.cards)
+        assert cards[[c.keyword for c in cards].index("TTYPE1") - 1].value == "Group"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.fits.gz"]  # no temporary left

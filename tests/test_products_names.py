@@ -84,8 +84,16 @@ def test_typos_get_a_did_you_mean():
         resolve_product("astraAllVisitRocketSN")
     with pytest.raises(LookupError, match=r"did you mean 'mwmAllStar'"):
         resolve_product("mwmAllStr")
+    with pytest.raises(LookupError, match=r"did you mean 'astraAllStarRocket'"):
+        resolve_product("astraAllStrRocket")  # a typo in the prefix
     with pytest.raises(LookupError, match="known: .*astraAllStarRocketSNR"):
         resolve_product("astraAllStarZzzzzzzz")
+
+
+def test_a_registered_methods_model_has_its_plain_summary_by_name():
+    from astra.contrib.classify import HotCool
+
+    assert resolve_product("hotcool") == Product("astraAllHotCool", "summary", None, HotCool)
 
 
 def test_results_keyed_by_task_have_only_the_plain_summary():

@@ -284,7 +284,7 @@ def test_catalogue_form_one_job(catalogue_env, tmp_path, slurm_jobs_dir, sqlite_
     assert "\x1b" not in out and "\r" not in out           # not a terminal: plain lines
     assert f"where_run over {CATALOGUE}: 5 spectra in 1 shares; Slurm job " in out
     assert "where_run: 5 spectra in 1 shares; 4 spectra done (0 already complete), 1 failed" in out
-    assert f"failed: where_run spectrum_pk={bad}: SpectrumReadError" in out and "empty file" in out
+    assert f"failed: where_run spectrum_pk={bad}: InputFileError: empty file" in out
     [(job_id, ranges)] = _ranges_of_scripts(slurm_jobs_dir)
     assert ranges == [(keys[0], keys[-1])]
     assert f"job {job_id} ended FAILED; its log: " in out

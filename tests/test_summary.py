@@ -101,3 +101,89 @@ def test_failures_under_luigid_are_counted_with_their_reason(luigid, tmp_path):
     assert proc.returncode == 1, out
     assert "9 spectra done (0 already complete), 1 failed" in out, out
     assert f"ValueError: no good pixels in {OBJS[2]}" in out
+
+
+def _astra_run_logged(env, log_path, *args):
+    """``astra run`` with its output in ``log_path`` (read while it runs)."""
+    argv = [sys.executable, "-m", "astra.cli", "run", *args]
+    with open(log_path, "w") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _luigid_env(luigid, tmp_path, name="astra-luigid.yml", **settings):
+    config = tmp_path / name
+    lines = [f"scheduler_host: {luigid.host}", f"scheduler_port: {luigid.port}"]
+    lines += [f"{key}: {value}" for key, value in settings.items()]
+    config.write_text("\n".join(lines) + "\n")
+    return dict(luigid.env, ASTRA_CONFIG=str(config), ASTRA_OUTPUT_DIR=str(tmp_path / "output"))
+
+
+def _running(luigid):
+    return [t for t, s in luigid.task_statuses().items() if s == "RUNNING"]
+
+
+_DONE_LINE = r"(\d+) spectra done \((\d+) already complete(?:, (\d+) done by another run)?\), (\d+) failed"
+
+
+def _counts(out):
+    import re
+
+    match = re.search(_DONE_LINE, out)
+    assert match, out
+    done, skipped, others, failed = (int(g or 0) for g in match.groups())
+    return done, skipped, others, failed
+
+
+@pytest.mark.luigid
+def test_spectra_another_luigid_worker_did_are_done_by_another_run(luigid, tmp_path):
+    from service_fixtures import wait_until
+
+    env = _luigid_env(luigid, tmp_path)
+    objs = OBJS[:15]
+    args = ["batch_tasks.FlakyBatch", "--release", "dr17", "--keys-table", _keys_table(tmp_path, objs),
+            "--max-batch-size", "5", "--sleep", "0.4"]
+    first = _astra_run_logged(env, tmp_path / "first.log", *args)
+    try:
+        wait_until(lambda: _running(luigid), 120, "the first run runs a batch", interval=0.1)
+        second = _astra_run_logged(env, tmp_path / "second.log", *args)
+        codes = finish_processes([first, second], timeout=300)
+    finally:
+        finish_processes([first])
+    outs = [(tmp_path / name).read_text() for name in ("first.log", "second.log")]
+    assert codes == [0, 0], outs
+    done, skipped, others, failed = _counts(outs[1])
+    # The batch the first run was running when the second started is the first run's work,
+    # reported to luigid: the second run counts it as done by another run, not as its own.
+    assert done == len(objs) and failed == 0, outs[1]
+    assert others >= 5, outs[1]
+    first_done, first_skipped, first_others, _ = _counts(outs[0])
+    assert first_done == len(objs), outs[0]
+    # Together the two runs did each spectrum once: what one did itself the other saw done by it.
+    assert (done - skipped - others) + (first_done - first_skipped - first_others) == len(objs), outs
+
+
+@pytest.mark.luigid
+def test_waiting_for_another_luigid_worker_stops_at_other_worker_timeout(luigid, tmp_path):
+    from service_fixtures import wait_until
+
+    slow = _luigid_env(luigid, tmp_path)
+    args = ["batch_tasks.FlakyBatch", "--release", "dr17", "--keys-table", _keys_table(tmp_path, OBJS[:5]),
+            "--max-batch-size", "5", "--sleep", "4"]
+    first = _astra_run_logged(slow, tmp_path / "first.log", *args)
+    try:
+        wait_until(lambda: _running(luigid), 120, "the first run runs its batch", interval=0.1)
+        impatient = _luigid_env(luigid, tmp_path, "impatient.yml", other_worker_timeout=0.5)
+        second = _astra_run_logged(impatient, tmp_path / "second.log", *args)
+        assert finish_processes([second], timeout=300) == [1], (tmp_path / "second.log").read_text()
+        assert finish_processes([first], timeout=300) == [0], (tmp_path / "first.log").read_text()
+    finally:
+        finish_processes([first])
+    out = (tmp_path / "second.log").read_text()
+    assert "stopped waiting (setting other_worker_timeout: 0.5 s)" in out, out
+    done, skipped, others, failed = _counts(out)
+    # What the first run had finished when the second gave up is not the second's work (it is
+    # counted as already complete when done before the second run looked, else as done by
+    # another run); the rest is not run.
+    assert done == skipped + others and failed == 0, out
+    assert f"not run ({5 - done}): another worker was still running it when this run stopped waiting" in out, out

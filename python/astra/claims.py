@@ -548,6 +548,9 @@ def _clean_after(task, stale):
 def _wait_then_run(task, claim):
     logger.info("%s is claimed by %s; running the other batches first", task.task_id, claim.other.describe())
     task.claimed_by = getattr(task, "claimed_by", []) + [claim.other.owner.describe()]
+    from astra.tasks.batch_run import note_incomplete
+
+    note_incomplete(task)  # what the claimant completes meanwhile is counted as done by it
     yield ClaimReleased(store=claim.store.spec, key=claim.key, token=claim.other.token)
     result = task.run()  # claim it now, check again what is left, run that
     if isinstance(result, types.GeneratorType):

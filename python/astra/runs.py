@@ -419,13 +419,32 @@ class BatchRecord:
     :param skipped: members already complete.
     """
 
-    def __init__(self, task, run_id, batch_id, handler, total, skipped):
+    def __init__(self, task, run_id, batch_id, handler, total, skipped, worker_run=False):
         self.task = task
         self.run_id = run_id
         self.batch_id = batch_id
         self.handler = handler
         self.total = total
         self.skipped = skipped
+        #: Whether the run is a ``luigi worker`` run (its state follows its batches).
+        self.worker_run = worker_run
+        #: The (done, failed, skipped) last written to the batch row (and added to the run's).
+        self.counts = (0, 0, skipped)
+
+    def write_counts(self, done, failed, **fields):
+        """Write the batch row's counts (and ``fields``) and add their change to the run's.
+
+        The run's counts move by this batch's change, not by a sum over all its batches: a
+        run of a thousand batches costs the same per batch as a run of ten.
+        """
+        from astra.models.run import RunBatch
+
+        new = (done, failed, self.skipped)
+        delta = [now - before for now, before in zip(new, self.counts)]
+        with RunBatch._meta.database.atomic():
+            RunBatch.update(done=done, failed=failed, **fields).where(RunBatch.id == self.batch_id).execute()
+            _add_run_counts(self.run_id, *delta)
+        self.counts = new
 
 
 def batch_url(run_id, batch_id):
@@ -457,19 +476,23 @@ def batch_started(task, pending, skipped):
         batch = RunBatch.create(run=run_id, task_id=task.task_id, task_family=task.get_task_family(),
                                 summary=batch_summary(task), total=pending + skipped)
     log_path = os.path.join(runs_directory(), str(run_id), f"batch-{batch.id}.log")
-    RunBatch.update(
-        state="running", host=socket.gethostname(), pid=os.getpid(), started=utcnow(), total=pending + skipped,
-        skipped=skipped, done=0, failed=0, log_path=log_path,
-    ).where(RunBatch.id == batch.id).execute()
-    _follow_batches(run_id)
-    _update_run_counts(run_id)
+    worker_run = _is_worker_run(run_id)
+    with RunBatch._meta.database.atomic():
+        RunBatch.update(
+            state="running", host=socket.gethostname(), pid=os.getpid(), started=utcnow(), total=pending + skipped,
+            skipped=skipped, done=0, failed=0, log_path=log_path,
+        ).where(RunBatch.id == batch.id).execute()
+        # A batch run again (after a claim was released, or retried) replaces its earlier counts.
+        _add_run_counts(run_id, -(batch.done or 0), -(batch.failed or 0), skipped - (batch.skipped or 0))
+    if worker_run:
+        _follow_batches(run_id)
     handler = _file_handler(log_path)
     _attach(handler)
     if callable(getattr(task, "set_tracking_url", None)):
         task.set_tracking_url(batch_url(run_id, batch.id))
     logger.info("%s batch %d started on %s (pid %d): %s; %d to do, %d already complete", task.get_task_family(),
                 batch.id, socket.gethostname(), os.getpid(), batch_summary(task), pending, skipped)
-    return BatchRecord(task, run_id, batch.id, handler, pending + skipped, skipped)
+    return BatchRecord(task, run_id, batch.id, handler, pending + skipped, skipped, worker_run)
 
 
 #: The kind of run recorded for the Luigi workers of an ``astra srun`` job.
@@ -504,30 +527,43 @@ def _worker_run(task):
     return str(run.id)
 
 
+_worker_runs = {}  # run id -> whether it is a luigi worker run (asked once per run and process)
+
+
+def _is_worker_run(run_id):
+    known = _worker_runs.get(run_id)
+    if known is None:
+        from astra.models.run import Run
+
+        known = _worker_runs[run_id] = Run.select(Run.kind).where(Run.id == run_id).scalar() == WORKER_KIND
+    return known
+
+
 def _follow_batches(run_id):
     """A ``luigi worker`` run's state from its batches: running while one runs, else done or failed."""
     from astra.models.run import Run, RunBatch, utcnow
 
-    batches = RunBatch.select(RunBatch.state, RunBatch.total).where(RunBatch.run == run_id).tuples()
-    states = [state for state, _ in batches]
-    if "running" in states:
+    peewee = sys.modules["peewee"]
+    count, total, running, failed = RunBatch.select(
+        peewee.fn.COUNT(RunBatch.id),
+        peewee.fn.COALESCE(peewee.fn.SUM(RunBatch.total), 0),
+        peewee.fn.COALESCE(peewee.fn.SUM(peewee.Case(None, [(RunBatch.state == "running", 1)], 0)), 0),
+        peewee.fn.COALESCE(peewee.fn.SUM(peewee.Case(None, [(RunBatch.state == "failed", 1)], 0)), 0),
+    ).where(RunBatch.run == run_id).tuples().get()
+    if running:
         fields = dict(state="running", ended=None)
     else:
-        fields = dict(state="failed" if "failed" in states else "done", ended=utcnow())
-    Run.update(total=sum(total for _, total in batches), batches=len(states), **fields).where(
-        (Run.id == run_id) & (Run.kind == WORKER_KIND)).execute()
+        fields = dict(state="failed" if failed else "done", ended=utcnow())
+    Run.update(total=total, batches=count, **fields).where((Run.id == run_id) & (Run.kind == WORKER_KIND)).execute()
 
 
-def _update_run_counts(run_id):
-    from astra.models.run import Run, RunBatch
+def _add_run_counts(run_id, done=0, failed=0, skipped=0):
+    """Add to a running run's counts (the change of one batch's counts)."""
+    if not (done or failed or skipped):
+        return
+    from astra.models.run import Run
 
-    peewee = sys.modules["peewee"]
-    totals = RunBatch.select(
-        peewee.fn.COALESCE(peewee.fn.SUM(RunBatch.done), 0),
-        peewee.fn.COALESCE(peewee.fn.SUM(RunBatch.failed), 0),
-        peewee.fn.COALESCE(peewee.fn.SUM(RunBatch.skipped), 0),
-    ).where(RunBatch.run == run_id).tuples().get()
-    Run.update(done=totals[0], failed=totals[1], skipped=totals[2]).where(
+    Run.update(done=Run.done + done, failed=Run.failed + failed, skipped=Run.skipped + skipped).where(
         (Run.id == run_id) & (Run.state << ("running", "stopping"))).execute()
 
 
@@ -542,11 +578,7 @@ def batch_progress(record, processed, failed, message):
     """
     if record is None:
         return
-    from astra.models.run import RunBatch
-
-    RunBatch.update(done=processed - failed, failed=failed, message=message).where(
-        RunBatch.id == record.batch_id).execute()
-    _update_run_counts(record.run_id)
+    record.write_counts(processed - failed, failed, message=message)
     logger.info("%s batch %d: %s", record.task.get_task_family(), record.batch_id, message)
 
 
@@ -596,15 +628,13 @@ def batch_finished(record, processed, failed, message):
     """
     if record is None:
         return
-    from astra.models.run import RunBatch, utcnow
+    from astra.models.run import utcnow
 
     try:
-        RunBatch.update(
-            done=processed - failed, failed=failed, message=message, ended=utcnow(),
-            state="failed" if failed else "done",
-        ).where(RunBatch.id == record.batch_id).execute()
-        _update_run_counts(record.run_id)
-        _follow_batches(record.run_id)
+        record.write_counts(processed - failed, failed, message=message, ended=utcnow(),
+                            state="failed" if failed else "done")
+        if record.worker_run:
+            _follow_batches(record.run_id)
         logger.info("%s batch %d finished: %s", record.task.get_task_family(), record.batch_id, message)
     finally:
         _detach(record.handler)

@@ -73,18 +73,28 @@ _writer_tag = None
 
 
 def _tag():
-    # host-boot-pid, cached per process (a forked child has another pid: recomputed).
+    # host-boot-pid, cached per process (forgotten in a forked child, which has another pid).
     global _writer_tag
-    pid = os.getpid()
-    if _writer_tag is None or _writer_tag[0] != pid:
-        _writer_tag = (pid, f"{socket.gethostname()}-{boot_id()[:8] or 'noboot'}-{pid}")
-    return _writer_tag[1]
+    if _writer_tag is None:
+        pid = os.getpid()
+        _writer_tag = f"{socket.gethostname()}-{boot_id()[:8] or 'noboot'}-{pid}"
+    return _writer_tag
+
+
+def _forget_tag():
+    global _writer_tag
+    _writer_tag = None
+
+
+os.register_at_fork(after_in_child=_forget_tag)
 
 
 def _temporary_name(path):
     # Unique among hosts and processes (host, boot, pid) and within one (counter); hidden,
     # in the same directory.
-    directory, _, name = os.path.abspath(path).rpartition(os.sep)
+    if not path.startswith(os.sep):
+        path = os.path.abspath(path)
+    directory, _, name = path.rpartition(os.sep)
     return f"{directory}{os.sep}.{name}{TEMPORARY_MARKER}{_tag()}-{next(_counter)}"
 
 
@@ -154,7 +164,20 @@ def fsync_mode():
 
     :raises ValueError: naming the setting when its value is not one of those.
     """
-    mode = astra.config.get("output_fsync", "file")
+    global _fsync_known
+    given = astra.config.get("output_fsync", "file")
+    known = _fsync_known
+    if known is not None and known[0] is given:
+        return known[1]
+    mode = _fsync_mode(given)
+    _fsync_known = (given, mode)  # asked once per output: kept while the setting is the same object
+    return mode
+
+
+_fsync_known = None
+
+
+def _fsync_mode(mode):
     if mode is None or mode is False:
         return "none"
     if mode is True:

@@ -1,5 +1,7 @@
 """``astra create``: write a FITS product (named products, or a results table's summary)."""
 
+import sys
+
 from astra.database.models import DATA_MODEL_KEYS
 
 NAME = "create"
@@ -68,4 +70,10 @@ def run(args):
         what = product.model.__name__ if product.kind == "summary" else product.name
         raise UsageError(f"cannot create the {what} product: {first}") from None
     print(f"wrote {count} rows to {path}")
+    if not count and product.kind == "method":
+        from astra.products.named import other_level_hint
+
+        hint = other_level_hint(product, filters=filters, where=args.where, all_versions=args.all_versions, db=db)
+        if hint:
+            print(f"note: {hint}", file=sys.stderr)
     return 0

@@ -18,9 +18,12 @@ card (bits of a column named ``flags``) or a ``COMMENT`` card (bits of other bit
 :func:`write_table` writes the file atomically and refuses to replace one unless asked.
 """
 
+import contextlib
 import datetime
+import gzip
 import json
 import os
+import shutil
 
 import numpy as np
 import peewee
@@ -249,7 +252,8 @@ def refuse_existing(path, overwrite):
 def write_table(path, primary_cards, columns, extname, flags=None, categories=(), comments=(), overwrite=False):
     """Write a product: a primary HDU of cards and one binary table, atomically.
 
-    :param path: the output path (missing directories are created).
+    :param path: the output path (missing directories are created); a name ending in ``.gz``
+        is written gzip-compressed, as SDSS ships its ``.fits.gz`` products.
     :param primary_cards: ``(keyword, value, comment)`` cards of the primary header, in order.
     :param columns: ``(name, field, values)`` of each column, in order (``values`` a
         :func:`typed_array`, or a list of values).
@@ -281,6 +285,17 @@ def write_table(path, primary_cards, columns, extname, flags=None, categories=()
     for text in comments:
         primary.header.add_comment(text[:72])
     with atomic_path(path) as temporary:
-        fits.HDUList([primary, table]).writeto(temporary)
-        _place_category_cards(temporary, placed)
+        if not path.endswith(".gz"):
+            fits.HDUList([primary, table]).writeto(temporary)
+            _place_category_cards(temporary, placed)
+            return path
+        plain = f"{temporary}-plain"  # carries the temporary marker too: cleaned up like it
+        try:
+            fits.HDUList([primary, table]).writeto(plain)
+            _place_category_cards(plain, placed)
+            with open(plain, "rb") as source, gzip.open(temporary, "wb", compresslevel=6) as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(plain)
     return path

@@ -36,9 +36,9 @@ from astra.models.source import Source
 from astra.products.fits_table import fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp, write_table
 from astra.products.layout import level_tables, product_columns
 from astra.products.names import Product, product_path, resolve_product
-from astra.products.summary import create_summary, version_condition
+from astra.products.summary import create_summary, model_display_name, version_condition
 
-__all__ = ["create_product", "product_is_current"]
+__all__ = ["create_product", "product_is_current", "other_level_hint"]
 
 
 def _listed(value):
@@ -294,6 +294,15 @@ def product_is_current(
         astra.__version__, product.name, f"{major}.{minor}"
     ) or comments != _selection_comments(filters, where, all_versions):
         return False
+    count, latest = _count_and_latest(product, filters, where, all_versions, db)
+    return header.get("NROWS") == count and header.get("MODIFIED") == latest
+
+
+def _count_and_latest(product, filters, where, all_versions, db=None):
+    """The number of rows a product would hold and their latest ``modified`` time (as text).
+
+    One aggregate query per catalogue table; no rows are read.
+    """
     db = db if db is not None else get_database()
     tables = level_tables(product.level)
     columns = product_columns(tables, product.model)
@@ -308,4 +317,32 @@ def product_is_current(
             n, last = db.execute_sql(sql, params).fetchone()
             count += n
             latest.append(last)
-    return header.get("NROWS") == count and header.get("MODIFIED") == _latest(latest)
+    return count, _latest(latest)
+
+
+def other_level_hint(name, *, method=None, release=None, filters=None, where=None, all_versions=False, db=None):
+    """For an empty method product: a note naming the other level's product if it has rows.
+
+    Seed 001 runs a method over visit spectra and then writes ``astraAllStar<Method>``; here
+    that product holds the results on star-level spectra only, so it is empty, and this says
+    where the results are.
+
+    :param name: a method product's name (as for :func:`create_product`).
+    :returns: e.g. ``"RocketSNR has 42 results on visit spectra: astra create astraAllVisitRocketSNR"``,
+        or ``""`` when there is nothing to say.
+    """
+    from astra.products.names import LEVELS, PRODUCT_PREFIXES
+
+    product = name if isinstance(name, Product) else resolve_product(name, method)
+    if product.kind != "method":
+        return ""
+    other = next(level for level in LEVELS if level != product.level)
+    prefix = next(p for p, level in PRODUCT_PREFIXES.items() if level == other)
+    twin = Product(prefix + model_display_name(product.model), "method", other, product.model)
+    try:
+        count, _ = _count_and_latest(twin, _filters(filters, release), where, all_versions, db)
+    except (ValueError, peewee.DatabaseError):  # a filter or condition the other level cannot take
+        return ""
+    if not count:
+        return ""
+    return f"{product.model.__name__} has {count} results on {other} spectra: astra create {twin.name}"

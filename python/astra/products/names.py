@@ -116,24 +116,27 @@ def method_aliases():
     return aliases
 
 
-def _method_model(prefix, spelling):
-    """The results model that ``<prefix><spelling>`` names (see the module's rules)."""
+def _method_names(prefix, aliases):
+    """``(every spelling, the canonical names)`` of the method products of ``prefix``."""
     from astra.models.pipeline import PipelineOutputMixin
 
+    pipelines = [(alias, model) for alias, model in aliases if issubclass(model, PipelineOutputMixin)]
+    spellings = [f"{prefix}{alias}" for alias, _ in pipelines]
+    canonical = sorted({f"{prefix}{model_display_name(model)}" for _, model in pipelines})
+    return spellings, canonical
+
+
+def _method_model(prefix, spelling):
+    """The results model that ``<prefix><spelling>`` names: the first alias that matches."""
     aliases = method_aliases()
-    matches = []
     for alias, model in aliases:
-        if _fold(alias) == _fold(spelling) and model not in matches:
-            matches.append(model)
-            break  # the first rule that matches wins
-    if not matches:
-        names = [f"{prefix}{alias}" for alias, model in aliases if issubclass(model, PipelineOutputMixin)]
-        known = ", ".join(sorted(set(names))) or "none"
-        raise LookupError(
-            f"no method named {spelling!r} for {prefix}{spelling}{did_you_mean(prefix + spelling, names)}; "
-            f"known: {known} (or give a dotted path: astra create {prefix} mymodule.my_task)"
-        )
-    return matches[0]
+        if _fold(alias) == _fold(spelling):
+            return model
+    spellings, canonical = _method_names(prefix, aliases)
+    raise LookupError(
+        f"no method named {spelling!r} for {prefix}{spelling}{did_you_mean(prefix + spelling, spellings)}; "
+        f"known: {', '.join(canonical) or 'none'} (or give a dotted path: astra create {prefix} mymodule.my_task)"
+    )
 
 
 def _dotted_model(dotted):
@@ -202,17 +205,16 @@ def resolve_product(name, method=None):
             model = _method_model(prefix, str(method))
         _check_method_model(model, prefix)
         return Product(f"{prefix}{model_display_name(model)}", "method", level, model)
-    for product in (*CATALOGUE_PRODUCTS, *PRODUCT_PREFIXES):
-        if did_you_mean(text, [product]) and "." not in text:
-            break
-    else:
-        product = None
+    if "." not in text:
+        _registered_functions()  # the registered methods' results models are known by name too
     try:
         model = get_model(text)
     except LookupError as error:
-        if product is not None:
-            raise LookupError(f"{error} (did you mean {product!r}?)") from None
-        raise
+        if "." in text:
+            raise
+        aliases = method_aliases()
+        names = list(CATALOGUE_PRODUCTS) + [n for prefix in PRODUCT_PREFIXES for n in _method_names(prefix, aliases)[0]]
+        raise LookupError(f"{error}{did_you_mean(text, names)}") from None
     from astra.products.summary import product_name
 
     return Product(product_name(model), "summary", None, model)

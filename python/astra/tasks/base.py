@@ -430,11 +430,20 @@ def _member_aware_requires(single_requires):
 
 
 def _batch_aware_output(single_output):
+    # A member made by get_batch_tasks() is asked for its output twice in a run (the
+    # completeness check, then the write): it keeps the first answer. Members are not in
+    # Luigi's instance cache and live only while their batch runs.
     @functools.wraps(single_output)
     def output(self):
-        if self.is_batch_mode:
+        if self._batch_size > 1:
             return [single_output(member) for member in self.get_batch_tasks()]
-        return single_output(self)
+        state = self.__dict__
+        if "_batch_index" not in state:
+            return single_output(self)
+        given = state.get("_astra_output")
+        if given is None:
+            given = state["_astra_output"] = single_output(self)
+        return given
 
     output._astra_batch_aware = True
     return output

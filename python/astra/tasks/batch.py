@@ -3,14 +3,24 @@
 """
 
 import logging
+import sys
+import time
 
 import luigi
 
 import astra.config
 from astra.tasks.base import BaseTask
-from astra.tasks.batch_run import report_member_failures_only
+from astra.tasks.batch_run import note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
-from astra.tasks.summary import BuildSummary, RecordingFactory, summarise
+from astra.tasks.summary import (
+    BuildSummary,
+    RecordingFactory,
+    abandoned_by_others,
+    categories,
+    other_worker_timeout,
+    summarise,
+    wait_for_others,
+)
 
 __all__ = ["batch_tasks", "build", "BuildSummary"]
 
@@ -59,9 +69,10 @@ def build(
     from astra.runs import record_build  # every build is recorded for astra web
 
     factory = RecordingFactory()
-    with record_build(batches) as finish, report_member_failures_only():
-        result = luigi.build(
-            batches,
+
+    def run(tasks):
+        return luigi.build(
+            tasks,
             workers=workers,
             local_scheduler=local_scheduler,
             log_level=log_level,
@@ -69,6 +80,48 @@ def build(
             worker_scheduler_factory=factory,
             **luigi_kwargs,
         )
-        summary = summarise(batches, result, factory)
+
+    with record_build(batches) as finish, report_member_failures_only():
+        result = run(batches)
+        category, still_running = categories(result), set()
+        if not local_scheduler:
+            category, still_running = _finish_others(batches, category, factory, run)
+        summary = summarise(batches, result, factory, category, still_running)
         finish(summary, result)
     return summary
+
+
+#: Most times :func:`build` runs again the batches a dead luigid worker left unfinished.
+MAX_RERUNS = 3
+
+
+#: Luigi's categories of batches this run's worker left to others, or left pending when it stopped
+#: (luigid gave them to no one: e.g. it took this worker for gone while it was busy forking).
+_LEFT_TO_OTHERS = ("run_by_other_worker", "not_run")
+
+
+def _finish_others(batches, category, factory, run):
+    """Wait for the batches other luigid workers run; run here those a dead worker left, and
+    those still pending that luigid gave to no one.
+
+    :returns: the categories (updated for batches run again) and the ids still running when
+        the wait ended.
+    """
+    still_running = set()
+    deadline = time.monotonic() + other_worker_timeout()  # one wait in all, however many passes
+    for _ in range(MAX_RERUNS):
+        others = [t for t in batches if category.get(t.task_id) in _LEFT_TO_OTHERS]
+        if not others or factory.scheduler is None:
+            break
+        for task in others:  # if one is run here after all, what the other did counts as its
+            note_incomplete(task)
+        left = max(0.0, deadline - time.monotonic())
+        still_running = wait_for_others(factory.scheduler, [t.task_id for t in others], timeout=left)
+        left = max(0.0, deadline - time.monotonic())
+        abandoned = abandoned_by_others(factory.scheduler, others, still_running, timeout=left)
+        if not abandoned:
+            break
+        print(f"astra: {len(abandoned)} batches another worker left unfinished (it stopped) or no worker ran: "
+              "running them here", file=sys.stderr)
+        category.update(categories(run(abandoned)))
+    return category, still_running

@@ -75,6 +75,7 @@ __all__ = [
     "BatchMemberError",
     "BatchMemberAccessError",
     "BatchOutcome",
+    "note_incomplete",
     "InputFileError",
     "ResultNotStoredError",
     "FileResults",
@@ -93,6 +94,9 @@ MAX_REPORTED_FAILURES = 200
 #: The line of a batch's Luigi explanation that carries its :class:`BatchOutcome`.
 OUTCOME_MARKER = "astra-batch-outcome: "
 
+#: Attribute of a batch: its incomplete members when it was first found claimed by another run.
+INCOMPLETE_WHEN_CLAIMED = "_astra_incomplete_when_claimed"
+
 
 class ResultNotStoredError(RuntimeError):
     """A member was processed but its result could not be stored (a database write failed)."""
@@ -107,17 +111,36 @@ class BatchOutcome:
 
     :param total: members of the batch.
     :param skipped: members already complete before the run.
+    :param by_others: members another run completed while this run waited for its claim of
+        the batch (complete when this run finally ran it, not when this run first reached it).
     :ivar done: members processed and stored in this run.
     :ivar failed: members that failed (exact count).
     :ivar failures: ``(task_id, reason)`` of the first :data:`MAX_REPORTED_FAILURES` failures.
     """
 
-    def __init__(self, total, skipped=0, done=0, failed=0, failures=None):
+    def __init__(self, total, skipped=0, done=0, failed=0, failures=None, by_others=0):
         self.total = total
         self.skipped = skipped
         self.done = done
         self.failed = failed
         self.failures = list(failures or [])
+        self.by_others = by_others
+
+    @classmethod
+    def starting(cls, batch, total, pending):
+        """The outcome of a batch about to run ``pending`` of its ``total`` members.
+
+        The members complete now were already complete, except those another run completed
+        while this run waited for its claim of the batch (:mod:`astra.claims` notes how many
+        were incomplete when the batch was first found claimed): those are ``by_others``.
+
+        :param batch: the batch.
+        :param total: its members.
+        :param pending: how many of them are incomplete now.
+        """
+        before = batch.__dict__.pop(INCOMPLETE_WHEN_CLAIMED, None)
+        by_others = max(0, min(before, total) - pending) if before is not None else 0
+        return cls(total, skipped=total - pending - by_others, by_others=by_others)
 
     def add_failure(self, task_id, reason):
         """Count one failed member (and keep its reason while under the cap)."""
@@ -128,7 +151,7 @@ class BatchOutcome:
     def to_text(self):
         """The outcome as one line of Luigi explanation text (see :meth:`from_text`)."""
         data = {"total": self.total, "skipped": self.skipped, "done": self.done, "failed": self.failed,
-                "failures": self.failures}
+                "by_others": self.by_others, "failures": self.failures}
         return OUTCOME_MARKER + json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -144,10 +167,11 @@ class BatchOutcome:
         except (ValueError, IndexError):
             return None
         return cls(data["total"], data["skipped"], data["done"], data["failed"],
-                   [tuple(f) for f in data["failures"]])
+                   [tuple(f) for f in data["failures"]], data.get("by_others", 0))
 
     def __repr__(self):
-        return f"BatchOutcome(total={self.total}, skipped={self.skipped}, done={self.done}, failed={self.failed})"
+        return (f"BatchOutcome(total={self.total}, skipped={self.skipped}, done={self.done}, "
+                f"failed={self.failed}, by_others={self.by_others})")
 
 
 class BatchMemberError(RuntimeError):
@@ -161,9 +185,28 @@ class BatchMemberError(RuntimeError):
         self.outcome = outcome
         first_id, first_reason = outcome.failures[0] if outcome.failures else ("?", "?")
         super().__init__(
-            f"{family}: {outcome.failed} of {outcome.total - outcome.skipped} spectra failed; "
+            f"{family}: {outcome.failed} of {outcome.total - outcome.skipped - outcome.by_others} spectra failed; "
             f"first: {first_id}: {first_reason}"
         )
+
+
+def note_incomplete(batch):
+    """Note how many members of ``batch`` are incomplete now, before waiting for another run.
+
+    Called when the batch is first found claimed by another run (:mod:`astra.claims`) or run
+    by another luigid worker: the members that other run completes meanwhile are then counted
+    as done by another run, not as already complete (see :meth:`BatchOutcome.starting`). Only
+    the first note counts.
+
+    :param batch: a batch task (tasks without ``incomplete_batch_tasks`` are left alone).
+    """
+    incomplete = getattr(batch, "incomplete_batch_tasks", None)
+    if incomplete is None or INCOMPLETE_WHEN_CLAIMED in batch.__dict__:
+        return
+    try:
+        batch.__dict__[INCOMPLETE_WHEN_CLAIMED] = len(incomplete(fresh=True))
+    except Exception as error:  # then counted as already complete; the run itself goes on
+        logger.debug("%s: cannot count its incomplete members: %s", batch.task_id, error)
 
 
 def error_text(error):
@@ -174,16 +217,18 @@ def error_text(error):
 class _Progress:
     """Throttled progress reporting to Luigi, the log and (on a terminal) tqdm."""
 
-    def __init__(self, task, total, skipped):
+    def __init__(self, task, total, skipped, by_others=0):
         self.task = task
         self.total = total
         self.skipped = skipped
+        self.by_others = by_others
         self.done = 0
         self.failed = 0
         self._last = 0.0
         self._reported = None
         self._bar = None
-        self.record = astra.runs.batch_started(task, total, skipped)  # for astra web
+        # For astra web, the members done by another run count as skipped (not done here).
+        self.record = astra.runs.batch_started(task, total, skipped + by_others)
         if total > 1 and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -196,14 +241,18 @@ class _Progress:
             text += f" ({self.failed} failed)"
         if self.skipped:
             text += f"; {self.skipped} already complete"
+        if self.by_others:
+            text += f"; {self.by_others} done by another run"
         return text
 
     def step(self, failed):
         self.done += 1
-        self.failed += bool(failed)
+        if failed:
+            self.failed += 1
         if self._bar is not None:
             self._bar.update(1)
-        self.report()
+        if self.done >= self.total or time.monotonic() - self._last >= 1.0:
+            self.report()
 
     def report(self, force=False):
         now = time.monotonic()
@@ -337,22 +386,20 @@ class BatchRunMixin:
         """The store of this batch's results (:class:`FileResults`, or a database's)."""
         return FileResults(self)
 
-    @contextlib.contextmanager
-    def _members_only(self):
-        """Inside the block, reading a batch key from this batch raises (see :meth:`process`)."""
+    def _guarded_names(self):
+        """The batch keys that raise when read from this batch in ``process()`` (``None``: not a batch).
+
+        While ``__dict__[_GUARDED]`` holds them (during each ``process()`` call of
+        :meth:`run`), reading one of them from the batch raises :class:`BatchMemberAccessError`.
+        """
         if not self.is_batch_mode:
-            yield
-            return
+            return None
         cls = type(self)
         names = cls.__dict__.get("_astra_guarded_names")
         if names is None:
             names = frozenset(_guard_batch_keys(cls))
             cls._astra_guarded_names = names
-        self.__dict__[_GUARDED] = names
-        try:
-            yield
-        finally:
-            self.__dict__.pop(_GUARDED, None)
+        return names
 
     # ------------------------------------------------------------------ failure records
 
@@ -434,17 +481,17 @@ class BatchRunMixin:
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
         total = self.get_batch_size()
         pending = self.incomplete_batch_tasks()
-        outcome = self.batch_outcome = BatchOutcome(total, skipped=total - len(pending))
+        outcome = self.batch_outcome = BatchOutcome.starting(self, total, len(pending))
         _hand_down_requirements(self, pending)
         recorded = self.recorded_failures()
-        by_id = {m.task_id: m for m in pending}
+        by_id = None  # task id -> member, made only when a store reports a lost result
         failed_ids = set()
 
         progress = None
 
         def fail(member, error, tb=None):
             if member.task_id in failed_ids:
-                return
+                return False
             reason = error_text(error)
             failed_ids.add(member.task_id)
             logger.error("%s failed: %s", member.task_id, reason)
@@ -452,49 +499,68 @@ class BatchRunMixin:
             if progress is not None:
                 astra.runs.batch_member_failed(progress.record, member, error)
             outcome.add_failure(member.task_id, reason)
+            return True
 
         def lost(task_ids_and_reasons):
-            for task_id, reason in task_ids_and_reasons:  # stored once, then lost in a write
+            # Members stored once, then lost in a write; returns whether any was lost.
+            nonlocal by_id
+            any_lost = False
+            for task_id, reason in task_ids_and_reasons:
+                if by_id is None:
+                    by_id = {m.task_id: m for m in pending}
                 member = by_id.get(task_id)
                 if member is not None and member.task_id not in failed_ids:
                     outcome.done -= 1
-                    fail(member, ResultNotStoredError(f"result not written: {reason}"), tb="")
+                    any_lost |= fail(member, ResultNotStoredError(f"result not written: {reason}"), tb="")
+            return any_lost
 
-        progress = _Progress(self, total=len(pending), skipped=outcome.skipped)
-        ready = []
-        for member in pending:
-            try:
-                member.check_inputs()
-            except Exception as error:  # a bad input fails only its own spectrum
-                fail(member, error)
-                progress.step(failed=True)
-            else:
-                ready.append(member)
+        progress = _Progress(self, total=len(pending), skipped=outcome.skipped, by_others=outcome.by_others)
+        if type(self).requires is luigi.Task.requires:
+            ready = pending  # no requirements: no input files to check
+        else:
+            ready = []
+            for member in pending:
+                try:
+                    member.check_inputs()
+                except Exception as error:  # a bad input fails only its own spectrum
+                    fail(member, error)
+                    progress.step(failed=True)
+                else:
+                    ready.append(member)
         store = self.result_store()
         try:
             started = time.perf_counter()
             context = self.setup() if ready else None
             t_setup = time.perf_counter() - started
-            self.batch_timing = {"setup": t_setup, "members": {}}
+            member_timing = {}
+            self.batch_timing = {"setup": t_setup, "members": member_timing}
+            state, guarded = self.__dict__, self._guarded_names()
             for member in ready:
                 began = time.perf_counter()
+                if guarded is not None:
+                    state[_GUARDED] = guarded
                 try:
-                    with self._members_only():
-                        returned = self.process(member, context)
+                    returned = self.process(member, context)
                 except Exception as error:  # one spectrum must not lose the others
+                    state.pop(_GUARDED, None)
                     timing = {"setup": t_setup, "process": time.perf_counter() - began}
                     fail(member, error, traceback.format_exc())
                     lost(store.failed(member, error_text(error), timing))
+                    failed = True
                 else:
+                    state.pop(_GUARDED, None)
                     timing = {"setup": t_setup, "process": time.perf_counter() - began}
                     outcome.done += 1
-                    lost(store.stored(member, returned, timing))
-                    if member.identity_hash in recorded and member.task_id not in failed_ids:
+                    # A store may lose this member's row (or earlier members' rows: counted
+                    # there); the member's own task id is worked out only then.
+                    failed = lost(store.stored(member, returned, timing)) and member.task_id in failed_ids
+                    if not failed and member.identity_hash in recorded:
                         _clear_failure(member)
                 member.timing = timing
-                self.batch_timing["members"][member.identity_hash] = timing["process"]
-                progress.step(failed=member.task_id in failed_ids)
+                member_timing[member.identity_hash] = timing["process"]
+                progress.step(failed=failed)
         finally:
+            self.__dict__.pop(_GUARDED, None)  # (when process() raised past ``except Exception``)
             lost(store.close())
             progress.close()
         logger.info("%s: %s", self.task_id, progress.message())

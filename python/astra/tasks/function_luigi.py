@@ -175,9 +175,10 @@ class FunctionTask(BaseTask):
             for key, names in missing.items():
                 failures.append((f"{family}(spectrum_pk={key})", _lacking(key, names)))
             left_out = len(found) - len(spectra) - len(missing)
+        outcome = self.batch_outcome = BatchOutcome.starting(self, total, len(keys))
         # spectra whose upstream result meets no condition have nothing to do: like complete ones
-        skipped = total - len(keys) + left_out
-        progress = _Progress(self, total=len(keys) - left_out, skipped=skipped)
+        outcome.skipped += left_out
+        progress = _Progress(self, total=len(keys) - left_out, skipped=outcome.skipped, by_others=outcome.by_others)
         for key, reason in failures:
             logger.error("%s: %s", key, reason)
             progress.step(failed=True)
@@ -191,7 +192,7 @@ class FunctionTask(BaseTask):
             if result.flag_runtime_exception:
                 failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
         progress.close()
-        outcome = self.batch_outcome = BatchOutcome(total, skipped=skipped, done=len(keys) - left_out - len(failures))
+        outcome.done = len(keys) - left_out - len(failures)
         for task_id, reason in failures:
             outcome.add_failure(task_id, reason)
         logger.info("%s: %s", self.task_id, progress.message())

@@ -11,7 +11,11 @@ that finished). The summary here counts spectra:
   scheduler that keeps those explanations;
 * a batch whose ``run()`` raised counts its incomplete members as failed, each with the
   exception as the reason;
-* a batch another worker runs (under luigid) is waited for, then counted from its outputs;
+* a batch another worker runs (under luigid) is waited for (at most ``other_worker_timeout``
+  seconds, default 3600), then counted from the outcome that worker reported to luigid (its
+  spectra are "done by another run"), or from its outputs when there is none;
+* spectra that another run completed while this run waited for its claim of their batch
+  (:mod:`astra.claims`) are "done by another run", not "already complete";
 * any other batch is counted from its outputs (one completeness pass, one listing of failure
   records), and a member that is neither complete nor failed is "not run", with Luigi's reason.
 """
@@ -25,9 +29,19 @@ import time
 import luigi.interface
 from luigi.execution_summary import _summary_dict
 
-from astra.tasks.batch_run import BatchOutcome
+import astra.config
+from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED, BatchOutcome
 
-__all__ = ["BuildSummary", "RecordingFactory", "summarise"]
+__all__ = [
+    "BuildSummary",
+    "RecordingFactory",
+    "summarise",
+    "categories",
+    "wait_for_others",
+    "others_outcome",
+    "abandoned_by_others",
+    "other_worker_timeout",
+]
 
 logger = logging.getLogger("astra")
 
@@ -55,8 +69,11 @@ class BuildSummary:
     :param success: whether every spectrum is done or was already complete (no failure, nothing
         left unrun). ``astra run`` exits 0 exactly then.
     :param tasks: number of tasks scheduled (batches count once).
-    :param done: spectra whose outputs exist after the run (including ``skipped``).
+    :param done: spectra whose outputs exist after the run (including ``skipped`` and
+        ``by_others``).
     :param skipped: spectra already complete before the run.
+    :param by_others: spectra another run (a concurrent ``astra run``, another luigid worker)
+        completed during this run.
     :param failed: ``(task_id, reason)`` of spectra that failed (at most
         :data:`~astra.tasks.batch_run.MAX_REPORTED_FAILURES` per batch run in another process;
         :attr:`n_failed` is the exact count).
@@ -70,6 +87,7 @@ class BuildSummary:
     tasks: int
     done: int = 0
     skipped: int = 0
+    by_others: int = 0
     failed: list = dataclasses.field(default_factory=list)
     n_failed: int = 0
     not_run: int = 0
@@ -88,7 +106,8 @@ class BuildSummary:
             self.not_run_reasons[reason] = self.not_run_reasons.get(reason, 0) + count
 
     def __str__(self):
-        text = f"{self.done} spectra done ({self.skipped} already complete), {self.n_failed} failed"
+        others = f", {self.by_others} done by another run" if self.by_others else ""
+        text = f"{self.done} spectra done ({self.skipped} already complete{others}), {self.n_failed} failed"
         if self.not_run:
             text += f", {self.not_run} not run"
         for reason, count in self.not_run_reasons.items():
@@ -127,15 +146,24 @@ class RecordingFactory(luigi.interface._WorkerSchedulerFactory):
 
     scheduler = None
 
+    def __init__(self):
+        super().__init__()
+        #: task_id -> (status, explanation) of every task this process finished, over all the
+        #: schedulers made (one per :func:`luigi.build` call).
+        self.reports = {}
+
+    def _recording(self, scheduler):
+        self.scheduler = _RecordingScheduler(scheduler)
+        self.scheduler.reports = self.reports
+        return self.scheduler
+
     def create_local_scheduler(self):
         """Luigi's in-process scheduler, recording."""
-        self.scheduler = _RecordingScheduler(super().create_local_scheduler())
-        return self.scheduler
+        return self._recording(super().create_local_scheduler())
 
     def create_remote_scheduler(self, url):
         """A client of luigid at ``url``, recording."""
-        self.scheduler = _RecordingScheduler(super().create_remote_scheduler(url))
-        return self.scheduler
+        return self._recording(super().create_remote_scheduler(url))
 
 
 def _explanation(text):
@@ -161,43 +189,134 @@ def _size(task):
     return get_size() if get_size is not None else 1
 
 
-def _wait_for_others(scheduler, task_ids):
-    """Wait while luigid says another worker is running any of ``task_ids``."""
+#: Default of the ``other_worker_timeout`` setting (seconds).
+DEFAULT_OTHER_WORKER_TIMEOUT = 3600.0
+
+
+def other_worker_timeout():
+    """The ``other_worker_timeout`` setting: most seconds to wait for batches another worker runs.
+
+    :raises ValueError: naming the setting when it is not a number.
+    """
+    value = astra.config.get("other_worker_timeout", DEFAULT_OTHER_WORKER_TIMEOUT)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting other_worker_timeout must be a number of seconds; got {value!r}") from None
+
+
+def wait_for_others(scheduler, task_ids, timeout=None):
+    """Wait while luigid says another worker is running any of ``task_ids``.
+
+    :param scheduler: the scheduler (luigid's client) the run used.
+    :param task_ids: the batches to wait for.
+    :param timeout: most seconds to wait (default: :func:`other_worker_timeout`).
+    :returns: the ids still running when the wait ended (after the timeout, or when luigid
+        cannot be asked: then all of them are returned).
+    """
     waiting = set(task_ids)
+    timeout = other_worker_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + timeout
     announced = False
     while waiting:
         try:
             running = scheduler.task_list("RUNNING", "", limit=False)
         except Exception as error:  # luigid went away: count what is there
             logger.warning("cannot ask the scheduler about running tasks: %s", error)
-            return
+            return waiting
         waiting &= set(running or ())
         if not waiting:
-            return
+            break
+        if time.monotonic() >= deadline:
+            print(f"astra: stopped waiting (setting other_worker_timeout: {other_worker_timeout():g} s) for "
+                  f"{len(waiting)} batches another worker is still running", file=sys.stderr)
+            return waiting
         if not announced:
             print(f"astra: waiting for {len(waiting)} batches another worker is running", file=sys.stderr)
             announced = True
         time.sleep(WAIT_INTERVAL)
+    return waiting
 
 
-def summarise(batches, result, factory=None):
-    """The per-spectrum :class:`BuildSummary` of a Luigi run of ``batches``.
+def others_outcome(scheduler, task_id):
+    """The :class:`BatchOutcome` another worker reported to the scheduler for ``task_id``, or ``None``."""
+    try:
+        reply = scheduler.fetch_error(task_id)
+    except Exception as error:  # an old or unreachable luigid: counted from the outputs then
+        logger.debug("cannot fetch the outcome of %s: %s", task_id, error)
+        return None
+    text = reply.get("error") if isinstance(reply, dict) else None
+    return BatchOutcome.from_text(_explanation(text)) if text else None
 
-    :param batches: the tasks given to Luigi.
+
+def categories(result):
+    """Luigi's summary category of each task of a run: ``{task_id: "already_done", ...}``.
+
     :param result: Luigi's :class:`~luigi.execution_summary.LuigiRunResult`.
-    :param factory: the :class:`RecordingFactory` the run used (``None``: no reports, every
-        batch is counted from its outputs).
-    :returns: a :class:`BuildSummary`.
     """
     states = _summary_dict(result.worker)
     category = {}
     for name in ("already_done",) + tuple(n for n, _ in _NOT_RUN_REASONS):
         for task in states.get(name, ()):
             category.setdefault(task.task_id, name)
-    reports = factory.scheduler.reports if factory is not None and factory.scheduler is not None else {}
+    return category
+
+
+def abandoned_by_others(scheduler, batches, still_running, timeout=None):
+    """The batches another worker was running that it left unfinished, once luigid offers them.
+
+    When the worker running a batch dies, luigid marks the batch failed (after
+    ``worker_disconnect_delay``) and pending again ``retry_delay`` seconds later. A run that has
+    nothing else to do then runs it itself rather than leave it unrun: this waits (at most
+    ``timeout`` seconds) until such a batch is pending.
+
+    :param scheduler: luigid's client.
+    :param batches: the batches another worker was running.
+    :param still_running: ids of those still running (not waited for here).
+    :param timeout: most seconds to wait (default: :func:`other_worker_timeout`).
+    :returns: the batches to run again (pending in luigid, without an outcome of another worker).
+    """
+    candidates = [t for t in batches if t.task_id not in still_running]
+    candidates = [t for t in candidates if others_outcome(scheduler, t.task_id) is None]
+    deadline = time.monotonic() + (other_worker_timeout() if timeout is None else timeout)
+    while candidates:
+        try:
+            pending = set(scheduler.task_list("PENDING", "", limit=False) or ())
+            failed = set(scheduler.task_list("FAILED", "", limit=False) or ())
+        except Exception as error:  # luigid went away: nothing can be run through it
+            logger.warning("cannot ask the scheduler about pending tasks: %s", error)
+            return []
+        ready = [t for t in candidates if t.task_id in pending]
+        # A dead worker's batch is failed until its retry_delay has passed, then pending.
+        if ready or not any(t.task_id in failed for t in candidates) or time.monotonic() >= deadline:
+            return ready
+        time.sleep(WAIT_INTERVAL)
+    return []
+
+
+#: Why a batch another worker still ran when this run stopped waiting is not counted as done.
+STILL_RUNNING_REASON = "another worker was still running it when this run stopped waiting (other_worker_timeout)"
+
+
+def summarise(batches, result, factory=None, categories_of=None, still_running=None):
+    """The per-spectrum :class:`BuildSummary` of a Luigi run of ``batches``.
+
+    :param batches: the tasks given to Luigi.
+    :param result: Luigi's :class:`~luigi.execution_summary.LuigiRunResult`.
+    :param factory: the :class:`RecordingFactory` the run used (``None``: no reports, every
+        batch is counted from its outputs).
+    :param categories_of: Luigi's category of each batch (default: :func:`categories` of
+        ``result``; :func:`astra.build` passes them merged over its passes).
+    :param still_running: ids of the batches another worker still ran when the run stopped
+        waiting for them (default: wait here, see :func:`wait_for_others`).
+    :returns: a :class:`BuildSummary`.
+    """
+    category = categories(result) if categories_of is None else categories_of
+    scheduler = factory.scheduler if factory is not None else None
+    reports = factory.reports if factory is not None else {}
     others = [t.task_id for t in batches if category.get(t.task_id) == "run_by_other_worker"]
-    if others and factory is not None and factory.scheduler is not None:
-        _wait_for_others(factory.scheduler, others)
+    if still_running is None:
+        still_running = wait_for_others(scheduler, others) if others and scheduler is not None else set()
 
     summary = BuildSummary(success=False, tasks=len(batches), luigi_summary=result.summary_text)
     reasons = dict(_NOT_RUN_REASONS)
@@ -216,31 +335,55 @@ def summarise(batches, result, factory=None):
             outcome = BatchOutcome.from_text(text)
             if outcome is None and status == luigi.worker.FAILED:
                 error = _error_of(text)
+        by_other_run = False
+        if report is None and state in _OTHERS_STATES and scheduler is not None:
+            if task.task_id in still_running:
+                state = "still_running"
+            else:  # what the worker that ran it reported to luigid
+                outcome = others_outcome(scheduler, task.task_id)
+                by_other_run = outcome is not None
         if outcome is not None:
-            _count_outcome(task, outcome, summary)
+            _count_outcome(task, outcome, summary, by_other_run)
         else:
-            _count_outputs(task, summary, error, reasons.get(state, "not run"))
+            reason = STILL_RUNNING_REASON if state == "still_running" else reasons.get(state, "not run")
+            _count_outputs(task, summary, error, reason, ran_here=report is not None, state=state)
     summary.success = summary.n_failed == 0 and summary.not_run == 0
     return summary
 
 
-def _count_outcome(task, outcome, summary):
-    summary.done += outcome.done + outcome.skipped
+def _count_outcome(task, outcome, summary, by_other_run=False):
+    """Count a batch from a :class:`BatchOutcome`.
+
+    :param by_other_run: the outcome is another run's (a luigid worker's): what it did counts
+        as done by another run.
+    """
+    others = outcome.by_others + (outcome.done if by_other_run else 0)
+    summary.done += outcome.done + outcome.by_others + outcome.skipped
+    summary.by_others += others
     summary.skipped += outcome.skipped
     own = task.__dict__.get("batch_outcome") if hasattr(task, "__dict__") else None
     failures = own.failures if own is not None and own.failed == outcome.failed else outcome.failures
     for task_id, reason in failures:
         summary.add_failure(task_id, reason)
     summary.n_failed += outcome.failed - len(failures)
-    summary.add_not_run(outcome.total - outcome.skipped - outcome.done - outcome.failed, "the batch stopped early")
+    left = outcome.total - outcome.skipped - outcome.by_others - outcome.done - outcome.failed
+    summary.add_not_run(left, "the batch stopped early")
 
 
-def _count_outputs(task, summary, error, not_run_reason):
+#: Luigi's categories of a batch that another worker was granted (luigid knows its outcome).
+_OTHERS_STATES = ("run_by_other_worker", "not_run")
+
+
+def _count_outputs(task, summary, error, not_run_reason, ran_here=True, state=None):
     """Count a batch from its outputs: one completeness pass and one listing of failure records.
 
     :param error: the exception of a batch whose ``run()`` raised: its incomplete members failed
         with it.
     :param not_run_reason: why an incomplete member without a failure record did not run.
+    :param ran_here: whether this process ran the batch. The complete members of a batch it did
+        not run are not its work: done by another run when another worker had the batch (or as
+        noted before waiting for it), else already complete.
+    :param state: Luigi's category of the batch.
     """
     incomplete_members = getattr(task, "incomplete_batch_tasks", None)
     if incomplete_members is None:  # a plain Luigi task: one spectrum
@@ -252,7 +395,18 @@ def _count_outputs(task, summary, error, not_run_reason):
             summary.add_not_run(1, not_run_reason)
         return
     incomplete = incomplete_members(fresh=True)
-    summary.done += task.get_batch_size() - len(incomplete)
+    complete = task.get_batch_size() - len(incomplete)
+    summary.done += complete
+    before = task.__dict__.get(INCOMPLETE_WHEN_CLAIMED)  # noted before waiting for another worker
+    if before is not None:
+        others = max(0, min(before, task.get_batch_size()) - len(incomplete))
+        summary.by_others += others
+        summary.skipped += complete - others
+    elif not ran_here:
+        if state in _OTHERS_STATES or state == "still_running":
+            summary.by_others += complete
+        else:
+            summary.skipped += complete
     if not incomplete:
         return
     if error:
