@@ -183,3 +183,18 @@ def test_two_migrations_at_once_do_not_collide(tmp_path, any_database_url):
     astra.database.connect(any_database_url)
     assert {row.path for row in Star.select()} == set(tree.paths)
     assert Star.select().count() == 60
+
+
+def test_a_dry_run_counts_without_reading_or_writing(sas, db_url):
+    root, tree = sas
+    synthetic.corrupt_file(tree.paths[0], "empty")
+    dry = migrate_files("dr13", "apStar", sas_base_dir=str(root), dry_run=True)
+    assert (dry.new, dry.changed, dry.unchanged, dry.bad, dry.found) == (12, 0, 0, 0, 12)  # not read: not bad yet
+    migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    os.remove(tree.paths[1])
+    touch_later(tree.paths[2])
+    more = synthetic.write_sample_tree(root, 1, release="dr13", species="apStar", seed=21)
+    dry = migrate_files("dr13", "apStar", sas_base_dir=str(root), dry_run=True)
+    assert (dry.new, dry.changed, dry.unchanged, dry.still_bad, dry.gone) == (1, 1, 10, 1, 1)
+    rows = _rows()
+    assert not rows[tree.paths[1]].flag_bad_file and more.paths[0] not in rows  # nothing written

@@ -288,8 +288,9 @@ def migrate_files(
     :param workers: processes that read files (default: the number of CPUs).
     :param progress: show a progress bar (tqdm) while files are read.
     :param db: the database (default: the bound one).
-    :param dry_run: only count the new, changed and unchanged files: nothing is read or
-        written (not even an empty table is created).
+    :param dry_run: only count the new, changed, unchanged and gone files: nothing is read or
+        written (not even an empty table is created), so a file that would be bad counts as
+        new or changed, and gone rows are counted, not flagged.
     :param filters: key values that narrow the search (``telescope="apo25m"``; a list
         accepts any of its values).
     :returns: a :class:`MigrationSummary`.
@@ -342,7 +343,10 @@ def migrate_files(
         seen.add(path)
         todo.append((path, keys, size, mtime))
 
-    if dry_run:
+    if dry_run:  # nothing read: a file that would turn out bad is counted as new or changed
+        summary.changed = sum(path in known for path, *_ in todo)
+        summary.new = len(todo) - summary.changed
+        summary.gone = 0 if keys_table else len(known.keys() - seen)
         summary.seconds = time.perf_counter() - started
         return summary
     workers = max(1, int(workers or os.cpu_count() or 1))
