@@ -187,14 +187,15 @@ def _add_missing_indexes(model, db):
         try:
             with db.atomic():
                 db.execute(model._schema._create_index(index, safe=True))
-        except peewee.IntegrityError as error:
-            raise MigrationError(
-                f"{table}: cannot add unique index {index._name}: existing rows repeat its values ({error})"
-            ) from None
         except peewee.DatabaseError as error:
-            again = {i.name for i in db.get_indexes(table, schema=schema)}
-            if index._name not in again:  # not another process creating it at the same time
-                raise MigrationError(f"{table}: cannot add index {index._name}: {error}") from None
+            again = {_index_key(i.columns, i.unique) for i in db.get_indexes(table, schema=schema)}
+            if _index_key(columns, True) in again or _index_key(columns, index._unique) in again:
+                continue  # another process made it meanwhile (PostgreSQL says so with an error)
+            if isinstance(error, peewee.IntegrityError) and index._unique:
+                raise MigrationError(
+                    f"{table}: cannot add unique index {index._name}: existing rows repeat its values ({error})"
+                ) from None
+            raise MigrationError(f"{table}: cannot add index {index._name}: {error}") from None
         created.append(index._name)
     return created
 
