@@ -412,3 +412,31 @@ def test_catalogue_form_of_a_downstream_method_shares_only_what_its_upstream_cho
 def test_a_module_without_a_task_is_a_clear_error(cli_env):
     result = astra("srun", "cluster_tasks", "--nodes", "1", env=cli_env)
     assert result.returncode == 2 and "give the task family after the module 'cluster_tasks'" in result.stderr
+
+
+@pytest.mark.slurm
+def test_interrupting_the_catalogue_form_stops_following_not_the_jobs(catalogue_env, tmp_path, slurm_jobs_dir,
+                                                                     sqlite_url, monkeypatch):
+    import signal
+
+    env, log_dir = catalogue_env
+    keys = _catalogue(tmp_path, 3, sqlite_url, monkeypatch)
+    proc = subprocess.Popen([ASTRA, "srun", "task_methods.where_run", CATALOGUE, "--log-dir", str(log_dir),
+                             "--sleep", "1", "--jobs-dir", slurm_jobs_dir],
+                            env=dict(env, ASTRA_DATABASE_URL=sqlite_url), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        header = proc.stdout.readline()                  # printed once the job is submitted
+        assert "where_run over" in header, header + proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    [record] = slurm.read_ledger(slurm_jobs_dir)
+    assert f"stopped following; the jobs go on (astra squeue; scancel {record['job_id']})" in err
+    states = slurm.wait_for_jobs([record["job_id"]], timeout=180)
+    assert states == {record["job_id"]: "COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
+    assert sorted(_results()) == keys
