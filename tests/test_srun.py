@@ -375,6 +375,8 @@ def test_catalogue_form_dry_run_and_the_astra_run_spelling(catalogue_env, tmp_pa
     assert result.returncode == 0, result.stderr
     assert "2 spectra for 4 processes: 2 processes get a share" in result.stderr
     assert "--ntasks-per-node=2" in result.stdout and "--limit" not in result.stdout
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--workers", "3", "--dry-run", env=env)
+    assert "#SBATCH --cpus-per-task=3" in result.stdout and " --workers 3 " in result.stdout   # a CPU per Luigi worker
 
 
 def test_catalogue_form_errors_before_sbatch(catalogue_env, tmp_path, sqlite_url, monkeypatch):

@@ -414,7 +414,7 @@ def _run_catalogue(args):
         shares, planned = plan_jobs(
             keys, args.module, model.__name__, run_args, jobs=args.jobs, nodes=args.nodes, procs=args.procs,
             time=args.time, mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
-            workers_per_node=args.workers_per_node, output_dir=jobs_dir,
+            workers_per_node=max(args.workers_per_node, command.workers), output_dir=jobs_dir,  # CPUs per process
             job_name=args.job_name or f"astra-{function.name}", environment=environment,
         )
     except ValueError as exc:
