@@ -33,7 +33,13 @@ def test_migrate_twice_then_a_bad_file(sas, db_url, capsys):
     assert main(args) == 1
     captured = capsys.readouterr()
     assert "6 unchanged, 0 bad; 1 unchanged files still flagged bad" in captured.out
-    assert "Star.flag_bad_file" in captured.err
+    assert f"still bad: {tree.paths[1]}: empty file (0 bytes)" in captured.err
+    import os
+
+    os.remove(tree.paths[2])
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "1 known files are gone (flagged)" in captured.out and f"gone: {tree.paths[2]}" in captured.err
 
 
 def test_key_filters_and_usage_errors(sas, db_url, capsys):

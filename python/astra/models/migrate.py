@@ -66,6 +66,8 @@ class MigrationSummary:
         is flagged bad with :data:`GONE_REASON` and read again if the file comes back.
     :ivar unresolved: keys-table rows that name no file: ``(row number, reason)``.
     :ivar bad_files: up to :data:`LISTED` ``(path, reason)`` of the bad files.
+    :ivar still_bad_files: up to :data:`LISTED` ``(path, reason)`` of the still-bad ones.
+    :ivar gone_files: up to :data:`LISTED` paths of the gone ones.
     :ivar seconds: wall time of the migration.
     """
 
@@ -76,6 +78,8 @@ class MigrationSummary:
         self.new = self.changed = self.unchanged = self.bad = self.bad_new = self.still_bad = self.gone = 0
         self.unresolved = []
         self.bad_files = []
+        self.still_bad_files = []
+        self.gone_files = []
         self.seconds = 0.0
 
     @property
@@ -122,9 +126,11 @@ class MigrationSummary:
         lines += [f"keys row {n}: {reason}" for n, reason in self.unresolved[:LISTED]]
         if len(self.unresolved) > LISTED:
             lines.append(f"... and {len(self.unresolved) - LISTED} more keys rows")
-        if self.still_bad or self.gone:
+        lines += [f"still bad: {path}: {reason}" for path, reason in self.still_bad_files]
+        lines += [f"gone: {path}" for path in self.gone_files]
+        if self.still_bad > len(self.still_bad_files) or self.gone > len(self.gone_files):
             name = self.model.__name__
-            lines.append(f"flagged rows: {name}.select().where({name}.flag_bad_file) gives them with bad_file_reason")
+            lines.append(f"... all flagged rows: {name}.select().where({name}.flag_bad_file), with bad_file_reason")
         return lines
 
 
@@ -258,14 +264,17 @@ def _write(model, rows, known, db):
 
 
 def _flag_gone(model, known, seen, db):
-    """Flag the rows whose file the search did not find (once each); returns how many are gone."""
-    gone = [known[path] for path in known.keys() - seen]
+    """Flag the rows whose file the search did not find (once each).
+
+    :returns: how many are gone, and the first :data:`LISTED` of their paths.
+    """
+    gone = sorted(known.keys() - seen)
     now = _now(model)
-    fresh = [(True, GONE_REASON, now, before[0]) for before in gone if not before[4]]
+    fresh = [(True, GONE_REASON, now, known[path][0]) for path in gone if not known[path][4]]
     if fresh:
         with write_transaction(db):
             update_tuples(model, ("flag_bad_file", "bad_file_reason", "modified", "spectrum_pk"), fresh, db)
-    return len(gone)
+    return len(gone), gone[:LISTED]
 
 
 def migrate_files(
@@ -334,7 +343,10 @@ def migrate_files(
         if before is not None and before[1] == size and before[2] == mtime and not before[4]:
             seen.add(path)
             summary.unchanged += 1
-            summary.still_bad += before[3]
+            if before[3]:
+                summary.still_bad += 1
+                if len(summary.still_bad_files) < LISTED:
+                    summary.still_bad_files.append(path)
             continue
         if keys is None:
             keys = keys_of(path)
@@ -343,10 +355,15 @@ def migrate_files(
         seen.add(path)
         todo.append((path, keys, size, mtime))
 
+    if summary.still_bad_files:
+        reasons = dict(select_in(model, ("path", "bad_file_reason"), "path", summary.still_bad_files, db))
+        summary.still_bad_files = [(path, reasons.get(path)) for path in summary.still_bad_files]
     if dry_run:  # nothing read: a file that would turn out bad is counted as new or changed
         summary.changed = sum(path in known for path, *_ in todo)
         summary.new = len(todo) - summary.changed
-        summary.gone = 0 if keys_table else len(known.keys() - seen)
+        if not keys_table:
+            gone = sorted(known.keys() - seen)
+            summary.gone, summary.gone_files = len(gone), gone[:LISTED]
         summary.seconds = time.perf_counter() - started
         return summary
     workers = max(1, int(workers or os.cpu_count() or 1))
@@ -372,7 +389,7 @@ def migrate_files(
         if buffer:
             _write(model, buffer, known, db)
     if not keys_table:
-        summary.gone = _flag_gone(model, known, seen, db)
+        summary.gone, summary.gone_files = _flag_gone(model, known, seen, db)
     summary.seconds = time.perf_counter() - started
     return summary
 
