@@ -6,6 +6,7 @@ Real processes, real signals, file claims and database claims on SQLite and Post
 import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -172,6 +173,15 @@ def test_simultaneous_runs_compute_each_spectrum_once(tmp_path, outputs, request
     assert len(computed) == n  # everything was computed
     twice = sum(c - 1 for c in computed.values())
     assert twice <= n // 100, f"{twice} of {n} spectra computed more than once"
+    if outputs == "files":
+        # Each run counts as its own only what it computed: the other runs' spectra are done by
+        # another run (files written during this run) or already complete (written before it).
+        own = []
+        for _, out in results:
+            match = re.search(r"(\d+) spectra done \((\d+) already complete(?:, (\d+) done by another run)?\)", out)
+            done, skipped, others = (int(g or 0) for g in match.groups())
+            own.append(done - skipped - others)
+        assert sum(own) == sum(computed.values()), results
 
 
 @pytest.mark.slow
@@ -267,3 +277,35 @@ def test_claims_can_be_turned_off(tmp_path, monkeypatch):
     assert summary.done == 5 and len([r for r in read_log(str(record)) if "member" in r]) == 5
     family = os.path.join(os.environ["ASTRA_OUTPUT_DIR"], "batchtests", "CountingBatch")
     assert not os.path.exists(os.path.join(family, "claims"))
+
+
+@pytest.mark.slow
+def test_a_run_counts_what_a_concurrent_run_computed_as_done_by_another_run(tmp_path):
+    n = 40
+    sas = _sample(tmp_path, n)
+    log = tmp_path / "computed.log"
+    slow = {"ASTRA_CLAIM_SLEEP": "0.5"}
+    first = _astra_run("claim_tasks.LoggedSNR", sas, log, env_extra=slow)  # two batches of 20
+    second = None
+    try:
+        wait_until(lambda: read_computed(str(log)), 120, "the first run computes spectra")
+        second = _astra_run("claim_tasks.LoggedSNR", sas, log, env_extra=slow)
+        results = _finish([first, second])
+    finally:
+        _finish([p for p in (first, second) if p is not None])
+    with open(log) as fp:
+        by_pid = collections.Counter(line.split()[1] for line in fp if line.strip())
+    counts = []
+    for (code, out), proc in zip(results, (first, second)):
+        assert code == 0, out
+        match = re.search(r"(\d+) spectra done \((\d+) already complete(?:, (\d+) done by another run)?\), 0 failed", out)
+        assert match, out
+        done, skipped, others = (int(g or 0) for g in match.groups())
+        assert done == n, out
+        # What a run counts as its own is exactly what it computed.
+        assert done - skipped - others == by_pid[str(proc.pid)], (out, by_pid)
+        counts.append((skipped, others))
+    # The second run started after the first: everything it computed, the first run saw
+    # written during its own run, so it is done by another run, not already complete.
+    assert counts[0] == (0, by_pid[str(second.pid)]), (results, by_pid)
+    assert by_pid[str(second.pid)] > 0, "the second run computed nothing: the runs did not overlap"

@@ -14,7 +14,7 @@ import luigi
 
 import astra.config
 from astra.tasks.base import BaseTask
-from astra.tasks.batch_run import note_incomplete, report_member_failures_only
+from astra.tasks.batch_run import build_window, note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
 from astra.tasks.summary import (
     BuildSummary,
@@ -85,7 +85,7 @@ def build(
             **luigi_kwargs,
         )
 
-    with record_build(batches) as finish, report_member_failures_only():
+    with record_build(batches) as finish, report_member_failures_only(), build_window():
         result = run(batches)
         category, still_running = categories(result), set()
         if not local_scheduler:

@@ -76,6 +76,8 @@ __all__ = [
     "BatchMemberAccessError",
     "BatchOutcome",
     "note_incomplete",
+    "build_window",
+    "written_during_build",
     "InputFileError",
     "ResultNotStoredError",
     "FileResults",
@@ -140,6 +142,10 @@ class BatchOutcome:
         """
         before = batch.__dict__.pop(INCOMPLETE_WHEN_CLAIMED, None)
         by_others = max(0, min(before, total) - pending) if before is not None else 0
+        if pending < total:  # file outputs say exactly when they were written
+            written = written_during_build(batch)
+            if written is not None:
+                by_others = min(written, total - pending)
         return cls(total, skipped=total - pending - by_others, by_others=by_others)
 
     def add_failure(self, task_id, reason):
@@ -582,6 +588,50 @@ class BatchRunMixin:
         if isinstance(outcome, BatchOutcome):
             text = f"{exception}\n{outcome.to_text()}"
         return text
+
+
+_BUILD_STARTED = []  # wall-clock start of the astra.build running in this process (forks inherit it)
+
+
+@contextlib.contextmanager
+def build_window():
+    """Within the block (and in worker processes forked in it), a file output written after
+    the block began is another run's work when this run did not write it (see
+    :func:`written_during_build`)."""
+    _BUILD_STARTED.append(time.time())
+    try:
+        yield
+    finally:
+        _BUILD_STARTED.pop()
+
+
+def written_during_build(batch):
+    """How many complete members of ``batch`` have outputs written since this build began.
+
+    Called before the batch runs, so none of them was written by this run: they were written
+    by another run (a concurrent ``astra run``, another luigid worker) during this one.
+
+    :param batch: a batch task.
+    :returns: the count, or ``None`` when it cannot be told (no build running, or outputs
+        that are not local files, such as database rows).
+    """
+    if not _BUILD_STARTED:
+        return None
+    started = _BUILD_STARTED[-1]
+    written = 0
+    for member in batch.get_batch_tasks():
+        paths = [getattr(target, "path", None) for target in luigi.task.flatten(member.output())]
+        if not paths or None in paths:
+            return None
+        try:
+            mtimes = [os.stat(path).st_mtime for path in paths]
+        except FileNotFoundError:
+            continue  # an incomplete member
+        except OSError:
+            return None
+        if min(mtimes) >= started:
+            written += 1
+    return written
 
 
 _REPORT_ONLY = []

@@ -30,7 +30,7 @@ import luigi.interface
 from luigi.execution_summary import _summary_dict
 
 import astra.config
-from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED, BatchOutcome
+from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED, BatchOutcome, written_during_build
 
 __all__ = [
     "BuildSummary",
@@ -398,15 +398,14 @@ def _count_outputs(task, summary, error, not_run_reason, ran_here=True, state=No
     complete = task.get_batch_size() - len(incomplete)
     summary.done += complete
     before = task.__dict__.get(INCOMPLETE_WHEN_CLAIMED)  # noted before waiting for another worker
-    if before is not None:
-        others = max(0, min(before, task.get_batch_size()) - len(incomplete))
-        summary.by_others += others
-        summary.skipped += complete - others
-    elif not ran_here:
-        if state in _OTHERS_STATES or state == "still_running":
-            summary.by_others += complete
-        else:
-            summary.skipped += complete
+    if complete and (before is not None or not ran_here):
+        written = written_during_build(task)  # file outputs say when they were written
+        if written is None and before is not None:
+            written = max(0, min(before, task.get_batch_size()) - len(incomplete))
+        elif written is None:  # by who had the batch
+            written = complete if state in _OTHERS_STATES or state == "still_running" else 0
+        summary.by_others += written
+        summary.skipped += complete - written
     if not incomplete:
         return
     if error:
