@@ -17,7 +17,8 @@ synthetic apStar files and sparse copies of them (their headers byte for byte, d
 holes: see ``bench/migrate.py``), ingested by ``astra migrate``; their results are inserted in
 bulk (computing them would take hours and is not what is measured). The new files are real
 synthetic apStar files. Each round starts from a copy of the day-1 database and a fresh output
-directory.
+directory. Two more rows: ``--dry-run`` before the day (:func:`astra.daily.preview_daily`)
+and a second run of the same day (nothing to do).
 
 Usage::
 
@@ -206,7 +207,7 @@ def _command(plan_path):
 
 
 def one_round(work, plan_path, day1_db, number, command=False):
-    from astra.daily import load_plan, run_daily
+    from astra.daily import load_plan, preview_daily, run_daily
     from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 
     db_path = os.path.join(work, f"round-{number}.db")
@@ -227,8 +228,15 @@ def one_round(work, plan_path, day1_db, number, command=False):
         os.unlink(db_path)
         shutil.rmtree(output, ignore_errors=True)
         return {"wall": wall, "cpu": cpu_s, "text": text}
+    preview_daily(load_plan(plan_path), DAY2)
+    dry_wall, dry_cpu = time.perf_counter() - began, cpu() - cpu0
+    began, cpu0 = time.perf_counter(), cpu()
     summary = run_daily(load_plan(plan_path), DAY2)
     wall, cpu_s = time.perf_counter() - began, cpu() - cpu0
+    again_began, again_cpu0 = time.perf_counter(), cpu()
+    if not run_daily(load_plan(plan_path), DAY2).nothing_to_do:
+        raise SystemExit("a second run of the same day did something")
+    again_wall, again_cpu = time.perf_counter() - again_began, cpu() - again_cpu0
     if summary.exit_code:
         print(summary, file=sys.stderr)
         raise SystemExit("the day failed; see above")
@@ -239,6 +247,7 @@ def one_round(work, plan_path, day1_db, number, command=False):
     os.unlink(db_path)
     shutil.rmtree(output, ignore_errors=True)
     return {"wall": wall, "cpu": cpu_s, "raw_wall": raw_wall, "raw_cpu": raw_cpu, "methods": methods,
+            "dry_wall": dry_wall, "dry_cpu": dry_cpu, "again_wall": again_wall, "again_cpu": again_cpu,
             "new": len(new_pks), "steps": {k: (v["seconds"], v["cpu_seconds"]) for k, v in steps.items()},
             "text": str(summary)}
 
@@ -302,6 +311,8 @@ def main():
           f"{med('cpu') - med('raw_cpu'):>8.2f}")
     print(f"{'methods own time as recorded (t_elapsed)':<44} {n_new:>7} {med('methods'):>8.2f}")
     print(f"{'whole astra daily command (imports too; 1x)':<44} {n:>7} {whole['wall']:>8.2f} {whole['cpu']:>8.2f}")
+    print(f"{'--dry-run before the day (in process)':<44} {n:>7} {med('dry_wall'):>8.2f} {med('dry_cpu'):>8.2f}")
+    print(f"{'same day again: nothing to do (in process)':<44} {n:>7} {med('again_wall'):>8.2f} {med('again_cpu'):>8.2f}")
     for name in results[0]["steps"]:
         walls = statistics.median(r["steps"][name][0] for r in results)
         cpus = statistics.median(r["steps"][name][1] for r in results)

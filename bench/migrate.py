@@ -14,6 +14,10 @@ Workloads, measured in one run, in turns (``--repeat`` rounds; medians shown):
   ``.where(Model.field == F).count()``. Plain: the same queries on a table of the same rows
   without indexes.
 
+Each file workload is shown as files/s by the wall clock and as CPU time per file (user +
+system, of this process and its reader processes, from ``getrusage``): on a machine shared
+with other work the wall clock says how busy the machine was, the CPU time what the work cost.
+
 Usage::
 
     python bench/migrate.py            # 100,000 files, 10^6 rows (the files are kept in --tree-dir)
@@ -126,7 +130,7 @@ def plain_loop(paths, db_path):
         "CREATE TABLE IF NOT EXISTS plain (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, "
         "obj TEXT, snr REAL, nvisits INTEGER, ra REAL, dec REAL)"
     )
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), cpu_seconds()
     with connection:
         for path in paths:
             st = os.stat(path)
@@ -136,9 +140,9 @@ def plain_loop(paths, db_path):
                 (path, st.st_size, st.st_mtime, header.get("OBJID"), header.get("SNR"),
                  header.get("NVISITS"), header.get("RA"), header.get("DEC")),
             )
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu
     connection.close()
-    return seconds
+    return seconds, cpu
 
 
 def ours(root, db_url, workers):
@@ -146,12 +150,19 @@ def ours(root, db_url, workers):
     from astra.models.migrate import migrate_files
 
     db = astra.database.connect(db_url)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), cpu_seconds()
     summary = migrate_files("dr13", "apStar", sas_base_dir=root, workers=workers, db=db)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu
     astra.database.reset()
     astra.database.forget_tables()
-    return seconds, summary
+    return seconds, cpu, summary
+
+
+def cpu_seconds():
+    """CPU time (user + system) of this process and of its finished children (the readers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def fill_catalogue(db_path, m, seed=0):
@@ -228,12 +239,15 @@ def peak_rss_mib():
     return max(own, children) / 1024
 
 
-def row(workload, n, ours_s, plain_s, unit="files/s"):
+def row(workload, n, ours, plain, unit="files/s"):
+    """One line: wall-clock rates (or seconds) and, for files, CPU time per file of each."""
     if unit == "files/s":
-        a, b = n / ours_s, n / plain_s
-        print(f"{workload:<44}{n:>9}{a:>12.0f}{b:>12.0f}{a / b:>8.1f}x{peak_rss_mib():>9.0f}")
+        (wall_a, cpu_a), (wall_b, cpu_b) = ours, plain
+        a, b = n / wall_a, n / wall_b
+        print(f"{workload:<36}{n:>8}{a:>10.0f}{b:>9.0f}{a / b:>7.1f}x"
+              f"{cpu_a / n * 1e6:>10.1f}{cpu_b / n * 1e6:>10.1f}{cpu_b / cpu_a:>7.1f}x{n / cpu_a:>10.0f}{peak_rss_mib():>8.0f}")
     else:
-        print(f"{workload:<44}{n:>9}{ours_s:>11.4f}s{plain_s:>11.4f}s{plain_s / ours_s:>8.1f}x{peak_rss_mib():>9.0f}")
+        print(f"{workload:<36}{n:>8}{ours:>9.4f}s{plain:>8.4f}s{plain / ours:>7.1f}x{'':>37}{peak_rss_mib():>8.0f}")
 
 
 def main():
@@ -265,20 +279,23 @@ def main():
     step = max(1, -(-len(paths) // args.plain_files))
     sample = paths[::step]
     ingest, rerun, plain1, plain2 = [], [], [], []
+    scale = len(paths) / len(sample)
+    load_before = os.getloadavg()
     try:
         for r in range(args.repeat):
             db_ours = os.path.join(work, f"ours-{r}.db")
-            seconds, summary = ours(root, f"sqlite:///{db_ours}", args.workers)
+            seconds, cpu, summary = ours(root, f"sqlite:///{db_ours}", args.workers)
             assert summary.new == len(paths) and summary.bad == 0, str(summary)
-            ingest.append(seconds)
-            seconds, summary = ours(root, f"sqlite:///{db_ours}", args.workers)
+            ingest.append((seconds, cpu))
+            seconds, cpu, summary = ours(root, f"sqlite:///{db_ours}", args.workers)
             assert summary.unchanged == len(paths), str(summary)
-            rerun.append(seconds)
+            rerun.append((seconds, cpu))
             db_plain = os.path.join(work, f"plain-{r}.db")
-            plain1.append(plain_loop(sample, db_plain) * len(paths) / len(sample))
-            plain2.append(plain_loop(sample, db_plain) * len(paths) / len(sample))
+            plain1.append(tuple(x * scale for x in plain_loop(sample, db_plain)))
+            plain2.append(tuple(x * scale for x in plain_loop(sample, db_plain)))
             for name in (db_ours, db_plain):
                 os.remove(name)
+        load_after = os.getloadavg()
         db_select = os.path.join(work, "select.db")
         obj, field = fill_catalogue(db_select, m)
         sel_ours, sel_plain = [], []
@@ -288,17 +305,26 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    med = statistics.median
+    def med(pairs):
+        return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
     print(f"\n# astra migrate, {args.repeat} rounds in turns, medians; workers={args.workers}; {os.cpu_count()} CPUs;"
-          f" plain loop over {len(sample)} of the {len(paths)} files")
-    print(f"{'workload':<44}{'N':>9}{'ours':>12}{'plain':>12}{'ratio':>9}{'RSS MiB':>9}")
-    print("-" * 95)
-    row("ingest apStar files (files/s)", len(paths), med(ingest), med(plain1))
-    row("re-run, unchanged files (files/s)", len(paths), med(rerun), med(plain2))
+          f" plain loop over {len(sample)} of the {len(paths)} files; tree {args.tree_dir}")
+    print(f"# load average (1, 5, 15 min) before {', '.join(f'{x:.1f}' for x in load_before)},"
+          f" after the file workloads {', '.join(f'{x:.1f}' for x in load_after)}")
+    print(f"{'workload':<36}{'N':>8}{'ours/s':>10}{'plain/s':>9}{'ratio':>8}"
+          f"{'ours CPU':>10}{'plain CPU':>10}{'ratio':>8}{'ours':>10}{'RSS MiB':>8}")
+    print(f"{'':<36}{'':>8}{'(wall)':>10}{'(wall)':>9}{'':>8}{'us/file':>10}{'us/file':>10}{'':>8}{'/CPU-s':>10}")
+    print("-" * 117)
+    row("ingest apStar files", len(paths), med(ingest), med(plain1))
+    row("re-run, unchanged files", len(paths), med(rerun), med(plain2))
     count = sel_ours[0][2]
-    row("select one obj from the catalogue", m, med(s[0] for s in sel_ours), med(s[0] for s in sel_plain), unit="s")
-    row(f"select a field ({count} rows), count + fetch", m, med(s[1] for s in sel_ours),
-        med(s[1] for s in sel_plain), unit="s")
+    median = statistics.median
+    row("select one obj from the catalogue", m, median(s[0] for s in sel_ours), median(s[0] for s in sel_plain), unit="s")
+    row(f"select a field ({count} rows), count+fetch", m, median(s[1] for s in sel_ours),
+        median(s[1] for s in sel_plain), unit="s")
+    print("(ours /CPU-s: files per second of CPU time, readers included: the rate one idle core would give;"
+          " the readers run in parallel, so two idle cores give up to about twice that)")
 
 
 if __name__ == "__main__":

@@ -26,9 +26,20 @@ def test_migrate_twice_then_a_bad_file(sas, db_url, capsys):
     synthetic.corrupt_file(tree.paths[1], "empty")
     assert main(args) == 1
     captured = capsys.readouterr()
-    assert "0 new, 1 changed, 5 unchanged, 1 bad" in captured.out
+    assert "6 files: 0 new, 0 changed, 5 unchanged, 1 bad (0 new, 1 changed; flagged)" in captured.out
     assert f"bad: {tree.paths[1]}: empty file (0 bytes)" in captured.err
     assert Star.select().where(Star.flag_bad_file).count() == 1
+    # A re-run does not read the unchanged bad file again, and still exits 1 because of it.
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "6 unchanged, 0 bad; 1 unchanged files still flagged bad" in captured.out
+    assert f"still bad: {tree.paths[1]}: empty file (0 bytes)" in captured.err
+    import os
+
+    os.remove(tree.paths[2])
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "1 known files are gone (flagged)" in captured.out and f"gone: {tree.paths[2]}" in captured.err
 
 
 def test_key_filters_and_usage_errors(sas, db_url, capsys):

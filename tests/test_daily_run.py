@@ -106,6 +106,8 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     refused = [pk for (pk,) in Star.select(Star.spectrum_pk).tuples() if pk % 4 == 0]
     assert steps["fragile"].record["problems"] == len(refused) > 0
     assert "failed spectra" in str(first)
+    assert f"failed: fragile(spectrum_pk={refused[0]}): ValueError: fragile refuses spectrum {refused[0]}" in str(first)
+    assert f"... {len(refused) - 5} more" in str(first)
     day1 = snapshot()
     assert len(day1["RocketSNR"]) == len(day1["Fragile"]) == len(day1["HotCool"]) == 60
     assert set(day1["ContinuumTeff"]) == hot(day1["Star"]) and 0 < len(day1["ContinuumTeff"]) < 60
@@ -117,7 +119,7 @@ def test_two_days_only_the_new_spectra_are_done(day, tmp_path):
     preview = {step.name: text for step, text in preview_daily(plan, DAY2)}
     assert preview["migrate-dr13-apStar"] == "would ingest 50 new and 0 changed files (60 unchanged)"
     assert "would run over 0 ApogeeCoaddedSpectrumInApStar spectra" in preview["snr"]
-    assert "the 50 new or changed before it bring" in preview["snr"]
+    assert "plus those the steps before it make due (50 new or changed there)" in preview["snr"]
     assert preview["astraAllStarRocketSNR"].startswith("after snr; would write")
     assert snapshot() == day1
     assert (files(tmp_path / "output"), files(products)) == before_files
@@ -270,3 +272,24 @@ def test_a_pipeline_on_slurm(tmp_path, sqlite_url, monkeypatch, slurm_jobs_dir):
     assert RocketSNR.select().count() == 6
     assert by_name(summary)["astraAllStarRocketSNR"].record["rows"] == 6
     assert run_daily(plan, DAY1).nothing_to_do
+
+
+def test_an_edited_step_runs_again_the_same_day_with_what_needs_it_only(tmp_path, sqlite_url, monkeypatch):
+    import astra.config
+
+    monkeypatch.setenv("ASTRA_DATABASE_URL", sqlite_url)
+    astra.config.reload()
+    sas = tmp_path / "sas"
+    synthetic.write_sample_tree(sas, 3, release="dr13", species="apStar", seed=7)
+    path = tmp_path / "daily.yml"
+    text = (f"migrate: [{{release: dr13, species: apStar, sas_base_dir: {sas}}}]\n"
+            "pipelines: {snr: {task: snr, params: {min_good_pixels: 50}}, hot_cool: {task: hot_cool}}\n"
+            "products: {astraAllStarRocketSNR: {}}\n")
+    path.write_text(text)
+    assert run_daily(load_plan(path), DAY1).exit_code == 0
+    path.write_text(text.replace("min_good_pixels: 50", "min_good_pixels: 60"))
+    again = run_daily(load_plan(path), DAY1)
+    assert {o.step.name: o.status for o in again.outcomes} == {
+        "migrate-dr13-apStar": "done earlier today", "hot_cool": "done earlier today",
+        "snr": "ran", "astraAllStarRocketSNR": "ran"}
+    assert by_name(again)["astraAllStarRocketSNR"].record["written"] is False   # nothing it holds changed

@@ -55,6 +55,42 @@ def test_new_nullable_columns_are_added_and_data_kept(db_url):
     assert EvolvingV2.select().count() == 2
 
 
+class EvolvingV3(BaseResult):
+    #> Values
+    a = FloatField(null=True, index=True, help_text="First value, indexed later")
+    b = FloatField(null=True, help_text="Second value")
+    c = TextField(null=True, unique=True, help_text="Third value, unique later")
+
+    class Meta:
+        table_name = "evolving"
+        indexes = ((("a", "b"), False),)
+
+
+def _index_names(model):
+    return {index.name for index in get_database().get_indexes(model._meta.table_name)}
+
+
+def test_indexes_declared_later_are_added_to_an_existing_table(db_url):
+    create_tables([EvolvingV2])
+    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_task(n), {"a": 1.0, "b": 2.0, "c": n}) for n in "xy"])
+    before = _index_names(EvolvingV2)
+    report = ensure_table(EvolvingV3, force=True)
+    # Only the three new ones: the task_id/task_family indexes are there under the V2 names.
+    assert sorted(report.indexes) == ["evolvingv3_a", "evolvingv3_a_b", "evolvingv3_c"] and not report.added
+    assert "added indexes" in str(report)
+    assert _index_names(EvolvingV3) == before | {"evolvingv3_a", "evolvingv3_a_b", "evolvingv3_c"}
+    assert EvolvingV3.select().count() == 2
+    assert str(ensure_table(EvolvingV3, force=True)) == "evolving: up to date"
+
+
+def test_a_unique_index_existing_rows_break_is_refused_by_name(db_url):
+    create_tables([EvolvingV2])
+    upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_task(n), {"c": "same"}) for n in "xy"])
+    with pytest.raises(MigrationError, match="cannot add unique index evolvingv3_c: existing rows repeat"):
+        ensure_table(EvolvingV3, force=True)
+    assert EvolvingV2.select().count() == 2
+
+
 def test_columns_removed_from_a_model_are_kept(db_url):
     create_tables([EvolvingV2])
     upsert_rows(EvolvingV2, [EvolvingV2.row_for_task(_task("x"), {"a": 1.0, "b": 2.0})])

@@ -5,8 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 HEAVY = ("specutils", "scipy.optimize", "matplotlib")
 
 
@@ -34,8 +32,6 @@ def test_method_modules_do_not_import_the_readers_and_a_fork_does():
 
 def test_astra_run_with_nothing_to_do_imports_no_reader(db_url):
     """The catalogue form with nothing to do needs the query, not specutils (docs/benchmarks.md)."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("one database is enough to show what is imported")
     out = run_python(f"""
         import sys
         from astra.cli import main

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from astra.models.boss import BossVisitSpectrum
 from astra.models.migrate import migrate_files
@@ -18,6 +19,9 @@ def test_real_spec_file_ingests_with_keys_and_header_values(real_sas, db_url):
     assert row.fieldid is None and row.catalogid is None
     assert row.ra == pytest.approx(8.001738) and row.exptime == pytest.approx(6302.0)
     assert row.thing_id == 96714281 and row.source.sdss4_thing_id == 96714281
+    # The header has no S/N; it is the SPALL table's SN_MEDIAN_ALL, as astropy reads it.
+    with fits.open(row.path) as hdul:
+        assert row.snr == pytest.approx(float(hdul["SPALL"].data["SN_MEDIAN_ALL"][0])) == pytest.approx(54.975536)
     full = read_spectrum(row.path, "spec")
     np.testing.assert_array_equal(row.flux, full.flux.value)
     assert row.ivar.shape == row.wavelength.shape == row.pixel_flags.shape == full.flux.shape
@@ -25,3 +29,15 @@ def test_real_spec_file_ingests_with_keys_and_header_values(real_sas, db_url):
 
 def test_select_works_on_an_empty_catalogue(db_url):
     assert list(BossVisitSpectrum.select().limit(10)) == []
+
+
+def test_synthetic_speclite_rows_have_the_snr_of_their_spall_table(tmp_path, db_url):
+    from astra.tools import synthetic
+
+    tree = synthetic.write_sample_tree(tmp_path / "sas", 3, release="dr19", species="specLite", seed=2)
+    summary = migrate_files("dr19", "specLite", sas_base_dir=str(tmp_path / "sas"))
+    assert (summary.new, summary.bad) == (3, 0)
+    for row in BossVisitSpectrum.select():
+        with fits.open(row.path) as hdul:
+            assert row.snr == pytest.approx(float(hdul["SPALL"].data["SN_MEDIAN_ALL"][0]))
+    assert len(tree) == 3

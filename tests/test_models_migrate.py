@@ -6,7 +6,7 @@ import os
 import pytest
 
 from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
-from astra.models.migrate import migrate_files
+from astra.models.migrate import GONE_REASON, migrate_files
 from astra.models.spectrum import Spectrum
 from astra.tools import synthetic
 from catalogue_helpers import touch_later
@@ -39,8 +39,10 @@ def test_second_run_adds_new_updates_changed_and_leaves_the_rest(sas, db_url):
 
     second = migrate_files("dr13", "apStar", sas_base_dir=str(root))
     assert (second.new, second.changed, second.unchanged, second.bad, second.gone) == (2, 2, 9, 0, 1)
+    assert second.exit_code == 1  # a row names a file that is not there
     after = _rows()
-    assert set(after) == set(tree.paths) | set(more.paths)  # the gone file's row is kept
+    assert set(after) == set(tree.paths) | set(more.paths)  # the gone file's row is kept, flagged
+    assert after[tree.paths[2]].flag_bad_file and after[tree.paths[2]].bad_file_reason == GONE_REASON
     changed = after[tree.paths[0]]
     assert changed.spectrum_pk == before[tree.paths[0]].spectrum_pk  # updated in place
     assert changed.n_visits == 3 and changed.file_size == os.path.getsize(tree.paths[0])
@@ -49,7 +51,23 @@ def test_second_run_adds_new_updates_changed_and_leaves_the_rest(sas, db_url):
     assert Spectrum.select().count() == 14
 
     third = migrate_files("dr13", "apStar", sas_base_dir=str(root))
-    assert (third.new, third.changed, third.unchanged, third.gone) == (0, 0, 13, 1)
+    assert (third.new, third.changed, third.unchanged, third.gone, third.exit_code) == (0, 0, 13, 1, 1)
+    assert _rows()[tree.paths[2]].modified == after[tree.paths[2]].modified  # flagged once, not again
+
+
+def test_a_gone_file_that_comes_back_is_read_again(sas, db_url):
+    root, tree = sas
+    migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    kept = tree.paths[3] + ".kept"
+    os.rename(tree.paths[3], kept)
+    gone = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (gone.gone, gone.flagged, gone.exit_code) == (1, 1, 1)
+    assert "1 known files are gone (flagged)" in str(gone)
+    os.rename(kept, tree.paths[3])  # same size and mtime as when it was ingested
+    back = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (back.changed, back.unchanged, back.gone, back.exit_code) == (1, 11, 0, 0)
+    row = _rows()[tree.paths[3]]
+    assert not row.flag_bad_file and row.bad_file_reason is None and row.snr is not None
 
 
 @pytest.mark.parametrize("how", ["empty", "truncated", "not-fits"])
@@ -57,7 +75,9 @@ def test_a_broken_file_gets_a_row_flagged_with_the_reason(sas, db_url, how):
     root, tree = sas
     synthetic.corrupt_file(tree.paths[4], how)
     summary = migrate_files("dr13", "apStar", sas_base_dir=str(root))
-    assert (summary.new, summary.bad, summary.exit_code) == (12, 1, 1)
+    # The bad file is counted as bad, not as new.
+    assert (summary.new, summary.bad, summary.bad_new, summary.found, summary.exit_code) == (11, 1, 1, 12, 1)
+    assert "12 files: 11 new, 0 changed, 0 unchanged, 1 bad (1 new, 0 changed; flagged)" in str(summary)
     row = _rows()[tree.paths[4]]
     assert row.flag_bad_file
     expected = {"empty": "empty file", "truncated": "truncated", "not-fits": "not a FITS file"}[how]
@@ -67,11 +87,12 @@ def test_a_broken_file_gets_a_row_flagged_with_the_reason(sas, db_url, how):
     assert sum(not r.flag_bad_file for r in _rows().values()) == 11
 
     again = migrate_files("dr13", "apStar", sas_base_dir=str(root))
-    assert (again.unchanged, again.bad, again.still_bad, again.exit_code) == (12, 0, 1, 0)
+    # Not read again (unchanged), but still flagged: the run is not clean until it is fixed.
+    assert (again.unchanged, again.bad, again.still_bad, again.exit_code) == (12, 0, 1, 1)
     # Repaired: the row is read again and no longer flagged.
     synthetic.write_apstar(tree.paths[4], obj=tree[4]["obj"], seed=1)
     repaired = migrate_files("dr13", "apStar", sas_base_dir=str(root))
-    assert (repaired.changed, repaired.bad) == (1, 0)
+    assert (repaired.changed, repaired.bad, repaired.exit_code) == (1, 0, 0)
     row = _rows()[tree.paths[4]]
     assert not row.flag_bad_file and row.bad_file_reason is None and row.snr is not None
 
@@ -122,10 +143,19 @@ def test_worker_processes_give_the_same_rows(sas, db_url, monkeypatch):
     synthetic.corrupt_file(tree.paths[2], "truncated")
     monkeypatch.setattr(engine, "POOL_THRESHOLD", 1)
     monkeypatch.setattr(engine, "READ_CHUNK", 5)
+    monkeypatch.setattr(engine, "WRITE_CHUNK", 4)  # three transactions, with the larger page cache
+    from astra.database.connection import get_database, is_postgresql
+
+    db = get_database()
+    sqlite = not is_postgresql(db)
+    before = db.execute_sql("PRAGMA cache_size").fetchone()[0] if sqlite else None
     summary = migrate_files("dr13", "apStar", sas_base_dir=str(root), workers=2)
-    assert (summary.new, summary.bad) == (12, 1)
+    assert (summary.new, summary.bad) == (11, 1)
     rows = _rows()
     assert rows[tree.paths[2]].flag_bad_file and rows[tree.paths[3]].snr is not None
+    assert len(rows) == 12 and Spectrum.select().count() == 12
+    if sqlite:  # the connection's own setting is back
+        assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == before
 
 
 def test_bad_arguments_are_refused_with_their_name(sas, db_url):
@@ -153,3 +183,18 @@ def test_two_migrations_at_once_do_not_collide(tmp_path, any_database_url):
     astra.database.connect(any_database_url)
     assert {row.path for row in Star.select()} == set(tree.paths)
     assert Star.select().count() == 60
+
+
+def test_a_dry_run_counts_without_reading_or_writing(sas, db_url):
+    root, tree = sas
+    synthetic.corrupt_file(tree.paths[0], "empty")
+    dry = migrate_files("dr13", "apStar", sas_base_dir=str(root), dry_run=True)
+    assert (dry.new, dry.changed, dry.unchanged, dry.bad, dry.found) == (12, 0, 0, 0, 12)  # not read: not bad yet
+    migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    os.remove(tree.paths[1])
+    touch_later(tree.paths[2])
+    more = synthetic.write_sample_tree(root, 1, release="dr13", species="apStar", seed=21)
+    dry = migrate_files("dr13", "apStar", sas_base_dir=str(root), dry_run=True)
+    assert (dry.new, dry.changed, dry.unchanged, dry.still_bad, dry.gone) == (1, 1, 10, 1, 1)
+    rows = _rows()
+    assert not rows[tree.paths[1]].flag_bad_file and more.paths[0] not in rows  # nothing written

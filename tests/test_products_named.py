@@ -33,6 +33,15 @@ class NeverRun(PipelineOutputMixin):
     teff = FloatField(null=True, unit="K", help_text="Effective temperature")
 
 
+@pytest.fixture(autouse=True)
+def no_model_named_rocket(monkeypatch):
+    """Hide tests/task_methods.py's ``Rocket`` model (other test modules import it), which would
+    take ``astraAllStarRocket`` from the rocket package's alias (test_products_names.py)."""
+    from astra.database.models import RESULT_MODELS
+
+    monkeypatch.delitem(RESULT_MODELS, "rocket", raising=False)
+
+
 @pytest.fixture
 def catalogue(tmp_path, db_url):
     """4 dr17 apStar, 3 dr17 apVisit, 2 dr19 mwmStar and 2 dr19 mwmVisit spectra, ingested;
@@ -164,6 +173,10 @@ def test_versions(catalogue, tmp_path):
     path, count = create_product("astraAllStarRocketSNR", tmp_path / "b.fits", all_versions=True)
     _, _, table = _table(path)
     assert count == 5 and sorted(set(table["v_astra_major_minor"])) == ["0.0", MAJOR_MINOR]
+    assert fits.getheader(path)["ROWS"] == "one per source and version"  # the old result is its source's 0.0 row
+    assert product_is_current("astraAllStarRocketSNR", path, all_versions=True)
+    RocketSNR.delete().where(RocketSNR.v_astra_major_minor == "0.0").execute()
+    assert not product_is_current("astraAllStarRocketSNR", path, all_versions=True)
     with pytest.raises(ValueError, match="no versions"):
         create_product("mwmAllStar", tmp_path / "c.fits", all_versions=True)
 
@@ -228,3 +241,77 @@ def test_product_is_current_until_a_row_changes(catalogue, tmp_path):
     assert product_is_current("mwmAllVisit", catalogue_file, release="dr19")
     MwmVisitSpectrum.get().save()  # a re-ingested spectrum gets a new modified time
     assert not product_is_current("mwmAllVisit", catalogue_file, release="dr19")
+
+
+@pytest.fixture
+def two_telescopes(tmp_path, db_url):
+    """One source with two dr17 apStar files (one telescope's at S/N 30, the other's at S/N 80), one with
+    one (S/N 50), each with Rocket's S/N; returns ``(the shared source, its two Star rows)``."""
+    from astra.tools.synthetic.apogee import write_apstar
+    from astra.tools.synthetic.tree import resolve_path
+
+    root = str(tmp_path / "sas")
+    tree = synthetic.write_sample_tree(root, 2, release="dr17", species="apStar", seed=21, snr=50.0)
+    other = ("apo25m", "ap") if tree[0]["telescope"] == "lco25m" else ("lco25m", "as")
+    keys = dict(tree[0], telescope=other[0], prefix=other[1])
+    write_apstar(resolve_path(root, "dr17", "apStar", keys), snr=80.0, obj=keys["obj"], field=keys["field"],
+                 telescope=other[0], apred=keys["apred"], seed=22)
+    write_apstar(tree.paths[0], snr=30.0, obj=keys["obj"], field=keys["field"], telescope=tree[0]["telescope"],
+                 apred=keys["apred"], seed=23)
+    assert migrate_files("dr17", "apStar", sas_base_dir=root).bad == 0
+    assert len(list(snr(Star.select()))) == 3
+    shared = [row for row in Star.select().order_by(Star.spectrum_pk) if row.obj == keys["obj"]]
+    assert len(shared) == 2 and shared[0].source_pk == shared[1].source_pk
+    return shared[0].source_pk, shared
+
+
+def test_astra_all_star_has_one_row_per_source_by_the_documented_rule(two_telescopes, tmp_path):
+    source, (apo, lco) = two_telescopes
+    low, high = sorted((apo, lco), key=lambda row: row.snr)
+    assert high.snr > 2 * low.snr  # written at S/N 80 and 30
+    by_snr = {30: low, 80: high}
+    path, count = create_product("astraAllStarRocketSNR", tmp_path / "star.fits")
+    header, _, table = _table(path)
+    assert count == len(table) == 2 and len(set(table["source_pk"])) == 2  # two sources, three spectra
+    assert header["ROWS"] == "one per source" and header["NCANDID"] == 3
+    assert header["CHOSEN"].startswith("highest spectrum snr")
+    row = table[table["source_pk"] == source][0]
+    assert row["spectrum_pk"] == by_snr[80].spectrum_pk and row["telescope"] == by_snr[80].telescope
+    assert row["spectrum_snr"] == pytest.approx(by_snr[80].snr) and row["n_star_spectra"] == 2
+    assert row["snr"] == pytest.approx(RocketSNR.get(RocketSNR.spectrum_pk == row["spectrum_pk"]).snr)
+    assert list(table[table["source_pk"] != source]["n_star_spectra"]) == [1]
+    assert product_is_current("astraAllStarRocketSNR", path)
+    # A filter picks the candidates first: the source's row among its spectra from the other telescope.
+    path, _ = create_product("astraAllStarRocketSNR", tmp_path / "one.fits", filters={"telescope": by_snr[30].telescope})
+    _, _, table = _table(path)
+    assert table[table["source_pk"] == source][0]["spectrum_pk"] == by_snr[30].spectrum_pk
+    # Equal S/N: the highest spectrum_pk (the spectrum ingested last) is chosen; a missing S/N is the lowest.
+    Star.update(snr=80.0).where(Star.spectrum_pk.in_([apo.spectrum_pk, lco.spectrum_pk])).execute()
+    latest = max(apo.spectrum_pk, lco.spectrum_pk)
+    _, _, table = _table(create_product("astraAllStarRocketSNR", tmp_path / "tie.fits")[0])
+    assert table[table["source_pk"] == source][0]["spectrum_pk"] == latest
+    Star.update(snr=None).where(Star.spectrum_pk == latest).execute()
+    _, _, table = _table(create_product("astraAllStarRocketSNR", tmp_path / "null.fits")[0])
+    assert table[table["source_pk"] == source][0]["spectrum_pk"] == min(apo.spectrum_pk, lco.spectrum_pk)
+    # Deleting the result the row came from changes the product (though a row of the source remains).
+    assert product_is_current("astraAllStarRocketSNR", tmp_path / "null.fits")
+    RocketSNR.delete().where(RocketSNR.spectrum_pk == min(apo.spectrum_pk, lco.spectrum_pk)).execute()
+    assert not product_is_current("astraAllStarRocketSNR", tmp_path / "null.fits")
+
+
+def test_mwm_all_star_has_one_row_per_source_too(two_telescopes, tmp_path):
+    source, (first, second) = two_telescopes
+    high, low = (first, second) if first.snr > second.snr else (second, first)
+    path, count = create_product("mwmAllStar", tmp_path / "mwm.fits")
+    header, _, table = _table(path)
+    assert count == 2 and header["ROWS"] == "one per source" and header["NCANDID"] == 3
+    row = table[table["source_pk"] == source][0]
+    assert row["spectrum_pk"] == high.spectrum_pk and row["snr"] == pytest.approx(high.snr)
+    assert row["n_star_spectra"] == 2
+    assert product_is_current("mwmAllStar", path)
+    Star.get_by_id(low.spectrum_pk).save()  # a re-ingested spectrum the row was not chosen from
+    assert not product_is_current("mwmAllStar", path)
+    with pytest.raises(ValueError, match="n_star_spectra is counted after the rows are chosen"):
+        create_product("mwmAllStar", tmp_path / "x.fits", filters={"n_star_spectra": 2})
+    _, _, visits = _table(create_product("mwmAllVisit", tmp_path / "v.fits")[0])
+    assert "n_star_spectra" not in visits.colnames

@@ -15,9 +15,18 @@ from astra.products import Product, product_path, resolve_product
 MAJOR_MINOR = "{}.{}".format(*astra.version_info())
 
 
+@pytest.fixture
+def no_model_named_rocket(monkeypatch):
+    """Hide tests/task_methods.py's ``Rocket`` model (imported by other test modules): with it,
+    ``astraAllStarRocket`` names that model (see test_a_model_named_like_a_package_alias_wins_with_a_note)."""
+    from astra.database.models import RESULT_MODELS
+
+    monkeypatch.delitem(RESULT_MODELS, "rocket", raising=False)
+
+
 @pytest.mark.parametrize("name", ["astraAllStarRocketSNR", "astraallstarrocketsnr", "astraAllStarRocket_SNR",
                                   "astraAllStarSnr", "astraAllStarRocket"])
-def test_model_task_and_package_names_find_the_same_product(name):
+def test_model_task_and_package_names_find_the_same_product(name, no_model_named_rocket):
     product = resolve_product(name)
     assert product == Product("astraAllStarRocketSNR", "method", "star", RocketSNR)
 
@@ -31,7 +40,21 @@ def test_a_package_with_two_methods_is_no_alias():
         resolve_product("astraAllStarClassify")  # astra.contrib.classify holds two methods
 
 
-def test_visit_catalogue_and_summary_names():
+def test_a_model_named_like_a_package_alias_wins_with_a_note(monkeypatch, capsys):
+    from astra.database.models import RESULT_MODELS
+    from task_methods import Rocket
+
+    monkeypatch.setitem(RESULT_MODELS, "rocket", Rocket)
+    assert resolve_product("astraAllStarRocket").model is Rocket  # rule 1 (a model's name) before rule 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("note: astraAllStarRocket is task_methods.Rocket;")
+    assert "astra.contrib.rocket.results.RocketSNR also answers to 'Rocket': name it astraAllStarRocketSNR" in err
+    assert resolve_product("astraAllStarRocketSNR").model is RocketSNR
+    assert resolve_product("astraAllStarSnr").model is RocketSNR  # one model for the spelling: no note
+    assert capsys.readouterr().err == ""
+
+
+def test_visit_catalogue_and_summary_names(no_model_named_rocket):
     assert resolve_product("astraAllVisitRocket") == Product("astraAllVisitRocketSNR", "method", "visit", RocketSNR)
     assert resolve_product("mwmAllStar") == Product("mwmAllStar", "catalogue", "star")
     assert resolve_product("MWMALLVISIT") == Product("mwmAllVisit", "catalogue", "visit")

@@ -284,7 +284,7 @@ def test_catalogue_form_one_job(catalogue_env, tmp_path, slurm_jobs_dir, sqlite_
     assert "\x1b" not in out and "\r" not in out           # not a terminal: plain lines
     assert f"where_run over {CATALOGUE}: 5 spectra in 1 shares; Slurm job " in out
     assert "where_run: 5 spectra in 1 shares; 4 spectra done (0 already complete), 1 failed" in out
-    assert f"failed: where_run spectrum_pk={bad}: SpectrumReadError" in out and "empty file" in out
+    assert f"failed: where_run spectrum_pk={bad}: InputFileError: empty file" in out
     [(job_id, ranges)] = _ranges_of_scripts(slurm_jobs_dir)
     assert ranges == [(keys[0], keys[-1])]
     assert f"job {job_id} ended FAILED; its log: " in out
@@ -375,6 +375,8 @@ def test_catalogue_form_dry_run_and_the_astra_run_spelling(catalogue_env, tmp_pa
     assert result.returncode == 0, result.stderr
     assert "2 spectra for 4 processes: 2 processes get a share" in result.stderr
     assert "--ntasks-per-node=2" in result.stdout and "--limit" not in result.stdout
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--workers", "3", "--dry-run", env=env)
+    assert "#SBATCH --cpus-per-task=3" in result.stdout and " --workers 3 " in result.stdout   # a CPU per Luigi worker
 
 
 def test_catalogue_form_errors_before_sbatch(catalogue_env, tmp_path, sqlite_url, monkeypatch):
@@ -412,3 +414,31 @@ def test_catalogue_form_of_a_downstream_method_shares_only_what_its_upstream_cho
 def test_a_module_without_a_task_is_a_clear_error(cli_env):
     result = astra("srun", "cluster_tasks", "--nodes", "1", env=cli_env)
     assert result.returncode == 2 and "give the task family after the module 'cluster_tasks'" in result.stderr
+
+
+@pytest.mark.slurm
+def test_interrupting_the_catalogue_form_stops_following_not_the_jobs(catalogue_env, tmp_path, slurm_jobs_dir,
+                                                                     sqlite_url, monkeypatch):
+    import signal
+
+    env, log_dir = catalogue_env
+    keys = _catalogue(tmp_path, 3, sqlite_url, monkeypatch)
+    proc = subprocess.Popen([ASTRA, "srun", "task_methods.where_run", CATALOGUE, "--log-dir", str(log_dir),
+                             "--sleep", "1", "--jobs-dir", slurm_jobs_dir],
+                            env=dict(env, ASTRA_DATABASE_URL=sqlite_url), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        header = proc.stdout.readline()                  # printed once the job is submitted
+        assert "where_run over" in header, header + proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    [record] = slurm.read_ledger(slurm_jobs_dir)
+    assert f"stopped following; the jobs go on (astra squeue; scancel {record['job_id']})" in err
+    states = slurm.wait_for_jobs([record["job_id"]], timeout=180)
+    assert states == {record["job_id"]: "COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
+    assert sorted(_results()) == keys

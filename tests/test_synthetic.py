@@ -246,3 +246,21 @@ def test_write_sample_tree_other_species(tmp_path, release, species, expected):
         assert read_spectrum(path).flux.size > 0
     if species == "spec":
         assert keys[0]["run2d"] == "v5_10_0"
+
+
+def test_synthetic_key_ranges_come_from_the_data_model(monkeypatch):
+    from astra import datamodels
+    from astra.tools.synthetic.tree import _template_keys, sample_keys
+
+    def draws(species, release, n=200):
+        rng = np.random.default_rng(11)
+        return [sample_keys(rng, release, species, _template_keys(release, species)) for _ in range(n)]
+
+    assert datamodels.get("spec").synthetic_keys == {"mjd": (55100, 58900)}
+    spec = [k["mjd"] for k in draws("spec", "dr13")]
+    assert min(spec) < 55700 and max(spec) < 58900  # BOSS MJDs start before APOGEE's
+    visits = [k["mjd"] for k in draws("apVisit", "dr16")]
+    assert min(visits) >= 55700
+    # One entry in the registry is all it takes: the tree writer has no species branch.
+    monkeypatch.setattr(datamodels.get("apVisit"), "synthetic_keys", {"mjd": (50000, 50001)})
+    assert {k["mjd"] for k in draws("apVisit", "dr16", 5)} == {50000}

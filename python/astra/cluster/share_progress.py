@@ -2,10 +2,12 @@
 
 While the jobs run, :func:`follow` asks once a second
 
-* the database, how many of each share's spectra have an up-to-date result now (one query for
-  the pending spectra of all the shares' ranges, the same :func:`~astra.tasks.function_runner.pending_keys`
-  that found them, and one for the results flagged ``flag_runtime_exception`` since the
-  submission);
+* the database, how many of each share's spectra have an up-to-date result now (one ``GROUP
+  BY`` query of the pending spectra by share -- the same
+  :func:`~astra.tasks.function_runner.pending_query` that found them, classed by a binary
+  search over the ranges written as nested ``CASE`` -- and the keys of the results flagged
+  ``flag_runtime_exception`` since the submission; the final count is exact, over the keys
+  that were shared out);
 * Slurm, the state of each job (:func:`astra.cluster.slurm.job_status`).
 
 On a terminal it redraws a small table in place; otherwise (a log file, a pipe) it prints one
@@ -22,6 +24,7 @@ import bisect
 import dataclasses
 import datetime
 import os
+import shutil
 import sys
 import time
 
@@ -36,6 +39,8 @@ __all__ = ["ShareCount", "ShareProgress", "follow", "render_table", "render_line
 LOG_INTERVAL = 10.0
 #: Most shares listed one per line on a terminal; more are listed per job.
 MAX_SHARE_LINES = 16
+#: Most jobs named in a plain progress line; more are counted by state.
+MAX_JOBS_NAMED = 8
 #: Seconds subtracted from the submission time when telling new failures from earlier ones
 #: (clocks of the nodes and of this machine may differ a little).
 CLOCK_SLACK = 5.0
@@ -85,72 +90,119 @@ class ShareProgress:
         self.where = where
         self.submitted = submitted or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         self._starts = [share.lo for share, _ in self.shares]
-        self.failures = []  # (spectrum_pk, error) of the failed spectra, from the last poll
+        self.failures = []  # (spectrum_pk, error) of the failed spectra, from the last exact poll
 
     @property
     def total(self):
         """The number of spectra shared out."""
         return sum(share.count for share, _ in self.shares)
 
-    def _share_of(self, spectrum_pk):
+    def _share_at(self, spectrum_pk):
+        """The position of the share whose range holds ``spectrum_pk``, or ``None``."""
         position = bisect.bisect_right(self._starts, spectrum_pk) - 1
-        if position >= 0 and self.shares[position][0].contains(spectrum_pk) and spectrum_pk in self.keys:
-            return position
-        return None
+        return position if position >= 0 and self.shares[position][0].contains(spectrum_pk) else None
 
-    def poll(self, states=None):
+    def _share_of(self, spectrum_pk):
+        """The position of the share that holds ``spectrum_pk`` (one that was shared out), or ``None``."""
+        return self._share_at(spectrum_pk) if spectrum_pk in self.keys else None
+
+    def poll(self, states=None, exact=False):
         """Count every share's results now.
 
+        The quick count (the default, for the live display) is one ``GROUP BY`` query of the
+        pending spectra by share and one list of the keys flagged since the submission. A
+        spectrum of a range that became pending after the submission (its file changed) counts
+        against its share there. The exact count (``exact=True``, for the summary) reads the
+        keys and keeps only those that were shared out, and lists the failures with their error.
+
         :param states: ``{job_id: state}`` from Slurm (``None``: leave the states empty).
+        :param exact: count exactly, and fill :attr:`failures`.
         :returns: a list of :class:`ShareCount`, in key order.
         """
-        from astra.tasks.function_runner import pending_keys
-
         counts = [ShareCount(share.index, share.lo, share.hi, share.count, job_id=str(job_id),
                              state=(states or {}).get(str(job_id), ""))
                   for share, job_id in self.shares]
         if not counts:
             return counts
-        span = [(self.shares[0][0].lo, max(share.hi for share, _ in self.shares))]
-        _, remaining = pending_keys(self.function, self.model_name, where=self.where, retry_failed=True,
-                                    spectrum_pk_ranges=span)
-        left = [0] * len(counts)
-        for key in remaining:
-            position = self._share_of(key)
-            if position is not None:
-                left[position] += 1
-        self.failures = []
-        for key, error in self._failed_since_submission(span[0]):
-            position = self._share_of(key)
-            if position is not None:
-                counts[position].failed += 1
-                self.failures.append((key, error))
-        for count, pending in zip(counts, left):
-            count.done = count.total - pending
+        left, failed = self._exact() if exact else self._counted()
+        for position, count in enumerate(counts):
+            count.failed = min(failed.get(position, 0), count.total)
+            count.done = max(0, count.total - left.get(position, 0))
         return counts
 
-    def _failed_since_submission(self, span):
+    def _span(self):
+        return self.shares[0][0].lo, max(share.hi for share, _ in self.shares)
+
+    def _pending(self):
+        from astra.tasks.function_runner import pending_query
+
+        _, query = pending_query(self.function, self.model_name, where=self.where, retry_failed=True,
+                                 spectrum_pk_ranges=[self._span()])
+        return query
+
+    def _failures(self):
         from astra.models.pipeline import major_minor
 
         output = self.function.output_model
         since = self.submitted - datetime.timedelta(seconds=CLOCK_SLACK)
-        query = (
-            output.select(output.spectrum_pk, output.error)
-            .where(output.spectrum_pk.between(*span))
+        return (
+            output.select()
+            .where(output.spectrum_pk.between(*self._span()))
             .where(output.v_astra_major_minor == major_minor())
             .where(output.flag_runtime_exception)
             .where(output.modified >= since)
-            .order_by(output.spectrum_pk)
-            .tuples()
         )
-        return list(query)
+
+    def _share_case(self, column, first=0, last=None):
+        """SQL: the position of the share whose range holds ``column`` (NULL outside every range).
+
+        A binary search written as nested ``CASE``: about log2(shares) comparisons per row.
+        """
+        last = len(self.shares) - 1 if last is None else last
+        if first == last:
+            share = self.shares[first][0]
+            return peewee.Case(None, [(column.between(share.lo, share.hi), first)], None)
+        middle = (first + last) // 2
+        return peewee.Case(None, [(column <= self.shares[middle][0].hi, self._share_case(column, first, middle))],
+                           self._share_case(column, middle + 1, last))
+
+    def _counted(self):
+        """``({position: pending}, {position: failed})``: one ``GROUP BY`` query over the pending
+        spectra of every range (one scan, where a ``COUNT`` per range may scan the table once each)
+        and one list of the flagged keys."""
+        model, output = self.function.input_model(self.model_name), self.function.output_model
+        position = self._share_case(model.spectrum_pk).alias("share_position")
+        query = (self._pending().select(position, peewee.fn.COUNT(peewee.SQL("*"))).order_by()
+                 .group_by(peewee.SQL("share_position")))
+        left = {index: n for index, n in query.tuples() if index is not None}
+        failed = {}
+        for (key,) in self._failures().select(output.spectrum_pk).tuples():
+            index = self._share_at(key)
+            if index is not None:
+                failed[index] = failed.get(index, 0) + 1
+        return left, failed
+
+    def _exact(self):
+        model, output = self.function.input_model(self.model_name), self.function.output_model
+        left, failed = {}, {}
+        for (key,) in self._pending().select(model.spectrum_pk).tuples():
+            position = self._share_of(key)
+            if position is not None:
+                left[position] = left.get(position, 0) + 1
+        self.failures = []
+        for key, error in self._failures().select(output.spectrum_pk, output.error).order_by(output.spectrum_pk).tuples():
+            position = self._share_of(key)
+            if position is not None:
+                failed[position] = failed.get(position, 0) + 1
+                self.failures.append((key, error))
+        return left, failed
 
     def summary(self, counts):
         """The per-spectrum :class:`~astra.tasks.summary.BuildSummary` of the counts.
 
         A spectrum without a result is "not run", with its job's state as the reason.
 
-        :param counts: from :meth:`poll`, after the jobs ended.
+        :param counts: from :meth:`poll` with ``exact=True``, after the jobs ended.
         """
         summary = BuildSummary(success=False, tasks=len(counts))
         for key, error in self.failures:
@@ -197,10 +249,18 @@ def render_line(counts, elapsed):
 
     :param counts: :class:`ShareCount` list.
     :param elapsed: seconds since the submission.
+    :returns: e.g. ``[0:01:15] 6/10 spectra done, 1 failed; jobs: 7 RUNNING`` (more than
+        :data:`MAX_JOBS_NAMED` jobs are counted by state: ``jobs: 90 COMPLETED, 10 RUNNING``).
     """
     done, total = sum(c.done for c in counts), sum(c.total for c in counts)
-    states = ", ".join(f"{job_id} {state}" for job_id, state in
-                       dict.fromkeys((c.job_id, c.state) for c in counts))
+    jobs = dict((c.job_id, c.state) for c in counts)
+    if len(jobs) <= MAX_JOBS_NAMED:
+        states = ", ".join(f"{job_id} {state}" for job_id, state in jobs.items())
+    else:
+        by_state = {}
+        for state in jobs.values():
+            by_state[state] = by_state.get(state, 0) + 1
+        states = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items()))
     return (f"[{_clock(elapsed)}] {done}/{total} spectra done, {sum(c.failed for c in counts)} failed; "
             f"jobs: {states or 'none'}")
 
@@ -227,7 +287,8 @@ class _Screen:
 
     def show(self, counts, header, elapsed, force=False):
         if self.tty:
-            lines = render_table(counts, f"{header}  [{_clock(elapsed)}]")
+            width = max(20, shutil.get_terminal_size().columns - 1)  # a wrapped line would break the redraw
+            lines = [line[:width] for line in render_table(counts, f"[{_clock(elapsed)}] {header}")]
             erase = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
             self.stream.write(erase + "\n".join(lines) + "\n")
             self._drawn = len(lines)
@@ -248,7 +309,8 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
     :param progress: a :class:`ShareProgress`.
     :param job_ids: the submitted job ids.
     :param header: the first line of the display (what runs).
-    :param poll: seconds between two looks at the database and Slurm.
+    :param poll: seconds between two looks at the database and Slurm (a look that takes longer
+        than that is followed by a pause as long as itself).
     :param stream: where to write (default ``sys.stdout``).
     :param tty: redraw in place (default: whether ``stream`` is a terminal).
     :param jobs_dir: the jobs directory, to name the logs of jobs that did not complete.
@@ -265,10 +327,11 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
     started = time.monotonic()
     counts = None
     while True:
+        look = time.monotonic()
         states = slurm.job_status(job_ids)
         active = any(state.split()[0] in slurm.ACTIVE_STATES for state in states.values())
         try:
-            counts = progress.poll(states)
+            counts = progress.poll(states, exact=not active)  # the last count is the exact one
         except peewee.DatabaseError as error:  # the database is busy or away for a moment
             if counts is None or not active:
                 raise
@@ -278,7 +341,8 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
         screen.show(counts, header, time.monotonic() - started, force=not active)
         if not active:
             break
-        time.sleep(poll)
+        spent = time.monotonic() - look
+        time.sleep(max(poll - spent, spent))  # a slow look (a huge catalogue) keeps the database half idle
     summary = progress.summary(counts)
     stream.write(f"{progress.function.name}: {progress.total} spectra in {len(counts)} shares; {summary}\n")
     for job_id, state in states.items():

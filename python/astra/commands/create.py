@@ -15,8 +15,8 @@ def add_arguments(parser):
     """
     parser.add_argument(
         "product",
-        help="astraAllStar<Method> or astraAllVisit<Method> (a method's results on star-level or visit "
-        "spectra, e.g. astraAllStarRocketSNR), mwmAllStar or mwmAllVisit (the catalogue), or a results model: "
+        help="astraAllStar<Method> or astraAllVisit<Method> (a method's results on star-level spectra, one row "
+        "per source, or on visit spectra, e.g. astraAllStarRocketSNR), mwmAllStar or mwmAllVisit (the catalogue), or a results model: "
         "a registered name (estimatesnr) or a dotted path (astra.contrib.rocket.results.EstimateSNRResult)",
     )
     parser.add_argument(

@@ -10,8 +10,9 @@ EPILOG = """
 Other options are data-model keys that narrow the search, e.g. --telescope apo25m --field 120-45
 (a JSON list accepts any of its values: --field '["120-45", "N1333"]'). A second run adds only
 new files and updates changed ones (by size and mtime). Files that cannot be read get a row
-flagged bad, with the reason. Exit status: 0 when every file found was ingested or unchanged,
-1 when some file is bad, no file was found, or a keys-table row names no file; 2 for bad
+flagged bad, with the reason, and so do rows whose file is gone. Exit status: 0 when every
+file looked for has a readable row; 1 while any of their rows is flagged bad (in this run or
+an earlier one), when no file was found, or when a keys-table row names no file; 2 for bad
 arguments. Example:
 
   astra migrate --release dr13 --species apStar --sas-base-dir /data/sas --telescope apo25m

@@ -38,7 +38,7 @@ import sys
 from astra.cluster.slurm import ASTRA_PROGRAM
 
 NAME = "srun"
-HELP = "submit Slurm jobs that run Luigi workers for a task (see docs/clusters.rst)"
+HELP = "submit Slurm jobs: a @task over the catalogue's spectra, or Luigi workers for a task (see docs/clusters.rst)"
 
 _OPTIONS = (
     # (flags, keyword arguments); defined once, used by the main and the re-parsing parser
@@ -94,14 +94,16 @@ def add_arguments(parser):
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
-        "command (e.g. astra run ...) and keeps its own share of the batches.\n"
+        "command (e.g. astra run ... over files) and keeps its own share of the batches;\n"
+        "'astra run <task> <SpectrumModel>' is split at submission as above (without following).\n"
         "Without --scheduler-host (or [core] scheduler_host in luigi.cfg) every worker uses\n"
         "--local-scheduler; several nodes or jobs then need the 'astra run' form.\n"
         "Prints the submitted job ids, one per line (--dry-run prints the scripts).")
     for flags, kwargs in _OPTIONS:
         parser.add_argument(*flags, **kwargs)
-    parser.add_argument("module", help="Python module that defines the task, e.g. astra.contrib.rocket "
-                                       "(or 'astra' to run an astra subcommand)")
+    parser.add_argument("module", help="a @task method (registered name or module.function), or the Python "
+                                       "module that defines the task, e.g. astra.contrib.rocket (or 'astra' "
+                                       "to run an astra subcommand)")
     parser.add_argument("task", nargs="?",
                         help="task family, e.g. EstimateSNR (or the astra subcommand, e.g. run), or the "
                              "catalogue model a @task method reads (default: the first it reads)")
@@ -412,7 +414,7 @@ def _run_catalogue(args):
         shares, planned = plan_jobs(
             keys, args.module, model.__name__, run_args, jobs=args.jobs, nodes=args.nodes, procs=args.procs,
             time=args.time, mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
-            workers_per_node=args.workers_per_node, output_dir=jobs_dir,
+            workers_per_node=max(args.workers_per_node, command.workers), output_dir=jobs_dir,  # CPUs per process
             job_name=args.job_name or f"astra-{function.name}", environment=environment,
         )
     except ValueError as exc:

@@ -29,6 +29,8 @@ from astra.daily.tasks import Daily, failure_path, marker_path
 
 __all__ = ["StepOutcome", "DailySummary", "run_daily", "preview_daily", "today"]
 
+#: Bad files or failed spectra named under a step in the summary.
+SHOWN = 5
 #: What happened to a step in one run.
 STATUSES = ("ran", "done earlier today", "failed", "not run")
 
@@ -57,6 +59,21 @@ class StepOutcome:
     def problems(self):
         """Bad files or failed spectra of a step that ran in this run."""
         return int((self.record or {}).get("problems") or 0) if self.status == "ran" else 0
+
+
+    def problem_lines(self, most=SHOWN):
+        """Up to ``most`` lines naming this run's bad files or failed spectra of the step."""
+        if not self.problems:
+            return []
+        record = self.record
+        lines = list(record.get("details") or [])
+        for entry in (record.get("models") or {}).values():
+            lines += [f"failed: {task}: {reason}" for task, reason in entry.get("failures") or []]
+        shown = lines[:most]
+        if self.problems > len(shown):
+            shown.append(f"... {self.problems - len(shown)} more (the results table's flag_runtime_exception, "
+                         "or the catalogue's flag_bad_file)")
+        return shown
 
 
 @dataclasses.dataclass
@@ -95,6 +112,7 @@ class DailySummary:
         lines = [f"astra daily {self.date.isoformat()} ({self.path}):"]
         for o in self.outcomes:
             lines.append(f"  {o.step.name:<{width}}  {o.status}: {o.text}")
+            lines += [f"  {'':<{width}}    {line}" for line in o.problem_lines()]
         problems = sum(o.problems for o in self.outcomes)
         tail = (f"{len(self.outcomes)} steps: {self.count('ran')} ran, {self.count('done earlier today')} done earlier "
                 f"today, {self.count('failed')} failed, {self.count('not run')} not run")

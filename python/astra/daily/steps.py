@@ -250,7 +250,7 @@ def preview_step(step, incoming):
                                              for m, c in counts.items()) + " without a result"
         more = sum(incoming.get(name, 0) for name in step.requires)
         if more:
-            text += f", and what the {more} new or changed before it bring"
+            text += f", plus those the steps before it make due ({more} new or changed there)"
         return text, n + more
     from astra.products import product_is_current
 

@@ -2,8 +2,9 @@
 
 :func:`create_tables` (what ``astra init`` runs) creates the table of every registered results
 model that does not exist yet, and for a table that exists adds the columns the model has
-gained since (with peewee's :mod:`playhouse.migrate`). It never drops or changes a column: a
-column removed from a model stays in the table (and is reported), its data kept.
+gained since (with peewee's :mod:`playhouse.migrate`), and the indexes it declares that the
+table lacks. It never drops or changes a column: a column removed from a model stays in the
+table (and is reported), its data kept.
 
 A new column must be nullable or have a default, or existing rows could not hold it; every
 result column is nullable by rule, so adding fields to a results model always migrates.
@@ -41,19 +42,27 @@ class TableReport:
     :param created: whether the table was created.
     :param added: names of the columns added.
     :param extra: columns in the table that the model no longer has (kept).
+    :param indexes: names of the indexes created on the existing table (a model's new
+        ``index=True``/``unique=True`` or ``Meta.indexes`` entry on a column it already had).
     """
 
-    def __init__(self, model, created=False, added=(), extra=()):
+    def __init__(self, model, created=False, added=(), extra=(), indexes=()):
         self.model = model
         self.created = created
         self.added = list(added)
         self.extra = list(extra)
+        self.indexes = list(indexes)
 
     def __str__(self):
         table = self.model._meta.table_name
         if self.created:
             return f"{table}: created"
-        text = f"{table}: added columns {', '.join(self.added)}" if self.added else f"{table}: up to date"
+        done = []
+        if self.added:
+            done.append(f"added columns {', '.join(self.added)}")
+        if self.indexes:
+            done.append(f"added indexes {', '.join(self.indexes)}")
+        text = f"{table}: {'; '.join(done)}" if done else f"{table}: up to date"
         if self.extra:
             text += f" (kept columns no longer in {self.model.__name__}: {', '.join(self.extra)})"
         return text
@@ -106,6 +115,8 @@ def ensure_table(model, db=None, force=False):
         _ready.setdefault(db, set()).add(model)
     for name in report.added:
         logger.info("%s: added column %s", model._meta.table_name, name)
+    for name in report.indexes:
+        logger.info("%s: added index %s", model._meta.table_name, name)
     return report
 
 
@@ -148,7 +159,45 @@ def _add_missing_columns(model, db):
             if field.column_name not in again:
                 raise MigrationError(f"{table}: cannot add column {field.column_name}: {error}") from None
         added.append(field.column_name)
-    return TableReport(model, added=added, extra=extra)
+    return TableReport(model, added=added, extra=extra, indexes=_add_missing_indexes(model, db))
+
+
+def _index_key(columns, unique):
+    return tuple(str(c).lower() for c in columns), bool(unique)
+
+
+def _add_missing_indexes(model, db):
+    """Create the indexes the model declares that the existing table lacks; their names.
+
+    An index is there when the table has one on the same columns in the same order (a unique
+    one serves for a plain one), whatever its name.
+
+    :raises MigrationError: when a unique index cannot be built because existing rows repeat
+        a value (the rows are kept; the table stays without the index).
+    """
+    table, schema = model._meta.table_name, model._meta.schema
+    existing = {_index_key(i.columns, i.unique) for i in db.get_indexes(table, schema=schema)}
+    created = []
+    for index in model._meta.fields_to_index():
+        columns = [e.column_name for e in index._expressions if isinstance(e, peewee.Field)]
+        if len(columns) != len(index._expressions):
+            continue  # an expression index: not compared, left to the user
+        if _index_key(columns, True) in existing or _index_key(columns, index._unique) in existing:
+            continue
+        try:
+            with db.atomic():
+                db.execute(model._schema._create_index(index, safe=True))
+        except peewee.DatabaseError as error:
+            again = {_index_key(i.columns, i.unique) for i in db.get_indexes(table, schema=schema)}
+            if _index_key(columns, True) in again or _index_key(columns, index._unique) in again:
+                continue  # another process made it meanwhile (PostgreSQL says so with an error)
+            if isinstance(error, peewee.IntegrityError) and index._unique:
+                raise MigrationError(
+                    f"{table}: cannot add unique index {index._name}: existing rows repeat its values ({error})"
+                ) from None
+            raise MigrationError(f"{table}: cannot add index {index._name}: {error}") from None
+        created.append(index._name)
+    return created
 
 
 def create_tables(models=None, db=None):

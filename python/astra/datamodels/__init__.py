@@ -19,7 +19,6 @@ one :class:`DataModel` entry here plus its loader and synthetic writer (see the
 
 import collections
 import collections.abc
-import difflib
 
 from astra.datamodels.apogee import APSTAR, APVISIT, ASPCAPSTAR
 from astra.datamodels.base import DataModel, UnknownReleaseForModel
@@ -28,6 +27,7 @@ from astra.datamodels.grids import APSTAR_GRID, LogLinearGrid
 from astra.datamodels.keys import KEYS, Key, UnsafeKeyError, check_key_value, printable
 from astra.datamodels.layout import Structure, describe_structure
 from astra.datamodels.mwm import MWMSTAR, MWMVISIT
+from astra.suggest import closest
 
 __all__ = [
     "DATA_MODELS",
@@ -78,8 +78,8 @@ def get(name):
     model = by_lower.get(text.lower())
     if model is not None:
         return model
-    close = difflib.get_close_matches(text.lower(), list(by_lower), n=1, cutoff=0.6)
-    hint = f"did you mean {by_lower[close[0]].name!r}? " if close else ""
+    close = closest(text, DATA_MODELS)
+    hint = f"did you mean {close!r}? " if close else ""
     raise UnknownDataModelError(
         f"unknown data model {text!r}; {hint}known: {', '.join(DATA_MODELS)}"
     )
@@ -136,8 +136,8 @@ def kind_from_structure(structure):
     """
     if not isinstance(structure, Structure):
         structure = Structure(structure)
-    for model in layouts():
-        if model.layout_rule(structure):
+    for model in DATA_MODELS.values():
+        if model.layout == model.name and model.layout_rule(structure):
             return model.name
     return None
 

@@ -45,11 +45,14 @@ class DataModel:
         ``writer(path, keys, labels, seed, **options)``; or ``None``.
     :param identity_keys: the keys that identify a spectrum in a result row; default
         ``release`` and every key of every release.
+    :param synthetic_keys: ``{key: (low, high)}``: integer keys whose synthetic values
+        (:func:`astra.tools.synthetic.sample_keys`) are drawn from this range instead of the
+        common one (BOSS spec MJDs start earlier than APOGEE's).
     """
 
     def __init__(self, name, title, file_task, releases, instrument=None, loader=None, layout=None, layout_rule=None,
                  filename=None, format=None, compatible=(), lean=False, grid=None,
-                 synthetic_writer=None, identity_keys=None):
+                 synthetic_writer=None, identity_keys=None, synthetic_keys=None):
         self.name = name
         self.title = title
         self.instrument = instrument
@@ -65,6 +68,7 @@ class DataModel:
         self.lean = lean
         self.grid = grid
         self._synthetic_writer = synthetic_writer
+        self.synthetic_keys = dict(synthetic_keys or {})
         self.all_keys = tuple(dict.fromkeys(k for _, keys in self._releases for k in keys))
         self.identity_keys = tuple(identity_keys) if identity_keys else ("release", *self.all_keys)
 

@@ -46,6 +46,7 @@ SPEC = DataModel(
     filename=r"^spec-\d+-\d+-\d+\.fits(?:\.gz)?$",
     format="BOSS spec (astra)",
     synthetic_writer="astra.datamodels.boss:_write_spec",
+    synthetic_keys={"mjd": (55100, 58900)},  # BOSS (SDSS-III) began before APOGEE
 )
 
 _SDSS5_SPEC_RELEASES = (

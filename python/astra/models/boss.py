@@ -21,8 +21,10 @@ __all__ = ["BossVisitSpectrum"]
 class BossVisitSpectrum(SpectrumMixin):
     """One BOSS spectrum (one spec/specLite/specFull file): the coadd of one night or plate.
 
-    Header values: ``snr`` (``SNR`` or ``SN_MEDIAN_ALL`` when the header has one), ``ra`` and
-    ``dec`` (``RA``/``DEC``, else ``PLUG_RA``/``PLUG_DEC``), ``exptime``, ``thing_id``.
+    Header values: ``snr`` (``SNR`` or ``SN_MEDIAN_ALL`` when the header has one; spec,
+    specLite and specFull headers do not, so it is the ``SN_MEDIAN_ALL`` of the file's one-row
+    ``SPALL`` table, the median S/N per pixel over the spectrum), ``ra`` and ``dec``
+    (``RA``/``DEC``, else ``PLUG_RA``/``PLUG_DEC``), ``exptime``, ``thing_id``.
     """
 
     data_model_names = ("spec", "specLite", "specFull")
@@ -34,6 +36,8 @@ class BossVisitSpectrum(SpectrumMixin):
         "exptime": ("EXPTIME",),
         "thing_id": ("THING_ID",),
     }
+
+    table_keywords = {"snr": ("SPALL", "SN_MEDIAN_ALL")}
 
     source_keywords = ("SDSS_ID", "CATALOGID", "THING_ID")
 

@@ -14,7 +14,7 @@ import peewee
 
 from astra.database.connection import get_database, is_postgresql
 
-__all__ = ["allocate_pks", "insert_rows", "update_rows", "quoted_table", "lock_tables"]
+__all__ = ["allocate_pks", "insert_rows", "insert_tuples", "update_rows", "update_tuples", "select_in", "quoted_table", "lock_tables"]
 
 
 def quoted_table(model, db):
@@ -106,10 +106,28 @@ def insert_rows(model, rows, db=None, page_size=2000):
     """
     if not rows:
         return 0
-    db = db if db is not None else get_database()
     names = list(rows[0])
     fields, converters = _fields(model, names)
-    params = _tuples(rows, names, converters)
+    return insert_tuples(model, names, _tuples(rows, names, converters), db, page_size)
+
+
+def insert_tuples(model, names, params, db=None, page_size=2000):
+    """Insert rows given as tuples of database values, in the order of the field ``names``.
+
+    The values go to the driver as they are (numbers, text, ``None``, booleans): convert
+    anything else with the field's ``db_value`` first (:func:`insert_rows` does).
+
+    :param model: a peewee model.
+    :param names: the field names, in the order of each tuple.
+    :param params: a list of tuples.
+    :param db: the database (default: the bound one).
+    :param page_size: rows per statement on PostgreSQL.
+    :returns: the number of rows inserted.
+    """
+    if not params:
+        return 0
+    db = db if db is not None else get_database()
+    fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f"{db.quote[0]}{f.column_name}{db.quote[1]}" for f in fields)
     sql = f"INSERT INTO {quoted_table(model, db)} ({columns}) VALUES "
     with peewee.__exception_wrapper__:
@@ -134,11 +152,26 @@ def update_rows(model, rows, db=None, page_size=1000):
     """
     if not rows:
         return 0
-    db = db if db is not None else get_database()
     key = model._meta.primary_key.name
     names = [n for n in rows[0] if n != key] + [key]
     fields, converters = _fields(model, names)
-    params = _tuples(rows, names, converters)
+    return update_tuples(model, names, _tuples(rows, names, converters), db, page_size)
+
+
+def update_tuples(model, names, params, db=None, page_size=1000):
+    """Update rows by primary key, given as tuples of database values; the key comes last.
+
+    :param model: a peewee model.
+    :param names: the field names of each tuple, ending with the primary key's.
+    :param params: a list of tuples (values as :func:`insert_tuples` takes them).
+    :param db: the database (default: the bound one).
+    :param page_size: statements per round trip on PostgreSQL.
+    :returns: the number of rows given.
+    """
+    if not params:
+        return 0
+    db = db if db is not None else get_database()
+    fields = [model._meta.fields[name] for name in names]
     q = db.quote
     sets = ", ".join(f"{q[0]}{f.column_name}{q[1]} = {db.param}" for f in fields[:-1])
     sql = f"UPDATE {quoted_table(model, db)} SET {sets} WHERE {q[0]}{fields[-1].column_name}{q[1]} = {db.param}"
@@ -151,3 +184,32 @@ def update_rows(model, rows, db=None, page_size=1000):
         else:
             cursor.executemany(sql, params)
     return len(params)
+
+
+def select_in(model, columns, field, values, db=None, chunk=900):
+    """``SELECT columns FROM model WHERE field IN values`` as tuples, in chunks, in plain SQL.
+
+    For looking up thousands of keys at once without building a peewee expression per value.
+
+    :param model: a peewee model.
+    :param columns: the field names to select.
+    :param field: the field name compared.
+    :param values: the values (database values: numbers or text).
+    :param db: the database (default: the bound one).
+    :param chunk: values per statement (below SQLite's parameter limit).
+    :returns: a list of tuples.
+    """
+    db = db if db is not None else get_database()
+    q = db.quote
+    names = ", ".join(f"{q[0]}{model._meta.fields[c].column_name}{q[1]}" for c in columns)
+    compared = f"{q[0]}{model._meta.fields[field].column_name}{q[1]}"
+    values = list(values)
+    found = []
+    with peewee.__exception_wrapper__:
+        cursor = db.cursor()
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            marks = ", ".join([db.param] * len(part))
+            cursor.execute(f"SELECT {names} FROM {quoted_table(model, db)} WHERE {compared} IN ({marks})", part)
+            found.extend(cursor.fetchall())
+    return found

@@ -8,13 +8,24 @@ precise reason when the file is broken. It never raises for a bad file: the row 
 """
 
 from astra.tools.spectrum.errors import SpectrumReadError
-from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim
+from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim, table_cell
 
 __all__ = ["file_row", "typed_keys", "data_model", "BadKeyError"]
 
 
 class BadKeyError(ValueError):
     """A key read from a file's path does not fit its column (text where a number belongs)."""
+
+
+def _key_kinds(model):
+    """``column -> True`` for the integer columns of ``model``, ``False`` for the others (cached)."""
+    kinds = model.__dict__.get("_astra_key_kinds")
+    if kinds is None:
+        import peewee
+
+        kinds = {name: isinstance(field, peewee.IntegerField) for name, field in model._meta.fields.items()}
+        setattr(model, "_astra_key_kinds", kinds)
+    return kinds
 
 
 def typed_keys(model, keys):
@@ -25,20 +36,19 @@ def typed_keys(model, keys):
     :returns: a dict of key name to value.
     :raises BadKeyError: naming the key whose value is not of its column's type.
     """
-    import peewee
-
     out = {}
-    fields = model._meta.fields
+    kinds = _key_kinds(model)
     for name, value in keys.items():
-        field = fields.get(name)
-        if field is None or value is None or value == "":
+        integer = kinds.get(name)
+        if integer is None or value is None or value == "":
             continue
-        if isinstance(field, peewee.IntegerField) and not isinstance(value, int):
-            text = str(value).strip()
-            if not text.lstrip("-").isdigit():
-                raise BadKeyError(f"key {name}={value!r} is not an integer")
-            value = int(text)
-        elif not isinstance(field, peewee.IntegerField):
+        if integer:
+            if not isinstance(value, int):
+                text = str(value).strip()
+                if not text.lstrip("-").isdigit():
+                    raise BadKeyError(f"key {name}={value!r} is not an integer")
+                value = int(text)
+        elif type(value) is not str:
             value = str(value)
         out[name] = value
     return out
@@ -94,6 +104,46 @@ def _full_values(model, model_of_file, path):
     return header, hdus
 
 
+def _table_values(model, path, hdus, values):
+    """Fill the columns of ``model.table_keywords`` the header left empty, from table cells."""
+    for column, (extname, name) in model.table_keywords.items():
+        if values.get(column) is not None:
+            continue
+        hdu = next((h for h in hdus if str(h.header.get("EXTNAME", "")).strip().upper() == extname.upper()), None)
+        if hdu is None:
+            continue
+        try:
+            value = table_cell(path, hdu, name)
+        except KeyError:
+            continue
+        except NotLean:  # not a plain cell (or a file astropy read): astropy reads it
+            value = _astropy_cell(path, hdu.index, name)
+        values[column] = model.column_value(column, value)
+
+
+def _astropy_cell(path, index, name):
+    """The first-row value of column ``name`` of table HDU ``index``, through astropy (``None`` if absent)."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdul:
+        data = hdul[index].data
+        if data is None or name.lower() not in [c.lower() for c in data.columns.names] or not len(data):
+            return None
+        value = data[name][0]
+        return value.item() if getattr(value, "size", 1) == 1 and hasattr(value, "item") else None
+
+
+def _empty_row(model):
+    """The row of a file before it is read: every column ``None``, the file not flagged (cached)."""
+    row = model.__dict__.get("_astra_empty_row")
+    if row is None:
+        row = dict.fromkeys(model.header_keywords)
+        row.update(dict.fromkeys(model.key_names()))
+        row.update(flag_bad_file=False, bad_file_reason=None, _source=None, _source_position=(None, None))
+        setattr(model, "_astra_empty_row", row)
+    return row
+
+
 def file_row(model, data_model_name, release, path, keys, size, mtime):
     """The catalogue row of one file: keys, file facts, header values; or a bad-file row.
 
@@ -107,25 +157,13 @@ def file_row(model, data_model_name, release, path, keys, size, mtime):
     :returns: a dict of column values, with ``_source`` (a source identifier or ``None``) and
         ``_source_position`` (``(ra, dec)``).
     """
-    row = {
-        "release": release,
-        "data_model": data_model_name,
-        "path": path,
-        "file_size": size,
-        "file_mtime": mtime,
-        "flag_bad_file": False,
-        "bad_file_reason": None,
-        "_source": None,
-        "_source_position": (None, None),
-    }
-    for column in model.header_keywords:
-        row[column] = None
+    row = dict(_empty_row(model))
+    row.update(release=release, data_model=data_model_name, path=path, file_size=size, file_mtime=mtime)
     try:
         typed = typed_keys(model, keys)
     except BadKeyError as error:
         row.update(flag_bad_file=True, bad_file_reason=str(error))
         return row
-    row.update({name: None for name in model.key_names()})
     row.update(typed)
     model_of_file = data_model(data_model_name)
     try:
@@ -136,6 +174,8 @@ def file_row(model, data_model_name, release, path, keys, size, mtime):
         except (NotLean, OSError):
             header, hdus = _full_values(model, model_of_file, path)
         values = model.header_values(header)
+        if model.table_keywords:
+            _table_values(model, path, hdus, values)
         values.update(model.file_values(hdus))
     except SpectrumReadError as error:
         row.update(flag_bad_file=True, bad_file_reason=error.reason)

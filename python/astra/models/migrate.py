@@ -24,17 +24,18 @@ the next run carries on from there. ::
 """
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import time
 
-from astra.database.connection import get_database, write_transaction
-from astra.models.bulk import allocate_pks, insert_rows, lock_tables, update_rows
+from astra.database.connection import get_database, is_postgresql, write_transaction
+from astra.models.bulk import allocate_pks, insert_tuples, lock_tables, select_in, update_tuples
 from astra.models.fileinfo import BadKeyError, file_row, typed_keys
 from astra.models.source import Source, resolve_sources
 from astra.models.spectrum import Spectrum, model_for_data_model, spectrum_model, utcnow
 
-__all__ = ["MigrationSummary", "migrate_files"]
+__all__ = ["MigrationSummary", "migrate_files", "GONE_REASON"]
 
 #: Files read per task handed to a worker process.
 READ_CHUNK = 250
@@ -42,22 +43,31 @@ READ_CHUNK = 250
 WRITE_CHUNK = 10000
 #: Below this many files to read, no worker processes are started.
 POOL_THRESHOLD = 1000
+#: SQLite page cache (KiB) while a large migration writes (see :func:`_page_cache`).
+SQLITE_CACHE_KIB = 131072
 #: Bad files listed by name in the summary (all are in the catalogue).
 LISTED = 20
+#: The ``bad_file_reason`` of a row whose file was not found by a later migration.
+GONE_REASON = "file not found: gone from disk since it was ingested"
 
 
 class MigrationSummary:
     """What one migration found and did.
 
     :ivar model: the spectrum table.
-    :ivar new: files seen for the first time (rows inserted).
-    :ivar changed: files whose size or mtime changed (rows updated).
+    :ivar new: files seen for the first time and read (rows inserted).
+    :ivar changed: files whose size or mtime changed, read again (rows updated).
     :ivar unchanged: files whose size and mtime match their row (not opened).
-    :ivar bad: new or changed files that could not be read (flagged rows).
+    :ivar bad: new or changed files that could not be read (rows flagged ``flag_bad_file``);
+        not counted in :attr:`new` or :attr:`changed`.
+    :ivar bad_new: how many of :attr:`bad` were new files.
     :ivar still_bad: unchanged files whose row is flagged bad from an earlier run.
-    :ivar gone: rows whose file is no longer there (kept; only when the files were searched).
+    :ivar gone: rows whose file is no longer there (only when the files were searched): each
+        is flagged bad with :data:`GONE_REASON` and read again if the file comes back.
     :ivar unresolved: keys-table rows that name no file: ``(row number, reason)``.
     :ivar bad_files: up to :data:`LISTED` ``(path, reason)`` of the bad files.
+    :ivar still_bad_files: up to :data:`LISTED` ``(path, reason)`` of the still-bad ones.
+    :ivar gone_files: up to :data:`LISTED` paths of the gone ones.
     :ivar seconds: wall time of the migration.
     """
 
@@ -65,30 +75,45 @@ class MigrationSummary:
         self.model = model
         self.release = release
         self.data_model = data_model
-        self.new = self.changed = self.unchanged = self.bad = self.still_bad = self.gone = 0
+        self.new = self.changed = self.unchanged = self.bad = self.bad_new = self.still_bad = self.gone = 0
         self.unresolved = []
         self.bad_files = []
+        self.still_bad_files = []
+        self.gone_files = []
         self.seconds = 0.0
 
     @property
     def found(self):
-        """Files found (new + changed + unchanged)."""
-        return self.new + self.changed + self.unchanged
+        """Files found (new + changed + unchanged + bad)."""
+        return self.new + self.changed + self.unchanged + self.bad
+
+    @property
+    def flagged(self):
+        """Rows of the files searched for that are flagged bad now (bad + still bad + gone)."""
+        return self.bad + self.still_bad + self.gone
 
     @property
     def exit_code(self):
-        """0 when every file found was read (or unchanged) and every keys row named a file, else 1."""
-        return 1 if self.bad or self.unresolved or not self.found else 0
+        """0 when files were found and every one of them is in the catalogue, readable; else 1.
+
+        As ``astra run`` exits 0 only when every spectrum has its result, a migration exits 0
+        only when the catalogue holds a good row for every file searched for: any row flagged
+        bad (read in this run, still bad from an earlier one, or gone), a keys-table row that
+        names no file, or no file found at all makes it 1, on every run until it is fixed.
+        """
+        return 1 if self.flagged or self.unresolved or not self.found else 0
 
     def __str__(self):
         text = (
             f"{self.model.__name__} ({self.release} {self.data_model}): {self.found} files: "
             f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged, {self.bad} bad"
         )
+        if self.bad:
+            text += f" ({self.bad_new} new, {self.bad - self.bad_new} changed; flagged)"
         if self.still_bad:
             text += f"; {self.still_bad} unchanged files still flagged bad"
         if self.gone:
-            text += f"; {self.gone} known files are gone (rows kept)"
+            text += f"; {self.gone} known files are gone (flagged)"
         if self.unresolved:
             text += f"; {len(self.unresolved)} keys-table rows name no file"
         return text
@@ -101,18 +126,29 @@ class MigrationSummary:
         lines += [f"keys row {n}: {reason}" for n, reason in self.unresolved[:LISTED]]
         if len(self.unresolved) > LISTED:
             lines.append(f"... and {len(self.unresolved) - LISTED} more keys rows")
+        lines += [f"still bad: {path}: {reason}" for path, reason in self.still_bad_files]
+        lines += [f"gone: {path}" for path in self.gone_files]
+        if self.still_bad > len(self.still_bad_files) or self.gone > len(self.gone_files):
+            name = self.model.__name__
+            lines.append(f"... all flagged rows: {name}.select().where({name}.flag_bad_file), with bad_file_reason")
         return lines
 
 
 def _known(model, release, data_model, filters, db):
-    """``path -> (spectrum_pk, size, mtime, flagged bad)`` of the rows the run may touch."""
+    """``path -> (spectrum_pk, size, mtime, flagged bad, gone)`` of the rows the run may touch.
+
+    One query, its rows fetched by the driver directly (no peewee object per row).
+    """
     query = model.select(
-        model.path, model.spectrum_pk, model.file_size, model.file_mtime, model.flag_bad_file
+        model.path, model.spectrum_pk, model.file_size, model.file_mtime, model.flag_bad_file,
+        model.bad_file_reason == GONE_REASON,
     ).where((model.release == release) & (model.data_model == data_model))
     for name, value in filters.items():
         field = getattr(model, name)
         query = query.where(field.in_(list(value)) if isinstance(value, tuple) else field == value)
-    return {path: (pk, size, mtime, bool(bad)) for path, pk, size, mtime, bad in query.tuples()}
+    sql, params = query.sql()
+    rows = db.execute_sql(sql, params).fetchall()
+    return {path: (pk, size, mtime, bool(bad), bool(gone)) for path, pk, size, mtime, bad, gone in rows}
 
 
 def _typed_filters(model, filters):
@@ -173,14 +209,21 @@ def _rows(model, data_model, release, todo, workers):
             yield _read_chunk(task)
 
 
-def _rows_written_meanwhile(model, rows, known):
+def _rows_written_meanwhile(model, rows, known, db):
     """``path -> spectrum_pk`` of the rows another migration wrote since ``known`` was read."""
     paths = [row["path"] for row in rows if row["path"] not in known]
-    found = {}
-    for start in range(0, len(paths), 900):  # below SQLite's parameter limit
-        chunk = paths[start:start + 900]
-        found.update(model.select(model.path, model.spectrum_pk).where(model.path.in_(chunk)).tuples())
-    return found
+    return dict(select_in(model, ("path", "spectrum_pk"), "path", paths, db)) if paths else {}
+
+
+def _file_columns(model):
+    """The columns :func:`~astra.models.fileinfo.file_row` fills, in table order."""
+    skip = ("spectrum_pk", "source", "ingested", "modified")
+    return tuple(f.name for f in model._meta.sorted_fields if f.name not in skip)
+
+
+def _now(model):
+    """The current UTC time as the database value of the ``modified`` column."""
+    return model._meta.fields["modified"].db_value(utcnow())
 
 
 def _write(model, rows, known, db):
@@ -188,13 +231,15 @@ def _write(model, rows, known, db):
 
     A migration running at the same time may have written some of the "new" rows since this
     one looked: inside the transaction (which keeps other writers out) those are updated
-    instead, so two migrations of one tree never collide.
+    instead, so two migrations of one tree never collide. The values go to the driver as
+    tuples, as :func:`~astra.models.fileinfo.file_row` made them (numbers, text, booleans,
+    ``None``).
     """
-    columns = [f.name for f in model._meta.sorted_fields if f.name not in ("spectrum_pk", "ingested")]
-    now = utcnow()
+    columns = _file_columns(model)
+    now = _now(model)
     with write_transaction(db):
         lock_tables((Source, Spectrum, model), db)
-        meanwhile = _rows_written_meanwhile(model, rows, known)
+        meanwhile = _rows_written_meanwhile(model, rows, known, db)
         wanted = {}
         for row in rows:
             if row["_source"] is not None:
@@ -202,23 +247,34 @@ def _write(model, rows, known, db):
         sources = resolve_sources(wanted, db) if wanted else {}
         new, changed = [], []
         for row in rows:
-            values = {name: row.get(name) for name in columns}
-            values["source"] = sources.get(row["_source"])
-            values["modified"] = now
-            if row["path"] in known or row["path"] in meanwhile:
-                before = known.get(row["path"])
-                values["spectrum_pk"] = before[0] if before else meanwhile[row["path"]]
-                changed.append(values)
+            values = (*map(row.get, columns), sources.get(row["_source"]), now)
+            before = known.get(row["path"])
+            if before is not None:
+                changed.append((*values, before[0]))
+            elif row["path"] in meanwhile:
+                changed.append((*values, meanwhile[row["path"]]))
             else:
-                values["ingested"] = now
                 new.append(values)
         if new:
             pks = allocate_pks(Spectrum, len(new), db)
-            insert_rows(Spectrum, [{"pk": pk, "spectrum_type": model.__name__} for pk in pks], db)
-            for pk, values in zip(pks, new):
-                values["spectrum_pk"] = pk
-            insert_rows(model, new, db)
-        update_rows(model, changed, db)
+            insert_tuples(Spectrum, ("pk", "spectrum_type"), [(pk, model.__name__) for pk in pks], db)
+            insert_tuples(model, (*columns, "source", "modified", "ingested", "spectrum_pk"),
+                          [(*values, now, pk) for values, pk in zip(new, pks)], db)
+        update_tuples(model, (*columns, "source", "modified", "spectrum_pk"), changed, db)
+
+
+def _flag_gone(model, known, seen, db):
+    """Flag the rows whose file the search did not find (once each).
+
+    :returns: how many are gone, and the first :data:`LISTED` of their paths.
+    """
+    gone = sorted(known.keys() - seen)
+    now = _now(model)
+    fresh = [(True, GONE_REASON, now, known[path][0]) for path in gone if not known[path][4]]
+    if fresh:
+        with write_transaction(db):
+            update_tuples(model, ("flag_bad_file", "bad_file_reason", "modified", "spectrum_pk"), fresh, db)
+    return len(gone), gone[:LISTED]
 
 
 def migrate_files(
@@ -241,8 +297,9 @@ def migrate_files(
     :param workers: processes that read files (default: the number of CPUs).
     :param progress: show a progress bar (tqdm) while files are read.
     :param db: the database (default: the bound one).
-    :param dry_run: only count the new, changed and unchanged files: nothing is read or
-        written (not even an empty table is created).
+    :param dry_run: only count the new, changed, unchanged and gone files: nothing is read or
+        written (not even an empty table is created), so a file that would be bad counts as
+        new or changed, and gone rows are counted, not flagged.
     :param filters: key values that narrow the search (``telescope="apo25m"``; a list
         accepts any of its values).
     :returns: a :class:`MigrationSummary`.
@@ -282,36 +339,48 @@ def migrate_files(
     todo, seen = [], set()
     for path, keys, size, mtime in found if keys_of is None else ((p, None, s, m) for p, s, m in found):
         before = known.get(path)
-        if before is not None and before[1] == size and before[2] == mtime:
+        # A row flagged gone is read again when its file is back, whatever its size and mtime.
+        if before is not None and before[1] == size and before[2] == mtime and not before[4]:
             seen.add(path)
             summary.unchanged += 1
-            summary.still_bad += before[3]
+            if before[3]:
+                summary.still_bad += 1
+                if len(summary.still_bad_files) < LISTED:
+                    summary.still_bad_files.append(path)
             continue
         if keys is None:
             keys = keys_of(path)
             if keys is None:  # matched the wildcards but is not a file of this data model
                 continue
         seen.add(path)
-        if before is None:
-            summary.new += 1
-        else:
-            summary.changed += 1
         todo.append((path, keys, size, mtime))
-    if not keys_table:
-        summary.gone = len(known.keys() - seen)
 
-    if dry_run:
+    if summary.still_bad_files:
+        reasons = dict(select_in(model, ("path", "bad_file_reason"), "path", summary.still_bad_files, db))
+        summary.still_bad_files = [(path, reasons.get(path)) for path in summary.still_bad_files]
+    if dry_run:  # nothing read: a file that would turn out bad is counted as new or changed
+        summary.changed = sum(path in known for path, *_ in todo)
+        summary.new = len(todo) - summary.changed
+        if not keys_table:
+            gone = sorted(known.keys() - seen)
+            summary.gone, summary.gone_files = len(gone), gone[:LISTED]
         summary.seconds = time.perf_counter() - started
         return summary
     workers = max(1, int(workers or os.cpu_count() or 1))
     buffer = []
-    with _progress(len(todo), progress, f"{data_model} {release}") as bar:
+    with _progress(len(todo), progress, f"{data_model} {release}") as bar, _page_cache(db, len(todo)):
         for rows in _rows(model, data_model, release, todo, workers):
             for row in rows:
+                is_new = row["path"] not in known
                 if row["flag_bad_file"]:
                     summary.bad += 1
+                    summary.bad_new += is_new
                     if len(summary.bad_files) < LISTED:
                         summary.bad_files.append((row["path"], row["bad_file_reason"]))
+                elif is_new:
+                    summary.new += 1
+                else:
+                    summary.changed += 1
             buffer.extend(rows)
             bar.update(len(rows))
             if len(buffer) >= WRITE_CHUNK:
@@ -319,8 +388,28 @@ def migrate_files(
                 buffer = []
         if buffer:
             _write(model, buffer, known, db)
+    if not keys_table:
+        summary.gone, summary.gone_files = _flag_gone(model, known, seen, db)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextlib.contextmanager
+def _page_cache(db, files):
+    """A larger SQLite page cache while many rows are written (their indexes then stay in it).
+
+    SQLite's default of 2 MB holds the indexes of a few ten thousand rows; past that, each
+    insert reads and writes index pages through the operating system. PostgreSQL: nothing.
+    """
+    if files < WRITE_CHUNK or is_postgresql(db):
+        yield
+        return
+    before = db.execute_sql("PRAGMA cache_size").fetchone()[0]
+    db.execute_sql(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        db.execute_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def _progress(total, enabled, description):

@@ -24,7 +24,7 @@ the same ``sdss_id``.
 from astra.database.connection import write_transaction
 from astra.database.fields import BigIntegerField, FloatField, TextField
 from astra.models.base import BaseModel
-from astra.models.bulk import allocate_pks, insert_rows
+from astra.models.bulk import allocate_pks, insert_tuples, select_in
 
 __all__ = ["Source", "SOURCE_IDENTIFIERS", "resolve_sources"]
 
@@ -84,28 +84,29 @@ def resolve_sources(wanted, db):
     :param db: the database.
     :returns: a dict of ``(column, value)`` -> source ``pk``.
     """
+    from astra.database.migrations import ensure_table
+
+    ensure_table(Source, db=db)
     found = {}
     by_column = {}
     for column, value in wanted:
         by_column.setdefault(column, []).append(value)
     for column, values in by_column.items():
-        field = Source._meta.fields[column]
-        for start in range(0, len(values), 900):  # below SQLite's parameter limit
-            chunk = values[start:start + 900]
-            query = Source.select(Source.pk, field).where(field.in_(chunk)).tuples()
-            for pk, value in query:
-                found[(column, value)] = pk
+        for pk, value in select_in(Source, ("pk", column), column, values, db):
+            found[(column, value)] = pk
     new = [key for key in wanted if key not in found]
     if new:
         pks = allocate_pks(Source, len(new), db)
+        names = ("pk", *SOURCE_IDENTIFIERS, "ra", "dec")
+        place = {column: 1 + i for i, column in enumerate(SOURCE_IDENTIFIERS)}
+        empty = [None] * len(names)
         rows = []
-        for pk, (column, value) in zip(pks, new):
-            ra, dec = wanted[(column, value)]
-            row = dict.fromkeys(SOURCE_IDENTIFIERS)
-            row.update(pk=pk, ra=ra, dec=dec)
-            row[column] = value
-            rows.append(row)
-            found[(column, value)] = pk
-        insert_rows(Source, rows, db)
+        for pk, key in zip(pks, new):
+            column, value = key
+            row = empty.copy()
+            row[0], row[place[column]], (row[-2], row[-1]) = pk, value, wanted[key]
+            rows.append(tuple(row))
+            found[key] = pk
+        insert_tuples(Source, names, rows, db)
     return found
 

@@ -25,6 +25,7 @@ Each data model has one table (:mod:`astra.models.apogee`, :mod:`astra.models.bo
 """
 
 import datetime
+import math
 
 import numpy as np
 import peewee
@@ -94,6 +95,8 @@ class SpectrumMixin(BaseModel):
     :cvar data_model_names: the data models (:mod:`astra.datamodels` names) whose files the
         table holds.
     :cvar header_keywords: column -> FITS keywords of the primary header (first present wins).
+    :cvar table_keywords: column -> ``(EXTNAME, table column)``: where the value is read
+        (first row of that binary table) when the header has none of its keywords.
     :cvar source_keywords: other primary-header keywords :meth:`source_identifier` reads.
     :cvar spectrum_row: the row of a 2-D flux that is this table's own spectrum.
     :cvar spectrum_level: ``"star"`` for a source's combined (coadded) spectra, ``"visit"`` for
@@ -104,6 +107,7 @@ class SpectrumMixin(BaseModel):
     data_model_names = ()
     spectrum_level = None
     header_keywords = {"snr": ("SNR",), "ra": ("RA",), "dec": ("DEC",)}
+    table_keywords = {}
     source_keywords = ("SDSS_ID",)
     spectrum_row = 0
 
@@ -183,23 +187,43 @@ class SpectrumMixin(BaseModel):
         :param header: a mapping of keyword to value.
         :returns: a dict of column name to value.
         """
+        plan = cls.__dict__.get("_astra_header_plan")
+        if plan is None:
+            plan = tuple((column, keywords, _converter(cls._meta.fields[column]))
+                         for column, keywords in cls.header_keywords.items())
+            setattr(cls, "_astra_header_plan", plan)
         values = {}
-        for column, keywords in cls.header_keywords.items():
-            field = cls._meta.fields[column]
+        get = header.get
+        for column, keywords, convert in plan:
             value = None
             for keyword in keywords:
-                value = _typed(field, header.get(keyword))
+                value = get(keyword)
                 if value is not None:
-                    break
+                    value = convert(value)
+                    if value is not None:
+                        break
             values[column] = value
         return values
 
     @classmethod
+    def column_value(cls, column, value):
+        """``value`` (from a header or table) as ``column``'s Python type, or ``None``.
+
+        :param column: a column name.
+        :param value: a number, text or logical.
+        """
+        return None if value is None else _converter(cls._meta.fields[column])(value)
+
+    @classmethod
     def wanted_keywords(cls):
         """Every primary-header keyword the table reads (header columns and source)."""
-        keywords = dict.fromkeys(k for keys in cls.header_keywords.values() for k in keys)
-        keywords.update(dict.fromkeys(cls.source_keywords))
-        return tuple(keywords)
+        keywords = cls.__dict__.get("_astra_wanted_keywords")
+        if keywords is None:
+            keywords = dict.fromkeys(k for keys in cls.header_keywords.values() for k in keys)
+            keywords.update(dict.fromkeys(cls.source_keywords))
+            keywords = tuple(keywords)
+            setattr(cls, "_astra_wanted_keywords", keywords)
+        return keywords
 
     @classmethod
     def file_values(cls, hdus):
@@ -322,20 +346,28 @@ def _integer(value):
     return None
 
 
-def _typed(field, value):
-    """``value`` as the field's Python type, or ``None`` when it is missing or of another kind."""
-    if value is None or isinstance(value, bool) and not isinstance(field, peewee.BooleanField):
-        return None
+def _float(value):
+    if type(value) is float or isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return None
+
+
+def _text(value):
+    return None if isinstance(value, bool) else str(value).strip()
+
+
+def _converter(field):
+    """The function that turns a header value into ``field``'s Python type (``None`` if it cannot)."""
     if isinstance(field, peewee.FloatField):
-        if isinstance(value, (int, float)):
-            value = float(value)
-            return value if np.isfinite(value) else None
-        return None
+        return _float
     if isinstance(field, peewee.IntegerField):
-        return _integer(value)
+        return _integer
     if isinstance(field, peewee.TextField):
-        return str(value).strip()
-    return value
+        return _text
+    if isinstance(field, peewee.BooleanField):
+        return lambda value: value
+    return lambda value: None if isinstance(value, bool) else value
 
 
 def spectrum_model(name):

@@ -13,7 +13,11 @@ category card):
     ``data_model`` and every data-model key of the product's tables (a key that a table does
     not have is empty in its rows). A catalogue product (``mwmAllStar``, ``mwmAllVisit``) adds
     the rest of the tables' columns: the file (``path``, ``file_size``, ``file_mtime``,
-    ``flag_bad_file``, ...) and the header values (``snr``, ``n_visits``, ...).
+    ``flag_bad_file``, ...) and the header values (``snr``, ``n_visits``, ...). A method
+    product of the star level adds the spectrum's ``snr`` (``spectrum_snr`` when the results
+    have an ``snr``), by which its row of a source is chosen; every star-level product adds
+    ``n_star_spectra`` (how many of the source's star-level spectra it was chosen from, see
+    :mod:`astra.products.named`).
 the method's results
     (``astraAllStar<Method>``, ``astraAllVisit<Method>``) every column of the results model
     but ``source_pk`` and ``spectrum_pk``, which are the first groups' (the same values).
@@ -32,11 +36,17 @@ from astra.models.source import SOURCE_IDENTIFIERS, Source
 from astra.models.spectrum import SPECTRUM_MODELS, SpectrumMixin, import_catalogue
 from astra.products.fits_table import column_kind
 
-__all__ = ["ProductColumn", "level_tables", "product_columns", "SPECTRUM_TABLE_FIELD"]
+__all__ = ["ProductColumn", "level_tables", "product_columns", "role_index", "SPECTRUM_TABLE_FIELD", "N_STAR_SPECTRA_FIELD"]
 
 #: The field describing the ``spectrum_table`` column.
 SPECTRUM_TABLE_FIELD = TextField(null=True, help_text="Catalogue table of the spectrum")
 SPECTRUM_TABLE_FIELD.name = SPECTRUM_TABLE_FIELD.column_name = "spectrum_table"
+
+#: The field describing the ``n_star_spectra`` column of the star-level (one row per source) products.
+N_STAR_SPECTRA_FIELD = peewee.IntegerField(
+    null=True, help_text="Star spectra of the source it was chosen from"
+)
+N_STAR_SPECTRA_FIELD.name = N_STAR_SPECTRA_FIELD.column_name = "n_star_spectra"
 
 #: Catalogue columns that are the product's first columns (not repeated in the file group).
 _SPECTRUM_FIRST = ("spectrum_pk", "release", "data_model")
@@ -51,19 +61,28 @@ class ProductColumn:
     :param category: the category card before it (the first column of a group), or ``None``.
     :param source: where its values come from: a function of a catalogue table returning a
         peewee expression, ``None`` (the table has no such column: empty), or the string
-        ``"table"`` (the table's model name).
+        ``"table"`` (the table's model name) or ``"computed"`` (filled in after the rows are
+        read: ``n_star_spectra``).
+    :param role: ``"rank"`` for the spectrum's S/N that picks a source's row, ``"count"`` for
+        ``n_star_spectra``, else ``None``.
     """
 
     name: str
     field: object
     category: object = None
     source: object = None
+    role: object = None
 
     def expression(self, table):
-        """The expression of this column in the rows of ``table``, ``"table"``, or ``None``."""
-        if self.source == "table":
-            return "table"
+        """The expression of this column in the rows of ``table``, ``"table"``, ``"computed"`` or ``None``."""
+        if self.source in ("table", "computed"):
+            return self.source
         return self.source(table) if self.source is not None else None
+
+
+def role_index(columns, role):
+    """The index of the column with ``role`` (``"rank"`` or ``"count"``) in ``columns``, or ``None``."""
+    return next((i for i, c in enumerate(columns) if c.role == role), None)
 
 
 def level_tables(level):
@@ -120,9 +139,11 @@ def product_columns(tables, results_model=None):
     reserved = {f.column_name for f in result_fields}
     columns = []
 
-    def add(name, field, source, prefix, category=None):
+    def add(name, field, source, prefix, category=None, role=None):
         taken = reserved | {c.name for c in columns}
-        columns.append(ProductColumn(_free(name, prefix, taken), field, category, source))
+        columns.append(ProductColumn(_free(name, prefix, taken), field, category, source, role))
+
+    per_source = bool(tables) and all(t.spectrum_level == "star" for t in tables)
 
     add("source_pk", SpectrumMixin._meta.fields["source"], _from_table("source"), "source", "Source")
     for name in SOURCE_IDENTIFIERS:
@@ -140,13 +161,19 @@ def product_columns(tables, results_model=None):
         keys.update(dict.fromkeys(n for n in table.key_names() if n not in SOURCE_IDENTIFIERS))
     for name in keys:
         add(name, _merged_field(tables, name), _from_table(name), "spectrum")
+    if per_source and results_model is not None:
+        add("snr", base["snr"], _from_table("snr"), "spectrum", role="rank")
+    if per_source:
+        add("n_star_spectra", N_STAR_SPECTRA_FIELD, "computed", "spectrum", role="count")
     if results_model is None:
         done = set(_SPECTRUM_FIRST) | set(keys) | {"source"} | set(SOURCE_IDENTIFIERS)
         rest = {}
         for table in tables:
             rest.update(dict.fromkeys(f.name for f in table._meta.sorted_fields if f.name not in done))
         for name in rest:
-            add(name, _merged_field(tables, name), _from_table(name), "spectrum", "File" if name == "path" else None)
+            role = "rank" if name == "snr" and per_source else None
+            add(name, _merged_field(tables, name), _from_table(name), "spectrum", "File" if name == "path" else None,
+                role)
         return columns
     headers = dict((first, text) for text, first in results_model.category_headers())
     for field in result_fields:

@@ -1,26 +1,41 @@
-"""Writing the named products: :func:`create_product` (what ``astra create <name>`` runs).
+"""Writing the named products: :func:`create_product` (what ``astra create`` runs).
 
-``astraAllStar<Method>`` / ``astraAllVisit<Method>`` hold a method's results on the star-level
-or visit catalogue tables, one row per result, with the source's identifiers and the
-spectrum's data-model keys joined on; ``mwmAllStar`` / ``mwmAllVisit`` hold the catalogue's
-star-level or visit spectra themselves (see :mod:`astra.products.names` for the names and
-:mod:`astra.products.layout` for the columns). Any other name is a results model's plain
-summary (:func:`~astra.products.summary.create_summary`).
+``astraAllStar<Method>`` holds a method's results on the star-level catalogue tables, **one row
+per source**; ``astraAllVisit<Method>`` its results on the visit tables, one row per result
+(a visit spectrum under one Astra major.minor). Both have the source's identifiers and the
+spectrum's data-model keys joined on. ``mwmAllStar`` holds the catalogue's star-level spectra,
+one row per source, and ``mwmAllVisit`` every visit spectrum (see :mod:`astra.products.names`
+for the names and :mod:`astra.products.layout` for the columns). Any other name is a results
+model's plain summary (:func:`~astra.products.summary.create_summary`).
+
+**One row per source** (:data:`PER_SOURCE_RULE`). A source can have several star-level
+spectra (apStar files from two telescopes, an apStar and an aspcapStar, an mwmStar), and a
+method a result on each. Of the rows the selection keeps (filters, ``where``, version), the
+star-level product writes, for each source, the one whose spectrum has the highest ``snr``
+(a missing S/N counts as the lowest), then the highest ``spectrum_pk`` (the most recently
+ingested spectrum), then the highest ``task_pk`` (the latest result). The ``n_star_spectra``
+column says how many star-level spectra the row was chosen from, the ``ROWS`` and ``CHOSEN``
+cards say the rule. A spectrum linked to no source counts as a source of its own. With
+``all_versions`` a source has one row per Astra major.minor.
 
 Each catalogue table of the product is read with one query (the results joined to the table
 and to the sources) through the database cursor, a chunk of rows at a time, into one typed
 numpy array per column (:func:`~astra.products.fits_table.fetch_arrays`); the tables' arrays
-are joined, put in ``spectrum_pk`` order and written by
+are joined, one row per source is picked with one sort of the arrays (:func:`one_per_source`:
+the tables differ in their columns, so the choice across them is made on the arrays, not in
+SQL), put in ``spectrum_pk`` order and written by
 :func:`~astra.products.fits_table.write_table`. Nothing is done per row but converting its
 values, so the time per row does not grow with the number of rows, and the memory is that of
 the arrays.
 
 The primary header has ``ASTRA`` (the version that wrote the file), ``V_ASTRA`` (the
 major.minor of the results), ``PRODUCT``, ``RELEASE`` (the release asked for, or the releases
-of the rows), ``CREATED`` (UTC), ``NROWS``, ``MODIFIED`` (the latest ``modified`` time of a row:
-a result's for a method product, a spectrum's for a catalogue product), ``TABLES`` (the
-catalogue tables), for a method product ``MODEL`` and ``TABLE`` (its results model and table),
-and the filters as ``COMMENT`` cards.
+of the rows), ``CREATED`` (UTC), ``NROWS``, ``ROWS`` (one per source, result or spectrum),
+``MODIFIED`` (the latest ``modified`` time of a row it was chosen from: a result's for a method
+product, a spectrum's for a catalogue product), for a star-level product ``CHOSEN`` (the rule)
+and ``NCANDID`` (the rows it was chosen from), ``TABLES`` (the catalogue tables), for a method
+product ``MODEL`` and ``TABLE`` (its results model and table), and the filters as ``COMMENT``
+cards.
 """
 
 import contextlib
@@ -33,12 +48,63 @@ import astra
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
 from astra.models.source import Source
-from astra.products.fits_table import fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp, write_table
-from astra.products.layout import level_tables, product_columns
+from astra.products.fits_table import INT_NULL, fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp, write_table
+from astra.products.layout import level_tables, product_columns, role_index
 from astra.products.names import Product, product_path, resolve_product
 from astra.products.summary import create_summary, model_display_name, version_condition
 
-__all__ = ["create_product", "product_is_current", "other_level_hint"]
+__all__ = ["create_product", "product_is_current", "other_level_hint", "one_per_source", "PER_SOURCE_RULE"]
+
+#: How a star-level product picks a source's row (the ``CHOSEN`` card).
+PER_SOURCE_RULE = "highest spectrum snr, then highest spectrum_pk, then task_pk"
+
+
+def _per_source(product):
+    """Whether ``product`` has one row per source (the star level)."""
+    return product.level == "star"
+
+
+def _group_key(source, spectrum_pk):
+    """A source's key; a spectrum with no source is a source of its own (``-spectrum_pk``)."""
+    return np.where(source == INT_NULL, -spectrum_pk, source)
+
+
+def one_per_source(values, columns, all_versions=False):
+    """The rows of a star-level product: one per source (per version, with ``all_versions``).
+
+    Each source's row is the one :data:`PER_SOURCE_RULE` picks; its ``n_star_spectra`` is set
+    to the number of distinct spectra the source's rows came from. One sort of the arrays.
+
+    :param values: one array per column of ``columns`` (every candidate row).
+    :param columns: the product's :class:`~astra.products.layout.ProductColumn` list.
+    :param all_versions: keep one row per source and ``v_astra_major_minor``.
+    :returns: the chosen rows' arrays (in ``spectrum_pk`` order).
+    """
+    names = [c.name for c in columns]
+    spectrum_pk = values[names.index("spectrum_pk")]
+    key = _group_key(values[names.index("source_pk")], spectrum_pk)
+    snr = values[role_index(columns, "rank")].astype(np.float64)
+    snr = np.where(np.isnan(snr), -np.inf, snr)
+    sort_keys = [-spectrum_pk, -snr, key]  # np.lexsort: the last key sorts first
+    if "task_pk" in names:
+        sort_keys.insert(0, -values[names.index("task_pk")])
+    version = np.zeros(len(key), dtype=np.int64)
+    if all_versions and "v_astra_major_minor" in names:
+        version = np.unique(values[names.index("v_astra_major_minor")], return_inverse=True)[1].reshape(-1)
+        sort_keys.append(version)
+    order = np.lexsort(sort_keys)
+    key, version, spectrum_pk = key[order], version[order], spectrum_pk[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (key[1:] != key[:-1]) | (version[1:] != version[:-1])
+    new_spectrum = first.copy()
+    new_spectrum[1:] |= spectrum_pk[1:] != spectrum_pk[:-1]  # a spectrum's rows are next to each other
+    starts = np.flatnonzero(first)
+    counts = np.add.reduceat(new_spectrum.astype(np.int64), starts) if len(starts) else np.zeros(0, np.int64)
+    chosen = order[starts]
+    out = [array[chosen] for array in values]
+    out[role_index(columns, "count")] = counts
+    by_spectrum = np.argsort(out[names.index("spectrum_pk")], kind="stable")
+    return [array[by_spectrum] for array in out]
 
 
 def _listed(value):
@@ -59,6 +125,8 @@ def _check_filters(product, filters, columns):
     for key in filters:
         if key not in names:
             raise ValueError(f"{product.name} has no column {key!r} to filter on (columns: {', '.join(names)})")
+        if columns[names.index(key)].source == "computed":
+            raise ValueError(f"{product.name}: {key} is counted after the rows are chosen, so it cannot be filtered on")
 
 
 def _table_query(product, table, columns, filters, where, all_versions):
@@ -142,7 +210,7 @@ def _rows(product, tables, columns, filters, where, all_versions, db):
             for part, column, place in zip(parts, columns, places):
                 if place == "table":
                     part.append(np.full(count, table.__name__.encode("ascii")))
-                elif place is None:
+                elif place is None or place == "computed":
                     part.append(missing_array(column.field, count))
                 else:
                     part.append(fetched[place])
@@ -225,10 +293,14 @@ def create_product(
         ensure_table(product.model, db=db)
     values = _rows(product, tables, columns, filters, where, all_versions, db)
     names = [c.name for c in columns]
+    candidates = len(values[0])
+    latest = max(values[names.index("modified")].tolist(), default=b"").decode()  # of every candidate
+    if _per_source(product):
+        values = one_per_source(values, columns, all_versions)
     count = len(values[0])
     major, minor = astra.version_info()
     row_releases = ",".join(releases) or ",".join(r.decode() for r in np.unique(values[names.index("release")]) if r)
-    latest = max(values[names.index("modified")].tolist(), default=b"").decode()
+    per = "source" if _per_source(product) else ("result" if product.model is not None else "spectrum")
     cards = [
         ("ASTRA", astra.__version__, "Astra version that wrote this file"),
         ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
@@ -236,6 +308,15 @@ def create_product(
         ("RELEASE", row_releases, "SDSS data release(s) of the rows"),
         ("CREATED", utc_timestamp(), "When this file was written (UTC)"),
         ("NROWS", count, "Number of rows"),
+        ("ROWS", f"one per {per}" + (" and version" if all_versions and per == "source" else ""), "What a row is"),
+    ]
+    if _per_source(product):
+        cards += [
+            ("CHOSEN", PER_SOURCE_RULE if product.model is not None else PER_SOURCE_RULE.rsplit(",", 1)[0],
+             "How a source's row is chosen"),
+            ("NCANDID", candidates, "Rows the sources' rows were chosen from"),
+        ]
+    cards += [
         ("MODIFIED", latest, "Latest change of a row (UTC)"),
         ("TABLES", ",".join(t.__name__ for t in tables), "Catalogue tables"),
     ]
@@ -294,30 +375,51 @@ def product_is_current(
         astra.__version__, product.name, f"{major}.{minor}"
     ) or comments != _selection_comments(filters, where, all_versions):
         return False
-    count, latest = _count_and_latest(product, filters, where, all_versions, db)
+    count, candidates, latest = _count_and_latest(product, filters, where, all_versions, db)
+    if _per_source(product) and header.get("NCANDID") != candidates:
+        return False
     return header.get("NROWS") == count and header.get("MODIFIED") == latest
 
 
 def _count_and_latest(product, filters, where, all_versions, db=None):
-    """The number of rows a product would hold and their latest ``modified`` time (as text).
+    """The rows a product would hold, the rows they are chosen from, and their latest ``modified``.
 
-    One aggregate query per catalogue table; no rows are read.
+    One aggregate query over every catalogue table (``UNION ALL`` of the tables' selections,
+    grouped by source for a star-level product: plain SQL that SQLite and PostgreSQL both run);
+    no rows are read.
+
+    :returns: ``(rows, candidate rows, latest modified time as text)``; the first two are equal
+        for a visit-level product.
     """
     db = db if db is not None else get_database()
     tables = level_tables(product.level)
     columns = product_columns(tables, product.model)
     _check_filters(product, filters, columns)
-    count, latest = 0, []
+    parts = []
     queries = _table_queries(product, tables, columns, filters, where, all_versions, db)
     with contextlib.closing(queries):
         for table, query, _ in queries:
             modified = (product.model or table).modified
-            query = query.select(peewee.fn.COUNT(peewee.SQL("*")), peewee.fn.MAX(modified)).order_by()
-            sql, params = query.sql()
-            n, last = db.execute_sql(sql, params).fetchone()
-            count += n
-            latest.append(last)
-    return count, _latest(latest)
+            selected = [modified.alias("m")]
+            if _per_source(product):
+                selected.append(peewee.fn.COALESCE(table.source, table.spectrum_pk * -1).alias("k"))
+                if all_versions and product.model is not None:
+                    selected.append(product.model.v_astra_major_minor.alias("v"))
+            parts.append(query.select(*selected).order_by())
+        if not parts:
+            return 0, 0, ""
+        union = parts[0]
+        for part in parts[1:]:
+            union = union + part  # UNION ALL
+        sql, params = union.sql()
+    if _per_source(product):
+        group = "k, v" if all_versions and product.model is not None else "k"
+        sql = f"SELECT COUNT(*) AS n, MAX(m) AS m FROM ({sql}) AS u GROUP BY {group}"
+        aggregate = f"SELECT COUNT(*), SUM(n), MAX(m) FROM ({sql}) AS g"
+    else:
+        aggregate = f"SELECT COUNT(*), COUNT(*), MAX(m) FROM ({sql}) AS u"
+    count, candidates, last = db.execute_sql(aggregate, params).fetchone()
+    return count, int(candidates or 0), _latest([last])
 
 
 def other_level_hint(name, *, method=None, release=None, filters=None, where=None, all_versions=False, db=None):
@@ -340,7 +442,7 @@ def other_level_hint(name, *, method=None, release=None, filters=None, where=Non
     prefix = next(p for p, level in PRODUCT_PREFIXES.items() if level == other)
     twin = Product(prefix + model_display_name(product.model), "method", other, product.model)
     try:
-        count, _ = _count_and_latest(twin, _filters(filters, release), where, all_versions, db)
+        _, count, _ = _count_and_latest(twin, _filters(filters, release), where, all_versions, db)
     except (ValueError, peewee.DatabaseError):  # a filter or condition the other level cannot take
         return ""
     if not count:

@@ -3,10 +3,11 @@
 Named products (seed 001's names):
 
 * ``astraAllStar<Method>`` -- a method's results on the catalogue's star-level (combined)
-  spectra, one row per spectrum analysed, with the catalogue's keys joined on;
-* ``astraAllVisit<Method>`` -- the same for its results on visit spectra;
-* ``mwmAllStar`` and ``mwmAllVisit`` -- the catalogue itself: every star-level, or every visit,
-  spectrum, with its source's identifiers;
+  spectra, one row per source (the rule that picks it: :mod:`astra.products.named`), with the
+  catalogue's keys joined on;
+* ``astraAllVisit<Method>`` -- the same for its results on visit spectra, one row per result;
+* ``mwmAllStar`` and ``mwmAllVisit`` -- the catalogue itself: one star-level spectrum per
+  source, or every visit spectrum, with its source's identifiers;
 * anything else is a results model's name (or dotted path) and writes the plain summary
   ``astraAll<Model>`` of :mod:`astra.products.summary`.
 
@@ -23,6 +24,10 @@ Which tables are star-level and which visit is each catalogue table's
 3. the package that holds a registered ``@task`` (``astra.contrib.rocket.tasks`` -> ``Rocket``),
    when it holds only one.
 
+The first rule that matches wins; when a later one names another model by the same spelling
+(a model of yours named ``Rocket``), a one-line note on stderr names that model and its own
+name (``astraAllStarRocketSNR``).
+
 A method that is not registered is given after the prefix as a dotted path instead
 (:func:`resolve_product` with ``method="mymethods.mean_snr"``; on the command line
 ``astra create astraAllStar mymethods.mean_snr``). The file is named after the results model,
@@ -33,6 +38,7 @@ whichever spelling found it: ``astraAllStarRocket``, ``astraAllStarSnr`` and
 import dataclasses
 import importlib
 import os
+import sys
 
 import astra
 import astra.config
@@ -127,16 +133,30 @@ def _method_names(prefix, aliases):
 
 
 def _method_model(prefix, spelling):
-    """The results model that ``<prefix><spelling>`` names: the first alias that matches."""
+    """The results model that ``<prefix><spelling>`` names: the first alias that matches.
+
+    When another model matches the same spelling by a later rule (a user's model named
+    ``Rocket`` and the ``rocket`` package's alias), the first still wins and a one-line note on
+    stderr names the other model and the name that is its own.
+    """
     aliases = method_aliases()
-    for alias, model in aliases:
-        if _fold(alias) == _fold(spelling):
-            return model
+    matches = [model for alias, model in aliases if _fold(alias) == _fold(spelling)]
+    if matches:
+        model = matches[0]
+        others = [m for m in dict.fromkeys(matches) if m is not model]
+        for other in others:
+            print(f"note: {prefix}{spelling} is {_dotted(model)}; {_dotted(other)} also answers to {spelling!r}: "
+                  f"name it {prefix}{model_display_name(other)}", file=sys.stderr)
+        return model
     spellings, canonical = _method_names(prefix, aliases)
     raise LookupError(
         f"no method named {spelling!r} for {prefix}{spelling}{did_you_mean(prefix + spelling, spellings)}; "
         f"known: {', '.join(canonical) or 'none'} (or give a dotted path: astra create {prefix} mymodule.my_task)"
     )
+
+
+def _dotted(model):
+    return f"{model.__module__}.{model.__qualname__}"
 
 
 def _dotted_model(dotted):

@@ -19,12 +19,14 @@ import importlib
 import importlib.metadata
 import operator
 
+import peewee
+
 import astra
 import astra.config
 from astra.tasks.function import TaskFunction
 from astra.tasks.function_query import pending_spectra
 
-__all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_keys",
+__all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_query", "pending_keys",
            "parse_task_params"]
 
 #: The entry-point group in which packages register ``@task`` methods by short name.
@@ -90,8 +92,8 @@ def parse_task_params(function, given):
     return out
 
 
-def pending_keys(function, model_name, where=None, limit=None, retry_failed=False, spectrum_pk_ranges=None):
-    """The ``spectrum_pk`` of the spectra of ``model_name`` that ``function`` still has to analyse.
+def pending_query(function, model_name, where=None, limit=None, retry_failed=False, spectrum_pk_ranges=None):
+    """The query of the spectra of ``model_name`` that ``function`` still has to analyse.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
     :param model_name: the catalogue model's class name (``None``: the first the method reads).
@@ -100,17 +102,29 @@ def pending_keys(function, model_name, where=None, limit=None, retry_failed=Fals
     :param retry_failed: also spectra whose result is flagged as a failure.
     :param spectrum_pk_ranges: ``(lo, hi)`` pairs: keep only keys in one of these closed
         ranges (``None``: every key). An empty list keeps nothing.
-    :returns: ``(catalogue model, sorted list of keys)``.
+    :returns: ``(catalogue model, peewee query of its rows)``
+        (:func:`astra.tasks.function_query.pending_spectra`, narrowed to the ranges).
     :raises ValueError: if the method does not read that model.
     """
     model = function.input_model(model_name)
     query = pending_spectra(model, function, where=where, limit=limit, retry_failed=retry_failed)
     if spectrum_pk_ranges is not None:
         ranges = [(int(lo), int(hi)) for lo, hi in spectrum_pk_ranges]
-        if not ranges:
-            return model, []
-        condition = functools.reduce(operator.or_, (model.spectrum_pk.between(lo, hi) for lo, hi in ranges))
-        query = query.where(condition)
+        conditions = [model.spectrum_pk.between(lo, hi) for lo, hi in ranges]
+        query = query.where(functools.reduce(operator.or_, conditions) if conditions else peewee.SQL("1 = 0"))
+    return model, query
+
+
+def pending_keys(function, model_name, where=None, limit=None, retry_failed=False, spectrum_pk_ranges=None):
+    """The sorted ``spectrum_pk`` of the spectra :func:`pending_query` finds (same parameters).
+
+    :returns: ``(catalogue model, sorted list of keys)``.
+    :raises ValueError: if the method does not read that model.
+    """
+    if spectrum_pk_ranges is not None and not list(spectrum_pk_ranges):
+        return function.input_model(model_name), []
+    model, query = pending_query(function, model_name, where=where, limit=limit, retry_failed=retry_failed,
+                                 spectrum_pk_ranges=spectrum_pk_ranges)
     return model, [row[0] for row in query.select(model.spectrum_pk).tuples()]
 
 

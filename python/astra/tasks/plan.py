@@ -22,7 +22,6 @@ Every error names the task and the parameter; an unknown keyword says which task
 that parameter and how to inherit it.
 """
 
-import difflib
 
 import luigi
 from luigi.cmdline_parser import CmdlineParser
@@ -38,6 +37,7 @@ from luigi.parameter import (
 from luigi.task_register import Register
 
 from astra.parameters import ParameterTypeError, _CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
+from astra.suggest import closest
 
 __all__ = ["ParameterPlan", "TaskRegister", "plan_for"]
 
@@ -294,9 +294,9 @@ class ParameterPlan:
         """
         public = [n for n, p in self.params if p.visibility == ParameterVisibility.PUBLIC]
         text = f"{self.family}: unknown parameter '{name}'"
-        close = difflib.get_close_matches(name, public, n=1)
+        close = closest(name, public)
         if close:
-            text += f" (did you mean '{close[0]}'?)"
+            text += f" (did you mean '{close}'?)"
         owners = _classes_with_parameter(name, self.cls)
         if owners and not close:
             shown = ", ".join(owners[:3]) + (f" and {len(owners) - 3} more" if len(owners) > 3 else "")

@@ -246,21 +246,28 @@ def _walk(pattern):
 
 
 def _descend(directory, matchers):
-    match, rest = matchers[0], matchers[1:]
-    try:
-        with os.scandir(directory) as it:
-            entries = sorted((e for e in it if match(e.name)), key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return
-    for entry in entries:
-        if rest:
-            if entry.is_dir():
-                yield from _descend(entry.path, rest)
-            continue
+    """The files under ``directory`` whose path parts match ``matchers`` level by level.
+
+    Walked with a stack rather than recursion, so each file passes through one generator.
+    """
+    last = len(matchers) - 1
+    stack = [(directory, 0)]
+    while stack:
+        directory, level = stack.pop()
+        match = matchers[level]
         try:
-            if not entry.is_file():
-                continue
-            st = entry.stat()
-        except OSError:
+            with os.scandir(directory) as it:
+                entries = sorted((e for e in it if match(e.name)), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
-        yield entry.path, st.st_size, st.st_mtime
+        if level < last:  # sorted order: the first directory is taken off the stack first
+            stack.extend((entry.path, level + 1) for entry in reversed(entries) if entry.is_dir())
+            continue
+        for entry in entries:
+            try:
+                if not entry.is_file():
+                    continue
+                st = entry.stat()
+            except OSError:
+                continue
+            yield entry.path, st.st_size, st.st_mtime

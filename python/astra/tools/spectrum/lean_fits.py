@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-__all__ = ["NotLean", "LeanHeader", "LeanHDU", "LeanHDUList", "FITS_BLOCK", "SkimmedHDU", "skim"]
+__all__ = ["NotLean", "LeanHeader", "LeanHDU", "LeanHDUList", "FITS_BLOCK", "SkimmedHDU", "skim", "table_cell"]
 
 #: FITS files are made of blocks of this many bytes; a header card is 80 bytes.
 FITS_BLOCK = 2880
@@ -537,3 +537,58 @@ def _structure(raw, index):
     if pcount < 0 or gcount < 0 or axes and min(axes) < 0:
         raise NotLean(f"HDU {index}: negative axis length, PCOUNT or GCOUNT")
     return xtension, bitpix, axes, pcount, gcount
+
+
+#: Binary-table column codes: bytes per element (FITS standard, table 18).
+_TFORM_BYTES = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16, "P": 8, "Q": 16}
+#: The codes :func:`table_cell` reads (one plain number each).
+_CELL_DTYPES = {"B": np.dtype("u1"), "I": np.dtype(">i2"), "J": np.dtype(">i4"), "K": np.dtype(">i8"),
+                "E": np.dtype(">f4"), "D": np.dtype(">f8")}
+_TFORM = re.compile(r" *(\d*)([A-Z])")
+
+
+def table_cell(path, hdu, column, row=0):
+    """One number of a binary table, read straight from the file: a few bytes, no table.
+
+    For a value a data model keeps in a one-row table rather than in a header (the S/N of a
+    BOSS spectrum is ``SN_MEDIAN_ALL`` in its ``SPALL`` table).
+
+    :param path: the file.
+    :param hdu: the table's :class:`SkimmedHDU` (from :func:`skim`).
+    :param column: the column name (``TTYPEn``; case is ignored).
+    :param row: the row number (0 is the first).
+    :returns: an ``int`` or ``float`` (a logical column gives ``True``/``False``, or
+        ``None`` when undefined).
+    :raises KeyError: when the table has no such column.
+    :raises NotLean: when the HDU is not a binary table with that row, or the column is not
+        one plain number (a vector, text, scaled with ``TSCALn``/``TZEROn``): read it with astropy.
+    """
+    header = hdu.header
+    if hdu.xtension != "BINTABLE" or hdu.data_offset is None:
+        raise NotLean(f"HDU {hdu.index} is not a binary table read by skim")
+    fields, width, rows = header.get("TFIELDS"), header.get("NAXIS1"), header.get("NAXIS2")
+    if not all(type(v) is int for v in (fields, width, rows)) or not 0 <= row < rows:
+        raise NotLean(f"HDU {hdu.index}: no row {row} (TFIELDS/NAXIS1/NAXIS2 odd or too few rows)")
+    wanted, offset = column.strip().lower(), 0
+    for number in range(1, fields + 1):
+        form = _TFORM.match(str(header.get(f"TFORM{number}", "")))
+        if form is None or form.group(2) not in _TFORM_BYTES and form.group(2) != "X":
+            raise NotLean(f"HDU {hdu.index}: TFORM{number} not understood")
+        repeat, code = int(form.group(1) or 1), form.group(2)
+        size = (repeat + 7) // 8 if code == "X" else repeat * _TFORM_BYTES[code]
+        if str(header.get(f"TTYPE{number}", "")).strip().lower() == wanted:
+            if repeat != 1 or code not in _CELL_DTYPES and code != "L" or f"TSCAL{number}" in header \
+                    or f"TZERO{number}" in header:
+                raise NotLean(f"HDU {hdu.index}: column {column} is not one plain number")
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                raw = os.pread(fd, size, hdu.data_offset + row * width + offset)
+            finally:
+                os.close(fd)
+            if len(raw) != size:
+                raise NotLean(f"HDU {hdu.index} data is cut short")
+            if code == "L":
+                return {b"T": True, b"F": False}.get(raw)
+            return np.frombuffer(raw, dtype=_CELL_DTYPES[code])[0].item()
+        offset += size
+    raise KeyError(f"HDU {hdu.index} has no column {column!r}")

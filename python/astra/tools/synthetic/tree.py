@@ -108,8 +108,8 @@ def sample_keys(rng, release, species, needed):
         "catalogid": int(rng.integers(10**16, 10**17)),
         "fieldid": int(rng.integers(15000, 110000)),
     }
-    if "spec" == species:
-        pool["mjd"] = int(rng.integers(55100, 58900))
+    for key, (low, high) in datamodels.get(species).synthetic_keys.items():
+        pool[key] = int(rng.integers(low, high))
     return {k: pool[k] for k in needed if k in pool}
 
 
