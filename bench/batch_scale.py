@@ -243,6 +243,7 @@ def main():
     parser.add_argument("--max-n", type=int, default=None, help="largest N to run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the script-path variants (medians shown)")
     parser.add_argument("--script-only", action="store_true", help="only the script-path rows")
+    parser.add_argument("--script-n", type=int, action="append", help="N of the script-path rows (repeatable)")
     parser.add_argument(
         "--baseline",
         help="the python/ directory of another Astra checkout (e.g. a git worktree of an older commit): "
@@ -276,6 +277,8 @@ def main():
     script_sizes = [100_000] if args.quick else [100_000, 1_000_000]
     if args.max_n:
         script_sizes = [n for n in script_sizes if n <= args.max_n]
+    if args.script_n:
+        script_sizes = args.script_n
     for n in script_sizes:
         script_rows(n, args)
 

@@ -162,3 +162,22 @@ def test_a_bad_durability_setting_names_the_setting(tmp_path, monkeypatch):
         with AtomicFileTarget(tmp_path / "a.txt").open("w") as fp:
             fp.write("a")
     assert not (tmp_path / "a.txt").exists()
+
+
+def test_a_forked_writer_names_its_own_pid_in_its_temporary_files(tmp_path):
+    from astra.targets import _temporary_name, temporary_writer
+
+    parent = temporary_writer(_temporary_name(str(tmp_path / "out.txt")))
+    assert parent[2] == os.getpid()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a Luigi worker process writing outputs
+        try:
+            os.write(write_end, _temporary_name(str(tmp_path / "out.txt")).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    name = os.read(read_end, 4096).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert temporary_writer(name)[2] == pid != os.getpid()

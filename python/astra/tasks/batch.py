@@ -1,5 +1,9 @@
 """Running tasks in batches: :func:`build` groups them (:func:`batch_tasks`, from
 :mod:`astra.tasks.grouping`), runs them with Luigi and summarises what happened.
+
+Under luigid it then waits for the batches other workers run (``other_worker_timeout``), and
+runs itself those that a dead worker left unfinished or that luigid left pending for no
+worker, so a run that had nothing else to do does not leave them unrun.
 """
 
 import logging
