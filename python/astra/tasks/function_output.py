@@ -111,7 +111,11 @@ class DatabaseSink:
         return results
 
     def _read_back(self, results, db):
-        """Give the results the ``task_pk`` and ``created`` of their rows (one query per chunk)."""
+        """Give the results the ``task_pk`` and ``created`` of their rows (one query per chunk).
+
+        Plain SQL with the keys as parameters: a peewee ``IN`` list builds a node per key, which
+        cost more than the query itself.
+        """
         model = self.model
         by_pk = {}
         for result in results:
@@ -119,18 +123,24 @@ class DatabaseSink:
         keys = list(by_pk)
         chunk = 900 if is_sqlite(db) else 50000
         version = results[0].v_astra_major_minor
-        with model.bind_ctx(db, bind_refs=False, bind_backrefs=False):
-            for start in range(0, len(keys), chunk):
-                query = (
-                    model.select(model.spectrum_pk, model.task_pk, model.created)
-                    .where((model.v_astra_major_minor == version) & model.spectrum_pk.in_(keys[start : start + chunk]))
-                    .tuples()
-                )
-                for spectrum_pk, task_pk, created in query:
-                    for result in by_pk.get(spectrum_pk, ()):
-                        result.task_pk = task_pk
-                        result.created = created
-                        result._dirty.clear()
+        fields = model._meta.fields
+        created_value = fields["created"].python_value
+        quote = db.quote
+        table = f"{quote[0]}{model._meta.table_name}{quote[1]}"
+        if model._meta.schema:
+            table = f"{quote[0]}{model._meta.schema}{quote[1]}.{table}"
+        columns = [f"{quote[0]}{fields[name].column_name}{quote[1]}"
+                   for name in ("spectrum_pk", "task_pk", "created", "v_astra_major_minor")]
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            sql = (f"SELECT {columns[0]}, {columns[1]}, {columns[2]} FROM {table} WHERE {columns[3]} = {db.param} "
+                   f"AND {columns[0]} IN ({', '.join([db.param] * len(part))})")
+            for spectrum_pk, task_pk, created in db.execute_sql(sql, [version, *part]).fetchall():
+                created = created_value(created)
+                for result in by_pk.get(spectrum_pk, ()):
+                    result.task_pk = task_pk
+                    result.created = created
+                    result._dirty.clear()
 
     def close(self):
         """Write whatever is buffered.
