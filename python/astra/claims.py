@@ -303,8 +303,10 @@ class DatabaseClaimStore:
                     "description TEXT, host TEXT NOT NULL, boot TEXT, pid INTEGER NOT NULL, started BIGINT, "
                     "heartbeat DOUBLE PRECISION NOT NULL)"
                 )
-            except peewee.IntegrityError:  # PostgreSQL: created by another process just now
-                pass
+            except peewee.DatabaseError:  # PostgreSQL: created by another process just now
+                # (two CREATEs at once fail as a unique violation or "type ... already exists")
+                if not db.table_exists(CLAIMS_TABLE):
+                    raise
             _tables_ready.add(marker)
 
     def holder(self, key):

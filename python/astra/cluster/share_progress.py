@@ -234,8 +234,10 @@ def render_table(counts, header):
                          f"{c.failed:>6}  {c.job_id} {c.state}")
     else:
         lines.append(f"  {'job':>10}  {'shares':>6}  {'done':>15}  {'failed':>6}  state")
-        for job_id in dict.fromkeys(c.job_id for c in counts):
-            mine = [c for c in counts if c.job_id == job_id]
+        by_job = {}
+        for c in counts:
+            by_job.setdefault(c.job_id, []).append(c)
+        for job_id, mine in by_job.items():
             lines.append(f"  {job_id:>10}  {len(mine):>6}  "
                          f"{_fraction(sum(c.done for c in mine), sum(c.total for c in mine)):>15}  "
                          f"{sum(c.failed for c in mine):>6}  {mine[0].state}")
@@ -326,9 +328,12 @@ def follow(progress, job_ids, header, poll=1.0, stream=None, tty=None, jobs_dir=
         stream.write(header + "\n")
     started = time.monotonic()
     counts = None
+    ended = {}  # jobs that have ended keep their state: Slurm is not asked about them again
     while True:
         look = time.monotonic()
-        states = slurm.job_status(job_ids)
+        asked = [job_id for job_id in job_ids if job_id not in ended]
+        states = {**ended, **(slurm.job_status(asked) if asked else {})}
+        ended.update((j, s) for j, s in states.items() if s.split()[0] not in slurm.ACTIVE_STATES)
         active = any(state.split()[0] in slurm.ACTIVE_STATES for state in states.values())
         try:
             counts = progress.poll(states, exact=not active)  # the last count is the exact one

@@ -122,8 +122,9 @@ class DatabaseResults:
         try:
             row = self.model.row_for_task(member, values, timing=timing)
         except Exception as error:  # a value that is not a column: this spectrum's failure
-            return [(member.task_id, f"{type(error).__name__}: {error}")]
-        lost.extend(self._add(row))
+            lost.append((member.task_id, f"{type(error).__name__}: {error}"))
+        else:
+            lost.extend(self._add(row))
         for other, other_values in self.pending.values():  # results written for other members
             lost.extend(self._add(self.model.row_for_task(other, other_values, timing=None)))
         self.pending.clear()

@@ -70,9 +70,9 @@ def allocate_pks(model, n, db=None):
     return range(start, start + n)
 
 
-def _fields(model, names):
-    fields = [model._meta.fields[name] for name in names]
-    return fields, [f.db_value for f in fields]
+def _converters(model, names):
+    """Each field's ``db_value``, in the order of ``names``."""
+    return [model._meta.fields[name].db_value for name in names]
 
 
 _PLAIN = (int, float, str)
@@ -107,7 +107,7 @@ def insert_rows(model, rows, db=None, page_size=2000):
     if not rows:
         return 0
     names = list(rows[0])
-    fields, converters = _fields(model, names)
+    converters = _converters(model, names)
     return insert_tuples(model, names, _tuples(rows, names, converters), db, page_size)
 
 
@@ -154,7 +154,7 @@ def update_rows(model, rows, db=None, page_size=1000):
         return 0
     key = model._meta.primary_key.name
     names = [n for n in rows[0] if n != key] + [key]
-    fields, converters = _fields(model, names)
+    converters = _converters(model, names)
     return update_tuples(model, names, _tuples(rows, names, converters), db, page_size)
 
 

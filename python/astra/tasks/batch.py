@@ -17,6 +17,7 @@ from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import build_window, note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
 from astra.tasks.summary import (
+    OTHERS_STATES,
     BuildSummary,
     RecordingFactory,
     abandoned_by_others,
@@ -99,11 +100,6 @@ def build(
 MAX_RERUNS = 3
 
 
-#: Luigi's categories of batches this run's worker left to others, or left pending when it stopped
-#: (luigid gave them to no one: e.g. it took this worker for gone while it was busy forking).
-_LEFT_TO_OTHERS = ("run_by_other_worker", "not_run")
-
-
 def _finish_others(batches, category, factory, run):
     """Wait for the batches other luigid workers run; run here those a dead worker left, and
     those still pending that luigid gave to no one.
@@ -114,7 +110,7 @@ def _finish_others(batches, category, factory, run):
     still_running = set()
     deadline = time.monotonic() + other_worker_timeout()  # one wait in all, however many passes
     for _ in range(MAX_RERUNS):
-        others = [t for t in batches if category.get(t.task_id) in _LEFT_TO_OTHERS]
+        others = [t for t in batches if category.get(t.task_id) in OTHERS_STATES]
         if not others or factory.scheduler is None:
             break
         for task in others:  # if one is run here after all, what the other did counts as its

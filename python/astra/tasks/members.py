@@ -21,17 +21,6 @@ def column(value, size):
     return tuple(value) if is_batch_value(value) else (value,) * size
 
 
-def columns(values, names, size):
-    """The columns of ``names`` from a task's values.
-
-    :param values: parameter values by name (``task.param_kwargs``); a missing name is ``None``.
-    :param names: the parameters wanted.
-    :param size: the number of members.
-    :returns: a dict of name to a tuple of ``size`` values.
-    """
-    return {name: column(values.get(name), size) for name in names}
-
-
 def rows(values, names, size):
     """The members' values of ``names``, one tuple per member, in member order.
 

@@ -336,7 +336,7 @@ def summarise(batches, result, factory=None, categories_of=None, still_running=N
             if outcome is None and status == luigi.worker.FAILED:
                 error = _error_of(text)
         by_other_run = False
-        if report is None and state in _OTHERS_STATES and scheduler is not None:
+        if report is None and state in OTHERS_STATES and scheduler is not None:
             if task.task_id in still_running:
                 state = "still_running"
             else:  # what the worker that ran it reported to luigid
@@ -370,8 +370,10 @@ def _count_outcome(task, outcome, summary, by_other_run=False):
     summary.add_not_run(left, "the batch stopped early")
 
 
-#: Luigi's categories of a batch that another worker was granted (luigid knows its outcome).
-_OTHERS_STATES = ("run_by_other_worker", "not_run")
+#: Luigi's categories of a batch this run's worker left to others (luigid knows its outcome), or
+#: left pending when it stopped (luigid gave it to no one: e.g. it took this worker for gone
+#: while it was busy forking).
+OTHERS_STATES = ("run_by_other_worker", "not_run")
 
 
 def _count_outputs(task, summary, error, not_run_reason, ran_here=True, state=None):
@@ -403,7 +405,7 @@ def _count_outputs(task, summary, error, not_run_reason, ran_here=True, state=No
         if written is None and before is not None:
             written = max(0, min(before, task.get_batch_size()) - len(incomplete))
         elif written is None:  # by who had the batch
-            written = complete if state in _OTHERS_STATES or state == "still_running" else 0
+            written = complete if state in OTHERS_STATES or state == "still_running" else 0
         summary.by_others += written
         summary.skipped += complete - written
     if not incomplete:
