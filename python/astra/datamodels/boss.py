@@ -3,7 +3,7 @@
 from astra.datamodels.apogee import SDSS5
 from astra.datamodels.base import DataModel
 
-__all__ = ["SPEC", "SPECLITE", "SPECFULL"]
+__all__ = ["SPEC", "SPECLITE", "SPECFULL", "BOSS_POSITION"]
 
 
 def is_mwm_like(s):
@@ -32,6 +32,17 @@ def _write_sdss5_spec(path, keys, labels, seed, **options):
                            fiberid=1, run2d=keys["run2d"], **options)
 
 
+#: Where a BOSS spec file keeps its object's position: ``PLUG_RA``/``PLUG_DEC`` of the primary
+#: header ("RA of object"; ``RA``/``DEC`` are the telescope boresight, up to 2 degrees away), else
+#: the one-row ``SPALL`` table's ``PLUG_RA``/``PLUG_DEC``, ``FIBER_RA``/``FIBER_DEC`` (SDSS-V:
+#: where the fibre was placed) or ``RACAT``/``DECCAT`` (SDSS-V: the catalogue position).
+BOSS_POSITION = (
+    ("header", "PLUG_RA", "PLUG_DEC"),
+    ("SPALL", "PLUG_RA", "PLUG_DEC"),
+    ("SPALL", "FIBER_RA", "FIBER_DEC"),
+    ("SPALL", "RACAT", "DECCAT"),
+)
+
 SPEC = DataModel(
     "spec",
     title="BOSS spec",
@@ -47,6 +58,7 @@ SPEC = DataModel(
     format="BOSS spec (astra)",
     synthetic_writer="astra.datamodels.boss:_write_spec",
     synthetic_keys={"mjd": (55100, 58900)},  # BOSS (SDSS-III) began before APOGEE
+    position=BOSS_POSITION,
 )
 
 _SDSS5_SPEC_RELEASES = (
@@ -62,6 +74,7 @@ SPECLITE = DataModel(
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
     synthetic_writer="astra.datamodels.boss:_write_sdss5_spec",
+    position=BOSS_POSITION,
 )
 
 SPECFULL = DataModel(
@@ -72,4 +85,5 @@ SPECFULL = DataModel(
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
     synthetic_writer="astra.datamodels.boss:_write_sdss5_spec",
+    position=BOSS_POSITION,
 )

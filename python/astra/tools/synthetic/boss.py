@@ -87,6 +87,10 @@ def write_boss_spec(
         card("COEFF1", BOSS_DLOGLAM, "Log10 dispersion per pixel"),
         card("DC-FLAG", 1, "Log-linear flag"),
         card("BUNIT", "1E-17 erg/cm^2/s/Ang"),
+        # As in real spec files: RA/DEC are the plate centre (the telescope's boresight), up to
+        # 1.5 degrees from the object; PLUG_RA/PLUG_DEC are the object's.
+        card("RA", round((ra + 1.3) % 360.0, 6), "RA of telescope boresight (deg)"),
+        card("DEC", round(max(-90.0, min(90.0, dec - 0.7)), 6), "DEC of telescope boresight (deg)"),
         card("PLUG_RA", round(ra, 7), "RA of object [deg]"),
         card("PLUG_DEC", round(dec, 7), "dec of object [deg]"),
         card("FIBERID", int(fiberid), "Fiber number (1-1000)"),
