@@ -69,11 +69,15 @@ class DataModel:
         :class:`Position`, tried in order (default the primary header's ``RA``/``DEC``). A
         BOSS spec file's ``RA``/``DEC`` are the telescope's boresight, so ``spec`` declares
         ``PLUG_RA``/``PLUG_DEC``.
+    :param shape_rule: for a data model with its own layout, a function of a
+        :class:`~astra.datamodels.layout.Structure` returning ``None`` when the shapes of the
+        file's spectra are ones a release allows (:mod:`astra.datamodels.releases`), else a
+        message naming the shape found and the shapes allowed.
     """
 
     def __init__(self, name, title, file_task, releases, instrument=None, loader=None, layout=None, layout_rule=None,
                  filename=None, format=None, compatible=(), lean=False, grid=None,
-                 synthetic_writer=None, identity_keys=None, synthetic_keys=None, position=None):
+                 synthetic_writer=None, identity_keys=None, synthetic_keys=None, position=None, shape_rule=None):
         self.name = name
         self.title = title
         self.instrument = instrument
@@ -93,6 +97,7 @@ class DataModel:
         self.all_keys = tuple(dict.fromkeys(k for _, keys in self._releases for k in keys))
         self.identity_keys = tuple(identity_keys) if identity_keys else ("release", *self.all_keys)
         self.position = tuple(Position(*p) for p in (position or (("header", "RA", "DEC"),)))
+        self.shape_rule = shape_rule
 
     def __repr__(self):
         return f"<DataModel {self.name}>"
@@ -260,6 +265,10 @@ class DataModel:
                 path, f"wrong kind of file: expected {self.title}, but its HDU layout is that of "
                 f"{DATA_MODELS[found].title}"
             )
+        rule = DATA_MODELS[found].shape_rule
+        problem = rule(structure) if rule is not None else None
+        if problem:
+            raise SpectrumReadError(path, problem)
 
 
 def _table_position(hdul, place):
