@@ -127,7 +127,7 @@ class SpectrumMixin(BaseModel):
 
     #> File
     path = TextField(unique=True, help_text="Full path of the file")
-    file_size = BigIntegerField(help_text="File size when ingested [bytes]")
+    file_size = BigIntegerField(help_text="File size when ingested [byte]")
     file_mtime = FloatField(help_text="File modification time when ingested [s]")
     flag_bad_file = BooleanField(default=False, help_text="The file could not be read")
     bad_file_reason = TextField(null=True, help_text="Why the file could not be read")
