@@ -28,6 +28,7 @@ def _write_sdss5_spec(path, keys, labels, seed, **options):
     # specLite/specFull keep the spec layout; the field stands where the plate was.
     from astra.tools.synthetic.boss import write_boss_spec
 
+    options.setdefault("observatory", "APO")  # SDSS-V headers say where (OBSERVAT)
     return write_boss_spec(path, labels=labels, seed=seed, plateid=int(keys["fieldid"]), mjd=keys["mjd"],
                            fiberid=1, run2d=keys["run2d"], **options)
 

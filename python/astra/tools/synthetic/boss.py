@@ -25,6 +25,7 @@ def write_boss_spec(
     loglam0=3.5516,
     n_pixels=4625,
     flux_scale=None,
+    observatory=None,
 ):
     """Write a synthetic BOSS spec file atomically.
 
@@ -43,6 +44,8 @@ def write_boss_spec(
     :param fiberid: FIBERID keyword.
     :param run2d: RUN2D and VERS2D keywords.
     :param loglam0: log10 wavelength of the first pixel (COEFF0).
+    :param observatory: ``"APO"`` or ``"LCO"``: an ``OBSERVAT`` card, as SDSS-V files have
+        (SDSS-III/IV files have none: ``None``).
     :param n_pixels: Number of pixels.
     :param flux_scale: Continuum level at 6000 Angstrom (random 20-200 if ``None``).
     :returns: The path written.
@@ -94,6 +97,7 @@ def write_boss_spec(
         card("PLUG_RA", round(ra, 7), "RA of object [deg]"),
         card("PLUG_DEC", round(dec, 7), "dec of object [deg]"),
         card("FIBERID", int(fiberid), "Fiber number (1-1000)"),
+        *([card("OBSERVAT", observatory, "Observatory")] if observatory else []),
         card("NEXP", 0, "Number of individual exposures"),
         *common.truth_cards(labels, snr, seed),
     ]
