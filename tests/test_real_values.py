@@ -102,3 +102,19 @@ def test_boss_nodata_is_not_masked(sas, tmp_path):
     arrays = read_arrays(str(path))
     assert not arrays.mask[good].any()
     assert (np.asarray(arrays.meta["bitmask"])[good] & (1 << 24)).all()
+
+
+def test_the_catalogue_holds_each_real_files_position(sas, db_url):
+    from astra.models.migrate import migrate_files
+    from astra.models.spectrum import model_for_data_model
+
+    for release, data_model in (("dr13", "apStar"), ("dr13", "apVisit"), ("dr16", "apVisit"), ("dr13", "spec")):
+        assert migrate_files(release, data_model, sas_base_dir=sas).bad == 0
+    seen = 0
+    for relative, (name, position) in REAL.items():
+        model = model_for_data_model(name)
+        row = model.get(model.path == os.path.join(sas, relative))
+        assert (row.ra, row.dec) == pytest.approx(position, abs=1e-5), relative
+        assert (row.source.ra, row.source.dec) == pytest.approx(position, abs=1e-5)
+        seen += 1
+    assert seen == len(REAL)

@@ -86,3 +86,14 @@ def test_a_file_no_release_allows_fails_alone_naming_its_shape(tmp_path, db_url,
     result = astra.build([EstimateSNR(release="dr17", **keys) for keys in tree])
     assert result.done == 2 and len(result.failed) == 1 and odd in result.failed[0][1]
     assert np.isfinite(json.load(open(EstimateSNR(release="dr17", **tree[0]).output().path))["snr"][0])
+
+
+def test_the_documented_table_is_the_codes():
+    import os
+
+    text = open(os.path.join(os.path.dirname(__file__), "..", "docs", "data-model.rst")).read()
+    for layout in RELEASE_LAYOUTS:
+        assert f"``{layout.path}``" in text, layout.path
+        assert ", ".join(r.upper() for r in layout.releases) in text
+        for index, kind, what in layout.hdus:
+            assert f"{index}: {kind} ({what})" in text
