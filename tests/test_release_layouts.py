@@ -2,12 +2,14 @@
 through Spectrum1D.read, the catalogue (astra migrate), a @task and a BaseTask class."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
 import astra
+import astra.datamodels
 from astra.contrib.rocket import EstimateSNR
 from astra.datamodels.releases import RELEASE_LAYOUTS, apstar_shapes, layout_for, layouts_of
 from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
@@ -97,3 +99,50 @@ def test_the_documented_table_is_the_codes():
         assert ", ".join(r.upper() for r in layout.releases) in text
         for index, kind, what in layout.hdus:
             assert f"{index}: {kind} ({what})" in text
+
+
+#: The other data models' layouts: (release, data model, HDUs of the synthetic file, BaseTask species or None).
+OTHER_LAYOUTS = [
+    ("dr13", "spec", 4, "spec"),
+    ("dr19", "specLite", 5, None),
+    ("dr19", "specFull", 6, None),
+    ("dr13", "apVisit", 12, "apVisit"),
+    ("dr16", "apVisit", 12, "apVisit"),
+    ("dr19", "apVisit", 12, "apVisit"),
+]
+
+
+@pytest.mark.parametrize("release,data_model,n_hdus,species", OTHER_LAYOUTS,
+                         ids=[f"{r}-{m}" for r, m, _, _ in OTHER_LAYOUTS])
+def test_each_boss_and_apvisit_layout_is_read(release, data_model, n_hdus, species, tmp_path, db_url, monkeypatch):
+    from astra.contrib.rocket import RocketSNR, snr
+    from astra.models.spectrum import model_for_data_model
+
+    sas = tmp_path / "sas"
+    tree = synthetic.write_sample_tree(sas, 2, release=release, species=data_model, seed=7, snr=40)
+    layout = layout_for(data_model, release)
+    for path in tree.paths:
+        with fits.open(path) as hdul:
+            assert len(hdul) == n_hdus
+            names = [h.name for h in hdul]
+            for index, kind, _ in layout.hdus:  # the tables the data model names, where it puts them
+                named = re.match(r"BINTABLE ([A-Z]+)", kind)
+                if isinstance(index, int) and named:
+                    assert names[index] == named.group(1), (index, kind, names)
+            if data_model != "apVisit":
+                ra, dec = astra.datamodels.get(data_model).position_of(hdul[0].header, hdul)
+                assert (ra, dec) == pytest.approx((hdul["SPALL"].data["PLUG_RA"][0], hdul["SPALL"].data["PLUG_DEC"][0]))
+                assert abs(hdul[0].header["RA"] - ra) > 1  # the boresight is elsewhere
+        assert Spectrum1D.read(path).flux.ndim == 1
+    assert migrate_files(release, data_model, sas_base_dir=str(sas)).bad == 0
+    table = model_for_data_model(data_model)
+    rows = list(table.select().where(table.data_model == data_model))
+    assert len(rows) == 2 and all(row.flux.ndim == 1 and row.reader_version == table.READER_VERSION for row in rows)
+    results = list(snr(table.select().where(table.data_model == data_model)))  # the @task style
+    assert len(results) == 2 and all(20 < r.snr < 60 for r in results) and RocketSNR.select().count() == 2
+    if species is None:
+        return
+    monkeypatch.setenv("SAS_BASE_DIR", str(sas))
+    tasks = [EstimateSNR(species=species, release=release, **keys) for keys in tree]  # the BaseTask style
+    assert astra.build(tasks).done == 2
+    assert all(20 < json.load(open(t.output().path))["snr"][0] < 60 for t in tasks)

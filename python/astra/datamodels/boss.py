@@ -29,6 +29,7 @@ def _write_sdss5_spec(path, keys, labels, seed, **options):
     from astra.tools.synthetic.boss import write_boss_spec
 
     options.setdefault("observatory", "APO")  # SDSS-V headers say where (OBSERVAT)
+    options.setdefault("layout", "specFull" if keys.get("data_model") == "specFull" else "specLite")
     return write_boss_spec(path, labels=labels, seed=seed, plateid=int(keys["fieldid"]), mjd=keys["mjd"],
                            fiberid=1, run2d=keys["run2d"], **options)
 
