@@ -13,6 +13,7 @@ and the shapes each release allows (:func:`apstar_shapes`, :func:`describe_allow
 """
 
 import collections
+import functools
 
 __all__ = ["ReleaseLayout", "RELEASE_LAYOUTS", "layouts_of", "layout_for", "apstar_shapes", "describe_allowed",
            "APSTAR_NPIX"]
@@ -194,6 +195,7 @@ def layout_for(model, release):
     return next((layout for layout in layouts_of(model) if release in layout.releases), None)
 
 
+@functools.lru_cache(maxsize=64)
 def apstar_shapes(nvisits):
     """The shapes an apStar file's HDUs 1-3 may have with ``NVISITS = nvisits``, and their releases.
 
@@ -202,7 +204,8 @@ def apstar_shapes(nvisits):
     in every release (the two combinations, then each visit).
 
     :param nvisits: the ``NVISITS`` card, or ``None`` when the file has none.
-    :returns: a dict of shape -> tuple of releases (empty when ``nvisits`` is not a count).
+    :returns: a dict of shape -> tuple of releases (empty when ``nvisits`` is not a count);
+        cached, so not to be changed by the caller.
     """
     if isinstance(nvisits, bool) or not isinstance(nvisits, int) or nvisits < 1:
         return {}
