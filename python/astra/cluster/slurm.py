@@ -154,7 +154,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
                       account=None, workers_per_node=1, tasks_per_node=1, scheduler_host=None,
                       scheduler_port=None, output_dir=None, job_name=None, environment=None,
                       share=None, workdir=None, extra_sbatch=(), template=None,
-                      luigi_executable=None, astra_executable=None):
+                      luigi_executable=None, astra_executable=None, array=None):
     """Render a Slurm batch script that runs Luigi workers.
 
     ``command_argv`` is the task's command line as given to ``luigi`` after ``--module``:
@@ -200,6 +200,11 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
         interpreter by default.
     :param astra_executable: the ``astra`` program for ``["astra", ...]`` commands; the
         one beside the running interpreter by default.
+    :param array: ``(count, max_running)``: a job array of ``count`` elements, at most
+        ``max_running`` of them at once (``None``: no limit), written ``#SBATCH
+        --array=0-<count-1>%<max_running>``; each element exports ``ASTRA_SHARE_INDEX`` (its
+        ``$SLURM_ARRAY_TASK_ID``) and ``ASTRA_SHARE_COUNT`` (``count``), and logs to
+        ``<job_name>-<array job id>_<index>.out`` (see :mod:`astra.cluster.slurm_arrays`).
     :returns: the script text.
     :raises ValueError: on invalid values (no module or task, ``nodes < 1``, ...).
     """
@@ -231,6 +236,14 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
             directives.append("#SBATCH --{}={}".format(option, _directive_value(option, value)))
     for option in extra_sbatch:
         directives.append("#SBATCH {}".format(_directive_value("extra", option)))
+    log_name = "%x-%j.out"
+    if array is not None:
+        from astra.cluster.slurm_arrays import array_directive
+
+        if share is not None:
+            raise ValueError("a job array gives each element its share; share must be None")
+        directives.insert(0, "#SBATCH " + array_directive(*array))
+        log_name = "%x-%A_%a.out"
 
     exports = []
     for name, value in sorted((environment or {}).items()):
@@ -243,6 +256,9 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
             raise ValueError("share offset {} is outside 0..{}".format(offset, count - 1))
         exports.append("export ASTRA_SHARE_COUNT={}".format(count))
         exports.append("export ASTRA_SHARE_OFFSET={}".format(offset))
+    if array is not None:  # the element's share is its array index (astra.cluster.spectrum_shares)
+        exports.append('export ASTRA_SHARE_INDEX="$SLURM_ARRAY_TASK_ID"')
+        exports.append("export ASTRA_SHARE_COUNT={}".format(int(array[0])))
 
     if template is None:
         with open(template_path(), "r", encoding="utf-8") as fp:
@@ -254,7 +270,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
         nodes=nodes,
         tasks_per_node=tasks_per_node,
         workers_per_node=workers_per_node,
-        output_path=_directive_value("output", os.path.join(output_dir, "%x-%j.out")),
+        output_path=_directive_value("output", os.path.join(output_dir, log_name)),
         workdir=_directive_value("chdir", workdir),
         sbatch_directives="\n".join(directives),
         environment="\n".join(exports),
@@ -329,7 +345,7 @@ def read_ledger(jobs_dir=None):
     return records
 
 
-def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, backoff=1.0):
+def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, backoff=1.0, ledger=None):
     """Write a job script into ``jobs_dir`` and submit it with ``sbatch --parsable``.
 
     The file name is ``<job name>-<hash of the script>.sh`` (the same script is the same
@@ -343,6 +359,7 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
     :param attempts: tries when ``sbatch`` fails transiently (it is not retried after
         it printed a job id).
     :param backoff: first wait between tries, doubled each time.
+    :param ledger: further fields of the job's ledger record (e.g. a job array's shares).
     :returns: the job id (a string such as ``"42"``).
     :raises SlurmError: if ``sbatch`` fails or prints no job id.
     """
@@ -382,7 +399,7 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
     _append_ledger(jobs_dir, {
         "job_id": job_id, "job_name": job_name, "script": script_path,
         "submitted": round(time.time(), 3), "user": getpass.getuser(),
-        "command": command.group(0) if command else None,
+        "command": command.group(0) if command else None, **(ledger or {}),
     })
     return job_id
 
@@ -421,7 +438,8 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     ``Socket timed out``, ``slurm_load_jobs error``, ...) are retried with exponential
     backoff; an "Invalid job id" answer means the controller no longer knows the job.
 
-    :param job_ids: job ids (strings or ints).
+    :param job_ids: job ids (strings or ints); an element of a job array is
+        ``<array job id>_<index>`` (:func:`astra.cluster.slurm_arrays.element_states`).
     :param env: environment for the Slurm commands (e.g. another ``PATH``).
     :param attempts: tries per command before giving up.
     :param backoff: first wait between tries in seconds, doubled each time.
@@ -433,6 +451,13 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     job_ids = [str(job_id) for job_id in job_ids]
     if not job_ids:
         return {}
+    elements = [job_id for job_id in job_ids if "_" in job_id]
+    if elements:  # elements of job arrays, "<array job id>_<index>": asked per array
+        from astra.cluster.slurm_arrays import element_states
+
+        states = element_states(elements, env=env, attempts=attempts, backoff=backoff)
+        others = job_status([j for j in job_ids if "_" not in j], env=env, attempts=attempts, backoff=backoff)
+        return {job_id: states.get(job_id) or others.get(job_id, "UNKNOWN") for job_id in job_ids}
     wanted, states = set(job_ids), {}
     for start in range(0, len(job_ids), 200):
         chunk = job_ids[start:start + 200]

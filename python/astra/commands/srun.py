@@ -68,6 +68,18 @@ _OPTIONS = (
     (("--no-wait",), dict(action="store_true", default=False,
                           help="<task> <SpectrumModel> form: print the job ids and return instead of "
                                "following the jobs to their summary")),
+    (("--elements",), dict(type=int, default=None,
+                           help="job array elements, one per share (default --jobs x --nodes x --procs); "
+                                "for a @task over the catalogue and 'astra run' of a task class")),
+    (("--max-running",), dict(type=int, default=None,
+                              help="most job array elements running at once (Slurm's --array=0-(n-1)%%K; "
+                                   "default no limit)")),
+    (("--job-steps",), dict(action="store_true", default=False,
+                            help="the earlier form instead of a job array: --jobs jobs, each running "
+                                 "--nodes x --procs processes with srun")),
+    (("--resubmit-failed",), dict(default=None, metavar="JOB",
+                                  help="submit again, alone, the elements of job array JOB that did not "
+                                       "complete (each runs its own share again)")),
     (("--poll-interval",), dict(type=float, default=1.0,
                                 help="<task> <SpectrumModel> form: seconds between looks at the database "
                                      "and Slurm while following (default 1)")),
@@ -101,7 +113,7 @@ def add_arguments(parser):
         "Prints the submitted job ids, one per line (--dry-run prints the scripts).")
     for flags, kwargs in _OPTIONS:
         parser.add_argument(*flags, **kwargs)
-    parser.add_argument("module", help="a @task method (registered name or module.function), or the Python "
+    parser.add_argument("module", nargs="?", help="a @task method (registered name or module.function), or the Python "
                                        "module that defines the task, e.g. astra.contrib.rocket (or 'astra' "
                                        "to run an astra subcommand)")
     parser.add_argument("task", nargs="?",
@@ -229,6 +241,18 @@ def run(args):
     split_task_args(args)
     if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1 or args.procs < 1:
         raise UsageError("--nodes, --jobs, --procs and --workers-per-node must be at least 1")
+    if (args.elements is not None and args.elements < 1) or (args.max_running is not None and args.max_running < 1):
+        raise UsageError("--elements and --max-running must be at least 1")
+    if args.resubmit_failed:
+        if args.module:
+            raise UsageError("--resubmit-failed takes the job array's id only (the task is in its job script)")
+        from astra.commands.srun_arrays import resubmit_failed
+
+        return resubmit_failed(args)
+    if args.module is None:
+        raise UsageError("give the task to run (or --resubmit-failed <job>)")
+    if args.job_steps and (args.elements is not None or args.max_running is not None):
+        raise UsageError("--elements and --max-running are for job arrays; --job-steps submits --jobs jobs instead")
     if _astra_run_over_catalogue(args):
         # 'astra srun ... astra run <task> <Model>': the same split at submission (each process
         # finding its own share of a shrinking set of pending spectra could skip or repeat some),
@@ -236,6 +260,13 @@ def run(args):
         args.no_wait = True
     if catalogue_form(args):
         return _run_catalogue(args)
+    if args.module == ASTRA_PROGRAM and args.task == "run" and not args.job_steps:
+        from astra.commands.srun_arrays import run_files_array
+
+        return run_files_array(args)
+    if args.elements is not None or args.max_running is not None:
+        raise UsageError("--elements and --max-running are for job arrays: a @task over the catalogue, or "
+                         "'astra run' of a task class")
     if args.task is None:
         raise UsageError(f"give the task family after the module {args.module!r}, or name a @task method")
     if args.procs != 1 or args.no_wait:
@@ -378,13 +409,11 @@ def _run_arguments(args):
 
 def _run_catalogue(args):
     """Find the spectra, split them, submit the jobs, follow them (unless ``--no-wait``)."""
-    import peewee
-
     from astra import runs
     from astra.cli import UsageError
     from astra.cluster import slurm
-    from astra.cluster.share_progress import ShareProgress, follow
     from astra.cluster.spectrum_jobs import plan_jobs
+    from astra.commands.srun_arrays import follow_shares
     from astra.tasks.function_runner import pending_keys
 
     if args.scheduler_host or args.shares:
@@ -410,6 +439,11 @@ def _run_catalogue(args):
          "procs": args.procs, "jobs": args.jobs, "spectra": len(keys)},
     )
     environment = {runs.ENV_PARENT: str(run_id)} if run_id is not None else None
+    if not args.job_steps:
+        from astra.commands.srun_arrays import run_catalogue_array
+
+        return run_catalogue_array(args, function, model, keys, run_args, command.where, command.retry_failed,
+                                   run_id, environment, jobs_dir)
     try:
         shares, planned = plan_jobs(
             keys, args.module, model.__name__, run_args, jobs=args.jobs, nodes=args.nodes, procs=args.procs,
@@ -442,18 +476,7 @@ def _run_catalogue(args):
     runs.finish_submission(run_id, job_ids)
     if args.no_wait:
         return 0
-    progress = ShareProgress(function, model.__name__, [(share, job.job_id) for job in planned for share in job.shares],
-                             keys, where=command.where, submitted=submitted)
     header = (f"{name}: {len(keys)} spectra in {used} shares; Slurm job{'s' if len(job_ids) > 1 else ''} "
               + " ".join(job_ids))
-    try:
-        summary, states = follow(progress, job_ids, header, poll=args.poll_interval, jobs_dir=jobs_dir)
-    except KeyboardInterrupt:
-        print(f"astra srun: stopped following; the jobs go on (astra squeue; scancel {' '.join(job_ids)})",
-              file=sys.stderr)
-        return 130
-    except (slurm.SlurmError, peewee.DatabaseError) as exc:
-        print(f"astra srun: {exc}; stopped following, the jobs go on (astra squeue)", file=sys.stderr)
-        return 1
-    completed = all(state.split()[0] == "COMPLETED" for state in states.values())
-    return 0 if summary.success and completed else 1
+    return follow_shares(args, function, model.__name__, [(share, job.job_id) for job in planned for share in job.shares],
+                         keys, command.where, submitted, header, jobs_dir)
