@@ -439,7 +439,10 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     backoff; an "Invalid job id" answer means the controller no longer knows the job.
 
     :param job_ids: job ids (strings or ints); an element of a job array is
-        ``<array job id>_<index>`` (:func:`astra.cluster.slurm_arrays.element_states`).
+        ``<array job id>_<index>`` (:func:`astra.cluster.slurm_arrays.element_states`); the
+        id of a whole array gets the state of an element still active if any, else of one
+        that did not complete if any, else ``COMPLETED`` (an element cancelled while pending
+        leaves no trace: ask for the elements to see it).
     :param env: environment for the Slurm commands (e.g. another ``PATH``).
     :param attempts: tries per command before giving up.
     :param backoff: first wait between tries in seconds, doubled each time.
@@ -466,8 +469,11 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
         if result.returncode == 0:
             for line in result.stdout.splitlines():
                 job_id, _, state = line.strip().partition("|")
+                array_id = job_id.partition("_")[0]  # "42_3" or "42_[4-7%2]": an element of job array 42
                 if job_id in wanted and state:
                     states[job_id] = state.strip()
+                elif array_id != job_id and array_id in wanted and state:
+                    states[array_id] = _array_state(states.get(array_id), state.strip())
     if len(states) < len(wanted):
         # One call for every job the controller still holds (no "Invalid job id" issue).
         result = _run_with_retry(["scontrol", "show", "job", "-o"], env=env,
@@ -489,6 +495,15 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     if missing:
         states.update(_jobcomp_states(set(missing), env=env))
     return {job_id: states.get(job_id, "UNKNOWN") for job_id in job_ids}
+
+
+def _array_state(so_far, state):
+    """The state of a whole job array, from its elements' states one by one: an active one if any, else
+    one that did not complete if any, else ``COMPLETED``."""
+    def rank(value):
+        first = value.split()[0]
+        return 2 if first in ACTIVE_STATES else 0 if first == "COMPLETED" else 1
+    return state if so_far is None or rank(state) > rank(so_far) else so_far
 
 
 def wait_for_jobs(job_ids, timeout=600.0, poll=1.0, env=None):
