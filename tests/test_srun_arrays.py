@@ -141,6 +141,10 @@ def test_a_task_method_array_with_one_element_cancelled_and_resubmitted(catalogu
             else:                                            # the resubmitted element wrote its result
                 assert processed[key][-1] in (f"{second.group(1)}_1/0", f"{victim}/0"), processed[key]
                 assert results[key].process == processed[key][-1].split()[0]
+    listing = astra("squeue", "--all", "--jobs-dir", slurm_jobs_dir, env=env)
+    rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
+    assert "CANCELLED (8 elements: 7 COMPLETED, 1 CANCELLED)" in rows[job_id], listing.stdout
+    assert "COMPLETED (1 elements: 1 COMPLETED)" in rows[second.group(1)], listing.stdout
     nothing = astra("srun", "--resubmit-failed", job_id, "--jobs-dir", slurm_jobs_dir, env=env)
     assert nothing.returncode == 0 and f"job array {job_id}: no element to submit again (8 completed)" in nothing.stdout
 

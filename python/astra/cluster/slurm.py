@@ -28,7 +28,7 @@ from astra.targets import atomic_open
 __all__ = [
     "SlurmError", "render_job_script", "luigi_command", "astra_command", "ASTRA_PROGRAM", "submit", "job_status", "cancel",
     "slurm_available", "wait_for_jobs", "default_jobs_dir", "ACTIVE_STATES", "read_ledger", "template_path",
-    "TRANSIENT_PATTERNS", "LEDGER_NAME",
+    "TRANSIENT_PATTERNS", "LEDGER_NAME", "combined_state",
 ]
 
 #: Name of the ledger file in a jobs directory (one JSON object per line).
@@ -473,7 +473,7 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
                 if job_id in wanted and state:
                     states[job_id] = state.strip()
                 elif array_id != job_id and array_id in wanted and state:
-                    states[array_id] = _array_state(states.get(array_id), state.strip())
+                    states[array_id] = combined_state(states.get(array_id), state.strip())
     if len(states) < len(wanted):
         # One call for every job the controller still holds (no "Invalid job id" issue).
         result = _run_with_retry(["scontrol", "show", "job", "-o"], env=env,
@@ -497,9 +497,14 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     return {job_id: states.get(job_id, "UNKNOWN") for job_id in job_ids}
 
 
-def _array_state(so_far, state):
+def combined_state(so_far, state):
     """The state of a whole job array, from its elements' states one by one: an active one if any, else
-    one that did not complete if any, else ``COMPLETED``."""
+    one that did not complete if any, else ``COMPLETED``.
+
+    :param so_far: the state combined from the elements before (``None`` for the first).
+    :param state: the next element's state.
+    :returns: the combined state.
+    """
     def rank(value):
         first = value.split()[0]
         return 2 if first in ACTIVE_STATES else 0 if first == "COMPLETED" else 1

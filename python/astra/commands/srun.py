@@ -7,11 +7,15 @@ Usage::
     astra srun [srun options] astra <subcommand> [arguments...] [srun options] [-- arguments...]
 
 The first form runs a ``@task`` method over the catalogue spectra that need it: the spectra
-are found once, at submission, and split into disjoint ``spectrum_pk`` ranges, one per
-process (``--jobs × --nodes × --procs``; :mod:`astra.cluster.spectrum_jobs`); the command then
-follows the jobs, showing the results written per share, and prints the summary
+are found once, at submission, and split into disjoint ``spectrum_pk`` ranges (``--elements``,
+default ``--jobs × --nodes × --procs``), submitted as one Slurm job array with one element per
+range, at most ``--max-running`` at once (:mod:`astra.commands.srun_arrays`,
+:mod:`astra.cluster.array_jobs`); with ``--job-steps``, as ``--jobs`` jobs of ``--nodes ×
+--procs`` processes (:mod:`astra.cluster.spectrum_jobs`). The command then follows the jobs,
+showing the results written per share, and prints the summary
 (:mod:`astra.cluster.share_progress`) unless ``--no-wait``. It is chosen when ``<SpectrumModel>``
-names a catalogue table or ``<task>`` is a ``@task`` method.
+names a catalogue table or ``<task>`` is a ``@task`` method. ``astra srun --resubmit-failed
+<job>`` submits again, alone, the elements of an array that did not complete.
 
 The second form runs ``luigi --module <module> <Task> ...`` on every node; the second runs an
 ``astra`` subcommand, e.g. ``astra srun --jobs 4 astra run astra.contrib.rocket.EstimateSNR
@@ -98,10 +102,12 @@ def add_arguments(parser):
                     "       astra srun [options] astra <subcommand> [arguments...] [options] [-- arguments...]")
     parser.epilog = (
         "With a @task method and a catalogue model (e.g. astra srun median_snr ApogeeVisitSpectrum\n"
-        "--nodes 2 --procs 4), the spectra without a result are split at submission into disjoint\n"
-        "spectrum_pk ranges, one per process; the command follows the jobs (results per share, Slurm\n"
-        "states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
-        "spectrum has its result and every job completed. --where, --retry-failed, --limit, --workers,\n"
+        "--elements 8 --max-running 2), the spectra without a result are split at submission into\n"
+        "disjoint spectrum_pk ranges, one per element of one Slurm job array (--job-steps: one per\n"
+        "process of --jobs jobs of --nodes x --procs); the command follows them (results per share,\n"
+        "Slurm states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
+        "spectrum has its result and every element completed. astra srun --resubmit-failed <job>\n"
+        "submits again, alone, the elements that did not complete. --where, --retry-failed, --limit, --workers,\n"
         "--max-batch-size and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
