@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from astra.retry import RetryPolicy
 from astra.targets import atomic_open
 
 __all__ = [
@@ -292,25 +293,34 @@ def _run(argv, env=None, timeout=60.0):
         return subprocess.CompletedProcess(argv, 124, "", LOCAL_TIMEOUT.format(argv[0], timeout))
 
 
+class _CommandFailed(Exception):
+    """A Slurm command's failure worth another try (carries the completed process)."""
+
+    def __init__(self, result):
+        super().__init__((result.stderr or result.stdout or "").strip())
+        self.result = result
+
+
 def _run_with_retry(argv, env=None, attempts=5, backoff=0.5, timeout=60.0, not_found_ok=False):
-    """Run a Slurm client command, retrying transient failures with exponential backoff.
+    """Run a Slurm client command, retrying failures with exponential backoff (:mod:`astra.retry`).
 
     :returns: the completed process (with ``returncode == 0``, or a "not found" answer
         when ``not_found_ok``).
     :raises SlurmError: when it still fails after ``attempts`` tries.
     """
-    delay, result = backoff, None
-    for attempt in range(max(1, int(attempts))):
+    def attempt():
         result = _run(argv, env=env, timeout=timeout)
-        if result.returncode == 0:
+        if result.returncode == 0 or (not_found_ok and _NOT_FOUND in (result.stderr or "") + (result.stdout or "")):
             return result
-        if not_found_ok and _NOT_FOUND in (result.stderr or "") + (result.stdout or ""):
-            return result
-        if attempt + 1 < attempts:
-            time.sleep(delay)
-            delay *= 2
-    raise SlurmError("{} failed (exit {}) after {} attempt(s): {}".format(
-        " ".join(argv[:3]), result.returncode, attempts, (result.stderr or result.stdout).strip()))
+        raise _CommandFailed(result)
+
+    attempts = max(1, int(attempts))
+    try:
+        return RetryPolicy(tries=attempts, backoff=backoff, exceptions=(_CommandFailed,)).call_counted(attempt)[0]
+    except _CommandFailed as failed:
+        result = failed.result
+        raise SlurmError("{} failed (exit {}) after {} attempt(s): {}".format(
+            " ".join(argv[:3]), result.returncode, attempts, (result.stderr or result.stdout).strip())) from None
 
 
 def _append_ledger(jobs_dir, record):
@@ -377,17 +387,21 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
         os.makedirs(os.path.dirname(output.group(1)) or ".", exist_ok=True)
 
     argv = ["sbatch", "--parsable"] + [str(arg) for arg in sbatch_args] + [script_path]
-    delay, result = backoff, None
-    for attempt in range(max(1, int(attempts))):
+
+    def attempt():  # only a transient failure is tried again, and never one that may have queued the job
         result = _run(argv, env=env)
         if result.returncode == 0 or not any(p in result.stderr for p in TRANSIENT_PATTERNS):
-            break
+            return result
         if "(stopped by astra)" in result.stderr:
             raise SlurmError("sbatch {} did not answer in time; the job may have been queued: check "
                              "'astra squeue' / squeue before submitting again".format(script_path))
-        if attempt + 1 < attempts:
-            time.sleep(delay)
-            delay *= 2
+        raise _CommandFailed(result)
+
+    try:
+        result = RetryPolicy(tries=max(1, int(attempts)), backoff=backoff,
+                             exceptions=(_CommandFailed,)).call_counted(attempt)[0]
+    except _CommandFailed as failed:
+        result = failed.result
     if result.returncode != 0:
         raise SlurmError("sbatch {} failed (exit {}): {}".format(
             script_path, result.returncode, result.stderr.strip()))
