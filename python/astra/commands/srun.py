@@ -266,13 +266,6 @@ def run(args):
         args.no_wait = True
     if catalogue_form(args):
         return _run_catalogue(args)
-    if args.module == ASTRA_PROGRAM and args.task == "run" and not args.job_steps:
-        from astra.commands.srun_arrays import run_files_array
-
-        return run_files_array(args)
-    if args.elements is not None or args.max_running is not None:
-        raise UsageError("--elements and --max-running are for job arrays: a @task over the catalogue, or "
-                         "'astra run' of a task class")
     if args.task is None:
         raise UsageError(f"give the task family after the module {args.module!r}, or name a @task method")
     if args.procs != 1 or args.no_wait:
@@ -281,6 +274,13 @@ def run(args):
     if args.module == ASTRA_PROGRAM and args.scheduler_host:
         raise UsageError("'astra {}' schedules its own batches; --scheduler-host applies to luigi "
                          "tasks only (set scheduler_host in Astra's configuration)".format(args.task))
+    if args.module == ASTRA_PROGRAM and args.task == "run" and not args.job_steps:
+        from astra.commands.srun_arrays import run_files_array
+
+        return run_files_array(args)
+    if args.elements is not None or args.max_running is not None:
+        raise UsageError("--elements and --max-running are for job arrays: a @task over the catalogue, or "
+                         "'astra run' of a task class")
     check_target(args)
     host, port = _central_scheduler(args)
     share_count = args.nodes * args.jobs
@@ -449,7 +449,7 @@ def _run_catalogue(args):
         from astra.commands.srun_arrays import run_catalogue_array
 
         return run_catalogue_array(args, function, model, keys, run_args, command.where, command.retry_failed,
-                                   run_id, environment, jobs_dir)
+                                   run_id, environment, jobs_dir, cpus=command.workers)
     try:
         shares, planned = plan_jobs(
             keys, args.module, model.__name__, run_args, jobs=args.jobs, nodes=args.nodes, procs=args.procs,

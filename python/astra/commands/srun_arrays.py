@@ -67,7 +67,8 @@ def follow_shares(args, function, model_name, pairs, keys, where, submitted, hea
     return 0 if summary.success and not failed else 1
 
 
-def run_catalogue_array(args, function, model, keys, run_args, where, retry_failed, run_id, environment, jobs_dir):
+def run_catalogue_array(args, function, model, keys, run_args, where, retry_failed, run_id, environment, jobs_dir,
+                        cpus=1):
     """Submit (or print, ``--dry-run``) the job array of ``astra srun <task> <SpectrumModel>`` and follow it.
 
     :param args: the parsed arguments.
@@ -80,6 +81,7 @@ def run_catalogue_array(args, function, model, keys, run_args, where, retry_fail
     :param run_id: the recorded submission (``None`` for ``--dry-run``).
     :param environment: variables the script exports.
     :param jobs_dir: the jobs directory.
+    :param cpus: CPUs of each element (its Luigi workers).
     :returns: the exit status.
     """
     from astra import runs
@@ -92,7 +94,7 @@ def run_catalogue_array(args, function, model, keys, run_args, where, retry_fail
             keys, args.module, model.__name__, run_args, elements_asked(args), args.max_running,
             details={"where": where, "retry_failed": bool(retry_failed)},
             time=args.time, mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
-            workers_per_node=args.workers_per_node, output_dir=jobs_dir,
+            workers_per_node=max(args.workers_per_node, cpus), output_dir=jobs_dir,
             job_name=args.job_name or f"astra-{function.name}", environment=environment,
         )
     except ValueError as exc:
