@@ -193,3 +193,32 @@ def test_a_class_style_task_array_with_one_element_cancelled_and_resubmitted(tmp
     assert len(outputs) == 16
     keys_dir = slurm.read_ledger(slurm_jobs_dir)[0]["array"]["keys_dir"]
     assert sorted(os.listdir(keys_dir)) == [f"{i}.csv" for i in range(8)]
+
+
+def test_astra_run_reads_the_keys_table_of_its_position(tmp_path, monkeypatch, capsys):
+    """What an element of a class-style array runs: ``--keys-table DIR --keys-table-per-process``."""
+    from astra.cli import main
+    from astra.cluster.array_jobs import write_keys_tables
+    from astra.runner import find_rows
+    from astra.tools.synthetic import write_sample_tree
+
+    sas = tmp_path / "sas"
+    write_sample_tree(str(sas), 5, release="dr13", species="apStar", seed=4)
+    rows = find_rows("dr13", "apStar", sas_base_dir=str(sas))
+    directory, counts = write_keys_tables(rows, 2, str(tmp_path / "jobs"), "x")
+    assert counts == [3, 2] and write_keys_tables(rows, 2, str(tmp_path / "jobs"), "x")[0] == directory
+    argv = ["run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--sas-base-dir", str(sas),
+            "--keys-table", directory, "--keys-table-per-process"]
+    monkeypatch.setenv("ASTRA_SHARE_INDEX", "1")
+    monkeypatch.setenv("ASTRA_SHARE_COUNT", "2")            # as the array script sets: not split again
+    assert main(argv) == 0
+    assert "EstimateSNR: 2 spectra; 2 spectra done (0 already complete), 0 failed" in capsys.readouterr().out
+    monkeypatch.setenv("ASTRA_SHARE_INDEX", "0")
+    assert main(argv) == 0
+    assert "EstimateSNR: 3 spectra; 3 spectra done (0 already complete), 0 failed" in capsys.readouterr().out
+    monkeypatch.setenv("ASTRA_SHARE_INDEX", "2")
+    monkeypatch.setenv("ASTRA_SHARE_COUNT", "3")
+    assert main(argv) == 2
+    assert f"no table {directory}/2.csv for process 2" in capsys.readouterr().err
+    assert main(argv[:6] + ["--keys-table", str(tmp_path / "none"), "--keys-table-per-process"]) == 2
+    assert "needs --keys-table to name a directory" in capsys.readouterr().err
