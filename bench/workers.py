@@ -11,10 +11,11 @@ medians (the machine is shared: the load average is printed with the figures):
 * **class, --workers W** -- ``astra run workers_methods.BusyStar --release dr13 --species
   apStar --workers W``: the files found on disk, batches of the class-style method, a JSON
   output per spectrum;
-* **@task, srun --procs 2 per node** -- what one node of ``astra srun workers_methods.busy
-  ApogeeCoaddedSpectrumInApStar --procs 2`` runs: two processes of ``astra run ...
-  --spectrum-pk-range ... --range-per-process``, one range each (as the job script writes
-  them, :func:`astra.cluster.spectrum_jobs.job_command`), without Slurm's queue around them;
+* **@task, srun --procs 2 per node** -- what ``astra srun workers_methods.busy
+  ApogeeCoaddedSpectrumInApStar --procs 2`` runs on one node: two processes of ``astra run ...
+  --spectrum-pk-range ... --range-per-process``, one range each (as the ``--job-steps`` script
+  writes them, :func:`astra.cluster.spectrum_jobs.job_command`; a job array's two elements run
+  one range each the same way), without Slurm's queue around them;
 * **Pool(W)** -- the comparison: the keys read from the catalogue, ``Pool(W).map`` of the same
   arithmetic, the values written to a plain table with ``executemany``.
 
@@ -29,6 +30,7 @@ Usage::
     python bench/workers.py               # 400 spectra, batches of 50, 3 rounds
     python bench/workers.py --quick       # 200 spectra, batches of 25, 1 round (under a minute)
     python bench/workers.py --srun        # also the whole `astra srun ... --procs 2` through Slurm
+                                          # (submission to summary, Slurm's queue included)
 """
 
 import argparse
