@@ -91,6 +91,22 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("astra: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a luigid that cannot be reached: one line, not Luigi's traceback
+        lost = _unreachable_scheduler(error)
+        if lost is None:
+            raise
+        print(f"astra {args.command}: error: {lost}", file=sys.stderr)
+        return 1
+
+
+def _unreachable_scheduler(error):
+    """The :class:`~astra.cluster.scheduler.SchedulerUnreachable` that ``error`` is or stands
+    for (Luigi's ``RPCError``), else ``None``."""
+    from astra.cluster.scheduler import SchedulerUnreachable, unreachable
+
+    if isinstance(error, SchedulerUnreachable):
+        return error
+    return unreachable(error) if "luigi.rpc" in sys.modules else None
 
 
 if __name__ == "__main__":

@@ -183,6 +183,8 @@ def run_over_files(
     max_batch_size=None,
     task_params=None,
     sas_base_dir=None,
+    scheduler_host=None,
+    scheduler_port=None,
 ):
     """Find the spectra, batch, run, and summarise.
 
@@ -196,13 +198,17 @@ def run_over_files(
     :param max_batch_size: most spectra per batch.
     :param task_params: other task parameters.
     :param sas_base_dir: the SAS root.
+    :param scheduler_host: a central luigid's host (default: the ``scheduler_host`` setting, else
+        Luigi's local scheduler).
+    :param scheduler_port: its port.
     :returns: ``(number of spectra, BuildSummary)``.
     """
     with _sas_base_dir(sas_base_dir):
         n, tasks = find_tasks(task_class, release, species, filters, keys_table, limit, task_params, sas_base_dir)
         if not tasks:
             return 0, None
-        summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
+        summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
+                              scheduler_host=scheduler_host, scheduler_port=scheduler_port)
     return n, summary
 
 
