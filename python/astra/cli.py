@@ -91,11 +91,17 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("astra: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # a luigid that cannot be reached: one line, not Luigi's traceback
+    except Exception as error:  # a luigid that cannot be reached, a full disk: one line, not a traceback
+        from astra.logfiles import disk_full
+
         lost = _unreachable_scheduler(error)
-        if lost is None:
+        if lost is not None:
+            print(f"astra {args.command}: error: {lost}", file=sys.stderr)
+        elif disk_full(error):
+            print(f"astra {args.command}: error: {type(error).__name__}: {error} (No space left on device: free space, "
+                  "then run again)", file=sys.stderr)
+        else:
             raise
-        print(f"astra {args.command}: error: {lost}", file=sys.stderr)
         return 1
 
 

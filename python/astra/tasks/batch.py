@@ -16,6 +16,7 @@ import luigi
 
 import astra.config
 from astra.cluster.scheduler import check_scheduler, unreachable
+from astra.logfiles import disk_full_said_once
 from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import build_window, note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
@@ -98,7 +99,7 @@ def build(
                 raise
             raise lost from None
 
-    with record_build(batches) as finish, report_member_failures_only(), build_window():
+    with disk_full_said_once(), record_build(batches) as finish, report_member_failures_only(), build_window():
         result = run(batches)
         category, still_running = categories(result), set()
         if not local_scheduler:

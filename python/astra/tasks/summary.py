@@ -31,6 +31,7 @@ import luigi.interface
 from luigi.execution_summary import _summary_dict
 
 import astra.config
+from astra.logfiles import disk_full
 from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED, BatchOutcome, written_during_build
 
 __all__ = [
@@ -114,15 +115,21 @@ class BuildSummary:
     def __str__(self):
         others = f", {self.by_others} done by another run" if self.by_others else ""
         text = f"{self.done} spectra done ({self.skipped} already complete{others}), {self.n_failed} failed"
+        full = [(task_id, reason) for task_id, reason in self.failed if disk_full(reason)]
+        if full:  # one cause for all of them: said once, not once per spectrum
+            text += " (No space left on device)"
         if self.not_run:
             text += f", {self.not_run} not run"
         for reason, count in self.not_run_reasons.items():
             text += f"\n  not run ({count}): {reason}"
-        shown = self.failed[:20]
+        if full:
+            text += (f"\n  failed ({len(full)}): {full[0][1]} (first: {full[0][0]}); free space where the "
+                     "outputs go, then run again")
+        shown = [failure for failure in self.failed if failure not in full][:20]
         for task_id, reason in shown:
             text += f"\n  failed: {task_id}: {reason}"
-        if self.n_failed > len(shown):
-            text += f"\n  ... and {self.n_failed - len(shown)} more failures"
+        if self.n_failed > len(shown) + len(full):
+            text += f"\n  ... and {self.n_failed - len(shown) - len(full)} more failures"
         return text
 
 
