@@ -6,7 +6,8 @@
   so once (one warning line on stderr, naming the file and the error), stops writing, and closes
   quietly.
 * :func:`disk_full_said_once`: within the block, the first log record that says the disk is full
-  is one line (no traceback), and later ones are left out: the run's summary counts the spectra
+  (or another cause registered with :func:`add_repeated_cause`: a lost database connection) is
+  one line (no traceback), and later ones are left out: the run's summary counts the spectra
   that failed for it.
 """
 
@@ -15,15 +16,14 @@ import errno
 import logging
 import sys
 
-__all__ = ["LogFile", "LOG_FORMAT", "LOG_DATEFMT", "disk_full", "disk_full_said_once", "DISK_FULL_MARKS"]
+__all__ = ["LogFile", "LOG_FORMAT", "LOG_DATEFMT", "disk_full", "disk_full_said_once", "add_repeated_cause",
+           "DISK_FULL_MARKS"]
 
 #: What an error's text says when the disk (or an SQLite database's disk) was full.
 DISK_FULL_MARKS = ("[Errno 28]", "No space left on device", "database or disk is full")
 
-#: Whether this process has said that the disk is full (then it is not said again).
-_said = []
-
-
+#: The causes said already in this process (then they are not said again).
+_said = set()
 def disk_full(error):
     """Whether ``error`` (an exception, or the text of one) says the disk was full.
 
@@ -35,18 +35,38 @@ def disk_full(error):
     return any(mark in text for mark in DISK_FULL_MARKS)
 
 
-class _DiskFullOnce(logging.Filter):
-    """Lets the first record that says the disk is full through as one line; drops the others."""
+#: Causes that repeat on every spectrum or batch once they happen: name -> predicate of an
+#: exception or a text (see :func:`add_repeated_cause`).
+_CAUSES = {}
+
+
+def add_repeated_cause(name, predicate):
+    """Say the cause ``name`` once (in one line, without a traceback) within
+    :func:`disk_full_said_once` blocks.
+
+    :param name: a name for it (e.g. ``"disk full"``).
+    :param predicate: a function of an exception or a message text: whether it is this cause.
+    """
+    _CAUSES[name] = predicate
+
+
+add_repeated_cause("disk full", disk_full)
+
+
+class _SaidOnce(logging.Filter):
+    """Lets the first record of each repeated cause through as one line; drops the others."""
 
     def filter(self, record):
         error = record.exc_info[1] if record.exc_info else None
-        if not (disk_full(error) or disk_full(record.getMessage())):
+        message = record.getMessage()
+        cause = next((name for name, said in _CAUSES.items() if said(error) or said(message)), None)
+        if cause is None:
             return True
-        if _said:
+        if cause in _said:
             return False
-        _said.append(True)
+        _said.add(cause)
         if error is not None:
-            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__}: {error}", ()
+            record.msg, record.args = f"{message}: {type(error).__name__}: {error}", ()
         record.exc_info = record.exc_text = None
         return True
 
@@ -59,7 +79,7 @@ _FILTERED = ("astra", "luigi-interface")
 def disk_full_said_once():
     """Within the block (and in worker processes forked in it), the disk being full is logged
     once, in one line."""
-    said = _DiskFullOnce()
+    said = _SaidOnce()
     for name in _FILTERED:
         logging.getLogger(name).addFilter(said)
     try:
@@ -101,10 +121,10 @@ class LogFile(logging.FileHandler):
         self.broken = error or RuntimeError("unknown error")
         text = f"{type(self.broken).__name__}: {self.broken}"
         full = disk_full(self.broken)
-        if text not in _warned and not (full and _said):
+        if text not in _warned and not (full and "disk full" in _said):
             _warned.add(text)
             if full:
-                _said.append(True)
+                _said.add("disk full")
             print(f"astra: warning: cannot write the log {self.baseFilename} ({text}); it stops here, the run goes on",
                   file=sys.stderr)
 
