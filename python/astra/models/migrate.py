@@ -220,8 +220,10 @@ def _rows(model, data_model, release, todo, workers):
     name = f"{model.__module__}.{model.__name__}"
     tasks = [(name, data_model, release, todo[i:i + READ_CHUNK]) for i in range(0, len(todo), READ_CHUNK)]
     if workers > 1 and len(todo) >= POOL_THRESHOLD:
+        from astra.processes import die_with_parent  # no reader outlives a killed migrate
+
         context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent) as pool:
             yield from pool.map(_read_chunk, tasks)
     else:
         for task in tasks:
