@@ -240,3 +240,22 @@ def test_a_catalogue_with_relative_paths_is_repaired_without_duplicates(sas, db_
     assert {row.obj: row.spectrum_pk for row in Star.select()} == pks
     third = migrate_files("dr13", "apStar", sas_base_dir="sas")  # relative again: the same rows, unchanged
     assert (third.new, third.changed, third.unchanged, third.gone) == (0, 0, 12, 0), str(third)
+
+
+def test_a_directory_named_like_a_file_and_a_symlink_loop_are_flagged(sas, db_url):
+    root, tree = sas
+    directory = os.path.dirname(tree.paths[0])
+    not_a_file = os.path.join(directory, "apStar-r6-2M00000000+0000000.fits")
+    loop = os.path.join(directory, "apStar-r6-2M11111111+1111111.fits")
+    os.mkdir(not_a_file)
+    os.symlink(os.path.basename(loop), loop)
+    summary = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (summary.new, summary.bad, summary.bad_new) == (12, 2, 2), str(summary)
+    assert summary.exit_code == 1
+    reasons = dict(summary.bad_files)
+    assert reasons[not_a_file] == "is not a file (a directory)"
+    assert reasons[loop] == "cannot read: Too many levels of symbolic links"
+    rows = _rows()
+    assert rows[not_a_file].flag_bad_file and rows[loop].flag_bad_file and len(rows) == 14
+    again = migrate_files("dr13", "apStar", sas_base_dir=str(root))  # still flagged, not read again
+    assert (again.unchanged, again.still_bad, again.bad) == (14, 2, 0), str(again)
