@@ -14,7 +14,8 @@ from astra.tasks import members
 from astra.suggest import did_you_mean
 from astra.tasks.io.find import find_files
 
-__all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "read_keys_table", "tasks_for_keys", "run_over_files"]
+__all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "find_rows", "read_keys_table",
+           "tasks_for_keys", "run_over_files"]
 
 
 def load_task_class(dotted):
@@ -185,6 +186,7 @@ def run_over_files(
     sas_base_dir=None,
     scheduler_host=None,
     scheduler_port=None,
+    share_batches=True,
 ):
     """Find the spectra, batch, run, and summarise.
 
@@ -201,6 +203,8 @@ def run_over_files(
     :param scheduler_host: a central luigid's host (default: the ``scheduler_host`` setting, else
         Luigi's local scheduler).
     :param scheduler_port: its port.
+    :param share_batches: under ``astra srun``'s share variables keep only this process's share of
+        the batches; false when the keys table already is this process's share (a job array element).
     :returns: ``(number of spectra, BuildSummary)``.
     """
     with _sas_base_dir(sas_base_dir):
@@ -208,7 +212,8 @@ def run_over_files(
         if not tasks:
             return 0, None
         summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
-                              scheduler_host=scheduler_host, scheduler_port=scheduler_port)
+                              scheduler_host=scheduler_host, scheduler_port=scheduler_port,
+                              share_batches=share_batches)
     return n, summary
 
 
@@ -226,13 +231,25 @@ def find_tasks(task_class, release, species, filters=None, keys_table=None, limi
     :param sas_base_dir: the SAS root.
     :returns: ``(number of spectra, list of batch tasks)``.
     """
+    rows = find_rows(release, species, filters, keys_table, limit, sas_base_dir)
+    return len(rows), tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
+
+
+def find_rows(release, species, filters=None, keys_table=None, limit=None, sas_base_dir=None):
+    """The data-model keys of the spectra found on disk (sorted by path), or listed in a table.
+
+    :param release: the data release.
+    :param species: the sdss-access species.
+    :param filters: key values that narrow the search.
+    :param keys_table: a CSV/FITS table of keys instead of a search.
+    :param limit: at most this many spectra.
+    :param sas_base_dir: the SAS root.
+    :returns: a list of dicts of key name to text value.
+    """
     if keys_table:
         rows = read_keys_table(keys_table)
-        if limit:
-            rows = rows[:limit]
-    else:
-        rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
-    return len(rows), tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
+        return rows[:limit] if limit else rows
+    return [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
 
 
 @contextlib.contextmanager
