@@ -211,7 +211,10 @@ def sigkill(sas, n, base, kills, database=None):
     started, orphans, rng = time.perf_counter(), 0, random.Random(7)
     for _ in range(kills):
         proc = _start(argv, env, log)
-        time.sleep(rng.uniform(3.0, 8.0))
+        so_far, deadline = sum(_computed(base).values()), time.monotonic() + 120
+        while sum(_computed(base).values()) == so_far and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # until it computes: a kill at a random moment of the computing
+        time.sleep(rng.uniform(0.0, 3.0))
         if proc.poll() is None:
             orphans += _kill_parent(proc)
     before = sum(_computed(base).values())
