@@ -5,13 +5,11 @@ is of this test's database only (``ALLOW_CONNECTIONS false`` and its connections
 other users of the server are not disturbed.
 """
 
-import glob
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
