@@ -6,10 +6,12 @@ that cannot be written gives one warning, and the run goes on):
 * :func:`astra.tasks.batch.build` wraps its Luigi run in :func:`record_build`: a
   :class:`~astra.models.run.Run` row, a :class:`~astra.models.run.RunBatch` row per batch
   and a run log file (``<output_dir>/runs/<id>/run.log``);
-* :class:`astra.tasks.batch_run.BatchRunMixin` reports each batch through
-  :func:`batch_started`, :func:`batch_progress`, :func:`batch_member_failed` and
-  :func:`batch_finished`: live counts, a batch log (``<output_dir>/runs/<id>/batch-<n>.log``),
-  the failed spectra with their reason and file, and a tracking URL for luigid's UI;
+* :class:`RunRecorder` listens to the engine's events (:mod:`astra.core.events`) of every
+  batch, of both method styles, and records them through :func:`batch_started`,
+  :func:`batch_progress`, :func:`record_member_failure` and :func:`batch_finished`: live
+  counts, a batch log (``<output_dir>/runs/<id>/batch-<n>.log``), the failed spectra with
+  their reason, file and parameters (``/failures`` offers to retry them), and a tracking URL
+  for luigid's UI;
 * ``astra srun`` records its submission with :func:`record_submission`; the runs its jobs
   start name it as their parent (``ASTRA_RUN_PARENT``).
 
@@ -48,7 +50,9 @@ __all__ = [
     "batch_started",
     "batch_progress",
     "batch_member_failed",
+    "record_member_failure",
     "batch_finished",
+    "RunRecorder",
     "batch_url",
     "task_name",
 ]
@@ -595,6 +599,31 @@ def _input_path(member):
 
 
 @_guarded("a failed spectrum")
+def record_member_failure(record, failure):
+    """Record one failed member: its reason, input file and parameters (for a retry).
+
+    :param record: what :func:`batch_started` returned (nothing is done for ``None``).
+    :param failure: a :class:`~astra.core.events.MemberFailure`.
+    """
+    if record is None:
+        return
+    from astra.models.run import RunFailure
+
+    _models()
+    member = failure.member
+    keys, name, path = {}, task_name(record.task), failure.path
+    if member is not None:
+        keys = {k: v for k, v in member.to_str_params(only_significant=True).items() if not k.startswith("astra_")}
+        name = task_name(member)
+        if path is None:
+            path = _input_path(member)
+    RunFailure.create(
+        run=record.run_id, batch=record.batch_id, task_id=failure.task_id, task=name, reason=failure.reason,
+        path=path, keys=json.dumps(keys), traceback=failure.traceback,
+    )
+
+
+@_guarded("a failed spectrum")
 def batch_member_failed(record, member, error):
     """Record one failed member: its reason, input file and parameters (for a retry).
 
@@ -638,3 +667,29 @@ def batch_finished(record, processed, failed, message):
         logger.info("%s batch %d finished: %s", record.task.get_task_family(), record.batch_id, message)
     finally:
         _detach(record.handler)
+
+
+class RunRecorder:
+    """Run recording for ``astra web`` as a subscriber to the engine's events
+    (:mod:`astra.core.events`): every batch of either method style is recorded the same way."""
+
+    def batch_started(self, run):
+        """A batch begins: its :class:`BatchRecord` (members done by another run count as skipped)."""
+        run.state["runs"] = batch_started(run.batch, run.pending, run.skipped + run.by_others)
+
+    def batch_progress(self, run):
+        """Counts moved."""
+        batch_progress(run.state.get("runs"), run.done, run.failed, run.message())
+
+    def member_failed(self, run, failure):
+        """A spectrum failed: a :class:`~astra.models.run.RunFailure` row."""
+        record_member_failure(run.state.get("runs"), failure)
+
+    def batch_finished(self, run):
+        """The batch is over."""
+        batch_finished(run.state.get("runs"), run.done, run.failed, run.message())
+
+
+from astra.core.events import subscribe  # noqa: E402 (the recorder is defined above)
+
+subscribe(RunRecorder())

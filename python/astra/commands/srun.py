@@ -89,8 +89,9 @@ def add_arguments(parser):
         "--nodes 2 --procs 4), the spectra without a result are split at submission into disjoint\n"
         "spectrum_pk ranges, one per process; the command follows the jobs (results per share, Slurm\n"
         "states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
-        "spectrum has its result and every job completed. --where, --retry-failed, --limit, --workers,\n"
-        "--max-batch-size and the method's parameters are those of astra run.\n"
+        "spectrum has its result and every job completed. --where, --retry-failed, --skip-failed, --limit,\n"
+        "--workers,"
+        " --max-batch-size and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
@@ -369,8 +370,8 @@ def _run_arguments(args):
     options = ["--workers", str(command.workers)]
     if command.where:
         options += ["--where", command.where]
-    if command.retry_failed:
-        options.append("--retry-failed")
+    if command.retry_failed is not None:
+        options.append("--retry-failed" if command.retry_failed else "--skip-failed")
     if command.max_batch_size:
         options += ["--max-batch-size", str(command.max_batch_size)]
     return command, function, options + list(extra)

@@ -70,7 +70,9 @@ def batch_tasks(tasks, max_batch_size=None):
 
     Tasks are grouped by class and by the values of their significant non-batch parameters;
     each group becomes batches of at most ``max_batch_size`` members, in the order the members
-    were given (duplicates dropped). Tasks given as batches are split into their members first.
+    were given (duplicates dropped); a class with a ``cut_batches(rows, size)`` classmethod cuts
+    its own (a ``@task``'s batches start at stable ``spectrum_pk`` blocks, so concurrent runs
+    that found different pending spectra still claim the same blocks). Tasks given as batches are split into their members first.
     Tasks that are not :class:`~astra.tasks.BaseTask` or have no batch parameters are returned
     unchanged.
 
@@ -110,9 +112,14 @@ def batch_tasks(tasks, max_batch_size=None):
     batches = []
     for first, grouping, rows in groups.values():
         ordered = list(rows)
-        for start in range(0, len(ordered), max_batch_size):
+        cut = getattr(type(first), "cut_batches", None)
+        if cut is not None:  # a class that cuts its batches at stable boundaries (claims: see there)
+            chunks = cut(ordered, max_batch_size)
+        else:
+            chunks = [ordered[start : start + max_batch_size] for start in range(0, len(ordered), max_batch_size)]
+        for chunk in chunks:
             values = dict(first.param_kwargs)
-            values.update(members.from_rows(grouping.batch_names, ordered[start : start + max_batch_size]))
+            values.update(members.from_rows(grouping.batch_names, chunk))
             # The members' values are normalised and complete already: no second resolution.
             batch = grouping.plan.instance(values)
             # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
