@@ -190,7 +190,7 @@ def run(args):
 
 def _say_how_to_retry(summary):
     """After a run with failed spectra: how many, where their reasons are, how to retry them."""
-    failed = getattr(summary, "failed", 0)
+    failed = getattr(summary, "n_failed", 0)
     if failed:
         print(f"{failed} spectra failed: their reasons are on astra web's /failures page (and in the run log); "
               "running the same command again retries them")
