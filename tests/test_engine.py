@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import luigi
 import pytest
 
 import astra
@@ -94,8 +95,12 @@ def test_taking_over_a_stale_claim_does_not_recompute_finished_work(style, db_ur
     monkeypatch.setenv("ASTRA_CLAIM_LOG", str(log))
     batch = _batch(style)
     assert not batch.complete()  # Luigi asks at scheduling, before the run
-    # Meanwhile another run computes the whole batch, and dies before releasing its claim.
-    type(batch)(**batch.param_kwargs).run()
+    # Meanwhile another run (another task object) computes the whole batch, and dies before
+    # releasing its claim.
+    luigi.task_register.Register.clear_instance_cache()
+    other = type(batch)(**batch.param_kwargs)
+    assert other is not batch
+    other.run()
     assert sum(_computed(log).values()) == 4
     store = store_for(batch)
     key = batch.claim_key() if hasattr(batch, "claim_key") else batch.identity_hash
