@@ -64,7 +64,7 @@ import traceback
 import luigi
 
 import astra.config
-import astra.runs  # noqa: F401 (run recording subscribes to the engine's events)
+import astra.run_recorder  # noqa: F401 (run recording subscribes to the engine's events)
 from astra.claims import claim_runs
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome; names kept here)
