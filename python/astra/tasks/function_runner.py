@@ -72,24 +72,16 @@ def load_task_function(name):
 
 
 def parse_task_params(function, given):
-    """The method's arguments from command-line text, parsed by their Luigi parameters.
+    """The method's arguments from command-line text, parsed by their Luigi parameters
+    (:func:`astra.runner.parse_task_params`, the one parser of both forms of ``astra run``).
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
     :param given: name (underscores) to text.
     :raises ValueError: for a name the method does not take, or a value that does not parse.
     """
-    params = dict(function.task_class.get_params())
-    out = {}
-    for name, text in given.items():
-        if name not in function.parameters:
-            known = ", ".join(f"--{n.replace('_', '-')}" for n in function.parameters) or "none"
-            raise ValueError(f"{function.name} has no parameter {name!r} (its parameters: {known})")
-        try:
-            value = params[name].parse(text) if isinstance(text, str) else text
-            out[name] = params[name].normalize(value)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{function.name}: parameter {name!r}: {error}") from None
-    return out
+    from astra.runner import parse_task_params as parse
+
+    return parse(function.task_class, given, names=list(function.parameters), label=function.name)
 
 
 def pending_query(function, model_name, where=None, limit=None, retry_failed=None, spectrum_pk_ranges=None):
