@@ -236,6 +236,28 @@ def test_a_rerun_with_failed_spectra_says_how_many_and_how_to_retry(style, sqlit
     assert "0 failed" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("style", STYLES)
+def test_file_outputs_retry_failed_spectra_too(style, tmp_path, monkeypatch, capsys):
+    """The same policy with file outputs: a failure leaves no output, and a re-run retries it."""
+    monkeypatch.setenv("ASTRA_CONFIG", str(tmp_path / "files.yml"))
+    (tmp_path / "files.yml").write_text(f"results_output: files\ndatabase_url: sqlite:///{tmp_path / 'c.db'}\n")
+    monkeypatch.setenv("ASTRA_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    astra.config.reload()
+    sas = tmp_path / "sas"
+    tree = _sample(sas, 4, corrupt=1)
+    if style == "task":
+        _catalogue(sas)
+        argv = _run_argv(style, sas)[1:]
+    else:
+        argv = ["run", "claim_tasks.LoggedSNR", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(sas)]
+    assert astra_main(argv) == 1
+    assert "1 failed" in capsys.readouterr().out
+    synthetic.write_apstar(tree.paths[next(iter(tree.corrupt))], seed=21)  # the file is repaired
+    assert astra_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "4 spectra done (3 already complete), 0 failed" in out, out
+
+
 # ------------------------------------------------------------------------------ astra web
 
 WEB_TASKS = {"class": ("claim_tasks.LoggedSNRToDatabase", "LoggedSNRToDatabase"),

@@ -236,6 +236,8 @@ class FunctionTask(BaseTask):
 
         sink = fn.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000),
                        write_frequency=flush_interval(), params=self.method_params())
+        if results_output() == "files" and self.retries_failed():
+            sink = _WithoutFailures(sink)  # a file makes its spectrum done: a failure gets none
         try:
             for _ in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
                 pass
@@ -255,6 +257,22 @@ class FunctionTask(BaseTask):
         member = type(self)(spectrum_model=spectrum_model or self.spectrum_model, spectrum_pk=spectrum_pk,
                             **self.method_params())
         return MemberFailure(f"{self.get_task_family()}(spectrum_pk={spectrum_pk})", reason, member, path=path)
+
+
+class _WithoutFailures:
+    """A sink that writes no flagged result (files mode under the retry policy: the run
+    records the failure, and the spectrum stays to do)."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def add(self, result):
+        """Write ``result`` unless it is flagged ``flag_runtime_exception``."""
+        return [result] if result.flag_runtime_exception else self.sink.add(result)
+
+    def close(self):
+        """Write what the sink buffers."""
+        return self.sink.close()
 
 
 def _lacking(spectrum_pk, names):
