@@ -16,14 +16,19 @@ No service is needed. Where a claim is kept follows from where the task's output
   host, boot id, pid, process start time, a random token; the heartbeat is its mtime),
   created and taken over under an ``flock`` of ``claims/.lock``, so it works on a local disk
   and on a shared file system with working locks (NFSv4, Lustre, GPFS);
-* **database outputs** -- a row of the table ``astra_claim`` in the results database,
+* **database outputs** (a class with a ``result_model``; a ``@task`` with results in the
+  database) -- a row of the table ``astra_claim`` in the results database,
   taken with ``INSERT ... ON CONFLICT DO NOTHING`` and a compare-and-swap ``UPDATE`` of a
   stale row (SQLite and PostgreSQL).
 
-The key is the batch's identity, so runs that build the same batches (the same command on
-the same spectra) coordinate; two runs that cut the same spectra into different batches do
-not see each other's claims (each member's write stays atomic, so nothing breaks: some
-spectra are computed twice). Heartbeats compare the clocks of different hosts: keep them in
+The key is the batch's ``claim_key()`` (default: its identity), so runs that build the same
+batches (the same command on the same spectra) coordinate; a ``@task``'s batches claim their
+``spectrum_pk`` block instead, so runs that found different pending spectra still meet
+(:meth:`astra.tasks.function_luigi.FunctionTask.claim_key`). Two runs that cut the same
+spectra into different batches otherwise do not see each other's claims (each member's write
+stays atomic, so nothing breaks: some spectra are computed twice). Under its claim a batch
+asks again which members are incomplete (no answer kept from before the claim), so what a
+finished or dead claimant wrote is not computed again. Heartbeats compare the clocks of different hosts: keep them in
 sync (NTP) to well within ``claim_expiry``.
 
 Settings: ``claims`` (true; false turns claims off), ``claim_heartbeat`` (seconds, 3),
