@@ -95,6 +95,7 @@ class BatchRun:
         self.failed = 0
         self.state = {}
         self._listeners = subscribers() if announce else []
+        self._handlers = {}
         self._last = 0.0
         self._reported = None
         self._emit("batch_started")
@@ -106,16 +107,19 @@ class BatchRun:
         return self.pending
 
     def _emit(self, event, *args):
-        for listener in list(self._listeners):
-            handler = getattr(listener, event, None)
-            if handler is None:
-                continue
+        handlers = self._handlers.get(event)
+        if handlers is None:  # looked up once per event and run, not once per member
+            handlers = self._handlers[event] = [(listener, getattr(listener, event)) for listener in self._listeners
+                                                if getattr(listener, event, None) is not None]
+        for listener, handler in handlers:
             try:
                 handler(self, *args)
             except Exception as error:  # never fail the run for a listener
                 logger.warning("%s: %s of %s failed: %s", event, type(listener).__name__,
                                getattr(self.batch, "task_id", self.batch), error)
                 self._listeners.remove(listener)
+                self._handlers.clear()
+                return
 
     def message(self):
         """``"12/20 spectra (1 failed); 3 already complete"``: the status text."""
@@ -140,7 +144,6 @@ class BatchRun:
         self.done += 1
         if failed:
             self.failed += 1
-        self._emit("member_step", failed)
         if self.done >= self.pending or time.monotonic() - self._last >= self.INTERVAL:
             self.progress()
 
@@ -172,14 +175,11 @@ class LuigiStatus:
 
             run.state["tqdm"] = tqdm(total=run.pending, desc=run.batch.get_task_family(), unit="spectra", leave=False)
 
-    def member_step(self, run, failed):
-        """Move the bar."""
-        bar = run.state.get("tqdm")
-        if bar is not None:
-            bar.update(1)
-
     def batch_progress(self, run):
         """Tell Luigi (each call is a request to the scheduler: throttled by :class:`BatchRun`)."""
+        bar = run.state.get("tqdm")
+        if bar is not None:
+            bar.update(run.done - bar.n)
         batch = run.batch
         percentage = 100 if run.pending == 0 else int(100 * run.done / run.pending)
         if getattr(batch, "set_progress_percentage", None) is not None:
