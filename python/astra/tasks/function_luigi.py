@@ -107,15 +107,18 @@ class FunctionTask(BaseTask):
 
         A batch cut by :meth:`cut_batches` lies in one ``spectrum_pk`` block: its key is the
         block (with the family, the method's significant parameters and the catalogue model),
-        whatever members the run found pending. Two runs that started at different times, and
-        so found different pending spectra in the block, then claim the same key: the second
+        whatever members the run found pending (cut with one worker; with ``--workers N`` the
+        batches are cut for the workers and claim their identity). Two runs that started at
+        different times, and so found different pending spectra in the block, then claim the
+        same key: the second
         waits, and computes under the claim only what the first left. Other batches (spanning
         blocks: merged by luigid, given on the command line) claim their identity.
         """
         size = getattr(self, "max_batch_size", None)
         keys = [self.spectrum_pk] if not self.is_batch_mode else list(self.spectrum_pk)
-        if not isinstance(size, int) or size < 1 or not keys or min(keys) // size != max(keys) // size:
-            return self.identity_hash
+        if (not getattr(self, "block_cut", False) or not isinstance(size, int) or size < 1 or not keys
+                or min(keys) // size != max(keys) // size):
+            return self.identity_hash  # (batches cut for several workers share blocks: never serialise them)
         from astra.tasks.identity import identity_hash
 
         shared = {k: v for k, v in self.identity_params().items() if k != "spectrum_pk"}
