@@ -85,24 +85,33 @@ def _module_hint(module_name, error):
 _PYTHONPATH_HINT = " (is its directory on PYTHONPATH? e.g. PYTHONPATH=. when it is in the current directory)"
 
 
-def parse_task_params(task_class, task_params):
-    """Check parameter names against ``task_class`` and parse text values.
+def parse_task_params(task_class, task_params, names=None, label=None):
+    """Check parameter names against ``task_class`` and parse text values: the one parser of
+    ``astra run``'s task parameters, for a task class and for a ``@task`` method.
 
-    :param task_class: the task class.
+    :param task_class: the task class (a ``@task`` method's: ``method.task_class``).
     :param task_params: parameters by name (underscores), as text or values.
+    :param names: the names allowed (a ``@task`` method's own arguments); ``None``: every
+        parameter of the class.
+    :param label: the name in messages (default: the task family).
     :returns: a dict of name to value.
     :raises ValueError: naming an unknown parameter (with the closest name) or a bad value.
     """
     params = dict(task_class.get_params())
-    family = task_class.get_task_family()
+    label = label or task_class.get_task_family()
+    allowed = params if names is None else {n: params[n] for n in names}
     kwargs = {}
     for name, value in (task_params or {}).items():
-        if name not in params:
-            raise ValueError(f"{family} has no parameter {name!r}{did_you_mean(name, params)}")
+        if name not in allowed:
+            text = f"{label} has no parameter {name!r}{did_you_mean(name, allowed)}"
+            if names is not None:
+                text += f" (its parameters: {', '.join(f'--{n}'.replace('_', '-') for n in allowed) or 'none'})"
+            raise ValueError(text)
         try:
-            kwargs[name] = params[name].parse(value) if isinstance(value, str) else value
-        except ValueError as error:
-            raise ValueError(f"{family}: parameter {name!r}: {error}") from None
+            value = allowed[name].parse(value) if isinstance(value, str) else value
+            kwargs[name] = allowed[name].normalize(value) if names is not None else value
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{label}: parameter {name!r}: {error}") from None
     return kwargs
 
 

@@ -100,9 +100,12 @@ def batch_tasks(tasks, max_batch_size=None, workers=1):
     Tasks are grouped by class and by the values of their significant non-batch parameters;
     each group becomes batches of at most ``max_batch_size`` members, in the order the members
     were given (duplicates dropped), cut by :func:`batch_bounds` (with several ``workers``, a
-    multiple of ``workers`` batches of equal size). Tasks given as batches are split into
-    their members first. Tasks that are not :class:`~astra.tasks.BaseTask` or have no batch
-    parameters are returned unchanged.
+    multiple of ``workers`` batches of equal size). With one worker, a class with a
+    ``cut_batches(rows, size)`` classmethod cuts its own: a ``@task``'s batches never cross a
+    ``spectrum_pk`` block, so concurrent runs that found different pending spectra still claim
+    the same blocks (:meth:`~astra.tasks.function_luigi.FunctionTask.claim_key`). Tasks given as
+    batches are split into their members first. Tasks that are not
+    :class:`~astra.tasks.BaseTask` or have no batch parameters are returned unchanged.
 
     :param tasks: an iterable of tasks.
     :param max_batch_size: most members per batch (default: the ``max_batch_size`` setting).
@@ -141,12 +144,19 @@ def batch_tasks(tasks, max_batch_size=None, workers=1):
     batches = []
     for first, grouping, rows in groups.values():
         ordered = list(rows)
-        for start, stop in batch_bounds(len(ordered), max_batch_size, workers):
+        cut = getattr(type(first), "cut_batches", None) if workers <= 1 else None
+        if cut is not None:  # stable boundaries, claimed as such (see the docstring)
+            chunks = cut(ordered, max_batch_size)
+        else:
+            chunks = [ordered[start:stop] for start, stop in batch_bounds(len(ordered), max_batch_size, workers)]
+        for chunk in chunks:
             values = dict(first.param_kwargs)
-            values.update(members.from_rows(grouping.batch_names, ordered[start:stop]))
+            values.update(members.from_rows(grouping.batch_names, chunk))
             # The members' values are normalised and complete already: no second resolution.
             batch = grouping.plan.instance(values)
             # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
             batch.max_batch_size = max_batch_size
+            if cut is not None:
+                batch.block_cut = True  # cut at a stable block: claimed by its block
             batches.append(batch)
     return passthrough + batches
