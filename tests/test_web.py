@@ -320,3 +320,30 @@ def test_a_task_method_is_started_over_a_catalogue_model(web_config, tmp_path):
         assert client.get(f"/results/{table}/plot.png?x=snr").mimetype == "image/png"
     finally:
         launch.stop_all()
+
+
+def test_a_bad_where_from_the_form_is_one_line_in_the_run_log(web_config, tmp_path):
+    import astra.config
+    from astra.web import launch
+    from astra.web.app import create_app
+
+    with open(web_config["config"], "w") as fp:
+        fp.write("web_tasks: [snr]\n")
+    astra.config.reload()
+    synthetic.write_sample_tree(web_config["sas"], 2, release="dr13", species="apStar", seed=2, n_visits=1)
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", web_config["sas"],
+                 "--no-progress"]) == 0
+    client = create_app().test_client()
+    try:
+        csrf = _csrf(client, "/start/snr")
+        response = client.post("/start/snr", data={"model": "ApogeeCoaddedSpectrumInApStar", "where": "snrr > 3",
+                                                   "csrf_token": csrf})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        run_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        run = _wait_for_run(client, run_id)
+        assert run["exit_code"] == 2, run
+        log = client.get(f"/api/runs/{run_id}/log?offset=0").get_json()["text"]
+        assert "Traceback" not in log, log
+        assert "--where 'snrr > 3': no column 'snrr' in ApogeeCoaddedSpectrumInApStar; its columns:" in log
+    finally:
+        launch.stop_all()
