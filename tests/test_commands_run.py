@@ -76,3 +76,27 @@ def test_run_says_where_the_results_are(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"results: {tmp_path / 'output' / 'EstimateSNR'}" in out
     assert "astra find" in out
+
+
+def test_an_output_directory_that_cannot_be_written_is_one_line_up_front(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = dict(os.environ, ASTRA_OUTPUT_DIR=str(blocker / "out"), SAS_BASE_DIR=str(tmp_path / "sas"))
+    from astra.tools import synthetic
+
+    synthetic.write_sample_tree(str(tmp_path / "sas"), 2, release="dr13", species="apStar", seed=1)
+    out = _astra("run", EstimateSNR, "--release", "dr13", env=env)
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert f"the output directory {blocker / 'out'}/EstimateSNR/ cannot be written (Not a directory)" in out.stderr
+    assert "ASTRA_OUTPUT_DIR" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_help_examples_name_registered_tasks():
+    import re
+
+    from astra.commands.run import EPILOG
+    from astra.tasks.function_runner import registered_tasks
+
+    names = re.findall(r"astra run (\S+) [A-Z]\w+", EPILOG)
+    assert names and all(name in registered_tasks() or "." in name for name in names), names

@@ -61,3 +61,21 @@ def test_daily_airflow_dags_and_cron_line_call_real_astra_commands():
         args, extra = parser.parse_known_args(command.replace("{{ ds }}", "2026-12-01").split()[1:])
         assert args.command in ("daily", "migrate", "run", "create"), command
         assert not extra or getattr(args._module, "ACCEPTS_EXTRA", False), command
+
+
+def test_readme_and_luigi_rst_state_the_exit_codes_luigi_really_gives(tmp_path):
+    readme = open(os.path.join(PROJECT_DIR, "README.md")).read()
+    luigi_rst = open(os.path.join(PROJECT_DIR, "docs", "luigi.rst")).read()
+    flat = " ".join(readme.split())
+    assert "exits 0 even when tasks fail" not in flat
+    assert "exits 30 when a task failed" in flat
+    assert "Why ``luigi`` exits 0 when tasks fail" not in luigi_rst
+    shown = _literal_block_after("docs/luigi.rst", "exits non-zero when something went wrong")
+    assert "luigi --module failmod Boom --local-scheduler; echo $?" in shown
+    (tmp_path / "failmod.py").write_text("import astra, luigi\n\n\nclass Boom(luigi.Task):\n"
+                                         "    def run(self):\n        raise RuntimeError('boom')\n\n"
+                                         "    def output(self):\n        return luigi.LocalTarget('boom.txt')\n")
+    out = subprocess.run([sys.executable, "-m", "luigi", "--module", "failmod", "Boom", "--local-scheduler"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]])))
+    assert str(out.returncode) == shown.strip().splitlines()[-1] == "30"

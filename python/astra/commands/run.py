@@ -151,12 +151,20 @@ def run(args):
     :returns: 0 exactly when every spectrum is done or was already complete; 1 otherwise.
     """
     from astra.cli import UsageError
+    from astra.outputs import results_location
 
     extra = split_extra(getattr(args, "_extra", []))
     if args.model:
         return _run_function(args, extra)  # needs nothing of the class-style runner
+    from astra.commands.output_check import check_writable_directory
     from astra.runner import run_over_files
     task_class, filters, task_params = check(args)
+    root = getattr(task_class, "_output_root", None)
+    if callable(root) and results_location(task_class) == root().rstrip("/"):  # file outputs
+        try:
+            check_writable_directory(root())
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     try:
         n, summary = run_over_files(
             task_class,
