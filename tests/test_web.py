@@ -155,7 +155,9 @@ def test_forms_refuse_posts_without_the_csrf_token(client, web_config):
     assert client.post("/start/WatchableSNR", data={"release": "dr13", "csrf_token": "forged"}).status_code == 400
     assert client.post(f"/runs/{run.id}/stop").status_code == 400
     assert client.post("/failures/retry", data={"failure": "1"}).status_code == 400
-    assert client.post("/api/runs", json={"task": "WatchableSNR"}).status_code == 400
+    assert client.post("/api/runs", data={"task": "WatchableSNR"}).status_code == 400  # a form post: CSRF
+    forged = client.post("/api/runs", json={"task": "WatchableSNR"}, headers={"Origin": "http://evil.example"})
+    assert forged.status_code == 400 and "CSRF" in forged.get_json()["description"]
     # Another browser session's token is not this one's.
     other = client.application.test_client()
     stolen = _csrf(other)
@@ -415,3 +417,18 @@ def test_failure_paths_keep_a_readable_width():
     css = open(os.path.join(os.path.dirname(astra.web.__file__), "static", "astra.css")).read()
     assert re.search(r"td\.path \{ min-width: \d+em; \}", css)
     assert "td.path code { word-break: normal; overflow-wrap: anywhere; }" in css
+
+
+def test_a_script_starts_a_run_on_a_loopback_server_without_a_token(client, web_config):
+    """docs/web.rst's curl line for a loopback server without a token: JSON, no CSRF token."""
+    synthetic.write_sample_tree(web_config["sas"], 2, release="dr13", species="apStar", seed=3)
+    response = client.post("/api/runs", json={"task": "WatchableSNR", "release": "dr13", "species": "apStar"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    run = _wait_for_run(client, response.get_json()["run"]["id"])
+    assert run["state"] == "done", run
+    import os
+
+    from service_fixtures import PROJECT_DIR
+
+    web_rst = open(os.path.join(PROJECT_DIR, "docs", "web.rst")).read()
+    assert "curl -s -X POST -H 'Content-Type: application/json' \\\n        -d '{\"task\": \"EstimateSNR\"" in web_rst
