@@ -100,3 +100,18 @@ def test_help_examples_name_registered_tasks():
 
     names = re.findall(r"astra run (\S+) [A-Z]\w+", EPILOG)
     assert names and all(name in registered_tasks() or "." in name for name in names), names
+
+
+def test_a_module_in_the_current_directory_gets_the_pythonpath_hint(tmp_path):
+    (tmp_path / "mymethods.py").write_text("x = 1\n")
+    env = {k: v for k, v in os.environ.items()}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                        if p and os.path.abspath(p) != str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", "import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+                          "from astra.cli import main; sys.exit(main(sys.argv[1:]))",
+                          "run", "mymethods.mean_snr", "ApogeeCoaddedSpectrumInApStar"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert "cannot import module 'mymethods'" in out.stderr
+    assert "mymethods.py is in the current directory, which the astra and luigi commands do not put on " \
+           "Python's path: run with PYTHONPATH=. in front" in out.stderr
