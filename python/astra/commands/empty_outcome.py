@@ -42,8 +42,8 @@ def migrate_hint(model):
 
     :param model: a catalogue (spectrum) model.
     """
-    species = "|".join(model.data_models()) if hasattr(model, "data_models") else "<data model>"
-    return f"astra migrate --release <release> --species {species} --sas-base-dir <SAS root>"
+    species = list(model.data_models()) if hasattr(model, "data_models") else ["<data model>"]
+    return f"astra migrate --release <release> --species {species[0]} --sas-base-dir <SAS root>"
 
 
 def explain_empty(function, model, where=None, ranges=None, db=None):
@@ -59,7 +59,10 @@ def explain_empty(function, model, where=None, ranges=None, db=None):
     name = f"{function.name} over {model.__name__}"
     total = model.select().count()
     if total == 0:
-        return EmptyOutcome(f"{name}: 0 rows in the catalogue for this model: run `{migrate_hint(model)}` first", 1)
+        species = list(model.data_models()) if hasattr(model, "data_models") else []
+        others = f" (or --species {', '.join(species[1:])})" if len(species) > 1 else ""
+        return EmptyOutcome(f"{name}: 0 rows in the catalogue for this model: run `{migrate_hint(model)}`{others} "
+                            "first", 1)
     base, within = None, ""
     if ranges:
         base = functools.reduce(operator.or_, [model.spectrum_pk.between(int(lo), int(hi)) for lo, hi in ranges])
