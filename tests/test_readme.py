@@ -86,3 +86,14 @@ def test_running_methods_work_as_written_from_a_plain_shell(tmp_path, real_sas):
     assert f"results: {tmp_path / 'out' / 'EstimateSNR'}" in out.stdout   # where the results went
     assert re.search(r"^done\t\S+-snr\.json\tobj=2M00452143\+1634446", out.stdout, re.M)
     assert "\x1b[" not in out.stderr
+
+
+def test_first_task_as_a_module_runs_nothing_on_import(tmp_path):
+    """`astra run mymethods.mean_snr` and `luigi --module mymethods` import the saved example:
+    that import must not run the tutorial (nor connect to its scratch database)."""
+    (tmp_path / "mymethods.py").write_text(_examples()[0])
+    imported = _run("import mymethods; print('imported', mymethods.mean_snr.name)", tmp_path, TMPDIR=str(tmp_path),
+                    PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    assert imported.returncode == 0, imported.stderr
+    assert "imported mean_snr" in imported.stdout and "catalogue and results" not in imported.stdout
+    assert not list(tmp_path.glob("astra-first-task-*"))
