@@ -426,6 +426,7 @@ def test_a_script_starts_a_run_on_a_loopback_server_without_a_token(client, web_
     assert response.status_code == 201, response.get_data(as_text=True)
     run = _wait_for_run(client, response.get_json()["run"]["id"])
     assert run["state"] == "done", run
+    assert "--use-pixel-mask=true" in run["command"]   # a flag left out keeps its default (true)
     import os
 
     from service_fixtures import PROJECT_DIR

@@ -85,8 +85,11 @@ def api_start():
     if not isinstance(body, dict):
         abort(400, description="send a JSON object")
     name = str(body.get("task", ""))
-    _task_or_404(name)
+    task_class = _task_or_404(name)
     form = {k: ("on" if v is True else "" if v is False else str(v)) for k, v in body.items() if v is not None}
+    for field in launch.form_fields(task_class):  # a flag the call leaves out keeps its default
+        if field.kind == "bool" and field.name not in body and field.default == "True":
+            form[field.name] = "on"
     try:
         run_request = launch.RunRequest.from_form(name, form)
     except launch.FormError as error:
