@@ -65,3 +65,13 @@ def test_explain_empty_within_ranges(catalogue):
     snr = load_task_function("snr")
     outcome = explain_empty(snr, Star, ranges=[(1000, 2000)])
     assert outcome.exit_code == 1 and "0 of 4 rows in spectrum_pk 1000..2000" in outcome.line
+
+
+def test_srun_says_the_same_before_submitting_anything(catalogue, capsys):
+    capsys.readouterr()
+    assert main(["srun", "snr", "ApogeeCoaddedSpectrumInApStar", "--where", "snrr > 3", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no column 'snrr' in ApogeeCoaddedSpectrumInApStar" in err
+    assert main(["srun", "snr", "BossVisitSpectrum", "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "0 rows in the catalogue for this model: run `astra migrate" in err and "no job submitted" in err
