@@ -61,8 +61,9 @@ def _dags_test(airflow, env, day):
 
 
 def _nrows(path):
+    """Rows of a product: over all its tables (one per instrument for the named products)."""
     with fits.open(path) as hdus:
-        return len(hdus[1].data)
+        return sum(len(hdu.data) for hdu in hdus[1:] if hdu.data is not None)
 
 
 def _results(database):

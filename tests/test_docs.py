@@ -59,7 +59,7 @@ def test_daily_airflow_dags_and_cron_line_call_real_astra_commands():
         compile(source, "daily.rst", "exec")                   # Airflow itself is not installed here
         commands += re.findall(r'bash_command=f?"(astra [^"]+)"', source)
     commands.append(re.search(r"venv/bin/(astra daily [^>]+)>>", text).group(1))
-    params = {"release": "dr13", "species": "apStar", "srun_options": "--nodes 1 --procs 2 --time 01:00:00"}
+    params = {"release": "dr13", "species": "apStar", "srun_options": "--elements 2 --max-running 2 --time 01:00:00"}
     assert all(f"\"{k}\": \"{v}\"" in dag for k, v in params.items())
     commands.append("astra srun snr ApogeeCoaddedSpectrumInApStar " + params["srun_options"])  # the DAG's RUNNER
     assert len(commands) == 7

@@ -64,7 +64,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     params={"release": "dr13", "species": "apStar", "runner": "srun",
-            "srun_options": "--nodes 1 --procs 2 --time 01:00:00"},
+            "srun_options": "--elements 2 --max-running 2 --time 01:00:00"},
     tags=["astra"],
 ) as dag:
     with TaskGroup(group_id="catalogue") as catalogue:
