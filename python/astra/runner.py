@@ -184,6 +184,8 @@ def run_over_files(
     max_batch_size=None,
     task_params=None,
     sas_base_dir=None,
+    scheduler_host=None,
+    scheduler_port=None,
     share_batches=True,
 ):
     """Find the spectra, batch, run, and summarise.
@@ -198,6 +200,9 @@ def run_over_files(
     :param max_batch_size: most spectra per batch.
     :param task_params: other task parameters.
     :param sas_base_dir: the SAS root.
+    :param scheduler_host: a central luigid's host (default: the ``scheduler_host`` setting, else
+        Luigi's local scheduler).
+    :param scheduler_port: its port.
     :param share_batches: under ``astra srun``'s share variables keep only this process's share of
         the batches; false when the keys table already is this process's share (a job array element).
     :returns: ``(number of spectra, BuildSummary)``.
@@ -207,6 +212,7 @@ def run_over_files(
         if not tasks:
             return 0, None
         summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
+                              scheduler_host=scheduler_host, scheduler_port=scheduler_port,
                               share_batches=share_batches)
     return n, summary
 

@@ -33,6 +33,7 @@ import traceback
 import luigi
 
 import astra.config
+from astra.logfiles import LogFile
 from astra.parameters import is_batch_value
 
 __all__ = [
@@ -63,8 +64,6 @@ logger = logging.getLogger("astra.runs")
 logger.setLevel(logging.INFO)
 logger.propagate = False
 
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
-_LOG_DATEFMT = "%Y-%m-%d %H:%M:%S"
 #: Loggers whose records go into the run and batch logs besides ``astra.runs``.
 _CAPTURED = ("astra", "luigi-interface")
 _warned = set()
@@ -134,10 +133,7 @@ def _user():
 
 def _file_handler(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    handler = logging.FileHandler(path, mode="a", encoding="utf-8", delay=False)
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATEFMT))
-    handler.setLevel(logging.INFO)
-    return handler
+    return LogFile(path)  # one warning, not a traceback per record, when the disk is full
 
 
 def _attach(handler):

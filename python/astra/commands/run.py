@@ -35,6 +35,10 @@ A class-style task over the files of a species found under SAS_BASE_DIR:
 
 Other options are data-model keys that narrow the search (e.g. --telescope apo25m --field 120-45)
 or parameters of the task.
+
+Both forms run under a central luigid with --scheduler-host/--scheduler-port (or the
+scheduler_host/scheduler_port settings); one that cannot be reached is one line on stderr and
+exit status 1.
 """
 
 
@@ -68,6 +72,10 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
     parser.add_argument("--max-batch-size", type=positive_int, help="most spectra per batch (default: setting)")
     parser.add_argument("--sas-base-dir", help="the SAS root (default $SAS_BASE_DIR)")
+    parser.add_argument("--scheduler-host", help="a central luigid's host (default: setting scheduler_host; "
+                                                  "none: a local scheduler)")
+    parser.add_argument("--scheduler-port", type=positive_int,
+                        help="its port (default: setting scheduler_port, else 8082)")
 
 
 def split_extra(extra):
@@ -182,6 +190,8 @@ def run(args):
             max_batch_size=args.max_batch_size,
             task_params=task_params,
             sas_base_dir=args.sas_base_dir,
+            scheduler_host=getattr(args, "scheduler_host", None),
+            scheduler_port=getattr(args, "scheduler_port", None),
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -282,6 +292,8 @@ def _run_function(args, extra):
             max_batch_size=args.max_batch_size,
             spectrum_pk_ranges=ranges,
             share_batches=not args.range_per_process,
+            scheduler_host=getattr(args, "scheduler_host", None),
+            scheduler_port=getattr(args, "scheduler_port", None),
         )
     except ValueError as error:
         raise UsageError(str(error)) from None

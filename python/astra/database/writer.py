@@ -22,6 +22,7 @@ import peewee
 import astra.config
 from astra.database.connection import get_database, is_postgresql, write_transaction
 from astra.database.migrations import ensure_table
+from astra.database.reconnect import retrying
 
 __all__ = ["ResultWriter", "ResultWriteError", "upsert_rows", "DEFAULT_BATCH_SIZE", "DEFAULT_FLUSH_INTERVAL"]
 
@@ -118,8 +119,12 @@ def upsert_rows(model, rows, db=None, page_size=1000):
         from psycopg2.extras import execute_values
 
         sql = _upsert_sql(model, db, fields, "%s")
-        with write_transaction(db), peewee.__exception_wrapper__:
-            execute_values(db.cursor(), sql, params, page_size=page_size)
+
+        def write():
+            with write_transaction(db), peewee.__exception_wrapper__:
+                execute_values(db.cursor(), sql, params, page_size=page_size)
+
+        retrying(db, write)  # a connection lost mid-write (a server restart): the write again
     else:
         placeholder = "(" + ", ".join([db.param] * len(fields)) + ")"
         sql = _upsert_sql(model, db, fields, placeholder)

@@ -232,6 +232,7 @@ class _Progress:
         self.failed = 0
         self._last = 0.0
         self._reported = None
+        self._unreported = False  # the scheduler could not be told once already
         self._bar = None
         # For astra web, the members done by another run count as skipped (not done here).
         self.record = astra.runs.batch_started(task, total, skipped + by_others)
@@ -269,10 +270,15 @@ class _Progress:
             return
         self._last, self._reported = now, state
         percentage = 100 if self.total == 0 else int(100 * self.done / self.total)
-        if self.task.set_progress_percentage is not None:
-            self.task.set_progress_percentage(percentage)
-        if self.task.set_status_message is not None:
-            self.task.set_status_message(self.message())
+        try:  # progress shown in luigid's UI: a luigid that went away must not fail the batch
+            if self.task.set_progress_percentage is not None:
+                self.task.set_progress_percentage(percentage)
+            if self.task.set_status_message is not None:
+                self.task.set_status_message(self.message())
+        except Exception as error:
+            if not self._unreported:
+                logger.warning("%s: cannot report progress to the scheduler: %s", self.task.task_id, error)
+            self._unreported = True
         astra.runs.batch_progress(self.record, self.done, self.failed, self.message())
 
     def close(self):

@@ -188,9 +188,16 @@ class FunctionTask(BaseTask):
 
         sink = fn.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000),
                        params=self.method_params())
-        for result in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
-            if result.flag_runtime_exception:
-                failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
+        stored = 0  # results written (and not flagged as failures)
+        try:
+            for result in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
+                if result.flag_runtime_exception:
+                    failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
+                else:
+                    stored += 1
+        except Exception as error:  # the database stayed down (or filled up): say what was stored
+            _stopped_by_store(error, family, outcome, stored, failures, sink)
+            raise
         progress.close()
         outcome.done = len(keys) - left_out - len(failures)
         for task_id, reason in failures:
@@ -201,6 +208,24 @@ class FunctionTask(BaseTask):
             fail = fail_batches_on_member_error()
         if failures and fail:
             raise BatchMemberError(family, outcome)
+
+
+def _stopped_by_store(error, family, outcome, done, failures, sink):
+    """A batch whose results could not be stored (the database stayed down, or its disk is full):
+    give ``error`` the batch's :class:`BatchOutcome` (what was stored is done; the results that
+    were waiting to be written failed with the error; the spectra never reached are not run), so
+    the run's summary counts it exactly, without asking the database."""
+    from astra.database.reconnect import connection_lost
+    from astra.logfiles import disk_full
+
+    if not (connection_lost(error) or disk_full(error)):
+        return
+    outcome.done = done
+    reason = f"result not written: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    lost = [(f"{family}(spectrum_pk={r.spectrum_pk})", reason) for r in getattr(sink, "_buffer", ())]
+    for task_id, why in failures + lost:
+        outcome.add_failure(task_id, why)
+    error.outcome = outcome
 
 
 def _lacking(spectrum_pk, names):
