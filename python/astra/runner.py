@@ -11,6 +11,7 @@ import luigi
 import astra
 from astra import datamodels
 from astra.tasks import members
+from astra.module_hint import import_hint
 from astra.suggest import did_you_mean
 from astra.tasks.io.find import find_files
 
@@ -76,13 +77,12 @@ def _module_hint(module_name, error):
         try:
             package = importlib.import_module(parent)
         except ImportError:
-            return _module_hint(parent, error) if "." in parent else _PYTHONPATH_HINT
+            return _module_hint(parent, error) if "." in parent else import_hint(parent, error)
         siblings = [info.name for info in pkgutil.iter_modules(getattr(package, "__path__", []))]
         return did_you_mean(leaf, siblings)
-    return _PYTHONPATH_HINT
+    return import_hint(module_name, error)  # names PYTHONPATH=. when the file is in the current directory
 
 
-_PYTHONPATH_HINT = " (is its directory on PYTHONPATH? e.g. PYTHONPATH=. when it is in the current directory)"
 
 
 def parse_task_params(task_class, task_params, names=None, label=None):
