@@ -385,8 +385,10 @@ class BatchRunMixin:
                     ledger.succeeded()
                     # A store may lose this member's row (or earlier members' rows): those
                     # move from done to failed.
-                    lost(store.stored(member, returned, timing))
-                    if member.task_id not in failed_ids and member.identity_hash in recorded:
+                    stored_lost = lost(store.stored(member, returned, timing))
+                    # (the task id is made only when needed: it costs microseconds per member)
+                    if recorded and member.identity_hash in recorded and not (
+                            stored_lost and member.task_id in failed_ids):
                         _clear_failure(member)
                 member.timing = timing
                 member_timing[member.identity_hash] = timing["process"]
