@@ -113,7 +113,7 @@ def test_real_files_read_ahead(db_url, real_sas, tmp_path):
         ahead = {r.spectrum_pk: r.snr for r in snr(Star.select())}
     assert in_threads(calls) and len(ahead) == 4
     arrays = {r.spectrum_pk: r.snr for r in snr_arrays(Star.select())}
-    assert arrays == pytest.approx(ahead, rel=1e-6)
+    assert arrays == pytest.approx(ahead, rel=1e-5)
 
 
 # ---------------------------------------------------------------------- batches as arrays
@@ -138,7 +138,7 @@ def test_snr_arrays_matches_per_spectrum_and_a_corrupt_file_fails_alone(db_url, 
     assert [r.spectrum_pk for r in failed] == [rows[5].spectrum_pk] and bad in failed[0].error
     for pk, result in ours.items():
         if pk != rows[5].spectrum_pk:
-            assert result.snr == pytest.approx(theirs[pk].snr, rel=1e-9)
+            assert result.snr == pytest.approx(theirs[pk].snr, rel=1e-6)
     stored = {r.spectrum_pk: r for r in RocketSNRArrays.select()}
     assert len(stored) == 9 and stored[rows[5].spectrum_pk].flag_runtime_exception
     assert RocketSNR.select().count() == 9  # the per-spectrum method's rows are its own

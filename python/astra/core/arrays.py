@@ -34,7 +34,8 @@ class ArrayBatch:
     :param wavelength: the grid, shape ``(npix,)`` (Angstrom, vacuum).
     :param flux: shape ``(N, npix)``.
     :param ivar: inverse variances, shape ``(N, npix)`` (0 where there is no data).
-    :param pixel_flags: the data model's integer pixel bitmask, shape ``(N, npix)``.
+    :param pixel_flags: the data model's integer pixel bitmask (its integer type in the files),
+        shape ``(N, npix)``.
     :param bad: true where a pixel is unusable (no data, or a bad bit of the data model set),
         shape ``(N, npix)``.
     """
@@ -84,7 +85,7 @@ def _own_arrays(row):
 
 def _stack(rows, grid, parts):
     flux, ivar, flags, bad = (np.stack(column) for column in zip(*parts))
-    return ArrayBatch(rows, grid, flux, ivar, flags.astype(np.int64, copy=False), bad.astype(bool, copy=False))
+    return ArrayBatch(rows, grid, flux, ivar, flags, bad.astype(bool, copy=False))
 
 
 def array_batches(spectra, memory=None, read=_own_arrays):
