@@ -6,7 +6,10 @@
   (run recording for ``astra web`` is one);
 * :mod:`astra.core.engine` -- the run loop: members -> input check -> setup once -> one result
   or one failure per spectrum -> sink -> outcome;
-* :mod:`astra.core.claims` -- the claims protocol concurrent runs share work by.
+* :mod:`astra.core.claims` -- the claims protocol concurrent runs share work by;
+* :mod:`astra.core.readahead` -- reader threads reading a batch's next spectra while the method
+  computes;
+* :mod:`astra.core.arrays` -- a batch's spectra as ``(N, npix)`` arrays for vectorised methods.
 
 A ``@task`` generator is the engine's native shape; a class's ``setup()``/``process()`` is
 adapted onto it (:func:`astra.core.engine.method_of_steps`). See docs/engine.rst.
