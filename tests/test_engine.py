@@ -325,3 +325,24 @@ def test_failures_are_recorded_shown_on_failures_and_retried(style, web_client, 
         time.sleep(0.2)
     assert (run["state"], run["done"], run["failed"]) == ("done", 1, 0), run
     assert RunFailure.get_by_id(failure.id).retried_by_id == retry_id
+
+
+def test_the_core_imports_neither_luigi_nor_peewee_nor_the_layers_above():
+    """astra.core is the engine under both styles: it knows no Luigi, no database, no style."""
+    import ast
+
+    import astra.core
+
+    directory = os.path.dirname(astra.core.__file__)
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".py"):
+            continue
+        tree = ast.parse(open(os.path.join(directory, name)).read())
+        for node in ast.walk(tree):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for module in modules:
+                top = module.split(".")
+                assert top[0] not in ("luigi", "peewee"), f"{name} imports {module}"
+                assert top[:2] not in (["astra", "tasks"], ["astra", "database"], ["astra", "models"]), \
+                    f"{name} imports {module}"
