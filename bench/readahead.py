@@ -14,20 +14,22 @@ For each storage the table gives, per spectrum:
 * **ours** -- the same loop inside :func:`astra.core.readahead.reading_ahead`, as both method
   styles run it (the ``readahead_threads`` / ``readahead_memory_mb`` defaults);
 
-and the ratios to ``max(read, compute)`` (the target is at most 1.2x) and to their sum. On the
+and the ratios to ``max(read only, compute only)`` (the target is at most 1.2x) and to their sum. On the
 disk the page cache is dropped before every variant when the process may
 (``/proc/sys/vm/drop_caches``, as root); the table says whether it was.
 
 Usage::
 
-    python bench/readahead.py            # 600 files, 3 rounds (medians)
-    python bench/readahead.py --quick    # 150 files, 1 round
+    python bench/readahead.py            # 600 files, 5 rounds
+    python bench/readahead.py --quick    # 150 files, 3 rounds
+
+Each figure is the least of its rounds (the variants take turns): on a shared machine other
+work only ever adds time.
 """
 
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -98,51 +100,54 @@ def make_loops(repeats, in_memory):
     return compute_only, plain, ours
 
 
-def calibrate(target, arrays):
-    """Repeats of the compute step that take about ``target`` seconds."""
+def calibrate(target, sample):
+    """Repeats of the compute step that take about ``target`` seconds a spectrum."""
     times = []
-    for _ in range(5):  # the least of five blocks: the machine is shared
+    for _ in range(5):  # the least of five passes: the machine is shared
         started = time.perf_counter()
-        for _ in range(5):
+        for arrays in sample:
             compute(arrays, 1)
-        times.append((time.perf_counter() - started) / 5)
+        times.append((time.perf_counter() - started) / len(sample))
     return max(1, round(target / min(times)))
 
 
 def measure(label, paths, rounds, cold):
-    median = lambda values: statistics.median(values)  # noqa: E731
+    best = min  # the least of the rounds: other work on the machine only ever adds time
     reads = [run(paths, read_only, cold)[0] for _ in range(rounds)]
-    read = median(reads)
+    read = best(reads)
     sample = [read_arrays(p, "apStar") for p in paths[:20]]
-    repeats = calibrate(read, sample[0])
+    repeats = calibrate(read, sample)
     compute_only, plain, ours = make_loops(repeats, sample * (len(paths) // len(sample) + 1))
-    computes = [run(paths[: len(paths)], compute_only, False)[0] for _ in range(rounds)]
-    plains, ourses, dropped = [], [], None
-    for _ in range(rounds):  # take turns
+    results = {"read only": reads, "compute only": [], "read-then-compute": [], "ours": []}
+    dropped = None
+    for _ in range(rounds):  # the variants take turns
+        results["compute only"].append(run(paths, compute_only, False)[0])
         value, dropped = run(paths, plain, cold)
-        plains.append(value)
-        ourses.append(run(paths, ours, cold)[0])
-    comp = median(computes)
-    larger, total = max(read, comp), read + comp
-    rows = [("read only", read), ("compute only", comp), ("read-then-compute", median(plains)), ("ours", median(ourses))]
+        results["read-then-compute"].append(value)
+        results["ours"].append(run(paths, ours, cold)[0])
+        results["read only"].append(run(paths, read_only, cold)[0])
+    values = {name: best(times) for name, times in results.items()}
+    larger = max(values["read only"], values["compute only"])
+    total = values["read only"] + values["compute only"]
     caches = "" if not cold else (" (page cache dropped before each variant)" if dropped else " (page cache NOT dropped: not root)")
-    print(f"\n{label}: {len(paths)} files, {os.path.getsize(paths[0]) / 2**20:.1f} MB each{caches}")
+    print(f"\n{label}: {len(paths)} files, {os.path.getsize(paths[0]) / 2**20:.1f} MB each, {rounds} rounds "
+          f"(least){caches}")
     print(f"| {'variant':<18} | ms/spectrum | / max(read, compute) | / (read + compute) |")
     print(f"|{'-' * 20}|{'-' * 13}|{'-' * 22}|{'-' * 20}|")
-    for name, value in rows:
+    for name, value in values.items():
         print(f"| {name:<18} | {value * 1e3:11.2f} | {value / larger:20.2f} | {value / total:18.2f} |")
-    return median(ourses) / larger
+    return values["ours"] / larger
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="150 files, 1 round")
+    parser.add_argument("--quick", action="store_true", help="150 files, 3 rounds")
     parser.add_argument("--files", type=int, help="number of files")
     parser.add_argument("--visits", type=int, default=6, help="visits per apStar file")
     parser.add_argument("--rounds", type=int)
     args = parser.parse_args()
     n = args.files or (150 if args.quick else 600)
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (3 if args.quick else 5)
     places = [("tmpfs (/dev/shm)", "/dev/shm", False), ("disk (/var/tmp)", "/var/tmp", True)]
     for label, base, cold in places:
         directory = tempfile.mkdtemp(prefix="astra-bench-readahead-", dir=base)
