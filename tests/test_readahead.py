@@ -142,3 +142,27 @@ def test_snr_arrays_matches_per_spectrum_and_a_corrupt_file_fails_alone(db_url, 
     stored = {r.spectrum_pk: r for r in RocketSNRArrays.select()}
     assert len(stored) == 9 and stored[rows[5].spectrum_pk].flag_runtime_exception
     assert RocketSNR.select().count() == 9  # the per-spectrum method's rows are its own
+
+
+def test_the_memory_bound_sets_how_many_are_read_ahead(tmp_path):
+    from astra.core.readahead import ReadAhead
+    from astra.tools.spectrum import read_arrays
+
+    paths = [str(p) for p in synthetic.write_sample_tree(str(tmp_path), 6, release="dr13", species="apStar",
+                                                        n_visits=1).paths]
+    size = read_arrays(paths[0], "apStar").flux.nbytes
+    session = ReadAhead(paths, threads=2, memory=3 * size)  # the flux alone is most of a spectrum
+    try:
+        from astra.tools.spectrum import _read_arrays
+
+        first = session.read(_read_arrays, paths[0], "apStar", {})
+        assert 1 <= len(session.ahead) <= 3 and session.window() <= 3
+        for path in paths[1:]:
+            assert np.array_equal(session.read(_read_arrays, path, "apStar", {}).wavelength, first.wavelength)
+            assert len(session.ahead) <= session.window()
+        assert session.hits == 5 and session.misses == 1
+        # read another way: what was read ahead is dropped, and the new way is learned
+        session.read(_read_arrays, paths[0], None, {})
+        assert session.recipe[1] is None
+    finally:
+        session.close()
