@@ -14,7 +14,8 @@ from astra.tasks import members
 from astra.suggest import did_you_mean
 from astra.tasks.io.find import find_files
 
-__all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "read_keys_table", "tasks_for_keys", "run_over_files"]
+__all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "find_rows", "read_keys_table",
+           "tasks_for_keys", "run_over_files"]
 
 
 def load_task_class(dotted):
@@ -192,6 +193,7 @@ def run_over_files(
     max_batch_size=None,
     task_params=None,
     sas_base_dir=None,
+    share_batches=True,
 ):
     """Find the spectra, batch, run, and summarise.
 
@@ -205,13 +207,16 @@ def run_over_files(
     :param max_batch_size: most spectra per batch.
     :param task_params: other task parameters.
     :param sas_base_dir: the SAS root.
+    :param share_batches: under ``astra srun``'s share variables keep only this process's share of
+        the batches; false when the keys table already is this process's share (a job array element).
     :returns: ``(number of spectra, BuildSummary)``.
     """
     with _sas_base_dir(sas_base_dir):
         n, tasks = find_tasks(task_class, release, species, filters, keys_table, limit, task_params, sas_base_dir)
         if not tasks:
             return 0, None
-        summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
+        summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
+                              share_batches=share_batches)
     return n, summary
 
 
@@ -229,13 +234,25 @@ def find_tasks(task_class, release, species, filters=None, keys_table=None, limi
     :param sas_base_dir: the SAS root.
     :returns: ``(number of spectra, list of batch tasks)``.
     """
+    rows = find_rows(release, species, filters, keys_table, limit, sas_base_dir)
+    return len(rows), tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
+
+
+def find_rows(release, species, filters=None, keys_table=None, limit=None, sas_base_dir=None):
+    """The data-model keys of the spectra found on disk (sorted by path), or listed in a table.
+
+    :param release: the data release.
+    :param species: the sdss-access species.
+    :param filters: key values that narrow the search.
+    :param keys_table: a CSV/FITS table of keys instead of a search.
+    :param limit: at most this many spectra.
+    :param sas_base_dir: the SAS root.
+    :returns: a list of dicts of key name to text value.
+    """
     if keys_table:
         rows = read_keys_table(keys_table)
-        if limit:
-            rows = rows[:limit]
-    else:
-        rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
-    return len(rows), tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
+        return rows[:limit] if limit else rows
+    return [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@
 from astra.datamodels.apogee import SDSS5
 from astra.datamodels.base import DataModel
 
-__all__ = ["SPEC", "SPECLITE", "SPECFULL"]
+__all__ = ["SPEC", "SPECLITE", "SPECFULL", "BOSS_POSITION"]
 
 
 def is_mwm_like(s):
@@ -28,9 +28,22 @@ def _write_sdss5_spec(path, keys, labels, seed, **options):
     # specLite/specFull keep the spec layout; the field stands where the plate was.
     from astra.tools.synthetic.boss import write_boss_spec
 
+    options.setdefault("observatory", "APO")  # SDSS-V headers say where (OBSERVAT)
+    options.setdefault("layout", "specFull" if keys.get("data_model") == "specFull" else "specLite")
     return write_boss_spec(path, labels=labels, seed=seed, plateid=int(keys["fieldid"]), mjd=keys["mjd"],
                            fiberid=1, run2d=keys["run2d"], **options)
 
+
+#: Where a BOSS spec file keeps its object's position: ``PLUG_RA``/``PLUG_DEC`` of the primary
+#: header ("RA of object"; ``RA``/``DEC`` are the telescope boresight, up to 2 degrees away), else
+#: the one-row ``SPALL`` table's ``PLUG_RA``/``PLUG_DEC``, ``FIBER_RA``/``FIBER_DEC`` (SDSS-V:
+#: where the fibre was placed) or ``RACAT``/``DECCAT`` (SDSS-V: the catalogue position).
+BOSS_POSITION = (
+    ("header", "PLUG_RA", "PLUG_DEC"),
+    ("SPALL", "PLUG_RA", "PLUG_DEC"),
+    ("SPALL", "FIBER_RA", "FIBER_DEC"),
+    ("SPALL", "RACAT", "DECCAT"),
+)
 
 SPEC = DataModel(
     "spec",
@@ -47,6 +60,7 @@ SPEC = DataModel(
     format="BOSS spec (astra)",
     synthetic_writer="astra.datamodels.boss:_write_spec",
     synthetic_keys={"mjd": (55100, 58900)},  # BOSS (SDSS-III) began before APOGEE
+    position=BOSS_POSITION,
 )
 
 _SDSS5_SPEC_RELEASES = (
@@ -62,6 +76,7 @@ SPECLITE = DataModel(
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
     synthetic_writer="astra.datamodels.boss:_write_sdss5_spec",
+    position=BOSS_POSITION,
 )
 
 SPECFULL = DataModel(
@@ -72,4 +87,5 @@ SPECFULL = DataModel(
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
     synthetic_writer="astra.datamodels.boss:_write_sdss5_spec",
+    position=BOSS_POSITION,
 )
