@@ -49,7 +49,8 @@ def build(
 
     :param tasks: tasks (single spectra or batches).
     :param max_batch_size: most members per batch (default: the ``max_batch_size`` setting).
-    :param workers: Luigi worker processes.
+    :param workers: Luigi worker processes; with more than one, each group of tasks is cut into
+        a multiple of ``workers`` batches of equal size (:func:`~astra.tasks.grouping.batch_bounds`).
     :param local_scheduler: use Luigi's in-process scheduler; default true unless a
         ``scheduler_host`` is given here or in the settings (then luigid is used).
     :param scheduler_host: host of a central ``luigid``.
@@ -62,7 +63,8 @@ def build(
     :returns: a :class:`~astra.tasks.summary.BuildSummary`, per spectrum; its ``success`` is
         true exactly when every spectrum is done or was already complete.
     """
-    batches = batch_tasks(tasks, max_batch_size=max_batch_size)
+    # With several workers, a multiple of `workers` batches of equal size: every worker gets work.
+    batches = batch_tasks(tasks, max_batch_size=max_batch_size, workers=workers)
     from astra.cluster.partition import select_share  # only this process's share under astra srun
 
     if share_batches:
