@@ -35,6 +35,7 @@ Usage::
 
 import argparse
 import collections
+import contextlib
 import glob
 import json
 import os
@@ -51,8 +52,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.abspath(os.path.join(HERE, "..", "tests"))
 TASK = "claim_tasks.LoggedSNR"
 DB_TASK = "claim_tasks.LoggedSNRToDatabase"
+METHOD = "engine_methods.logged_snr"  # the @task twin of DB_TASK (tests/engine_methods.py)
+MODEL = "ApogeeCoaddedSpectrumInApStar"
 SUMMARY = re.compile(r"(\d+) spectra; (\d+) spectra done \((\d+) already complete(?:, (\d+) done by another run)?\), "
                      r"(\d+) failed")
+UP_TO_DATE = re.compile(r"nothing to do: (\d+) rows, all up to date")  # a @task run that finds all done
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -73,6 +77,9 @@ def _config(base, text=""):
 
 
 def _run_argv(sas, task=TASK, workers=1, extra=()):
+    if task == METHOD:  # a @task runs over the catalogue (astra migrate), not over files
+        return [sys.executable, "-m", "astra.cli", "run", METHOD, MODEL, "--workers", str(workers),
+                "--max-batch-size", "25", *extra]
     return [sys.executable, "-m", "astra.cli", "run", task, "--release", "dr13", "--species", "apStar",
             "--sas-base-dir", sas, "--workers", str(workers), "--max-batch-size", "25", *extra]
 
@@ -155,7 +162,40 @@ def _outputs(output_dir):
     return good, partial, len(temporary)
 
 
-def _rows(url):
+@contextlib.contextmanager
+def _postgresql(name):
+    """A fresh PostgreSQL database for one scenario (dropped after it); yields its URL."""
+    import psycopg2
+
+    server = os.environ.get("ASTRA_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+    name = f"astra_faults_{name.replace('-', '_')}_{os.getpid()}"
+
+    def admin(sql):
+        conn = psycopg2.connect(server, connect_timeout=5)
+        conn.autocommit = True
+        try:
+            conn.cursor().execute(sql)
+        finally:
+            conn.close()
+
+    admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _catalogue(sas, base, url):
+    """``astra migrate`` the tree into ``url``: the @task's input rows."""
+    log = os.path.join(base, "migrate.log")
+    argv = [sys.executable, "-m", "astra.cli", "migrate", "--release", "dr13", "--species", "apStar",
+            "--sas-base-dir", sas, "--no-progress"]
+    if _finish(_start(argv, _env(base, ASTRA_DATABASE_URL=url), log)) != 0:
+        with open(log) as fp:
+            raise RuntimeError(f"astra migrate into {url} failed:\n{fp.read()[-2000:]}")
+
+
+def _rows(url, table="estimatesnrresult", key="task_id"):
     if url.startswith("sqlite:///"):
         import sqlite3
 
@@ -164,22 +204,24 @@ def _rows(url):
             return 0
         with sqlite3.connect(path) as db:
             try:
-                return db.execute("SELECT count(DISTINCT task_id) FROM estimatesnrresult").fetchone()[0]
+                return db.execute(f"SELECT count(DISTINCT {key}) FROM {table}").fetchone()[0]
             except sqlite3.OperationalError:
                 return 0
     import psycopg2
 
     with psycopg2.connect(url, connect_timeout=5) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT count(DISTINCT task_id) FROM estimatesnrresult")
+        cursor.execute(f"SELECT count(DISTINCT {key}) FROM {table}")
         return cursor.fetchone()[0]
 
 
 def _summary(log_path):
     """(total, done, failed) of the last summary line in a run's log, or None."""
     with open(log_path, errors="replace") as fp:
-        matches = SUMMARY.findall(fp.read())
+        text = fp.read()
+    matches = SUMMARY.findall(text)
     if not matches:
-        return None
+        done = UP_TO_DATE.findall(text)
+        return (int(done[-1]), int(done[-1]), 0) if done else None
     total, done, _, _, failed = matches[-1]
     return int(total), int(done), int(failed)
 
@@ -199,16 +241,27 @@ def _truthful(log_path, rc, present, n):
 
 # ----------------------------------------------------------------------------- scenarios
 
-def sigkill(sas, n, base, kills, database=None):
+def _present(task, database, out):
+    """(outputs present, partial outputs + temporary files) of ``task``'s run."""
+    good, partial, temporary = _outputs(out)
+    if task == METHOD:
+        return _rows(database, "logged_snr", "spectrum_pk"), partial + temporary
+    return (_rows(database) if database else good), partial + temporary
+
+
+def sigkill(sas, n, base, kills, database=None, task=None, name=None):
     """Kill ``astra run --workers 2`` again and again, then let it finish."""
+    task = task or (DB_TASK if database else TASK)
     out = os.path.join(base, "out")
     extra = {"ASTRA_OUTPUT_DIR": out, "ASTRA_CONFIG": _config(base), "ASTRA_CLAIM_SLEEP": 0.05}
     if database:
         extra["ASTRA_DATABASE_URL"] = database
     env = _env(base, **extra)
-    argv = _run_argv(sas, DB_TASK if database else TASK, workers=2)
-    log = os.path.join(base, "run.log")
     started, orphans, rng = time.perf_counter(), 0, random.Random(7)
+    if task == METHOD:
+        _catalogue(sas, base, database)
+    argv = _run_argv(sas, task, workers=2)
+    log = os.path.join(base, "run.log")
     for _ in range(kills):
         proc = _start(argv, env, log)
         so_far, deadline = sum(_computed(base).values()), time.monotonic() + 120
@@ -220,29 +273,41 @@ def sigkill(sas, n, base, kills, database=None):
     before = sum(_computed(base).values())
     final = os.path.join(base, "final.log")
     rc = _finish(_start(argv, env, final))
-    good, partial, temporary = _outputs(out)
-    present = _rows(database) if database else good
+    present, partial = _present(task, database, out)
     computed = _computed(base)
     note = f"{kills} kills ({before} computed before the last run), {sum(computed.values())} computations"
-    return _row("sigkill-" + ("sqlite" if database and database.startswith("sqlite") else "postgresql" if database
-                              else "files"),
-                n, n - present, partial + temporary, 0, orphans, _truthful(final, rc, present, n),
+    name = name or "sigkill-" + ("sqlite" if database and database.startswith("sqlite") else "postgresql"
+                                 if database else "files")
+    return _row(name, n, n - present, partial, 0, orphans, _truthful(final, rc, present, n),
                 time.perf_counter() - started, note)
 
 
-def concurrent(sas, n, base, k):
-    """K identical runs started at once: computed twice, and each summary."""
-    out = os.path.join(base, "out")
-    env = _env(base, ASTRA_OUTPUT_DIR=out, ASTRA_CONFIG=_config(base))
+def concurrent(sas, n, base, k, task=TASK, database=None, hosts=1, name=None):
+    """K identical runs on one host (one output directory) or on ``hosts`` "hosts" (one output
+    directory each, sharing only ``database``): computed twice, and each summary.
+
+    With a database, each run after the first starts once the one before has computed
+    something, so they meet mid-run, each finding spectra the others hold."""
+    env = _env(base, ASTRA_CONFIG=_config(base), ASTRA_CLAIM_SLEEP=0.05 if database else 0,
+               **({"ASTRA_DATABASE_URL": database} if database else {}))
+    if task == METHOD:
+        _catalogue(sas, base, database)
     started = time.perf_counter()
     logs = [os.path.join(base, f"run{i}.log") for i in range(k)]
-    procs = [_start(_run_argv(sas), env, log) for log in logs]
+    procs = []
+    for i, log in enumerate(logs):
+        env_i = dict(env, ASTRA_OUTPUT_DIR=os.path.join(base, f"out{i % hosts}"))
+        procs.append(_start(_run_argv(sas, task), env_i, log))
+        deadline = time.monotonic() + 120
+        while (database and i + 1 < k and sum(_computed(base).values()) < 5 * (i + 1)
+               and time.monotonic() < deadline and procs[-1].poll() is None):
+            time.sleep(0.05)
     codes = [_finish(p) for p in procs]
-    good, partial, temporary = _outputs(out)
+    present, partial = _present(task, database, os.path.join(base, "out0"))
     computed = _computed(base)
     twice = sum(c - 1 for c in computed.values())
-    truthful = all(_truthful(log, rc, good, n) for log, rc in zip(logs, codes))
-    return _row(f"concurrent-{k}", n, n - good, partial + temporary, twice / n, 0, truthful,
+    truthful = all(_truthful(log, rc, present, n) for log, rc in zip(logs, codes))
+    return _row(name or f"concurrent-{k}", n, n - present, partial, twice / n, 0, truthful,
                 time.perf_counter() - started, f"exit codes {codes}")
 
 
@@ -296,6 +361,30 @@ def luigid_worker_kill(sas, n, base):
     twice = sum(c - 1 for c in _computed(base).values())
     return _row("luigid-worker-kill", n, n - good, partial + temporary, twice / n, orphans,
                 _truthful(os.path.join(base, "survivor.log"), rc, good, n), time.perf_counter() - started)
+
+
+def luigid_restart(sas, n, base):
+    """A run under luigid; luigid restarted (1 s down, same state file) once a quarter is computed."""
+    luigid, cfg = _luigid(base)
+    out = os.path.join(base, "out")
+    env = _env(base, ASTRA_OUTPUT_DIR=out, ASTRA_CONFIG=_config(base), LUIGI_CONFIG_PATH=cfg, ASTRA_CLAIM_SLEEP=0.05)
+    sched = ["--scheduler-host", luigid.host, "--scheduler-port", str(luigid.port)]
+    log = os.path.join(base, "run.log")
+    started = time.perf_counter()
+    try:
+        proc = _start(_run_argv(sas, extra=sched), env, log)
+        deadline = time.monotonic() + 120
+        while sum(_computed(base).values()) < n // 4 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        restarted = proc.poll() is None
+        luigid.restart(downtime=1.0)
+        rc = _finish(proc)
+    finally:
+        luigid.stop()
+    good, partial, temporary = _outputs(out)
+    twice = sum(c - 1 for c in _computed(base).values())
+    return _row("luigid-restart", n, n - good, partial + temporary, twice / n, 0, _truthful(log, rc, good, n),
+                time.perf_counter() - started, f"exit code {rc}" + ("" if restarted else "; finished before the restart"))
 
 
 def full_disk(sas, n, base):
@@ -403,7 +492,8 @@ def migrate_kill(sas, n, base):
 
 
 SCENARIOS = ("sigkill-files", "sigkill-sqlite", "concurrent-2", "concurrent-3", "luigid-reuse", "luigid-worker-kill",
-             "full-disk", "pg-restart", "migrate-kill")
+             "full-disk", "pg-restart", "migrate-kill", "task-sigkill-sqlite", "task-sigkill-postgresql",
+             "task-concurrent-2", "task-concurrent-3", "two-hosts-class", "two-hosts-task", "luigid-restart")
 
 
 def run_scenario(name, sas, n, kills):
@@ -426,6 +516,20 @@ def run_scenario(name, sas, n, kills):
             return pg_restart(sas, n, base)
         if name == "migrate-kill":
             return migrate_kill(sas, n, base)
+        if name == "task-sigkill-sqlite":
+            return sigkill(sas, n, base, kills, f"sqlite:///{os.path.join(base, 'results.db')}", METHOD, name)
+        if name == "task-sigkill-postgresql":
+            with _postgresql(name) as url:
+                return sigkill(sas, n, base, kills, url, METHOD, name)
+        if name.startswith("task-concurrent-"):
+            with _postgresql(name) as url:
+                return concurrent(sas, n, base, int(name.split("-")[2]), METHOD, url, name=name)
+        if name.startswith("two-hosts-"):
+            with _postgresql(name) as url:
+                return concurrent(sas, n, base, 2, METHOD if name.endswith("task") else DB_TASK, url, hosts=2,
+                                  name=name)
+        if name == "luigid-restart":
+            return luigid_restart(sas, n, base)
         raise SystemExit(f"unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
     finally:
         shutil.rmtree(base, ignore_errors=True)
