@@ -27,6 +27,16 @@ Scenarios (``--only`` picks some):
 * ``full-disk`` -- outputs on a tmpfs of about 3 KiB per spectrum, which fills (root only);
 * ``pg-restart`` -- rows in PostgreSQL, the server restarted mid-run (root, pg_ctlcluster);
 * ``migrate-kill`` -- ``astra migrate --workers 2`` SIGKILLed while its readers work, then run again.
+* ``task-sigkill-sqlite`` / ``task-sigkill-postgresql`` -- the same kills, for the ``@task`` twin
+  ``engine_methods.logged_snr`` (rows in SQLite / PostgreSQL; its catalogue from ``astra migrate``);
+* ``task-concurrent-2`` / ``task-concurrent-3`` -- K ``@task`` runs on one host, one PostgreSQL
+  database, each started once the one before computes;
+* ``two-hosts-class`` / ``two-hosts-task`` -- 2 runs, each with its own ``ASTRA_OUTPUT_DIR`` ("host"),
+  sharing only one PostgreSQL database (database claims);
+* ``luigid-restart`` -- a run under luigid; luigid restarted (1 s down, same state) mid-run.
+
+PostgreSQL scenarios create their own database on ``$ASTRA_TEST_POSTGRES_URL``'s server
+(``postgresql://postgres@127.0.0.1:5432/test`` by default) and drop it after.
 
 Usage::
 

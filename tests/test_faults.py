@@ -18,9 +18,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "faults.py")
 
 
-def _scenario(name, n=50, kills=2):
+def _scenario(name, n=50, kills=2, env=None):
     done = subprocess.run([sys.executable, BENCH, "--only", name, "-n", str(n), "--kills", str(kills), "--json"],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     row = json.loads(done.stdout.strip().splitlines()[-1])
     if row["summary_true"] is None:
@@ -38,5 +38,21 @@ def test_nothing_lost_nothing_false(name):
 @pytest.mark.parametrize("k", [2, 3])
 def test_concurrent_runs_compute_each_spectrum_once(k):
     row = _scenario(f"concurrent-{k}")
+    assert (row["lost"], row["partial"]) == (0, 0) and row["summary_true"], row
+    assert row["twice"] <= 0.01, row
+
+
+def test_task_methods_killed_at_random_moments_lose_nothing():
+    """A ``@task`` run (rows in SQLite) SIGKILLed at random moments, then run to the end."""
+    row = _scenario("task-sigkill-sqlite")
+    assert (row["lost"], row["partial"], row["orphans"]) == (0, 0, 0), row
+    assert row["summary_true"], row
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("style", ["class", "task"])
+def test_two_hosts_sharing_one_postgresql_database_compute_each_spectrum_once(style, postgres_server):
+    """Two runs with separate output directories sharing one PostgreSQL database ("two hosts")."""
+    row = _scenario(f"two-hosts-{style}", n=80, env=dict(os.environ, ASTRA_TEST_POSTGRES_URL=postgres_server))
     assert (row["lost"], row["partial"]) == (0, 0) and row["summary_true"], row
     assert row["twice"] <= 0.01, row
