@@ -238,6 +238,13 @@ def _summary(log_path):
     return int(total), int(done), int(failed)
 
 
+def _others(log_path):
+    """The last summary's "done by another run" (0 when absent): shows that runs met."""
+    with open(log_path, errors="replace") as fp:
+        matches = SUMMARY.findall(fp.read())
+    return int(matches[-1][3] or 0) if matches else 0
+
+
 def _row(name, n, lost, partial, twice, orphans, summary_true, seconds, note=""):
     return {"scenario": name, "N": n, "lost": lost, "partial": partial, "twice": twice, "orphans": orphans,
             "summary_true": summary_true, "seconds": round(seconds, 1), "note": note}
@@ -321,8 +328,9 @@ def concurrent(sas, n, base, k, task=TASK, database=None, hosts=1, name=None):
     computed = _computed(base)
     twice = sum(c - 1 for c in computed.values())
     truthful = all(_truthful(log, rc, present, n) for log, rc in zip(logs, codes))
+    others = [_others(log) for log in logs]
     return _row(name or f"concurrent-{k}", n, n - present, partial, twice / n, 0, truthful,
-                time.perf_counter() - started, f"exit codes {codes}")
+                time.perf_counter() - started, f"exit codes {codes}, done by another run {others}")
 
 
 def _luigid(base, config_text=None):
@@ -575,7 +583,7 @@ def main(argv=None):
     if not args.json:
         print(f"# fault suite: {os.cpu_count()} cores, N = {n} synthetic dr13 apStar, LoggedSNR (EstimateSNR), "
               f"batches of 25")
-        print(f"{'scenario':<22}{'N':>6}{'lost':>6}{'partial':>9}{'twice':>8}{'orphans':>9}{'summary':>9}"
+        print(f"{'scenario':<24}{'N':>6}{'lost':>6}{'partial':>9}{'twice':>8}{'orphans':>9}{'summary':>9}"
               f"{'seconds':>9}  note")
         print("-" * 100)
     for name in [s.strip() for s in args.only.split(",") if s.strip()]:
@@ -586,7 +594,7 @@ def main(argv=None):
             print(json.dumps(row), flush=True)
             continue
         fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-        print(f"{name:<22}{n:>6}{fmt(row['lost'], 'd'):>6}{fmt(row['partial'], 'd'):>9}"
+        print(f"{name:<24}{n:>6}{fmt(row['lost'], 'd'):>6}{fmt(row['partial'], 'd'):>9}"
               f"{fmt(row['twice'], '.1%'):>8}{fmt(row['orphans'], 'd'):>9}"
               f"{('yes' if row['summary_true'] else 'NO') if row['summary_true'] is not None else '-':>9}"
               f"{row['seconds']:>9.1f}  {row['note']}", flush=True)
