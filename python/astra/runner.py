@@ -1,18 +1,16 @@
 """Running a task over the spectra on disk (or listed in a table): what ``astra run`` does."""
 
 import contextlib
-import csv
 import importlib
 import os
 import pkgutil
 
 import luigi
 
-import astra
-from astra import datamodels
+from astra.tasks.batch import build
 from astra.tasks import members
 from astra.suggest import did_you_mean
-from astra.tasks.io.find import find_files
+from astra.datamodels.find import find_files, read_keys_table
 
 __all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "read_keys_table", "tasks_for_keys", "run_over_files"]
 
@@ -105,38 +103,6 @@ def parse_task_params(task_class, task_params):
     return kwargs
 
 
-def read_keys_table(path):
-    """Rows of data-model keys from a CSV file (header row of key names) or a FITS table.
-
-    :param path: a ``.csv`` or ``.fits`` file.
-    :returns: a list of dicts of key name to text value.
-    :raises ValueError: if the file does not exist, or a row has a data-model key value that
-        could make a path leave the SAS root (naming the file, the row and the key).
-    """
-    if not os.path.exists(path):
-        raise ValueError(f"keys table {path} does not exist")
-    if path.lower().endswith((".fits", ".fit", ".fits.gz")):
-        from astropy.table import Table
-
-        table = Table.read(path)
-        rows = [{name: str(row[name]).strip() for name in table.colnames} for row in table]
-    else:
-        with open(path, newline="") as fp:
-            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fp)]
-    for number, row in enumerate(rows, 1):
-        _check_keys(path, number, row)
-    return rows
-
-
-def _check_keys(path, number, row):
-    """Refuse a row whose data-model key value could make a path leave the SAS root."""
-    for name, value in row.items():
-        if name in datamodels.KEYS:
-            try:
-                datamodels.check_key_value(value)
-            except ValueError as error:
-                raise ValueError(f"keys table {path}, row {number}, key {name!r}: {error}") from None
-
 
 def tasks_for_keys(task_class, rows, species=None, release=None, task_params=None):
     """Batch tasks of ``task_class`` holding every row of keys (one per release).
@@ -202,7 +168,7 @@ def run_over_files(
         n, tasks = find_tasks(task_class, release, species, filters, keys_table, limit, task_params, sas_base_dir)
         if not tasks:
             return 0, None
-        summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
+        summary = build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
     return n, summary
 
 

@@ -247,7 +247,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     if template is None:
         with open(template_path(), "r", encoding="utf-8") as fp:
             template = fp.read()
-    from astra import __version__
+    from astra.version import __version__
     return string.Template(template).substitute(
         astra_version=__version__,
         job_name=job_name,

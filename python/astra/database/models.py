@@ -33,8 +33,8 @@ import re
 
 import peewee
 
-import astra
 from astra import datamodels
+from astra.version import __version__, version_info
 from astra.database.connection import database
 from astra.database.fields import (
     MAX_HELP_TEXT,
@@ -357,9 +357,9 @@ class BaseResult(ResultSchema, peewee.Model):
             task_id=task.task_id,
             task_family=task.get_task_family(),
             parameters=json.dumps(task.identity_params(), sort_keys=True, separators=(",", ":")),
-            astra_version_major=params.get("astra_version_major", astra.version_info()[0]),
-            astra_version_minor=params.get("astra_version_minor", astra.version_info()[1]),
-            astra_version=astra.__version__,
+            astra_version_major=params.get("astra_version_major", version_info()[0]),
+            astra_version_minor=params.get("astra_version_minor", version_info()[1]),
+            astra_version=__version__,
             created=now,
             modified=now,
         )

@@ -1,7 +1,7 @@
 """Ingesting files into the catalogue, incrementally: the engine of ``astra migrate``.
 
 :func:`migrate_files` finds the files of one data model in one release (with
-:func:`astra.tasks.io.find.scan_files`, or from a table of keys), compares each with what the
+:func:`astra.datamodels.find.scan_files`, or from a table of keys), compares each with what the
 catalogue already knows, and writes only the difference:
 
 * one query loads the ``(path, size, mtime)`` of every row already known for the release,
@@ -152,7 +152,7 @@ def _known(model, release, data_model, filters, db):
 
 
 def _typed_filters(model, filters):
-    from astra.tasks.io.find import filter_values
+    from astra.datamodels.find import filter_values
 
     typed = {}
     for name, value in filters.items():
@@ -169,7 +169,7 @@ def _typed_filters(model, filters):
 
 
 def _from_keys_table(path, template, root, summary):
-    from astra.runner import read_keys_table
+    from astra.datamodels.find import read_keys_table
 
     seen = set()
     for number, row in enumerate(read_keys_table(path), 1):
@@ -307,8 +307,8 @@ def migrate_files(
         have, or a filter value of the wrong type.
     :raises LookupError: when no catalogue table holds the data model.
     """
-    from astra.tasks.io.find import FileScan
-    from astra.tasks.io.paths import get_template, sas_root
+    from astra.datamodels.find import FileScan
+    from astra.datamodels.paths import get_template, sas_root
 
     started = time.perf_counter()
     model = model_for_data_model(data_model)

@@ -44,7 +44,6 @@ import os
 import numpy as np
 import peewee
 
-import astra
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
 from astra.models.source import Source
@@ -52,6 +51,7 @@ from astra.products.fits_table import INT_NULL, fetch_arrays, missing_array, ref
 from astra.products.layout import level_tables, product_columns, role_index
 from astra.products.names import Product, product_path, resolve_product
 from astra.products.summary import create_summary, model_display_name, version_condition
+from astra.version import __version__, version_info
 
 __all__ = ["create_product", "product_is_current", "other_level_hint", "one_per_source", "PER_SOURCE_RULE"]
 
@@ -298,11 +298,11 @@ def create_product(
     if _per_source(product):
         values = one_per_source(values, columns, all_versions)
     count = len(values[0])
-    major, minor = astra.version_info()
+    major, minor = version_info()
     row_releases = ",".join(releases) or ",".join(r.decode() for r in np.unique(values[names.index("release")]) if r)
     per = "source" if _per_source(product) else ("result" if product.model is not None else "spectrum")
     cards = [
-        ("ASTRA", astra.__version__, "Astra version that wrote this file"),
+        ("ASTRA", __version__, "Astra version that wrote this file"),
         ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
         ("PRODUCT", product.name, "Product name"),
         ("RELEASE", row_releases, "SDSS data release(s) of the rows"),
@@ -369,10 +369,10 @@ def product_is_current(
         header = fits.getheader(path, 0)
     except (OSError, ValueError):
         return False
-    major, minor = astra.version_info()
+    major, minor = version_info()
     comments = [str(c) for c in header.get("COMMENT", [])]
     if (header.get("ASTRA"), header.get("PRODUCT"), header.get("V_ASTRA")) != (
-        astra.__version__, product.name, f"{major}.{minor}"
+        __version__, product.name, f"{major}.{minor}"
     ) or comments != _selection_comments(filters, where, all_versions):
         return False
     count, candidates, latest = _count_and_latest(product, filters, where, all_versions, db)

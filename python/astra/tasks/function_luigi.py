@@ -22,8 +22,8 @@ import logging
 
 import luigi
 
-import astra
 import astra.config
+from astra.parameters import BoolParameter, IntParameter, Parameter
 from astra.database.connection import get_database, is_sqlite
 from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import BatchMemberError, BatchOutcome, _Progress, fail_batches_on_member_error
@@ -63,9 +63,9 @@ class FunctionTask(BaseTask):
     task_function = None
     task_id_parameters = ("spectrum_pk", "spectrum_model")
 
-    spectrum_model = astra.Parameter(default=None, description="catalogue model to read (class name)")
-    spectrum_pk = astra.IntParameter(batch_method=tuple, description="catalogue key of the spectrum")
-    retry_failed = astra.BoolParameter(
+    spectrum_model = Parameter(default=None, description="catalogue model to read (class name)")
+    spectrum_pk = IntParameter(batch_method=tuple, description="catalogue key of the spectrum")
+    retry_failed = BoolParameter(
         default=False, significant=False, description="re-run spectra whose result is flagged as a failure"
     )
 
@@ -220,7 +220,7 @@ def make_task_class(task_function, params):
         __module__=task_function.function.__module__,
         __doc__=task_function.function.__doc__ or f"The Luigi task of the @task method {task_function.name}.",
         task_function=task_function,
-        spectrum_model=astra.Parameter(
+        spectrum_model=Parameter(
             default=task_function.input_models[0].__name__,
             description="catalogue model to read: " + ", ".join(m.__name__ for m in task_function.input_models),
         ),

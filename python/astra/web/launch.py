@@ -174,7 +174,7 @@ class RunRequest:
         :raises KeyError: when the task is not registered.
         :raises FormError: naming the field with a bad value.
         """
-        from astra.tasks.io.paths import get_template
+        from astra.datamodels.paths import get_template
 
         task_class = registered_tasks()[task_name]
         if is_method(task_class):
