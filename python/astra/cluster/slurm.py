@@ -23,7 +23,9 @@ import subprocess
 import sys
 import time
 
+from astra import config
 from astra.targets import atomic_open
+from astra.version import __version__
 
 __all__ = [
     "SlurmError", "render_job_script", "luigi_command", "astra_command", "ASTRA_PROGRAM", "submit", "job_status", "cancel",
@@ -79,7 +81,6 @@ def default_jobs_dir():
     """
     if os.environ.get("ASTRA_JOBS_DIR"):
         return os.environ["ASTRA_JOBS_DIR"]
-    from astra import config
     return os.path.join(config.get("output_dir") or os.path.expanduser("~/astra-output"),
                         "slurm-jobs")
 
@@ -247,7 +248,6 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     if template is None:
         with open(template_path(), "r", encoding="utf-8") as fp:
             template = fp.read()
-    from astra.version import __version__
     return string.Template(template).substitute(
         astra_version=__version__,
         job_name=job_name,

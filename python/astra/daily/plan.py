@@ -32,6 +32,7 @@ import re
 import yaml
 
 from astra.suggest import did_you_mean
+from astra.datamodels.paths import get_template
 
 __all__ = ["DailyFileError", "Step", "DailyPlan", "load_plan", "KINDS"]
 
@@ -166,7 +167,6 @@ def _count(path, where, value):
 
 def _migration(path, index, entry, defaults):
     from astra.models.spectrum import model_for_data_model
-    from astra.datamodels.paths import get_template
 
     where = f"migrate[{index}]"
     entry = _mapping(path, where, entry)

@@ -34,6 +34,8 @@ from astra.models.bulk import allocate_pks, insert_tuples, lock_tables, select_i
 from astra.models.fileinfo import BadKeyError, file_row, typed_keys
 from astra.models.source import Source, resolve_sources
 from astra.models.spectrum import Spectrum, model_for_data_model, spectrum_model, utcnow
+from astra.datamodels.find import FileScan, filter_values, read_keys_table
+from astra.datamodels.paths import get_template, sas_root
 
 __all__ = ["MigrationSummary", "migrate_files", "GONE_REASON"]
 
@@ -152,8 +154,6 @@ def _known(model, release, data_model, filters, db):
 
 
 def _typed_filters(model, filters):
-    from astra.datamodels.find import filter_values
-
     typed = {}
     for name, value in filters.items():
         value = filter_values(name, value)
@@ -169,8 +169,6 @@ def _typed_filters(model, filters):
 
 
 def _from_keys_table(path, template, root, summary):
-    from astra.datamodels.find import read_keys_table
-
     seen = set()
     for number, row in enumerate(read_keys_table(path), 1):
         keys = {k: v for k, v in row.items() if k in template.keys and v not in (None, "")}
@@ -307,9 +305,6 @@ def migrate_files(
         have, or a filter value of the wrong type.
     :raises LookupError: when no catalogue table holds the data model.
     """
-    from astra.datamodels.find import FileScan
-    from astra.datamodels.paths import get_template, sas_root
-
     started = time.perf_counter()
     model = model_for_data_model(data_model)
     template = get_template(release, data_model)

@@ -37,6 +37,7 @@ from astra.database.fields import BigIntegerField, BooleanField, DateTimeField, 
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks
 from astra.models.source import Source
+from astra.database.migrations import ensure_table
 
 __all__ = ["Spectrum", "SpectrumMixin", "SPECTRUM_MODELS", "spectrum_model", "model_for_data_model", "import_catalogue", "utcnow"]
 
@@ -243,8 +244,6 @@ class SpectrumMixin(BaseModel):
 
         :param db: the database (default: the bound one).
         """
-        from astra.database.migrations import ensure_table
-
         for model in (Source, Spectrum, cls):
             ensure_table(model, db=db)
 

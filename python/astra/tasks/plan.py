@@ -36,7 +36,7 @@ from luigi.parameter import (
 )
 from luigi.task_register import Register
 
-from astra.parameters import ParameterTypeError, _CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
+from astra.parameters import ParameterTypeError, CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
 from astra.suggest import closest
 
 __all__ = ["ParameterPlan", "TaskRegister", "plan_for"]
@@ -146,7 +146,7 @@ class ParameterPlan:
                 self.start[name] = self.normalise(name, param._default, source="default")
         self.batch_names = [n for n, p in params if p._is_batchable()]
         # Plain Luigi parameters are not normalised into their type; Luigi warns about those.
-        self.warn_names = [n for n, p in params if not isinstance(p, _CanonicalMixin)]
+        self.warn_names = [n for n, p in params if not isinstance(p, CanonicalMixin)]
         self.identity = [
             (n, p.serialize, serialises_text_as_itself(p))
             for n, p in params
