@@ -8,7 +8,8 @@ from astropy.io import fits
 
 import astra
 import astra.config
-from astra.database import BaseResult, BitField, FloatField, IntegerField, TextField, flag, upsert_rows
+from astra.database import BaseResult, upsert_rows
+from astra.fields import BitField, FloatField, IntegerField, TextField, flag
 from astra.contrib.rocket.results import EstimateSNRResult
 from astra.products import create_summary, default_summary_path
 

@@ -2,7 +2,8 @@
 
 A method author writes one model with a nullable, typed column per result::
 
-    from astra.database import BaseResult, FloatField, ArrayField, flag
+    from astra.database import BaseResult
+    from astra.fields import ArrayField, FloatField, flag
 
     class EstimateSNRResult(BaseResult):
         \"\"\"Signal-to-noise estimates.\"\"\"
@@ -36,7 +37,7 @@ import peewee
 from astra import datamodels
 from astra.version import __version__, version_info
 from astra.database.connection import database
-from astra.database.fields import (
+from astra.fields import (
     MAX_HELP_TEXT,
     BigIntegerField,
     BitField,
@@ -203,7 +204,7 @@ class ResultSchema:
     def flag_fields(cls):
         """The model's named flags, in bit order per column.
 
-        :returns: a dict of attribute name to :class:`~astra.database.fields.Flag`.
+        :returns: a dict of attribute name to :class:`~astra.fields.Flag`.
         """
         cached = cls.__dict__.get("_astra_flags")
         if cached is None:

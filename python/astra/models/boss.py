@@ -12,7 +12,7 @@ and specFull files ``run2d``, ``fieldid``, ``mjd``, ``catalogid``; the other key
 header has one, else by ``catalogid``, else by the SDSS-IV ``THING_ID``.
 """
 
-from astra.database.fields import BigIntegerField, FloatField
+from astra.fields import BigIntegerField, FloatField
 from astra.models.spectrum import SpectrumMixin, _integer
 
 __all__ = ["BossVisitSpectrum"]

@@ -22,7 +22,7 @@ the same ``sdss_id``.
 """
 
 from astra.database.connection import write_transaction
-from astra.database.fields import BigIntegerField, FloatField, TextField
+from astra.fields import BigIntegerField, FloatField, TextField
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks, insert_tuples, select_in
 from astra.database.migrations import ensure_table

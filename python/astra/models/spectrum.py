@@ -33,7 +33,7 @@ import peewee
 
 from astra import datamodels
 from astra.database.connection import write_transaction
-from astra.database.fields import BigIntegerField, BooleanField, DateTimeField, FloatField, TextField
+from astra.fields import BigIntegerField, BooleanField, DateTimeField, FloatField, TextField
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks
 from astra.models.source import Source

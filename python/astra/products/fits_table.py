@@ -10,7 +10,7 @@ so the cost per row does not depend on the number of rows and the memory is that
 * integers and bit fields are 64-bit (``K``), missing values the ``TNULLn`` value
   (:data:`INT_NULL`);
 * booleans are ``L`` (missing: false); times are ISO text; text is ASCII (``nA``, missing: empty);
-* array fields (:class:`~astra.database.fields.ArrayField`) are variable-length arrays (``PD()``).
+* array fields (:class:`~astra.fields.ArrayField`) are variable-length arrays (``PD()``).
 
 Each ``TTYPEn`` carries the field's help text as its comment, each category a blank-keyword card
 just before the ``TTYPEn`` of its group's first column, and each named flag a ``FLAG<bit>``
@@ -29,7 +29,7 @@ import numpy as np
 import peewee
 from astropy.io import fits
 
-from astra.database.fields import BitField
+from astra.fields import BitField
 from astra.targets import atomic_path
 
 __all__ = [

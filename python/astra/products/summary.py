@@ -10,7 +10,7 @@ database cursor (no model instances), builds one numpy array per column and writ
   (flags of a second bit-field column are described in ``COMMENT`` cards).
 
 Missing values: NaN for floats, ``TNULLn`` (the smallest integer) for integers, empty text for
-text. Array columns (:class:`~astra.database.fields.ArrayField`) become variable-length arrays.
+text. Array columns (:class:`~astra.fields.ArrayField`) become variable-length arrays.
 The file is written atomically and is not overwritten unless asked.
 """
 
