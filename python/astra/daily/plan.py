@@ -31,8 +31,8 @@ import re
 
 import yaml
 
-from astra.suggest import did_you_mean
 from astra.datamodels.paths import get_template
+from astra.suggest import did_you_mean
 
 __all__ = ["DailyFileError", "Step", "DailyPlan", "load_plan", "KINDS"]
 

@@ -22,11 +22,11 @@ from astra.database.connection import (
     resolve_url,
     write_transaction,
 )
+from astra import fields as _fields
 from astra.database.migrations import MigrationError, create_tables, ensure_table, forget_tables
 from astra.database.models import DATA_MODEL_KEYS, RESULT_MODELS, BaseResult, ModelDefinitionError, ResultSchema
 from astra.database.target import DatabaseOutputMixin, DatabaseTarget, completed_task_ids
 from astra.database.writer import ResultWriter, upsert_rows
-from astra import fields as _fields
 
 __all__ = [
     "database",

@@ -7,10 +7,10 @@ oddly laid out) is read with the data model's full loader instead, which also gi
 precise reason when the file is broken. It never raises for a bad file: the row says why.
 """
 
-from astra.tools.spectrum.errors import SpectrumReadError
-from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim, table_cell
 import astra.datamodels
 from astra.datamodels.layout import Structure
+from astra.tools.spectrum.errors import SpectrumReadError
+from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim, table_cell
 
 __all__ = ["file_row", "typed_keys", "data_model", "BadKeyError"]
 

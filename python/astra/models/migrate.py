@@ -30,12 +30,12 @@ import os
 import time
 
 from astra.database.connection import get_database, is_postgresql, write_transaction
+from astra.datamodels.find import FileScan, filter_values, read_keys_table
+from astra.datamodels.paths import get_template, sas_root
 from astra.models.bulk import allocate_pks, insert_tuples, lock_tables, select_in, update_tuples
 from astra.models.fileinfo import BadKeyError, file_row, typed_keys
 from astra.models.source import Source, resolve_sources
 from astra.models.spectrum import Spectrum, model_for_data_model, spectrum_model, utcnow
-from astra.datamodels.find import FileScan, filter_values, read_keys_table
-from astra.datamodels.paths import get_template, sas_root
 
 __all__ = ["MigrationSummary", "migrate_files", "GONE_REASON"]
 

@@ -22,10 +22,10 @@ the same ``sdss_id``.
 """
 
 from astra.database.connection import write_transaction
+from astra.database.migrations import ensure_table
 from astra.fields import BigIntegerField, FloatField, TextField
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks, insert_tuples, select_in
-from astra.database.migrations import ensure_table
 
 __all__ = ["Source", "SOURCE_IDENTIFIERS", "resolve_sources"]
 

@@ -33,11 +33,11 @@ import peewee
 
 from astra import datamodels
 from astra.database.connection import write_transaction
+from astra.database.migrations import ensure_table
 from astra.fields import BigIntegerField, BooleanField, DateTimeField, FloatField, TextField
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks
 from astra.models.source import Source
-from astra.database.migrations import ensure_table
 
 __all__ = ["Spectrum", "SpectrumMixin", "SPECTRUM_MODELS", "spectrum_model", "model_for_data_model", "import_catalogue", "utcnow"]
 

@@ -23,9 +23,9 @@ import time
 import luigi
 
 import astra.config
-from astra.runs import ENV_RUN_ID, runs_directory
 from astra.database.connection import get_database
 from astra.datamodels.paths import get_template
+from astra.runs import ENV_RUN_ID, runs_directory
 
 __all__ = ["registered_tasks", "is_method", "dotted_name", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
            "retry_failures"]

@@ -15,10 +15,10 @@ import numpy as np
 import peewee
 from flask import Blueprint, abort, after_this_request, render_template, request, send_file
 
-from astra.database.models import DATA_MODEL_KEYS
 from astra.database import BaseResult
 from astra.database.connection import is_postgresql
 from astra.database.migrations import ensure_table, import_model_modules, registered_models
+from astra.database.models import DATA_MODEL_KEYS
 
 __all__ = ["blueprint", "ROWS_PER_PAGE", "MAX_PLOT_ROWS", "result_models", "numeric_columns"]
 

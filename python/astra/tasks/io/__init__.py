@@ -1,6 +1,7 @@
 """Tasks for SDSS data-model files (SDSS-IV and SDSS-V), local files, and SAS downloads.
 
-* :mod:`astra.datamodels.paths` -- path resolution from sdss-access templates, once per release;
+* :mod:`astra.datamodels.paths` -- path resolution from sdss-access templates, once per release
+  (``astra.tasks.io.paths`` is the same module under its old name);
 * :mod:`astra.tasks.io.base` -- :class:`SDSSDataModelTask`;
 * :mod:`astra.tasks.io.sdss4` / :mod:`astra.tasks.io.sdss5` -- one class per file species;
 * :mod:`astra.tasks.io.local` -- :class:`LocalTargetTask`;
@@ -12,7 +13,6 @@ from astra.datamodels.registry import provide
 from astra.tasks.io.base import IntKeyParameter, KeyParameter, ReleaseParameter, SDSSDataModelTask
 from astra.tasks.io.download import DownloadError
 from astra.tasks.io.local import LocalTargetTask
-from astra.datamodels.paths import MissingKeyError, full_path, releases_for, template_keys
 from astra.tasks.io.sdss4 import ApStarFile, ApVisitFile, AspcapStarFile, SpecFile
 from astra.tasks.io.sdss5 import MwmStarFile, MwmVisitFile, SpecFullFile, SpecLiteFile
 
