@@ -7,13 +7,12 @@ does that and prints each spectrum's output and whether it exists.
 
 import luigi
 
-from astra.database.connection import redact_url, resolve_url
-from astra.database.target import DatabaseOutputMixin, DatabaseTarget
-
 __all__ = ["results_location", "describe_target", "member_outputs"]
 
 
 def _database_model(task_class):
+    from astra.database.target import DatabaseOutputMixin
+
     return getattr(task_class, "result_model", None) if issubclass(task_class, DatabaseOutputMixin) else None
 
 
@@ -27,6 +26,8 @@ def results_location(task_class):
     """
     model = _database_model(task_class)
     if model is not None:
+        from astra.database.connection import redact_url, resolve_url
+
         return f"table {model._meta.table_name} in {redact_url(resolve_url())}"
     root = getattr(task_class, "_output_root", None)
     return root().rstrip("/") if callable(root) else None
@@ -37,6 +38,8 @@ def describe_target(target):
 
     :param target: a Luigi target.
     """
+    from astra.database.target import DatabaseTarget
+
     if isinstance(target, DatabaseTarget):
         return f"{target.model._meta.table_name} row {target.task_id}"
     return getattr(target, "path", None) or repr(target)

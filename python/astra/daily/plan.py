@@ -31,7 +31,6 @@ import re
 
 import yaml
 
-from astra.datamodels.paths import get_template
 from astra.suggest import did_you_mean
 
 __all__ = ["DailyFileError", "Step", "DailyPlan", "load_plan", "KINDS"]
@@ -167,6 +166,7 @@ def _count(path, where, value):
 
 def _migration(path, index, entry, defaults):
     from astra.models.spectrum import model_for_data_model
+    from astra.datamodels.paths import get_template
 
     where = f"migrate[{index}]"
     entry = _mapping(path, where, entry)
