@@ -116,7 +116,7 @@ class WhereRun(PipelineOutputMixin):
     """Which Slurm job and process analysed a spectrum (for the ``astra srun`` tests)."""
 
     #> Process
-    process = TextField(null=True, help_text="SLURM_JOB_ID/SLURM_PROCID of the process")
+    process = TextField(null=True, help_text="Slurm job (or array_index)/SLURM_PROCID")
 
 
 @task
@@ -130,7 +130,10 @@ def where_run(spectra: Iterable[ApogeeCoaddedSpectrumInApStar], log_dir: str = "
 
     from cluster_tasks import log_event
 
-    process = f"{os.environ.get('SLURM_JOB_ID', '-')}/{os.environ.get('SLURM_PROCID', '-')}"
+    job = os.environ.get("SLURM_JOB_ID", "-")
+    if os.environ.get("SLURM_ARRAY_JOB_ID"):  # an element of a job array: <array job id>_<index>
+        job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '-')}"
+    process = f"{job}/{os.environ.get('SLURM_PROCID', '-')}"
     for spectrum in spectra:
         spectrum.flux  # reads the file: a broken one raises here
         if log_dir:

@@ -112,7 +112,7 @@ def test_build_runs_only_its_share_and_shares_cover_everything_once(tmp_path, mo
 def test_srun_renders_astra_subcommand_jobs_with_shares(tmp_path, capsys):
     from astra.cli import main
 
-    argv = ["srun", "--dry-run", "--jobs", "2", "--jobs-dir", str(tmp_path), "astra", "run",
+    argv = ["srun", "--dry-run", "--jobs", "2", "--job-steps", "--jobs-dir", str(tmp_path), "astra", "run",
             "astra.contrib.rocket.EstimateSNR", "--release", "dr13", "--max-batch-size", "5"]
     assert main(argv) == 0
     scripts = capsys.readouterr().out
@@ -245,7 +245,7 @@ def test_srun_jobs_share_the_batches_of_astra_run(tmp_path, slurm_jobs_dir):
     sas = tmp_path / "sas"
     write_sample_tree(str(sas), 40, release="dr13", species="apStar", seed=1)
     astra_exe = os.path.join(os.path.dirname(sys.executable), "astra")
-    argv = [astra_exe, "srun", "--jobs", "2", "--local-scheduler", "--mem", "500M",
+    argv = [astra_exe, "srun", "--jobs", "2", "--job-steps", "--local-scheduler", "--mem", "500M",
             "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir,
             "astra", "run", "astra.contrib.rocket.EstimateSNR", "--release", "dr13",
             "--species", "apStar", "--sas-base-dir", str(sas), "--max-batch-size", "5"]

@@ -94,7 +94,7 @@ def test_create_named_products_refuse_then_overwrite(catalogue, tmp_path, capsys
     assert main(["create", "astraAllStarRocketSNR", "-o", str(out), "--overwrite", "--obj", "nobody"]) == 0
     assert "wrote 0 rows" in capsys.readouterr().out
     with fits.open(out) as hdul:
-        assert hdul[0].header["NROWS"] == 0 and "obj" in hdul[1].columns.names
+        assert hdul[0].header["NROWS"] == 0 and "obj" in hdul["APOGEE"].columns.names
     assert main(["create", "astraAllVisit", "astra.contrib.rocket.snr", "-o", str(tmp_path / "v.fits")]) == 0
     captured = capsys.readouterr()
     assert "wrote 0 rows" in captured.out  # Rocket ran on no visit spectrum
@@ -120,7 +120,8 @@ def test_create_catalogue_product_default_path_in_a_subprocess(catalogue):
     path = f"{astra.config.get('output_dir')}/products/dr17/mwmAllStar-{major}.{minor}.fits"
     assert f"wrote 3 rows to {path}" in result.stdout
     with fits.open(path) as hdul:
-        assert hdul[0].header["RELEASE"] == "dr17" and len(hdul[1].data) == 3
+        assert hdul[0].header["RELEASE"] == "dr17" and sum(len(h.data) for h in hdul[1:]) == 3
+        assert [h.name for h in hdul[1:]] == ["BOSS/APO", "BOSS/LCO", "APOGEE/APO", "APOGEE/LCO"]
     again = subprocess.run([sys.executable, "-m", "astra.cli", "create", "mwmAllStar", "--release", "dr17"],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "exists; use --overwrite" in again.stderr

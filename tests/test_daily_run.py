@@ -76,8 +76,9 @@ def files(root):
 
 
 def rows(path):
+    """The spectrum_pk of every row of a product, whatever its HDU (named products have one per instrument)."""
     with fits.open(path) as hdul:
-        return sorted(hdul[1].data["spectrum_pk"].tolist())
+        return sorted(pk for hdu in hdul[1:] for pk in hdu.data["spectrum_pk"].tolist())
 
 
 def by_name(summary):

@@ -63,3 +63,29 @@ def test_a_flag_bit_used_twice_is_refused():
             result_flags = astra.fields.BitField(default=0)
             flag_a = result_flags.flag(2**1, help_text="a")
             flag_b = result_flags.flag(2**1, help_text="b")
+
+
+def test_a_trailing_unit_in_the_help_text_is_the_unit(tmp_path, db_url):
+    from astropy.io import fits
+
+    from astra.products import create_summary
+
+    class Units(PipelineOutputMixin):
+        teff = astra.fields.FloatField(null=True, help_text="Effective temperature [K]")
+        logg = astra.fields.FloatField(null=True, help_text="Surface gravity [dex]")
+        v_rad = astra.fields.FloatField(null=True, help_text="Radial velocity [km/s]")
+        fe_h = astra.fields.FloatField(null=True, help_text="Metallicity [Fe/H]")  # a ratio, not a unit
+        note = astra.fields.TextField(null=True, help_text="A note [see the guide]")  # not a unit
+        plx = astra.fields.FloatField(null=True, unit="mas", help_text="Parallax [arcsec]")  # unit= wins
+
+    assert (Units.teff.unit, Units.logg.unit, Units.v_rad.unit) == ("K", "dex", "km/s")
+    assert (Units.fe_h.unit, Units.note.unit, Units.plx.unit) == (None, None, "mas")
+    from astra.database.migrations import ensure_table
+
+    ensure_table(Units)
+    Units.create(spectrum_pk=1, teff=5000.0, logg=4.0, v_rad=1.0, plx=2.0)
+    path, _ = create_summary(Units, str(tmp_path / "units.fits"))
+    with fits.open(path) as hdul:
+        columns = {c.name: c.unit for c in hdul[1].columns}
+    assert (columns["teff"], columns["logg"], columns["v_rad"], columns["plx"]) == ("K", "dex", "km/s", "mas")
+    assert columns["fe_h"] is None and columns["note"] is None

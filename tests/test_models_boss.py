@@ -17,7 +17,7 @@ def test_real_spec_file_ingests_with_keys_and_header_values(real_sas, db_url):
     assert (row.release, row.data_model, row.run2d, row.plateid, row.mjd, row.fiberid) == (
         "dr13", "spec", "v5_10_0", 3586, 55181, 500)
     assert row.fieldid is None and row.catalogid is None
-    assert row.ra == pytest.approx(8.001738) and row.exptime == pytest.approx(6302.0)
+    assert (row.ra, row.dec) == pytest.approx((6.7137386, 0.0124592), abs=1e-6) and row.exptime == pytest.approx(6302.0)
     assert row.thing_id == 96714281 and row.source.sdss4_thing_id == 96714281
     # The header has no S/N; it is the SPALL table's SN_MEDIAN_ALL, as astropy reads it.
     with fits.open(row.path) as hdul:

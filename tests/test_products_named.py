@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.table import Table
+from astropy.table import Table, vstack
 
 import astra
 from astra.contrib.rocket import RocketSNR, snr
@@ -60,11 +60,31 @@ def catalogue(tmp_path, db_url):
     return trees
 
 
-def _table(path):
+def _table(path, hdu="APOGEE"):
+    """The primary header, and the header and table of one HDU (by EXTNAME)."""
     with fits.open(path) as hdul:
         header = hdul[0].header
-        table_header = hdul[1].header
-    return header, table_header, Table.read(path, hdu=1)
+        table_header = hdul[hdu].header
+    return header, table_header, Table.read(path, hdu=hdu)
+
+
+def _every_hdu(path):
+    """The rows of every table HDU of a product, one table (with an ``hdu`` column: its EXTNAME)."""
+    with fits.open(path) as hdul:
+        names = [hdu.name for hdu in hdul[1:]]
+    tables = []
+    for name in names:
+        table = Table.read(path, hdu=name)
+        table["hdu"] = name
+        tables.append(table)
+    return vstack(tables, metadata_conflicts="silent")
+
+
+def _mwm_hdus(row):
+    """The EXTNAMEs of mwmAllStar/mwmAllVisit an mwm row is in: those it has spectra of."""
+    counts = {"BOSS/APO": row.n_boss_apo, "BOSS/LCO": row.n_boss_lco, "APOGEE/APO": row.n_apogee_apo,
+              "APOGEE/LCO": row.n_apogee_lco}
+    return {name for name, n in counts.items() if n}
 
 
 def test_astra_all_star_joins_the_catalogue_keys(catalogue, tmp_path):
@@ -103,6 +123,17 @@ def test_astra_all_star_joins_the_catalogue_keys(catalogue, tmp_path):
         assert cards[position - 1].keyword == "" and cards[position - 1].value == category
     assert table_header.comments[f"TTYPE{names.index('snr') + 1}"] == "Signal-to-noise ratio"
     assert any("flag_low_snr" in str(c) for c in table_header["COMMENT"])
+    # The SDSS datamodel's HDUs: summary, BOSS, APOGEE, with their cards; the BOSS HDU (no BOSS
+    # star-level results here) is written with its columns.
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "BOSS", "APOGEE"]
+        assert [h.header["INSTRMNT"] for h in hdul[1:]] == ["BOSS", "APOGEE"]
+        for h in hdul[1:]:
+            assert (h.header["PIPELINE"], h.header["V_ASTRA"]) == ("RocketSNR", MAJOR_MINOR) and h.header["CREATED"]
+        assert len(hdul["BOSS"].data) == 0 and "snr" in hdul["BOSS"].columns.names
+        assert header["PIPELINE"] == "RocketSNR" and "HDU 2: APOGEE spectra" in [str(c) for c in header["COMMENT"]]
+        units = {c.name: c.unit for c in hdul["APOGEE"].columns}
+        assert units["ra"] == units["dec"] == "deg"
 
 
 def test_astra_all_visit_and_an_empty_star_product(catalogue, tmp_path):
@@ -120,15 +151,26 @@ def test_astra_all_visit_and_an_empty_star_product(catalogue, tmp_path):
     assert count == 0 and len(table) == 0 and header["NROWS"] == 0 and header["RELEASE"] == ""
     assert {"source_pk", "obj", "teff", "task_pk"} <= set(table.colnames)
     assert table["teff"].unit == "K"
+    _, _, boss = _table(path, "BOSS")
+    assert len(boss) == 0 and boss["teff"].unit == "K"
 
 
 def test_mwm_all_star_and_visit_are_the_catalogue(catalogue, tmp_path):
     path, count = create_product("mwmAllStar", tmp_path / "star.fits")
-    header, _, table = _table(path)
-    assert count == len(table) == 6 and header["RELEASE"] == "dr17,dr19" and "MODEL" not in header
-    assert sorted(set(table["spectrum_table"])) == ["ApogeeCoaddedSpectrumInApStar", "MwmStarSpectrum"]
-    assert list(table["spectrum_pk"]) == sorted(table["spectrum_pk"])
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "BOSS/APO", "BOSS/LCO", "APOGEE/APO", "APOGEE/LCO"]
+        assert [(h.header["INSTRMNT"], h.header["OBSRVTRY"]) for h in hdul[1:]] == [
+            ("BOSS", "APO"), ("BOSS", "LCO"), ("APOGEE", "APO"), ("APOGEE", "LCO")]
+        assert all("PIPELINE" not in h.header for h in hdul)
+    header = fits.getheader(path)
+    table = _every_hdu(path)
     mwm = {row.spectrum_pk: row for row in MwmStarSpectrum.select()}
+    stars = {row.spectrum_pk: row for row in Star.select()}
+    expected = {(pk, hdu) for pk, row in mwm.items() for hdu in _mwm_hdus(row)}
+    expected |= {(pk, "APOGEE/LCO" if row.telescope.startswith("lco") else "APOGEE/APO") for pk, row in stars.items()}
+    assert {(r["spectrum_pk"], r["hdu"]) for r in table} == expected and count == len(table) == len(expected)
+    assert header["RELEASE"] == "dr17,dr19" and "MODEL" not in header and header["NROWS"] == count
+    assert sorted(set(table["spectrum_table"])) == ["ApogeeCoaddedSpectrumInApStar", "MwmStarSpectrum"]
     for record in table:
         if record["spectrum_table"] == "MwmStarSpectrum":
             row = mwm[record["spectrum_pk"]]
@@ -138,9 +180,11 @@ def test_mwm_all_star_and_visit_are_the_catalogue(catalogue, tmp_path):
             assert record["path"].endswith(".fits") and record["n_visits"] >= 1
     assert {"spectrum_ra", "spectrum_dec", "file_mtime", "flag_bad_file"} <= set(table.colnames)
     path, count = create_product("mwmAllVisit", tmp_path / "visit.fits", release="dr19")
-    header, _, table = _table(path)
-    assert count == 2 and header["RELEASE"] == "dr19"
-    assert set(table["spectrum_pk"]) == {row.spectrum_pk for row in MwmVisitSpectrum.select()}
+    header = fits.getheader(path)
+    table = _every_hdu(path)
+    expected = {(row.spectrum_pk, hdu) for row in MwmVisitSpectrum.select() for hdu in _mwm_hdus(row)}
+    assert count == len(expected) and header["RELEASE"] == "dr19"
+    assert {(r["spectrum_pk"], r["hdu"]) for r in table} == expected
 
 
 def test_filters_where_and_default_paths(catalogue):
@@ -157,12 +201,13 @@ def test_filters_where_and_default_paths(catalogue):
     _, count = create_product("astraAllStarRocketSNR", where=f"spectrum_pk = {one.spectrum_pk}", overwrite=True)
     assert count == 1
     _, count = create_product("mwmAllStar", filters={"spectrum_table": ["MwmStarSpectrum"]})
-    assert count == 2
+    assert count == sum(len(_mwm_hdus(row)) for row in MwmStarSpectrum.select())
     with pytest.raises(ValueError, match="no column 'colour' to filter on"):
         create_product("mwmAllVisit", filters={"colour": "red"}, overwrite=True)
-    with pytest.raises(ValueError, match="ApogeeVisitSpectrum: .*nosuchcolumn"):
+    with pytest.raises(ValueError, match="(ApogeeVisit|MwmVisit)Spectrum: .*nosuchcolumn"):
         create_product("mwmAllVisit", where="nosuchcolumn > 1", overwrite=True)
-    assert create_product("mwmAllVisit", overwrite=True)[1] == 5  # the connection is usable after an error
+    visits = Visit.select().count() + sum(len(_mwm_hdus(row)) for row in MwmVisitSpectrum.select())
+    assert create_product("mwmAllVisit", overwrite=True)[1] == visits  # the connection is usable after an error
 
 
 def test_versions(catalogue, tmp_path):
@@ -188,10 +233,11 @@ def test_refuses_an_existing_file_and_overwrites_atomically(catalogue, tmp_path)
     with pytest.raises(FileExistsError, match="exists; use --overwrite"):
         create_product("mwmAllStar", target)
     assert target.read_bytes() == before
+    first = fits.getheader(target)["NROWS"]
     synthetic.write_sample_tree(tmp_path / "sas", 2, release="dr17", species="apStar", seed=9)
     migrate_files("dr17", "apStar", sas_base_dir=str(tmp_path / "sas"))
     path, count = create_product("mwmAllStar", target, overwrite=True)
-    assert count == 8 and fits.getheader(path)["NROWS"] == 8
+    assert count == first + 2 and fits.getheader(path)["NROWS"] == count
     assert [p for p in os.listdir(tmp_path) if "astra-tmp" in p] == []
 
 
@@ -214,8 +260,8 @@ def test_real_sdss_files(real_sas, db_url, tmp_path):
     assert set(table["obj"]) == {row.obj for row in Star.select()}
     assert all(np.isfinite(table["snr"]))
     path, count = create_product("mwmAllVisit", tmp_path / "visit.fits", release="dr13")
-    _, _, table = _table(path)
-    assert count >= visits and set(table["data_model"]) >= {"apVisit"}
+    _, _, table = _table(path, "APOGEE/APO")  # SDSS-IV APOGEE: every file from Apache Point
+    assert count == visits == len(table) and set(table["data_model"]) == {"apVisit"}
 
 
 def test_product_is_current_until_a_row_changes(catalogue, tmp_path):
@@ -299,19 +345,22 @@ def test_astra_all_star_has_one_row_per_source_by_the_documented_rule(two_telesc
     assert not product_is_current("astraAllStarRocketSNR", tmp_path / "null.fits")
 
 
-def test_mwm_all_star_has_one_row_per_source_too(two_telescopes, tmp_path):
-    source, (first, second) = two_telescopes
-    high, low = (first, second) if first.snr > second.snr else (second, first)
+def test_mwm_all_star_picks_within_an_observatory_never_across(two_telescopes, tmp_path):
+    source, shared = two_telescopes
     path, count = create_product("mwmAllStar", tmp_path / "mwm.fits")
-    header, _, table = _table(path)
-    assert count == 2 and header["ROWS"] == "one per source" and header["NCANDID"] == 3
-    row = table[table["source_pk"] == source][0]
-    assert row["spectrum_pk"] == high.spectrum_pk and row["snr"] == pytest.approx(high.snr)
-    assert row["n_star_spectra"] == 2
+    header = fits.getheader(path)
+    table = _every_hdu(path)
+    assert count == 3 and header["ROWS"] == "one per source" and header["NCANDID"] == 3
+    # The source's two spectra are from two observatories: one row in each HDU, not one in all.
+    rows = table[table["source_pk"] == source]
+    assert sorted(rows["hdu"]) == ["APOGEE/APO", "APOGEE/LCO"] and list(rows["n_star_spectra"]) == [1, 1]
+    for row in rows:
+        spectrum = next(s for s in shared if s.spectrum_pk == row["spectrum_pk"])
+        assert row["hdu"] == ("APOGEE/LCO" if spectrum.telescope.startswith("lco") else "APOGEE/APO")
     assert product_is_current("mwmAllStar", path)
-    Star.get_by_id(low.spectrum_pk).save()  # a re-ingested spectrum the row was not chosen from
+    Star.get_by_id(shared[0].spectrum_pk).save()  # a re-ingested spectrum
     assert not product_is_current("mwmAllStar", path)
     with pytest.raises(ValueError, match="n_star_spectra is counted after the rows are chosen"):
         create_product("mwmAllStar", tmp_path / "x.fits", filters={"n_star_spectra": 2})
-    _, _, visits = _table(create_product("mwmAllVisit", tmp_path / "v.fits")[0])
+    visits = _every_hdu(create_product("mwmAllVisit", tmp_path / "v.fits")[0])
     assert "n_star_spectra" not in visits.colnames

@@ -83,6 +83,12 @@ def test_render_table_and_line():
     per_job = render_table(many, "h")
     assert len(per_job) == 2 + 10 + 1                     # one line per job when there are many shares
     assert render_line(many, 0).endswith("jobs: 8 PENDING, 2 RUNNING")   # many jobs: counted by state
+    elements = [share_progress.ShareCount(i, i, i, 1, done=i < 3, job_id=f"51_{i}",
+                                          state="COMPLETED" if i < 3 else "RUNNING" if i < 5 else "PENDING")
+                for i in range(40)]
+    per_array = render_table(elements, "h")               # a job array's elements: one line, states counted
+    assert len(per_array) == 2 + 1 + 1 and per_array[2].split()[:2] == ["51", "40"]
+    assert per_array[2].endswith("3 COMPLETED, 35 PENDING, 2 RUNNING") and "3/40" in per_array[2]
 
 
 def test_screen_without_a_terminal_prints_plain_throttled_lines(monkeypatch):

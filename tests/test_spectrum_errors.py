@@ -67,7 +67,8 @@ def test_wrong_shape(tmp_path, apstar):
     with fits.open(apstar) as hdul:
         hdul[1].data = hdul[1].data[:4000]
         hdul.writeto(tmp_path / "apStar-r6-2Mcut.fits")
-    _raises(tmp_path / "apStar-r6-2Mcut.fits", r"HDU 1 \(flux\) has shape \(4000,\), expected \(8575,\)")
+    _raises(tmp_path / "apStar-r6-2Mcut.fits", r"HDU 1 \(flux\) has shape \(4000,\) with NVISITS = 1; the apStar data model allows \(8575,\) "
+            r"\(dr13, dr14, dr15, dr16\) or \(2, 8575\) \(dr17, dr19, dr20\)")
 
 
 def test_sigma_bitmask_shape_mismatch(tmp_path):
@@ -75,7 +76,7 @@ def test_sigma_bitmask_shape_mismatch(tmp_path):
     with fits.open(path) as hdul:
         hdul[3].data = hdul[3].data[:2]
         hdul.writeto(tmp_path / "apStar-r6-2Mrows.fits")
-    _raises(tmp_path / "apStar-r6-2Mrows.fits", r"HDU 3 \(bitmask\) has shape \(2, 8575\), expected \(5, 8575\)")
+    _raises(tmp_path / "apStar-r6-2Mrows.fits", r"HDU 3 \(bitmask\) has shape \(2, 8575\) with NVISITS = 3; the apStar data model allows \(5, 8575\)")
 
 
 def test_missing_wavelength_solution(tmp_path, apstar):

@@ -282,18 +282,18 @@ def test_catalogue_form_one_job(catalogue_env, tmp_path, slurm_jobs_dir, sqlite_
     assert result.returncode == 1, result.stdout + result.stderr + slurm_job_logs(slurm_jobs_dir)
     out = result.stdout
     assert "\x1b" not in out and "\r" not in out           # not a terminal: plain lines
-    assert f"where_run over {CATALOGUE}: 5 spectra in 1 shares; Slurm job " in out
+    assert f"where_run over {CATALOGUE}: 5 spectra in 1 shares; Slurm job array " in out
     assert "where_run: 5 spectra in 1 shares; 4 spectra done (0 already complete), 1 failed" in out
     assert f"failed: where_run spectrum_pk={bad}: InputFileError: empty file" in out
     [(job_id, ranges)] = _ranges_of_scripts(slurm_jobs_dir)
     assert ranges == [(keys[0], keys[-1])]
-    assert f"job {job_id} ended FAILED; its log: " in out
+    assert f"job {job_id}_0 ended FAILED; its log: " in out
     results = _results()
     assert sorted(results) == keys                         # one row per spectrum, the failure flagged
     assert [pk for pk, row in results.items() if row.flag_runtime_exception] == [bad]
     processed = _processed(log_dir)
     assert sorted(processed) == sorted(set(keys) - {bad})
-    assert all(p == [f"{job_id}/0"] for p in processed.values())
+    assert all(p == [f"{job_id}_0/0"] for p in processed.values())
 
     # run again after the file is repaired: only the failed spectrum, and now everything is done
     synthetic_path = Star.get_by_id(bad).path
@@ -319,7 +319,7 @@ def test_catalogue_form_two_jobs_of_two_processes(catalogue_env, tmp_path, slurm
     list(task_methods.where_run(Star.select().where(Star.spectrum_pk.in_(done_before))))
     unprocessed = [k for k in keys if k not in done_before]
     result = astra("srun", "task_methods.where_run", CATALOGUE, "--log-dir", log_dir, "--sleep", "0.2",
-                   "--jobs", "2", "--procs", "2", "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir,
+                   "--jobs", "2", "--procs", "2", "--job-steps", "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir,
                    env=dict(env, ASTRA_DATABASE_URL=postgres_url))
     assert result.returncode == 0, result.stdout + result.stderr + slurm_job_logs(slurm_jobs_dir)
     assert "where_run: 8 spectra in 4 shares; 8 spectra done (0 already complete), 0 failed" in result.stdout
@@ -349,9 +349,10 @@ def test_catalogue_form_no_wait_and_nothing_to_do(catalogue_env, tmp_path, slurm
                    "--jobs-dir", slurm_jobs_dir, env=env)
     assert result.returncode == 0, result.stderr
     job_ids = result.stdout.split()
-    assert len(job_ids) == 1 and job_ids[0].isdigit()        # only the job id
-    states = slurm.wait_for_jobs(job_ids, timeout=180)
-    assert states == {job_ids[0]: "COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
+    assert len(job_ids) == 1 and job_ids[0].isdigit()        # only the job (array) id
+    elements = [f"{job_ids[0]}_0", f"{job_ids[0]}_1"]       # --procs 2: two shares, two elements
+    states = slurm.wait_for_jobs(elements, timeout=180)
+    assert states == {e: "COMPLETED" for e in elements}, slurm_job_logs(slurm_jobs_dir)
     assert sorted(_results()) == keys
     again = astra("srun", "task_methods.where_run", CATALOGUE, "--log-dir", log_dir,
                   env=dict(env, PATH=str(tmp_path)))       # no sbatch: nothing may be submitted
@@ -363,15 +364,16 @@ def test_catalogue_form_dry_run_and_the_astra_run_spelling(catalogue_env, tmp_pa
     env, _ = catalogue_env
     env = dict(env, ASTRA_DATABASE_URL=sqlite_url, PATH=str(tmp_path))   # no sbatch: nothing submitted
     keys = _catalogue(tmp_path, 5, sqlite_url, monkeypatch)
-    for argv in (["task_methods.where_run", CATALOGUE, "--jobs", "2", "--sleep", "1"],
-                 ["--jobs", "2", "astra", "run", "task_methods.where_run", CATALOGUE, "--sleep", "1"]):
+    for argv in (["task_methods.where_run", CATALOGUE, "--jobs", "2", "--sleep", "1", "--job-steps"],
+                 ["--jobs", "2", "--job-steps", "astra", "run", "task_methods.where_run", CATALOGUE, "--sleep", "1"]):
         result = astra("srun", *argv, "--dry-run", env=env)
         assert result.returncode == 0, result.stderr
         lines = [line for line in result.stdout.splitlines() if line.startswith("srun ")]
         assert len(lines) == 2 and all("--sleep 1" in line and line.endswith("--range-per-process") for line in lines)
         assert f"--spectrum-pk-range {keys[0]} {keys[2]} " in lines[0]
         assert f"--spectrum-pk-range {keys[3]} {keys[4]} " in lines[1]
-    result = astra("srun", "task_methods.where_run", CATALOGUE, "--procs", "4", "--dry-run", "--limit", "2", env=env)
+    result = astra("srun", "task_methods.where_run", CATALOGUE, "--procs", "4", "--dry-run", "--limit", "2",
+                   "--job-steps", env=env)
     assert result.returncode == 0, result.stderr
     assert "2 spectra for 4 processes: 2 processes get a share" in result.stderr
     assert "--ntasks-per-node=2" in result.stdout and "--limit" not in result.stdout
@@ -401,7 +403,7 @@ def test_catalogue_form_of_a_downstream_method_shares_only_what_its_upstream_cho
 
     list(hot_cool(Star.select()))
     hot = sorted(k for k, teff in catalogue.items() if teff > 5000)
-    result = astra("srun", "continuum_teff", "--jobs", "2", "--dry-run", env=env)   # the method's first table
+    result = astra("srun", "continuum_teff", "--jobs", "2", "--job-steps", "--dry-run", env=env)   # its first table
     assert result.returncode == 0, result.stderr
     ranges = [line.split("--spectrum-pk-range ")[1].split()[:2] for line in result.stdout.splitlines()
               if line.startswith("srun ")]
@@ -439,6 +441,7 @@ def test_interrupting_the_catalogue_form_stops_following_not_the_jobs(catalogue_
     assert proc.returncode == 130, err
     [record] = slurm.read_ledger(slurm_jobs_dir)
     assert f"stopped following; the jobs go on (astra squeue; scancel {record['job_id']})" in err
-    states = slurm.wait_for_jobs([record["job_id"]], timeout=180)
-    assert states == {record["job_id"]: "COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
+    element = f"{record['job_id']}_0"
+    states = slurm.wait_for_jobs([element], timeout=180)
+    assert states == {element: "COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
     assert sorted(_results()) == keys

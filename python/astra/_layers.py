@@ -11,9 +11,9 @@ __all__ = ["LAYERS", "layer_of"]
 
 #: ``(layer, description, entries)``, lowest layer first.
 LAYERS = (
-    ("foundation", "settings, names, processes, Luigi parameter and target types; the engine core",
+    ("foundation", "settings, names, processes, retries, Luigi parameter and target types; the engine core",
      ("astra._layers", "astra.version", "astra.suggest", "astra.config", "astra.processes", "astra.utils", "astra.forking",
-      "astra.luigi_defaults", "astra.parameters", "astra.targets", "astra.core")),
+      "astra.luigi_defaults", "astra.parameters", "astra.targets", "astra.retry", "astra.core")),
     ("datamodels", "pure data: keys per release, path templates, HDU layouts, grids; the registry",
      ("astra.datamodels",)),
     ("io", "spectrum readers, the lean FITS reader, synthetic writers",

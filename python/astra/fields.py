@@ -4,12 +4,15 @@ This is the one place they are defined and imported from (``astra.database.field
 same module under its old name). The names are those SDSS Astra's pipeline guide uses.
 
 Every field accepts ``help_text`` (at most :data:`MAX_HELP_TEXT` characters: it becomes the
-comment of the column in FITS summary products) and ``unit`` (written as ``TUNITn``)::
+comment of the column in FITS summary products) and ``unit`` (written as ``TUNITn``); a
+trailing ``[unit]`` in the help text is the unit when ``unit=`` is not given, as SDSS Astra
+writes its models::
 
     from astra.fields import FloatField, ArrayField, BitField
 
     snr = FloatField(null=True, help_text="Signal-to-noise ratio")
     teff = FloatField(null=True, unit="K", help_text="Effective temperature")
+    logg = FloatField(null=True, help_text="Surface gravity [dex]")     # unit "dex"
     snr_visits = ArrayField(null=True, help_text="Per-visit signal-to-noise ratios")
 
 Flags are bits of a :class:`BitField` (one integer column), declared with
@@ -23,13 +26,16 @@ re-exported for catalogue and results models that need them.
 """
 
 import datetime
+import functools
 import json
+import re
 
 import peewee
 from peewee import AutoField, CharField, ForeignKeyField, SmallIntegerField
 
 __all__ = [
     "MAX_HELP_TEXT",
+    "unit_from_help_text",
     "FloatField",
     "IntegerField",
     "BigIntegerField",
@@ -50,12 +56,67 @@ __all__ = [
 MAX_HELP_TEXT = 47
 
 
+#: A trailing ``[unit]`` of a help text (``"Effective temperature [K]"``).
+_TRAILING_UNIT = re.compile(r"\[([^\[\]]+)\]\s*$")
+#: An abundance ratio in brackets (``[Fe/H]``, ``[alpha/M]``): never a unit, even when astropy
+#: could read it as one (``[V/H]`` would be volt per henry).
+_ABUNDANCE = re.compile(r"^\s*(?:[A-Z][a-z]?|alpha|m|M)\s*/\s*(?:H|Fe|M|m|alpha)\s*$")
+
+
+@functools.lru_cache(maxsize=1024)
+def unit_from_help_text(help_text):
+    """The unit a help text ends with, as SDSS Astra writes its models (``"... [K]"``), or ``None``.
+
+    The text in the last brackets is a unit when astropy can read it as one (``K``, ``dex``,
+    ``km/s``, ``deg``, ``mas``, ``1e-17 erg/s/cm2/Angstrom``) and it is not an abundance ratio
+    (``[Fe/H]``, ``[alpha/M]``).
+
+    :param help_text: a field's help text (or ``None``).
+    :returns: the unit as written (``"km/s"``), or ``None``.
+    """
+    if not help_text:
+        return None
+    found = _TRAILING_UNIT.search(str(help_text))
+    if found is None:
+        return None
+    text = found.group(1).strip()
+    if not text or _ABUNDANCE.match(text):
+        return None
+    import warnings
+
+    import astropy.units as u
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            u.Unit(text, parse_strict="raise")
+        except (ValueError, TypeError):
+            return None
+    return text
+
+
 class _UnitMixin:
-    """Accepts ``unit=`` (physical unit of the values, e.g. ``"K"``)."""
+    """Accepts ``unit=`` (physical unit of the values, e.g. ``"K"``).
+
+    Without ``unit=``, a trailing ``[unit]`` of ``help_text`` is the unit
+    (:func:`unit_from_help_text`): ``FloatField(help_text="Effective temperature [K]")`` has
+    ``unit == "K"``, as SDSS Astra writes its models. ``unit=`` wins when both are given.
+    """
 
     def __init__(self, *args, unit=None, **kwargs):
-        self.unit = unit
+        self._unit = unit
         super().__init__(*args, **kwargs)
+
+    @property
+    def unit(self):
+        """The physical unit of the values: ``unit=``, else the help text's ``[unit]``, else ``None``."""
+        if self._unit is not None:
+            return self._unit
+        return unit_from_help_text(getattr(self, "help_text", None))
+
+    @unit.setter
+    def unit(self, value):
+        self._unit = value
 
 
 class FloatField(_UnitMixin, peewee.DoubleField):

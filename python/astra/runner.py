@@ -1,6 +1,5 @@
 """Running a task over the spectra on disk (or listed in a table): what ``astra run`` does."""
 
-import contextlib
 import importlib
 import os
 import pkgutil
@@ -11,8 +10,10 @@ from astra.tasks.batch import build
 from astra.tasks import members
 from astra.suggest import did_you_mean
 from astra.datamodels.find import find_files, read_keys_table
+from astra.datamodels.paths import sas_base_dir_set as _sas_base_dir
 
-__all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "read_keys_table", "tasks_for_keys", "run_over_files"]
+__all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "find_rows", "read_keys_table",
+           "tasks_for_keys", "run_over_files"]
 
 
 def load_task_class(dotted):
@@ -149,6 +150,7 @@ def run_over_files(
     max_batch_size=None,
     task_params=None,
     sas_base_dir=None,
+    share_batches=True,
 ):
     """Find the spectra, batch, run, and summarise.
 
@@ -162,13 +164,16 @@ def run_over_files(
     :param max_batch_size: most spectra per batch.
     :param task_params: other task parameters.
     :param sas_base_dir: the SAS root.
+    :param share_batches: under ``astra srun``'s share variables keep only this process's share of
+        the batches; false when the keys table already is this process's share (a job array element).
     :returns: ``(number of spectra, BuildSummary)``.
     """
     with _sas_base_dir(sas_base_dir):
         n, tasks = find_tasks(task_class, release, species, filters, keys_table, limit, task_params, sas_base_dir)
         if not tasks:
             return 0, None
-        summary = build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR")
+        summary = build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
+                       share_batches=share_batches)
     return n, summary
 
 
@@ -186,28 +191,22 @@ def find_tasks(task_class, release, species, filters=None, keys_table=None, limi
     :param sas_base_dir: the SAS root.
     :returns: ``(number of spectra, list of batch tasks)``.
     """
-    if keys_table:
-        rows = read_keys_table(keys_table)
-        if limit:
-            rows = rows[:limit]
-    else:
-        rows = [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
+    rows = find_rows(release, species, filters, keys_table, limit, sas_base_dir)
     return len(rows), tasks_for_keys(task_class, rows, species=species, release=release, task_params=task_params)
 
 
-@contextlib.contextmanager
-def _sas_base_dir(path):
-    """Set ``SAS_BASE_DIR`` to ``path`` (if given) for the block, then put back what it was.
+def find_rows(release, species, filters=None, keys_table=None, limit=None, sas_base_dir=None):
+    """The data-model keys of the spectra found on disk (sorted by path), or listed in a table.
 
-    Data-model tasks, here and in Luigi's forked workers, resolve their paths from it.
+    :param release: the data release.
+    :param species: the sdss-access species.
+    :param filters: key values that narrow the search.
+    :param keys_table: a CSV/FITS table of keys instead of a search.
+    :param limit: at most this many spectra.
+    :param sas_base_dir: the SAS root.
+    :returns: a list of dicts of key name to text value.
     """
-    previous = os.environ.get("SAS_BASE_DIR")
-    if path:
-        os.environ["SAS_BASE_DIR"] = os.path.abspath(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("SAS_BASE_DIR", None)
-        else:
-            os.environ["SAS_BASE_DIR"] = previous
+    if keys_table:
+        rows = read_keys_table(keys_table)
+        return rows[:limit] if limit else rows
+    return [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]

@@ -220,7 +220,7 @@ class ShareProgress:
 
 
 def render_table(counts, header):
-    """The lines shown on a terminal: one per share (or per job when there are many), a total.
+    """The lines shown on a terminal: one per share (or per job, or job array, when there are many), a total.
 
     :param counts: :class:`ShareCount` list.
     :param header: the first line.
@@ -235,12 +235,17 @@ def render_table(counts, header):
     else:
         lines.append(f"  {'job':>10}  {'shares':>6}  {'done':>15}  {'failed':>6}  state")
         by_job = {}
-        for c in counts:
-            by_job.setdefault(c.job_id, []).append(c)
+        for c in counts:  # the elements of a job array ("51_0", "51_1", ...) on one line
+            by_job.setdefault(c.job_id.partition("_")[0], []).append(c)
         for job_id, mine in by_job.items():
+            states = {}
+            for c in mine:
+                states[c.state] = states.get(c.state, 0) + 1
+            state = mine[0].state if len(mine) == 1 or "_" not in mine[0].job_id else \
+                ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
             lines.append(f"  {job_id:>10}  {len(mine):>6}  "
                          f"{_fraction(sum(c.done for c in mine), sum(c.total for c in mine)):>15}  "
-                         f"{sum(c.failed for c in mine):>6}  {mine[0].state}")
+                         f"{sum(c.failed for c in mine):>6}  {state}")
     done, total = sum(c.done for c in counts), sum(c.total for c in counts)
     lines.append(f"  {'total':>5}  {'':<21}  {_fraction(done, total):>15}  {sum(c.failed for c in counts):>6}")
     return lines

@@ -19,18 +19,24 @@ import os
 import re
 import shlex
 import string
-import subprocess
 import sys
 import time
 
 from astra import config
+from astra.cluster.slurm_commands import SlurmError
+from astra.cluster.slurm_commands import CommandFailed as _CommandFailed
+from astra.cluster.slurm_commands import parse_key_values as _parse_key_values
+from astra.cluster.slurm_commands import run as _run
+from astra.cluster.slurm_commands import run_with_retry as _run_with_retry
+from astra.cluster.slurm_arrays import array_directive, element_states
+from astra.retry import RetryPolicy
 from astra.targets import atomic_open
 from astra.version import __version__
 
 __all__ = [
     "SlurmError", "render_job_script", "luigi_command", "astra_command", "ASTRA_PROGRAM", "submit", "job_status", "cancel",
     "slurm_available", "wait_for_jobs", "default_jobs_dir", "ACTIVE_STATES", "read_ledger", "template_path",
-    "TRANSIENT_PATTERNS", "LEDGER_NAME",
+    "TRANSIENT_PATTERNS", "LEDGER_NAME", "combined_state",
 ]
 
 #: Name of the ledger file in a jobs directory (one JSON object per line).
@@ -53,13 +59,8 @@ ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "S
                            "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING",
                            "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"})
 
-_NOT_FOUND = "Invalid job id specified"
 _JOB_NAME_RE = re.compile(r"[^A-Za-z0-9_.+-]")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class SlurmError(RuntimeError):
-    """A Slurm command failed (after retries, when the failure looked transient)."""
 
 
 def template_path():
@@ -155,7 +156,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
                       account=None, workers_per_node=1, tasks_per_node=1, scheduler_host=None,
                       scheduler_port=None, output_dir=None, job_name=None, environment=None,
                       share=None, workdir=None, extra_sbatch=(), template=None,
-                      luigi_executable=None, astra_executable=None):
+                      luigi_executable=None, astra_executable=None, array=None):
     """Render a Slurm batch script that runs Luigi workers.
 
     ``command_argv`` is the task's command line as given to ``luigi`` after ``--module``:
@@ -201,6 +202,11 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
         interpreter by default.
     :param astra_executable: the ``astra`` program for ``["astra", ...]`` commands; the
         one beside the running interpreter by default.
+    :param array: ``(count, max_running)``: a job array of ``count`` elements, at most
+        ``max_running`` of them at once (``None``: no limit), written ``#SBATCH
+        --array=0-<count-1>%<max_running>``; each element exports ``ASTRA_SHARE_INDEX`` (its
+        ``$SLURM_ARRAY_TASK_ID``) and ``ASTRA_SHARE_COUNT`` (``count``), and logs to
+        ``<job_name>-<array job id>_<index>.out`` (see :mod:`astra.cluster.slurm_arrays`).
     :returns: the script text.
     :raises ValueError: on invalid values (no module or task, ``nodes < 1``, ...).
     """
@@ -232,6 +238,12 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
             directives.append("#SBATCH --{}={}".format(option, _directive_value(option, value)))
     for option in extra_sbatch:
         directives.append("#SBATCH {}".format(_directive_value("extra", option)))
+    log_name = "%x-%j.out"
+    if array is not None:
+        if share is not None:
+            raise ValueError("a job array gives each element its share; share must be None")
+        directives.insert(0, "#SBATCH " + array_directive(*array))
+        log_name = "%x-%A_%a.out"
 
     exports = []
     for name, value in sorted((environment or {}).items()):
@@ -244,6 +256,9 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
             raise ValueError("share offset {} is outside 0..{}".format(offset, count - 1))
         exports.append("export ASTRA_SHARE_COUNT={}".format(count))
         exports.append("export ASTRA_SHARE_OFFSET={}".format(offset))
+    if array is not None:  # the element's share is its array index (astra.cluster.spectrum_shares)
+        exports.append('export ASTRA_SHARE_INDEX="$SLURM_ARRAY_TASK_ID"')
+        exports.append("export ASTRA_SHARE_COUNT={}".format(int(array[0])))
 
     if template is None:
         with open(template_path(), "r", encoding="utf-8") as fp:
@@ -254,47 +269,12 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
         nodes=nodes,
         tasks_per_node=tasks_per_node,
         workers_per_node=workers_per_node,
-        output_path=_directive_value("output", os.path.join(output_dir, "%x-%j.out")),
+        output_path=_directive_value("output", os.path.join(output_dir, log_name)),
         workdir=_directive_value("chdir", workdir),
         sbatch_directives="\n".join(directives),
         environment="\n".join(exports),
         command=" ".join(shlex.quote(arg) for arg in argv),
     )
-
-
-#: Our own timeout of a Slurm command (a read-only query may retry it; sbatch must not, as the
-#: job may have been queued before the command was cut off).
-LOCAL_TIMEOUT = "Socket timed out: {} did not answer within {}s (stopped by astra)"
-
-
-def _run(argv, env=None, timeout=60.0):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
-    except FileNotFoundError as exc:
-        raise SlurmError("{} not found on PATH; is Slurm installed?".format(argv[0])) from exc
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(argv, 124, "", LOCAL_TIMEOUT.format(argv[0], timeout))
-
-
-def _run_with_retry(argv, env=None, attempts=5, backoff=0.5, timeout=60.0, not_found_ok=False):
-    """Run a Slurm client command, retrying transient failures with exponential backoff.
-
-    :returns: the completed process (with ``returncode == 0``, or a "not found" answer
-        when ``not_found_ok``).
-    :raises SlurmError: when it still fails after ``attempts`` tries.
-    """
-    delay, result = backoff, None
-    for attempt in range(max(1, int(attempts))):
-        result = _run(argv, env=env, timeout=timeout)
-        if result.returncode == 0:
-            return result
-        if not_found_ok and _NOT_FOUND in (result.stderr or "") + (result.stdout or ""):
-            return result
-        if attempt + 1 < attempts:
-            time.sleep(delay)
-            delay *= 2
-    raise SlurmError("{} failed (exit {}) after {} attempt(s): {}".format(
-        " ".join(argv[:3]), result.returncode, attempts, (result.stderr or result.stdout).strip()))
 
 
 def _append_ledger(jobs_dir, record):
@@ -329,7 +309,7 @@ def read_ledger(jobs_dir=None):
     return records
 
 
-def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, backoff=1.0):
+def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, backoff=1.0, ledger=None):
     """Write a job script into ``jobs_dir`` and submit it with ``sbatch --parsable``.
 
     The file name is ``<job name>-<hash of the script>.sh`` (the same script is the same
@@ -343,6 +323,7 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
     :param attempts: tries when ``sbatch`` fails transiently (it is not retried after
         it printed a job id).
     :param backoff: first wait between tries, doubled each time.
+    :param ledger: further fields of the job's ledger record (e.g. a job array's shares).
     :returns: the job id (a string such as ``"42"``).
     :raises SlurmError: if ``sbatch`` fails or prints no job id.
     """
@@ -360,17 +341,21 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
         os.makedirs(os.path.dirname(output.group(1)) or ".", exist_ok=True)
 
     argv = ["sbatch", "--parsable"] + [str(arg) for arg in sbatch_args] + [script_path]
-    delay, result = backoff, None
-    for attempt in range(max(1, int(attempts))):
+
+    def attempt():  # only a transient failure is tried again, and never one that may have queued the job
         result = _run(argv, env=env)
         if result.returncode == 0 or not any(p in result.stderr for p in TRANSIENT_PATTERNS):
-            break
+            return result
         if "(stopped by astra)" in result.stderr:
             raise SlurmError("sbatch {} did not answer in time; the job may have been queued: check "
                              "'astra squeue' / squeue before submitting again".format(script_path))
-        if attempt + 1 < attempts:
-            time.sleep(delay)
-            delay *= 2
+        raise _CommandFailed(result)
+
+    try:
+        result = RetryPolicy(tries=max(1, int(attempts)), backoff=backoff,
+                             exceptions=(_CommandFailed,)).call_counted(attempt)[0]
+    except _CommandFailed as failed:
+        result = failed.result
     if result.returncode != 0:
         raise SlurmError("sbatch {} failed (exit {}): {}".format(
             script_path, result.returncode, result.stderr.strip()))
@@ -382,14 +367,9 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
     _append_ledger(jobs_dir, {
         "job_id": job_id, "job_name": job_name, "script": script_path,
         "submitted": round(time.time(), 3), "user": getpass.getuser(),
-        "command": command.group(0) if command else None,
+        "command": command.group(0) if command else None, **(ledger or {}),
     })
     return job_id
-
-
-def _parse_key_values(text):
-    """Parse ``scontrol show job -o`` / jobcomp lines into dicts of their ``Key=Value``."""
-    return dict(re.findall(r"(\w+)=(\S*)", text))
 
 
 def _jobcomp_states(job_ids, env=None):
@@ -421,7 +401,11 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     ``Socket timed out``, ``slurm_load_jobs error``, ...) are retried with exponential
     backoff; an "Invalid job id" answer means the controller no longer knows the job.
 
-    :param job_ids: job ids (strings or ints).
+    :param job_ids: job ids (strings or ints); an element of a job array is
+        ``<array job id>_<index>`` (:func:`astra.cluster.slurm_arrays.element_states`); the
+        id of a whole array gets the state of an element still active if any, else of one
+        that did not complete if any, else ``COMPLETED`` (an element cancelled while pending
+        leaves no trace: ask for the elements to see it).
     :param env: environment for the Slurm commands (e.g. another ``PATH``).
     :param attempts: tries per command before giving up.
     :param backoff: first wait between tries in seconds, doubled each time.
@@ -433,6 +417,11 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     job_ids = [str(job_id) for job_id in job_ids]
     if not job_ids:
         return {}
+    elements = [job_id for job_id in job_ids if "_" in job_id]
+    if elements:  # elements of job arrays, "<array job id>_<index>": asked per array
+        states = element_states(elements, env=env, attempts=attempts, backoff=backoff)
+        others = job_status([j for j in job_ids if "_" not in j], env=env, attempts=attempts, backoff=backoff)
+        return {job_id: states.get(job_id) or others.get(job_id, "UNKNOWN") for job_id in job_ids}
     wanted, states = set(job_ids), {}
     for start in range(0, len(job_ids), 200):
         chunk = job_ids[start:start + 200]
@@ -441,8 +430,11 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
         if result.returncode == 0:
             for line in result.stdout.splitlines():
                 job_id, _, state = line.strip().partition("|")
+                array_id = job_id.partition("_")[0]  # "42_3" or "42_[4-7%2]": an element of job array 42
                 if job_id in wanted and state:
                     states[job_id] = state.strip()
+                elif array_id != job_id and array_id in wanted and state:
+                    states[array_id] = combined_state(states.get(array_id), state.strip())
     if len(states) < len(wanted):
         # One call for every job the controller still holds (no "Invalid job id" issue).
         result = _run_with_retry(["scontrol", "show", "job", "-o"], env=env,
@@ -464,6 +456,20 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
     if missing:
         states.update(_jobcomp_states(set(missing), env=env))
     return {job_id: states.get(job_id, "UNKNOWN") for job_id in job_ids}
+
+
+def combined_state(so_far, state):
+    """The state of a whole job array, from its elements' states one by one: an active one if any, else
+    one that did not complete if any, else ``COMPLETED``.
+
+    :param so_far: the state combined from the elements before (``None`` for the first).
+    :param state: the next element's state.
+    :returns: the combined state.
+    """
+    def rank(value):
+        first = value.split()[0]
+        return 2 if first in ACTIVE_STATES else 0 if first == "COMPLETED" else 1
+    return state if so_far is None or rank(state) > rank(so_far) else so_far
 
 
 def wait_for_jobs(job_ids, timeout=600.0, poll=1.0, env=None):

@@ -61,6 +61,9 @@ def add_arguments(parser):
     parser.add_argument("--release", help="with a task class: data release, e.g. dr13")
     parser.add_argument("--species", default="apStar", help="sdss-access species (default apStar)")
     parser.add_argument("--keys-table", help="CSV or FITS table of data-model keys instead of a search")
+    parser.add_argument("--keys-table-per-process", action="store_true",
+                        help="--keys-table is a directory of tables <index>.csv: this process reads the one at "
+                             "position $ASTRA_SHARE_INDEX, else $SLURM_PROCID (as astra srun's job arrays write)")
     parser.add_argument("--limit", type=positive_int, help="at most this many spectra (at least 1)")
     parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
     parser.add_argument("--max-batch-size", type=positive_int, help="most spectra per batch (default: setting)")
@@ -157,13 +160,15 @@ def run(args):
         return _run_function(args, extra)  # needs nothing of the class-style runner
     from astra.runner import run_over_files
     task_class, filters, task_params = check(args)
+    keys_table = _keys_table(args)
     try:
         n, summary = run_over_files(
             task_class,
             args.release,
             args.species,
             filters=filters,
-            keys_table=args.keys_table,
+            keys_table=keys_table,
+            share_batches=not args.keys_table_per_process,
             limit=args.limit,
             workers=args.workers,
             max_batch_size=args.max_batch_size,
@@ -174,7 +179,7 @@ def run(args):
         raise UsageError(str(error)) from None
     if not n:
         root = args.sas_base_dir or os.environ.get("SAS_BASE_DIR")
-        where = args.keys_table or f"{args.species} files of {args.release} under {root or 'SAS_BASE_DIR, which is not set'}"
+        where = keys_table or f"{args.species} files of {args.release} under {root or 'SAS_BASE_DIR, which is not set'}"
         if root and not args.keys_table and not os.path.isdir(root):
             where += ", which is not a directory" if os.path.exists(root) else ", which does not exist"
         print(f"no spectra found ({where})", file=sys.stderr)
@@ -182,6 +187,30 @@ def run(args):
     print(f"{task_class.get_task_family()}: {n} spectra; {summary}")
     print_results_location(task_class, args)
     return 0 if summary.success else 1
+
+
+def _keys_table(args):
+    """The keys table this process reads: ``--keys-table``, or with ``--keys-table-per-process`` the
+    ``<index>.csv`` of that directory at this process's position.
+
+    :raises astra.cli.UsageError: for ``--keys-table-per-process`` without a directory, or without
+        a table for this process.
+    """
+    from astra.cli import UsageError
+
+    if not getattr(args, "keys_table_per_process", False):
+        return args.keys_table
+    if not args.keys_table or not os.path.isdir(args.keys_table):
+        raise UsageError(f"--keys-table-per-process needs --keys-table to name a directory of <index>.csv "
+                         f"tables, not {args.keys_table!r}")
+    try:
+        index = _process_index()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    path = os.path.join(args.keys_table, f"{index}.csv")
+    if not os.path.exists(path):
+        raise UsageError(f"--keys-table-per-process: no table {path} for process {index}")
+    return path
 
 
 def _species(release, species):

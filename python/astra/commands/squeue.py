@@ -36,6 +36,37 @@ def format_table(rows, headers):
                      for row in table)
 
 
+def _array_states(records):
+    """``{job id: state}`` of the job arrays in the ledger, from their elements' states: the state
+    of the array (an element still active if any, else one that did not complete, else
+    ``COMPLETED``) and how many elements are in each state, e.g. ``RUNNING (8 elements: 2 RUNNING,
+    3 PENDING, 3 COMPLETED)``."""
+    from collections import Counter
+
+    from astra.cluster import slurm
+
+    arrays = {}
+    for record in records:
+        if record.get("array"):
+            indices = range(int(record["array"].get("count", 0)))
+        elif record.get("resubmits"):
+            indices = record.get("elements", ())
+        else:
+            continue
+        arrays[str(record["job_id"])] = ["{}_{}".format(record["job_id"], int(i)) for i in indices]
+    names = [name for elements in arrays.values() for name in elements]
+    element_states = slurm.job_status(names) if names else {}
+    out = {}
+    for job_id, elements in arrays.items():
+        counts = Counter(element_states[name].split()[0] for name in elements)
+        overall = None
+        for state in counts:
+            overall = slurm.combined_state(overall, state)
+        detail = ", ".join("{} {}".format(n, state) for state, n in counts.most_common())
+        out[job_id] = "{} ({} elements: {})".format(overall or "UNKNOWN", len(elements), detail)
+    return out
+
+
 def run(args):
     """Print the table of Astra's jobs.
 
@@ -51,6 +82,11 @@ def run(args):
         return 0
     try:
         states = slurm.job_status([record["job_id"] for record in records], attempts=3)
+    except slurm.SlurmError as exc:
+        print("astra squeue: {}".format(exc), file=sys.stderr)
+        return 1
+    try:
+        states.update(_array_states(records))
     except slurm.SlurmError as exc:
         print("astra squeue: {}".format(exc), file=sys.stderr)
         return 1

@@ -7,11 +7,15 @@ Usage::
     astra srun [srun options] astra <subcommand> [arguments...] [srun options] [-- arguments...]
 
 The first form runs a ``@task`` method over the catalogue spectra that need it: the spectra
-are found once, at submission, and split into disjoint ``spectrum_pk`` ranges, one per
-process (``--jobs × --nodes × --procs``; :mod:`astra.cluster.spectrum_jobs`); the command then
-follows the jobs, showing the results written per share, and prints the summary
+are found once, at submission, and split into disjoint ``spectrum_pk`` ranges (``--elements``,
+default ``--jobs × --nodes × --procs``), submitted as one Slurm job array with one element per
+range, at most ``--max-running`` at once (:mod:`astra.commands.srun_arrays`,
+:mod:`astra.cluster.array_jobs`); with ``--job-steps``, as ``--jobs`` jobs of ``--nodes ×
+--procs`` processes (:mod:`astra.cluster.spectrum_jobs`). The command then follows the jobs,
+showing the results written per share, and prints the summary
 (:mod:`astra.cluster.share_progress`) unless ``--no-wait``. It is chosen when ``<SpectrumModel>``
-names a catalogue table or ``<task>`` is a ``@task`` method.
+names a catalogue table or ``<task>`` is a ``@task`` method. ``astra srun --resubmit-failed
+<job>`` submits again, alone, the elements of an array that did not complete.
 
 The second form runs ``luigi --module <module> <Task> ...`` on every node; the second runs an
 ``astra`` subcommand, e.g. ``astra srun --jobs 4 astra run astra.contrib.rocket.EstimateSNR
@@ -68,6 +72,18 @@ _OPTIONS = (
     (("--no-wait",), dict(action="store_true", default=False,
                           help="<task> <SpectrumModel> form: print the job ids and return instead of "
                                "following the jobs to their summary")),
+    (("--elements",), dict(type=int, default=None,
+                           help="job array elements, one per share (default --jobs x --nodes x --procs); "
+                                "for a @task over the catalogue and 'astra run' of a task class")),
+    (("--max-running",), dict(type=int, default=None,
+                              help="most job array elements running at once (Slurm's --array=0-(n-1)%%K; "
+                                   "default no limit)")),
+    (("--job-steps",), dict(action="store_true", default=False,
+                            help="the earlier form instead of a job array: --jobs jobs, each running "
+                                 "--nodes x --procs processes with srun")),
+    (("--resubmit-failed",), dict(default=None, metavar="JOB",
+                                  help="submit again, alone, the elements of job array JOB that did not "
+                                       "complete (each runs its own share again)")),
     (("--poll-interval",), dict(type=float, default=1.0,
                                 help="<task> <SpectrumModel> form: seconds between looks at the database "
                                      "and Slurm while following (default 1)")),
@@ -86,10 +102,12 @@ def add_arguments(parser):
                     "       astra srun [options] astra <subcommand> [arguments...] [options] [-- arguments...]")
     parser.epilog = (
         "With a @task method and a catalogue model (e.g. astra srun median_snr ApogeeVisitSpectrum\n"
-        "--nodes 2 --procs 4), the spectra without a result are split at submission into disjoint\n"
-        "spectrum_pk ranges, one per process; the command follows the jobs (results per share, Slurm\n"
-        "states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
-        "spectrum has its result and every job completed. --where, --retry-failed, --limit, --workers,\n"
+        "--elements 8 --max-running 2), the spectra without a result are split at submission into\n"
+        "disjoint spectrum_pk ranges, one per element of one Slurm job array (--job-steps: one per\n"
+        "process of --jobs jobs of --nodes x --procs); the command follows them (results per share,\n"
+        "Slurm states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
+        "spectrum has its result and every element completed. astra srun --resubmit-failed <job>\n"
+        "submits again, alone, the elements that did not complete. --where, --retry-failed, --limit, --workers,\n"
         "--max-batch-size and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
@@ -101,7 +119,7 @@ def add_arguments(parser):
         "Prints the submitted job ids, one per line (--dry-run prints the scripts).")
     for flags, kwargs in _OPTIONS:
         parser.add_argument(*flags, **kwargs)
-    parser.add_argument("module", help="a @task method (registered name or module.function), or the Python "
+    parser.add_argument("module", nargs="?", help="a @task method (registered name or module.function), or the Python "
                                        "module that defines the task, e.g. astra.contrib.rocket (or 'astra' "
                                        "to run an astra subcommand)")
     parser.add_argument("task", nargs="?",
@@ -229,6 +247,18 @@ def run(args):
     split_task_args(args)
     if args.nodes < 1 or args.jobs < 1 or args.workers_per_node < 1 or args.procs < 1:
         raise UsageError("--nodes, --jobs, --procs and --workers-per-node must be at least 1")
+    if (args.elements is not None and args.elements < 1) or (args.max_running is not None and args.max_running < 1):
+        raise UsageError("--elements and --max-running must be at least 1")
+    if args.resubmit_failed:
+        if args.module:
+            raise UsageError("--resubmit-failed takes the job array's id only (the task is in its job script)")
+        from astra.commands.srun_arrays import resubmit_failed
+
+        return resubmit_failed(args)
+    if args.module is None:
+        raise UsageError("give the task to run (or --resubmit-failed <job>)")
+    if args.job_steps and (args.elements is not None or args.max_running is not None):
+        raise UsageError("--elements and --max-running are for job arrays; --job-steps submits --jobs jobs instead")
     if _astra_run_over_catalogue(args):
         # 'astra srun ... astra run <task> <Model>': the same split at submission (each process
         # finding its own share of a shrinking set of pending spectra could skip or repeat some),
@@ -244,6 +274,13 @@ def run(args):
     if args.module == ASTRA_PROGRAM and args.scheduler_host:
         raise UsageError("'astra {}' schedules its own batches; --scheduler-host applies to luigi "
                          "tasks only (set scheduler_host in Astra's configuration)".format(args.task))
+    if args.module == ASTRA_PROGRAM and args.task == "run" and not args.job_steps:
+        from astra.commands.srun_arrays import run_files_array
+
+        return run_files_array(args)
+    if args.elements is not None or args.max_running is not None:
+        raise UsageError("--elements and --max-running are for job arrays: a @task over the catalogue, or "
+                         "'astra run' of a task class")
     check_target(args)
     host, port = _central_scheduler(args)
     share_count = args.nodes * args.jobs
@@ -378,13 +415,11 @@ def _run_arguments(args):
 
 def _run_catalogue(args):
     """Find the spectra, split them, submit the jobs, follow them (unless ``--no-wait``)."""
-    import peewee
-
     from astra import runs
     from astra.cli import UsageError
     from astra.cluster import slurm
-    from astra.cluster.share_progress import ShareProgress, follow
     from astra.cluster.spectrum_jobs import plan_jobs
+    from astra.commands.srun_arrays import follow_shares
     from astra.tasks.function_runner import pending_keys
 
     if args.scheduler_host or args.shares:
@@ -410,6 +445,11 @@ def _run_catalogue(args):
          "procs": args.procs, "jobs": args.jobs, "spectra": len(keys)},
     )
     environment = {runs.ENV_PARENT: str(run_id)} if run_id is not None else None
+    if not args.job_steps:
+        from astra.commands.srun_arrays import run_catalogue_array
+
+        return run_catalogue_array(args, function, model, keys, run_args, command.where, command.retry_failed,
+                                   run_id, environment, jobs_dir, cpus=command.workers)
     try:
         shares, planned = plan_jobs(
             keys, args.module, model.__name__, run_args, jobs=args.jobs, nodes=args.nodes, procs=args.procs,
@@ -442,18 +482,7 @@ def _run_catalogue(args):
     runs.finish_submission(run_id, job_ids)
     if args.no_wait:
         return 0
-    progress = ShareProgress(function, model.__name__, [(share, job.job_id) for job in planned for share in job.shares],
-                             keys, where=command.where, submitted=submitted)
     header = (f"{name}: {len(keys)} spectra in {used} shares; Slurm job{'s' if len(job_ids) > 1 else ''} "
               + " ".join(job_ids))
-    try:
-        summary, states = follow(progress, job_ids, header, poll=args.poll_interval, jobs_dir=jobs_dir)
-    except KeyboardInterrupt:
-        print(f"astra srun: stopped following; the jobs go on (astra squeue; scancel {' '.join(job_ids)})",
-              file=sys.stderr)
-        return 130
-    except (slurm.SlurmError, peewee.DatabaseError) as exc:
-        print(f"astra srun: {exc}; stopped following, the jobs go on (astra squeue)", file=sys.stderr)
-        return 1
-    completed = all(state.split()[0] == "COMPLETED" for state in states.values())
-    return 0 if summary.success and completed else 1
+    return follow_shares(args, function, model.__name__, [(share, job.job_id) for job in planned for share in job.shares],
+                         keys, command.where, submitted, header, jobs_dir)

@@ -50,7 +50,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _MIGRATE = ("name", "release", "species", "sas_base_dir", "filters", "workers")
 _PIPELINE = ("task", "inputs", "params", "requires", "workers", "max_batch_size", "srun")
 #: What a pipeline's ``srun`` mapping may hold: ``astra srun``'s options.
-_SRUN = ("nodes", "procs", "jobs", "time", "mem", "gres", "partition", "account", "jobs_dir")
+_SRUN = ("nodes", "procs", "jobs", "elements", "max_running", "time", "mem", "gres", "partition", "account", "jobs_dir")
 _PRODUCT = ("product", "method", "requires", "release", "output", "where", "filters")
 
 
@@ -213,7 +213,7 @@ def _pipeline(path, name, entry, defaults):
     if srun is not None:
         srun = _mapping(path, f"{where}.srun", srun)
         _check_keys(path, f"{where}.srun", srun, _SRUN)
-        for option in ("nodes", "procs", "jobs"):
+        for option in ("nodes", "procs", "jobs", "elements", "max_running"):
             _count(path, f"{where}.srun.{option}", srun.get(option))
         srun = {str(k): str(v) for k, v in srun.items()}
     spec = {

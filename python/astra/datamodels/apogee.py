@@ -2,6 +2,7 @@
 
 from astra.datamodels.base import DataModel
 from astra.datamodels.grids import APSTAR_GRID
+from astra.datamodels.releases import apstar_shapes, describe_allowed
 
 __all__ = ["APSTAR", "APVISIT", "ASPCAPSTAR"]
 
@@ -40,7 +41,26 @@ def is_aspcapstar(s):
     return "aspcapflag" in s.columns(len(s) - 1) or "ASPCAPFLAG" in s.header(-1).values()
 
 
+def apstar_shape_problem(s):
+    """``None`` when HDUs 1-3 of an apStar file have a shape a release allows for its NVISITS, else why not."""
+    nvisits = s.header(0).get("NVISITS")
+    nvisits = nvisits if isinstance(nvisits, int) and not isinstance(nvisits, bool) else None
+    allowed = apstar_shapes(nvisits)
+    for index, what in ((1, "flux"), (2, "sigma"), (3, "bitmask")):
+        shape = s.shape(index)
+        if shape not in allowed:
+            return (f"HDU {index} ({what}) has shape {shape} with NVISITS = {nvisits}; the apStar data model "
+                    f"allows {describe_allowed(allowed)}")
+    return None
 
+
+def apvisit_shape_problem(s):
+    """``None`` when HDUs 1-4 of an apVisit file are ``(3, 4096)``, else why not."""
+    for index, what in ((1, "flux"), (2, "sigma"), (3, "bitmask"), (4, "wavelength")):
+        shape = s.shape(index)
+        if shape != (3, 4096):
+            return f"HDU {index} ({what}) has shape {shape}; the apVisit data model (every release) has (3, 4096)"
+    return None
 
 
 _GZ = r"\.fits(?:\.gz)?$"
@@ -55,6 +75,7 @@ APSTAR = DataModel(
         (SDSS5, ("apred", "telescope", "healpix", "obj")),
     ),
     layout_rule=is_apstar,
+    shape_rule=apstar_shape_problem,
     filename=r"^a[ps]Star-.+" + _GZ,
     format="APOGEE apStar (astra)",
     lean=True,
@@ -72,6 +93,7 @@ APVISIT = DataModel(
         (SDSS5, ("apred", "telescope", "field", "plate", "mjd", "fiber")),
     ),
     layout_rule=is_apvisit,
+    shape_rule=apvisit_shape_problem,
     filename=r"^a[ps]Visit-.+" + _GZ,
     format="APOGEE apVisit (astra)",
     lean=True,

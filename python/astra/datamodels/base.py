@@ -4,12 +4,29 @@ A data model is pure data (keys per release, path templates, HDU layout, grid); 
 writes or schedules its files registers itself by name in :mod:`astra.datamodels.registry`.
 """
 
+import collections
+import math
 import re
 
 from astra.datamodels import registry
 from astra.datamodels.paths import canonical_release, get_template
 
-__all__ = ["DataModel", "UnknownReleaseForModel"]
+__all__ = ["DataModel", "UnknownReleaseForModel", "Position"]
+
+#: Where a data model keeps its object's position: ``hdu`` is ``"header"`` (cards of the
+#: primary header) or the ``EXTNAME`` of a binary table (its first row), ``ra`` and ``dec`` the
+#: card or column names (degrees, J2000).
+Position = collections.namedtuple("Position", "hdu ra dec")
+
+
+def _degrees(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(str(value).strip())
+        except (TypeError, ValueError):
+            return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 #: Every DataModel made, by name (for :attr:`DataModel.layout_model`).
@@ -18,6 +35,7 @@ _BY_NAME = {}
 
 class UnknownReleaseForModel(ValueError):
     """The data model has no template in the release asked for."""
+
 
 
 class DataModel:
@@ -50,11 +68,19 @@ class DataModel:
     :param synthetic_keys: ``{key: (low, high)}``: integer keys whose synthetic values
         (:func:`astra.tools.synthetic.sample_keys`) are drawn from this range instead of the
         common one (BOSS spec MJDs start earlier than APOGEE's).
+    :param position: where the object's position is, as the SDSS data model says: a tuple of
+        :class:`Position`, tried in order (default the primary header's ``RA``/``DEC``). A
+        BOSS spec file's ``RA``/``DEC`` are the telescope's boresight, so ``spec`` declares
+        ``PLUG_RA``/``PLUG_DEC``.
+    :param shape_rule: for a data model with its own layout, a function of a
+        :class:`~astra.datamodels.layout.Structure` returning ``None`` when the shapes of the
+        file's spectra are ones a release allows (:mod:`astra.datamodels.releases`), else a
+        message naming the shape found and the shapes allowed.
     """
 
     def __init__(self, name, title, releases, instrument=None, layout=None, layout_rule=None,
                  filename=None, format=None, compatible=(), lean=False, grid=None,
-                 identity_keys=None, synthetic_keys=None):
+                 identity_keys=None, synthetic_keys=None, position=None, shape_rule=None):
         self.name = name
         self.title = title
         self.instrument = instrument
@@ -70,6 +96,8 @@ class DataModel:
         self.synthetic_keys = dict(synthetic_keys or {})
         self.all_keys = tuple(dict.fromkeys(k for _, keys in self._releases for k in keys))
         self.identity_keys = tuple(identity_keys) if identity_keys else ("release", *self.all_keys)
+        self.position = tuple(Position(*p) for p in (position or (("header", "RA", "DEC"),)))
+        self.shape_rule = shape_rule
         _BY_NAME[name] = self
 
     def __repr__(self):
@@ -105,6 +133,35 @@ class DataModel:
             raise UnknownReleaseForModel(
                 f"{self.name} has no release {release!r} (releases: {', '.join(self.releases)})"
             ) from None
+
+    # ------------------------------------------------------------------ the object's position
+
+    def position_cards(self):
+        """``(ra cards, dec cards)``: the primary-header cards of :attr:`position`, in order."""
+        cards = [p for p in self.position if p.hdu == "header"]
+        return tuple(p.ra for p in cards), tuple(p.dec for p in cards)
+
+    def position_columns(self):
+        """``[(EXTNAME, ra column, dec column)]``: the table columns of :attr:`position`, in order."""
+        return [(p.hdu, p.ra, p.dec) for p in self.position if p.hdu != "header"]
+
+    def position_of(self, header, hdul=None):
+        """The object's ``(ra, dec)`` in degrees from a file's headers, as :attr:`position` says.
+
+        :param header: the primary header (a mapping).
+        :param hdul: the open file, for positions kept in a table (optional).
+        :returns: ``(ra, dec)``, or ``(None, None)`` when the file has none of the places.
+        """
+        for place in self.position:
+            if place.hdu == "header":
+                ra, dec = _degrees(header.get(place.ra)), _degrees(header.get(place.dec))
+            elif hdul is not None:
+                ra, dec = _table_position(hdul, place)
+            else:
+                continue
+            if ra is not None and dec is not None:
+                return ra, dec
+        return None, None
 
     # ------------------------------------------------------------------ registered parts
 
@@ -184,3 +241,16 @@ class DataModel:
         :raises astra.tools.spectrum.SpectrumReadError: as :meth:`check_layout`.
         """
         registry.lookup("check_structure", self.name)(self, structure, path)
+
+
+def _table_position(hdul, place):
+    """``(ra, dec)`` from the first row of the table ``place.hdu`` of an open file, or ``None``s."""
+    for hdu in hdul[1:]:
+        if str(hdu.header.get("EXTNAME", "")).strip().upper() != place.hdu.upper():
+            continue
+        data = getattr(hdu, "data", None)
+        names = [n.upper() for n in getattr(getattr(data, "columns", None), "names", [])]
+        if data is None or not len(data) or place.ra.upper() not in names or place.dec.upper() not in names:
+            return None, None
+        return _degrees(data[place.ra][0]), _degrees(data[place.dec][0])
+    return None, None

@@ -3,7 +3,7 @@
 from astra.datamodels.apogee import SDSS5
 from astra.datamodels.base import DataModel
 
-__all__ = ["SPEC", "SPECLITE", "SPECFULL"]
+__all__ = ["SPEC", "SPECLITE", "SPECFULL", "BOSS_POSITION"]
 
 
 def is_mwm_like(s):
@@ -17,7 +17,16 @@ def is_boss_spec(s):
     return s.has(1) and s.is_table(1) and {"flux", "loglam", "ivar"} <= s.columns(1) and not is_mwm_like(s)
 
 
-
+#: Where a BOSS spec file keeps its object's position: ``PLUG_RA``/``PLUG_DEC`` of the primary
+#: header ("RA of object"; ``RA``/``DEC`` are the telescope boresight, up to 2 degrees away), else
+#: the one-row ``SPALL`` table's ``PLUG_RA``/``PLUG_DEC``, ``FIBER_RA``/``FIBER_DEC`` (SDSS-V:
+#: where the fibre was placed) or ``RACAT``/``DECCAT`` (SDSS-V: the catalogue position).
+BOSS_POSITION = (
+    ("header", "PLUG_RA", "PLUG_DEC"),
+    ("SPALL", "PLUG_RA", "PLUG_DEC"),
+    ("SPALL", "FIBER_RA", "FIBER_DEC"),
+    ("SPALL", "RACAT", "DECCAT"),
+)
 
 SPEC = DataModel(
     "spec",
@@ -31,6 +40,7 @@ SPEC = DataModel(
     filename=r"^spec-\d+-\d+-\d+\.fits(?:\.gz)?$",
     format="BOSS spec (astra)",
     synthetic_keys={"mjd": (55100, 58900)},  # BOSS (SDSS-III) began before APOGEE
+    position=BOSS_POSITION,
 )
 
 _SDSS5_SPEC_RELEASES = (
@@ -44,6 +54,7 @@ SPECLITE = DataModel(
     instrument="boss",
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
+    position=BOSS_POSITION,
 )
 
 SPECFULL = DataModel(
@@ -52,4 +63,5 @@ SPECFULL = DataModel(
     instrument="boss",
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
+    position=BOSS_POSITION,
 )

@@ -36,6 +36,16 @@ class Structure:
             index += len(self._hdul)
         return self._hdul[index].header
 
+    def shape(self, index):
+        """The data shape of HDU ``index`` in numpy order (``()`` for none), from its structure."""
+        hdu = self._hdul[index]
+        axes = getattr(hdu, "axes", None)  # a skimmed HDU knows its axes without its header
+        if axes is None:
+            header = hdu.header
+            naxis = header.get("NAXIS", 0)
+            axes = tuple(header.get(f"NAXIS{k}", 0) for k in range(1, naxis + 1)) if isinstance(naxis, int) else ()
+        return tuple(reversed(tuple(axes)))
+
     def is_image(self, index):
         """Whether HDU ``index`` is the primary HDU or an ``IMAGE`` extension."""
         if index == 0:

@@ -46,6 +46,7 @@ __all__ = [
     "full_path",
     "relative_path",
     "sas_root",
+    "sas_base_dir_set",
 ]
 
 _ENVVAR = re.compile(r"\$(\w+|\{[^}]*\})")
@@ -396,3 +397,23 @@ def relative_path(release, species, **keys):
     :param keys: the template keys.
     """
     return get_template(release, species).relative(keys)
+
+
+@contextlib.contextmanager
+def sas_base_dir_set(path):
+    """Set ``SAS_BASE_DIR`` to ``path`` (if given) for the block, then put back what it was.
+
+    Data-model tasks, here and in Luigi's forked workers, resolve their paths from it.
+
+    :param path: the SAS root, or ``None`` to leave ``SAS_BASE_DIR`` as it is.
+    """
+    previous = os.environ.get("SAS_BASE_DIR")
+    if path:
+        os.environ["SAS_BASE_DIR"] = os.path.abspath(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SAS_BASE_DIR", None)
+        else:
+            os.environ["SAS_BASE_DIR"] = previous

@@ -12,7 +12,8 @@ and specFull files ``run2d``, ``fieldid``, ``mjd``, ``catalogid``; the other key
 header has one, else by ``catalogid``, else by the SDSS-IV ``THING_ID``.
 """
 
-from astra.fields import BigIntegerField, FloatField
+from astra.datamodels.boss import SPEC
+from astra.fields import BigIntegerField, FloatField, TextField
 from astra.models.spectrum import SpectrumMixin, _integer
 
 __all__ = ["BossVisitSpectrum"]
@@ -23,26 +24,36 @@ class BossVisitSpectrum(SpectrumMixin):
 
     Header values: ``snr`` (``SNR`` or ``SN_MEDIAN_ALL`` when the header has one; spec,
     specLite and specFull headers do not, so it is the ``SN_MEDIAN_ALL`` of the file's one-row
-    ``SPALL`` table, the median S/N per pixel over the spectrum), ``ra`` and ``dec``
-    (``RA``/``DEC``, else ``PLUG_RA``/``PLUG_DEC``), ``exptime``, ``thing_id``.
+    ``SPALL`` table, the median S/N per pixel over the spectrum), ``ra`` and ``dec`` (the
+    object's position, as the data model says: ``PLUG_RA``/``PLUG_DEC`` of the header, else of
+    the ``SPALL`` table, else its ``FIBER_RA``/``FIBER_DEC`` or ``RACAT``/``DECCAT``; never
+    ``RA``/``DEC``, which are the telescope's boresight), ``exptime``, ``thing_id``,
+    ``observatory`` (``OBSERVAT``: ``APO`` or ``LCO``; ``APO`` for SDSS-III/IV files, which
+    have no such card).
     """
 
     data_model_names = ("spec", "specLite", "specFull")
     spectrum_level = "visit"
     header_keywords = {
         "snr": ("SNR", "SN_MEDIAN_ALL"),
-        "ra": ("RA", "PLUG_RA"),
-        "dec": ("DEC", "PLUG_DEC"),
+        "ra": SPEC.position_cards()[0],
+        "dec": SPEC.position_cards()[1],
         "exptime": ("EXPTIME",),
         "thing_id": ("THING_ID",),
+        "observatory": ("OBSERVAT",),
     }
 
-    table_keywords = {"snr": ("SPALL", "SN_MEDIAN_ALL")}
+    table_keywords = {
+        "snr": ("SPALL", "SN_MEDIAN_ALL"),
+        "ra": [(extname, ra) for extname, ra, _ in SPEC.position_columns()],
+        "dec": [(extname, dec) for extname, _, dec in SPEC.position_columns()],
+    }
 
     source_keywords = ("SDSS_ID", "CATALOGID", "THING_ID")
 
     exptime = FloatField(null=True, unit="s", help_text="Exposure time")
     thing_id = BigIntegerField(null=True, help_text="SDSS-IV photometric object (THING_ID)")
+    observatory = TextField(null=True, help_text="Observatory (OBSERVAT), APO or LCO")
 
     @classmethod
     def source_identifier(cls, keys, header):

@@ -103,20 +103,26 @@ def _full_values(model, model_of_file, path):
 
 
 def _table_values(model, path, hdus, values):
-    """Fill the columns of ``model.table_keywords`` the header left empty, from table cells."""
-    for column, (extname, name) in model.table_keywords.items():
+    """Fill the columns of ``model.table_keywords`` the header left empty, from table cells.
+
+    A column's entry is one ``(EXTNAME, table column)`` or a list of them, tried in order.
+    """
+    for column, places in model.table_keywords.items():
         if values.get(column) is not None:
             continue
-        hdu = next((h for h in hdus if str(h.header.get("EXTNAME", "")).strip().upper() == extname.upper()), None)
-        if hdu is None:
-            continue
-        try:
-            value = table_cell(path, hdu, name)
-        except KeyError:
-            continue
-        except NotLean:  # not a plain cell (or a file astropy read): astropy reads it
-            value = _astropy_cell(path, hdu.index, name)
-        values[column] = model.column_value(column, value)
+        for extname, name in [places] if isinstance(places[0], str) else places:
+            hdu = next((h for h in hdus if str(h.header.get("EXTNAME", "")).strip().upper() == extname.upper()), None)
+            if hdu is None:
+                continue
+            try:
+                value = table_cell(path, hdu, name)
+            except KeyError:
+                continue
+            except NotLean:  # not a plain cell (or a file astropy read): astropy reads it
+                value = _astropy_cell(path, hdu.index, name)
+            values[column] = model.column_value(column, value)
+            if values[column] is not None:
+                break
 
 
 def _astropy_cell(path, index, name):
@@ -137,7 +143,8 @@ def _empty_row(model):
     if row is None:
         row = dict.fromkeys(model.header_keywords)
         row.update(dict.fromkeys(model.key_names()))
-        row.update(flag_bad_file=False, bad_file_reason=None, _source=None, _source_position=(None, None))
+        row.update(flag_bad_file=False, bad_file_reason=None, _source=None, _source_position=(None, None),
+                   reader_version=model.READER_VERSION)
         setattr(model, "_astra_empty_row", row)
     return row
 

@@ -12,7 +12,11 @@ catalogue already knows, and writes only the difference:
   many), and written in large transactions with ``executemany``: a new file gets a row, a
   changed one has its row updated in place (same ``spectrum_pk``);
 * a file that cannot be read gets a row all the same, flagged ``flag_bad_file`` with the
-  reason; it never stops the migration.
+  reason; it never stops the migration;
+* a file whose row an older reader made (``reader_version`` below the table's
+  :attr:`~astra.models.spectrum.SpectrumMixin.READER_VERSION`, or none: a catalogue made before
+  rows recorded it) is read again even though it is unchanged, and its row corrected in place
+  (same ``spectrum_pk``; its source's position too): the summary counts them as *re-read*.
 
 Every transaction is complete in itself, so an interrupted migration keeps what it wrote and
 the next run carries on from there. ::
@@ -66,6 +70,8 @@ class MigrationSummary:
     :ivar still_bad: unchanged files whose row is flagged bad from an earlier run.
     :ivar gone: rows whose file is no longer there (only when the files were searched): each
         is flagged bad with :data:`GONE_REASON` and read again if the file comes back.
+    :ivar reread: unchanged files read again because an older reader made their row (counted
+        in :attr:`changed`, or :attr:`bad` when they cannot be read).
     :ivar unresolved: keys-table rows that name no file: ``(row number, reason)``.
     :ivar bad_files: up to :data:`LISTED` ``(path, reason)`` of the bad files.
     :ivar still_bad_files: up to :data:`LISTED` ``(path, reason)`` of the still-bad ones.
@@ -78,6 +84,7 @@ class MigrationSummary:
         self.release = release
         self.data_model = data_model
         self.new = self.changed = self.unchanged = self.bad = self.bad_new = self.still_bad = self.gone = 0
+        self.reread = 0
         self.unresolved = []
         self.bad_files = []
         self.still_bad_files = []
@@ -112,6 +119,8 @@ class MigrationSummary:
         )
         if self.bad:
             text += f" ({self.bad_new} new, {self.bad - self.bad_new} changed; flagged)"
+        if self.reread:
+            text += f"; {self.reread} re-read (rows made by an older reader, corrected)"
         if self.still_bad:
             text += f"; {self.still_bad} unchanged files still flagged bad"
         if self.gone:
@@ -137,20 +146,25 @@ class MigrationSummary:
 
 
 def _known(model, release, data_model, filters, db):
-    """``path -> (spectrum_pk, size, mtime, flagged bad, gone)`` of the rows the run may touch.
+    """``path -> (spectrum_pk, size, mtime, flagged bad, gone, outdated)`` of the rows the run may touch.
 
-    One query, its rows fetched by the driver directly (no peewee object per row).
+    ``outdated``: an older reader (or one that did not record its version) made the row. One
+    query, its rows fetched by the driver directly (no peewee object per row).
     """
+    current = model.READER_VERSION
     query = model.select(
         model.path, model.spectrum_pk, model.file_size, model.file_mtime, model.flag_bad_file,
-        model.bad_file_reason == GONE_REASON,
+        model.bad_file_reason == GONE_REASON, model.reader_version,
     ).where((model.release == release) & (model.data_model == data_model))
     for name, value in filters.items():
         field = getattr(model, name)
         query = query.where(field.in_(list(value)) if isinstance(value, tuple) else field == value)
     sql, params = query.sql()
     rows = db.execute_sql(sql, params).fetchall()
-    return {path: (pk, size, mtime, bool(bad), bool(gone)) for path, pk, size, mtime, bad, gone in rows}
+    return {
+        path: (pk, size, mtime, bool(bad), bool(gone), version is None or version < current)
+        for path, pk, size, mtime, bad, gone, version in rows
+    }
 
 
 def _typed_filters(model, filters):
@@ -243,6 +257,7 @@ def _write(model, rows, known, db):
             if row["_source"] is not None:
                 wanted.setdefault(row["_source"], row["_source_position"])
         sources = resolve_sources(wanted, db) if wanted else {}
+        _correct_positions(rows, known, sources, db)
         new, changed = [], []
         for row in rows:
             values = (*map(row.get, columns), sources.get(row["_source"]), now)
@@ -259,6 +274,23 @@ def _write(model, rows, known, db):
             insert_tuples(model, (*columns, "source", "modified", "ingested", "spectrum_pk"),
                           [(*values, now, pk) for values, pk in zip(new, pks)], db)
         update_tuples(model, (*columns, "source", "modified", "spectrum_pk"), changed, db)
+
+
+def _correct_positions(rows, known, sources, db):
+    """Give the sources of rows an older reader made the position the current reader read.
+
+    A source takes its position from the first spectrum ingested for it; when that spectrum's
+    row was made by an older reader (BOSS rows once held the telescope's boresight), the
+    source's position is corrected with the row's.
+    """
+    moved = {}
+    for row in rows:
+        before = known.get(row["path"])
+        ra, dec = row["_source_position"]
+        if before is not None and before[5] and row["_source"] is not None and ra is not None and dec is not None:
+            moved[sources[row["_source"]]] = (ra, dec)
+    if moved:
+        update_tuples(Source, ("ra", "dec", "pk"), [(ra, dec, pk) for pk, (ra, dec) in moved.items()], db)
 
 
 def _flag_gone(model, known, seen, db):
@@ -334,8 +366,9 @@ def migrate_files(
     todo, seen = [], set()
     for path, keys, size, mtime in found if keys_of is None else ((p, None, s, m) for p, s, m in found):
         before = known.get(path)
-        # A row flagged gone is read again when its file is back, whatever its size and mtime.
-        if before is not None and before[1] == size and before[2] == mtime and not before[4]:
+        # A row flagged gone is read again when its file is back, whatever its size and mtime;
+        # a row an older reader made is read again too (its values may be wrong).
+        if before is not None and before[1] == size and before[2] == mtime and not before[4] and not before[5]:
             seen.add(path)
             summary.unchanged += 1
             if before[3]:
@@ -367,6 +400,9 @@ def migrate_files(
         for rows in _rows(model, data_model, release, todo, workers):
             for row in rows:
                 is_new = row["path"] not in known
+                before = known.get(row["path"])
+                if before is not None and before[5] and before[1] == row["file_size"] and before[2] == row["file_mtime"]:
+                    summary.reread += 1
                 if row["flag_bad_file"]:
                     summary.bad += 1
                     summary.bad_new += is_new

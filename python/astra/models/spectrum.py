@@ -34,7 +34,7 @@ import peewee
 from astra import datamodels
 from astra.database.connection import write_transaction
 from astra.database.migrations import ensure_table
-from astra.fields import BigIntegerField, BooleanField, DateTimeField, FloatField, TextField
+from astra.fields import BigIntegerField, BooleanField, DateTimeField, FloatField, IntegerField, TextField
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks
 from astra.models.source import Source
@@ -99,6 +99,7 @@ class SpectrumMixin(BaseModel):
         (first row of that binary table) when the header has none of its keywords.
     :cvar source_keywords: other primary-header keywords :meth:`source_identifier` reads.
     :cvar spectrum_row: the row of a 2-D flux that is this table's own spectrum.
+    :cvar READER_VERSION: the version of the reader that makes the rows (``reader_version``).
     :cvar spectrum_level: ``"star"`` for a source's combined (coadded) spectra, ``"visit"`` for
         single-epoch spectra: which named products (``mwmAllStar``/``astraAllStar<Method>`` or
         ``mwmAllVisit``/``astraAllVisit<Method>``, :mod:`astra.products`) hold the table's rows.
@@ -106,6 +107,11 @@ class SpectrumMixin(BaseModel):
 
     data_model_names = ()
     spectrum_level = None
+    #: The version of the reader that makes this table's rows (``astra migrate``). It goes up
+    #: when a fix changes what a row holds (2: BOSS positions are ``PLUG_RA``/``PLUG_DEC``,
+    #: DR17 single-visit apStar files are read); the next migration reads again every file
+    #: whose row a lower (or no) version made, and corrects the row in place.
+    READER_VERSION = 2
     header_keywords = {"snr": ("SNR",), "ra": ("RA",), "dec": ("DEC",)}
     table_keywords = {}
     source_keywords = ("SDSS_ID",)
@@ -121,12 +127,13 @@ class SpectrumMixin(BaseModel):
 
     #> File
     path = TextField(unique=True, help_text="Full path of the file")
-    file_size = BigIntegerField(help_text="File size when ingested [bytes]")
+    file_size = BigIntegerField(help_text="File size when ingested [byte]")
     file_mtime = FloatField(help_text="File modification time when ingested [s]")
     flag_bad_file = BooleanField(default=False, help_text="The file could not be read")
     bad_file_reason = TextField(null=True, help_text="Why the file could not be read")
     ingested = DateTimeField(default=utcnow, help_text="When the row was first written (UTC)")
     modified = DateTimeField(default=utcnow, help_text="When the row was last written (UTC)")
+    reader_version = IntegerField(null=True, help_text="Version of the reader that made the row")
 
     #> Header values
     snr = FloatField(null=True, help_text="Signal-to-noise ratio")

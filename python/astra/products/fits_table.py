@@ -19,6 +19,7 @@ card (bits of a column named ``flags``) or a ``COMMENT`` card (bits of other bit
 """
 
 import contextlib
+import dataclasses
 import datetime
 import gzip
 import json
@@ -34,7 +35,7 @@ from astra.targets import atomic_path
 
 __all__ = [
     "INT_NULL", "typed_array", "missing_array", "fetch_arrays", "fits_column", "describe_columns", "write_table",
-    "refuse_existing", "utc_timestamp",
+    "refuse_existing", "utc_timestamp", "write_tables", "TableHDU",
 ]
 
 #: TNULL of 64-bit integer columns: the value that means "missing".
@@ -265,34 +266,83 @@ def write_table(path, primary_cards, columns, extname, flags=None, categories=()
     :raises FileExistsError: if ``path`` exists and ``overwrite`` is false.
     :returns: the absolute path.
     """
-    path = os.path.abspath(str(path))
-    refuse_existing(path, overwrite)
+    table = TableHDU(extname, columns, flags=flags, categories=categories)
+    return write_tables(path, primary_cards, [table], comments=comments, overwrite=overwrite)
+
+
+@dataclasses.dataclass
+class TableHDU:
+    """One binary-table HDU of a product, for :func:`write_tables`.
+
+    :param extname: its ``EXTNAME``.
+    :param columns: ``(name, field, values)`` of each column, in order.
+    :param cards: ``(keyword, value, comment)`` cards of its header (``INSTRMNT``, ...).
+    :param flags: named flags to describe (see :func:`describe_columns`).
+    :param categories: ``(text, column name)`` pairs: a category card before that column.
+    """
+
+    extname: str
+    columns: list
+    cards: list = dataclasses.field(default_factory=list)
+    flags: object = None
+    categories: tuple = ()
+
+
+def _table_hdu(spec):
+    """The astropy HDU of a :class:`TableHDU`, and its category cards' ``(text, column number)``."""
     # character_as_bytes: the text columns are already ASCII bytes; without it astropy decodes
     # them to str and encodes them again on writing, which was most of the time of a product.
     table = fits.BinTableHDU.from_columns(
-        [fits_column(f, v, name=n) for n, f, v in columns], name=extname, character_as_bytes=True
+        [fits_column(f, v, name=n) for n, f, v in spec.columns], name=spec.extname, character_as_bytes=True
     )
-    describe_columns(table, [f for _, f, _ in columns], flags)
-    names = [n for n, _, _ in columns]
+    for keyword, value, comment in spec.cards:
+        table.header[keyword] = (value, _fitting_comment(keyword, value, comment))
+    describe_columns(table, [f for _, f, _ in spec.columns], spec.flags)
+    names = [n for n, _, _ in spec.columns]
     placed = []
-    for text, first in categories:
+    for text, first in spec.categories:
         if first in names:
             table.header.append(("", text), end=True)
             placed.append((text, names.index(first) + 1))
+    return table, placed
+
+
+def write_tables(path, primary_cards, tables, comments=(), overwrite=False):
+    """Write a product of several table HDUs (one per instrument, as SDSS's are), atomically.
+
+    :param path: the output path (a name ending in ``.gz`` is written gzip-compressed).
+    :param primary_cards: ``(keyword, value, comment)`` cards of the primary header, in order.
+    :param tables: a :class:`TableHDU` for each table, in HDU order (an empty one keeps its columns).
+    :param comments: ``COMMENT`` cards of the primary header.
+    :param overwrite: replace an existing file.
+    :raises FileExistsError: if ``path`` exists and ``overwrite`` is false.
+    :returns: the absolute path.
+    """
+    path = os.path.abspath(str(path))
+    refuse_existing(path, overwrite)
+    hdus, placements = [], []
+    for spec in tables:
+        table, placed = _table_hdu(spec)
+        hdus.append(table)
+        placements.append(placed)
     primary = fits.PrimaryHDU()
     for keyword, value, comment in primary_cards:
         primary.header[keyword] = (value, _fitting_comment(keyword, value, comment))
     for text in comments:
         primary.header.add_comment(text[:72])
+
+    def write(target):
+        fits.HDUList([primary, *hdus]).writeto(target)
+        for extension, placed in enumerate(placements, start=1):
+            _place_category_cards(target, placed, extension)
+
     with atomic_path(path) as temporary:
         if not path.endswith(".gz"):
-            fits.HDUList([primary, table]).writeto(temporary)
-            _place_category_cards(temporary, placed)
+            write(temporary)
             return path
         plain = f"{temporary}-plain"  # carries the temporary marker too: cleaned up like it
         try:
-            fits.HDUList([primary, table]).writeto(plain)
-            _place_category_cards(plain, placed)
+            write(plain)
             with open(plain, "rb") as source, gzip.open(temporary, "wb", compresslevel=6) as target:
                 shutil.copyfileobj(source, target, 1 << 20)
         finally:

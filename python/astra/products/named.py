@@ -8,7 +8,15 @@ one row per source, and ``mwmAllVisit`` every visit spectrum (see :mod:`astra.pr
 for the names and :mod:`astra.products.layout` for the columns). Any other name is a results
 model's plain summary (:func:`~astra.products.summary.create_summary`).
 
-**One row per source** (:data:`PER_SOURCE_RULE`). A source can have several star-level
+**One HDU per instrument**, as the SDSS datamodel lists them (:mod:`astra.products.hdus`):
+``astraAllStar<Method>`` and ``astraAllVisit<Method>`` have HDU 1 ``BOSS`` and HDU 2 ``APOGEE``;
+``mwmAllStar`` and ``mwmAllVisit`` HDU 1 ``BOSS/APO``, 2 ``BOSS/LCO``, 3 ``APOGEE/APO``, 4
+``APOGEE/LCO``. HDU 0 is a summary (no data). Each table HDU has the cards ``INSTRMNT``,
+``OBSRVTRY`` (where split by observatory), ``PIPELINE`` (method products), ``V_ASTRA``,
+``CREATED`` and ``NROWS``, its columns their units (``TUNITn``); an HDU without rows is written
+with its columns. A source with BOSS and APOGEE spectra is in both HDUs.
+
+**One row per source** (:data:`PER_SOURCE_RULE`), chosen within an HDU, never across them. A source can have several star-level
 spectra (apStar files from two telescopes, an apStar and an aspcapStar, an mwmStar), and a
 method a result on each. Of the rows the selection keeps (filters, ``where``, version), the
 star-level product writes, for each source, the one whose spectrum has the highest ``snr``
@@ -28,14 +36,15 @@ SQL), put in ``spectrum_pk`` order and written by
 values, so the time per row does not grow with the number of rows, and the memory is that of
 the arrays.
 
-The primary header has ``ASTRA`` (the version that wrote the file), ``V_ASTRA`` (the
+The primary header has ``ASTRA`` (the version that wrote the file), ``PIPELINE`` (the method's
+name, method products), ``V_ASTRA`` (the
 major.minor of the results), ``PRODUCT``, ``RELEASE`` (the release asked for, or the releases
 of the rows), ``CREATED`` (UTC), ``NROWS``, ``ROWS`` (one per source, result or spectrum),
 ``MODIFIED`` (the latest ``modified`` time of a row it was chosen from: a result's for a method
 product, a spectrum's for a catalogue product), for a star-level product ``CHOSEN`` (the rule)
 and ``NCANDID`` (the rows it was chosen from), ``TABLES`` (the catalogue tables), for a method
-product ``MODEL`` and ``TABLE`` (its results model and table), and the filters as ``COMMENT``
-cards.
+product ``MODEL`` and ``TABLE`` (its results model and table), ``COMMENT`` cards naming each
+HDU (``HDU 1: BOSS spectra``), and the filters as ``COMMENT`` cards.
 """
 
 import contextlib
@@ -47,7 +56,10 @@ import peewee
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
 from astra.models.source import Source
-from astra.products.fits_table import INT_NULL, fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp, write_table
+from astra.products.fits_table import (
+    INT_NULL, TableHDU, fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp, write_tables,
+)
+from astra.products.hdus import hdu_condition, product_hdus
 from astra.products.layout import level_tables, product_columns, role_index
 from astra.products.names import Product, product_path, resolve_product
 from astra.products.summary import create_summary, model_display_name, version_condition
@@ -129,8 +141,8 @@ def _check_filters(product, filters, columns):
             raise ValueError(f"{product.name}: {key} is counted after the rows are chosen, so it cannot be filtered on")
 
 
-def _table_query(product, table, columns, filters, where, all_versions):
-    """The query of ``table``'s rows of the product, and each column's place in it.
+def _table_query(product, table, columns, filters, where, all_versions, condition=True):
+    """The query of ``table``'s rows of the product (those ``condition`` keeps), and each column's place in it.
 
     :returns: ``(query, places)``, where a place is an index into the selected expressions,
         ``"table"``, or ``None`` (no such column in this table); ``(None, None)`` when a filter
@@ -164,8 +176,12 @@ def _table_query(product, table, columns, filters, where, all_versions):
         )
         if where:
             query = query.where(table.spectrum_pk.in_(table.select(table.spectrum_pk).where(peewee.SQL(f"({where})"))))
+    if condition is not True:
+        query = query.where(condition)
     by_name = {c.name: (c, p) for c, p in zip(columns, places)}
     for key, values in filters.items():
+        if key not in by_name:
+            return None, None  # a column of another HDU: none of this one's rows has the value
         column, place = by_name[key]
         if place is None:
             return None, None  # no row of this table has the value
@@ -177,28 +193,30 @@ def _table_query(product, table, columns, filters, where, all_versions):
     return query, places
 
 
-def _table_queries(product, tables, columns, filters, where, all_versions, db):
-    """``(table, query, places)`` of each catalogue table with rows that may be in the product.
+def _table_queries(product, tables, columns, filters, where, all_versions, db, hdu=None):
+    """``(table, query, places)`` of each catalogue table with rows that may be in the product's ``hdu``.
 
-    Tables not in the database, and tables a filter rules out, are left out (all of them when
-    the results table does not exist). The models are bound to ``db`` while the caller iterates.
+    Tables not in the database, tables of another instrument than the HDU's, and tables a filter
+    rules out, are left out (all of them when the results table does not exist). The models are
+    bound to ``db`` while the caller iterates.
     """
     models = [Source, *tables] + ([product.model] if product.model is not None else [])
     with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
         if product.model is not None and not db.table_exists(product.model._meta.table_name):
             return
         for table in tables:
-            if not db.table_exists(table._meta.table_name):
+            condition = hdu_condition(table, hdu) if hdu is not None else True
+            if condition is None or not db.table_exists(table._meta.table_name):
                 continue
-            query, places = _table_query(product, table, columns, filters, where, all_versions)
+            query, places = _table_query(product, table, columns, filters, where, all_versions, condition)
             if query is not None:
                 yield table, query, places
 
 
-def _rows(product, tables, columns, filters, where, all_versions, db):
-    """Every row of the product, as one typed array per column, in ``spectrum_pk`` order."""
+def _rows(product, tables, columns, filters, where, all_versions, db, hdu=None):
+    """Every row of the product's ``hdu``, as one typed array per column, in ``spectrum_pk`` order."""
     parts = [[] for _ in columns]
-    queries = _table_queries(product, tables, columns, filters, where, all_versions, db)
+    queries = _table_queries(product, tables, columns, filters, where, all_versions, db, hdu)
     with contextlib.closing(queries):  # unbinds the models at once, also after an error
         for table, query, places in queries:
             fields = [c.field for c, p in zip(columns, places) if isinstance(p, int)]
@@ -286,52 +304,87 @@ def create_product(
     releases = filters.get("release", [])
     refuse_existing(path, overwrite)
     db = db if db is not None else get_database()
-    tables = level_tables(product.level)
-    columns = product_columns(tables, product.model)
-    _check_filters(product, filters, columns)
+    parts = _hdu_parts(product)
+    _check_filters(product, filters, [c for _, _, columns in parts for c in columns])
     if product.model is not None:
         ensure_table(product.model, db=db)
-    values = _rows(product, tables, columns, filters, where, all_versions, db)
-    names = [c.name for c in columns]
-    candidates = len(values[0])
-    latest = max(values[names.index("modified")].tolist(), default=b"").decode()  # of every candidate
-    if _per_source(product):
-        values = one_per_source(values, columns, all_versions)
-    count = len(values[0])
+    created = utc_timestamp()
     major, minor = version_info()
-    row_releases = ",".join(releases) or ",".join(r.decode() for r in np.unique(values[names.index("release")]) if r)
     per = "source" if _per_source(product) else ("result" if product.model is not None else "spectrum")
-    cards = [
-        ("ASTRA", __version__, "Astra version that wrote this file"),
+    flags = product.model.flag_fields() if product.model is not None else None
+    tables, count, candidates, latest, row_releases = [], 0, 0, [], set()
+    for hdu, hdu_tables, columns in parts:
+        values = _rows(product, hdu_tables, columns, filters, where, all_versions, db, hdu)
+        names = [c.name for c in columns]
+        candidates += len(values[0])
+        latest.append(max(values[names.index("modified")].tolist(), default=b"").decode())  # of every candidate
+        if _per_source(product):
+            values = one_per_source(values, columns, all_versions)
+        count += len(values[0])
+        row_releases |= {r.decode() for r in np.unique(values[names.index("release")]) if r}
+        cards = [("INSTRMNT", hdu.instrument, "Instrument")]
+        if hdu.observatory:
+            cards.append(("OBSRVTRY", hdu.observatory, "Observatory"))
+        if product.model is not None:
+            cards.append(("PIPELINE", model_display_name(product.model), "Pipeline name"))
+        cards += [
+            ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
+            ("CREATED", created, "When this file was written (UTC)"),
+            ("NROWS", len(values[0]), "Number of rows"),
+        ]
+        tables.append(TableHDU(
+            hdu.extname, [(c.name, c.field, v) for c, v in zip(columns, values)], cards, flags,
+            [(c.category, c.name) for c in columns if c.category],
+        ))
+    cards = [("ASTRA", __version__, "Astra version that wrote this file")]
+    if product.model is not None:
+        cards.append(("PIPELINE", model_display_name(product.model), "Pipeline name"))
+    cards += [
         ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
         ("PRODUCT", product.name, "Product name"),
-        ("RELEASE", row_releases, "SDSS data release(s) of the rows"),
-        ("CREATED", utc_timestamp(), "When this file was written (UTC)"),
-        ("NROWS", count, "Number of rows"),
+        ("RELEASE", ",".join(releases) or ",".join(sorted(row_releases)), "SDSS data release(s) of the rows"),
+        ("CREATED", created, "When this file was written (UTC)"),
+        ("NROWS", count, "Number of rows (all HDUs)"),
         ("ROWS", f"one per {per}" + (" and version" if all_versions and per == "source" else ""), "What a row is"),
     ]
     if _per_source(product):
         cards += [
-            ("CHOSEN", PER_SOURCE_RULE if product.model is not None else PER_SOURCE_RULE.rsplit(",", 1)[0],
-             "How a source's row is chosen"),
+            ("CHOSEN", (PER_SOURCE_RULE if product.model is not None else PER_SOURCE_RULE.rsplit(",", 1)[0])
+             + " within an HDU", "How a source's row is chosen"),
             ("NCANDID", candidates, "Rows the sources' rows were chosen from"),
         ]
     cards += [
-        ("MODIFIED", latest, "Latest change of a row (UTC)"),
-        ("TABLES", ",".join(t.__name__ for t in tables), "Catalogue tables"),
+        ("MODIFIED", max(latest, default=""), "Latest change of a row (UTC)"),
+        ("TABLES", ",".join(t.__name__ for t in level_tables(product.level)), "Catalogue tables"),
     ]
     if product.model is not None:
         cards += [
             ("MODEL", product.model.__name__, "Results model"),
             ("TABLE", product.model._meta.table_name, "Results table"),
         ]
-    comments = _selection_comments(filters, where, all_versions)
-    flags = product.model.flag_fields() if product.model is not None else None
-    write_table(
-        path, cards, [(c.name, c.field, v) for c, v in zip(columns, values)], product.name.upper(), flags=flags,
-        categories=[(c.category, c.name) for c in columns if c.category], comments=comments, overwrite=overwrite,
-    )
+    comments = _hdu_comments(product) + _selection_comments(filters, where, all_versions)
+    write_tables(path, cards, tables, comments=comments, overwrite=overwrite)
     return path, count
+
+
+def _hdu_parts(product):
+    """``(hdu, its catalogue tables, its columns)`` for each table HDU of a product, in HDU order.
+
+    An HDU that no catalogue table can fill has the columns of the product level's tables.
+    """
+    tables = level_tables(product.level)
+    parts = []
+    for hdu in product_hdus(product):
+        mine = [t for t in tables if hdu_condition(t, hdu) is not None]
+        parts.append((hdu, mine, product_columns(mine or tables, product.model)))
+    return parts
+
+
+def _hdu_comments(product):
+    """The primary header's ``COMMENT`` cards listing the HDUs, as SDSS's products have them."""
+    return ["HDU 0: Summary information only"] + [
+        f"HDU {index}: {hdu.description}" for index, hdu in enumerate(product_hdus(product), start=1)
+    ]
 
 
 def _prepare(name, path, method, release, filters, all_versions):
@@ -370,7 +423,7 @@ def product_is_current(
     except (OSError, ValueError):
         return False
     major, minor = version_info()
-    comments = [str(c) for c in header.get("COMMENT", [])]
+    comments = [str(c) for c in header.get("COMMENT", []) if not str(c).startswith("HDU ")]
     if (header.get("ASTRA"), header.get("PRODUCT"), header.get("V_ASTRA")) != (
         __version__, product.name, f"{major}.{minor}"
     ) or comments != _selection_comments(filters, where, all_versions):
@@ -384,19 +437,29 @@ def product_is_current(
 def _count_and_latest(product, filters, where, all_versions, db=None):
     """The rows a product would hold, the rows they are chosen from, and their latest ``modified``.
 
-    One aggregate query over every catalogue table (``UNION ALL`` of the tables' selections,
-    grouped by source for a star-level product: plain SQL that SQLite and PostgreSQL both run);
-    no rows are read.
+    One aggregate query per HDU over its catalogue tables (``UNION ALL`` of the tables'
+    selections, grouped by source for a star-level product: plain SQL that SQLite and PostgreSQL
+    both run); no rows are read.
 
     :returns: ``(rows, candidate rows, latest modified time as text)``; the first two are equal
         for a visit-level product.
     """
     db = db if db is not None else get_database()
-    tables = level_tables(product.level)
-    columns = product_columns(tables, product.model)
-    _check_filters(product, filters, columns)
+    hdu_parts = _hdu_parts(product)
+    _check_filters(product, filters, [c for _, _, columns in hdu_parts for c in columns])
+    count = candidates = 0
+    latest = []
+    for hdu, tables, columns in hdu_parts:
+        n, m, last = _count_hdu(product, hdu, tables, columns, filters, where, all_versions, db)
+        count, candidates = count + n, candidates + m
+        latest.append(last)
+    return count, candidates, _latest(latest)
+
+
+def _count_hdu(product, hdu, tables, columns, filters, where, all_versions, db):
+    """:func:`_count_and_latest` of one HDU: ``(rows, candidate rows, latest modified)``."""
     parts = []
-    queries = _table_queries(product, tables, columns, filters, where, all_versions, db)
+    queries = _table_queries(product, tables, columns, filters, where, all_versions, db, hdu)
     with contextlib.closing(queries):
         for table, query, _ in queries:
             modified = (product.model or table).modified
@@ -407,7 +470,7 @@ def _count_and_latest(product, filters, where, all_versions, db=None):
                     selected.append(product.model.v_astra_major_minor.alias("v"))
             parts.append(query.select(*selected).order_by())
         if not parts:
-            return 0, 0, ""
+            return 0, 0, None
         union = parts[0]
         for part in parts[1:]:
             union = union + part  # UNION ALL
@@ -419,7 +482,7 @@ def _count_and_latest(product, filters, where, all_versions, db=None):
     else:
         aggregate = f"SELECT COUNT(*), COUNT(*), MAX(m) FROM ({sql}) AS u"
     count, candidates, last = db.execute_sql(aggregate, params).fetchone()
-    return count, int(candidates or 0), _latest([last])
+    return count, int(candidates or 0), last
 
 
 def other_level_hint(name, *, method=None, release=None, filters=None, where=None, all_versions=False, db=None):

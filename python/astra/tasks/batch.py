@@ -2,8 +2,10 @@
 :mod:`astra.tasks.grouping`), runs them with Luigi and summarises what happened.
 
 Under luigid it then waits for the batches other workers run (``other_worker_timeout``), and
-runs itself those that a dead worker left unfinished or that luigid left pending for no
-worker, so a run that had nothing else to do does not leave them unrun.
+runs itself those that a dead worker left unfinished, that luigid left pending for no
+worker, or that luigid remembers as done while their outputs are missing here (what luigid
+remembers is a hint, never proof), so a run that had nothing else to do does not leave them
+unrun.
 """
 
 import logging
@@ -101,8 +103,9 @@ MAX_RERUNS = 3
 
 
 def _finish_others(batches, category, factory, run):
-    """Wait for the batches other luigid workers run; run here those a dead worker left, and
-    those still pending that luigid gave to no one.
+    """Wait for the batches other luigid workers run; run here those a dead worker left, those
+    still pending that luigid gave to no one, and those luigid has as done whose outputs are
+    missing here (see :func:`~astra.tasks.summary.abandoned_by_others`).
 
     :returns: the categories (updated for batches run again) and the ids still running when
         the wait ended.
@@ -121,7 +124,7 @@ def _finish_others(batches, category, factory, run):
         abandoned = abandoned_by_others(factory.scheduler, others, still_running, timeout=left)
         if not abandoned:
             break
-        print(f"astra: {len(abandoned)} batches another worker left unfinished (it stopped) or no worker ran: "
-              "running them here", file=sys.stderr)
+        print(f"astra: {len(abandoned)} batches another worker left unfinished (it stopped), no worker ran, or "
+              "luigid has as done while their outputs are missing here: running them here", file=sys.stderr)
         category.update(categories(run(abandoned)))
     return category, still_running

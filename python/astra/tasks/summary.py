@@ -13,7 +13,8 @@ that finished). The summary here counts spectra:
   exception as the reason;
 * a batch another worker runs (under luigid) is waited for (at most ``other_worker_timeout``
   seconds, default 3600), then counted from the outcome that worker reported to luigid (its
-  spectra are "done by another run"), or from its outputs when there is none;
+  spectra are "done by another run") when this run's outputs bear it out (:func:`outcome_holds`:
+  luigid's memory is a hint, never proof), else from its outputs;
 * spectra that another run completed while this run waited for its claim of their batch
   (:mod:`astra.claims`) are "done by another run", not "already complete";
 * any other batch is counted from its outputs (one completeness pass, one listing of failure
@@ -40,6 +41,7 @@ __all__ = [
     "wait_for_others",
     "others_outcome",
     "abandoned_by_others",
+    "outcome_holds",
     "other_worker_timeout",
 ]
 
@@ -60,6 +62,10 @@ _NOT_RUN_REASONS = (
     ("not_run", "not run (the scheduler gave this worker no permission to run it)"),
     ("still_pending", "still pending when the workers stopped"),
 )
+
+#: Why a batch luigid has as done, whose outputs are missing here, is not run.
+REMEMBERED_REASON = ("luigid has it as done (another run finished it, into another output directory, or its outputs "
+                     "were deleted since) and did not give it to this run; run again")
 
 
 @dataclasses.dataclass
@@ -249,6 +255,40 @@ def others_outcome(scheduler, task_id):
     return BatchOutcome.from_text(_explanation(text)) if text else None
 
 
+def _missing(task):
+    """How many members of ``task`` have no outputs now (asked afresh)."""
+    incomplete = getattr(task, "incomplete_batch_tasks", None)
+    if incomplete is None:  # a plain Luigi task: one spectrum
+        return 0 if task.complete() else 1
+    return len(incomplete(fresh=True))
+
+
+def outcome_holds(task, outcome):
+    """Whether the outputs of ``task`` bear out an outcome another run reported for it.
+
+    What luigid remembers of a batch, and what another run said it did, is a hint, never proof:
+    that run may have written into another output directory, or its outputs may have been
+    deleted since. The outcome holds when every member it counts as done or complete has its
+    outputs now (asked afresh): only the members it counts as failed or unrun may be missing.
+
+    :param task: a batch (or a plain Luigi task).
+    :param outcome: the :class:`~astra.tasks.batch_run.BatchOutcome` another run reported.
+    """
+    unrun = max(0, outcome.total - outcome.skipped - outcome.by_others - outcome.done - outcome.failed)
+    return _missing(task) <= outcome.failed + unrun
+
+
+def done_cooldown():
+    """Seconds luigid ignores "pending" for a batch it has just seen done (Luigi's
+    ``[scheduler] stable_done_cooldown_secs``, as this process's Luigi configuration says)."""
+    try:
+        import luigi.scheduler
+
+        return float(luigi.scheduler.scheduler().stable_done_cooldown_secs)
+    except Exception:  # an unreadable setting: Luigi's default
+        return 10.0
+
+
 def categories(result):
     """Luigi's summary category of each task of a run: ``{task_id: "already_done", ...}``.
 
@@ -263,35 +303,58 @@ def categories(result):
 
 
 def abandoned_by_others(scheduler, batches, still_running, timeout=None):
-    """The batches another worker was running that it left unfinished, once luigid offers them.
+    """The batches another worker left without their outputs here, once luigid offers them.
 
-    When the worker running a batch dies, luigid marks the batch failed (after
-    ``worker_disconnect_delay``) and pending again ``retry_delay`` seconds later. A run that has
-    nothing else to do then runs it itself rather than leave it unrun: this waits (at most
-    ``timeout`` seconds) until such a batch is pending.
+    * When the worker running a batch dies, luigid marks the batch failed (after
+      ``worker_disconnect_delay``) and pending again ``retry_delay`` seconds later.
+    * When luigid remembers a batch as done (another run finished it, into another output
+      directory, or its outputs were deleted since), it ignores a new "pending" for
+      ``stable_done_cooldown_secs`` after it was done (:func:`done_cooldown`), then accepts it.
+
+    A run that has nothing else to do then runs such a batch itself rather than leave it unrun
+    or count it done from what luigid says: this waits (at most ``timeout`` seconds) until such
+    a batch is pending, or luigid's memory of it as done is old enough to be overridden.
 
     :param scheduler: luigid's client.
-    :param batches: the batches another worker was running.
+    :param batches: the batches another worker was running, or luigid gave to no worker.
     :param still_running: ids of those still running (not waited for here).
     :param timeout: most seconds to wait (default: :func:`other_worker_timeout`).
-    :returns: the batches to run again (pending in luigid, without an outcome of another worker).
+    :returns: the batches to run again: their outputs are missing here, except those of
+        members another worker reported as failed.
     """
     candidates = [t for t in batches if t.task_id not in still_running]
-    candidates = [t for t in candidates if others_outcome(scheduler, t.task_id) is None]
+    candidates = [t for t in candidates if not _outputs_exist(scheduler, t)]
     deadline = time.monotonic() + (other_worker_timeout() if timeout is None else timeout)
+    cooldown = done_cooldown()
     while candidates:
         try:
             pending = set(scheduler.task_list("PENDING", "", limit=False) or ())
             failed = set(scheduler.task_list("FAILED", "", limit=False) or ())
+            done = scheduler.task_list("DONE", "", limit=False) or {}
         except Exception as error:  # luigid went away: nothing can be run through it
             logger.warning("cannot ask the scheduler about pending tasks: %s", error)
             return []
         ready = [t for t in candidates if t.task_id in pending]
+        remembered = [t for t in candidates if t.task_id in done]
+        young = []
+        for task in remembered:  # luigid's memory of it as done, against its outputs here
+            age = time.time() - float(done[task.task_id].get("last_updated") or 0)
+            (ready if age > cooldown else young).append(task)
         # A dead worker's batch is failed until its retry_delay has passed, then pending.
-        if ready or not any(t.task_id in failed for t in candidates) or time.monotonic() >= deadline:
+        waiting = young or any(t.task_id in failed for t in candidates)
+        if ready or not waiting or time.monotonic() >= deadline:
             return ready
         time.sleep(WAIT_INTERVAL)
     return []
+
+
+def _outputs_exist(scheduler, task):
+    """Whether ``task``'s outputs bear out what another worker reported of it to luigid (all of
+    them exist when it reported nothing)."""
+    outcome = others_outcome(scheduler, task.task_id)
+    if outcome is not None:
+        return outcome_holds(task, outcome)
+    return _missing(task) == 0
 
 
 #: Why a batch another worker still ran when this run stopped waiting is not counted as done.
@@ -339,13 +402,16 @@ def summarise(batches, result, factory=None, categories_of=None, still_running=N
         if report is None and state in OTHERS_STATES and scheduler is not None:
             if task.task_id in still_running:
                 state = "still_running"
-            else:  # what the worker that ran it reported to luigid
+            else:  # what the worker that ran it reported to luigid, if its outputs bear it out
                 outcome = others_outcome(scheduler, task.task_id)
+                if outcome is not None and not outcome_holds(task, outcome):
+                    outcome, state = None, "remembered_done"
                 by_other_run = outcome is not None
         if outcome is not None:
             _count_outcome(task, outcome, summary, by_other_run)
         else:
-            reason = STILL_RUNNING_REASON if state == "still_running" else reasons.get(state, "not run")
+            reason = {"still_running": STILL_RUNNING_REASON, "remembered_done": REMEMBERED_REASON}.get(
+                state, reasons.get(state, "not run"))
             _count_outputs(task, summary, error, reason, ran_here=report is not None, state=state)
     summary.success = summary.n_failed == 0 and summary.not_run == 0
     return summary

@@ -162,8 +162,9 @@ def table(name):
     has_next = bool(rows) and _where(model.select(pk), conditions).where(pk > last).limit(1).exists()
     has_prev = bool(rows) and _where(model.select(pk), conditions).where(pk < first).limit(1).exists()
     cells = [[_cell(getattr(row, c)) for c in columns] for row in rows]
+    units = {c: getattr(model._meta.fields[c], "unit", None) for c in columns}
     return render_template(
-        "results.html", name=name, model=model, columns=columns, cells=cells, shown=shown,
+        "results.html", name=name, model=model, columns=columns, units=units, cells=cells, shown=shown,
         keys=_key_columns(model), numeric=numeric_columns(model), first=first, last=last,
         has_next=has_next, has_prev=has_prev, x=request.args.get("x", ""), y=request.args.get("y", ""),
         query_string=_filter_query(shown), ranges_open=any(k.endswith(("_min", "_max")) for k in shown),
@@ -203,7 +204,7 @@ def plot(name):
     if y:
         values, total = _sample(model, fields, conditions)
         axes.scatter(values[:, 0], values[:, 1], s=4, alpha=0.6, linewidths=0)
-        axes.set_ylabel(y)
+        axes.set_ylabel(_label(model, y))
         shown = f"{len(values)} of {total} rows" if len(values) < total else f"{total} rows"
         title = f"{name}: {y} against {x} ({shown})"
     else:
@@ -212,13 +213,19 @@ def plot(name):
         axes.stairs(counts, edges, fill=True)
         axes.set_ylabel("rows")
         title = f"{name}: {x} ({int(counts.sum())} rows)"
-    axes.set_xlabel(x)
+    axes.set_xlabel(_label(model, x))
     axes.set_title(title, fontsize=10)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     buffer.seek(0)
     return send_file(buffer, mimetype="image/png", max_age=0)
+
+
+def _label(model, column):
+    """``column [unit]`` for an axis, or the column's name when it has no unit."""
+    unit = getattr(model._meta.fields.get(column), "unit", None)
+    return f"{column} [{unit}]" if unit else column
 
 
 def _histogram(model, field, conditions, bins):

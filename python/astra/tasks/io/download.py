@@ -24,7 +24,6 @@ import logging
 import netrc
 import os
 import socket
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +31,7 @@ import warnings
 
 import astra.config
 from astra.datamodels.keys import printable
+from astra.retry import RetryPolicy
 from astra.targets import atomic_path, remove_dead_temporaries
 from astra.version import __version__
 
@@ -177,18 +177,16 @@ def download(url, path, retries=None, timeout=None, backoff=None, verify=None):
     # A download killed before (SIGKILL, a node lost) left its temporary file beside the
     # destination, in the SAS tree: remove it now, unless its writer is still alive.
     remove_dead_temporaries(os.path.dirname(os.path.abspath(path)), name=os.path.basename(path))
-    for attempt in range(1, attempts + 1):
-        try:
-            _attempt(url, path, timeout, verify)
-        except _Retryable as error:
-            if attempt == attempts:
-                raise DownloadError(f"cannot download {url} after {attempts} attempts: {error}") from error
-            delay = backoff * 2 ** (attempt - 1)
-            logger.warning(
-                "download of %s failed (attempt %d of %d): %s; retrying in %.3g s",
-                printable(url), attempt, attempts, printable(error), delay,
-            )
-            time.sleep(delay)
-        else:
-            logger.info("downloaded %s to %s", printable(url), printable(path))
-            return path
+    def on_retry(attempt, error, delay):
+        logger.warning(
+            "download of %s failed (attempt %d of %d): %s; retrying in %.3g s",
+            printable(url), attempt, attempts, printable(error), delay,
+        )
+
+    policy = RetryPolicy(tries=attempts, backoff=backoff, max_wait=float("inf"), exceptions=(_Retryable,))
+    try:
+        policy.call_counted(_attempt, url, path, timeout, verify, on_retry=on_retry)
+    except _Retryable as error:
+        raise DownloadError(f"cannot download {url} after {attempts} attempts: {error}") from error
+    logger.info("downloaded %s to %s", printable(url), printable(path))
+    return path

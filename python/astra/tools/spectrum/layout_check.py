@@ -30,7 +30,8 @@ def check_structure(model, structure, path):
     :param model: a :class:`~astra.datamodels.DataModel`.
     :param structure: a :class:`~astra.datamodels.layout.Structure`.
     :param path: the file, for messages.
-    :raises SpectrumReadError: as :func:`check_layout`.
+    :raises SpectrumReadError: as :func:`check_layout`, and when the shapes of the file's
+        spectra are not ones a release allows (the data model's ``shape_rule``).
     """
     found = datamodels.kind_from_structure(structure)
     if found is None:
@@ -42,3 +43,7 @@ def check_structure(model, structure, path):
             path, f"wrong kind of file: expected {model.title}, but its HDU layout is that of "
             f"{datamodels.DATA_MODELS[found].title}"
         )
+    rule = datamodels.DATA_MODELS[found].shape_rule
+    problem = rule(structure) if rule is not None else None
+    if problem:
+        raise SpectrumReadError(path, problem)

@@ -8,6 +8,7 @@ import numpy as np
 import astropy.units as u
 
 from astra.datamodels.grids import APSTAR_GRID
+from astra.datamodels.releases import apstar_shapes, describe_allowed
 
 from astra.tools.spectrum.errors import (
     SpectrumReadError,
@@ -66,9 +67,12 @@ def _apstar_snr(header, n_rows):
 def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     """Read an apStar file: every row (combined spectra, then each visit) as one Spectrum.
 
-    The flux is always 2-D, ``(n_rows, 8575)``: ``n_rows`` is 1 for single-visit files
-    (whose HDUs are 1-D in the file) and ``NVISITS + 2`` otherwise (rows 0 and 1 are the
-    combined spectra with pixel and global weighting, then one row per visit).
+    The flux is always 2-D, ``(n_rows, 8575)``, as the release's data model stores it
+    (:func:`astra.datamodels.releases.apstar_shapes`): with ``NVISITS = 1``, ``n_rows`` is 1
+    in DR13-DR16 (whose HDUs are 1-D in the file) and 2 from DR17 on (the pixel- and
+    global-weighted combinations of the one visit); with ``n >= 2`` visits it is ``n + 2``
+    (rows 0 and 1 the combined spectra with pixel and global weighting, then one row per
+    visit). Row 0 is always the combined spectrum.
 
     :param file_obj: Path, open file object or HDUList of an apStar file.
     :param bad_bits: Pixel bits that set the boolean ``mask`` (default
@@ -79,7 +83,9 @@ def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
         ``mask`` (True = bad), and ``meta`` with ``header`` (HDU 0), ``bitmask`` (HDU 3,
         integers, rows as flux), ``snr`` (per row: header SNR for the combined rows, SNRVISn
         for visit n), ``nvisits``, ``obj`` and ``visit_files``.
-    :raises SpectrumReadError: If the file is missing, empty, truncated or not an apStar.
+    :raises SpectrumReadError: If the file is missing, empty, truncated or not an apStar, or
+        its HDUs 1-3 have a shape no release allows (the message names the shape found and the
+        shapes each release allows).
     """
     name = describe_source(file_obj)
     with open_fits(file_obj, min_hdus=APSTAR_HDUS, kind="apStar") as hdul:
@@ -88,14 +94,15 @@ def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
         arrays = [read_image(hdul, i, name, "apStar") for i in (1, 2, 3)]
 
     nvisits = header.get("NVISITS")
-    n_rows = None
-    if isinstance(nvisits, (int, np.integer)):
-        n_rows = 1 if nvisits <= 1 else int(nvisits) + 2
+    nvisits = int(nvisits) if isinstance(nvisits, (int, np.integer)) and not isinstance(nvisits, bool) else None
+    allowed = apstar_shapes(nvisits)
     for index, (array, what) in enumerate(zip(arrays, ("flux", "sigma", "bitmask")), 1):
-        if array.ndim == 1:
-            require_shape(array, (APSTAR_NPIX,), name, index, what)
-        else:
-            require_shape(array, (n_rows, APSTAR_NPIX), name, index, what)
+        if array.shape not in allowed:
+            raise SpectrumReadError(
+                name,
+                f"HDU {index} ({what}) has shape {array.shape} with NVISITS = {nvisits}; the apStar "
+                f"data model allows {describe_allowed(allowed)}",
+            )
     flux, sigma, bitmask = (np.atleast_2d(a) for a in arrays)
     if not (flux.shape == sigma.shape == bitmask.shape):
         raise SpectrumReadError(
@@ -106,7 +113,7 @@ def load_apstar(file_obj, bad_bits=APOGEE_BAD_PIXEL_BITS, **kwargs):
     crval, cdelt, crpix = _wavelength_solution(flux_header, header, name, 1)
     wavelength = log_linear_wavelength(crval, cdelt, APSTAR_NPIX, crpix)
     n_rows = flux.shape[0]
-    n_visits_in_file = 1 if n_rows == 1 else n_rows - 2
+    n_visits_in_file = 1 if n_rows <= 2 else n_rows - 2
     meta = {
         "header": header,
         "snr": _apstar_snr(header, n_rows),

@@ -47,13 +47,16 @@ def arrays_only():
 FLUX_UNIT = u.Unit("1e-17 erg / (s cm2 Angstrom)")
 
 #: APOGEE pixel bits that make a pixel unusable: BADPIX, CRPIX, SATPIX, UNFIXABLE, BADDARK,
-#: BADFLAT, BADERR, NOSKY (bits 0-7). Persistence, sky-line and telluric bits (9-13) are
-#: warnings and are kept in ``meta["bitmask"]`` but do not set the boolean mask.
-APOGEE_BAD_PIXEL_BITS = 0xFF
+#: BADFLAT, BADERR, NOSKY (bits 0-7) and NOT_ENOUGH_PSF (bit 14: too little of the line-spread
+#: function fell on the detector, so the flux is not to be trusted). Persistence, sky-line and
+#: telluric bits (9-13) are warnings and are kept in ``meta["bitmask"]`` but do not set the
+#: boolean mask.
+APOGEE_BAD_PIXEL_BITS = 0xFF | (1 << 14)
 
-#: BOSS and_mask bits that make a pixel unusable: FULLREJECT (18), NOSKY (22),
-#: BRIGHTSKY (23), NODATA (24).
-BOSS_BAD_PIXEL_BITS = (1 << 18) | (1 << 22) | (1 << 23) | (1 << 24)
+#: BOSS and_mask bits that make a pixel unusable: FULLREJECT (18), NOSKY (22) and BRIGHTSKY
+#: (23). NODATA (24) is not among them: the BOSS data model marks it deprecated (pixels
+#: without data have ``ivar == 0``, which masks them anyway).
+BOSS_BAD_PIXEL_BITS = (1 << 18) | (1 << 22) | (1 << 23)
 
 #: The APOGEE pipeline writes this (or larger) as the error of pixels without data.
 SIGMA_SENTINEL = 1e10

@@ -107,11 +107,21 @@ def write_apstar(
     apred="r6",
     flux_scale=None,
     extras=False,
+    layout="sdss4",
 ):
-    """Write a synthetic apStar file (DR13-style, ten HDUs) atomically.
+    """Write a synthetic apStar file atomically, in the layout of a group of releases.
 
-    Rows follow the data model: one row if ``n_visits == 1`` (and then the HDUs are 1-D,
-    ``(8575,)``), otherwise two combined rows then one per visit (``(n_visits + 2, 8575)``).
+    The layouts are those of :data:`astra.datamodels.releases.RELEASE_LAYOUTS`:
+
+    * ``"sdss4"`` (DR13-DR16): ten HDUs; HDUs 1-3 float32, float32, int16; one visit gives
+      1-D HDUs ``(8575,)``; HDU 8 the LSF coefficients, HDU 9 a one-row RV table;
+    * ``"dr17"``: eleven HDUs; HDUs 1-3 float64, float64, int64; one visit gives ``(2, 8575)``
+      (both combinations); HDU 8 an image without data; HDUs 9 (one row per visit, with the
+      visit file names) and 10 (the combined spectrum) RV/CCF tables;
+    * ``"sdss5"`` (DR19, DR20): ten HDUs, as ``"dr17"`` but HDU 8 an empty table and no HDU 10.
+
+    Otherwise rows follow the data model: two combined rows then one per visit
+    (``(n_visits + 2, 8575)``).
     Visits have S/N ``snr / sqrt(n_visits)`` so the combined rows have S/N ``snr`` (relative
     to the continuum). Chip gaps have flux 0, error 1e10 and the BADPIX bit, a few pixels
     carry CRPIX (error x10) or SIG_SKYLINE flags.
@@ -128,10 +138,13 @@ def write_apstar(
     :param flux_scale: Continuum level at 16000 Angstrom (random 100-1000 if ``None``).
     :param extras: Also fill the sky and telluric HDUs 4-7 (otherwise header-only, which
         keeps the HDU layout but makes files three times smaller).
+    :param layout: ``"sdss4"``, ``"dr17"`` or ``"sdss5"`` (see above).
     :returns: The path written.
     """
     if n_visits < 1:
         raise ValueError("n_visits must be at least 1")
+    if layout not in _APSTAR_LAYOUTS:
+        raise ValueError(f"unknown apStar layout {layout!r}; expected one of {', '.join(_APSTAR_LAYOUTS)}")
     rng = common.make_rng(seed)
     labels = common.resolve_labels(labels)
     obj, ra, dec = _target(rng, obj)
@@ -146,8 +159,10 @@ def write_apstar(
     sigma_v[cosmic] *= 10.0
     flux_v = common.noisy(truth, sigma_v, rng)
 
-    if n_visits == 1:
+    if n_visits == 1 and layout == "sdss4":
         flux, sigma, bitmask = flux_v, sigma_v, flags_v
+    elif n_visits == 1:  # DR17 on: the pixel- and global-weighted combinations of the one visit
+        flux, sigma, bitmask = (np.vstack([a, a]) for a in (flux_v, sigma_v, flags_v))
     else:
         weight = 1.0 / sigma_v**2
         combined = (weight * flux_v).sum(0) / weight.sum(0)
@@ -220,10 +235,16 @@ def write_apstar(
         card("HISTORY", "APSTAR:  HDU7 - Telluric Error, HDU8 - LSF, HDU9 - RV table"),
     ]
 
-    def rows(array, dtype):
-        return (array[0] if n_visits == 1 else array).astype(dtype)
+    if layout == "dr17":
+        cards.insert(1, card("FIELD", field, "Field name"))
+    elif layout == "sdss5":
+        cards.insert(1, card("APRED", apred, "APOGEE reduction version"))
 
-    shape = (APOGEE_NPIX,) if n_visits == 1 else (n_visits + 2, APOGEE_NPIX)
+    def rows(array, dtype):
+        return (array[0] if flux.shape[0] == 1 else array).astype(dtype)
+
+    shape = tuple(np.shape(flux)) if flux.shape[0] > 1 else (APOGEE_NPIX,)
+    flux_dtype, bitmask_dtype = (np.float32, np.int16) if layout == "sdss4" else (np.float64, np.int64)
     rv_table = table_hdu(
         [
             ("FILE", np.array(["".join(f.ljust(30) for f in files)])),
@@ -243,17 +264,48 @@ def write_apstar(
              card("BITPIX", 16, "bits per data value"), card("NAXIS", 0, "number of axes"),
              card("EXTEND", True, "file may contain extensions")] + cards
         ),
-        image_hdu(rows(flux, np.float32), _wcs_cards(_FLUX_UNIT)),
-        image_hdu(rows(sigma, np.float32), _wcs_cards(_ERR_UNIT)),
-        image_hdu(rows(bitmask, np.int16), _wcs_cards(_MASK_UNIT)),
+        image_hdu(rows(flux, flux_dtype), _wcs_cards(_FLUX_UNIT)),
+        image_hdu(rows(sigma, flux_dtype), _wcs_cards(_ERR_UNIT)),
+        image_hdu(rows(bitmask, bitmask_dtype), _wcs_cards(_MASK_UNIT)),
         _placeholder("Sky (10^-17 erg/s/cm^2/Ang)", shape, extras, rng, "sky"),
         _placeholder("Sky Error (10^-17 erg/s/cm^2/Ang)", shape, extras, rng, "err"),
         _placeholder("Telluric", shape, extras, rng, "telluric"),
         _placeholder("Telluric Error", shape, extras, rng, "err"),
-        image_hdu(_LSF, [card("CTYPE1", "Parameters"), card("BUNIT", "LSF Coefficients")]),
-        rv_table,
     ]
+    if layout == "sdss4":
+        chunks += [image_hdu(_LSF, [card("CTYPE1", "Parameters"), card("BUNIT", "LSF Coefficients")]), rv_table]
+    else:
+        visits_table = _visit_rv_table(files, mjds, snr_rows[-n_visits:], v_helio, labels)
+        combined = _visit_rv_table(files[:1], mjds[:1], snr_rows[:1], v_helio, labels)
+        if layout == "dr17":
+            chunks += [image_hdu(None), visits_table, combined]
+        else:
+            chunks += [table_hdu([], 0), visits_table]
     return atomic_write(path, chunks)
+
+
+#: The apStar layouts :func:`write_apstar` writes (see :mod:`astra.datamodels.releases`).
+_APSTAR_LAYOUTS = ("sdss4", "dr17", "sdss5")
+
+
+def _visit_rv_table(files, mjds, snr, v_helio, labels):
+    """The DR17/SDSS-V RV table: one row per spectrum, with its file name and a CCF."""
+    n = len(files)
+    return table_hdu(
+        [
+            ("FILENAME", np.array(files)),
+            ("JD", (np.asarray(mjds, dtype=np.float64) + 2400000.5)),
+            ("SNR", np.asarray(snr, dtype=np.float64)),
+            ("VHELIO", np.full(n, v_helio)),
+            ("VREL", np.full(n, v_helio)),
+            ("VRELERR", np.full(n, 0.1)),
+            ("TEFF", np.full(n, float(labels["teff"]))),
+            ("LOGG", np.full(n, float(labels["logg"]))),
+            ("FEH", np.full(n, float(labels["fe_h"]))),
+            ("CCF", np.zeros((n, 765))),
+        ],
+        n,
+    )
 
 
 def write_apvisit(

@@ -25,6 +25,8 @@ def write_boss_spec(
     loglam0=3.5516,
     n_pixels=4625,
     flux_scale=None,
+    observatory=None,
+    layout="sdss4",
 ):
     """Write a synthetic BOSS spec file atomically.
 
@@ -43,6 +45,12 @@ def write_boss_spec(
     :param fiberid: FIBERID keyword.
     :param run2d: RUN2D and VERS2D keywords.
     :param loglam0: log10 wavelength of the first pixel (COEFF0).
+    :param observatory: ``"APO"`` or ``"LCO"``: an ``OBSERVAT`` card, as SDSS-V files have
+        (SDSS-III/IV files have none: ``None``).
+    :param layout: the HDUs after ``COADD`` and ``SPALL`` (:data:`astra.datamodels.releases.RELEASE_LAYOUTS`):
+        ``"sdss4"`` (DR13-DR17 spec: ``SPZLINE``), ``"specLite"`` (DR18-DR20: ``ZALL``, ``ZLINE``;
+        the ``SPALL`` row has ``FIBER_RA``/``FIBER_DEC`` and ``RACAT``/``DECCAT`` too) or
+        ``"specFull"`` (as specLite, then one table per exposure).
     :param n_pixels: Number of pixels.
     :param flux_scale: Continuum level at 6000 Angstrom (random 20-200 if ``None``).
     :returns: The path written.
@@ -87,9 +95,14 @@ def write_boss_spec(
         card("COEFF1", BOSS_DLOGLAM, "Log10 dispersion per pixel"),
         card("DC-FLAG", 1, "Log-linear flag"),
         card("BUNIT", "1E-17 erg/cm^2/s/Ang"),
+        # As in real spec files: RA/DEC are the plate centre (the telescope's boresight), up to
+        # 1.5 degrees from the object; PLUG_RA/PLUG_DEC are the object's.
+        card("RA", round((ra + 1.3) % 360.0, 6), "RA of telescope boresight (deg)"),
+        card("DEC", round(max(-90.0, min(90.0, dec - 0.7)), 6), "DEC of telescope boresight (deg)"),
         card("PLUG_RA", round(ra, 7), "RA of object [deg]"),
         card("PLUG_DEC", round(dec, 7), "dec of object [deg]"),
         card("FIBERID", int(fiberid), "Fiber number (1-1000)"),
+        *([card("OBSERVAT", observatory, "Observatory")] if observatory else []),
         card("NEXP", 0, "Number of individual exposures"),
         *common.truth_cards(labels, snr, seed),
     ]
@@ -120,6 +133,8 @@ def write_boss_spec(
             ("SN_MEDIAN_ALL", np.array([sn_median], dtype=np.float32)),
             ("PLUG_RA", np.array([ra])),
             ("PLUG_DEC", np.array([dec])),
+            *([("FIBER_RA", np.array([ra])), ("FIBER_DEC", np.array([dec])), ("RACAT", np.array([ra])),
+               ("DECCAT", np.array([dec]))] if layout != "sdss4" else []),
         ],
         1,
         extname="SPALL",
@@ -134,6 +149,18 @@ def write_boss_spec(
             ("LINEZ", np.array([0.0], dtype=np.float32)),
         ],
         1,
-        extname="SPZLINE",
+        extname="SPZLINE" if layout == "sdss4" else "ZLINE",
     )
-    return atomic_write(path, [header_bytes(primary), coadd, spall, zline])
+    if layout == "sdss4":
+        return atomic_write(path, [header_bytes(primary), coadd, spall, zline])
+    if layout not in ("specLite", "specFull"):
+        raise ValueError(f"unknown spec layout {layout!r}; expected sdss4, specLite or specFull")
+    zall = table_hdu([("Z", np.array([0.0], dtype=np.float32)), ("CLASS", np.array(["STAR"]))], 1, extname="ZALL")
+    chunks = [header_bytes(primary), coadd, spall, zall, zline]
+    if layout == "specFull":
+        exposure = table_hdu(
+            [("flux", flux.astype(np.float32)), ("loglam", loglam.astype(np.float32)), ("ivar", ivar.astype(np.float32))],
+            n_pixels, extname="B-00000001",
+        )
+        chunks.append(exposure)
+    return atomic_write(path, chunks)

@@ -7,6 +7,7 @@ arguments of the writer of its HDU layout (:mod:`astra.tools.synthetic.apogee`, 
 """
 
 from astra.datamodels.registry import register
+from astra.datamodels.releases import layout_for
 from astra.tools.synthetic.apogee import write_apstar, write_apvisit
 from astra.tools.synthetic.aspcap import write_aspcapstar
 from astra.tools.synthetic.boss import write_boss_spec
@@ -17,6 +18,10 @@ __all__ = []
 
 @register("synthetic_writer", "apStar")
 def _write_apstar(path, keys, labels, seed, **options):
+    if "layout" not in options and keys.get("release"):
+        layout = layout_for("apStar", keys["release"])
+        if layout is not None:
+            options["layout"] = layout.name
     return write_apstar(path, labels=labels, seed=seed, obj=keys.get("obj"), field=keys.get("field", "120-45"),
                         telescope=keys.get("telescope", "apo25m"), apred=keys.get("apred", "r6"), **options)
 
@@ -42,6 +47,8 @@ def _write_spec(path, keys, labels, seed, **options):
 @register("synthetic_writer", "specLite", "specFull")
 def _write_sdss5_spec(path, keys, labels, seed, **options):
     # specLite/specFull keep the spec layout; the field stands where the plate was.
+    options.setdefault("observatory", "APO")  # SDSS-V headers say where (OBSERVAT)
+    options.setdefault("layout", "specFull" if keys.get("data_model") == "specFull" else "specLite")
     return write_boss_spec(path, labels=labels, seed=seed, plateid=int(keys["fieldid"]), mjd=keys["mjd"],
                            fiberid=1, run2d=keys["run2d"], **options)
 

@@ -178,7 +178,7 @@ def write_sample_tree(
         keys.append(k)
         paths.append(path)
     for k, path, lab in zip(keys, paths, labels):
-        _writer(species, path, k, lab, rng, options)
+        _writer(species, path, {**k, "release": release, "data_model": species}, lab, rng, options)
     broken = {}
     for i, index in enumerate(sorted(rng.choice(n, size=corrupt, replace=False))):
         how = CORRUPTIONS[i % len(CORRUPTIONS)]
