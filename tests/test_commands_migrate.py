@@ -59,3 +59,66 @@ def test_nothing_found_is_exit_status_1(tmp_path, db_url, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(tmp_path / "empty")]) == 1
     assert "no apStar files of dr13 found" in capsys.readouterr().err
+
+
+SLOW_MIGRATE = """
+import sys, time
+import astra.models.migrate as m
+m.POOL_THRESHOLD = 1  # reader processes for a few files
+m.READ_CHUNK = 1
+real = m.file_row
+def slow(*args, **kwargs):  # each file takes a while: the readers are busy when the parent dies
+    time.sleep(1.0)
+    return real(*args, **kwargs)
+m.file_row = slow
+from astra.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fp:
+            return [int(p) for p in fp.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as fp:
+            state = next(line for line in fp if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+    return "Z" not in state.split()[1]
+
+
+def test_reader_processes_die_with_a_sigkilled_migrate(sas, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from service_fixtures import wait_until
+
+    if not os.path.exists("/proc/self/task"):
+        pytest.skip("needs Linux /proc to find the reader processes")
+    root, _ = sas
+    env = dict(os.environ, ASTRA_DATABASE_URL=f"sqlite:///{tmp_path / 'cat.db'}")
+    argv = [sys.executable, "-c", SLOW_MIGRATE, "migrate", "--release", "dr13", "--species", "apStar",
+            "--sas-base-dir", str(root), "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    readers = []
+    try:
+        wait_until(lambda: len(_children(proc.pid)) >= 2, 120, "migrate starts its reader processes", interval=0.05)
+        readers = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        wait_until(lambda: not any(_alive(pid) for pid in readers), 10, f"the readers {readers} die with migrate")
+    finally:
+        for pid in readers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

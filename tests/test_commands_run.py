@@ -76,3 +76,75 @@ def test_run_says_where_the_results_are(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"results: {tmp_path / 'output' / 'EstimateSNR'}" in out
     assert "astra find" in out
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as sock:  # bound, never listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("how", ["options", "settings"])
+def test_unreachable_luigid_is_one_line_and_exit_status_1(tmp_path, how):
+    from astra.tools import synthetic
+
+    sas = str(tmp_path / "sas")
+    synthetic.write_sample_tree(sas, 2, release="dr13", species="apStar", seed=3)
+    port = _closed_port()
+    env = dict(os.environ, SAS_BASE_DIR=sas)
+    args = ["run", EstimateSNR, "--release", "dr13"]
+    if how == "options":
+        args += ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(port)]
+    else:
+        config = tmp_path / "astra.yml"
+        config.write_text(f"scheduler_host: 127.0.0.1\nscheduler_port: {port}\n")
+        env["ASTRA_CONFIG"] = str(config)
+    out = _astra(*args, env=env)
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and "RPCError" not in out.stderr, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"astra run: error: cannot reach luigid at http://127.0.0.1:{port}: "), out.stderr
+    assert "--scheduler-host" in last
+    assert not list((tmp_path / "output").rglob("*.json"))
+
+
+@pytest.mark.luigid
+def test_scheduler_options_run_under_that_luigid(luigid, tmp_path):
+    from astra.tools import synthetic
+
+    sas = str(tmp_path / "sas")
+    synthetic.write_sample_tree(sas, 3, release="dr13", species="apStar", seed=3)
+    env = dict(luigid.env, SAS_BASE_DIR=sas, ASTRA_OUTPUT_DIR=str(tmp_path / "output"))
+    out = _astra("run", EstimateSNR, "--release", "dr13", "--scheduler-host", luigid.host,
+                 "--scheduler-port", str(luigid.port), env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 spectra done (0 already complete), 0 failed" in out.stdout
+    statuses = luigid.task_statuses()
+    assert len(statuses) == 1 and set(statuses.values()) == {"DONE"}, statuses
+
+
+@pytest.mark.luigid
+def test_luigid_lost_mid_run_is_one_line_and_nothing_written_is_lost(luigid, tmp_path):
+    from service_fixtures import LUIGI_TEST_CONFIG, finish_processes, wait_until
+
+    config = tmp_path / "impatient-luigi.cfg"  # the run gives luigid up after 2 tries, 1 s apart
+    config.write_text(LUIGI_TEST_CONFIG.replace("rpc-retry-attempts = 60", "rpc-retry-attempts = 2"))
+    table = tmp_path / "keys.csv"
+    table.write_text("obj\nA\nB\nC\nD\n")
+    env = dict(luigid.env, LUIGI_CONFIG_PATH=str(config), ASTRA_OUTPUT_DIR=str(tmp_path / "output"))
+    argv = [sys.executable, "-m", "astra.cli", "run", "batch_tasks.FlakyBatch", "--release", "dr17", "--keys-table",
+            str(table), "--sleep", "1", "--scheduler-host", luigid.host, "--scheduler-port", str(luigid.port)]
+    with open(tmp_path / "run.log", "w") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "RUNNING" in luigid.task_statuses().values(), 120, "the batch runs", interval=0.1)
+        luigid.stop()
+        assert finish_processes([proc], timeout=300) == [1]
+    finally:
+        finish_processes([proc])
+    out = (tmp_path / "run.log").read_text()
+    assert "Traceback" not in out and "RPCError" not in out, out
+    assert out.strip().splitlines()[-1].startswith(f"astra run: error: cannot reach luigid at {luigid.url.rstrip('/')}"), out
+    assert len(list((tmp_path / "output").rglob("*-flaky.json"))) == 4, out  # the batch under way finished
