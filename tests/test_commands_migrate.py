@@ -61,6 +61,43 @@ def test_nothing_found_is_exit_status_1(tmp_path, db_url, capsys):
     assert "no apStar files of dr13 found" in capsys.readouterr().err
 
 
+def test_forget_gone_removes_the_rows_of_files_gone_for_good(sas, db_url, tmp_path, capsys):
+    """README's first task once wrote rows of a tree that is gone; --forget-gone removes them and
+    the migration exits 0 again."""
+    import shutil
+
+    from astra.models.spectrum import Spectrum
+
+    root, tree = sas
+    other = tmp_path / "tutorial-sas"
+    synthetic.write_sample_tree(other, 3, release="dr13", species="apStar", seed=9)
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(other),
+                 "--no-progress"]) == 0
+    shutil.rmtree(other)
+    args = ["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(root), "--no-progress"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "3 known files are gone (flagged)" in captured.out
+    assert "if they are gone for good, remove the rows: astra migrate --release dr13 --species apStar " \
+           "--forget-gone" in captured.err
+    spectra = Spectrum.select().count()
+    assert main(args + ["--forget-gone"]) == 0
+    out = capsys.readouterr().out
+    assert "forgot 3 rows of files gone from disk" in out
+    assert Star.select().count() == 6 and Spectrum.select().count() == spectra - 3
+    assert main(args) == 0
+    assert main(args + ["--forget-gone", "--keys-table", "k.csv"]) == 2
+
+
+def test_nothing_found_without_sas_base_dir_says_what_is_missing(tmp_path, db_url, monkeypatch, capsys):
+    monkeypatch.delenv("SAS_BASE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "no apStar files of dr13 found under" in err
+    assert "SAS_BASE_DIR is not set; export SAS_BASE_DIR=/path/to/sas or give --sas-base-dir" in err
+
+
 SLOW_MIGRATE = """
 import sys, time
 import astra.models.migrate as m

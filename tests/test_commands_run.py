@@ -78,6 +78,45 @@ def test_run_says_where_the_results_are(tmp_path, capsys):
     assert "astra find" in out
 
 
+def test_an_output_directory_that_cannot_be_written_is_one_line_up_front(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = dict(os.environ, ASTRA_OUTPUT_DIR=str(blocker / "out"), SAS_BASE_DIR=str(tmp_path / "sas"))
+    from astra.tools import synthetic
+
+    synthetic.write_sample_tree(str(tmp_path / "sas"), 2, release="dr13", species="apStar", seed=1)
+    out = _astra("run", EstimateSNR, "--release", "dr13", env=env)
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert f"the output directory {blocker / 'out'}/EstimateSNR/ cannot be written (Not a directory)" in out.stderr
+    assert "ASTRA_OUTPUT_DIR" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_help_examples_name_registered_tasks():
+    import re
+
+    from astra.commands.run import EPILOG
+    from astra.tasks.function_runner import registered_tasks
+
+    names = re.findall(r"astra run (\S+) [A-Z]\w+", EPILOG)
+    assert names and all(name in registered_tasks() or "." in name for name in names), names
+
+
+def test_a_module_in_the_current_directory_gets_the_pythonpath_hint(tmp_path):
+    (tmp_path / "mymethods.py").write_text("x = 1\n")
+    env = {k: v for k, v in os.environ.items()}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                        if p and os.path.abspath(p) != str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", "import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+                          "from astra.cli import main; sys.exit(main(sys.argv[1:]))",
+                          "run", "mymethods.mean_snr", "ApogeeCoaddedSpectrumInApStar"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert "cannot import module 'mymethods'" in out.stderr
+    assert "mymethods.py is in the current directory, which the astra and luigi commands do not put on " \
+           "Python's path: run with PYTHONPATH=. in front" in out.stderr
+
+
 def _closed_port():
     import socket
 

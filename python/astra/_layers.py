@@ -13,7 +13,7 @@ __all__ = ["LAYERS", "layer_of"]
 LAYERS = (
     ("foundation", "settings, names, processes, retries, Luigi parameter and target types; the engine core",
      ("astra._layers", "astra.version", "astra.suggest", "astra.config", "astra.processes", "astra.utils", "astra.forking",
-      "astra.luigi_defaults", "astra.parameters", "astra.targets", "astra.retry", "astra.logfiles", "astra.core")),
+      "astra.luigi_defaults", "astra.parameters", "astra.targets", "astra.retry", "astra.logfiles", "astra.module_hint", "astra.core")),
     ("datamodels", "pure data: keys per release, path templates, HDU layouts, grids; the registry",
      ("astra.datamodels",)),
     ("io", "spectrum readers, the lean FITS reader, synthetic writers",
@@ -23,7 +23,7 @@ LAYERS = (
     ("catalogue", "catalogue and run-record tables (peewee models), astra migrate",
      ("astra.models",)),
     ("runtime", "tasks of both method styles, the run loop, claims, summaries, run recording, shares",
-     ("astra.tasks", "astra.runs", "astra.run_recorder", "astra.claims", "astra.runner", "astra.outputs",
+     ("astra.tasks", "astra.luigi_cmdline", "astra.runs", "astra.run_recorder", "astra.claims", "astra.runner", "astra.outputs",
       "astra.cluster.partition", "astra.cluster.spectrum_shares", "astra.cluster.scheduler")),
     ("services", "summary products, clusters (luigid, Slurm), the daily pipeline",
      ("astra.products", "astra.cluster", "astra.daily")),
@@ -32,7 +32,7 @@ LAYERS = (
     ("methods", "analysis methods, and the old paths of moved methods (shims)",
      ("astra.contrib", "astra.database.examples", "astra.tasks.continuum")),
     ("interfaces", "the command line and the web application",
-     ("astra.cli", "astra.commands", "astra.web")),
+     ("astra.cli", "astra.commands", "astra.web", "astra.etc.astra_daily_dag")),
 )
 
 _RANK = {entry: (rank, name) for rank, (name, _, entries) in enumerate(LAYERS) for entry in entries}

@@ -8,6 +8,7 @@ import luigi
 
 from astra.tasks.batch import build
 from astra.tasks import members
+from astra.module_hint import import_hint
 from astra.suggest import did_you_mean
 from astra.datamodels.find import find_files, read_keys_table
 from astra.datamodels.paths import sas_base_dir_set as _sas_base_dir
@@ -74,13 +75,12 @@ def _module_hint(module_name, error):
         try:
             package = importlib.import_module(parent)
         except ImportError:
-            return _module_hint(parent, error) if "." in parent else _PYTHONPATH_HINT
+            return _module_hint(parent, error) if "." in parent else import_hint(parent, error)
         siblings = [info.name for info in pkgutil.iter_modules(getattr(package, "__path__", []))]
         return did_you_mean(leaf, siblings)
-    return _PYTHONPATH_HINT
+    return import_hint(module_name, error)  # names PYTHONPATH=. when the file is in the current directory
 
 
-_PYTHONPATH_HINT = " (is its directory on PYTHONPATH? e.g. PYTHONPATH=. when it is in the current directory)"
 
 
 def parse_task_params(task_class, task_params, names=None, label=None):

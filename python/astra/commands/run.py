@@ -21,7 +21,7 @@ HELP = "run a task over the catalogue spectra that need it, or over the files of
 EPILOG = """
 A @task method over the catalogue spectra without an up-to-date result:
 
-  astra run estimate_snr ApogeeCoaddedSpectrumInApStar --limit 100 --where "release = 'dr17'"
+  astra run snr ApogeeCoaddedSpectrumInApStar --limit 100 --where "release = 'dr17'"
 
 Other options are the method's parameters (e.g. --min-good-pixels 50).
 --spectrum-pk-range LO HI keeps the spectra with LO <= spectrum_pk <= HI (repeat it for
@@ -165,12 +165,20 @@ def run(args):
     :returns: 0 exactly when every spectrum is done or was already complete; 1 otherwise.
     """
     from astra.cli import UsageError
+    from astra.outputs import results_location
 
     extra = split_extra(getattr(args, "_extra", []))
     if args.model:
         return _run_function(args, extra)  # needs nothing of the class-style runner
+    from astra.commands.output_check import check_writable_directory
     from astra.runner import run_over_files
     task_class, filters, task_params = check(args)
+    root = getattr(task_class, "_output_root", None)
+    if callable(root) and results_location(task_class) == root().rstrip("/"):  # file outputs
+        try:
+            check_writable_directory(root())
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     keys_table = _keys_table(args)
     try:
         n, summary = run_over_files(
@@ -272,6 +280,8 @@ def _check_function(args, extra):
 def _run_function(args, extra):
     """``astra run <task> <SpectrumModel> ...``: the catalogue form."""
     from astra.cli import UsageError
+    from astra.commands.empty_outcome import explain_empty
+    from astra.database.where import count_where
     from astra.tasks.function_runner import run_pending
 
     function, params = _check_function(args, extra)
@@ -280,6 +290,9 @@ def _run_function(args, extra):
         print(f"{function.name}: nothing to do (no range for process {_process_index()} of this job step)")
         return 0
     try:
+        model = function.input_model(args.model)
+        if args.where:
+            count_where(model, args.where)  # a bad --where is one line, before anything runs
         n, summary = run_pending(
             function,
             args.model,
@@ -300,12 +313,11 @@ def _run_function(args, extra):
     if ranges and len(ranges) > 1:
         within += f" (and {len(ranges) - 1} more ranges)"
     if not n:
-        conditions = function.conditions(function.input_model(args.model))
-        which = "" if not conditions else " chosen by its upstream (" + "; ".join(c.describe() for c in conditions) + ")"
-        print(f"{function.name}: nothing to do (every {args.model} spectrum{which}{within} has an up-to-date "
-              f"{function.output_model.__name__})")
-        _say_failures_left(function, args)
-        return 0
+        outcome = explain_empty(function, model, where=args.where, ranges=ranges)
+        print(outcome, file=sys.stderr if outcome.to_stderr else sys.stdout)
+        if outcome.exit_code == 0:
+            _say_failures_left(function, args)
+        return outcome.exit_code
     print(f"{function.name}: {n} spectra{within}; {summary}")
     _say_how_to_retry(summary)
     return 0 if summary.success else 1

@@ -419,6 +419,8 @@ def _run_catalogue(args):
     from astra.cli import UsageError
     from astra.cluster import slurm
     from astra.cluster.spectrum_jobs import plan_jobs
+    from astra.commands.empty_outcome import explain_empty
+    from astra.database.where import count_where
     from astra.commands.srun_arrays import follow_shares
     from astra.tasks.function_runner import pending_keys
 
@@ -429,15 +431,17 @@ def _run_catalogue(args):
         raise UsageError("--poll-interval must be greater than 0")
     command, function, run_args = _run_arguments(args)
     try:
+        if command.where:
+            count_where(function.input_model(command.model), command.where)  # one line, before any job
         model, keys = pending_keys(function, command.model, where=command.where, limit=command.limit,
                                    retry_failed=command.retry_failed)
     except ValueError as error:
         raise UsageError(str(error)) from None
     name = f"{function.name} over {model.__name__}"
     if not keys:
-        print(f"{name}: nothing to do (every spectrum has an up-to-date {function.output_model.__name__}); "
-              "no job submitted")
-        return 0
+        outcome = explain_empty(function, model, where=command.where)
+        print(f"{outcome}; no job submitted", file=sys.stderr if outcome.to_stderr else sys.stdout)
+        return outcome.exit_code
     jobs_dir = args.jobs_dir or slurm.default_jobs_dir()
     run_id = None if args.dry_run else runs.record_submission(
         ["astra", "srun", args.module, *([args.task] if args.task else []), *args.task_args],

@@ -6,6 +6,9 @@
   (run recording for ``astra web``, :mod:`astra.run_recorder`, is one);
 * :mod:`astra.core.engine` -- :class:`~astra.core.engine.BatchLedger`: the outcome counted as
   members finish, and the events announced, for both run loops.
+* :mod:`astra.core.readahead` -- reader threads reading a batch's next spectra while the method
+  computes;
+* :mod:`astra.core.arrays` -- a batch's spectra as ``(N, npix)`` arrays for vectorised methods.
 
 Claims (:mod:`astra.claims`, whose ``ClaimReleased`` is a Luigi task) wrap a batch's run; the
 two run loops call the method (a ``@task`` generator: :mod:`astra.tasks.function_run`; a

@@ -67,6 +67,7 @@ import astra.config
 import astra.run_recorder  # noqa: F401 (run recording subscribes to the engine's events)
 from astra.claims import claim_runs
 from astra.core.engine import BatchLedger, MemberFailure
+from astra.core.readahead import reading_ahead
 from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome; names kept here)
     INCOMPLETE_WHEN_CLAIMED,
     MAX_REPORTED_FAILURES,
@@ -356,6 +357,7 @@ class BatchRunMixin:
                 else:
                     ready.append(member)
         store = self.result_store()
+        reading = None
         try:
             started = time.perf_counter()
             context = self.setup() if ready else None
@@ -363,6 +365,9 @@ class BatchRunMixin:
             member_timing = {}
             self.batch_timing = {"setup": t_setup, "members": member_timing}
             state, guarded = self.__dict__, self._guarded_names()
+            # The next members' input files are read in the background while process() computes.
+            reading = reading_ahead([_input_path(m) for m in ready] if ready else [])
+            reading.__enter__()
             for member in ready:
                 began = time.perf_counter()
                 if guarded is not None:
@@ -388,6 +393,8 @@ class BatchRunMixin:
                 member.timing = timing
                 member_timing[member.identity_hash] = timing["process"]
         finally:
+            if reading is not None:
+                reading.__exit__(None, None, None)
             self.__dict__.pop(_GUARDED, None)  # (when process() raised past ``except Exception``)
             lost(store.close())
             ledger.close()

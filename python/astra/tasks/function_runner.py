@@ -55,7 +55,9 @@ def load_task_function(name):
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
-            raise ValueError(f"cannot import module {module_name!r}: {error}") from None
+            from astra.module_hint import import_hint
+
+            raise ValueError(f"cannot import module {module_name!r}: {error}{import_hint(module_name, error)}") from None
         if not hasattr(module, attribute):
             raise ValueError(f"module {module_name!r} has no task {attribute!r}")
         target = getattr(module, attribute)

@@ -332,7 +332,7 @@ def start_run(request, parameters_extra=None):
     :param parameters_extra: more to record in the run's parameters (e.g. what it retries).
     :returns: the :class:`~astra.models.run.Run`.
     """
-    from astra.models.run import Run, ensure_run_tables
+    from astra.models.run import Run, ensure_run_tables, utcnow
 
     ensure_run_tables()
     entry = registered_tasks()[request.task]
@@ -344,6 +344,7 @@ def start_run(request, parameters_extra=None):
         kind="astra web", task=dotted_name(entry),
         task_family=_task_class(entry).get_task_family(), parameters=json.dumps(parameters),
         command="astra " + " ".join(args), host=socket.gethostname(), state="queued",
+        user=_user(), started=utcnow(),  # shown even when the run finds nothing to do
     )
     log_path = os.path.join(runs_directory(), str(run.id), "run.log")
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -461,3 +462,13 @@ def _keys_table(members):
         for _, keys, _ in members:
             writer.writerow({c: keys.get(c, "") for c in columns})
     return table
+
+
+def _user():
+    """The user this server runs as (who starts the runs)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container without a passwd entry
+        return str(os.getuid())
