@@ -99,6 +99,23 @@ def test_the_documented_table_is_the_codes():
         assert ", ".join(r.upper() for r in layout.releases) in text
         for index, kind, what in layout.hdus:
             assert f"{index}: {kind} ({what})" in text
+        # Each row names the SDSS datamodel page it follows (and what that page does not say).
+        assert layout.source.startswith(("md/", "yaml/", "none:", "not checked", "as ")), layout
+        assert layout.source.replace("|", "\\|") in text, layout.source
+
+
+def test_the_table_follows_the_sdss_datamodel_pages():
+    """What sdss/datamodel's pages say, row by row (see each row's ``source``)."""
+    sdss4, dr17, sdss5 = layouts_of("apStar")
+    assert dict((i, k) for i, k, _ in sdss4.hdus)[8] == "IMAGE (26,)" and sdss4.dtypes == ("float32", "float32", "int16")
+    assert dr17.dtypes == sdss5.dtypes == ("float64", "float64", "int64") and len(dr17.hdus) == 11 == len(sdss5.hdus) + 1
+    assert "@healpixgrp" in sdss5.source and "WORK" in sdss5.source
+    # SDSS-V BOSS: field ids are zero-padded to six digits (sdss-access @pad_fieldid).
+    assert layout_for("specLite", "dr19").path.startswith("{run2d}/spectra/lite/{fieldid:0>6}/")
+    assert "{fieldid:0>6}" in layout_for("specFull", "dr20").path
+    # specFull's exposure tables are one per exposure (MJD_EXP_<mjd>-<nn>) from DR18 on, per camera before.
+    assert "MJD_EXP_" in layout_for("specFull", "dr19").hdus[-1][2]
+    assert "B1-" in layout_for("spec", "dr17").hdus[-1][2]
 
 
 #: The other data models' layouts: (release, data model, HDUs of the synthetic file, BaseTask species or None).
