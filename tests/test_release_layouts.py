@@ -142,6 +142,11 @@ def test_each_boss_and_apvisit_layout_is_read(release, data_model, n_hdus, speci
         with fits.open(path) as hdul:
             assert len(hdul) == n_hdus
             names = [h.name for h in hdul]
+            if (release, data_model) == ("dr19", "apVisit"):  # DR19 names HDUs 1-10 (datamodel apVisit.md)
+                from astra.tools.synthetic.apogee import APVISIT_DR19_EXTNAMES
+                assert tuple(names[1:11]) == APVISIT_DR19_EXTNAMES
+            elif data_model == "apVisit":
+                assert names[1:11] == [""] * 10
             for index, kind, _ in layout.hdus:  # the tables the data model names, where it puts them
                 named = re.match(r"BINTABLE ([A-Z]+)", kind)
                 if isinstance(index, int) and named:

@@ -55,6 +55,9 @@ _APVISIT_IMAGES = [
     (9, "IMAGE (3, 14)", "wavelength coefficients"),
     (10, "IMAGE (3, 26)", "LSF coefficients"),
 ]
+#: apVisit HDUs 1-10 are named in DR19 (the datamodel's apVisit.md, DR19 "added_hdus"), not before.
+_APVISIT_DR19_NAMES = ("FLUX", "ERROR", "MASK", "WAVELENGTH", "SKY FLUX", "SKY ERROR", "TELLURIC",
+                       "TELLURIC ERROR", "WAVE COEFFICIENTS", "LSF COEFFICIENTS")
 _MWM_HDUS = [
     (0, "PRIMARY", "summary: SDSS_ID, V_ASTRA, RA, DEC, ... (no data)"),
     (1, "BINTABLE", "BOSS/APO spectra, one row each (empty when none)"),
@@ -129,7 +132,10 @@ RELEASE_LAYOUTS = (
     ),
     ReleaseLayout(
         "apVisit", ("dr19", "dr20"), "sdss5",
-        [(0, "PRIMARY", "header: OBJID, RA, DEC, PLATE, MJD5, FIBERID, SNR, ...")] + _APVISIT_IMAGES + [
+        [(0, "PRIMARY", "header: OBJID, RA, DEC, PLATE, MJD5, FIBERID, SNR, ...")] + [
+            (index, kind, f"{what}; DR19 EXTNAME {name}")
+            for (index, kind, what), name in zip(_APVISIT_IMAGES, _APVISIT_DR19_NAMES)
+        ] + [
             (11, "BINTABLE, 1 row", "RV results"),
         ],
         None, _F32, "RA/DEC (primary header)",
