@@ -147,6 +147,8 @@ def test_each_boss_and_apvisit_layout_is_read(release, data_model, n_hdus, speci
                 assert tuple(names[1:11]) == APVISIT_DR19_EXTNAMES
             elif data_model == "apVisit":
                 assert names[1:11] == [""] * 10
+            if data_model == "specFull":  # one table per exposure, MJD_EXP_<mjd>-<nn> (datamodel specFull.md)
+                assert re.fullmatch(r"MJD_EXP_\d{5}-\d\d", names[5]), names
             for index, kind, _ in layout.hdus:  # the tables the data model names, where it puts them
                 named = re.match(r"BINTABLE ([A-Z]+)", kind)
                 if isinstance(index, int) and named:
