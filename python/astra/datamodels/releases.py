@@ -156,7 +156,8 @@ RELEASE_LAYOUTS = (
         ],
         None, ("float32", "float32", None), "RA/DEC (primary header)",
         "apogee/spectro/aspcap/{apred}/{aspcap}/{telescope}/{field}/aspcapStar-{apred}-{obj}.fits (DR16, DR17)",
-        "not checked against the datamodel (md/aspcapStar.md not read)",
+        "none: sdss/datamodel has no aspcapStar page (md/APOGEE_ASPCAP/ holds allStar and allPlates only); "
+        "this row follows the real aspcapStar files Astra reads and is not verified against the datamodel",
     ),
     ReleaseLayout(
         "spec", ("dr13", "dr14", "dr15", "dr16", "dr17"), "sdss4",
@@ -216,7 +217,9 @@ RELEASE_LAYOUTS = (
     ReleaseLayout(
         "mwmVisit", ("dr19", "dr20"), "sdss5", _MWM_HDUS, None, None, "RA/DEC (primary header)",
         "{v_astra}/spectra/visit/<sdss_id groups>/mwmVisit-{v_astra}-{sdss_id}.fits",
-        "as mwmStar (md/mwmVisit.md not read; SDSS Astra writes both files with the same HDUs)",
+        "as mwmStar: md/mwmVisit.md lists only WORK (Astra 0.2.4dev: the same five HDUs BOSS/APO ... "
+        "APOGEE/LCO, RA/DEC \"SDSS-V catalog right ascension\", an ASTRA card instead of V_ASTRA, path "
+        "[ASTRA_VERSION]/[RUN2D]-[APRED]/spectra/visit/...); DR19/DR20 taken from mwmStar.md",
     ),
 )
 
