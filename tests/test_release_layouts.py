@@ -110,9 +110,11 @@ def test_the_table_follows_the_sdss_datamodel_pages():
     assert dict((i, k) for i, k, _ in sdss4.hdus)[8] == "IMAGE (26,)" and sdss4.dtypes == ("float32", "float32", "int16")
     assert dr17.dtypes == sdss5.dtypes == ("float64", "float64", "int64") and len(dr17.hdus) == 11 == len(sdss5.hdus) + 1
     assert "@healpixgrp" in sdss5.source and "WORK" in sdss5.source
-    # SDSS-V BOSS: field ids are zero-padded to six digits (sdss-access @pad_fieldid).
-    assert layout_for("specLite", "dr19").path.startswith("{run2d}/spectra/lite/{fieldid:0>6}/")
-    assert "{fieldid:0>6}" in layout_for("specFull", "dr20").path
+    # SDSS-V BOSS paths differ by release (the sdss-access templates): DR18 {fieldid}p, DR19 the field
+    # id zero-padded to six digits (@pad_fieldid), DR20 a type folder and field group above it.
+    path = layout_for("specLite", "dr19").path
+    assert "DR18: {run2d}/spectra/lite/{fieldid}p/" in path and "DR19: {run2d}/spectra/lite/{fieldid:0>6}" in path
+    assert "DR20: {run2d}/spectra/<sptypefolder>/lite/<fieldgrp>/" in path
     # specFull's exposure tables are one per exposure (MJD_EXP_<mjd>-<nn>) from DR18 on, per camera before.
     assert "MJD_EXP_" in layout_for("specFull", "dr19").hdus[-1][2]
     assert "B1-" in layout_for("spec", "dr17").hdus[-1][2]

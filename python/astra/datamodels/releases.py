@@ -106,8 +106,8 @@ RELEASE_LAYOUTS = (
         "apogee/spectro/redux/{apred}/stars/{telescope}/{healpix // 1000}/{healpix}/apStar-{apred}-{telescope}-{obj}.fits",
         "md/apStar.md and yaml/apStar.yaml, release WORK (apred 1.0; DR19/DR20 are not listed): HDU 1-7 "
         "BITPIX -64, HDU 3 64, HDU 8 an empty BINTABLE, HDU 9 one row per visit, no HDU 10; path "
-        "{apred}/{apstar}/{telescope}/@healpixgrp|/{healpix}/apStar-{apred}-{telescope}-{obj}.fits; silent on "
-        "one visit: (2, 8575) is assumed as in DR17",
+        "{apred}/{apstar}/{telescope}/@healpixgrp|/{healpix}/apStar-{apred}-{telescope}-{obj}.fits (the installed "
+        "sdss-access DR19/DR20 templates agree); silent on one visit: (2, 8575) is assumed as in DR17",
     ),
     ReleaseLayout(
         "apVisit", ("dr13", "dr14", "dr15"), "sdss4",
@@ -143,7 +143,7 @@ RELEASE_LAYOUTS = (
         "md/apVisit.md, releases DR19 and WORK (example apred 1.0: HDU 1-8 (3, 4096), HDU 9 (3, 14), HDU 10 "
         "(3, 26), HDU 11 1 row); DR19 names HDUs 1-10 FLUX, ERROR, MASK, WAVELENGTH, SKY FLUX, SKY ERROR, "
         "TELLURIC, TELLURIC ERROR, WAVE COEFFICIENTS, LSF COEFFICIENTS (WORK does not); DR20 not listed; "
-        "the path is not on the page (not verified)",
+        "the path is the installed sdss-access DR19/DR20 template (not on the page)",
     ),
     ReleaseLayout(
         "aspcapStar", ("dr13", "dr14", "dr15", "dr16", "dr17"), "sdss4",
@@ -184,12 +184,16 @@ RELEASE_LAYOUTS = (
             (4, "BINTABLE ZLINE", "emission-line fits"),
         ],
         None, None, "PLUG_RA/PLUG_DEC (primary header), else SPALL FIBER_RA/FIBER_DEC, RACAT/DECCAT",
-        "{run2d}/spectra/lite/{fieldid:0>6}/{mjd}/spec-{fieldid:0>6}-{mjd}-{catalogid}.fits",
+        "DR18: {run2d}/spectra/lite/{fieldid}p/{mjd}/spec-{fieldid}-{mjd}-{catalogid:0>11}.fits; DR19: "
+        "{run2d}/spectra/lite/{fieldid:0>6}[p]/{mjd}/spec-{fieldid:0>6}-{mjd}-{catalogid}.fits; DR20: "
+        "{run2d}/spectra/<sptypefolder>/lite/<fieldgrp>/{fieldid:0>6}[p]/{mjd}/spec-{fieldid:0>6}-{mjd}-{catalogid}.fits",
         "md/specLite.md and yaml/specLite.yaml, releases DR18, IPL3, DR19 (PLUG_RA \"RA of Target\", RA \"RA of "
         "telescope boresight\"; SPALL has FIBER_RA, PLUG_RA, RACAT; sdss-access "
         "{run2d}/spectra/lite/@pad_fieldid|@isplate|/{mjd}/spec-@pad_fieldid|-{mjd}-{catalogid}.fits, example "
         "v6_1_3/spectra/lite/112360/60000/spec-112360-60000-27021598150202075.fits); DR20 not listed (specFull "
-        "lists DR20 with no change from DR19)",
+        "lists DR20 with no change from DR19); the paths are the installed sdss-access templates (DR18 "
+        "{fieldid}p and {catalogid:0>11}; DR19 @pad_fieldid|@isplate|; DR20 @sptypefolder|/lite/@fieldgrp|/"
+        "@pad_fieldid|@isplate|)",
     ),
     ReleaseLayout(
         "specFull", ("dr18", "dr19", "dr20"), "sdss5",
@@ -202,10 +206,10 @@ RELEASE_LAYOUTS = (
             ("5+", "BINTABLE", "one table per exposure (EXTNAME MJD_EXP_<mjd>-<nn>, e.g. MJD_EXP_60000-00)"),
         ],
         None, None, "as specLite",
-        "{run2d}/spectra/full/{fieldid:0>6}/{mjd}/spec-{fieldid:0>6}-{mjd}-{catalogid}.fits",
+        "as specLite, with full in place of lite",
         "md/specFull.md, releases DR18, IPL3, DR19, IPL4, DR20 (DR20 example: COADD, SPALL, ZALL, ZLINE, "
-        "MJD_EXP_60000-00 ... -07, one per exposure, no longer per camera); the path's padding follows "
-        "specLite's sdss-access template (the specFull template was not read)",
+        "MJD_EXP_60000-00 ... -07, one per exposure, no longer per camera); paths: the installed "
+        "sdss-access specFull templates, which are specLite's with full for lite",
     ),
     ReleaseLayout(
         "mwmStar", ("dr19", "dr20"), "sdss5", _MWM_HDUS, None, None, "RA/DEC (primary header)",
