@@ -5,6 +5,7 @@ import os
 import pytest
 
 import astra.config
+from real_files import MISSING_REAL_SAS
 
 
 def require_or_skip(reason):
@@ -57,7 +58,7 @@ def real_sas():
     """The real SDSS files (``ASTRA_TEST_SAS``), or a skip saying how to provide them."""
     path = os.environ.get("ASTRA_TEST_SAS")
     if not path or not os.path.isdir(path):
-        require_or_skip("real SDSS files not available: set ASTRA_TEST_SAS to ../shared/sdss-data/sas")
+        require_or_skip(MISSING_REAL_SAS)
     return os.path.abspath(path)
 
 

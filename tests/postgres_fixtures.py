@@ -95,7 +95,11 @@ def postgres_url(postgres_server):
         import astra.database
 
         astra.database.reset()
+        admin.close()  # a new connection: the test may have restarted the server
+        admin = _connect(postgres_server)
+        admin.autocommit = True
         with admin.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 

@@ -85,8 +85,23 @@ def test_build_summary_counts_done_skipped_failed():
 def test_build_with_two_workers_scans_outputs():
     tasks = [MyAnalysisTask(a=2, order=2, field="f", name=str(i)) for i in range(30)]
     summary = astra.build(tasks, max_batch_size=7, workers=2)
-    assert summary.success and summary.done == 30 and summary.tasks == 5
+    # five batches of at most 7 would leave one worker the last alone: six of 5, three each
+    assert summary.success and summary.done == 30 and summary.tasks == 6
     assert all(t.complete() for t in tasks)
+
+
+def test_two_workers_share_fewer_spectra_than_one_batch_holds(tmp_path):
+    """400 spectra and batches of up to 1,000 are two batches for --workers 2, one per worker."""
+    from batch_tasks import CountingBatch, read_log
+
+    log = str(tmp_path / "log.jsonl")
+    tasks = [CountingBatch(obj=i, record_path=log, sleep=0.05) for i in range(10)]
+    summary = astra.build(tasks, workers=2)  # the default max_batch_size (1,000)
+    assert summary.success and summary.done == 10 and summary.tasks == 2
+    records = read_log(log)
+    assert sorted(r["setup"] for r in records if "setup" in r) == [5, 5]
+    assert len({r["pid"] for r in records if "member" in r}) == 2  # both worker processes ran spectra
+    assert astra.build(tasks, workers=1).tasks == 1  # one worker: one batch, as before
 
 
 def test_luigi_build_directly_still_works():

@@ -92,19 +92,21 @@ def test_create_named_products_refuse_then_overwrite(catalogue, tmp_path, capsys
     assert err.count("\n") == 1 and f"{out} exists; use --overwrite" in err
     assert out.read_bytes() == before
     assert main(["create", "astraAllStarRocketSNR", "-o", str(out), "--overwrite", "--obj", "nobody"]) == 0
-    assert "wrote 0 rows" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "wrote 0 rows" in captured.out
+    assert "astraAllStarRocketSNR: 0 rows: none of RocketSNR's 3 results is on a star-level spectrum matching" in captured.err
     with fits.open(out) as hdul:
         assert hdul[0].header["NROWS"] == 0 and "obj" in hdul["APOGEE"].columns.names
     assert main(["create", "astraAllVisit", "astra.contrib.rocket.snr", "-o", str(tmp_path / "v.fits")]) == 0
     captured = capsys.readouterr()
     assert "wrote 0 rows" in captured.out  # Rocket ran on no visit spectrum
-    assert "note: RocketSNR has 3 results on star spectra: astra create astraAllStarRocketSNR" in captured.err
+    assert "0 rows: RocketSNR has 3 results on star spectra: astra create astraAllStarRocketSNR" in captured.err
 
 
 def test_create_named_product_errors_are_one_line(catalogue, tmp_path, capsys):
     assert main(["create", "astraAllStarRockt"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "did you mean 'astraAllStarRocket'" in err
+    assert err.count("\n") == 1 and "did you mean 'astraAllStarRocket" in err
     assert main(["create", "mwmAllStar", "-o", str(tmp_path / "m.fits"), "--where", "nosuchcolumn > 1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot create the mwmAllStar product" in err
@@ -125,3 +127,26 @@ def test_create_catalogue_product_default_path_in_a_subprocess(catalogue):
     again = subprocess.run([sys.executable, "-m", "astra.cli", "create", "mwmAllStar", "--release", "dr17"],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "exists; use --overwrite" in again.stderr
+
+
+def test_seed_001_create_line_without_the_users_model_is_refused(catalogue, tmp_path, monkeypatch, capsys):
+    """``astra create astraAllStarRocket --overwrite`` (seed 001) when no ``Rocket`` model is
+    loaded: exit 2 naming the candidates; no file, and never RocketSNR's product."""
+    from astra.database.models import RESULT_MODELS
+
+    monkeypatch.delitem(RESULT_MODELS, "rocket", raising=False)
+    monkeypatch.setenv("ASTRA_OUTPUT_DIR", str(tmp_path / "out"))
+    astra.config.reload()
+    assert main(["create", "astraAllStarRocket", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no loaded results model is named 'Rocket'" in err
+    assert "known: " in err and "astraAllStarRocketSNR" in err
+    assert not (tmp_path / "out" / "products").exists()
+
+
+def test_a_product_with_no_rows_says_why_on_stderr(catalogue, tmp_path, capsys):
+    out = tmp_path / "hotcool.fits"
+    assert main(["create", "astraAllStar", "astra.contrib.classify.hot_cool", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "wrote 0 rows" in captured.out
+    assert "astraAllStarHotCool: 0 rows: HotCool has no results yet: run its method first" in captured.err

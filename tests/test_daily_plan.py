@@ -132,7 +132,7 @@ def test_a_pipeline_on_slurm_is_checked_and_becomes_an_astra_srun_command(tmp_pa
     plan = load_plan(write(tmp_path, text))
     argv = srun_argv(plan.step("snr"), "ApogeeCoaddedSpectrumInApStar")
     assert argv[1:] == ["srun", "--nodes", "2", "--procs", "3", "--time", "01:00:00", "snr",
-                        "ApogeeCoaddedSpectrumInApStar", "--", "--min-good-pixels", "50"]
+                        "ApogeeCoaddedSpectrumInApStar", "--skip-failed", "--", "--min-good-pixels", "50"]
     with pytest.raises(DailyFileError, match=r"pipelines.snr.srun: unknown setting 'node' \(did you mean 'nodes'\?\)"):
         load_plan(write(tmp_path, text.replace("nodes: 2", "node: 2"), "b.yml"))
     with pytest.raises(DailyFileError, match="pipelines.snr.srun.procs: expected a whole number of at least 1"):

@@ -269,7 +269,8 @@ def test_a_pipeline_on_slurm(tmp_path, sqlite_url, monkeypatch, slurm_jobs_dir):
     entry = by_name(summary)["snr"].record["models"]["ApogeeCoaddedSpectrumInApStar"]
     assert (entry["pending"], entry["done"], entry["failed"], entry["srun_exit_status"]) == (6, 6, 0, 0), entry
     assert " srun --nodes 1 --procs 2 --time 00:05:00 " in entry["srun"]
-    assert entry["srun"].endswith(" snr ApogeeCoaddedSpectrumInApStar -- --min-good-pixels 50 --use-pixel-mask false")
+    assert entry["srun"].endswith(" snr ApogeeCoaddedSpectrumInApStar --skip-failed -- --min-good-pixels 50 "
+                                  "--use-pixel-mask false")
     assert RocketSNR.select().count() == 6
     assert by_name(summary)["astraAllStarRocketSNR"].record["rows"] == 6
     assert run_daily(plan, DAY1).nothing_to_do

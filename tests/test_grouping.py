@@ -5,7 +5,7 @@ import pytest
 
 import astra
 from astra.tasks import BaseTask
-from astra.tasks.grouping import batch_tasks
+from astra.tasks.grouping import batch_bounds, batch_tasks
 from astra.tasks.io import ApStarFile
 
 
@@ -41,6 +41,21 @@ def test_members_keep_the_identity_they_had_as_single_tasks():
     # A batch built from single tasks is the batch built from tuples.
     direct = Star(release="dr16", obj=tuple(t.obj for t in singles[:10]), **KEYS)
     assert batches[0] is direct
+
+
+def test_several_workers_get_a_multiple_of_their_number_of_equal_batches():
+    sizes = lambda n, size, workers: [stop - start for start, stop in batch_bounds(n, size, workers)]
+    assert sizes(25, 10, 1) == [10, 10, 5]  # one worker: as before
+    assert sizes(400, 1000, 2) == [200, 200]
+    assert sizes(2500, 1000, 2) == [625] * 4  # not 1000, 1000 and 500 left to one worker
+    assert sizes(400, 50, 2) == [50] * 8
+    assert sizes(7, 1000, 3) == [3, 2, 2]
+    assert sizes(3, 1000, 4) == [1, 1, 1]  # never an empty batch
+    assert sizes(0, 1000, 2) == [] and sizes(0, 1000, 1) == []
+    assert batch_bounds(5, 1000, 2) == [(0, 3), (3, 5)]
+    members = [m.obj for b in batch_tasks(stars(25), max_batch_size=10, workers=2) for m in b.get_batch_tasks()]
+    assert members == [t.obj for t in stars(25)]  # order kept across the four batches
+    assert [b.get_batch_size() for b in batch_tasks(stars(25), max_batch_size=10, workers=2)] == [7, 6, 6, 6]
 
 
 def test_significant_values_split_batches_and_insignificant_do_not():

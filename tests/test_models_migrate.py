@@ -198,3 +198,64 @@ def test_a_dry_run_counts_without_reading_or_writing(sas, db_url):
     assert (dry.new, dry.changed, dry.unchanged, dry.still_bad, dry.gone) == (1, 1, 10, 1, 1)
     rows = _rows()
     assert not rows[tree.paths[1]].flag_bad_file and more.paths[0] not in rows  # nothing written
+
+
+def test_paths_are_stored_absolute_from_a_relative_root(sas, db_url, tmp_path, monkeypatch):
+    root, tree = sas
+    monkeypatch.chdir(tmp_path)
+    summary = migrate_files("dr13", "apStar", sas_base_dir="sas")
+    assert summary.new == 12
+    assert set(_rows()) == {os.path.abspath(p) for p in tree.paths}
+    assert all(os.path.isabs(p) for p in _rows())
+
+
+def test_rows_are_keyed_by_data_model_keys_not_by_the_path_string(sas, db_url, tmp_path):
+    root, tree = sas
+    migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    pks = {row.obj: row.spectrum_pk for row in Star.select()}
+    # The same tree reached through another directory: the same 12 spectra, not 12 more.
+    alias = tmp_path / "alias"
+    alias.symlink_to(root)
+    again = migrate_files("dr13", "apStar", sas_base_dir=str(alias))
+    assert (again.new, again.gone, again.bad) == (0, 0, 0), str(again)
+    rows = list(Star.select())
+    assert len(rows) == 12 and {row.obj: row.spectrum_pk for row in rows} == pks
+    assert all(row.path.startswith(str(alias)) and not row.flag_bad_file for row in rows)
+    assert Spectrum.select().count() == 12
+
+
+def test_a_catalogue_with_relative_paths_is_repaired_without_duplicates(sas, db_url, tmp_path, monkeypatch):
+    root, tree = sas
+    migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    # What an older Astra wrote for `astra migrate --sas-base-dir sas` run in tmp_path.
+    for row in Star.select():
+        Star.update(path=os.path.relpath(row.path, str(tmp_path))).where(Star.spectrum_pk == row.spectrum_pk).execute()
+    assert not any(os.path.isabs(p) for p in _rows())
+    pks = {row.obj: row.spectrum_pk for row in Star.select()}
+    monkeypatch.chdir(tmp_path)
+    repaired = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (repaired.new, repaired.changed, repaired.gone, repaired.bad) == (0, 12, 0, 0), str(repaired)
+    assert repaired.exit_code == 0
+    assert set(_rows()) == set(tree.paths)
+    assert {row.obj: row.spectrum_pk for row in Star.select()} == pks
+    third = migrate_files("dr13", "apStar", sas_base_dir="sas")  # relative again: the same rows, unchanged
+    assert (third.new, third.changed, third.unchanged, third.gone) == (0, 0, 12, 0), str(third)
+
+
+def test_a_directory_named_like_a_file_and_a_symlink_loop_are_flagged(sas, db_url):
+    root, tree = sas
+    directory = os.path.dirname(tree.paths[0])
+    not_a_file = os.path.join(directory, "apStar-r6-2M00000000+0000000.fits")
+    loop = os.path.join(directory, "apStar-r6-2M11111111+1111111.fits")
+    os.mkdir(not_a_file)
+    os.symlink(os.path.basename(loop), loop)
+    summary = migrate_files("dr13", "apStar", sas_base_dir=str(root))
+    assert (summary.new, summary.bad, summary.bad_new) == (12, 2, 2), str(summary)
+    assert summary.exit_code == 1
+    reasons = dict(summary.bad_files)
+    assert reasons[not_a_file] == "is not a file (a directory)"
+    assert reasons[loop] == "cannot read: Too many levels of symbolic links"
+    rows = _rows()
+    assert rows[not_a_file].flag_bad_file and rows[loop].flag_bad_file and len(rows) == 14
+    again = migrate_files("dr13", "apStar", sas_base_dir=str(root))  # still flagged, not read again
+    assert (again.unchanged, again.still_bad, again.bad) == (14, 2, 0), str(again)

@@ -36,7 +36,7 @@ class NeverRun(PipelineOutputMixin):
 @pytest.fixture(autouse=True)
 def no_model_named_rocket(monkeypatch):
     """Hide tests/task_methods.py's ``Rocket`` model (other test modules import it), which would
-    take ``astraAllStarRocket`` from the rocket package's alias (test_products_names.py)."""
+    answer to ``astraAllStarRocket`` (test_products_names.py)."""
     from astra.database.models import RESULT_MODELS
 
     monkeypatch.delitem(RESULT_MODELS, "rocket", raising=False)
@@ -188,7 +188,7 @@ def test_mwm_all_star_and_visit_are_the_catalogue(catalogue, tmp_path):
 
 
 def test_filters_where_and_default_paths(catalogue):
-    path, count = create_product("astraAllStarRocket", release="dr17")
+    path, count = create_product("astraAllStarRocketSNR", release="dr17")
     assert path == product_path("astraAllStarRocketSNR", "dr17")
     assert path == os.path.join(astra.config.get("output_dir"), "products", "dr17",
                                 f"astraAllStarRocketSNR-{MAJOR_MINOR}.fits")
@@ -254,7 +254,7 @@ def test_real_sdss_files(real_sas, db_url, tmp_path):
     visits = Visit.select().count()
     assert stars and visits
     list(snr(Star.select()))
-    path, count = create_product("astraAllStarRocket", tmp_path / "star.fits")
+    path, count = create_product("astraAllStarRocketSNR", tmp_path / "star.fits")
     _, _, table = _table(path)
     assert count == stars == len(table)
     assert set(table["obj"]) == {row.obj for row in Star.select()}
@@ -266,22 +266,22 @@ def test_real_sdss_files(real_sas, db_url, tmp_path):
 
 def test_product_is_current_until_a_row_changes(catalogue, tmp_path):
     target = tmp_path / "star.fits"
-    assert not product_is_current("astraAllStarRocket", target)  # no file yet
-    create_product("astraAllStarRocket", target)
-    assert product_is_current("astraAllStarRocket", target)
-    assert not product_is_current("astraAllStarRocket", target, release="dr17")  # another selection
-    assert not product_is_current("astraAllVisitRocket", target)  # another product
+    assert not product_is_current("astraAllStarRocketSNR", target)  # no file yet
+    create_product("astraAllStarRocketSNR", target)
+    assert product_is_current("astraAllStarRocketSNR", target)
+    assert not product_is_current("astraAllStarRocketSNR", target, release="dr17")  # another selection
+    assert not product_is_current("astraAllVisitRocketSNR", target)  # another product
     synthetic.write_sample_tree(tmp_path / "sas", 1, release="dr17", species="apStar", seed=11)
     migrate_files("dr17", "apStar", sas_base_dir=str(tmp_path / "sas"))
-    assert product_is_current("astraAllStarRocket", target)  # a new spectrum without a result
+    assert product_is_current("astraAllStarRocketSNR", target)  # a new spectrum without a result
     assert len(list(snr(Star.select().where(~Star.spectrum_pk.in_(RocketSNR.select(RocketSNR.spectrum_pk)))))) == 1
-    assert not product_is_current("astraAllStarRocket", target)  # a new result
-    create_product("astraAllStarRocket", target, overwrite=True)
-    assert product_is_current("astraAllStarRocket", target)
+    assert not product_is_current("astraAllStarRocketSNR", target)  # a new result
+    create_product("astraAllStarRocketSNR", target, overwrite=True)
+    assert product_is_current("astraAllStarRocketSNR", target)
     RocketSNR.update(snr=1.0, modified=RocketSNR.modified).where(RocketSNR.task_pk == 1).execute()
-    assert product_is_current("astraAllStarRocket", target)  # only modified times are compared
+    assert product_is_current("astraAllStarRocketSNR", target)  # only modified times are compared
     RocketSNR.delete().where(RocketSNR.task_pk == 1).execute()
-    assert not product_is_current("astraAllStarRocket", target)  # a deleted result
+    assert not product_is_current("astraAllStarRocketSNR", target)  # a deleted result
     catalogue_file = tmp_path / "mwm.fits"
     create_product("mwmAllVisit", catalogue_file, release="dr19")
     assert product_is_current("mwmAllVisit", catalogue_file, release="dr19")

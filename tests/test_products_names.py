@@ -18,15 +18,15 @@ MAJOR_MINOR = "{}.{}".format(*astra.version_info())
 @pytest.fixture
 def no_model_named_rocket(monkeypatch):
     """Hide tests/task_methods.py's ``Rocket`` model (imported by other test modules): with it,
-    ``astraAllStarRocket`` names that model (see test_a_model_named_like_a_package_alias_wins_with_a_note)."""
+    ``astraAllStarRocket`` names that model (see test_a_users_model_is_found_by_its_own_name)."""
     from astra.database.models import RESULT_MODELS
 
     monkeypatch.delitem(RESULT_MODELS, "rocket", raising=False)
 
 
 @pytest.mark.parametrize("name", ["astraAllStarRocketSNR", "astraallstarrocketsnr", "astraAllStarRocket_SNR",
-                                  "astraAllStarSnr", "astraAllStarRocket"])
-def test_model_task_and_package_names_find_the_same_product(name, no_model_named_rocket):
+                                  "astraAllStarSnr"])
+def test_model_and_task_names_find_the_same_product(name, no_model_named_rocket):
     product = resolve_product(name)
     assert product == Product("astraAllStarRocketSNR", "method", "star", RocketSNR)
 
@@ -36,26 +36,48 @@ def test_a_package_with_two_methods_is_no_alias():
 
     assert resolve_product("astraAllStarHotCool").model is HotCool
     assert resolve_product("astraAllStarhot_cool").model is HotCool  # the registered task name
-    with pytest.raises(LookupError, match="no method named 'Classify'"):
+    with pytest.raises(LookupError, match="no loaded results model is named 'Classify'"):
         resolve_product("astraAllStarClassify")  # astra.contrib.classify holds two methods
 
 
-def test_a_model_named_like_a_package_alias_wins_with_a_note(monkeypatch, capsys):
+def test_a_name_no_loaded_model_has_is_refused_with_the_candidates(no_model_named_rocket):
+    """Seed 001's ``astra create astraAllStarRocket`` when the user's ``Rocket`` is not loaded:
+    refused, never the built-in RocketSNR's product."""
+    with pytest.raises(LookupError) as error:
+        resolve_product("astraAllStarRocket")
+    message = str(error.value)
+    assert "no loaded results model is named 'Rocket'" in message and "\n" not in message
+    assert "known: " in message and "astraAllStarRocketSNR" in message
+    assert "result_modules" in message and "astra create astraAllStar mymodule.my_task" in message
+
+
+def test_a_users_model_is_found_by_its_own_name(monkeypatch, capsys):
     from astra.database.models import RESULT_MODELS
     from task_methods import Rocket
 
     monkeypatch.setitem(RESULT_MODELS, "rocket", Rocket)
-    assert resolve_product("astraAllStarRocket").model is Rocket  # rule 1 (a model's name) before rule 3
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("note: astraAllStarRocket is task_methods.Rocket;")
-    assert "astra.contrib.rocket.results.RocketSNR also answers to 'Rocket': name it astraAllStarRocketSNR" in err
+    assert resolve_product("astraAllStarRocket").model is Rocket
     assert resolve_product("astraAllStarRocketSNR").model is RocketSNR
-    assert resolve_product("astraAllStarSnr").model is RocketSNR  # one model for the spelling: no note
+    assert resolve_product("astraAllStarSnr").model is RocketSNR
     assert capsys.readouterr().err == ""
 
 
+def test_a_name_two_models_answer_to_is_refused(monkeypatch):
+    from astra.database.models import RESULT_MODELS
+    from task_methods import Rocket
+
+    before = dict(RESULT_MODELS)
+    try:
+        RESULT_MODELS["snr"] = type("Snr", (Rocket,), {"__module__": "task_methods"})  # and the task "snr"
+        with pytest.raises(LookupError, match=r"astraAllStarSnr is ambiguous: 2 models answer to 'Snr'"):
+            resolve_product("astraAllStarSnr")
+    finally:
+        RESULT_MODELS.clear()
+        RESULT_MODELS.update(before)
+
+
 def test_visit_catalogue_and_summary_names(no_model_named_rocket):
-    assert resolve_product("astraAllVisitRocket") == Product("astraAllVisitRocketSNR", "method", "visit", RocketSNR)
+    assert resolve_product("astraAllVisitRocketSNR") == Product("astraAllVisitRocketSNR", "method", "visit", RocketSNR)
     assert resolve_product("mwmAllStar") == Product("mwmAllStar", "catalogue", "star")
     assert resolve_product("MWMALLVISIT") == Product("mwmAllVisit", "catalogue", "visit")
     summary = resolve_product("estimatesnr")
@@ -100,15 +122,15 @@ def test_an_unregistered_method_in_a_users_module(tmp_path, monkeypatch):
     sys.modules.pop("my_products_methods", None)
 
 
-def test_typos_get_a_did_you_mean():
-    with pytest.raises(LookupError, match=r"no method named 'Rockt'.*did you mean 'astraAllStarRocket'"):
+def test_typos_get_a_did_you_mean(no_model_named_rocket):
+    with pytest.raises(LookupError, match=r"no loaded results model is named 'Rockt'.*did you mean 'astraAllStarRocketSNR'"):
         resolve_product("astraAllStarRockt")
     with pytest.raises(LookupError, match=r"did you mean 'astraAllVisitRocketSNR'"):
         resolve_product("astraAllVisitRocketSN")
     with pytest.raises(LookupError, match=r"did you mean 'mwmAllStar'"):
         resolve_product("mwmAllStr")
-    with pytest.raises(LookupError, match=r"did you mean 'astraAllStarRocket'"):
-        resolve_product("astraAllStrRocket")  # a typo in the prefix
+    with pytest.raises(LookupError, match=r"did you mean 'astraAllStarRocketSNR'"):
+        resolve_product("astraAllStrRocketSNR")  # a typo in the prefix
     with pytest.raises(LookupError, match="known: .*astraAllStarRocketSNR"):
         resolve_product("astraAllStarZzzzzzzz")
 

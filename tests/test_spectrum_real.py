@@ -11,6 +11,7 @@ from astropy.io import fits
 from astropy.io import registry
 from astropy.nddata import InverseVariance
 
+from real_files import MISSING_REAL_SAS
 from astra.tools.spectrum import (
     FORMATS,
     Spectrum1D,
@@ -44,7 +45,7 @@ def sas():
     """The real SAS tree, or skip (fail when ASTRA_REQUIRE_SERVICES=1)."""
     root = os.environ.get("ASTRA_TEST_SAS")
     if not root or not os.path.isdir(root):
-        reason = "real SDSS files not available: set ASTRA_TEST_SAS to ../shared/sdss-data/sas"
+        reason = MISSING_REAL_SAS
         if os.environ.get("ASTRA_REQUIRE_SERVICES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)

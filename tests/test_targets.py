@@ -181,3 +181,17 @@ def test_a_forked_writer_names_its_own_pid_in_its_temporary_files(tmp_path):
     os.close(read_end)
     os.waitpid(pid, 0)
     assert temporary_writer(name)[2] == pid != os.getpid()
+
+
+def test_atomic_writes_make_missing_directories_one_or_several_levels_deep(tmp_path):
+    from astra.targets import AtomicFileTarget, atomic_open
+
+    (tmp_path / "a").mkdir()
+    for path in (tmp_path / "a" / "b" / "out.txt", tmp_path / "c" / "d" / "e" / "out.txt"):
+        with AtomicFileTarget(str(path)).open("w") as fp:
+            fp.write("x")
+        assert path.read_text() == "x"
+    path = tmp_path / "f" / "g" / "out.bin"
+    with atomic_open(str(path), "wb") as fp:
+        fp.write(b"y")
+    assert path.read_bytes() == b"y" and not [p for p in path.parent.iterdir() if p.name != "out.bin"]

@@ -155,7 +155,9 @@ def test_forms_refuse_posts_without_the_csrf_token(client, web_config):
     assert client.post("/start/WatchableSNR", data={"release": "dr13", "csrf_token": "forged"}).status_code == 400
     assert client.post(f"/runs/{run.id}/stop").status_code == 400
     assert client.post("/failures/retry", data={"failure": "1"}).status_code == 400
-    assert client.post("/api/runs", json={"task": "WatchableSNR"}).status_code == 400
+    assert client.post("/api/runs", data={"task": "WatchableSNR"}).status_code == 400  # a form post: CSRF
+    forged = client.post("/api/runs", json={"task": "WatchableSNR"}, headers={"Origin": "http://evil.example"})
+    assert forged.status_code == 400 and "CSRF" in forged.get_json()["description"]
     # Another browser session's token is not this one's.
     other = client.application.test_client()
     stolen = _csrf(other)
@@ -321,3 +323,114 @@ def test_a_task_method_is_started_over_a_catalogue_model(web_config, tmp_path):
         assert client.get(f"/results/{table}/plot.png?x=snr").mimetype == "image/png"
     finally:
         launch.stop_all()
+
+
+def test_a_bad_where_from_the_form_is_one_line_in_the_run_log(web_config, tmp_path):
+    import astra.config
+    from astra.web import launch
+    from astra.web.app import create_app
+
+    with open(web_config["config"], "w") as fp:
+        fp.write("web_tasks: [snr]\n")
+    astra.config.reload()
+    synthetic.write_sample_tree(web_config["sas"], 2, release="dr13", species="apStar", seed=2, n_visits=1)
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", web_config["sas"],
+                 "--no-progress"]) == 0
+    client = create_app().test_client()
+    try:
+        csrf = _csrf(client, "/start/snr")
+        response = client.post("/start/snr", data={"model": "ApogeeCoaddedSpectrumInApStar", "where": "snrr > 3",
+                                                   "csrf_token": csrf})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        run_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        run = _wait_for_run(client, run_id)
+        assert run["exit_code"] == 2, run
+        log = client.get(f"/api/runs/{run_id}/log?offset=0").get_json()["text"]
+        assert "Traceback" not in log, log
+        assert "--where 'snrr > 3': no column 'snrr' in ApogeeCoaddedSpectrumInApStar; its columns:" in log
+    finally:
+        launch.stop_all()
+
+
+def test_pages_render_docstrings_and_show_science_columns_first(web_config, tmp_path):
+    """Issue 22, item 11: reST shown as code, science columns before the bookkeeping, times
+    as dates, a one-point scatter that can be seen, the release offered from the SAS tree, a
+    'nothing to do' run with its user and start time."""
+    import io
+
+    import astra.config
+    import matplotlib.image
+    import numpy as np
+
+    from astra.contrib.rocket.results import RocketSNR
+    from astra.web import launch
+    from astra.web.app import create_app
+
+    with open(web_config["config"], "w") as fp:
+        fp.write("web_tasks: [snr, web_tasks.WatchableSNR, astra.contrib.rocket.EstimateSNR]\n")
+    astra.config.reload()
+    synthetic.write_sample_tree(web_config["sas"], 1, release="dr13", species="apStar", seed=2, n_visits=1)
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", web_config["sas"],
+                 "--no-progress"]) == 0
+    assert main(["run", "snr", "ApogeeCoaddedSpectrumInApStar"]) == 0
+    client = create_app().test_client()
+    try:
+        table = RocketSNR._meta.table_name
+        page = client.get(f"/results/{table}").get_data(as_text=True)
+        assert "``" not in page and "<code>astra.contrib.rocket.snr</code>" in page
+        headers = re.findall(r"<th>(\w+)(?:</th>| <span)", page)
+        assert headers[0] == "snr" and headers.index("spectrum_pk") < headers.index("task_pk")
+        assert headers.index("snr") < headers.index("spectrum_mtime")
+        row = re.search(r"<tr><td>.*?</tr>", page, re.S).group(0)
+        cells = re.findall(r"<td>(.*?)</td>", row)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cells[headers.index("spectrum_mtime")]), cells
+        assert "e+09" not in row
+        assert "``" not in client.get("/results").get_data(as_text=True)
+        assert "``" not in client.get("/start").get_data(as_text=True)
+
+        # one point: drawn large enough to see (pixels of the marker colour)
+        png = client.get(f"/results/{table}/plot.png?x=snr&y=snr").data
+        image = matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
+        marker = np.array([0x1F, 0x77, 0xB4]) / 255
+        assert (np.abs(image - marker).max(axis=2) < 0.1).sum() > 20
+
+        # the release offered is the one under SAS_BASE_DIR, not dr17
+        form = client.get("/start/EstimateSNR").get_data(as_text=True)
+        assert 'name="release" list="release-choices" value="dr13"' in form
+        assert "value=\"dr17\"" not in form
+        # the labels' text is one block (one flex item), not one line per part
+        assert re.search(r'<label class="wide"><span>Filters \(one <code>key=value</code>', form)
+
+        # a run that finds nothing to do still shows who started it, and when
+        csrf = _csrf(client, "/start/snr")
+        response = client.post("/start/snr", data={"model": "ApogeeCoaddedSpectrumInApStar", "csrf_token": csrf})
+        run = _wait_for_run(client, int(response.headers["Location"].rsplit("/", 1)[1]))
+        assert run["exit_code"] == 0 and run["user"] and run["started"], run
+    finally:
+        launch.stop_all()
+
+
+def test_failure_paths_keep_a_readable_width():
+    import os
+
+    import astra.web
+
+    css = open(os.path.join(os.path.dirname(astra.web.__file__), "static", "astra.css")).read()
+    assert re.search(r"td\.path \{ min-width: \d+em; \}", css)
+    assert "td.path code { word-break: normal; overflow-wrap: anywhere; }" in css
+
+
+def test_a_script_starts_a_run_on_a_loopback_server_without_a_token(client, web_config):
+    """docs/web.rst's curl line for a loopback server without a token: JSON, no CSRF token."""
+    synthetic.write_sample_tree(web_config["sas"], 2, release="dr13", species="apStar", seed=3)
+    response = client.post("/api/runs", json={"task": "WatchableSNR", "release": "dr13", "species": "apStar"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    run = _wait_for_run(client, response.get_json()["run"]["id"])
+    assert run["state"] == "done", run
+    assert "--use-pixel-mask=true" in run["command"]   # a flag left out keeps its default (true)
+    import os
+
+    from service_fixtures import PROJECT_DIR
+
+    web_rst = open(os.path.join(PROJECT_DIR, "docs", "web.rst")).read()
+    assert "curl -s -X POST -H 'Content-Type: application/json' \\\n        -d '{\"task\": \"EstimateSNR\"" in web_rst

@@ -12,7 +12,7 @@ import pytest
 from astra.cluster.luigid import free_port
 from service_fixtures import TESTS_DIR
 
-__all__ = ["WebServer", "web_config", "web_server"]
+__all__ = ["WebServer", "start_web_server", "web_config", "web_server"]
 
 
 class WebServer:
@@ -68,6 +68,19 @@ def web_config(tmp_path, monkeypatch):
 @pytest.fixture
 def web_server(tmp_path, web_config):
     """``astra web`` serving ``web_config``'s database on a free port; stopped after."""
+    server = start_web_server(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def start_web_server(tmp_path):
+    """Start ``astra web`` on a free loopback port with this process's environment (and the
+    tests directory on ``PYTHONPATH``); return a :class:`WebServer` once it answers.
+
+    :param tmp_path: where its log goes.
+    """
     port = free_port()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
@@ -82,11 +95,11 @@ def web_server(tmp_path, web_config):
         while True:
             try:
                 urllib.request.urlopen(server.url + "api/runs", timeout=2).read()
-                break
+                return server
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"astra web did not start:\n{server.log()}", pytrace=False)
                 time.sleep(0.2)
-        yield server
-    finally:
+    except BaseException:
         server.stop()
+        raise

@@ -16,14 +16,19 @@ No service is needed. Where a claim is kept follows from where the task's output
   host, boot id, pid, process start time, a random token; the heartbeat is its mtime),
   created and taken over under an ``flock`` of ``claims/.lock``, so it works on a local disk
   and on a shared file system with working locks (NFSv4, Lustre, GPFS);
-* **database outputs** -- a row of the table ``astra_claim`` in the results database,
+* **database outputs** (a class with a ``result_model``; a ``@task`` with results in the
+  database) -- a row of the table ``astra_claim`` in the results database,
   taken with ``INSERT ... ON CONFLICT DO NOTHING`` and a compare-and-swap ``UPDATE`` of a
   stale row (SQLite and PostgreSQL).
 
-The key is the batch's identity, so runs that build the same batches (the same command on
-the same spectra) coordinate; two runs that cut the same spectra into different batches do
-not see each other's claims (each member's write stays atomic, so nothing breaks: some
-spectra are computed twice). Heartbeats compare the clocks of different hosts: keep them in
+The key is the batch's ``claim_key()`` (default: its identity), so runs that build the same
+batches (the same command on the same spectra) coordinate; a ``@task``'s batches claim their
+``spectrum_pk`` block instead, so runs that found different pending spectra still meet
+(:meth:`astra.tasks.function_luigi.FunctionTask.claim_key`). Two runs that cut the same
+spectra into different batches otherwise do not see each other's claims (each member's write
+stays atomic, so nothing breaks: some spectra are computed twice). Under its claim a batch
+asks again which members are incomplete (no answer kept from before the claim), so what a
+finished or dead claimant wrote is not computed again. Heartbeats compare the clocks of different hosts: keep them in
 sync (NTP) to well within ``claim_expiry``.
 
 Settings: ``claims`` (true; false turns claims off), ``claim_heartbeat`` (seconds, 3),
@@ -50,6 +55,7 @@ import uuid
 import luigi
 
 import astra.config
+from astra.core.outcome import note_incomplete
 from astra.processes import ProcessIdentity, this_process
 
 __all__ = [
@@ -398,12 +404,16 @@ def store_from_spec(spec):
 
 
 def store_for(task):
-    """Where the claims of ``task`` are kept: the results database for database outputs,
-    else the ``claims`` directory of its family's output directory.
+    """Where the claims of ``task`` are kept: where its results go.
+
+    The results database when they go there (a class with a ``result_model``, or a ``@task``
+    with ``results_output: database``: then claims hold across hosts that share only the
+    database), else the ``claims`` directory of its family's output directory.
 
     :param task: an :class:`astra.tasks.BaseTask`.
     """
-    if getattr(task, "result_model", None) is not None:
+    in_database = getattr(task, "results_in_database", None)
+    if in_database() if callable(in_database) else getattr(task, "result_model", None) is not None:
         return DatabaseClaimStore()
     return FileClaimStore(os.path.join(task._output_root(), CLAIMS_DIRECTORY))
 
@@ -550,8 +560,6 @@ def _clean_after(task, stale):
 def _wait_then_run(task, claim):
     logger.info("%s is claimed by %s; running the other batches first", task.task_id, claim.other.describe())
     task.claimed_by = getattr(task, "claimed_by", []) + [claim.other.owner.describe()]
-    from astra.tasks.batch_run import note_incomplete
-
     note_incomplete(task)  # what the claimant completes meanwhile is counted as done by it
     yield ClaimReleased(store=claim.store.spec, key=claim.key, token=claim.other.token)
     result = task.run()  # claim it now, check again what is left, run that
@@ -579,19 +587,17 @@ def claimed_run(run):
         if not claims_enabled():
             return run(self)
         store = store_for(self)
-        key = self.identity_hash
+        key = self.claim_key() if hasattr(self, "claim_key") else self.identity_hash
         if (store.spec, key) in _held:  # a nested run() of a task this process holds
             return run(self)
         claim = Claim(store, key, self.task_id)
         if not claim.acquire():
             return _wait_then_run(self, claim)
         try:
-            if claim.other is not None:
-                if not claim.other.released:
-                    _clean_after(self, claim.other)
-                # Someone worked on the batch before us: what complete() learned before the
-                # claim may be out of date, so the members are checked again under the claim.
-                self.__dict__.pop("_completed_ids", None)
+            if claim.other is not None and not claim.other.released:
+                _clean_after(self, claim.other)
+            # run() asks which members are incomplete now, under the claim (never an answer
+            # kept from before it): what a dead or finished claimant wrote is not done again.
             result = run(self)
         except BaseException:
             claim.release()

@@ -91,6 +91,28 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("astra: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a luigid that cannot be reached, a full disk: one line, not a traceback
+        from astra.logfiles import disk_full
+
+        lost = _unreachable_scheduler(error)
+        if lost is not None:
+            print(f"astra {args.command}: error: {lost}", file=sys.stderr)
+        elif disk_full(error):
+            print(f"astra {args.command}: error: {type(error).__name__}: {error} (No space left on device: free space, "
+                  "then run again)", file=sys.stderr)
+        else:
+            raise
+        return 1
+
+
+def _unreachable_scheduler(error):
+    """The :class:`~astra.cluster.scheduler.SchedulerUnreachable` that ``error`` is or stands
+    for (Luigi's ``RPCError``), else ``None``."""
+    from astra.cluster.scheduler import SchedulerUnreachable, unreachable
+
+    if isinstance(error, SchedulerUnreachable):
+        return error
+    return unreachable(error) if "luigi.rpc" in sys.modules else None
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ ENVIRONMENT_VARIABLES = {
     "ASTRA_DATABASE_URL": "database_url",
     "ASTRA_MAX_BATCH_SIZE": "max_batch_size",
     "ASTRA_SAS_URL": "sas_url",
+    "ASTRA_READAHEAD_THREADS": "readahead_threads",
 }
 
 #: Keys whose values are paths: ``~`` and environment variables are expanded.

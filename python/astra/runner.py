@@ -11,6 +11,7 @@ import luigi
 import astra
 from astra import datamodels
 from astra.tasks import members
+from astra.module_hint import import_hint
 from astra.suggest import did_you_mean
 from astra.tasks.io.find import find_files
 
@@ -76,33 +77,41 @@ def _module_hint(module_name, error):
         try:
             package = importlib.import_module(parent)
         except ImportError:
-            return _module_hint(parent, error) if "." in parent else _PYTHONPATH_HINT
+            return _module_hint(parent, error) if "." in parent else import_hint(parent, error)
         siblings = [info.name for info in pkgutil.iter_modules(getattr(package, "__path__", []))]
         return did_you_mean(leaf, siblings)
-    return _PYTHONPATH_HINT
+    return import_hint(module_name, error)  # names PYTHONPATH=. when the file is in the current directory
 
 
-_PYTHONPATH_HINT = " (is its directory on PYTHONPATH? e.g. PYTHONPATH=. when it is in the current directory)"
 
 
-def parse_task_params(task_class, task_params):
-    """Check parameter names against ``task_class`` and parse text values.
+def parse_task_params(task_class, task_params, names=None, label=None):
+    """Check parameter names against ``task_class`` and parse text values: the one parser of
+    ``astra run``'s task parameters, for a task class and for a ``@task`` method.
 
-    :param task_class: the task class.
+    :param task_class: the task class (a ``@task`` method's: ``method.task_class``).
     :param task_params: parameters by name (underscores), as text or values.
+    :param names: the names allowed (a ``@task`` method's own arguments); ``None``: every
+        parameter of the class.
+    :param label: the name in messages (default: the task family).
     :returns: a dict of name to value.
     :raises ValueError: naming an unknown parameter (with the closest name) or a bad value.
     """
     params = dict(task_class.get_params())
-    family = task_class.get_task_family()
+    label = label or task_class.get_task_family()
+    allowed = params if names is None else {n: params[n] for n in names}
     kwargs = {}
     for name, value in (task_params or {}).items():
-        if name not in params:
-            raise ValueError(f"{family} has no parameter {name!r}{did_you_mean(name, params)}")
+        if name not in allowed:
+            text = f"{label} has no parameter {name!r}{did_you_mean(name, allowed)}"
+            if names is not None:
+                text += f" (its parameters: {', '.join(f'--{n}'.replace('_', '-') for n in allowed) or 'none'})"
+            raise ValueError(text)
         try:
-            kwargs[name] = params[name].parse(value) if isinstance(value, str) else value
-        except ValueError as error:
-            raise ValueError(f"{family}: parameter {name!r}: {error}") from None
+            value = allowed[name].parse(value) if isinstance(value, str) else value
+            kwargs[name] = allowed[name].normalize(value) if names is not None else value
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{label}: parameter {name!r}: {error}") from None
     return kwargs
 
 
@@ -184,6 +193,8 @@ def run_over_files(
     max_batch_size=None,
     task_params=None,
     sas_base_dir=None,
+    scheduler_host=None,
+    scheduler_port=None,
     share_batches=True,
 ):
     """Find the spectra, batch, run, and summarise.
@@ -198,6 +209,9 @@ def run_over_files(
     :param max_batch_size: most spectra per batch.
     :param task_params: other task parameters.
     :param sas_base_dir: the SAS root.
+    :param scheduler_host: a central luigid's host (default: the ``scheduler_host`` setting, else
+        Luigi's local scheduler).
+    :param scheduler_port: its port.
     :param share_batches: under ``astra srun``'s share variables keep only this process's share of
         the batches; false when the keys table already is this process's share (a job array element).
     :returns: ``(number of spectra, BuildSummary)``.
@@ -207,6 +221,7 @@ def run_over_files(
         if not tasks:
             return 0, None
         summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
+                              scheduler_host=scheduler_host, scheduler_port=scheduler_port,
                               share_batches=share_batches)
     return n, summary
 

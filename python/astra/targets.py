@@ -223,6 +223,25 @@ def _close_durably(fp, mode):
         fp.close()
 
 
+def _open_making_directory(temporary, mode, **kwargs):
+    """Open ``temporary`` (in the output's directory), making the directory on the first file in it.
+
+    The directory is made with one ``mkdir`` when its parent exists (the usual case in the
+    fanned-out output tree: the second level of a new first level), else with ``makedirs``.
+    """
+    try:
+        return open(temporary, mode, **kwargs)
+    except FileNotFoundError:  # first file in a new directory
+        directory = os.path.dirname(temporary) or "."
+        try:
+            os.mkdir(directory)
+        except FileExistsError:  # made meanwhile by another writer
+            pass
+        except FileNotFoundError:  # its parent is missing too
+            os.makedirs(directory, exist_ok=True)
+        return open(temporary, mode, **kwargs)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
@@ -261,11 +280,7 @@ def atomic_open(path, mode="w", **kwargs):
     path = os.fspath(path)
     temporary = _temporary_name(path)
     durability = fsync_mode()
-    try:
-        fp = open(temporary, mode, **kwargs)
-    except FileNotFoundError:  # first file in a new directory
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        fp = open(temporary, mode, **kwargs)
+    fp = _open_making_directory(temporary, mode, **kwargs)
     try:
         try:
             yield fp
@@ -323,11 +338,7 @@ class _AtomicWriteHandle:
         self._finished, self._fp = True, None
         self.path = path
         self._temporary = _temporary_name(path)
-        try:
-            self._fp = open(self._temporary, mode)
-        except FileNotFoundError:  # first file in a new directory
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            self._fp = open(self._temporary, mode)
+        self._fp = _open_making_directory(self._temporary, mode)
         self._finished = False
 
     def __getattr__(self, name):

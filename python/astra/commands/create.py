@@ -70,10 +70,38 @@ def run(args):
         what = product.model.__name__ if product.kind == "summary" else product.name
         raise UsageError(f"cannot create the {what} product: {first}") from None
     print(f"wrote {count} rows to {path}")
-    if not count and product.kind == "method":
-        from astra.products.named import other_level_hint
+    if not count:
+        print(f"{product.name}: 0 rows: {_why_empty(product, filters, args, db)}", file=sys.stderr)
+    return 0
 
+
+def _why_empty(product, filters, args, db):
+    """One line on why a product holds no row, and what fills it."""
+    import peewee
+
+    from astra.products.named import other_level_hint
+
+    if product.kind == "method":
         hint = other_level_hint(product, filters=filters, where=args.where, all_versions=args.all_versions, db=db)
         if hint:
-            print(f"note: {hint}", file=sys.stderr)
-    return 0
+            return hint
+    if product.kind == "catalogue":
+        return (f"no {product.level}-level spectrum in the catalogue{' matches' if filters or args.where else ''}: "
+                "run `astra migrate --release <release> --species <data model>` first")
+    try:
+        total = product.model.select().count()
+    except peewee.DatabaseError:
+        total = 0
+    if not total:
+        return (f"{product.model.__name__} has no results yet: run its method first "
+                "(astra run <task> <SpectrumModel>, or astra srun)")
+    level = f" on a {product.level}-level spectrum" if product.level else ""
+    matching = " matching the filters" if filters or args.where else ""
+    versions = "" if args.all_versions else f" of Astra {_major_minor()} (--all-versions takes every version)"
+    return f"none of {product.model.__name__}'s {total} results is{level}{matching}{versions}"
+
+
+def _major_minor():
+    from astra.models.pipeline import major_minor
+
+    return major_minor()

@@ -13,7 +13,8 @@ new files and updates changed ones (by size and mtime). Files that cannot be rea
 flagged bad, with the reason, and so do rows whose file is gone. Exit status: 0 when every
 file looked for has a readable row; 1 while any of their rows is flagged bad (in this run or
 an earlier one), when no file was found, or when a keys-table row names no file; 2 for bad
-arguments. Example:
+arguments. --forget-gone deletes the rows whose file is gone (for files removed for good, such
+as a tutorial's tree in a temporary directory). Example:
 
   astra migrate --release dr13 --species apStar --sas-base-dir /data/sas --telescope apo25m
 """
@@ -33,6 +34,8 @@ def add_arguments(parser):
     parser.add_argument("--sas-base-dir", help="the SAS root (default $SAS_BASE_DIR)")
     parser.add_argument("--keys-table", help="CSV or FITS table of data-model keys instead of a search")
     parser.add_argument("--workers", type=int, help="processes reading files (default: the CPUs)")
+    parser.add_argument("--forget-gone", action="store_true",
+                        help="delete the rows of files that are gone from disk (instead of keeping them flagged)")
     parser.add_argument("--database", metavar="URL", help="database URL (default: $ASTRA_DATABASE_URL or the setting)")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -54,6 +57,8 @@ def run(args):
     filters = split_extra(getattr(args, "_extra", []))
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.forget_gone and args.keys_table:
+        raise UsageError("--forget-gone needs a search of the files, not --keys-table (which does not see gone files)")
     try:
         db = connect(args.database)
     except DatabaseURLError as error:
@@ -72,10 +77,42 @@ def run(args):
         )
     except (ValueError, LookupError) as error:
         raise UsageError(str(error)) from None
+    forgotten = None
+    if args.forget_gone:
+        from astra.models.forget import forget_gone
+
+        gone_files = list(summary.gone_files)
+        forgotten = forget_gone(summary, db=db, **filters)
     print(f"catalogue: {redact_url(db.astra_url)}")
     print(summary)
+    if forgotten is not None:
+        print(f"forgot {forgotten} rows of files gone from disk"
+              + (f" (e.g. {gone_files[0]})" if gone_files else ""))
     for line in summary.details():
         print(f"  {line}", file=sys.stderr)
+    if summary.gone:
+        print(f"  {summary.gone} rows name files that are gone; if they are gone for good, remove the rows: "
+              f"astra migrate --release {args.release} --species {args.species} --forget-gone"
+              + (f" --sas-base-dir {args.sas_base_dir}" if args.sas_base_dir else ""), file=sys.stderr)
     if not summary.found and not summary.unresolved:
-        print(f"no {args.species} files of {summary.release} found", file=sys.stderr)
+        print(f"no {args.species} files of {summary.release} found {_where_searched(args)}", file=sys.stderr)
     return summary.exit_code
+
+
+def _where_searched(args):
+    """Where the files were looked for, and what is wrong with it (as ``astra run`` says)."""
+    import os
+
+    from astra.tasks.io.paths import sas_root
+
+    if args.keys_table:
+        return f"from the keys table {args.keys_table}"
+    if not args.sas_base_dir and not os.environ.get("SAS_BASE_DIR"):
+        return (f"under {sas_root()}: SAS_BASE_DIR is not set; export SAS_BASE_DIR=/path/to/sas "
+                "or give --sas-base-dir /path/to/sas")
+    root = sas_root(args.sas_base_dir)
+    if not os.path.exists(root):
+        return f"under {root}, which does not exist"
+    if not os.path.isdir(root):
+        return f"under {root}, which is not a directory"
+    return f"under {root}"

@@ -21,7 +21,7 @@ HELP = "run a task over the catalogue spectra that need it, or over the files of
 EPILOG = """
 A @task method over the catalogue spectra without an up-to-date result:
 
-  astra run estimate_snr ApogeeCoaddedSpectrumInApStar --limit 100 --where "release = 'dr17'"
+  astra run snr ApogeeCoaddedSpectrumInApStar --limit 100 --where "release = 'dr17'"
 
 Other options are the method's parameters (e.g. --min-good-pixels 50).
 --spectrum-pk-range LO HI keeps the spectra with LO <= spectrum_pk <= HI (repeat it for
@@ -35,6 +35,10 @@ A class-style task over the files of a species found under SAS_BASE_DIR:
 
 Other options are data-model keys that narrow the search (e.g. --telescope apo25m --field 120-45)
 or parameters of the task.
+
+Both forms run under a central luigid with --scheduler-host/--scheduler-port (or the
+scheduler_host/scheduler_port settings); one that cannot be reached is one line on stderr and
+exit status 1.
 """
 
 
@@ -52,7 +56,10 @@ def add_arguments(parser):
     parser.add_argument("task", help="a @task method (registered name or module.function), or a task class as module.Class")
     parser.add_argument("model", nargs="?", help="the catalogue model a @task method reads, e.g. ApogeeVisitSpectrum")
     parser.add_argument("--where", help="with a catalogue model: an SQL condition on its columns")
-    parser.add_argument("--retry-failed", action="store_true", help="with a catalogue model: re-run failed spectra")
+    parser.add_argument("--retry-failed", action="store_const", const=True, default=None,
+                        help="with a catalogue model: re-run failed spectra (the default: setting retry_failed)")
+    parser.add_argument("--skip-failed", dest="retry_failed", action="store_const", const=False,
+                        help="with a catalogue model: count failed spectra as done (leave them alone)")
     parser.add_argument("--spectrum-pk-range", nargs=2, type=int, action="append", metavar=("LO", "HI"),
                         help="with a catalogue model: only spectra with LO <= spectrum_pk <= HI (repeatable)")
     parser.add_argument("--range-per-process", action="store_true",
@@ -68,6 +75,10 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
     parser.add_argument("--max-batch-size", type=positive_int, help="most spectra per batch (default: setting)")
     parser.add_argument("--sas-base-dir", help="the SAS root (default $SAS_BASE_DIR)")
+    parser.add_argument("--scheduler-host", help="a central luigid's host (default: setting scheduler_host; "
+                                                  "none: a local scheduler)")
+    parser.add_argument("--scheduler-port", type=positive_int,
+                        help="its port (default: setting scheduler_port, else 8082)")
 
 
 def split_extra(extra):
@@ -128,9 +139,9 @@ def check(args):
         return None
     if not args.release:
         raise UsageError("give --release (a task class over files), or a catalogue model after the task name")
-    if (getattr(args, "where", None) or getattr(args, "retry_failed", False)
+    if (getattr(args, "where", None) or getattr(args, "retry_failed", None) is not None
             or getattr(args, "spectrum_pk_range", None) or getattr(args, "range_per_process", False)):
-        raise UsageError("--where, --retry-failed, --spectrum-pk-range and --range-per-process need a "
+        raise UsageError("--where, --retry-failed, --skip-failed, --spectrum-pk-range and --range-per-process need a "
                          "catalogue model after the task name")
     try:
         task_class = load_task_class(args.task)
@@ -154,12 +165,20 @@ def run(args):
     :returns: 0 exactly when every spectrum is done or was already complete; 1 otherwise.
     """
     from astra.cli import UsageError
+    from astra.outputs import results_location
 
     extra = split_extra(getattr(args, "_extra", []))
     if args.model:
         return _run_function(args, extra)  # needs nothing of the class-style runner
+    from astra.commands.output_check import check_writable_directory
     from astra.runner import run_over_files
     task_class, filters, task_params = check(args)
+    root = getattr(task_class, "_output_root", None)
+    if callable(root) and results_location(task_class) == root().rstrip("/"):  # file outputs
+        try:
+            check_writable_directory(root())
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     keys_table = _keys_table(args)
     try:
         n, summary = run_over_files(
@@ -174,6 +193,8 @@ def run(args):
             max_batch_size=args.max_batch_size,
             task_params=task_params,
             sas_base_dir=args.sas_base_dir,
+            scheduler_host=getattr(args, "scheduler_host", None),
+            scheduler_port=getattr(args, "scheduler_port", None),
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -185,8 +206,17 @@ def run(args):
         print(f"no spectra found ({where})", file=sys.stderr)
         return 1
     print(f"{task_class.get_task_family()}: {n} spectra; {summary}")
+    _say_how_to_retry(summary)
     print_results_location(task_class, args)
     return 0 if summary.success else 1
+
+
+def _say_how_to_retry(summary):
+    """After a run with failed spectra: how many, where their reasons are, how to retry them."""
+    failed = getattr(summary, "n_failed", 0)
+    if failed:
+        print(f"{failed} spectra failed: their reasons are on astra web's /failures page (and in the run log); "
+              "running the same command again retries them")
 
 
 def _keys_table(args):
@@ -250,6 +280,8 @@ def _check_function(args, extra):
 def _run_function(args, extra):
     """``astra run <task> <SpectrumModel> ...``: the catalogue form."""
     from astra.cli import UsageError
+    from astra.commands.empty_outcome import explain_empty
+    from astra.database.where import count_where
     from astra.tasks.function_runner import run_pending
 
     function, params = _check_function(args, extra)
@@ -258,6 +290,9 @@ def _run_function(args, extra):
         print(f"{function.name}: nothing to do (no range for process {_process_index()} of this job step)")
         return 0
     try:
+        model = function.input_model(args.model)
+        if args.where:
+            count_where(model, args.where)  # a bad --where is one line, before anything runs
         n, summary = run_pending(
             function,
             args.model,
@@ -269,6 +304,8 @@ def _run_function(args, extra):
             max_batch_size=args.max_batch_size,
             spectrum_pk_ranges=ranges,
             share_batches=not args.range_per_process,
+            scheduler_host=getattr(args, "scheduler_host", None),
+            scheduler_port=getattr(args, "scheduler_port", None),
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -276,13 +313,29 @@ def _run_function(args, extra):
     if ranges and len(ranges) > 1:
         within += f" (and {len(ranges) - 1} more ranges)"
     if not n:
-        conditions = function.conditions(function.input_model(args.model))
-        which = "" if not conditions else " chosen by its upstream (" + "; ".join(c.describe() for c in conditions) + ")"
-        print(f"{function.name}: nothing to do (every {args.model} spectrum{which}{within} has an up-to-date "
-              f"{function.output_model.__name__})")
-        return 0
+        outcome = explain_empty(function, model, where=args.where, ranges=ranges)
+        print(outcome, file=sys.stderr if outcome.to_stderr else sys.stdout)
+        if outcome.exit_code == 0:
+            _say_failures_left(function, args)
+        return outcome.exit_code
     print(f"{function.name}: {n} spectra{within}; {summary}")
+    _say_how_to_retry(summary)
     return 0 if summary.success else 1
+
+
+def _say_failures_left(function, args):
+    """Under ``--skip-failed`` (or ``retry_failed: false``): how many failed spectra were left alone."""
+    from astra.core.outcome import retry_failed
+    from astra.tasks.function_query import failed_spectra
+
+    if retry_failed(args.retry_failed):
+        return
+    model = function.input_model(args.model)
+    failed = failed_spectra(model, function, where=args.where)
+    if failed:
+        print(f"{failed} {args.model} spectra failed earlier and were left alone (--skip-failed or the setting "
+              f"retry_failed: false): their reasons are on astra web's /failures page; "
+              f"astra run {args.task} {args.model} --retry-failed runs them again")
 
 
 def _process_index():

@@ -107,8 +107,8 @@ def add_arguments(parser):
         "process of --jobs jobs of --nodes x --procs); the command follows them (results per share,\n"
         "Slurm states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
         "spectrum has its result and every element completed. astra srun --resubmit-failed <job>\n"
-        "submits again, alone, the elements that did not complete. --where, --retry-failed, --limit, --workers,\n"
-        "--max-batch-size and the method's parameters are those of astra run.\n"
+        "submits again, alone, the elements that did not complete. --where, --retry-failed, --skip-failed, --limit,\n"
+        "--workers, --max-batch-size and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
@@ -406,8 +406,8 @@ def _run_arguments(args):
     options = ["--workers", str(command.workers)]
     if command.where:
         options += ["--where", command.where]
-    if command.retry_failed:
-        options.append("--retry-failed")
+    if command.retry_failed is not None:
+        options.append("--retry-failed" if command.retry_failed else "--skip-failed")
     if command.max_batch_size:
         options += ["--max-batch-size", str(command.max_batch_size)]
     return command, function, options + list(extra)
@@ -419,6 +419,8 @@ def _run_catalogue(args):
     from astra.cli import UsageError
     from astra.cluster import slurm
     from astra.cluster.spectrum_jobs import plan_jobs
+    from astra.commands.empty_outcome import explain_empty
+    from astra.database.where import count_where
     from astra.commands.srun_arrays import follow_shares
     from astra.tasks.function_runner import pending_keys
 
@@ -429,15 +431,17 @@ def _run_catalogue(args):
         raise UsageError("--poll-interval must be greater than 0")
     command, function, run_args = _run_arguments(args)
     try:
+        if command.where:
+            count_where(function.input_model(command.model), command.where)  # one line, before any job
         model, keys = pending_keys(function, command.model, where=command.where, limit=command.limit,
                                    retry_failed=command.retry_failed)
     except ValueError as error:
         raise UsageError(str(error)) from None
     name = f"{function.name} over {model.__name__}"
     if not keys:
-        print(f"{name}: nothing to do (every spectrum has an up-to-date {function.output_model.__name__}); "
-              "no job submitted")
-        return 0
+        outcome = explain_empty(function, model, where=command.where)
+        print(f"{outcome}; no job submitted", file=sys.stderr if outcome.to_stderr else sys.stdout)
+        return outcome.exit_code
     jobs_dir = args.jobs_dir or slurm.default_jobs_dir()
     run_id = None if args.dry_run else runs.record_submission(
         ["astra", "srun", args.module, *([args.task] if args.task else []), *args.task_args],

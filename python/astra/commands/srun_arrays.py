@@ -67,6 +67,13 @@ def follow_shares(args, function, model_name, pairs, keys, where, submitted, hea
     return 0 if summary.success and not failed else 1
 
 
+def _retries(given):
+    """The failure policy the run follows (``--retry-failed`` / ``--skip-failed``, else the setting)."""
+    from astra.core.outcome import retry_failed
+
+    return retry_failed(given)
+
+
 def run_catalogue_array(args, function, model, keys, run_args, where, retry_failed, run_id, environment, jobs_dir,
                         cpus=1):
     """Submit (or print, ``--dry-run``) the job array of ``astra srun <task> <SpectrumModel>`` and follow it.
@@ -77,7 +84,7 @@ def run_catalogue_array(args, function, model, keys, run_args, where, retry_fail
     :param keys: the ``spectrum_pk`` of the spectra to run.
     :param run_args: ``astra run`` options for every element.
     :param where: the run's ``--where``.
-    :param retry_failed: the run's ``--retry-failed``.
+    :param retry_failed: the run's ``--retry-failed`` (true) / ``--skip-failed`` (false), or ``None``.
     :param run_id: the recorded submission (``None`` for ``--dry-run``).
     :param environment: variables the script exports.
     :param jobs_dir: the jobs directory.
@@ -92,7 +99,7 @@ def run_catalogue_array(args, function, model, keys, run_args, where, retry_fail
     try:
         job = plan_catalogue_array(
             keys, args.module, model.__name__, run_args, elements_asked(args), args.max_running,
-            details={"where": where, "retry_failed": bool(retry_failed)},
+            details={"where": where, "retry_failed": _retries(retry_failed)},
             time=args.time, mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
             workers_per_node=max(args.workers_per_node, cpus), output_dir=jobs_dir,
             job_name=args.job_name or f"astra-{function.name}", environment=environment,

@@ -15,6 +15,11 @@ Each returns a *record* (a JSON-serialisable dict) that :mod:`astra.daily.tasks`
 step's marker for the day. ``record["problems"]`` counts what went wrong without failing the
 step (bad files, spectra whose method raised): the day's exit status is 1 when it is not 0.
 A step that cannot do its work at all raises :class:`StepError`.
+
+A pipeline step analyses new and changed spectra; it leaves a spectrum that failed on an
+earlier day alone (:data:`RETRY_FAILED`: the day's summary reported it then, and a daily run
+would otherwise meet every lasting failure again each day). ``astra run <task> <Model>`` (whose
+failure policy retries them, :mod:`astra.core.outcome`) or a changed file runs it again.
 """
 
 import dataclasses
@@ -83,6 +88,10 @@ def _argument(value):
     return value if isinstance(value, str) else json.dumps(value)
 
 
+#: Whether a pipeline step retries spectra that failed on an earlier day (see the module).
+RETRY_FAILED = False
+
+
 def srun_argv(step, model_name):
     """The ``astra srun <options> <task> <Model> -- <params>`` command of a pipeline with ``srun``.
 
@@ -94,7 +103,8 @@ def srun_argv(step, model_name):
     spec = step.spec
     options = [item for name, value in spec["srun"].items() for item in (f"--{name.replace('_', '-')}", value)]
     params = [item for name, value in spec["params"].items() for item in (f"--{name.replace('_', '-')}", _argument(value))]
-    return astra_command("srun", options + [spec["task"], model_name] + (["--"] + params if params else []))
+    policy = ["--retry-failed" if RETRY_FAILED else "--skip-failed"]
+    return astra_command("srun", options + [spec["task"], model_name] + policy + (["--"] + params if params else []))
 
 
 def _run_on_slurm(step, function, model_name):
@@ -109,14 +119,16 @@ def _run_on_slurm(step, function, model_name):
     from astra.tasks.function_query import pending_spectra
 
     model = function.input_model(model_name)
-    keys = [pk for (pk,) in pending_spectra(model, function).select(model.spectrum_pk).tuples()]
+    pending = pending_spectra(model, function, retry_failed=RETRY_FAILED)
+    keys = [pk for (pk,) in pending.select(model.spectrum_pk).tuples()]
     entry = {"pending": len(keys), "done": 0, "failed": 0, "not_run": 0, "failures": []}
     if not keys:
         return entry
     argv = srun_argv(step, model_name)
     done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     output = (done.stdout + done.stderr).strip().splitlines()
-    left = {pk for (pk,) in pending_spectra(model, function).select(model.spectrum_pk).tuples()} & set(keys)
+    pending = pending_spectra(model, function, retry_failed=RETRY_FAILED)
+    left = {pk for (pk,) in pending.select(model.spectrum_pk).tuples()} & set(keys)
     out, failed = function.output_model, []
     for start in range(0, len(keys), 900):
         chunk = keys[start:start + 900]
@@ -143,7 +155,8 @@ def _run_pipeline(step, context):
             problems += entry["failed"]
             texts.append(f"{model_name}: {entry['pending']} spectra on Slurm, {entry['done']} done, {entry['failed']} failed")
             continue
-        n, summary = run_pending(function, model_name, task_params=spec["params"], workers=spec["workers"] or 1,
+        n, summary = run_pending(function, model_name, retry_failed=RETRY_FAILED, task_params=spec["params"],
+                                 workers=spec["workers"] or 1,
                                  max_batch_size=spec["max_batch_size"], scheduler_host=context.scheduler_host,
                                  scheduler_port=context.scheduler_port)
         entry = {"pending": n, "done": 0, "failed": 0, "not_run": 0, "failures": []}
@@ -224,7 +237,7 @@ def _pending_count(model, function):
         return 0  # no spectra, or no upstream results to choose them by, yet
     if not db.table_exists(function.output_model._meta.table_name):
         return None if upstreams else model.select().count()
-    return pending_spectra(model, function).count()
+    return pending_spectra(model, function, retry_failed=RETRY_FAILED).count()
 
 
 def preview_step(step, incoming):

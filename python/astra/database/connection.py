@@ -30,6 +30,7 @@ import weakref
 import peewee
 
 import astra.config
+from astra.database.reconnect import ReconnectMixin
 
 __all__ = [
     "database",
@@ -157,8 +158,9 @@ class SqliteDatabase(_ForkSafeMixin, peewee.SqliteDatabase):
         super().__init__(path, pragmas=pragmas, **kwargs)
 
 
-class PostgresqlDatabase(_ForkSafeMixin, peewee.PostgresqlDatabase):
-    """A PostgreSQL database (psycopg2); fork safe."""
+class PostgresqlDatabase(_ForkSafeMixin, ReconnectMixin, peewee.PostgresqlDatabase):
+    """A PostgreSQL database (psycopg2); fork safe; a lost connection is re-opened
+    (:mod:`astra.database.reconnect`)."""
 
 
 _LIVE = weakref.WeakSet()

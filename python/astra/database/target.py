@@ -189,30 +189,21 @@ class DatabaseOutputMixin:
     def complete(self):
         """Whether every member has a result row (one query for the whole batch)."""
         ids = [m.task_id for m in self.get_batch_tasks()]
-        done = completed_task_ids(self._model(), ids, self.failed_results_complete)
-        complete = len(done) == len(set(ids))
-        # Luigi asks complete() when it schedules the batch, before run(): keep the answer (and
-        # which database gave it) for run()'s first question instead of asking again.
-        self._completed_ids = None if complete else (get_database(), done)
-        return complete
+        return len(completed_task_ids(self._model(), ids, self.failed_results_complete)) == len(set(ids))
 
-    def incomplete_batch_tasks(self, fresh=False):
-        """The members without a result row, found with one query for the whole batch.
+    def incomplete_batch_tasks(self, fresh=True):
+        """The members without a result row, asked now with one query for the whole batch.
 
-        Uses the answer of the last :meth:`complete` once, when it came from the same
-        database: a member finished elsewhere in between is written again, which the upsert
-        makes harmless.
-
-        :param fresh: ask the database now (a summary after the run must: the answer kept from
-            before the run, in this process, knows nothing of rows written by forked workers).
+        :param fresh: kept for callers of earlier versions; the answer is always asked now (an
+            answer kept from :meth:`complete` goes stale when another run works on the batch).
         """
         members = list(self.get_batch_tasks())
-        known = self.__dict__.pop("_completed_ids", None)
-        if known is not None and not fresh and known[0] is get_database():
-            done = known[1]
-        else:
-            done = completed_task_ids(self._model(), [m.task_id for m in members], self.failed_results_complete)
+        done = completed_task_ids(self._model(), [m.task_id for m in members], self.failed_results_complete)
         return [m for m in members if m.task_id not in done]
+
+    def results_in_database(self):
+        """Results go to the results database (so claims are kept there too)."""
+        return True
 
     def result_store(self):
         """This batch's results go to :attr:`result_model`'s table (:class:`DatabaseResults`)."""

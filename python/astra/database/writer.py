@@ -22,16 +22,31 @@ import peewee
 import astra.config
 from astra.database.connection import get_database, is_postgresql, write_transaction
 from astra.database.migrations import ensure_table
+from astra.database.reconnect import retrying
 
-__all__ = ["ResultWriter", "ResultWriteError", "upsert_rows", "DEFAULT_BATCH_SIZE", "DEFAULT_FLUSH_INTERVAL"]
+__all__ = ["ResultWriter", "ResultWriteError", "upsert_rows", "flush_interval", "DEFAULT_BATCH_SIZE",
+           "DEFAULT_FLUSH_INTERVAL"]
 
 logger = logging.getLogger("astra")
 
 #: Rows buffered before a write (setting ``database_write_batch_size``).
 DEFAULT_BATCH_SIZE = 1000
-#: Most seconds between writes while rows arrive (setting ``database_flush_interval``).
-DEFAULT_FLUSH_INTERVAL = 60.0
+#: Most seconds between writes while rows arrive (setting ``database_flush_interval``): short,
+#: so a run killed every few seconds still keeps what it computed (one write a few seconds
+#: costs well under 1% of a run; see docs/benchmarks.md).
+DEFAULT_FLUSH_INTERVAL = 2.0
 
+
+def flush_interval(given=None):
+    """Most seconds between writes of buffered results, for both method styles.
+
+    :param given: an explicit value; ``None`` takes the ``database_flush_interval`` setting
+        (default :data:`DEFAULT_FLUSH_INTERVAL`).
+    """
+    if given is not None:
+        return float(given)
+    value = astra.config.get("database_flush_interval")
+    return float(DEFAULT_FLUSH_INTERVAL if value is None else value)
 
 
 class ResultWriteError(RuntimeError):
@@ -118,14 +133,21 @@ def upsert_rows(model, rows, db=None, page_size=1000):
         from psycopg2.extras import execute_values
 
         sql = _upsert_sql(model, db, fields, "%s")
-        with write_transaction(db), peewee.__exception_wrapper__:
-            execute_values(db.cursor(), sql, params, page_size=page_size)
+
+        def write():
+            with write_transaction(db), peewee.__exception_wrapper__:
+                execute_values(db.cursor(), sql, params, page_size=page_size)
+
+        retrying(db, write)  # a connection lost mid-write (a server restart): the write again
     else:
         placeholder = "(" + ", ".join([db.param] * len(fields)) + ")"
         sql = _upsert_sql(model, db, fields, placeholder)
         with write_transaction(db), peewee.__exception_wrapper__:
             db.cursor().executemany(sql, params)
     return len(ordered)
+
+
+_interval = flush_interval  # (the name is also ResultWriter's parameter)
 
 
 class ResultWriter:
@@ -140,7 +162,7 @@ class ResultWriter:
     :param model: the results model.
     :param batch_size: rows per write (default: setting ``database_write_batch_size``, 1000).
     :param flush_interval: most seconds between writes while rows arrive (default: setting
-        ``database_flush_interval``, 60).
+        ``database_flush_interval``, 2).
     :param db: the database (default: the bound one, resolved at each write so the writer is
         safe to carry into a forked process).
     """
@@ -148,8 +170,7 @@ class ResultWriter:
     def __init__(self, model, batch_size=None, flush_interval=None, db=None):
         self.model = model
         self.batch_size = int(batch_size or astra.config.get("database_write_batch_size") or DEFAULT_BATCH_SIZE)
-        interval = flush_interval if flush_interval is not None else astra.config.get("database_flush_interval")
-        self.flush_interval = float(DEFAULT_FLUSH_INTERVAL if interval is None else interval)
+        self.flush_interval = _interval(flush_interval)
         self.db = db
         self.written = 0
         self._rows = []

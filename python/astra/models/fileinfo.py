@@ -7,6 +7,9 @@ oddly laid out) is read with the data model's full loader instead, which also gi
 precise reason when the file is broken. It never raises for a bad file: the row says why.
 """
 
+import os
+import stat
+
 from astra.tools.spectrum.errors import SpectrumReadError
 from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim, table_cell
 
@@ -151,6 +154,15 @@ def _empty_row(model):
     return row
 
 
+def _not_a_file(path):
+    """Why ``path`` (named as a file of a data model) is not one, in the run path's words."""
+    try:
+        info = os.stat(path)
+    except OSError as error:  # a symbolic link loop, a broken link
+        return f"cannot read: {error.strerror or error}"
+    return "is not a file (a directory)" if stat.S_ISDIR(info.st_mode) else "is not a file"
+
+
 def file_row(model, data_model_name, release, path, keys, size, mtime):
     """The catalogue row of one file: keys, file facts, header values; or a bad-file row.
 
@@ -174,6 +186,8 @@ def file_row(model, data_model_name, release, path, keys, size, mtime):
     row.update(typed)
     model_of_file = data_model(data_model_name)
     try:
+        if size < 0:  # named as a file, not one (find.NOT_A_FILE): flagged, as the run path fails it
+            raise SpectrumReadError(path, _not_a_file(path))
         if size == 0:
             raise SpectrumReadError(path, "empty file (0 bytes)")
         try:

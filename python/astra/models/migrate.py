@@ -4,8 +4,10 @@
 :func:`astra.tasks.io.find.scan_files`, or from a table of keys), compares each with what the
 catalogue already knows, and writes only the difference:
 
-* one query loads the ``(path, size, mtime)`` of every row already known for the release,
-  data model and key filters;
+* one query loads the ``(path, size, mtime)`` and the data-model keys of every row already
+  known for the release, data model and key filters; a row is its keys, so a file found at
+  another spelling of its path (paths are stored absolute; an older Astra stored them as given)
+  updates its row instead of adding another;
 * one :func:`os.scandir` walk lists the files with their size and modification time; a file
   whose size and mtime match its row is *unchanged* and is not opened;
 * *new* and *changed* files are read (headers only; in worker processes when there are
@@ -143,26 +145,43 @@ class MigrationSummary:
         return lines
 
 
-def _known(model, release, data_model, filters, db):
-    """``path -> (spectrum_pk, size, mtime, flagged bad, gone, outdated)`` of the rows the run may touch.
+def _known(model, release, data_model, filters, db, key_names=()):
+    """The rows the run may touch: ``(by path, by keys)``.
 
-    ``outdated``: an older reader (or one that did not record its version) made the row. One
-    query, its rows fetched by the driver directly (no peewee object per row).
+    ``by path`` is ``path -> (spectrum_pk, size, mtime, flagged bad, gone, outdated)``
+    (``outdated``: an older reader, or one that did not record its version, made the row);
+    ``by keys`` is ``(value of each of key_names) -> path``: a row is its data model's keys,
+    whatever the spelling of its path (a relative path written by an older Astra, the tree
+    reached through another directory). One query, its rows fetched by the driver directly
+    (no peewee object per row).
     """
     current = model.READER_VERSION
+    key_fields = [getattr(model, name) for name in key_names]
     query = model.select(
         model.path, model.spectrum_pk, model.file_size, model.file_mtime, model.flag_bad_file,
-        model.bad_file_reason == GONE_REASON, model.reader_version,
+        model.bad_file_reason == GONE_REASON, model.reader_version, *key_fields,
     ).where((model.release == release) & (model.data_model == data_model))
     for name, value in filters.items():
         field = getattr(model, name)
         query = query.where(field.in_(list(value)) if isinstance(value, tuple) else field == value)
     sql, params = query.sql()
     rows = db.execute_sql(sql, params).fetchall()
-    return {
-        path: (pk, size, mtime, bool(bad), bool(gone), version is None or version < current)
-        for path, pk, size, mtime, bad, gone, version in rows
+    by_path = {
+        row[0]: (row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6] is None or row[6] < current)
+        for row in rows
     }
+    by_keys = {tuple(row[7:]): row[0] for row in rows} if key_names else {}
+    return by_path, by_keys
+
+
+def _key_tuple(model, key_names, keys):
+    """The typed values of ``key_names`` in ``keys`` (text values from a path), or ``None``
+    when one does not convert (the file then gets its bad-file row by its path)."""
+    try:
+        typed = typed_keys(model, keys)
+    except BadKeyError:
+        return None
+    return tuple(typed.get(name) for name in key_names)
 
 
 def _typed_filters(model, filters):
@@ -215,8 +234,10 @@ def _rows(model, data_model, release, todo, workers):
     name = f"{model.__module__}.{model.__name__}"
     tasks = [(name, data_model, release, todo[i:i + READ_CHUNK]) for i in range(0, len(todo), READ_CHUNK)]
     if workers > 1 and len(todo) >= POOL_THRESHOLD:
+        from astra.processes import die_with_parent  # no reader outlives a killed migrate
+
         context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_parent) as pool:
             yield from pool.map(_read_chunk, tasks)
     else:
         for task in tasks:
@@ -240,20 +261,22 @@ def _now(model):
     return model._meta.fields["modified"].db_value(utcnow())
 
 
-def _write(model, rows, known, db):
+def _write(model, rows, known, db, moved=None):
     """Insert the rows of new files and update those of changed ones, in one transaction.
 
     A migration running at the same time may have written some of the "new" rows since this
     one looked: inside the transaction (which keeps other writers out) those are updated
-    instead, so two migrations of one tree never collide. The values go to the driver as
-    tuples, as :func:`~astra.models.fileinfo.file_row` made them (numbers, text, booleans,
-    ``None``).
+    instead, so two migrations of one tree never collide. A file found at another path than
+    its row's (``moved``: new path -> the row's path) updates that row. The values go to the
+    driver as tuples, as :func:`~astra.models.fileinfo.file_row` made them (numbers, text,
+    booleans, ``None``).
     """
     columns = _file_columns(model)
     now = _now(model)
     with write_transaction(db):
         lock_tables((Source, Spectrum, model), db)
-        meanwhile = _rows_written_meanwhile(model, rows, known, db)
+        fresh = [row for row in rows if row["path"] not in (moved or {})]
+        meanwhile = _rows_written_meanwhile(model, fresh, known, db)
         wanted = {}
         for row in rows:
             if row["_source"] is not None:
@@ -263,7 +286,7 @@ def _write(model, rows, known, db):
         new, changed = [], []
         for row in rows:
             values = (*map(row.get, columns), sources.get(row["_source"]), now)
-            before = known.get(row["path"])
+            before = known.get(row["path"]) or known.get((moved or {}).get(row["path"]))
             if before is not None:
                 changed.append((*values, before[0]))
             elif row["path"] in meanwhile:
@@ -354,23 +377,32 @@ def migrate_files(
     typed_filters = _typed_filters(model, filters)
     db = db if db is not None else get_database()
     summary = MigrationSummary(model, release, data_model)
+    key_names = tuple(name for name in template.keys if name in model._meta.fields)
     if dry_run and not db.table_exists(model._meta.table_name):
-        known = {}
+        known, by_keys = {}, {}
     else:
         if not dry_run:
             model.ensure_tables(db)
-        known = _known(model, release, data_model, typed_filters, db)
+        known, by_keys = _known(model, release, data_model, typed_filters, db, key_names)
 
-    root = sas_root(sas_base_dir)
+    root = os.path.abspath(sas_root(sas_base_dir))  # rows hold absolute paths, wherever astra run starts
     if keys_table:
         found = _from_keys_table(keys_table, template, root, summary)
         keys_of = None
     else:
         scan = FileScan(release, data_model, sas_base_dir=root, **filters)
         found, keys_of = scan.files(), scan.keys
-    todo, seen = [], set()
+    todo, seen, moved = [], set(), {}
     for path, keys, size, mtime in found if keys_of is None else ((p, None, s, m) for p, s, m in found):
         before = known.get(path)
+        if before is None and by_keys:  # its row may be known under another spelling of its path
+            keys = keys if keys is not None else keys_of(path)
+            if keys is None:
+                continue
+            known_path = by_keys.get(_key_tuple(model, key_names, keys))
+            if known_path is not None and known_path != path and known_path not in seen:
+                moved[path] = known_path
+                seen.add(known_path)
         # A row flagged gone is read again when its file is back, whatever its size and mtime;
         # a row an older reader made is read again too (its values may be wrong).
         if before is not None and before[1] == size and before[2] == mtime and not before[4] and not before[5]:
@@ -392,7 +424,7 @@ def migrate_files(
         reasons = dict(select_in(model, ("path", "bad_file_reason"), "path", summary.still_bad_files, db))
         summary.still_bad_files = [(path, reasons.get(path)) for path in summary.still_bad_files]
     if dry_run:  # nothing read: a file that would turn out bad is counted as new or changed
-        summary.changed = sum(path in known for path, *_ in todo)
+        summary.changed = sum(path in known or path in moved for path, *_ in todo)
         summary.new = len(todo) - summary.changed
         if not keys_table:
             gone = sorted(known.keys() - seen)
@@ -404,7 +436,7 @@ def migrate_files(
     with _progress(len(todo), progress, f"{data_model} {release}") as bar, _page_cache(db, len(todo)):
         for rows in _rows(model, data_model, release, todo, workers):
             for row in rows:
-                is_new = row["path"] not in known
+                is_new = row["path"] not in known and row["path"] not in moved
                 before = known.get(row["path"])
                 if before is not None and before[5] and before[1] == row["file_size"] and before[2] == row["file_mtime"]:
                     summary.reread += 1
@@ -420,10 +452,10 @@ def migrate_files(
             buffer.extend(rows)
             bar.update(len(rows))
             if len(buffer) >= WRITE_CHUNK:
-                _write(model, buffer, known, db)
+                _write(model, buffer, known, db, moved)
                 buffer = []
         if buffer:
-            _write(model, buffer, known, db)
+            _write(model, buffer, known, db, moved)
     if not keys_table:
         summary.gone, summary.gone_files = _flag_gone(model, known, seen, db)
     summary.seconds = time.perf_counter() - started

@@ -14,31 +14,28 @@ Named products (seed 001's names):
 Which tables are star-level and which visit is each catalogue table's
 :attr:`~astra.models.spectrum.SpectrumMixin.spectrum_level`.
 
-``<Method>`` is compared without regard to case, ``_`` or ``-`` with, in this order,
+``<Method>`` is compared without regard to case, ``_`` or ``-`` with
 
-1. the name of a ``@task`` method's results model, with or without a ``Result`` suffix
-   (``RocketSNR``; models are found as for ``astra create <model>``: the ``result_modules``
-   setting and the registered methods' modules are imported first);
+1. the name of a results model, with or without a ``Result`` suffix (``RocketSNR``; models are
+   found as for ``astra create <model>``: the ``result_modules`` setting and the registered
+   methods' modules are imported first);
 2. the short name of a ``@task`` registered in the ``astra.tasks`` entry-point group
-   (``snr``, ``snow_white`` -> ``SnowWhite``);
-3. the package that holds a registered ``@task`` (``astra.contrib.rocket.tasks`` -> ``Rocket``),
-   when it holds only one.
+   (``snr``, ``snow_white`` -> ``SnowWhite``).
 
-The first rule that matches wins; when a later one names another model by the same spelling
-(a model of yours named ``Rocket``), a one-line note on stderr names that model and its own
-name (``astraAllStarRocketSNR``).
+The name is resolved exactly: it must name one model. A name that no loaded model answers to
+is refused with the candidates (a model of yours named ``Rocket`` whose module is not loaded is
+never taken for the built-in ``RocketSNR``), and so is a name that two models answer to.
 
 A method that is not registered is given after the prefix as a dotted path instead
 (:func:`resolve_product` with ``method="mymethods.mean_snr"``; on the command line
 ``astra create astraAllStar mymethods.mean_snr``). The file is named after the results model,
-whichever spelling found it: ``astraAllStarRocket``, ``astraAllStarSnr`` and
-``astraAllStarRocketSNR`` all write ``astraAllStarRocketSNR-<major>.<minor>.fits``.
+whichever spelling found it: ``astraAllStarSnr`` and ``astraAllStarRocketSNR`` both write
+``astraAllStarRocketSNR-<major>.<minor>.fits``.
 """
 
 import dataclasses
 import importlib
 import os
-import sys
 
 import astra
 import astra.config
@@ -102,9 +99,10 @@ def _registered_functions():
 
 
 def method_aliases():
-    """Every spelling of ``<Method>``: a list of ``(spelling, results model)``, best first.
+    """Every spelling of ``<Method>``: a list of ``(spelling, results model)``.
 
-    :returns: results models' names, then registered task names, then their packages' names.
+    :returns: results models' names (with and without a ``Result`` suffix), then registered
+        task names.
     """
     from astra.database.migrations import import_model_modules, registered_models
 
@@ -113,12 +111,6 @@ def method_aliases():
     aliases = [(model_display_name(model), model) for model in registered_models()]
     aliases += [(model.__name__, model) for model in registered_models() if model_display_name(model) != model.__name__]
     aliases += [(_camel(name), function.output_model) for name, function in sorted(functions.items())]
-    packages = {}
-    for function in functions.values():
-        parts = function.__module__.split(".")
-        package = parts[-2] if len(parts) > 1 else parts[0]
-        packages.setdefault(package, set()).add(function.output_model)
-    aliases += [(_camel(package), models.pop()) for package, models in sorted(packages.items()) if len(models) == 1]
     return aliases
 
 
@@ -133,25 +125,25 @@ def _method_names(prefix, aliases):
 
 
 def _method_model(prefix, spelling):
-    """The results model that ``<prefix><spelling>`` names: the first alias that matches.
+    """The one results model that ``<prefix><spelling>`` names.
 
-    When another model matches the same spelling by a later rule (a user's model named
-    ``Rocket`` and the ``rocket`` package's alias), the first still wins and a one-line note on
-    stderr names the other model and the name that is its own.
+    :raises LookupError: when no loaded model answers to the spelling (with a "did you mean",
+        the known products and how to load a model of one's own), or when several do (naming
+        each with its own product name).
     """
     aliases = method_aliases()
-    matches = [model for alias, model in aliases if _fold(alias) == _fold(spelling)]
+    matches = list(dict.fromkeys(model for alias, model in aliases if _fold(alias) == _fold(spelling)))
+    if len(matches) == 1:
+        return matches[0]
     if matches:
-        model = matches[0]
-        others = [m for m in dict.fromkeys(matches) if m is not model]
-        for other in others:
-            print(f"note: {prefix}{spelling} is {_dotted(model)}; {_dotted(other)} also answers to {spelling!r}: "
-                  f"name it {prefix}{model_display_name(other)}", file=sys.stderr)
-        return model
+        names = "; ".join(f"{_dotted(m)} (astra create {prefix}{model_display_name(m)})" for m in matches)
+        raise LookupError(f"{prefix}{spelling} is ambiguous: {len(matches)} models answer to {spelling!r}: {names}")
     spellings, canonical = _method_names(prefix, aliases)
     raise LookupError(
-        f"no method named {spelling!r} for {prefix}{spelling}{did_you_mean(prefix + spelling, spellings)}; "
-        f"known: {', '.join(canonical) or 'none'} (or give a dotted path: astra create {prefix} mymodule.my_task)"
+        f"no loaded results model is named {spelling!r} for {prefix}{spelling}"
+        f"{did_you_mean(prefix + spelling, spellings)}; known: {', '.join(canonical) or 'none'}. "
+        f"A model of yours: list its module in result_modules (astra config), or name the method: "
+        f"astra create {prefix} mymodule.my_task"
     )
 
 

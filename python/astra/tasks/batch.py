@@ -15,6 +15,8 @@ import time
 import luigi
 
 import astra.config
+from astra.cluster.scheduler import check_scheduler, unreachable
+from astra.logfiles import disk_full_said_once
 from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import build_window, note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
@@ -49,7 +51,8 @@ def build(
 
     :param tasks: tasks (single spectra or batches).
     :param max_batch_size: most members per batch (default: the ``max_batch_size`` setting).
-    :param workers: Luigi worker processes.
+    :param workers: Luigi worker processes; with more than one, each group of tasks is cut into
+        a multiple of ``workers`` batches of equal size (:func:`~astra.tasks.grouping.batch_bounds`).
     :param local_scheduler: use Luigi's in-process scheduler; default true unless a
         ``scheduler_host`` is given here or in the settings (then luigid is used).
     :param scheduler_host: host of a central ``luigid``.
@@ -61,8 +64,11 @@ def build(
     :param luigi_kwargs: passed to :func:`luigi.build`.
     :returns: a :class:`~astra.tasks.summary.BuildSummary`, per spectrum; its ``success`` is
         true exactly when every spectrum is done or was already complete.
+    :raises astra.cluster.scheduler.SchedulerUnreachable: when luigid cannot be reached (before
+        the run, or when it goes away during it for longer than Luigi's RPC retries).
     """
-    batches = batch_tasks(tasks, max_batch_size=max_batch_size)
+    # With several workers, a multiple of `workers` batches of equal size: every worker gets work.
+    batches = batch_tasks(tasks, max_batch_size=max_batch_size, workers=workers)
     from astra.cluster.partition import select_share  # only this process's share under astra srun
 
     if share_batches:
@@ -73,22 +79,29 @@ def build(
     if not local_scheduler:
         luigi_kwargs["scheduler_host"] = scheduler_host or "localhost"
         luigi_kwargs["scheduler_port"] = int(scheduler_port or astra.config.get("scheduler_port") or 8082)
+        check_scheduler(luigi_kwargs["scheduler_host"], luigi_kwargs["scheduler_port"])
     from astra.runs import record_build  # every build is recorded for astra web
 
     factory = RecordingFactory()
 
     def run(tasks):
-        return luigi.build(
-            tasks,
-            workers=workers,
-            local_scheduler=local_scheduler,
-            log_level=log_level,
-            detailed_summary=True,
-            worker_scheduler_factory=factory,
-            **luigi_kwargs,
-        )
+        try:
+            return luigi.build(
+                tasks,
+                workers=workers,
+                local_scheduler=local_scheduler,
+                log_level=log_level,
+                detailed_summary=True,
+                worker_scheduler_factory=factory,
+                **luigi_kwargs,
+            )
+        except Exception as error:  # luigid went away mid-run: one clear error, not Luigi's RPCError
+            lost = unreachable(error, luigi_kwargs.get("scheduler_host"), luigi_kwargs.get("scheduler_port"))
+            if lost is None:
+                raise
+            raise lost from None
 
-    with record_build(batches) as finish, report_member_failures_only(), build_window():
+    with disk_full_said_once(), record_build(batches) as finish, report_member_failures_only(), build_window():
         result = run(batches)
         category, still_running = categories(result), set()
         if not local_scheduler:

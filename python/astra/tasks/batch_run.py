@@ -58,15 +58,25 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 import traceback
 
 import luigi
 
 import astra.config
-import astra.runs
+import astra.run_recorder  # noqa: F401 (run recording subscribes to the engine's events)
 from astra.claims import claim_runs
+from astra.core.engine import BatchLedger, MemberFailure
+from astra.core.readahead import reading_ahead
+from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome; names kept here)
+    INCOMPLETE_WHEN_CLAIMED,
+    MAX_REPORTED_FAILURES,
+    OUTCOME_MARKER,
+    BatchMemberError,
+    BatchOutcome,
+    error_text,
+    note_incomplete,
+)
 from astra.targets import atomic_open
 from astra.tasks.inputs import InputFileError  # noqa: F401 (one check for every kind of task)
 
@@ -90,15 +100,6 @@ logger = logging.getLogger("astra")
 #: Directory (below a family's output directory) of the records of failed members.
 FAILURES_DIRECTORY = "failures"
 
-#: Most failures (task id and reason) a batch reports individually; the count is always exact.
-MAX_REPORTED_FAILURES = 200
-
-#: The line of a batch's Luigi explanation that carries its :class:`BatchOutcome`.
-OUTCOME_MARKER = "astra-batch-outcome: "
-
-#: Attribute of a batch: its incomplete members when it was first found claimed by another run.
-INCOMPLETE_WHEN_CLAIMED = "_astra_incomplete_when_claimed"
-
 
 class ResultNotStoredError(RuntimeError):
     """A member was processed but its result could not be stored (a database write failed)."""
@@ -106,180 +107,6 @@ class ResultNotStoredError(RuntimeError):
 
 class BatchMemberAccessError(AttributeError):
     """A per-spectrum parameter was read from the batch inside ``process()``."""
-
-
-class BatchOutcome:
-    """What one run of a batch did, per spectrum.
-
-    :param total: members of the batch.
-    :param skipped: members already complete before the run.
-    :param by_others: members another run completed while this run waited for its claim of
-        the batch (complete when this run finally ran it, not when this run first reached it).
-    :ivar done: members processed and stored in this run.
-    :ivar failed: members that failed (exact count).
-    :ivar failures: ``(task_id, reason)`` of the first :data:`MAX_REPORTED_FAILURES` failures.
-    """
-
-    def __init__(self, total, skipped=0, done=0, failed=0, failures=None, by_others=0):
-        self.total = total
-        self.skipped = skipped
-        self.done = done
-        self.failed = failed
-        self.failures = list(failures or [])
-        self.by_others = by_others
-
-    @classmethod
-    def starting(cls, batch, total, pending):
-        """The outcome of a batch about to run ``pending`` of its ``total`` members.
-
-        The members complete now were already complete, except those another run completed
-        while this run waited for its claim of the batch (:mod:`astra.claims` notes how many
-        were incomplete when the batch was first found claimed): those are ``by_others``.
-
-        :param batch: the batch.
-        :param total: its members.
-        :param pending: how many of them are incomplete now.
-        """
-        before = batch.__dict__.pop(INCOMPLETE_WHEN_CLAIMED, None)
-        by_others = max(0, min(before, total) - pending) if before is not None else 0
-        if pending < total:  # file outputs say exactly when they were written
-            written = written_during_build(batch)
-            if written is not None:
-                by_others = min(written, total - pending)
-        return cls(total, skipped=total - pending - by_others, by_others=by_others)
-
-    def add_failure(self, task_id, reason):
-        """Count one failed member (and keep its reason while under the cap)."""
-        self.failed += 1
-        if len(self.failures) < MAX_REPORTED_FAILURES:
-            self.failures.append((task_id, reason))
-
-    def to_text(self):
-        """The outcome as one line of Luigi explanation text (see :meth:`from_text`)."""
-        data = {"total": self.total, "skipped": self.skipped, "done": self.done, "failed": self.failed,
-                "by_others": self.by_others, "failures": self.failures}
-        return OUTCOME_MARKER + json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_text(cls, text):
-        """The outcome in a Luigi explanation, or ``None`` if it carries none."""
-        if not isinstance(text, str):
-            return None
-        start = text.rfind(OUTCOME_MARKER)
-        if start < 0:
-            return None
-        try:
-            data = json.loads(text[start + len(OUTCOME_MARKER):].splitlines()[0])
-        except (ValueError, IndexError):
-            return None
-        return cls(data["total"], data["skipped"], data["done"], data["failed"],
-                   [tuple(f) for f in data["failures"]], data.get("by_others", 0))
-
-    def __repr__(self):
-        return (f"BatchOutcome(total={self.total}, skipped={self.skipped}, done={self.done}, "
-                f"failed={self.failed}, by_others={self.by_others})")
-
-
-class BatchMemberError(RuntimeError):
-    """Some members of a batch failed; raised after all other members finished.
-
-    :param family: the task family.
-    :param outcome: the batch's :class:`BatchOutcome`.
-    """
-
-    def __init__(self, family, outcome):
-        self.outcome = outcome
-        first_id, first_reason = outcome.failures[0] if outcome.failures else ("?", "?")
-        super().__init__(
-            f"{family}: {outcome.failed} of {outcome.total - outcome.skipped - outcome.by_others} spectra failed; "
-            f"first: {first_id}: {first_reason}"
-        )
-
-
-def note_incomplete(batch):
-    """Note how many members of ``batch`` are incomplete now, before waiting for another run.
-
-    Called when the batch is first found claimed by another run (:mod:`astra.claims`) or run
-    by another luigid worker: the members that other run completes meanwhile are then counted
-    as done by another run, not as already complete (see :meth:`BatchOutcome.starting`). Only
-    the first note counts.
-
-    :param batch: a batch task (tasks without ``incomplete_batch_tasks`` are left alone).
-    """
-    incomplete = getattr(batch, "incomplete_batch_tasks", None)
-    if incomplete is None or INCOMPLETE_WHEN_CLAIMED in batch.__dict__:
-        return
-    try:
-        batch.__dict__[INCOMPLETE_WHEN_CLAIMED] = len(incomplete(fresh=True))
-    except Exception as error:  # then counted as already complete; the run itself goes on
-        logger.debug("%s: cannot count its incomplete members: %s", batch.task_id, error)
-
-
-def error_text(error):
-    """``"Type: message"`` of an exception (the reason recorded for a spectrum)."""
-    return f"{type(error).__name__}: {error}"
-
-
-class _Progress:
-    """Throttled progress reporting to Luigi, the log and (on a terminal) tqdm."""
-
-    def __init__(self, task, total, skipped, by_others=0):
-        self.task = task
-        self.total = total
-        self.skipped = skipped
-        self.by_others = by_others
-        self.done = 0
-        self.failed = 0
-        self._last = 0.0
-        self._reported = None
-        self._bar = None
-        # For astra web, the members done by another run count as skipped (not done here).
-        self.record = astra.runs.batch_started(task, total, skipped + by_others)
-        if total > 1 and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=task.get_task_family(), unit="spectra", leave=False)
-        self.report(force=True)
-
-    def message(self):
-        text = f"{self.done}/{self.total} spectra"
-        if self.failed:
-            text += f" ({self.failed} failed)"
-        if self.skipped:
-            text += f"; {self.skipped} already complete"
-        if self.by_others:
-            text += f"; {self.by_others} done by another run"
-        return text
-
-    def step(self, failed):
-        self.done += 1
-        if failed:
-            self.failed += 1
-        if self._bar is not None:
-            self._bar.update(1)
-        if self.done >= self.total or time.monotonic() - self._last >= 1.0:
-            self.report()
-
-    def report(self, force=False):
-        now = time.monotonic()
-        if not force and now - self._last < 1.0 and self.done < self.total:
-            return
-        state = (self.done, self.failed)
-        if state == self._reported:  # each report is a request to luigid: never send one twice
-            return
-        self._last, self._reported = now, state
-        percentage = 100 if self.total == 0 else int(100 * self.done / self.total)
-        if self.task.set_progress_percentage is not None:
-            self.task.set_progress_percentage(percentage)
-        if self.task.set_status_message is not None:
-            self.task.set_status_message(self.message())
-        astra.runs.batch_progress(self.record, self.done, self.failed, self.message())
-
-    def close(self):
-        self.report(force=True)
-        astra.runs.batch_finished(self.record, self.done, self.failed, self.message())
-        if self._bar is not None:
-            self._bar.close()
 
 
 class FileResults:
@@ -487,24 +314,21 @@ class BatchRunMixin:
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
         total = self.get_batch_size()
         pending = self.incomplete_batch_tasks()
-        outcome = self.batch_outcome = BatchOutcome.starting(self, total, len(pending))
+        ledger = BatchLedger(self, total, len(pending), written_during_build)
         _hand_down_requirements(self, pending)
         recorded = self.recorded_failures()
         by_id = None  # task id -> member, made only when a store reports a lost result
         failed_ids = set()
 
-        progress = None
-
-        def fail(member, error, tb=None):
+        def fail(member, error, tb=None, processed=True):
             if member.task_id in failed_ids:
                 return False
             reason = error_text(error)
             failed_ids.add(member.task_id)
             logger.error("%s failed: %s", member.task_id, reason)
-            _record_failure(member, reason, traceback.format_exc() if tb is None else tb)
-            if progress is not None:
-                astra.runs.batch_member_failed(progress.record, member, error)
-            outcome.add_failure(member.task_id, reason)
+            tb = traceback.format_exc() if tb is None else tb
+            _record_failure(member, reason, tb)
+            ledger.failed(MemberFailure(member.task_id, reason, member, tb, _input_path(member)), processed)
             return True
 
         def lost(task_ids_and_reasons):
@@ -516,11 +340,11 @@ class BatchRunMixin:
                     by_id = {m.task_id: m for m in pending}
                 member = by_id.get(task_id)
                 if member is not None and member.task_id not in failed_ids:
-                    outcome.done -= 1
-                    any_lost |= fail(member, ResultNotStoredError(f"result not written: {reason}"), tb="")
+                    any_lost |= fail(member, ResultNotStoredError(f"result not written: {reason}"), tb="",
+                                     processed=False)
             return any_lost
 
-        progress = _Progress(self, total=len(pending), skipped=outcome.skipped, by_others=outcome.by_others)
+        ledger.start()
         if type(self).requires is luigi.Task.requires:
             ready = pending  # no requirements: no input files to check
         else:
@@ -530,10 +354,10 @@ class BatchRunMixin:
                     member.check_inputs()
                 except Exception as error:  # a bad input fails only its own spectrum
                     fail(member, error)
-                    progress.step(failed=True)
                 else:
                     ready.append(member)
         store = self.result_store()
+        reading = None
         try:
             started = time.perf_counter()
             context = self.setup() if ready else None
@@ -541,6 +365,9 @@ class BatchRunMixin:
             member_timing = {}
             self.batch_timing = {"setup": t_setup, "members": member_timing}
             state, guarded = self.__dict__, self._guarded_names()
+            # The next members' input files are read in the background while process() computes.
+            reading = reading_ahead([_input_path(m) for m in ready] if ready else [])
+            reading.__enter__()
             for member in ready:
                 began = time.perf_counter()
                 if guarded is not None:
@@ -552,29 +379,29 @@ class BatchRunMixin:
                     timing = {"setup": t_setup, "process": time.perf_counter() - began}
                     fail(member, error, traceback.format_exc())
                     lost(store.failed(member, error_text(error), timing))
-                    failed = True
                 else:
                     state.pop(_GUARDED, None)
                     timing = {"setup": t_setup, "process": time.perf_counter() - began}
-                    outcome.done += 1
-                    # A store may lose this member's row (or earlier members' rows: counted
-                    # there); the member's own task id is worked out only then.
-                    failed = lost(store.stored(member, returned, timing)) and member.task_id in failed_ids
-                    if not failed and member.identity_hash in recorded:
+                    ledger.succeeded()
+                    # A store may lose this member's row (or earlier members' rows): those
+                    # move from done to failed.
+                    stored_lost = lost(store.stored(member, returned, timing))
+                    # (the task id is made only when needed: it costs microseconds per member)
+                    if recorded and member.identity_hash in recorded and not (
+                            stored_lost and member.task_id in failed_ids):
                         _clear_failure(member)
                 member.timing = timing
                 member_timing[member.identity_hash] = timing["process"]
-                progress.step(failed=failed)
         finally:
+            if reading is not None:
+                reading.__exit__(None, None, None)
             self.__dict__.pop(_GUARDED, None)  # (when process() raised past ``except Exception``)
             lost(store.close())
-            progress.close()
-        logger.info("%s: %s", self.task_id, progress.message())
+            ledger.close()
         fail_batch = self.fail_on_member_error
         if fail_batch is None:
             fail_batch = fail_batches_on_member_error()
-        if outcome.failed and fail_batch:
-            raise BatchMemberError(self.get_task_family(), outcome)
+        ledger.finish(fail_batch)
 
     def on_success(self):
         """Luigi's explanation of a finished batch: its :class:`BatchOutcome`, for summaries."""
@@ -702,6 +529,19 @@ def _hand_down_requirements(batch, pending):
         return
     for member, requirements in zip(pending, split):
         member._astra_requires = requirements
+
+
+def _input_path(member):
+    """The first input file of ``member`` (for its failure record), or ``None``."""
+    try:
+        targets = luigi.task.flatten(member.input())
+    except Exception:  # the input cannot even be built: no file to name
+        return None
+    for target in targets:
+        path = getattr(target, "path", None)
+        if path:
+            return str(path)
+    return None
 
 
 def _record_failure(member, reason, tb=None):

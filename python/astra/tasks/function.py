@@ -41,7 +41,7 @@ __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
 #: Keyword arguments of a call that belong to Astra, not to the method.
 CALL_OPTIONS = ("write_to_database", "batch_size", "write_frequency", "re_raise_exceptions", "tag")
 #: Names a method's own parameters may not have (the call options and the Luigi task's own).
-RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed")
+RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed", "skip_failed")
 
 logger = logging.getLogger("astra")
 
@@ -211,7 +211,7 @@ class TaskFunction:
         *args,
         write_to_database=True,
         batch_size=1000,
-        write_frequency=300,
+        write_frequency=None,
         re_raise_exceptions=False,
         tag=None,
         **kwargs,
@@ -226,7 +226,8 @@ class TaskFunction:
         :param write_to_database: write the results where the configuration says
             (``results_output``: the results database, or files); false writes nothing.
         :param batch_size: results per database write.
-        :param write_frequency: most seconds between database writes.
+        :param write_frequency: most seconds between database writes (default: the
+            ``database_flush_interval`` setting, 2, as for every run).
         :param re_raise_exceptions: stop at the first spectrum that raises (after writing its
             flagged row) instead of flagging it and going on.
         :param tag: a label stored in every result's ``tag``.
@@ -239,7 +240,7 @@ class TaskFunction:
         if spectra is None:
             from astra.tasks.function_query import pending_spectra
 
-            spectra = pending_spectra(self.input_models[0], self, retry_failed=False)
+            spectra = pending_spectra(self.input_models[0], self)
         if conditions:
             from astra.tasks.function_upstream import select_with_upstreams
 
@@ -307,7 +308,7 @@ class TaskFunction:
                 params[name] = value
         return params
 
-    def sink(self, write=True, batch_size=1000, write_frequency=300, tag=None, params=None):
+    def sink(self, write=True, batch_size=1000, write_frequency=None, tag=None, params=None):
         """Where results go: the database, files, or nowhere (see :mod:`astra.tasks.function_output`).
 
         :param write: false writes nothing.
@@ -321,7 +322,9 @@ class TaskFunction:
             task_class = self.task_class
             path_of = functools.partial(task_class.result_path_for, params or {})
             return function_output.FileSink(self.output_model, path_of, tag=tag)
-        return function_output.DatabaseSink(self.output_model, batch_size, write_frequency, tag=tag)
+        from astra.database.writer import flush_interval
+
+        return function_output.DatabaseSink(self.output_model, batch_size, flush_interval(write_frequency), tag=tag)
 
     def __repr__(self):
         inputs = " | ".join(m.__name__ for m in self.input_models + tuple(u.model for u in self.upstreams.values()))

@@ -24,9 +24,12 @@ import luigi
 
 import astra
 import astra.config
-from astra.database.connection import get_database, is_sqlite
+from astra.database.connection import is_sqlite
 from astra.tasks.base import BaseTask
-from astra.tasks.batch_run import BatchMemberError, BatchOutcome, _Progress, fail_batches_on_member_error
+from astra.core.engine import BatchLedger, MemberFailure
+from astra.core.outcome import retry_failed as failure_policy
+from astra.tasks.batch_run import fail_batches_on_member_error
+from astra.database.writer import flush_interval
 from astra.tasks.function_output import results_output
 from astra.tasks.function_query import done_keys
 from astra.tasks.function_run import execute
@@ -50,7 +53,7 @@ class ResultRowTarget(luigi.Target):
         """Whether the spectrum has a result under this Astra major.minor, newer than its file."""
         task = self.task
         fn = task.task_function
-        return bool(done_keys(task.catalogue_model(), fn, [task.spectrum_pk], retry_failed=task.retry_failed))
+        return bool(done_keys(task.catalogue_model(), fn, [task.spectrum_pk], retry_failed=task.retries_failed()))
 
     def __repr__(self):
         return f"ResultRowTarget({self.task.task_function.output_model.__name__}, spectrum_pk={self.task.spectrum_pk})"
@@ -66,8 +69,60 @@ class FunctionTask(BaseTask):
     spectrum_model = astra.Parameter(default=None, description="catalogue model to read (class name)")
     spectrum_pk = astra.IntParameter(batch_method=tuple, description="catalogue key of the spectrum")
     retry_failed = astra.BoolParameter(
-        default=False, significant=False, description="re-run spectra whose result is flagged as a failure"
+        default=False, significant=False,
+        description="re-run spectra whose result is flagged as a failure (the default: setting retry_failed)",
     )
+    skip_failed = astra.BoolParameter(
+        default=False, significant=False,
+        description="count spectra whose result is flagged as a failure as done (do not retry them)",
+    )
+
+    def retries_failed(self):
+        """Whether this run retries spectra whose result is flagged as a failure (the failure
+        policy, :func:`astra.core.outcome.retry_failed`; ``--retry-failed`` / ``--skip-failed``)."""
+        return failure_policy(True if self.retry_failed else (False if self.skip_failed else None))
+
+    def results_in_database(self):
+        """Whether results go to the results database (so claims are kept there too)."""
+        return results_output() != "files"
+
+    @classmethod
+    def cut_batches(cls, rows, size):
+        """Batches of at most ``size`` rows (``(spectrum_pk,)``, in key order), never across a
+        ``spectrum_pk`` block of ``size`` keys (``pk // size``): see :meth:`claim_key`."""
+        chunks, chunk, block = [], [], None
+        for row in rows:
+            here = row[0] // size
+            if chunk and (here != block or len(chunk) >= size):
+                chunks.append(chunk)
+                chunk = []
+            chunk.append(row)
+            block = here
+        if chunk:
+            chunks.append(chunk)
+        return chunks
+
+    def claim_key(self):
+        """What concurrent runs claim before running this batch (:mod:`astra.claims`).
+
+        A batch cut by :meth:`cut_batches` lies in one ``spectrum_pk`` block: its key is the
+        block (with the family, the method's significant parameters and the catalogue model),
+        whatever members the run found pending (cut with one worker; with ``--workers N`` the
+        batches are cut for the workers and claim their identity). Two runs that started at
+        different times, and so found different pending spectra in the block, then claim the
+        same key: the second
+        waits, and computes under the claim only what the first left. Other batches (spanning
+        blocks: merged by luigid, given on the command line) claim their identity.
+        """
+        size = getattr(self, "max_batch_size", None)
+        keys = [self.spectrum_pk] if not self.is_batch_mode else list(self.spectrum_pk)
+        if (not getattr(self, "block_cut", False) or not isinstance(size, int) or size < 1 or not keys
+                or min(keys) // size != max(keys) // size):
+            return self.identity_hash  # (batches cut for several workers share blocks: never serialise them)
+        from astra.tasks.identity import identity_hash
+
+        shared = {k: v for k, v in self.identity_params().items() if k != "spectrum_pk"}
+        return identity_hash(self.get_task_family(), {**shared, "spectrum_pk_block": f"{min(keys) // size}/{size}"})
 
     def catalogue_model(self):
         """The catalogue model class named by ``spectrum_model``."""
@@ -124,24 +179,20 @@ class FunctionTask(BaseTask):
         keys = [m.spectrum_pk for m in self.get_batch_tasks()]
         if results_output() == "files":
             return {m.spectrum_pk for m in self.get_batch_tasks() if m.output().exists()}
-        return done_keys(self.catalogue_model(), self.task_function, keys, retry_failed=self.retry_failed)
+        return done_keys(self.catalogue_model(), self.task_function, keys, retry_failed=self.retries_failed())
 
     def complete(self):
         """Whether every spectrum has an up-to-date result (one query for the whole batch)."""
-        done = self._done()
-        keys = {m.spectrum_pk for m in self.get_batch_tasks()}
-        complete = keys <= done
-        self._completed_keys = None if complete else (get_database(), done)
-        return complete
+        return {m.spectrum_pk for m in self.get_batch_tasks()} <= self._done()
 
-    def incomplete_batch_tasks(self, fresh=False):
-        """The members without an up-to-date result (the last :meth:`complete`'s answer, once).
+    def incomplete_batch_tasks(self, fresh=True):
+        """The members without an up-to-date result, asked now (one query for the whole batch).
 
-        :param fresh: ask the outputs now (a summary after the run).
+        :param fresh: kept for callers of earlier versions; the answer is always asked now
+            (an answer kept from :meth:`complete` goes stale when another run works on the
+            batch meanwhile).
         """
-        known = self.__dict__.pop("_completed_keys", None)
-        usable = known is not None and not fresh and known[0] is get_database()
-        done = known[1] if usable else self._done()
+        done = self._done()
         return [m for m in self.get_batch_tasks() if m.spectrum_pk not in done]
 
     def _read_spectra(self, keys):
@@ -161,9 +212,7 @@ class FunctionTask(BaseTask):
         keys = [m.spectrum_pk for m in self.incomplete_batch_tasks()]
         found = self._read_spectra(keys)
         failures = [
-            (f"{family}(spectrum_pk={key})", f"no spectrum_pk {key} in {self.catalogue_model()._meta.table_name}")
-            for key in keys
-            if key not in found
+            (key, f"no spectrum_pk {key} in {self.catalogue_model()._meta.table_name}") for key in keys if key not in found
         ]
         spectra = [found[key] for key in keys if key in found]
         params = self.method_params()
@@ -173,34 +222,89 @@ class FunctionTask(BaseTask):
             spectra, results, missing = select_with_upstreams(spectra, conditions)
             params.update(results)
             for key, names in missing.items():
-                failures.append((f"{family}(spectrum_pk={key})", _lacking(key, names)))
+                failures.append((key, _lacking(key, names)))
             left_out = len(found) - len(spectra) - len(missing)
-        outcome = self.batch_outcome = BatchOutcome.starting(self, total, len(keys))
-        # spectra whose upstream result meets no condition have nothing to do: like complete ones
-        outcome.skipped += left_out
-        progress = _Progress(self, total=len(keys) - left_out, skipped=outcome.skipped, by_others=outcome.by_others)
+        ledger = BatchLedger(self, total, len(keys)).start(nothing_to_do=left_out)
         for key, reason in failures:
-            logger.error("%s: %s", key, reason)
-            progress.step(failed=True)
+            logger.error("%s(spectrum_pk=%s): %s", family, key, reason)
+            ledger.failed(self._failure(key, reason))
 
         def step(result):
-            progress.step(failed=result.flag_runtime_exception)
+            if result.flag_runtime_exception:
+                spectrum = found.get(result.spectrum_pk)
+                ledger.failed(self._failure(result.spectrum_pk, result.error, getattr(result, "_astra_spectrum_model", None),
+                                            getattr(spectrum, "path", None)))
+            else:
+                ledger.succeeded()
 
         sink = fn.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000),
-                       params=self.method_params())
-        for result in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
-            if result.flag_runtime_exception:
-                failures.append((f"{family}(spectrum_pk={result.spectrum_pk})", result.error))
-        progress.close()
-        outcome.done = len(keys) - left_out - len(failures)
-        for task_id, reason in failures:
-            outcome.add_failure(task_id, reason)
-        logger.info("%s: %s", self.task_id, progress.message())
+                       write_frequency=flush_interval(), params=self.method_params())
+        if results_output() == "files" and self.retries_failed():
+            sink = _WithoutFailures(sink)  # a file makes its spectrum done: a failure gets none
+        try:
+            for _ in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
+                pass
+        except Exception as error:  # the database stayed down (or filled up): say what was stored
+            _stopped_by_store(error, family, ledger, sink)
+            raise
+        finally:
+            ledger.close()
         fail = self.fail_on_member_error
         if fail is None:
             fail = fail_batches_on_member_error()
-        if failures and fail:
-            raise BatchMemberError(family, outcome)
+        ledger.finish(fail)
+
+    def _failure(self, spectrum_pk, reason, spectrum_model=None, path=None):
+        """The :class:`~astra.core.events.MemberFailure` of one spectrum of this batch.
+
+        Its ``member`` is the single-spectrum task (what a retry runs again); its id, for
+        summaries, is ``family(spectrum_pk=...)``.
+        """
+        member = type(self)(spectrum_model=spectrum_model or self.spectrum_model, spectrum_pk=spectrum_pk,
+                            **self.method_params())
+        return MemberFailure(f"{self.get_task_family()}(spectrum_pk={spectrum_pk})", reason, member, path=path)
+
+
+class _WithoutFailures:
+    """A sink that writes no flagged result (files mode under the retry policy: the run
+    records the failure, and the spectrum stays to do)."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def add(self, result):
+        """Write ``result`` unless it is flagged ``flag_runtime_exception``."""
+        return [result] if result.flag_runtime_exception else self.sink.add(result)
+
+    def close(self):
+        """Write what the sink buffers."""
+        return self.sink.close()
+
+
+def _stopped_by_store(error, family, ledger, sink):
+    """A batch whose results could not be stored (the database stayed down, or its disk is full):
+    the results that were waiting to be written move from done to failed with the error, and
+    ``error`` carries the batch's :class:`~astra.core.outcome.BatchOutcome` (what was stored is
+    done; the spectra never reached are not run), so the run's summary counts it exactly,
+    without asking the database.
+
+    :param error: the exception that stopped the batch.
+    :param family: the task family (for the failed members' ids).
+    :param ledger: the batch's :class:`~astra.core.engine.BatchLedger`.
+    :param sink: the results sink (its buffer holds the results not yet written).
+    """
+    from astra.database.reconnect import connection_lost
+    from astra.logfiles import disk_full
+
+    if not (connection_lost(error) or disk_full(error)):
+        return
+    text = str(error).strip()
+    reason = f"result not written: {type(error).__name__}: {text.splitlines()[0] if text else ''}"
+    buffered = getattr(getattr(sink, "sink", sink), "_buffer", ())
+    for result in buffered:
+        if not result.flag_runtime_exception:  # counted done when computed: its row is lost
+            ledger.failed(MemberFailure(f"{family}(spectrum_pk={result.spectrum_pk})", reason), processed=False)
+    error.outcome = ledger.outcome
 
 
 def _lacking(spectrum_pk, names):

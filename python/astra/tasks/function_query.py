@@ -2,8 +2,9 @@
 
 A spectrum needs work when its results table has no row for it under this Astra major.minor,
 or when its file changed after the result was computed (the catalogue's ``file_mtime`` is later
-than the row's ``spectrum_mtime``). With ``retry_failed`` a row flagged ``flag_runtime_exception``
-needs work too. For a downstream method (see :mod:`astra.tasks.function_upstream`) only the
+than the row's ``spectrum_mtime``), or when its row is flagged ``flag_runtime_exception`` (the
+failure policy of :mod:`astra.core.outcome`: a failure is retried; with ``retry_failed=False``,
+or the setting ``retry_failed: false``, such a row counts as done). For a downstream method (see :mod:`astra.tasks.function_upstream`) only the
 spectra whose upstream results meet its conditions need work, and a result is also out of date
 when an upstream result of its spectrum was written after it.
 
@@ -18,10 +19,11 @@ import peewee
 
 from astra.database.connection import get_database, is_sqlite
 from astra.database.migrations import ensure_table
+from astra.core.outcome import retry_failed as failure_policy
 from astra.models.pipeline import major_minor
 from astra.tasks.function_upstream import decided_against, require_database
 
-__all__ = ["pending_spectra", "done_keys", "stale_condition", "MTIME_TOLERANCE"]
+__all__ = ["pending_spectra", "done_keys", "failed_spectra", "stale_condition", "MTIME_TOLERANCE"]
 
 #: Seconds a file time may differ from the recorded one and count as the same (rounding of
 #: timestamps converted between representations).
@@ -69,6 +71,7 @@ def _method(method, spectrum_model):
 def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
     """The condition on a (spectrum, result) pair: the result stands (no re-run needed)."""
     condition = output_model.v_astra_major_minor == major_minor()
+    retry_failed = failure_policy(retry_failed)
     stale = stale_condition(spectrum_model, output_model, db)
     if stale is not None:
         condition &= ~stale
@@ -81,7 +84,7 @@ def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
     return condition
 
 
-def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed=False, db=None):
+def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed=None, db=None):
     """The catalogue spectra that ``method`` still has to analyse, in ``spectrum_pk`` order.
 
     One query: ``SELECT ... FROM <catalogue> WHERE NOT EXISTS (SELECT 1 FROM <results> WHERE
@@ -93,7 +96,8 @@ def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed
         its results model (a method without upstreams).
     :param where: an extra SQL condition on the catalogue's columns (``"release = 'dr17'"``).
     :param limit: at most this many spectra.
-    :param retry_failed: also spectra whose result is flagged ``flag_runtime_exception``.
+    :param retry_failed: also spectra whose result is flagged ``flag_runtime_exception``
+        (``None``: the failure policy, :func:`astra.core.outcome.retry_failed`).
     :param db: the database (default: the bound one).
     :returns: a peewee query of catalogue rows (``.select(spectrum_model.spectrum_pk).tuples()``
         gives just the keys).
@@ -121,7 +125,7 @@ def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed
     return query
 
 
-def done_keys(spectrum_model, method, spectrum_pks, retry_failed=False, db=None):
+def done_keys(spectrum_model, method, spectrum_pks, retry_failed=None, db=None):
     """Which of ``spectrum_pks`` have nothing left to do: an up-to-date result (one query per chunk).
 
     A key that is not in the catalogue is never done (running it reports that). For a
@@ -131,7 +135,8 @@ def done_keys(spectrum_model, method, spectrum_pks, retry_failed=False, db=None)
     :param spectrum_model: the catalogue model.
     :param method: the ``@task`` method, or just its results model.
     :param spectrum_pks: catalogue keys.
-    :param retry_failed: a result flagged ``flag_runtime_exception`` is not done.
+    :param retry_failed: a result flagged ``flag_runtime_exception`` is not done (``None``: the
+        failure policy, :func:`astra.core.outcome.retry_failed`).
     :param db: the database (default: the bound one).
     :returns: a set of keys.
     """
@@ -155,3 +160,25 @@ def done_keys(spectrum_model, method, spectrum_pks, retry_failed=False, db=None)
             )
             done.update(row[0] for row in query)
     return done
+
+
+def failed_spectra(spectrum_model, method, where=None, db=None):
+    """How many spectra have an up-to-date result flagged ``flag_runtime_exception`` (one query).
+
+    These are the failures a run under ``retry_failed: false`` leaves alone.
+
+    :param spectrum_model: the catalogue model.
+    :param method: the ``@task`` method, or just its results model.
+    :param where: an extra SQL condition on the catalogue's columns.
+    :param db: the database (default: the bound one).
+    """
+    db = db if db is not None else get_database()
+    output_model, _ = _method(method, spectrum_model)
+    ensure_table(output_model, db=db)
+    query = (spectrum_model.select(peewee.fn.COUNT(spectrum_model.spectrum_pk))
+             .join(output_model, on=(output_model.spectrum_pk == spectrum_model.spectrum_pk))
+             .where(_up_to_date(spectrum_model, output_model, False, db))
+             .where(output_model.flag_runtime_exception))
+    if where:
+        query = query.where(peewee.SQL(f"({where})"))
+    return int(query.scalar() or 0)

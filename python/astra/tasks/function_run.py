@@ -31,9 +31,11 @@ and is always raised.
 """
 
 import collections
+import contextlib
 import logging
 import time
 
+from astra.core.readahead import reading_ahead
 from astra.models.pipeline import file_mtime_seconds
 from astra.tasks.inputs import InputFileError, input_file_problem
 
@@ -83,6 +85,12 @@ class _Feed:
         rejected, self.rejected = self.rejected, []
         return rejected
 
+    def reject(self, spectrum, error):
+        """The method could not use ``spectrum`` (e.g. its file did not read in a batch of
+        arrays): it gets a flagged row with ``error``, as a bad input file does."""
+        self.outstanding.pop(_pk(spectrum), None)
+        self.rejected.append((spectrum, error))
+
     def answered(self, result):
         """Note that ``result`` answers its spectrum; tell it the spectrum's catalogue model."""
         spectrum = self.outstanding.pop(result.spectrum_pk, None)
@@ -131,7 +139,10 @@ def execute(function, spectra, params, output_model, sink, re_raise_exceptions=F
     """
     feed = _Feed(spectra if isinstance(spectra, list) else list(spectra))
     closed = False
+    reading = contextlib.ExitStack()
     try:
+        # The next spectra's files are read in the background while the method computes.
+        reading.enter_context(reading_ahead([getattr(s, "path", None) for s in feed._queue]))
         while True:
             total = len(feed)
             called = time.perf_counter()
@@ -200,6 +211,7 @@ def execute(function, spectra, params, output_model, sink, re_raise_exceptions=F
         for written in sink.close():
             yield written
     finally:
+        reading.close()
         if not closed:  # stopped early (an error, or the caller stopped iterating): keep the rows
             try:
                 sink.close()

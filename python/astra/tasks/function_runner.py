@@ -55,7 +55,9 @@ def load_task_function(name):
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
-            raise ValueError(f"cannot import module {module_name!r}: {error}") from None
+            from astra.module_hint import import_hint
+
+            raise ValueError(f"cannot import module {module_name!r}: {error}{import_hint(module_name, error)}") from None
         if not hasattr(module, attribute):
             raise ValueError(f"module {module_name!r} has no task {attribute!r}")
         target = getattr(module, attribute)
@@ -72,34 +74,27 @@ def load_task_function(name):
 
 
 def parse_task_params(function, given):
-    """The method's arguments from command-line text, parsed by their Luigi parameters.
+    """The method's arguments from command-line text, parsed by their Luigi parameters
+    (:func:`astra.runner.parse_task_params`, the one parser of both forms of ``astra run``).
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
     :param given: name (underscores) to text.
     :raises ValueError: for a name the method does not take, or a value that does not parse.
     """
-    params = dict(function.task_class.get_params())
-    out = {}
-    for name, text in given.items():
-        if name not in function.parameters:
-            known = ", ".join(f"--{n.replace('_', '-')}" for n in function.parameters) or "none"
-            raise ValueError(f"{function.name} has no parameter {name!r} (its parameters: {known})")
-        try:
-            value = params[name].parse(text) if isinstance(text, str) else text
-            out[name] = params[name].normalize(value)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{function.name}: parameter {name!r}: {error}") from None
-    return out
+    from astra.runner import parse_task_params as parse
+
+    return parse(function.task_class, given, names=list(function.parameters), label=function.name)
 
 
-def pending_query(function, model_name, where=None, limit=None, retry_failed=False, spectrum_pk_ranges=None):
+def pending_query(function, model_name, where=None, limit=None, retry_failed=None, spectrum_pk_ranges=None):
     """The query of the spectra of ``model_name`` that ``function`` still has to analyse.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
     :param model_name: the catalogue model's class name (``None``: the first the method reads).
     :param where: an SQL condition on the catalogue's columns.
     :param limit: at most this many spectra (the first ones in key order).
-    :param retry_failed: also spectra whose result is flagged as a failure.
+    :param retry_failed: also spectra whose result is flagged as a failure (``None``: the
+        failure policy, :func:`astra.core.outcome.retry_failed`).
     :param spectrum_pk_ranges: ``(lo, hi)`` pairs: keep only keys in one of these closed
         ranges (``None``: every key). An empty list keeps nothing.
     :returns: ``(catalogue model, peewee query of its rows)``
@@ -115,7 +110,7 @@ def pending_query(function, model_name, where=None, limit=None, retry_failed=Fal
     return model, query
 
 
-def pending_keys(function, model_name, where=None, limit=None, retry_failed=False, spectrum_pk_ranges=None):
+def pending_keys(function, model_name, where=None, limit=None, retry_failed=None, spectrum_pk_ranges=None):
     """The sorted ``spectrum_pk`` of the spectra :func:`pending_query` finds (same parameters).
 
     :returns: ``(catalogue model, sorted list of keys)``.
@@ -128,7 +123,7 @@ def pending_keys(function, model_name, where=None, limit=None, retry_failed=Fals
     return model, [row[0] for row in query.select(model.spectrum_pk).tuples()]
 
 
-def run_pending(function, model_name, where=None, limit=None, retry_failed=False, task_params=None,
+def run_pending(function, model_name, where=None, limit=None, retry_failed=None, task_params=None,
                 workers=1, max_batch_size=None, scheduler_host=None, scheduler_port=None,
                 spectrum_pk_ranges=None, share_batches=True):
     """Run ``function`` over the spectra of ``model_name`` that need it.
@@ -137,7 +132,8 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
     :param model_name: the catalogue model's class name.
     :param where: an SQL condition on the catalogue's columns.
     :param limit: at most this many spectra.
-    :param retry_failed: also re-run spectra whose result is flagged as a failure.
+    :param retry_failed: also re-run spectra whose result is flagged as a failure (``None``:
+        the failure policy, :func:`astra.core.outcome.retry_failed`).
     :param task_params: the method's arguments.
     :param workers: Luigi worker processes.
     :param max_batch_size: most spectra per batch (default: the ``max_batch_size`` setting).
@@ -157,7 +153,8 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=False
     size = int(max_batch_size or astra.config.get("max_batch_size") or 1000)
     task_class = function.task_class
     tasks = [
-        task_class(spectrum_model=model.__name__, spectrum_pk=tuple(keys[i : i + size]), retry_failed=retry_failed,
+        task_class(spectrum_model=model.__name__, spectrum_pk=tuple(keys[i : i + size]),
+                   retry_failed=retry_failed is True, skip_failed=retry_failed is False,
                    **(task_params or {}))
         for i in range(0, len(keys), size)
     ]

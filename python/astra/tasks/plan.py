@@ -39,7 +39,7 @@ from luigi.task_register import Register
 from astra.parameters import ParameterTypeError, _CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
 from astra.suggest import closest
 
-__all__ = ["ParameterPlan", "TaskRegister", "plan_for"]
+__all__ = ["ParameterPlan", "TaskRegister", "plan_for", "classes_with_parameter"]
 
 #: Bumped whenever a parameter is set on or removed from an Astra task class; plans made
 #: before then are rebuilt on their next use.
@@ -297,7 +297,7 @@ class ParameterPlan:
         close = closest(name, public)
         if close:
             text += f" (did you mean '{close}'?)"
-        owners = _classes_with_parameter(name, self.cls)
+        owners = classes_with_parameter(name, self.cls)
         if owners and not close:
             shown = ", ".join(owners[:3]) + (f" and {len(owners) - 3} more" if len(owners) > 3 else "")
             text += (
@@ -349,11 +349,15 @@ def _names_used_by_requires(cls):
     return set(code.co_names) if code is not None else set()
 
 
-def _classes_with_parameter(name, task_class):
-    """Names of registered task classes that have parameter ``name``.
+def classes_with_parameter(name, task_class):
+    """Names of registered task classes other than ``task_class`` that have parameter ``name``.
 
     Classes that ``task_class.requires()`` names come first (seed 002's task requires
     ``ApVisitFile`` and needs its parameters), then data-model tasks, then the others.
+
+    :param name: a parameter name (underscores).
+    :param task_class: the task class that lacks it.
+    :returns: class names, best first.
     """
     used = _names_used_by_requires(task_class)
     found = {}

@@ -31,6 +31,7 @@ import luigi.interface
 from luigi.execution_summary import _summary_dict
 
 import astra.config
+from astra.logfiles import disk_full
 from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED, BatchOutcome, written_during_build
 
 __all__ = [
@@ -114,16 +115,41 @@ class BuildSummary:
     def __str__(self):
         others = f", {self.by_others} done by another run" if self.by_others else ""
         text = f"{self.done} spectra done ({self.skipped} already complete{others}), {self.n_failed} failed"
+        grouped = {}  # a cause that fails every spectrum after it is said once, not once per spectrum
+        for task_id, reason in self.failed:
+            cause = next((c for c in REPEATED_CAUSES if c[1](reason)), None)
+            if cause is not None:
+                grouped.setdefault(cause, []).append((task_id, reason))
+        if grouped:
+            text += " (" + "; ".join(cause[0] for cause in grouped) + ")"
         if self.not_run:
             text += f", {self.not_run} not run"
         for reason, count in self.not_run_reasons.items():
             text += f"\n  not run ({count}): {reason}"
-        shown = self.failed[:20]
+        for (_, _, advice), failures in grouped.items():
+            text += f"\n  failed ({len(failures)}): {failures[0][1]} (first: {failures[0][0]}); {advice}"
+        listed = {failure for failures in grouped.values() for failure in failures}
+        shown = [failure for failure in self.failed if failure not in listed][:20]
         for task_id, reason in shown:
             text += f"\n  failed: {task_id}: {reason}"
-        if self.n_failed > len(shown):
-            text += f"\n  ... and {self.n_failed - len(shown)} more failures"
+        if self.n_failed > len(shown) + len(listed):
+            text += f"\n  ... and {self.n_failed - len(shown) - len(listed)} more failures"
         return text
+
+
+def _database_lost(reason):
+    from astra.database.reconnect import connection_lost_text
+
+    return connection_lost_text(reason)
+
+
+#: Causes that fail every spectrum after them, said once in a summary: (what the summary line
+#: says, predicate of a failure's reason, what to do).
+REPEATED_CAUSES = (
+    ("No space left on device", disk_full, "free space where the outputs go, then run again"),
+    ("the results database could not be reached", _database_lost,
+     "run again when it answers (setting database_reconnect_seconds: how long a run waits for it)"),
+)
 
 
 class _RecordingScheduler:
@@ -412,7 +438,13 @@ def summarise(batches, result, factory=None, categories_of=None, still_running=N
         else:
             reason = {"still_running": STILL_RUNNING_REASON, "remembered_done": REMEMBERED_REASON}.get(
                 state, reasons.get(state, "not run"))
-            _count_outputs(task, summary, error, reason, ran_here=report is not None, state=state)
+            before = dataclasses.replace(summary, failed=list(summary.failed),
+                                         not_run_reasons=dict(summary.not_run_reasons))
+            try:
+                _count_outputs(task, summary, error, reason, ran_here=report is not None, state=state)
+            except Exception as check_error:  # the results database went away: nothing counted as done
+                summary.__dict__.update(before.__dict__)
+                _count_unchecked(task, summary, error, check_error)
     summary.success = summary.n_failed == 0 and summary.not_run == 0
     return summary
 
@@ -440,6 +472,24 @@ def _count_outcome(task, outcome, summary, by_other_run=False):
 #: left pending when it stopped (luigid gave it to no one: e.g. it took this worker for gone
 #: while it was busy forking).
 OTHERS_STATES = ("run_by_other_worker", "not_run")
+
+
+def _count_unchecked(task, summary, error, check_error):
+    """Count a batch whose outputs cannot be checked (the results database cannot be reached):
+    none of its spectra is counted as done. Those of a batch that raised failed with its error;
+    the others are not run (or not known to be done), with the reason."""
+    why = f"its results could not be checked: {type(check_error).__name__}: {_first_line(check_error)}"
+    if error:
+        reason = error if _first_line(check_error) in error else f"{error} ({why})"
+        for member in (task.get_batch_tasks() if hasattr(task, "get_batch_tasks") else [task]):
+            summary.add_failure(member.task_id, reason)
+    else:
+        summary.add_not_run(_size(task), why)
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _count_outputs(task, summary, error, not_run_reason, ran_here=True, state=None):

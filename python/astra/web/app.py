@@ -35,6 +35,9 @@ def create_app(database_url=None, token=None, secret_key=None):
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.before_request(security.check_request)
+    from astra.web.display import rst_inline
+
+    app.jinja_env.filters["rst"] = rst_inline
     app.jinja_env.globals.update(csrf_token=security.csrf_token, astra_version=astra.__version__,
                                  token_required=lambda: bool(app.config["ASTRA_TOKEN"]),
                                  token_ok=security.token_ok)

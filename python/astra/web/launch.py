@@ -152,6 +152,7 @@ class RunRequest:
     :param keys_table: a CSV of keys (retries) instead of a search.
     :param model: for a ``@task`` method: the catalogue model it reads.
     :param where: for a ``@task`` method: an SQL condition on the catalogue's columns.
+    :param retry_failed: for a ``@task`` method: re-run failed spectra whatever the policy.
     """
 
     task: str
@@ -164,6 +165,7 @@ class RunRequest:
     keys_table: str = None
     model: str = None
     where: str = None
+    retry_failed: bool = False
 
     @classmethod
     def from_form(cls, task_name, form):
@@ -223,6 +225,8 @@ class RunRequest:
             args = ["run", dotted_name(entry), self.model]
             if self.where:
                 args += ["--where", self.where]
+            if self.retry_failed:
+                args.append("--retry-failed")
         else:
             args = ["run", dotted_name(entry), "--release", self.release, "--species", self.species]
         if self.keys_table:
@@ -329,7 +333,7 @@ def start_run(request, parameters_extra=None):
     :returns: the :class:`~astra.models.run.Run`.
     """
     from astra.database.connection import get_database
-    from astra.models.run import Run, ensure_run_tables
+    from astra.models.run import Run, ensure_run_tables, utcnow
 
     ensure_run_tables()
     entry = registered_tasks()[request.task]
@@ -341,6 +345,7 @@ def start_run(request, parameters_extra=None):
         kind="astra web", task=dotted_name(entry),
         task_family=_task_class(entry).get_task_family(), parameters=json.dumps(parameters),
         command="astra " + " ".join(args), host=socket.gethostname(), state="queued",
+        user=_user(), started=utcnow(),  # shown even when the run finds nothing to do
     )
     log_path = os.path.join(runs_directory(), str(run.id), "run.log")
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -399,10 +404,11 @@ def stop_all(timeout=10):
 
 
 def retry_failures(failures):
-    """Start one run per task and release that retries the given failed spectra.
+    """Start one run per task (and release, or catalogue model) that retries the given failed spectra.
 
-    The members' keys go to a CSV keys table (``astra run --keys-table``); the other
-    parameters they were run with are passed as task parameters.
+    For a task class, the members' keys go to a CSV keys table (``astra run --keys-table``);
+    for a ``@task`` method, their ``spectrum_pk`` to ``--where`` with ``--retry-failed``. The
+    other parameters they were run with are passed as task parameters.
 
     :param failures: :class:`~astra.models.run.RunFailure` rows.
     :returns: the runs started.
@@ -410,33 +416,60 @@ def retry_failures(failures):
     """
     from astra.models.run import RunFailure
 
-    tasks = {dotted_name(c): name for name, c in registered_tasks().items() if not is_method(c)}
+    registered = registered_tasks()
+    tasks = {dotted_name(c): name for name, c in registered.items()}
     groups = {}
     for failure in failures:
         name = tasks.get(failure.task)
         if name is None:
-            raise FormError(f"{failure.task} is not a registered task class (web_tasks): it cannot be retried from "
-                            "here (a @task method's failures: astra run <method> <model> --retry-failed)")
+            raise FormError(f"{failure.task} is not a registered task (web_tasks): it cannot be retried from here "
+                            "(astra run <task> ... runs it again; a re-run retries failed spectra)")
         keys = failure.keys_dict()
-        task_class = registered_tasks()[name]
-        batch = set(task_class.batch_param_names())
+        entry = registered[name]
+        if is_method(entry):
+            batch = {"spectrum_pk"}
+            others = tuple(sorted((k, v) for k, v in keys.items() if k not in batch and k != "spectrum_model"))
+            groups.setdefault((name, ("model", keys.get("spectrum_model")), others), []).append((failure, keys, batch))
+            continue
+        batch = set(entry.batch_param_names())
         others = tuple(sorted((k, v) for k, v in keys.items() if k not in batch and k != "release"))
         groups.setdefault((name, keys.get("release"), others), []).append((failure, keys, batch))
     started = []
     for (name, release, others), members in groups.items():
         params = dict(others)
-        species = params.pop("species", None) or "apStar"
-        columns = sorted({k for _, keys, batch in members for k in keys if k in batch})
-        directory = os.path.join(runs_directory(), "retries")
-        os.makedirs(directory, exist_ok=True)
-        fd, table = tempfile.mkstemp(prefix="retry-", suffix=".csv", dir=directory)
-        with os.fdopen(fd, "w", newline="") as fp:
-            writer = csv.DictWriter(fp, fieldnames=columns)
-            writer.writeheader()
-            for _, keys, _ in members:
-                writer.writerow({c: keys.get(c, "") for c in columns})
-        request = RunRequest(name, release, species, {}, task_params=params, keys_table=table)
+        if isinstance(release, tuple):  # a @task method over a catalogue model
+            pks = sorted({int(keys["spectrum_pk"]) for _, keys, _ in members})
+            request = RunRequest(name, None, None, {}, task_params=params, model=release[1] or None,
+                                 where=f"spectrum_pk IN ({', '.join(str(pk) for pk in pks)})", retry_failed=True)
+        else:
+            species = params.pop("species", None) or "apStar"
+            request = RunRequest(name, release, species, {}, task_params=params,
+                                 keys_table=_keys_table(members))
         run = start_run(request, {"retry_of": [f.id for f, _, _ in members]})
         RunFailure.update(retried_by=run.id).where(RunFailure.id << [f.id for f, _, _ in members]).execute()
         started.append(run)
     return started
+
+
+def _keys_table(members):
+    """A CSV keys table of the failed members' batch keys (for ``astra run --keys-table``)."""
+    columns = sorted({k for _, keys, batch in members for k in keys if k in batch})
+    directory = os.path.join(runs_directory(), "retries")
+    os.makedirs(directory, exist_ok=True)
+    fd, table = tempfile.mkstemp(prefix="retry-", suffix=".csv", dir=directory)
+    with os.fdopen(fd, "w", newline="") as fp:
+        writer = csv.DictWriter(fp, fieldnames=columns)
+        writer.writeheader()
+        for _, keys, _ in members:
+            writer.writerow({c: keys.get(c, "") for c in columns})
+    return table
+
+
+def _user():
+    """The user this server runs as (who starts the runs)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container without a passwd entry
+        return str(os.getuid())

@@ -16,6 +16,7 @@ import peewee
 from flask import Blueprint, abort, after_this_request, render_template, request, send_file
 
 from astra.database.models import DATA_MODEL_KEYS
+from astra.web.display import cell, ordered_columns
 
 __all__ = ["blueprint", "ROWS_PER_PAGE", "MAX_PLOT_ROWS", "result_models", "numeric_columns"]
 
@@ -127,15 +128,6 @@ def _sql_range(model, conditions):
     return " AND ".join(parts) or None
 
 
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 @blueprint.route("/results")
 def index():
     """The registered results models."""
@@ -157,11 +149,11 @@ def table(name):
         if after is not None:
             query = query.where(pk > after)
         rows = list(query.order_by(pk).limit(ROWS_PER_PAGE))
-    columns = [f.name for f in model._meta.sorted_fields if f.name not in ("parameters",)]
+    columns = ordered_columns(model, _key_columns(model))
     first, last = (rows[0]._pk, rows[-1]._pk) if rows else (None, None)
     has_next = bool(rows) and _where(model.select(pk), conditions).where(pk > last).limit(1).exists()
     has_prev = bool(rows) and _where(model.select(pk), conditions).where(pk < first).limit(1).exists()
-    cells = [[_cell(getattr(row, c)) for c in columns] for row in rows]
+    cells = [[cell(c, getattr(row, c)) for c in columns] for row in rows]
     units = {c: getattr(model._meta.fields[c], "unit", None) for c in columns}
     return render_template(
         "results.html", name=name, model=model, columns=columns, units=units, cells=cells, shown=shown,
@@ -203,7 +195,11 @@ def plot(name):
     axes = figure.subplots()
     if y:
         values, total = _sample(model, fields, conditions)
-        axes.scatter(values[:, 0], values[:, 1], s=4, alpha=0.6, linewidths=0)
+        few = len(values) <= 20  # a few points are drawn large enough to see
+        axes.scatter(values[:, 0], values[:, 1], s=36 if few else 4, alpha=0.9 if few else 0.6,
+                     linewidths=0.5 if few else 0, edgecolors="black" if few else "none")
+        if len(values) == 1:  # one point: a range around it, not matplotlib's zero-width axis
+            axes.margins(0.5)
         axes.set_ylabel(_label(model, y))
         shown = f"{len(values)} of {total} rows" if len(values) < total else f"{total} rows"
         title = f"{name}: {y} against {x} ({shown})"

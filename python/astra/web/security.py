@@ -3,7 +3,11 @@
 * **CSRF.** Every session gets a random token (:func:`csrf_token`, put in each form as the
   hidden field ``csrf_token``); every ``POST`` must send it back (form field or
   ``X-CSRF-Token`` header) or is refused with 400. A request authenticated with the access
-  token in an ``Authorization: Bearer`` header is not a browser's and needs no CSRF token.
+  token in an ``Authorization: Bearer`` header is not a browser's and needs no CSRF token;
+  nor does a ``POST`` to ``/api/...`` with ``Content-Type: application/json`` and no foreign
+  ``Origin`` (a script, such as ``curl``, on a loopback server without a token): a page of
+  another site cannot send that content type without a CORS preflight, which this server
+  never grants.
 * **The access token.** Bound to loopback, ``astra web`` needs none (unless one is given).
   Bound to any other address it always has one (given, ``$ASTRA_WEB_TOKEN``, or generated
   and printed at start), and starting, stopping or retrying work (:func:`requires_token`)
@@ -97,9 +101,21 @@ def check_request():
         if _same(bearer, token):
             return
         abort(403, description="wrong access token")
+    if request.path.startswith("/api/") and request.mimetype == "application/json" and _same_origin():
+        return  # a script's JSON call (see the module's docstring); the token, if set, is checked by the view
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
     if not _same(sent, session.get("csrf")):
         abort(400, description="the form's CSRF token is missing or wrong: reload the page and try again")
+
+
+def _same_origin():
+    """Whether the request's ``Origin`` header is absent or names this server."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    from urllib.parse import urlsplit
+
+    return urlsplit(origin).netloc.lower() == request.host.lower()
 
 
 def requires_token(view):

@@ -15,6 +15,25 @@ FAILURES_PER_PAGE = 200
 SPECIES_CHOICES = ("apStar", "apVisit", "spec", "mwmStar", "mwmVisit", "aspcapStar")
 
 
+def release_choices(root=None):
+    """The releases found at the top of the SAS root (``dr13``, ``dr17``, ``ipl-3``, ...).
+
+    :param root: the SAS root (default: ``SAS_BASE_DIR``).
+    :returns: a sorted list of names; empty when the root is missing.
+    """
+    import os
+    import re
+
+    from astra.tasks.io.paths import sas_root
+
+    root = root or sas_root()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    return sorted(n for n in names if re.fullmatch(r"(dr\d+|ipl-?\d+|sdsswork)", n) and os.path.isdir(os.path.join(root, n)))
+
+
 def _task_or_404(name):
     tasks = launch.registered_tasks()
     if name not in tasks:
@@ -49,8 +68,11 @@ def start(name):
             run = launch.start_run(run_request)
             return redirect(url_for("runs.run", run_id=run.id))
     values = request.form if request.method == "POST" else None
+    releases = release_choices()
     return render_template("start.html", name=name, task_class=task_class, fields=fields, error=error,
-                           values=values, species_choices=SPECIES_CHOICES, method=launch.is_method(task_class)), (
+                           values=values, species_choices=SPECIES_CHOICES, release_choices=releases,
+                           default_release=releases[0] if len(releases) == 1 else "",
+                           method=launch.is_method(task_class)), (
         400 if error else 200)
 
 
@@ -63,8 +85,11 @@ def api_start():
     if not isinstance(body, dict):
         abort(400, description="send a JSON object")
     name = str(body.get("task", ""))
-    _task_or_404(name)
+    task_class = _task_or_404(name)
     form = {k: ("on" if v is True else "" if v is False else str(v)) for k, v in body.items() if v is not None}
+    for field in launch.form_fields(task_class):  # a flag the call leaves out keeps its default
+        if field.kind == "bool" and field.name not in body and field.default == "True":
+            form[field.name] = "on"
     try:
         run_request = launch.RunRequest.from_form(name, form)
     except launch.FormError as error:

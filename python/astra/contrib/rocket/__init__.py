@@ -17,9 +17,10 @@ Two ways to run the same measurement (:func:`estimate_snr`):
   --species apStar``.
 """
 
-from astra.contrib.rocket.results import EstimateSNRResult, RocketSNR
+from astra.contrib.rocket.arrays import snr_arrays
+from astra.contrib.rocket.results import EstimateSNRResult, RocketSNR, RocketSNRArrays
 from astra.contrib.rocket.snr import SPECIES, EstimateSNR, EstimateSNRToDatabase, estimate_snr
 from astra.contrib.rocket.tasks import snr, snr_values
 
-__all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES", "snr", "snr_values", "RocketSNR",
+__all__ = ["EstimateSNR", "EstimateSNRToDatabase", "estimate_snr", "SPECIES", "snr", "snr_values", "snr_arrays", "RocketSNR", "RocketSNRArrays",
            "EstimateSNRResult"]

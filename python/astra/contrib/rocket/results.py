@@ -14,7 +14,7 @@ from astra.database.models import BaseResult
 from astra.fields import BitField
 from astra.models.pipeline import PipelineOutputMixin
 
-__all__ = ["RocketSNR", "EstimateSNRResult"]
+__all__ = ["RocketSNR", "RocketSNRArrays", "EstimateSNRResult"]
 
 
 class RocketSNR(PipelineOutputMixin):
@@ -42,3 +42,8 @@ class EstimateSNRResult(BaseResult):
 
     flag_low_snr = flag(2**1, help_text="S/N is below 3")
     flag_no_pixels = flag(2**2, help_text="No unmasked pixels")
+
+
+class RocketSNRArrays(RocketSNR):
+    """Signal-to-noise ratio of a catalogue spectrum by the vectorised method
+    ``astra.contrib.rocket.snr_arrays`` (the row's own spectrum; ``snr_visits`` is not set)."""

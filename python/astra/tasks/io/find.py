@@ -15,9 +15,14 @@ from astra.datamodels.keys import check_key_value
 from astra.parameters import ParameterTypeError, parse_json_list
 from astra.tasks.io.paths import get_template, sas_root
 
-__all__ = ["find_files", "filter_values", "scan_files", "FileScan"]
+__all__ = ["find_files", "filter_values", "scan_files", "FileScan", "NOT_A_FILE"]
 
 _MARK = "\x00"
+
+#: The size :class:`FileScan` gives a path that matches the template but is not a regular file
+#: (a directory named ``*.fits``, a symbolic link loop or a broken link): ``astra migrate`` flags
+#: its row with the reason the run path gives (:func:`astra.tasks.inputs.input_file_problem`).
+NOT_A_FILE = -1
 
 
 def _marker(name):
@@ -187,6 +192,10 @@ class FileScan:
     def files(self):
         """``(path, size, mtime)`` of every file matching the template (and list filters).
 
+        A path that matches but is not a regular file (a directory, a symbolic link loop, a
+        broken link) comes with the size :data:`NOT_A_FILE` and mtime 0, so that it is flagged,
+        not passed over.
+
         A path whose keys do not read back (or fail a list filter) is left out only when
         :meth:`keys` says so; without list filters the check is left to :meth:`keys`.
         """
@@ -265,9 +274,12 @@ def _descend(directory, matchers):
             continue
         for entry in entries:
             try:
-                if not entry.is_file():
-                    continue
-                st = entry.stat()
-            except OSError:
-                continue
-            yield entry.path, st.st_size, st.st_mtime
+                regular = entry.is_file()
+                if regular:
+                    st = entry.stat()
+            except OSError:  # a symbolic link loop, a file that went away meanwhile
+                regular = False
+            if regular:
+                yield entry.path, st.st_size, st.st_mtime
+            elif os.path.lexists(entry.path):  # named as a file, but not one: the caller flags it
+                yield entry.path, NOT_A_FILE, 0.0

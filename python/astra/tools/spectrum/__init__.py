@@ -19,6 +19,7 @@ import os
 from specutils import Spectrum, SpectrumList
 
 from astra import datamodels
+from astra.core import readahead
 
 from astra.tools.spectrum.errors import SpectrumReadError, quick_open
 from astra.tools.spectrum.identify import FORMATS, PRIORITY, identify_kind
@@ -64,6 +65,9 @@ __all__ = [
 def read_arrays(path, kind=None, **kwargs):
     """Read a spectrum file as plain numpy arrays, fast.
 
+    Within a batch's run the next files are read ahead in background threads
+    (:mod:`astra.core.readahead`); a file's read error is still raised here, for that file.
+
     Faster than :func:`read_spectrum` when an analysis needs only arrays: no
     :class:`specutils.Spectrum` is built, and the file is opened lazily with light checks (the
     FITS signature, a whole number of FITS blocks, and the checks on the HDUs the loader
@@ -88,6 +92,10 @@ def read_arrays(path, kind=None, **kwargs):
     :raises SpectrumReadError: If the file cannot be read as that kind.
     :raises ValueError: If the kind is unknown (naming the closest known one).
     """
+    return readahead.through(_read_arrays, path, kind, kwargs)
+
+
+def _read_arrays(path, kind=None, **kwargs):
     model = datamodels.get(kind or _identify_or_raise(path))
     loader = model.loader
     with arrays_only():
@@ -124,5 +132,9 @@ def read_spectrum(path, kind=None, **kwargs):
     :raises SpectrumReadError: If the file cannot be read as that kind.
     :raises ValueError: If the kind is unknown (naming the closest known one).
     """
+    return readahead.through(_read_spectrum, path, kind, kwargs)
+
+
+def _read_spectrum(path, kind=None, **kwargs):
     model = datamodels.get(kind or _identify_or_raise(path))
     return Spectrum.read(path, format=model.layout_model.format, **kwargs)

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 import astropy.units as u
-from astropy.nddata import InverseVariance
+from astra.tools.spectrum.ivar import InverseVariance
 from specutils import Spectrum
 
 __all__ = [
