@@ -35,16 +35,24 @@ from astra.targets import atomic_path
 
 __all__ = [
     "INT_NULL", "typed_array", "missing_array", "fetch_arrays", "fits_column", "describe_columns", "write_table",
-    "refuse_existing", "utc_timestamp", "write_tables", "TableHDU",
+    "refuse_existing", "utc_timestamp", "CREATED_FORMAT", "CREATED_COMMENT", "write_tables", "TableHDU",
 ]
 
 #: TNULL of 64-bit integer columns: the value that means "missing".
 INT_NULL = np.iinfo(np.int64).min
 
 
+#: The format of the ``CREATED`` card, as SDSS's products write it (``23-11-16 00:00:06``; the SDSS
+#: datamodel's ``mwmAllStar``, ``astraAllStar<Pipeline>`` and ``mwmStar`` pages).
+CREATED_FORMAT = "%y-%m-%d %H:%M:%S"
+
+#: The comment of the ``CREATED`` card, as SDSS writes it.
+CREATED_COMMENT = f"File creation time (UTC {CREATED_FORMAT})"
+
+
 def utc_timestamp():
-    """The current UTC time as ``YYYY-MM-DDTHH:MM:SS`` (the ``CREATED`` card of products)."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    """The current UTC time as SDSS writes its products' ``CREATED`` card: ``YY-MM-DD HH:MM:SS``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime(CREATED_FORMAT)
 
 
 def column_kind(field):

@@ -21,7 +21,7 @@ import peewee
 import astra.config
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
-from astra.products.fits_table import INT_NULL, fetch_arrays, refuse_existing, utc_timestamp, write_table
+from astra.products.fits_table import CREATED_COMMENT, INT_NULL, fetch_arrays, refuse_existing, utc_timestamp, write_table
 from astra.version import __version__, version_info
 
 __all__ = ["create_summary", "default_summary_path", "summary_columns", "product_name", "INT_NULL"]
@@ -104,11 +104,12 @@ def create_summary(model, path=None, overwrite=False, filters=None, where=None, 
     major, minor = version_info()
     cards = [
         ("ASTRA", __version__, "Astra version that wrote this file"),
-        ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
+        ("V_ASTRA", __version__, "Astra version"),
+        ("V_RESULT", f"{major}.{minor}", "Astra major.minor of the results"),
         ("MODEL", model.__name__, "Results model"),
         ("TABLE", model._meta.table_name, "Results table"),
         ("NROWS", count, "Number of results"),
-        ("CREATED", utc_timestamp(), "UTC"),
+        ("CREATED", utc_timestamp(), CREATED_COMMENT),
     ]
     comments = ["Results of every Astra major.minor version"] if all_versions else []
     comments += [f"Filter: {key} = {value}" for key, value in (filters or {}).items()]

@@ -28,6 +28,7 @@ def _write_apstar(path, keys, labels, seed, **options):
 
 @register("synthetic_writer", "apVisit")
 def _write_apvisit(path, keys, labels, seed, **options):
+    options.setdefault("extnames", keys.get("release") == "dr19")  # DR19 names HDUs 1-10 (apVisit.md)
     return write_apvisit(path, labels=labels, seed=seed, plate=keys["plate"], mjd=keys["mjd"], fiber=keys["fiber"],
                          telescope=keys.get("telescope", "apo25m"), apred=keys.get("apred", "r6"), **options)
 
