@@ -4,7 +4,8 @@ import peewee
 import pytest
 
 from astra.cli import main
-from astra.database import BaseResult, FloatField, TextField, connect, create_tables, get_database, upsert_rows
+from astra.database import BaseResult, connect, create_tables, get_database, upsert_rows
+from astra.fields import FloatField, TextField
 from astra.contrib.rocket.results import EstimateSNRResult
 from astra.database.migrations import MigrationError, ensure_table
 

@@ -5,16 +5,8 @@ import json
 import pytest
 
 import astra
-from astra.database import (
-    RESULT_MODELS,
-    BaseResult,
-    BitField,
-    FloatField,
-    ModelDefinitionError,
-    TextField,
-    flag,
-    get_model,
-)
+from astra.database import RESULT_MODELS, BaseResult, ModelDefinitionError, get_model
+from astra.fields import BitField, FloatField, TextField, flag
 from astra.contrib.rocket.results import EstimateSNRResult
 from astra.tasks import BaseTask
 

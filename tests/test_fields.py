@@ -15,6 +15,25 @@ def test_fields_are_the_database_fields_not_copies():
     assert astra.fields.MAX_HELP_TEXT == 47
 
 
+def test_one_import_surface_for_the_field_types():
+    """astra.fields is the one module; its old name is the same module; astra.database says where."""
+    import warnings
+
+    import astra.database
+
+    assert database_fields is astra.fields
+    for name in ("FloatField", "BitField", "flag"):
+        assert name not in astra.database.__all__
+    with pytest.warns(DeprecationWarning, match="from astra.fields import FloatField"):
+        from astra.database import FloatField
+    assert FloatField is astra.fields.FloatField
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from astra.database import BaseResult  # noqa: F401  (not a field type: no warning)
+    with pytest.raises(AttributeError):
+        astra.database.NoSuchName
+
+
 def test_bitfield_flags_and_units():
     class Flagged(PipelineOutputMixin):
         teff = astra.fields.FloatField(null=True, unit="K", help_text="Effective temperature")

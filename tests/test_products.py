@@ -8,7 +8,8 @@ from astropy.io import fits
 
 import astra
 import astra.config
-from astra.database import BaseResult, BitField, FloatField, IntegerField, TextField, flag, upsert_rows
+from astra.database import BaseResult, upsert_rows
+from astra.fields import BitField, FloatField, IntegerField, TextField, flag
 from astra.contrib.rocket.results import EstimateSNRResult
 from astra.products import create_summary, default_summary_path
 
@@ -54,7 +55,7 @@ def test_summary_values_and_header(db_url, tmp_path):
         primary, table = hdul[0].header, hdul[1]
         data, header = table.data, table.header
         assert primary["MODEL"] == "ProductResult" and primary["NROWS"] == 3
-        assert primary["V_ASTRA"] == f"{MAJOR}.{MINOR}"
+        assert (primary["V_ASTRA"], primary["V_RESULT"]) == (astra.__version__, f"{MAJOR}.{MINOR}")
         assert list(data["obj"]) == ["a", "b", "c"]
         assert data["teff"][0] == 5000.0 and np.isnan(data["teff"][1])
         assert data["n_lines"][0] == 12

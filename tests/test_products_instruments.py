@@ -4,6 +4,7 @@ A source with BOSS and APOGEE spectra (the same star: one ``source_pk``) has res
 instruments' HDUs; the one-row-per-source rule picks within an HDU, never across.
 """
 
+import re
 from typing import Iterable, Union
 
 import numpy as np
@@ -67,9 +68,13 @@ def test_visit_products_keep_each_instruments_results(tmp_path, db_url):
     path, count = create_product("astraAllVisitRocketSNR", tmp_path / "visit.fits")
     primary, hdus = _hdus(path)
     assert list(hdus) == ["BOSS", "APOGEE"] and count == 4 == primary["NROWS"]
-    assert (primary["PIPELINE"], primary["V_ASTRA"]) == ("RocketSNR", MAJOR_MINOR) and primary["CREATED"]
+    # V_ASTRA is the full version and CREATED "%y-%m-%d %H:%M:%S", as the SDSS datamodel shows them
+    # (astraAllStarTheCannon.md, mwmAllStar.md: V_ASTRA 0.5.0, CREATED 23-11-16 00:00:06).
+    assert (primary["PIPELINE"], primary["V_ASTRA"], primary["V_RESULT"]) == ("RocketSNR", astra.__version__, MAJOR_MINOR)
+    assert re.fullmatch(r"\d\d-\d\d-\d\d \d\d:\d\d:\d\d", primary["CREATED"])
     for name, (header, table) in hdus.items():
-        assert header["INSTRMNT"] == name and header["PIPELINE"] == "RocketSNR" and header["V_ASTRA"] == MAJOR_MINOR
+        assert header["INSTRMNT"] == name and header["PIPELINE"] == "RocketSNR" and header["V_ASTRA"] == astra.__version__
+        assert header["V_RESULT"] == MAJOR_MINOR and header["CREATED"] == primary["CREATED"]
         assert len(table) == 2 and table["ra"].unit == "deg"
     boss_table, apogee_table = hdus["BOSS"][1], hdus["APOGEE"][1]
     assert set(boss_table["spectrum_table"]) == {"BossVisitSpectrum"}

@@ -99,6 +99,25 @@ def test_the_documented_table_is_the_codes():
         assert ", ".join(r.upper() for r in layout.releases) in text
         for index, kind, what in layout.hdus:
             assert f"{index}: {kind} ({what})" in text
+        # Each row names the SDSS datamodel page it follows (and what that page does not say).
+        assert layout.source.startswith(("md/", "yaml/", "none:", "not checked", "as ")), layout
+        assert layout.source.replace("|", "\\|") in text, layout.source
+
+
+def test_the_table_follows_the_sdss_datamodel_pages():
+    """What sdss/datamodel's pages say, row by row (see each row's ``source``)."""
+    sdss4, dr17, sdss5 = layouts_of("apStar")
+    assert dict((i, k) for i, k, _ in sdss4.hdus)[8] == "IMAGE (26,)" and sdss4.dtypes == ("float32", "float32", "int16")
+    assert dr17.dtypes == sdss5.dtypes == ("float64", "float64", "int64") and len(dr17.hdus) == 11 == len(sdss5.hdus) + 1
+    assert "@healpixgrp" in sdss5.source and "WORK" in sdss5.source
+    # SDSS-V BOSS paths differ by release (the sdss-access templates): DR18 {fieldid}p, DR19 the field
+    # id zero-padded to six digits (@pad_fieldid), DR20 a type folder and field group above it.
+    path = layout_for("specLite", "dr19").path
+    assert "DR18: {run2d}/spectra/lite/{fieldid}p/" in path and "DR19: {run2d}/spectra/lite/{fieldid:0>6}" in path
+    assert "DR20: {run2d}/spectra/<sptypefolder>/lite/<fieldgrp>/" in path
+    # specFull's exposure tables are one per exposure (MJD_EXP_<mjd>-<nn>) from DR18 on, per camera before.
+    assert "MJD_EXP_" in layout_for("specFull", "dr19").hdus[-1][2]
+    assert "B1-" in layout_for("spec", "dr17").hdus[-1][2]
 
 
 #: The other data models' layouts: (release, data model, HDUs of the synthetic file, BaseTask species or None).
@@ -125,6 +144,13 @@ def test_each_boss_and_apvisit_layout_is_read(release, data_model, n_hdus, speci
         with fits.open(path) as hdul:
             assert len(hdul) == n_hdus
             names = [h.name for h in hdul]
+            if (release, data_model) == ("dr19", "apVisit"):  # DR19 names HDUs 1-10 (datamodel apVisit.md)
+                from astra.tools.synthetic.apogee import APVISIT_DR19_EXTNAMES
+                assert tuple(names[1:11]) == APVISIT_DR19_EXTNAMES
+            elif data_model == "apVisit":
+                assert names[1:11] == [""] * 10
+            if data_model == "specFull":  # one table per exposure, MJD_EXP_<mjd>-<nn> (datamodel specFull.md)
+                assert re.fullmatch(r"MJD_EXP_\d{5}-\d\d", names[5]), names
             for index, kind, _ in layout.hdus:  # the tables the data model names, where it puts them
                 named = re.match(r"BINTABLE ([A-Z]+)", kind)
                 if isinstance(index, int) and named:

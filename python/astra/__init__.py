@@ -9,7 +9,7 @@ Everything a task module needs is importable from ``astra`` itself::
         order = astra.IntParameter(default=3)
 """
 
-__version__ = "0.3.0.dev0"
+from astra.version import __version__, version_info
 
 import warnings as _warnings
 
@@ -58,12 +58,6 @@ __all__ = [
     "batch_tasks",
     "version_info",
 ]
-
-
-def version_info():
-    """The (major, minor) of this Astra; together they are part of every task's identity."""
-    major, minor = __version__.split(".")[:2]
-    return int(major), int(minor)
 
 
 def task(function=None):

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-import astra
+from astra.version import __version__
 import astra.commands
 
 __all__ = ["main", "build_parser", "UsageError", "positive_int"]
@@ -59,7 +59,7 @@ def _command_modules():
 def build_parser():
     """The argument parser of ``astra`` with every subcommand attached."""
     parser = _Parser(prog="astra", description="Analyse SDSS stellar spectra at survey scale with Luigi.")
-    parser.add_argument("--version", action="version", version=f"astra {astra.__version__}")
+    parser.add_argument("--version", action="version", version=f"astra {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", parser_class=_Parser)
     for module in _command_modules():
         sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)

@@ -26,6 +26,7 @@ __all__ = [
     "ListParameter",
     "TupleParameter",
     "ParameterTypeError",
+    "CanonicalMixin",
     "is_batch_value",
     "parse_json_list",
     "plain_type",
@@ -158,7 +159,7 @@ def serialises_text_as_itself(param):
     return bool(_owner_attribute(cls, "_serialize_one", "_text_is_itself"))
 
 
-class _CanonicalMixin:
+class CanonicalMixin:
     """Adds one-value normalisation and tuple (batch) handling to a Luigi parameter class.
 
     Subclasses implement ``_normalize_one``, ``_serialize_one`` and ``_parse_one``.
@@ -274,7 +275,7 @@ def _the_one_value(values):
     )
 
 
-class Parameter(_CanonicalMixin, luigi.Parameter):
+class Parameter(CanonicalMixin, luigi.Parameter):
     """A string parameter (numbers given to it are kept as their text).
 
     As in Luigi's ``OptionalParameter``, ``None`` is written as the empty string and an empty
@@ -300,7 +301,7 @@ class Parameter(_CanonicalMixin, luigi.Parameter):
         return None if x in ("", None) else x
 
 
-class IntParameter(_CanonicalMixin, luigi.IntParameter):
+class IntParameter(CanonicalMixin, luigi.IntParameter):
     """An integer parameter; integral floats and numeric strings are accepted."""
 
     _plain_type = int
@@ -326,7 +327,7 @@ class IntParameter(_CanonicalMixin, luigi.IntParameter):
         return None if is_batch_value(value) else value + 1
 
 
-class FloatParameter(_CanonicalMixin, luigi.FloatParameter):
+class FloatParameter(CanonicalMixin, luigi.FloatParameter):
     """A float parameter: ``1`` and ``1.0`` are the same value (and the same task)."""
 
     _plain_type = float
@@ -348,7 +349,7 @@ class FloatParameter(_CanonicalMixin, luigi.FloatParameter):
         return self._normalize_one(x)
 
 
-class BoolParameter(_CanonicalMixin, luigi.BoolParameter):
+class BoolParameter(CanonicalMixin, luigi.BoolParameter):
     """A boolean parameter; ``"true"``/``"false"`` (any case), ``0`` and ``1`` are accepted."""
 
     _plain_type = bool
@@ -372,7 +373,7 @@ class BoolParameter(_CanonicalMixin, luigi.BoolParameter):
         return "True" if x else "False"
 
 
-class DictParameter(_CanonicalMixin, luigi.DictParameter):
+class DictParameter(CanonicalMixin, luigi.DictParameter):
     """A dictionary parameter whose identity does not depend on key order."""
 
     def _accepts_tuples(self):
@@ -395,7 +396,7 @@ class DictParameter(_CanonicalMixin, luigi.DictParameter):
         return luigi.DictParameter.parse(self, x)
 
 
-class ListParameter(_CanonicalMixin, luigi.ListParameter):
+class ListParameter(CanonicalMixin, luigi.ListParameter):
     """A list parameter (stored as a tuple so it can be hashed)."""
 
     def _accepts_tuples(self):

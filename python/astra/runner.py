@@ -1,19 +1,17 @@
 """Running a task over the spectra on disk (or listed in a table): what ``astra run`` does."""
 
-import contextlib
-import csv
 import importlib
 import os
 import pkgutil
 
 import luigi
 
-import astra
-from astra import datamodels
+from astra.tasks.batch import build
 from astra.tasks import members
 from astra.module_hint import import_hint
 from astra.suggest import did_you_mean
-from astra.tasks.io.find import find_files
+from astra.datamodels.find import find_files, read_keys_table
+from astra.datamodels.paths import sas_base_dir_set as _sas_base_dir
 
 __all__ = ["load_module", "load_task_class", "parse_task_params", "find_tasks", "find_rows", "read_keys_table",
            "tasks_for_keys", "run_over_files"]
@@ -115,38 +113,6 @@ def parse_task_params(task_class, task_params, names=None, label=None):
     return kwargs
 
 
-def read_keys_table(path):
-    """Rows of data-model keys from a CSV file (header row of key names) or a FITS table.
-
-    :param path: a ``.csv`` or ``.fits`` file.
-    :returns: a list of dicts of key name to text value.
-    :raises ValueError: if the file does not exist, or a row has a data-model key value that
-        could make a path leave the SAS root (naming the file, the row and the key).
-    """
-    if not os.path.exists(path):
-        raise ValueError(f"keys table {path} does not exist")
-    if path.lower().endswith((".fits", ".fit", ".fits.gz")):
-        from astropy.table import Table
-
-        table = Table.read(path)
-        rows = [{name: str(row[name]).strip() for name in table.colnames} for row in table]
-    else:
-        with open(path, newline="") as fp:
-            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fp)]
-    for number, row in enumerate(rows, 1):
-        _check_keys(path, number, row)
-    return rows
-
-
-def _check_keys(path, number, row):
-    """Refuse a row whose data-model key value could make a path leave the SAS root."""
-    for name, value in row.items():
-        if name in datamodels.KEYS:
-            try:
-                datamodels.check_key_value(value)
-            except ValueError as error:
-                raise ValueError(f"keys table {path}, row {number}, key {name!r}: {error}") from None
-
 
 def tasks_for_keys(task_class, rows, species=None, release=None, task_params=None):
     """Batch tasks of ``task_class`` holding every row of keys (one per release).
@@ -220,9 +186,9 @@ def run_over_files(
         n, tasks = find_tasks(task_class, release, species, filters, keys_table, limit, task_params, sas_base_dir)
         if not tasks:
             return 0, None
-        summary = astra.build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
-                              scheduler_host=scheduler_host, scheduler_port=scheduler_port,
-                              share_batches=share_batches)
+        summary = build(tasks, max_batch_size=max_batch_size, workers=workers, log_level="ERROR",
+                       scheduler_host=scheduler_host, scheduler_port=scheduler_port,
+                       share_batches=share_batches)
     return n, summary
 
 
@@ -259,21 +225,3 @@ def find_rows(release, species, filters=None, keys_table=None, limit=None, sas_b
         rows = read_keys_table(keys_table)
         return rows[:limit] if limit else rows
     return [keys for _, keys in find_files(release, species, sas_base_dir, limit=limit, **(filters or {}))]
-
-
-@contextlib.contextmanager
-def _sas_base_dir(path):
-    """Set ``SAS_BASE_DIR`` to ``path`` (if given) for the block, then put back what it was.
-
-    Data-model tasks, here and in Luigi's forked workers, resolve their paths from it.
-    """
-    previous = os.environ.get("SAS_BASE_DIR")
-    if path:
-        os.environ["SAS_BASE_DIR"] = os.path.abspath(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("SAS_BASE_DIR", None)
-        else:
-            os.environ["SAS_BASE_DIR"] = previous

@@ -19,12 +19,19 @@ import os
 import re
 import shlex
 import string
-import subprocess
 import sys
 import time
 
+from astra import config
+from astra.cluster.slurm_commands import SlurmError
+from astra.cluster.slurm_commands import CommandFailed as _CommandFailed
+from astra.cluster.slurm_commands import parse_key_values as _parse_key_values
+from astra.cluster.slurm_commands import run as _run
+from astra.cluster.slurm_commands import run_with_retry as _run_with_retry
+from astra.cluster.slurm_arrays import array_directive, element_states
 from astra.retry import RetryPolicy
 from astra.targets import atomic_open
+from astra.version import __version__
 
 __all__ = [
     "SlurmError", "render_job_script", "luigi_command", "astra_command", "ASTRA_PROGRAM", "submit", "job_status", "cancel",
@@ -52,13 +59,8 @@ ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "S
                            "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING",
                            "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"})
 
-_NOT_FOUND = "Invalid job id specified"
 _JOB_NAME_RE = re.compile(r"[^A-Za-z0-9_.+-]")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class SlurmError(RuntimeError):
-    """A Slurm command failed (after retries, when the failure looked transient)."""
 
 
 def template_path():
@@ -80,7 +82,6 @@ def default_jobs_dir():
     """
     if os.environ.get("ASTRA_JOBS_DIR"):
         return os.environ["ASTRA_JOBS_DIR"]
-    from astra import config
     return os.path.join(config.get("output_dir") or os.path.expanduser("~/astra-output"),
                         "slurm-jobs")
 
@@ -239,8 +240,6 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
         directives.append("#SBATCH {}".format(_directive_value("extra", option)))
     log_name = "%x-%j.out"
     if array is not None:
-        from astra.cluster.slurm_arrays import array_directive
-
         if share is not None:
             raise ValueError("a job array gives each element its share; share must be None")
         directives.insert(0, "#SBATCH " + array_directive(*array))
@@ -264,7 +263,6 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     if template is None:
         with open(template_path(), "r", encoding="utf-8") as fp:
             template = fp.read()
-    from astra import __version__
     return string.Template(template).substitute(
         astra_version=__version__,
         job_name=job_name,
@@ -277,50 +275,6 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
         environment="\n".join(exports),
         command=" ".join(shlex.quote(arg) for arg in argv),
     )
-
-
-#: Our own timeout of a Slurm command (a read-only query may retry it; sbatch must not, as the
-#: job may have been queued before the command was cut off).
-LOCAL_TIMEOUT = "Socket timed out: {} did not answer within {}s (stopped by astra)"
-
-
-def _run(argv, env=None, timeout=60.0):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
-    except FileNotFoundError as exc:
-        raise SlurmError("{} not found on PATH; is Slurm installed?".format(argv[0])) from exc
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(argv, 124, "", LOCAL_TIMEOUT.format(argv[0], timeout))
-
-
-class _CommandFailed(Exception):
-    """A Slurm command's failure worth another try (carries the completed process)."""
-
-    def __init__(self, result):
-        super().__init__((result.stderr or result.stdout or "").strip())
-        self.result = result
-
-
-def _run_with_retry(argv, env=None, attempts=5, backoff=0.5, timeout=60.0, not_found_ok=False):
-    """Run a Slurm client command, retrying failures with exponential backoff (:mod:`astra.retry`).
-
-    :returns: the completed process (with ``returncode == 0``, or a "not found" answer
-        when ``not_found_ok``).
-    :raises SlurmError: when it still fails after ``attempts`` tries.
-    """
-    def attempt():
-        result = _run(argv, env=env, timeout=timeout)
-        if result.returncode == 0 or (not_found_ok and _NOT_FOUND in (result.stderr or "") + (result.stdout or "")):
-            return result
-        raise _CommandFailed(result)
-
-    attempts = max(1, int(attempts))
-    try:
-        return RetryPolicy(tries=attempts, backoff=backoff, exceptions=(_CommandFailed,)).call_counted(attempt)[0]
-    except _CommandFailed as failed:
-        result = failed.result
-        raise SlurmError("{} failed (exit {}) after {} attempt(s): {}".format(
-            " ".join(argv[:3]), result.returncode, attempts, (result.stderr or result.stdout).strip())) from None
 
 
 def _append_ledger(jobs_dir, record):
@@ -418,11 +372,6 @@ def submit(script_text, jobs_dir=None, sbatch_args=(), env=None, attempts=3, bac
     return job_id
 
 
-def _parse_key_values(text):
-    """Parse ``scontrol show job -o`` / jobcomp lines into dicts of their ``Key=Value``."""
-    return dict(re.findall(r"(\w+)=(\S*)", text))
-
-
 def _jobcomp_states(job_ids, env=None):
     """States from the ``jobcomp/filetxt`` log, for jobs the controller has forgotten."""
     result = _run(["scontrol", "show", "config"], env=env, timeout=30)
@@ -470,8 +419,6 @@ def job_status(job_ids, env=None, attempts=5, backoff=0.5):
         return {}
     elements = [job_id for job_id in job_ids if "_" in job_id]
     if elements:  # elements of job arrays, "<array job id>_<index>": asked per array
-        from astra.cluster.slurm_arrays import element_states
-
         states = element_states(elements, env=env, attempts=attempts, backoff=backoff)
         others = job_status([j for j in job_ids if "_" not in j], env=env, attempts=attempts, backoff=backoff)
         return {job_id: states.get(job_id) or others.get(job_id, "UNKNOWN") for job_id in job_ids}

@@ -18,6 +18,10 @@ and ``astra srun --resubmit-failed`` submits it again.
 
 import re
 
+from astra.cluster.slurm_commands import parse_key_values as _parse_key_values
+from astra.cluster.slurm_commands import run as _run
+from astra.cluster.slurm_commands import run_with_retry as _run_with_retry
+
 __all__ = ["array_directive", "split_element", "element_id", "expand_task_ids", "element_states"]
 
 _ELEMENT_RE = re.compile(r"^(\d+)_(\d+)$")
@@ -98,8 +102,6 @@ def element_states(elements, env=None, attempts=5, backoff=0.5):
     :raises ValueError: for a name that is not an element.
     :raises astra.cluster.SlurmError: when ``squeue`` keeps failing.
     """
-    from astra.cluster.slurm import _parse_key_values, _run, _run_with_retry
-
     wanted = {}
     for name in elements:
         job_id, index = split_element(name)

@@ -29,7 +29,7 @@ def add_arguments(parser):
 
 
 def _sas_has_apstar(sas):
-    from astra.tasks.io.find import find_files
+    from astra.datamodels.find import find_files
 
     try:
         return bool(find_files("dr13", "apStar", sas, limit=1))

@@ -130,8 +130,8 @@ def check(args):
     """
     from astra.cli import UsageError
     from astra.runner import load_task_class, parse_task_params
-    from astra.tasks.io.find import filter_values
-    from astra.tasks.io.paths import get_template
+    from astra.datamodels.find import filter_values
+    from astra.datamodels.paths import get_template
 
     extra = split_extra(getattr(args, "_extra", []))
     if getattr(args, "model", None):
@@ -249,7 +249,7 @@ def _species(release, species):
     :raises ValueError: the release's error, with the closest species it has.
     """
     from astra import datamodels
-    from astra.tasks.io.paths import UnknownSpeciesError, get_template
+    from astra.datamodels.paths import UnknownSpeciesError, get_template
 
     try:
         get_template(release, species)

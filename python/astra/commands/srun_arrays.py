@@ -159,7 +159,8 @@ def run_files_array(args):
     from astra.cluster import slurm
     from astra.cluster.array_jobs import plan_files_array
     from astra.commands import run as run_command
-    from astra.runner import _sas_base_dir, find_rows
+    from astra.datamodels.paths import sas_base_dir_set
+    from astra.runner import find_rows
 
     command, extra = build_parser().parse_known_args(["run", *args.task_args])
     command._extra = extra
@@ -167,7 +168,7 @@ def run_files_array(args):
         raise UsageError("astra srun writes each element's keys table itself; drop --keys-table-per-process")
     task_class, filters, _ = run_command.check(command)
     try:
-        with _sas_base_dir(command.sas_base_dir):
+        with sas_base_dir_set(command.sas_base_dir):
             rows = find_rows(command.release, command.species, filters, command.keys_table, command.limit,
                              command.sas_base_dir)
     except ValueError as error:

@@ -166,7 +166,7 @@ def _count(path, where, value):
 
 def _migration(path, index, entry, defaults):
     from astra.models.spectrum import model_for_data_model
-    from astra.tasks.io.paths import get_template
+    from astra.datamodels.paths import get_template
 
     where = f"migrate[{index}]"
     entry = _mapping(path, where, entry)

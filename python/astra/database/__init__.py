@@ -2,7 +2,8 @@
 
 * :mod:`astra.database.connection` -- the database (``sqlite:///...`` by default,
   ``postgresql://...`` on a cluster), bound at runtime and safe across forks;
-* :mod:`astra.database.fields` -- column types with help text and units, named flags;
+* :mod:`astra.fields` -- column types with help text and units, named flags (the field types
+  are imported from there: ``from astra.fields import FloatField``);
 * :mod:`astra.database.models` -- :class:`BaseResult`, the model results tables extend;
 * :mod:`astra.database.migrations` -- creating tables and adding new columns (``astra init``);
 * :mod:`astra.database.writer` -- batched upserts (:class:`ResultWriter`);
@@ -21,18 +22,7 @@ from astra.database.connection import (
     resolve_url,
     write_transaction,
 )
-from astra.database.fields import (
-    ArrayField,
-    BigIntegerField,
-    BitField,
-    BooleanField,
-    DateTimeField,
-    Flag,
-    FloatField,
-    IntegerField,
-    TextField,
-    flag,
-)
+from astra import fields as _fields
 from astra.database.migrations import MigrationError, create_tables, ensure_table, forget_tables
 from astra.database.models import DATA_MODEL_KEYS, RESULT_MODELS, BaseResult, ModelDefinitionError, ResultSchema
 from astra.database.target import DatabaseOutputMixin, DatabaseTarget, completed_task_ids
@@ -51,16 +41,6 @@ __all__ = [
     "ModelDefinitionError",
     "DATA_MODEL_KEYS",
     "RESULT_MODELS",
-    "FloatField",
-    "IntegerField",
-    "BigIntegerField",
-    "TextField",
-    "BooleanField",
-    "DateTimeField",
-    "ArrayField",
-    "BitField",
-    "Flag",
-    "flag",
     "create_tables",
     "ensure_table",
     "forget_tables",
@@ -72,6 +52,22 @@ __all__ = [
     "completed_task_ids",
     "get_model",
 ]
+
+
+def __getattr__(name):
+    """``from astra.database import FloatField`` (and the other field types) still works, and says
+    where they are imported from now."""
+    if name in _fields.__all__:
+        import warnings
+
+        warnings.warn(
+            f"import the field types from astra.fields: 'from astra.fields import {name}' "
+            f"(astra.database.{name} is the same class)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(_fields, name)
+    raise AttributeError(f"module 'astra.database' has no attribute {name!r}")
 
 
 def get_model(name):

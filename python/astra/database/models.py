@@ -2,7 +2,8 @@
 
 A method author writes one model with a nullable, typed column per result::
 
-    from astra.database import BaseResult, FloatField, ArrayField, flag
+    from astra.database import BaseResult
+    from astra.fields import ArrayField, FloatField, flag
 
     class EstimateSNRResult(BaseResult):
         \"\"\"Signal-to-noise estimates.\"\"\"
@@ -33,10 +34,10 @@ import re
 
 import peewee
 
-import astra
 from astra import datamodels
+from astra.version import __version__, version_info
 from astra.database.connection import database
-from astra.database.fields import (
+from astra.fields import (
     MAX_HELP_TEXT,
     BigIntegerField,
     BitField,
@@ -203,7 +204,7 @@ class ResultSchema:
     def flag_fields(cls):
         """The model's named flags, in bit order per column.
 
-        :returns: a dict of attribute name to :class:`~astra.database.fields.Flag`.
+        :returns: a dict of attribute name to :class:`~astra.fields.Flag`.
         """
         cached = cls.__dict__.get("_astra_flags")
         if cached is None:
@@ -357,9 +358,9 @@ class BaseResult(ResultSchema, peewee.Model):
             task_id=task.task_id,
             task_family=task.get_task_family(),
             parameters=json.dumps(task.identity_params(), sort_keys=True, separators=(",", ":")),
-            astra_version_major=params.get("astra_version_major", astra.version_info()[0]),
-            astra_version_minor=params.get("astra_version_minor", astra.version_info()[1]),
-            astra_version=astra.__version__,
+            astra_version_major=params.get("astra_version_major", version_info()[0]),
+            astra_version_minor=params.get("astra_version_minor", version_info()[1]),
+            astra_version=__version__,
             created=now,
             modified=now,
         )

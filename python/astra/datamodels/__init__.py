@@ -13,8 +13,9 @@ rows, its pixel grid, its synthetic writer) asks the data model::
     arrays = apstar.read_arrays(path)
 
 :data:`DATA_MODELS` lists them in order; :func:`get` finds one by name. Adding a data model is
-one :class:`DataModel` entry here plus its loader and synthetic writer (see the
-"SDSS data-model files" guide).
+one :class:`DataModel` entry here; its loader, file task and synthetic writer register
+themselves by its name (:mod:`astra.datamodels.registry`; see the "SDSS data-model files"
+guide). This package is a leaf of pure data: it imports nothing of Astra above it.
 """
 
 import collections
@@ -103,7 +104,7 @@ class _FileTaskView(collections.abc.Mapping):
         return len(self._names)
 
     def __repr__(self):
-        return f"{{{', '.join(f'{n!r}: {DATA_MODELS[n]._file_task}' for n in self._names)}}}"
+        return repr(dict(self))
 
 
 def file_tasks(names=None):

@@ -63,88 +63,52 @@ def apvisit_shape_problem(s):
     return None
 
 
-def _write_apstar(path, keys, labels, seed, **options):
-    from astra.tools.synthetic.apogee import write_apstar
-
-    if "layout" not in options and keys.get("release"):
-        from astra.datamodels.releases import layout_for
-
-        layout = layout_for("apStar", keys["release"])
-        if layout is not None:
-            options["layout"] = layout.name
-    return write_apstar(path, labels=labels, seed=seed, obj=keys.get("obj"), field=keys.get("field", "120-45"),
-                        telescope=keys.get("telescope", "apo25m"), apred=keys.get("apred", "r6"), **options)
-
-
-def _write_apvisit(path, keys, labels, seed, **options):
-    from astra.tools.synthetic.apogee import write_apvisit
-
-    return write_apvisit(path, labels=labels, seed=seed, plate=keys["plate"], mjd=keys["mjd"], fiber=keys["fiber"],
-                         telescope=keys.get("telescope", "apo25m"), apred=keys.get("apred", "r6"), **options)
-
-
-def _write_aspcapstar(path, keys, labels, seed, **options):
-    from astra.tools.synthetic.aspcap import write_aspcapstar
-
-    return write_aspcapstar(path, labels=labels, seed=seed, obj=keys.get("obj"), field=keys.get("field", "120-45"),
-                            **options)
-
-
 _GZ = r"\.fits(?:\.gz)?$"
 
 APSTAR = DataModel(
     "apStar",
     title="apStar",
     instrument="apogee",
-    file_task="astra.tasks.io.sdss4:ApStarFile",
     releases=(
         (_DR10_11, ("apred", "apstar", "field", "obj")),
         (_DR12_17, ("apred", "apstar", "telescope", "field", "prefix", "obj")),
         (SDSS5, ("apred", "telescope", "healpix", "obj")),
     ),
-    loader="astra.tools.spectrum.loaders_apogee:load_apstar",
     layout_rule=is_apstar,
     shape_rule=apstar_shape_problem,
     filename=r"^a[ps]Star-.+" + _GZ,
     format="APOGEE apStar (astra)",
     lean=True,
     grid=APSTAR_GRID,
-    synthetic_writer="astra.datamodels.apogee:_write_apstar",
 )
 
 APVISIT = DataModel(
     "apVisit",
     title="apVisit",
     instrument="apogee",
-    file_task="astra.tasks.io.sdss4:ApVisitFile",
     releases=(
         (_DR10_11, ("apred", "plate", "mjd", "fiber")),
         (("dr12", "dr13", "dr14", "dr15"), ("apred", "telescope", "plate", "mjd", "fiber")),
         (("dr16", "dr17"), ("apred", "telescope", "field", "plate", "mjd", "prefix", "fiber")),
         (SDSS5, ("apred", "telescope", "field", "plate", "mjd", "fiber")),
     ),
-    loader="astra.tools.spectrum.loaders_apogee:load_apvisit",
     layout_rule=is_apvisit,
     shape_rule=apvisit_shape_problem,
     filename=r"^a[ps]Visit-.+" + _GZ,
     format="APOGEE apVisit (astra)",
     lean=True,
-    synthetic_writer="astra.datamodels.apogee:_write_apvisit",
 )
 
 ASPCAPSTAR = DataModel(
     "aspcapStar",
     title="aspcapStar",
     instrument="apogee",
-    file_task="astra.tasks.io.sdss4:AspcapStarFile",
     releases=(
         (("dr10", "dr11", "dr12", "dr13", "dr14", "dr15"), ("apred", "apstar", "aspcap", "results", "location", "obj")),
         (("dr16", "dr17", "ipl3", "ipl4", "sdsswork"), ("apred", "aspcap", "telescope", "field", "obj")),
     ),
-    loader="astra.tools.spectrum.loaders_apogee:load_aspcapstar",
     layout_rule=is_aspcapstar,
     filename=r"^aspcapStar-.+" + _GZ,
     format="APOGEE aspcapStar (astra)",
     lean=True,
-    synthetic_writer="astra.datamodels.apogee:_write_aspcapstar",
 )

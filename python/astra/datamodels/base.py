@@ -1,9 +1,15 @@
-"""DataModel: everything Astra knows about one SDSS data model, in one object."""
+"""DataModel: everything Astra knows about one SDSS data model, in one object.
+
+A data model is pure data (keys per release, path templates, HDU layout, grid); what reads,
+writes or schedules its files registers itself by name in :mod:`astra.datamodels.registry`.
+"""
 
 import collections
-import importlib
 import math
 import re
+
+from astra.datamodels import registry
+from astra.datamodels.paths import canonical_release, get_template
 
 __all__ = ["DataModel", "UnknownReleaseForModel", "Position"]
 
@@ -23,14 +29,13 @@ def _degrees(value):
     return value if math.isfinite(value) else None
 
 
+#: Every DataModel made, by name (for :attr:`DataModel.layout_model`).
+_BY_NAME = {}
+
+
 class UnknownReleaseForModel(ValueError):
     """The data model has no template in the release asked for."""
 
-
-def _resolve(dotted):
-    """``"package.module:name"`` -> the object (imported on first use: keeps this package light)."""
-    module, _, name = dotted.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 class DataModel:
@@ -40,14 +45,14 @@ class DataModel:
     :func:`astra.datamodels.get`. Code that needs to know something about a species asks its
     data model instead of keeping a table of its own.
 
+    Its file task, loader and synthetic writer are registered by the packages that define them
+    (:mod:`astra.datamodels.registry`).
+
     :param name: the sdss-access species name, e.g. ``"apStar"``.
     :param title: how messages name it, e.g. ``"BOSS spec"``.
     :param instrument: ``"apogee"``, ``"boss"`` or ``None`` (files holding both, as mwm files do).
-    :param file_task: the data-model file task, as ``"module:Class"`` (imported on first use).
     :param releases: ``((releases, keys), ...)``: the sdss-access template keys of each group
         of releases, in template order.
-    :param loader: the registered loader, as ``"module:function"``; for a data model that
-        shares another's HDU layout, ``None`` (the layout's loader is used).
     :param layout: the data model whose HDU layout this one follows (default: itself).
     :param layout_rule: for a data model with its own layout, a function of a
         :class:`~astra.datamodels.layout.Structure` that is true for files laid out as it.
@@ -58,8 +63,6 @@ class DataModel:
     :param lean: whether the lean FITS reader serves its fast reads (image-only layouts).
     :param grid: a :class:`~astra.datamodels.grids.LogLinearGrid` when every file has the
         same pixels, else ``None``.
-    :param synthetic_writer: ``"module:function"`` writing a synthetic file,
-        ``writer(path, keys, labels, seed, **options)``; or ``None``.
     :param identity_keys: the keys that identify a spectrum in a result row; default
         ``release`` and every key of every release.
     :param synthetic_keys: ``{key: (low, high)}``: integer keys whose synthetic values
@@ -75,16 +78,14 @@ class DataModel:
         message naming the shape found and the shapes allowed.
     """
 
-    def __init__(self, name, title, file_task, releases, instrument=None, loader=None, layout=None, layout_rule=None,
+    def __init__(self, name, title, releases, instrument=None, layout=None, layout_rule=None,
                  filename=None, format=None, compatible=(), lean=False, grid=None,
-                 synthetic_writer=None, identity_keys=None, synthetic_keys=None, position=None, shape_rule=None):
+                 identity_keys=None, synthetic_keys=None, position=None, shape_rule=None):
         self.name = name
         self.title = title
         self.instrument = instrument
-        self._file_task = file_task
         self._releases = tuple((tuple(group), tuple(keys)) for group, keys in releases)
         self._by_release = {release: keys for group, keys in self._releases for release in group}
-        self._loader = loader
         self.layout = layout or name
         self.layout_rule = layout_rule
         self.filename = re.compile(filename) if filename else None
@@ -92,12 +93,12 @@ class DataModel:
         self.compatible = frozenset(compatible)
         self.lean = lean
         self.grid = grid
-        self._synthetic_writer = synthetic_writer
         self.synthetic_keys = dict(synthetic_keys or {})
         self.all_keys = tuple(dict.fromkeys(k for _, keys in self._releases for k in keys))
         self.identity_keys = tuple(identity_keys) if identity_keys else ("release", *self.all_keys)
         self.position = tuple(Position(*p) for p in (position or (("header", "RA", "DEC"),)))
         self.shape_rule = shape_rule
+        _BY_NAME[name] = self
 
     def __repr__(self):
         return f"<DataModel {self.name}>"
@@ -122,8 +123,6 @@ class DataModel:
         keys = self._by_release.get(release)
         if keys is not None:
             return keys
-        from astra.tasks.io.paths import canonical_release, get_template
-
         name = canonical_release(release)
         keys = self._by_release.get(name)
         if keys is not None:
@@ -164,30 +163,28 @@ class DataModel:
                 return ra, dec
         return None, None
 
-    # ------------------------------------------------------------------ lazily imported parts
+    # ------------------------------------------------------------------ registered parts
 
     @property
     def file_task(self):
         """The data-model file task class (:mod:`astra.tasks.io`), e.g. ``ApStarFile``."""
-        return _resolve(self._file_task)
+        return registry.lookup("file_task", self.name)
 
     @property
     def layout_model(self):
         """The data model that owns this one's HDU layout (``spec`` for ``specLite``)."""
-        from astra.datamodels import DATA_MODELS
-
-        return DATA_MODELS[self.layout]
+        return _BY_NAME[self.layout]
 
     @property
     def loader(self):
         """The loader function of this data model's layout (used by :meth:`read_arrays`)."""
-        owner = self if self._loader else self.layout_model
-        return _resolve(owner._loader)
+        own = registry.lookup("loader", self.name, None)
+        return own if own is not None else registry.lookup("loader", self.layout)
 
     @property
     def synthetic_writer(self):
         """``writer(path, keys, labels, seed, **options)`` for synthetic files, or ``None``."""
-        return _resolve(self._synthetic_writer) if self._synthetic_writer else None
+        return registry.lookup("synthetic_writer", self.name, None)
 
     @property
     def npix(self):
@@ -207,9 +204,7 @@ class DataModel:
         :param kwargs: passed to the loader.
         :raises astra.tools.spectrum.SpectrumReadError: if it cannot be read as this data model.
         """
-        from astra.tools.spectrum import read_spectrum
-
-        return read_spectrum(path, kind=self.name, **kwargs)
+        return registry.lookup("read_spectrum", self.name)(path, kind=self.name, **kwargs)
 
     def read_arrays(self, path, **kwargs):
         """Read a file of this data model as plain arrays, fast (see :func:`astra.tools.spectrum.read_arrays`).
@@ -219,9 +214,7 @@ class DataModel:
         :returns: :data:`~astra.tools.spectrum.utils.SpectrumArrays`.
         :raises astra.tools.spectrum.SpectrumReadError: if it cannot be read as this data model.
         """
-        from astra.tools.spectrum import read_arrays
-
-        return read_arrays(path, kind=self.name, **kwargs)
+        return registry.lookup("read_arrays", self.name)(path, kind=self.name, **kwargs)
 
     def accepts_layout(self, found):
         """Whether a file whose layout is ``found`` (a data-model name) may be read as this one."""
@@ -235,11 +228,7 @@ class DataModel:
         :raises astra.tools.spectrum.SpectrumReadError: naming the file and the layout found
             (another data model's, or a description of its HDUs) when it is not this one's.
         """
-        from astra.datamodels.layout import Structure
-        from astra.tools.spectrum.errors import open_fits
-
-        with open_fits(path, kind=self.layout) as hdul:
-            self.check_structure(Structure(hdul), path)
+        registry.lookup("check_layout", self.name)(self, path)
 
     def check_structure(self, structure, path):
         """Check the HDU layout of a file already open (:meth:`check_layout` without the opening).
@@ -251,24 +240,7 @@ class DataModel:
         :param path: the file, for messages.
         :raises astra.tools.spectrum.SpectrumReadError: as :meth:`check_layout`.
         """
-        from astra.datamodels import DATA_MODELS, kind_from_structure
-        from astra.datamodels.layout import describe_structure
-        from astra.tools.spectrum.errors import SpectrumReadError
-
-        found = kind_from_structure(structure)
-        if found is None:
-            raise SpectrumReadError(
-                path, f"HDU layout is not that of {self.title}: found {describe_structure(structure)}"
-            )
-        if not self.accepts_layout(found):
-            raise SpectrumReadError(
-                path, f"wrong kind of file: expected {self.title}, but its HDU layout is that of "
-                f"{DATA_MODELS[found].title}"
-            )
-        rule = DATA_MODELS[found].shape_rule
-        problem = rule(structure) if rule is not None else None
-        if problem:
-            raise SpectrumReadError(path, problem)
+        registry.lookup("check_structure", self.name)(self, structure, path)
 
 
 def _table_position(hdul, place):

@@ -17,23 +17,6 @@ def is_boss_spec(s):
     return s.has(1) and s.is_table(1) and {"flux", "loglam", "ivar"} <= s.columns(1) and not is_mwm_like(s)
 
 
-def _write_spec(path, keys, labels, seed, **options):
-    from astra.tools.synthetic.boss import write_boss_spec
-
-    return write_boss_spec(path, labels=labels, seed=seed, plateid=keys["plateid"], mjd=keys["mjd"],
-                           fiberid=keys["fiberid"], run2d=keys["run2d"], **options)
-
-
-def _write_sdss5_spec(path, keys, labels, seed, **options):
-    # specLite/specFull keep the spec layout; the field stands where the plate was.
-    from astra.tools.synthetic.boss import write_boss_spec
-
-    options.setdefault("observatory", "APO")  # SDSS-V headers say where (OBSERVAT)
-    options.setdefault("layout", "specFull" if keys.get("data_model") == "specFull" else "specLite")
-    return write_boss_spec(path, labels=labels, seed=seed, plateid=int(keys["fieldid"]), mjd=keys["mjd"],
-                           fiberid=1, run2d=keys["run2d"], **options)
-
-
 #: Where a BOSS spec file keeps its object's position: ``PLUG_RA``/``PLUG_DEC`` of the primary
 #: header ("RA of object"; ``RA``/``DEC`` are the telescope boresight, up to 2 degrees away), else
 #: the one-row ``SPALL`` table's ``PLUG_RA``/``PLUG_DEC``, ``FIBER_RA``/``FIBER_DEC`` (SDSS-V:
@@ -49,16 +32,13 @@ SPEC = DataModel(
     "spec",
     title="BOSS spec",
     instrument="boss",
-    file_task="astra.tasks.io.sdss4:SpecFile",
     releases=(
         (("dr8", "dr9", "dr10", "dr11", "dr12", "dr13", "dr14", "dr15", "dr16", "dr17"),
          ("run2d", "plateid", "mjd", "fiberid")),
     ),
-    loader="astra.tools.spectrum.loaders_boss:load_boss_spec",
     layout_rule=is_boss_spec,
     filename=r"^spec-\d+-\d+-\d+\.fits(?:\.gz)?$",
     format="BOSS spec (astra)",
-    synthetic_writer="astra.datamodels.boss:_write_spec",
     synthetic_keys={"mjd": (55100, 58900)},  # BOSS (SDSS-III) began before APOGEE
     position=BOSS_POSITION,
 )
@@ -72,10 +52,8 @@ SPECLITE = DataModel(
     "specLite",
     title="BOSS specLite",
     instrument="boss",
-    file_task="astra.tasks.io.sdss5:SpecLiteFile",
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
-    synthetic_writer="astra.datamodels.boss:_write_sdss5_spec",
     position=BOSS_POSITION,
 )
 
@@ -83,9 +61,7 @@ SPECFULL = DataModel(
     "specFull",
     title="BOSS specFull",
     instrument="boss",
-    file_task="astra.tasks.io.sdss5:SpecFullFile",
     releases=_SDSS5_SPEC_RELEASES,
     layout="spec",
-    synthetic_writer="astra.datamodels.boss:_write_sdss5_spec",
     position=BOSS_POSITION,
 )

@@ -37,40 +37,24 @@ def is_mwmvisit(s):
     return _is_mwm(s, visits=True)
 
 
-def _write_mwmstar(path, keys, labels, seed, **options):
-    from astra.tools.synthetic.mwm import write_mwmstar
-
-    return write_mwmstar(path, sdss_id=keys["sdss_id"], v_astra=keys["v_astra"], labels=labels, seed=seed, **options)
-
-
-def _write_mwmvisit(path, keys, labels, seed, **options):
-    from astra.tools.synthetic.mwm import write_mwmvisit
-
-    return write_mwmvisit(path, sdss_id=keys["sdss_id"], v_astra=keys["v_astra"], labels=labels, seed=seed, **options)
 
 
 MWMSTAR = DataModel(
     "mwmStar",
     title="mwmStar",
-    file_task="astra.tasks.io.sdss5:MwmStarFile",
     releases=_RELEASES,
-    loader="astra.tools.spectrum.loaders_mwm:load_mwm_spectrum",
     layout_rule=is_mwmstar,
     filename=r"^mwmStar-.+\.fits(?:\.gz)?$",
     format="SDSS-V mwmStar (astra)",
     compatible=("mwmVisit",),
-    synthetic_writer="astra.datamodels.mwm:_write_mwmstar",
 )
 
 MWMVISIT = DataModel(
     "mwmVisit",
     title="mwmVisit",
-    file_task="astra.tasks.io.sdss5:MwmVisitFile",
     releases=_RELEASES,
-    loader="astra.tools.spectrum.loaders_mwm:load_mwm_spectrum",
     layout_rule=is_mwmvisit,
     filename=r"^mwmVisit-.+\.fits(?:\.gz)?$",
     format="SDSS-V mwmVisit (astra)",
     compatible=("mwmStar",),
-    synthetic_writer="astra.datamodels.mwm:_write_mwmvisit",
 )

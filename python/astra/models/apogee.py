@@ -11,7 +11,7 @@ unchanged. Sources are keyed by ``SDSS_ID`` when the header has one, else by the
 name (``obj``, or ``OBJID`` in the header).
 """
 
-from astra.database.fields import FloatField, IntegerField, TextField
+from astra.fields import FloatField, IntegerField, TextField
 from astra.models.spectrum import SpectrumMixin
 
 __all__ = ["ApogeeCoaddedSpectrumInApStar", "ApogeeVisitSpectrum", "ApogeeAspcapStarSpectrum"]

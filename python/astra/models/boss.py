@@ -12,8 +12,8 @@ and specFull files ``run2d``, ``fieldid``, ``mjd``, ``catalogid``; the other key
 header has one, else by ``catalogid``, else by the SDSS-IV ``THING_ID``.
 """
 
-from astra.database.fields import BigIntegerField, FloatField, TextField
 from astra.datamodels.boss import SPEC
+from astra.fields import BigIntegerField, FloatField, TextField
 from astra.models.spectrum import SpectrumMixin, _integer
 
 __all__ = ["BossVisitSpectrum"]

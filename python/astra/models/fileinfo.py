@@ -10,6 +10,8 @@ precise reason when the file is broken. It never raises for a bad file: the row 
 import os
 import stat
 
+import astra.datamodels
+from astra.datamodels.layout import Structure
 from astra.tools.spectrum.errors import SpectrumReadError
 from astra.tools.spectrum.lean_fits import NotLean, SkimmedHDU, skim, table_cell
 
@@ -62,8 +64,6 @@ def data_model(name):
 
     :param name: e.g. ``"apStar"``.
     """
-    import astra.datamodels
-
     return astra.datamodels.get(name)
 
 
@@ -74,8 +74,6 @@ def _lean_values(model, model_of_file, path):
         decides, and says why).
     :raises SpectrumReadError: when the HDU layout is not the data model's.
     """
-    from astra.datamodels.layout import Structure
-
     header, hdus = skim(path, model.wanted_keywords())
     model_of_file.check_structure(Structure(hdus), path)
     return header, hdus

@@ -1,7 +1,7 @@
 """Ingesting files into the catalogue, incrementally: the engine of ``astra migrate``.
 
 :func:`migrate_files` finds the files of one data model in one release (with
-:func:`astra.tasks.io.find.scan_files`, or from a table of keys), compares each with what the
+:func:`astra.datamodels.find.scan_files`, or from a table of keys), compares each with what the
 catalogue already knows, and writes only the difference:
 
 * one query loads the ``(path, size, mtime)`` and the data-model keys of every row already
@@ -36,6 +36,8 @@ import os
 import time
 
 from astra.database.connection import get_database, is_postgresql, write_transaction
+from astra.datamodels.find import FileScan, filter_values, read_keys_table
+from astra.datamodels.paths import get_template, sas_root
 from astra.models.bulk import allocate_pks, insert_tuples, lock_tables, select_in, update_tuples
 from astra.models.fileinfo import BadKeyError, file_row, typed_keys
 from astra.models.source import Source, resolve_sources
@@ -185,8 +187,6 @@ def _key_tuple(model, key_names, keys):
 
 
 def _typed_filters(model, filters):
-    from astra.tasks.io.find import filter_values
-
     typed = {}
     for name, value in filters.items():
         value = filter_values(name, value)
@@ -202,8 +202,6 @@ def _typed_filters(model, filters):
 
 
 def _from_keys_table(path, template, root, summary):
-    from astra.runner import read_keys_table
-
     seen = set()
     for number, row in enumerate(read_keys_table(path), 1):
         keys = {k: v for k, v in row.items() if k in template.keys and v not in (None, "")}
@@ -362,9 +360,6 @@ def migrate_files(
         have, or a filter value of the wrong type.
     :raises LookupError: when no catalogue table holds the data model.
     """
-    from astra.tasks.io.find import FileScan
-    from astra.tasks.io.paths import get_template, sas_root
-
     started = time.perf_counter()
     model = model_for_data_model(data_model)
     template = get_template(release, data_model)

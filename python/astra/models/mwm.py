@@ -12,7 +12,7 @@ sources with an APOGEE spectrum from APO. ``row.flux`` is the first spectrum of 
 non-empty HDU; ``row.read(hdu=3)`` reads another. Sources are keyed by ``sdss_id``.
 """
 
-from astra.database.fields import IntegerField
+from astra.fields import IntegerField
 from astra.models.spectrum import SpectrumMixin
 
 __all__ = ["MwmStarSpectrum", "MwmVisitSpectrum", "MWM_COUNT_COLUMNS"]

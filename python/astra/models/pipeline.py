@@ -31,17 +31,17 @@ import datetime
 
 import peewee
 
-import astra
 from astra.database.models import ModelDefinitionError, ResultSchema
 from astra.fields import AutoField, BigIntegerField, BitField, DateTimeField, FloatField, TextField
 from astra.models.base import BaseModel
+from astra.version import __version__, version_info
 
 __all__ = ["PipelineOutputMixin", "major_minor", "file_mtime_seconds"]
 
 
 def major_minor():
     """This Astra's ``"major.minor"`` (e.g. ``"0.3"``): a result is written once per value."""
-    return "{}.{}".format(*astra.version_info())
+    return "{}.{}".format(*version_info())
 
 
 def _utcnow():
@@ -83,7 +83,7 @@ class PipelineOutputMixin(ResultSchema, BaseModel):
     spectrum_mtime = FloatField(null=True, unit="s", help_text="The spectrum file's mtime when analysed")
 
     #> Astra
-    v_astra = TextField(default=astra.__version__, help_text="Astra version that wrote the result")
+    v_astra = TextField(default=__version__, help_text="Astra version that wrote the result")
     v_astra_major_minor = TextField(default=major_minor, help_text="Astra major.minor (one result each)")
     created = DateTimeField(default=_utcnow, help_text="When the result was first written (UTC)")
     modified = DateTimeField(default=_utcnow, index=True, help_text="When the result was last written (UTC)")

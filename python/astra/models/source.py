@@ -22,7 +22,8 @@ the same ``sdss_id``.
 """
 
 from astra.database.connection import write_transaction
-from astra.database.fields import BigIntegerField, FloatField, TextField
+from astra.database.migrations import ensure_table
+from astra.fields import BigIntegerField, FloatField, TextField
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks, insert_tuples, select_in
 
@@ -46,8 +47,6 @@ class Source(BaseModel):
     @classmethod
     def select(cls, *fields):
         """A peewee ``SELECT`` on the sources (the table is created first if need be)."""
-        from astra.database.migrations import ensure_table
-
         ensure_table(cls)
         return super().select(*fields)
 
@@ -55,7 +54,6 @@ class Source(BaseModel):
         """Save the row; a new source without ``pk`` gets the next free one."""
         if self.pk is not None:
             return super().save(*args, **kwargs)
-        from astra.database.migrations import ensure_table
 
         ensure_table(Source)
         with write_transaction():
@@ -84,8 +82,6 @@ def resolve_sources(wanted, db):
     :param db: the database.
     :returns: a dict of ``(column, value)`` -> source ``pk``.
     """
-    from astra.database.migrations import ensure_table
-
     ensure_table(Source, db=db)
     found = {}
     by_column = {}

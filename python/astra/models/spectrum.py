@@ -25,13 +25,16 @@ Each data model has one table (:mod:`astra.models.apogee`, :mod:`astra.models.bo
 """
 
 import datetime
+import importlib
 import math
 
 import numpy as np
 import peewee
 
+from astra import datamodels
 from astra.database.connection import write_transaction
-from astra.database.fields import BigIntegerField, BooleanField, DateTimeField, FloatField, IntegerField, TextField
+from astra.database.migrations import ensure_table
+from astra.fields import BigIntegerField, BooleanField, DateTimeField, FloatField, IntegerField, TextField
 from astra.models.base import BaseModel
 from astra.models.bulk import allocate_pks
 from astra.models.source import Source
@@ -68,21 +71,18 @@ UNINDEXED_KEYS = frozenset({"apred", "apstar", "prefix", "telescope", "run2d", "
 
 
 def _key_field(name, parameter):
-    from astra.tasks.io.base import IntKeyParameter
-
     text = (parameter.description or "data-model key").split(",")[0].split("(")[0].strip()
-    kind = BigIntegerField if isinstance(parameter, IntKeyParameter) else TextField
+    kind = BigIntegerField if parameter.key_type is int else TextField
     return kind(null=True, index=name not in UNINDEXED_KEYS, help_text=text[:47])
 
 
 def key_parameters(file_task):
     """The data-model key parameters of a file task, by name, in declaration order.
 
-    :param file_task: an :class:`~astra.tasks.io.base.SDSSDataModelTask` subclass.
+    :param file_task: an :class:`~astra.tasks.io.base.SDSSDataModelTask` subclass (its key
+        parameters have a ``key_type``, ``str`` or ``int``).
     """
-    from astra.tasks.io.base import IntKeyParameter, KeyParameter
-
-    return {n: p for n, p in file_task.get_params() if isinstance(p, (KeyParameter, IntKeyParameter))}
+    return {n: p for n, p in file_task.get_params() if getattr(p, "key_type", None) is not None}
 
 
 class SpectrumMixin(BaseModel):
@@ -159,9 +159,7 @@ class SpectrumMixin(BaseModel):
     @classmethod
     def file_tasks(cls):
         """The data-model file tasks of the data models this table holds."""
-        import astra.datamodels
-
-        return tuple(astra.datamodels.get(name).file_task for name in cls.data_model_names)
+        return tuple(datamodels.get(name).file_task for name in cls.data_model_names)
 
     @classmethod
     def key_names(cls):
@@ -253,8 +251,6 @@ class SpectrumMixin(BaseModel):
 
         :param db: the database (default: the bound one).
         """
-        from astra.database.migrations import ensure_table
-
         for model in (Source, Spectrum, cls):
             ensure_table(model, db=db)
 
@@ -283,9 +279,7 @@ class SpectrumMixin(BaseModel):
 
     def data_model_object(self):
         """The :mod:`astra.datamodels` object of this row's data model."""
-        import astra.datamodels
-
-        return astra.datamodels.get(self.data_model)
+        return datamodels.get(self.data_model)
 
     def read(self, **kwargs):
         """Read the whole file as a :class:`specutils.Spectrum` (every row the file holds).
@@ -383,8 +377,6 @@ def spectrum_model(name):
     :param name: the class name, or ``module.Class``.
     :raises LookupError: naming the known spectrum models.
     """
-    import importlib
-
     if "." in name:
         module, _, attr = name.rpartition(".")
         try:
@@ -402,11 +394,16 @@ def spectrum_model(name):
     raise LookupError(f"no spectrum table named {name!r} (known: {known})")
 
 
+#: The modules of the built-in catalogue tables. Each table registers itself in
+#: :data:`SPECTRUM_MODELS` when its class is made; :func:`import_catalogue` imports these (by
+#: name, as a plugin system loads its entry points: they build on this module, not under it).
+CATALOGUE_MODULES = ("astra.models.apogee", "astra.models.boss", "astra.models.mwm")
+
+
 def import_catalogue():
     """Import the modules of the catalogue tables, so that :data:`SPECTRUM_MODELS` is complete."""
-    import astra.models.apogee  # noqa: F401
-    import astra.models.boss  # noqa: F401
-    import astra.models.mwm  # noqa: F401
+    for module in CATALOGUE_MODULES:
+        importlib.import_module(module)
 
 
 def model_for_data_model(name):

@@ -10,7 +10,7 @@ so the cost per row does not depend on the number of rows and the memory is that
 * integers and bit fields are 64-bit (``K``), missing values the ``TNULLn`` value
   (:data:`INT_NULL`);
 * booleans are ``L`` (missing: false); times are ISO text; text is ASCII (``nA``, missing: empty);
-* array fields (:class:`~astra.database.fields.ArrayField`) are variable-length arrays (``PD()``).
+* array fields (:class:`~astra.fields.ArrayField`) are variable-length arrays (``PD()``).
 
 Each ``TTYPEn`` carries the field's help text as its comment, each category a blank-keyword card
 just before the ``TTYPEn`` of its group's first column, and each named flag a ``FLAG<bit>``
@@ -30,21 +30,29 @@ import numpy as np
 import peewee
 from astropy.io import fits
 
-from astra.database.fields import BitField
+from astra.fields import BitField
 from astra.targets import atomic_path
 
 __all__ = [
     "INT_NULL", "typed_array", "missing_array", "fetch_arrays", "fits_column", "describe_columns", "write_table",
-    "refuse_existing", "utc_timestamp", "write_tables", "TableHDU",
+    "refuse_existing", "utc_timestamp", "CREATED_FORMAT", "CREATED_COMMENT", "write_tables", "TableHDU",
 ]
 
 #: TNULL of 64-bit integer columns: the value that means "missing".
 INT_NULL = np.iinfo(np.int64).min
 
 
+#: The format of the ``CREATED`` card, as SDSS's products write it (``23-11-16 00:00:06``; the SDSS
+#: datamodel's ``mwmAllStar``, ``astraAllStar<Pipeline>`` and ``mwmStar`` pages).
+CREATED_FORMAT = "%y-%m-%d %H:%M:%S"
+
+#: The comment of the ``CREATED`` card, as SDSS writes it.
+CREATED_COMMENT = f"File creation time (UTC {CREATED_FORMAT})"
+
+
 def utc_timestamp():
-    """The current UTC time as ``YYYY-MM-DDTHH:MM:SS`` (the ``CREATED`` card of products)."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    """The current UTC time as SDSS writes its products' ``CREATED`` card: ``YY-MM-DD HH:MM:SS``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime(CREATED_FORMAT)
 
 
 def column_kind(field):

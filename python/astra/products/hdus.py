@@ -2,8 +2,11 @@
 
 * ``astraAllStar<Method>`` and ``astraAllVisit<Method>`` (``datamodel/products/md/astraAllStar<Pipeline>.md``):
   HDU 0 summary only, HDU 1 ``BOSS``, HDU 2 ``APOGEE``;
-* ``mwmAllStar`` and ``mwmAllVisit`` (``mwmAllStar.md``, ``mwmAllVisit.md``): HDU 0 summary only,
-  HDU 1 ``BOSS/APO``, 2 ``BOSS/LCO``, 3 ``APOGEE/APO``, 4 ``APOGEE/LCO``.
+* ``mwmAllStar`` and ``mwmAllVisit``: HDU 0 summary only, HDU 1 ``BOSS/APO``, 2 ``BOSS/LCO``,
+  3 ``APOGEE/APO``, 4 ``APOGEE/LCO``, as the issue asked and as ``mwmStar.md`` (DR19, DR20) splits
+  its HDUs. The datamodel is ambiguous here: ``mwmAllStar.md`` and ``mwmAllVisit.md`` (IPL3,
+  0.5.0) list two table HDUs, BOSS then APOGEE, while their primary ``COMMENT`` cards name these
+  four (see ``docs/commands.rst``).
 
 Each HDU holds the rows of the catalogue tables of its instrument (:func:`hdu_condition`): an
 APOGEE table's rows by their ``telescope`` (``lco25m`` is Las Campanas, the others Apache Point),

@@ -31,7 +31,7 @@ import dataclasses
 
 import peewee
 
-from astra.database.fields import TextField
+from astra.fields import TextField
 from astra.models.source import SOURCE_IDENTIFIERS, Source
 from astra.models.spectrum import SPECTRUM_MODELS, SpectrumMixin, import_catalogue
 from astra.products.fits_table import column_kind

@@ -12,8 +12,9 @@ model's plain summary (:func:`~astra.products.summary.create_summary`).
 ``astraAllStar<Method>`` and ``astraAllVisit<Method>`` have HDU 1 ``BOSS`` and HDU 2 ``APOGEE``;
 ``mwmAllStar`` and ``mwmAllVisit`` HDU 1 ``BOSS/APO``, 2 ``BOSS/LCO``, 3 ``APOGEE/APO``, 4
 ``APOGEE/LCO``. HDU 0 is a summary (no data). Each table HDU has the cards ``INSTRMNT``,
-``OBSRVTRY`` (where split by observatory), ``PIPELINE`` (method products), ``V_ASTRA``,
-``CREATED`` and ``NROWS``, its columns their units (``TUNITn``); an HDU without rows is written
+``OBSRVTRY`` (where split by observatory), ``PIPELINE`` (method products), ``V_ASTRA`` (the
+full Astra version, as SDSS writes it), ``V_RESULT`` (the major.minor of the results),
+``CREATED`` (UTC, SDSS's ``%y-%m-%d %H:%M:%S``) and ``NROWS``, its columns their units (``TUNITn``); an HDU without rows is written
 with its columns. A source with BOSS and APOGEE spectra is in both HDUs.
 
 **One row per source** (:data:`PER_SOURCE_RULE`), chosen within an HDU, never across them. A source can have several star-level
@@ -37,7 +38,7 @@ values, so the time per row does not grow with the number of rows, and the memor
 the arrays.
 
 The primary header has ``ASTRA`` (the version that wrote the file), ``PIPELINE`` (the method's
-name, method products), ``V_ASTRA`` (the
+name, method products), ``V_ASTRA`` (the full Astra version), ``V_RESULT`` (the
 major.minor of the results), ``PRODUCT``, ``RELEASE`` (the release asked for, or the releases
 of the rows), ``CREATED`` (UTC), ``NROWS``, ``ROWS`` (one per source, result or spectrum),
 ``MODIFIED`` (the latest ``modified`` time of a row it was chosen from: a result's for a method
@@ -53,17 +54,18 @@ import os
 import numpy as np
 import peewee
 
-import astra
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
 from astra.models.source import Source
 from astra.products.fits_table import (
-    INT_NULL, TableHDU, fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp, write_tables,
+    CREATED_COMMENT, INT_NULL, TableHDU, fetch_arrays, missing_array, refuse_existing, typed_array, utc_timestamp,
+    write_tables,
 )
 from astra.products.hdus import hdu_condition, product_hdus
 from astra.products.layout import level_tables, product_columns, role_index
 from astra.products.names import Product, product_path, resolve_product
 from astra.products.summary import create_summary, model_display_name, version_condition
+from astra.version import __version__, version_info
 
 __all__ = ["create_product", "product_is_current", "other_level_hint", "one_per_source", "PER_SOURCE_RULE"]
 
@@ -309,7 +311,7 @@ def create_product(
     if product.model is not None:
         ensure_table(product.model, db=db)
     created = utc_timestamp()
-    major, minor = astra.version_info()
+    major, minor = version_info()
     per = "source" if _per_source(product) else ("result" if product.model is not None else "spectrum")
     flags = product.model.flag_fields() if product.model is not None else None
     tables, count, candidates, latest, row_releases = [], 0, 0, [], set()
@@ -328,22 +330,24 @@ def create_product(
         if product.model is not None:
             cards.append(("PIPELINE", model_display_name(product.model), "Pipeline name"))
         cards += [
-            ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
-            ("CREATED", created, "When this file was written (UTC)"),
+            ("V_ASTRA", __version__, "Astra version"),
+            ("V_RESULT", f"{major}.{minor}", "Astra major.minor of the results"),
+            ("CREATED", created, CREATED_COMMENT),
             ("NROWS", len(values[0]), "Number of rows"),
         ]
         tables.append(TableHDU(
             hdu.extname, [(c.name, c.field, v) for c, v in zip(columns, values)], cards, flags,
             [(c.category, c.name) for c in columns if c.category],
         ))
-    cards = [("ASTRA", astra.__version__, "Astra version that wrote this file")]
+    cards = [("ASTRA", __version__, "Astra version that wrote this file")]
     if product.model is not None:
         cards.append(("PIPELINE", model_display_name(product.model), "Pipeline name"))
     cards += [
-        ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
+        ("V_ASTRA", __version__, "Astra version"),
+        ("V_RESULT", f"{major}.{minor}", "Astra major.minor of the results"),
         ("PRODUCT", product.name, "Product name"),
         ("RELEASE", ",".join(releases) or ",".join(sorted(row_releases)), "SDSS data release(s) of the rows"),
-        ("CREATED", created, "When this file was written (UTC)"),
+        ("CREATED", created, CREATED_COMMENT),
         ("NROWS", count, "Number of rows (all HDUs)"),
         ("ROWS", f"one per {per}" + (" and version" if all_versions and per == "source" else ""), "What a row is"),
     ]
@@ -422,10 +426,10 @@ def product_is_current(
         header = fits.getheader(path, 0)
     except (OSError, ValueError):
         return False
-    major, minor = astra.version_info()
+    major, minor = version_info()
     comments = [str(c) for c in header.get("COMMENT", []) if not str(c).startswith("HDU ")]
-    if (header.get("ASTRA"), header.get("PRODUCT"), header.get("V_ASTRA")) != (
-        astra.__version__, product.name, f"{major}.{minor}"
+    if (header.get("ASTRA"), header.get("PRODUCT"), header.get("V_ASTRA"), header.get("V_RESULT")) != (
+        __version__, product.name, __version__, f"{major}.{minor}"
     ) or comments != _selection_comments(filters, where, all_versions):
         return False
     count, candidates, latest = _count_and_latest(product, filters, where, all_versions, db)

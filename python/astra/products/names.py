@@ -37,10 +37,10 @@ import dataclasses
 import importlib
 import os
 
-import astra
 import astra.config
 from astra.suggest import did_you_mean
 from astra.products.summary import model_display_name
+from astra.version import version_info
 
 __all__ = ["Product", "resolve_product", "product_path", "PRODUCT_PREFIXES", "CATALOGUE_PRODUCTS", "LEVELS"]
 
@@ -248,7 +248,7 @@ def product_path(product, release=None):
         product = resolve_product(product)
     if product.kind == "summary":
         return default_summary_path(product.model)
-    major, minor = astra.version_info()
+    major, minor = version_info()
     parts = [astra.config.get("output_dir"), "products"]
     if release:
         parts.append(str(release))

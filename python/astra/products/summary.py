@@ -10,7 +10,7 @@ database cursor (no model instances), builds one numpy array per column and writ
   (flags of a second bit-field column are described in ``COMMENT`` cards).
 
 Missing values: NaN for floats, ``TNULLn`` (the smallest integer) for integers, empty text for
-text. Array columns (:class:`~astra.database.fields.ArrayField`) become variable-length arrays.
+text. Array columns (:class:`~astra.fields.ArrayField`) become variable-length arrays.
 The file is written atomically and is not overwritten unless asked.
 """
 
@@ -18,11 +18,11 @@ import os
 
 import peewee
 
-import astra
 import astra.config
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
-from astra.products.fits_table import INT_NULL, fetch_arrays, refuse_existing, utc_timestamp, write_table
+from astra.products.fits_table import CREATED_COMMENT, INT_NULL, fetch_arrays, refuse_existing, utc_timestamp, write_table
+from astra.version import __version__, version_info
 
 __all__ = ["create_summary", "default_summary_path", "summary_columns", "product_name", "INT_NULL"]
 
@@ -45,7 +45,7 @@ def default_summary_path(model):
 
     :param model: a results model.
     """
-    major, minor = astra.version_info()
+    major, minor = version_info()
     return os.path.join(astra.config.get("output_dir"), "products", f"{product_name(model)}-{major}.{minor}.fits")
 
 
@@ -60,7 +60,7 @@ def version_condition(model):
     :param model: a :class:`~astra.models.pipeline.PipelineOutputMixin` or
         :class:`~astra.database.models.BaseResult` model.
     """
-    major, minor = astra.version_info()
+    major, minor = version_info()
     if "v_astra_major_minor" in model._meta.fields:  # a PipelineOutputMixin model
         return model.v_astra_major_minor == f"{major}.{minor}"
     return (model.astra_version_major == major) & (model.astra_version_minor == minor)
@@ -101,14 +101,15 @@ def create_summary(model, path=None, overwrite=False, filters=None, where=None, 
     columns = summary_columns(model)
     with model.bind_ctx(db, bind_refs=False, bind_backrefs=False):
         count, values = fetch_arrays(db, _query(model, filters, where, all_versions), columns)
-    major, minor = astra.version_info()
+    major, minor = version_info()
     cards = [
-        ("ASTRA", astra.__version__, "Astra version that wrote this file"),
-        ("V_ASTRA", f"{major}.{minor}", "Astra major.minor of the results"),
+        ("ASTRA", __version__, "Astra version that wrote this file"),
+        ("V_ASTRA", __version__, "Astra version"),
+        ("V_RESULT", f"{major}.{minor}", "Astra major.minor of the results"),
         ("MODEL", model.__name__, "Results model"),
         ("TABLE", model._meta.table_name, "Results table"),
         ("NROWS", count, "Number of results"),
-        ("CREATED", utc_timestamp(), "UTC"),
+        ("CREATED", utc_timestamp(), CREATED_COMMENT),
     ]
     comments = ["Results of every Astra major.minor version"] if all_versions else []
     comments += [f"Filter: {key} = {value}" for key, value in (filters or {}).items()]

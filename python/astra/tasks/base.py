@@ -20,11 +20,11 @@ import luigi
 from luigi.parameter import ParameterVisibility
 from luigi.task import flatten
 
-import astra
 import astra.config
 import astra.forking
 from astra.parameters import IntParameter, is_batch_value
 from astra.targets import AtomicFileTarget
+from astra.version import version_info
 from astra.tasks import identity
 from astra.tasks.batch_run import BatchRunMixin
 from astra.tasks.display import SchedulerDisplayMixin
@@ -34,7 +34,7 @@ astra.forking.install()  # forked Luigi workers find the spectrum readers import
 
 __all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS"]
 
-_MAJOR, _MINOR = astra.version_info()
+_MAJOR, _MINOR = version_info()
 
 #: Hidden parameters that put the Astra major.minor version into every task's identity.
 VERSION_PARAMETERS = ("astra_version_major", "astra_version_minor")
@@ -179,13 +179,6 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
         return identity.task_id(
             plan_for(type(self)).family, self._identity_str_params, self._summary_names(), self.identity_hash
         )
-
-    def _set_identity(self, str_params=None):
-        state = self.__dict__
-        for name in ("identity_hash", "task_id", "_identity_str_params"):
-            state.pop(name, None)
-        if str_params is not None:
-            state["_identity_str_params"] = str_params
 
     def identity_params(self):
         """The serialised significant parameters that define this task (version included).

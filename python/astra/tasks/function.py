@@ -34,6 +34,7 @@ import inspect
 import logging
 import typing
 
+from astra import parameters
 from astra.tasks.function_run import TaskFunctionError, execute
 
 __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
@@ -75,8 +76,6 @@ def _models_in(hint, what, function):
 
 
 def _luigi_parameter(name, parameter, hint, function):
-    import astra
-
     default = parameter.default
     if typing.get_origin(hint) is typing.Union or type(hint).__name__ == "UnionType":
         args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -84,11 +83,11 @@ def _luigi_parameter(name, parameter, hint, function):
     if hint is None and default is not inspect.Parameter.empty and default is not None:
         hint = type(default)
     kinds = {
-        bool: astra.BoolParameter, int: astra.IntParameter, float: astra.FloatParameter,
-        str: astra.Parameter, dict: astra.DictParameter, list: astra.ListParameter,
-        tuple: astra.TupleParameter,
+        bool: parameters.BoolParameter, int: parameters.IntParameter, float: parameters.FloatParameter,
+        str: parameters.Parameter, dict: parameters.DictParameter, list: parameters.ListParameter,
+        tuple: parameters.TupleParameter,
     }
-    kind = kinds.get(typing.get_origin(hint) or hint, astra.Parameter)
+    kind = kinds.get(typing.get_origin(hint) or hint, parameters.Parameter)
     description = f"{function.__name__}() argument {name}"
     if default is inspect.Parameter.empty:
         return kind(description=description)

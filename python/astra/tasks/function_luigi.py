@@ -22,9 +22,9 @@ import logging
 
 import luigi
 
-import astra
 import astra.config
 from astra.database.connection import is_sqlite
+from astra.parameters import BoolParameter, IntParameter, Parameter
 from astra.tasks.base import BaseTask
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.outcome import retry_failed as failure_policy
@@ -66,13 +66,13 @@ class FunctionTask(BaseTask):
     task_function = None
     task_id_parameters = ("spectrum_pk", "spectrum_model")
 
-    spectrum_model = astra.Parameter(default=None, description="catalogue model to read (class name)")
-    spectrum_pk = astra.IntParameter(batch_method=tuple, description="catalogue key of the spectrum")
-    retry_failed = astra.BoolParameter(
+    spectrum_model = Parameter(default=None, description="catalogue model to read (class name)")
+    spectrum_pk = IntParameter(batch_method=tuple, description="catalogue key of the spectrum")
+    retry_failed = BoolParameter(
         default=False, significant=False,
         description="re-run spectra whose result is flagged as a failure (the default: setting retry_failed)",
     )
-    skip_failed = astra.BoolParameter(
+    skip_failed = BoolParameter(
         default=False, significant=False,
         description="count spectra whose result is flagged as a failure as done (do not retry them)",
     )
@@ -324,7 +324,7 @@ def make_task_class(task_function, params):
         __module__=task_function.function.__module__,
         __doc__=task_function.function.__doc__ or f"The Luigi task of the @task method {task_function.name}.",
         task_function=task_function,
-        spectrum_model=astra.Parameter(
+        spectrum_model=Parameter(
             default=task_function.input_models[0].__name__,
             description="catalogue model to read: " + ", ".join(m.__name__ for m in task_function.input_models),
         ),

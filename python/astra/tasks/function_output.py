@@ -15,10 +15,10 @@ or ``files``):
 import datetime
 import time
 
-import astra
 import astra.config
 from astra.database.connection import get_database, is_sqlite
 from astra.database.writer import upsert_rows
+from astra.version import __version__
 
 __all__ = ["DatabaseSink", "FileSink", "MemorySink", "results_output", "RESULTS_OUTPUTS", "write_result_fits"]
 
@@ -199,7 +199,7 @@ def write_result_fits(model, results, path):
     """
     from astra.products.fits_table import write_table  # the writer of astra create's products
 
-    cards = [("ASTRA", astra.__version__, "Astra version that wrote this file"), ("MODEL", model.__name__, "Results model")]
+    cards = [("ASTRA", __version__, "Astra version that wrote this file"), ("MODEL", model.__name__, "Results model")]
     columns = [(f.column_name, f, [r.__data__.get(f.name) for r in results]) for f in model._meta.sorted_fields]
     write_table(path, cards, columns, model._meta.table_name.upper(), flags=model.flag_fields(),
                 categories=model.category_headers(), overwrite=True)

@@ -21,8 +21,8 @@ import operator
 
 import peewee
 
-import astra
 import astra.config
+from astra.tasks.batch import build
 from astra.tasks.function import TaskFunction
 from astra.tasks.function_query import pending_spectra
 
@@ -158,6 +158,6 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=None,
                    **(task_params or {}))
         for i in range(0, len(keys), size)
     ]
-    summary = astra.build(tasks, max_batch_size=size, workers=workers, log_level="ERROR",
+    summary = build(tasks, max_batch_size=size, workers=workers, log_level="ERROR",
                           scheduler_host=scheduler_host, scheduler_port=scheduler_port, share_batches=share_batches)
     return len(keys), summary

@@ -21,7 +21,7 @@ for ``--workers 2``, not one batch that one worker runs while the other waits.
 import operator
 
 import astra.config
-from astra.parameters import FloatParameter, _CanonicalMixin
+from astra.parameters import FloatParameter, CanonicalMixin
 from astra.tasks import members
 from astra.tasks.base import BaseTask
 from astra.tasks.plan import plan_for
@@ -50,7 +50,7 @@ class _Grouping:
         by_value, by_text = [], []
         for name in plan.group_names:
             param = plan.by_name[name]
-            exact = isinstance(param, _CanonicalMixin) and not isinstance(param, FloatParameter)
+            exact = isinstance(param, CanonicalMixin) and not isinstance(param, FloatParameter)
             (by_value if exact else by_text).append((name, param.serialize))
         self._values = _tuple_getter([n for n, _ in by_value])
         self._texts = by_text

@@ -36,7 +36,7 @@ from luigi.parameter import (
 )
 from luigi.task_register import Register
 
-from astra.parameters import ParameterTypeError, _CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
+from astra.parameters import ParameterTypeError, CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
 from astra.suggest import closest
 
 __all__ = ["ParameterPlan", "TaskRegister", "plan_for", "classes_with_parameter"]
@@ -102,6 +102,15 @@ def _configuration_parsers():
     return cfg, toml
 
 
+def _root_class(cls):
+    """The first class of ``cls``'s ancestry made by :class:`TaskRegister` (Astra's ``BaseTask``).
+
+    Found from the class itself, so this module needs no import of :mod:`astra.tasks.base`
+    (which imports this one).
+    """
+    return next(klass for klass in reversed(cls.__mro__) if isinstance(klass, TaskRegister))
+
+
 class ParameterPlan:
     """What building a task of one class needs, worked out once.
 
@@ -109,8 +118,6 @@ class ParameterPlan:
     """
 
     def __init__(self, cls):
-        from astra.tasks.base import BaseTask  # here: base imports this module
-
         self.generation = _generation
         self.cls = cls
         self.family = family = cls.get_task_family()
@@ -139,7 +146,7 @@ class ParameterPlan:
                 self.start[name] = self.normalise(name, param._default, source="default")
         self.batch_names = [n for n, p in params if p._is_batchable()]
         # Plain Luigi parameters are not normalised into their type; Luigi warns about those.
-        self.warn_names = [n for n, p in params if not isinstance(p, _CanonicalMixin)]
+        self.warn_names = [n for n, p in params if not isinstance(p, CanonicalMixin)]
         self.identity = [
             (n, p.serialize, serialises_text_as_itself(p))
             for n, p in params
@@ -148,9 +155,10 @@ class ParameterPlan:
         self.group_names = [
             n for n, p in params if p.significant and p.visibility != ParameterVisibility.PRIVATE and not p._is_batchable()
         ]
-        base_get_param_values = BaseTask.__dict__["get_param_values"].__func__
+        root = _root_class(cls)
+        base_get_param_values = root.__dict__["get_param_values"].__func__
         self.direct = cls.get_param_values.__func__ is base_get_param_values
-        self.own_init = cls.__init__ is BaseTask.__init__
+        self.own_init = cls.__init__ is root.__init__
 
     # ------------------------------------------------------------------ values
 

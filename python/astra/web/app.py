@@ -6,7 +6,7 @@ import threading
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-import astra
+from astra.version import __version__
 from astra.web import security
 
 __all__ = ["create_app"]
@@ -38,7 +38,7 @@ def create_app(database_url=None, token=None, secret_key=None):
     from astra.web.display import rst_inline
 
     app.jinja_env.filters["rst"] = rst_inline
-    app.jinja_env.globals.update(csrf_token=security.csrf_token, astra_version=astra.__version__,
+    app.jinja_env.globals.update(csrf_token=security.csrf_token, astra_version=__version__,
                                  token_required=lambda: bool(app.config["ASTRA_TOKEN"]),
                                  token_ok=security.token_ok)
 

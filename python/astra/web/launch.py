@@ -23,6 +23,8 @@ import time
 import luigi
 
 import astra.config
+from astra.database.connection import get_database
+from astra.datamodels.paths import get_template
 from astra.runs import ENV_RUN_ID, runs_directory
 
 __all__ = ["registered_tasks", "is_method", "dotted_name", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
@@ -176,8 +178,6 @@ class RunRequest:
         :raises KeyError: when the task is not registered.
         :raises FormError: naming the field with a bad value.
         """
-        from astra.tasks.io.paths import get_template
-
         task_class = registered_tasks()[task_name]
         if is_method(task_class):
             return cls._from_method_form(task_name, task_class, form)
@@ -332,7 +332,6 @@ def start_run(request, parameters_extra=None):
     :param parameters_extra: more to record in the run's parameters (e.g. what it retries).
     :returns: the :class:`~astra.models.run.Run`.
     """
-    from astra.database.connection import get_database
     from astra.models.run import Run, ensure_run_tables, utcnow
 
     ensure_run_tables()

@@ -15,6 +15,9 @@ import numpy as np
 import peewee
 from flask import Blueprint, abort, after_this_request, render_template, request, send_file
 
+from astra.database import BaseResult
+from astra.database.connection import is_postgresql
+from astra.database.migrations import ensure_table, import_model_modules, registered_models
 from astra.database.models import DATA_MODEL_KEYS
 from astra.web.display import cell, ordered_columns
 
@@ -33,7 +36,6 @@ def result_models():
     """The results models by table name: the registered :class:`~astra.database.BaseResult`
     models and every ``@task`` results model (:class:`~astra.models.pipeline.PipelineOutputMixin`)
     of the imported ``result_modules``."""
-    from astra.database.migrations import import_model_modules, registered_models
     from astra.models.pipeline import PipelineOutputMixin
 
     import_model_modules()
@@ -57,8 +59,6 @@ def _model_or_404(name):
     models = result_models()
     if name not in models:
         abort(404, description=f"no results model {name!r}; known: {', '.join(sorted(models)) or 'none'}")
-    from astra.database import BaseResult
-    from astra.database.migrations import ensure_table
 
     model = models[name]
     if issubclass(model, BaseResult):
@@ -229,8 +229,6 @@ def _histogram(model, field, conditions, bins):
 
     :returns: ``(bin edges, counts)`` as numpy arrays.
     """
-    from astra.database.connection import is_postgresql
-
     finite = conditions + [field.between(-1e308, 1e308)]  # NaN and infinities are left out
     low, high = _where(model.select(peewee.fn.MIN(field), peewee.fn.MAX(field)), finite).tuples().get()
     if low is None:

@@ -9,7 +9,7 @@ Both follow the conventions of every results model: nullable typed columns with 
 text, ``#>`` category headers above each group, and named flags.
 """
 
-from astra.database.fields import ArrayField, FloatField, IntegerField, flag
+from astra.fields import ArrayField, FloatField, IntegerField, flag
 from astra.database.models import BaseResult
 from astra.fields import BitField
 from astra.models.pipeline import PipelineOutputMixin

@@ -20,7 +20,6 @@ linear-algebra initial guess, keeping the better fit, with uncertainties from th
 Models are saved as ``.npz`` files of plain arrays plus a JSON metadata string (no pickle).
 """
 
-import io
 import json
 
 import numpy as np
@@ -244,12 +243,6 @@ class CannonModel:
                 setattr(model, name, np.array(data[name]))
         model.metadata = meta
         return model
-
-    def to_bytes(self):
-        """The ``.npz`` bytes of this model (for tests and in-memory use)."""
-        buffer = io.BytesIO()
-        self.save(buffer)
-        return buffer.getvalue()
 
     # ------------------------------------------------------------------ prediction and testing
 

@@ -25,16 +25,15 @@ import os
 
 import luigi
 
-import astra
 from astra import datamodels
-from astra.parameters import is_batch_value, transparent, trusted
+from astra.parameters import BoolParameter, IntParameter, Parameter, ParameterTypeError, is_batch_value, transparent, trusted
 from astra.targets import AtomicFileTarget
 from astra.tasks import members
 from astra.tasks.base import BaseTask
 from astra.tasks.inputs import EMPTY, MISSING, InputFileError, input_file_problem
 from astra.tasks.io import download as _download
-from astra.tasks.io.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
-from astra.tasks.io.special import apgprefix
+from astra.datamodels.paths import MissingKeyError, UnknownReleaseError, canonical_release, get_template, sas_root
+from astra.datamodels.special import apgprefix
 
 __all__ = ["SDSSDataModelTask", "KeyParameter", "IntKeyParameter", "ReleaseParameter", "key", "supported_file_task"]
 
@@ -74,22 +73,28 @@ class _OptionalKeyMixin:
         return None if x is None or x == "" else super()._parse_one(x)
 
 
-class KeyParameter(_OptionalKeyMixin, astra.Parameter):
+class KeyParameter(_OptionalKeyMixin, Parameter):
     """A text data-model key; ``None`` (default) when it does not apply to a release.
 
     Declare it with ``batch_method=tuple`` so that it holds one value per batch member.
     """
 
+    #: The Python type of the key's values (the catalogue makes a text column for it).
+    key_type = str
 
-class IntKeyParameter(_OptionalKeyMixin, astra.IntParameter):
+
+class IntKeyParameter(_OptionalKeyMixin, IntParameter):
     """An integer data-model key (``plate``, ``mjd``, ``fiber``, ``healpix``, ...); may be ``None``."""
+
+    #: The Python type of the key's values (the catalogue makes an integer column for it).
+    key_type = int
 
     def next_in_enumeration(self, value):
         """The next integer, for Luigi's summaries; ``None`` for a batch or no value."""
         return None if value is None or is_batch_value(value) else value + 1
 
 
-class ReleaseParameter(astra.Parameter):
+class ReleaseParameter(Parameter):
     """An SDSS release in sdss-access's spelling: ``"DR16"`` and ``"dr16"`` are one task.
 
     Release is not a batch key: one batch has one release. A tuple of one release repeated
@@ -108,7 +113,7 @@ class ReleaseParameter(astra.Parameter):
         try:
             name = canonical_release(x)
         except UnknownReleaseError as error:
-            raise astra.ParameterTypeError(str(error)) from None
+            raise ParameterTypeError(str(error)) from None
         if type(x) is str and len(self._seen) < 1000:
             self._seen[x] = name
         return name
@@ -142,7 +147,7 @@ def fill_prefix(values, template):
     without its prefix is then one task (one identity, one output).
 
     :param values: parameter values by name (changed in place).
-    :param template: the release's :class:`~astra.tasks.io.paths.Template` of the species.
+    :param template: the release's :class:`~astra.datamodels.paths.Template` of the species.
     """
     if "prefix" not in template.keys or "prefix" not in values:
         return
@@ -222,7 +227,7 @@ class SDSSDataModelTask(BaseTask):
     task_id_parameters = SPECTRUM_ID_PARAMETERS
 
     release = ReleaseParameter(description="SDSS data release, e.g. dr16 (any case)")
-    use_remote = astra.BoolParameter(
+    use_remote = BoolParameter(
         default=False,
         significant=False,
         description="download a missing file from the SAS (setting sas_url) in this task's run()",
@@ -267,7 +272,7 @@ class SDSSDataModelTask(BaseTask):
 
     @property
     def template(self):
-        """The compiled sdss-access :class:`~astra.tasks.io.paths.Template` of this task."""
+        """The compiled sdss-access :class:`~astra.datamodels.paths.Template` of this task."""
         return get_template(self.release, self.sdss_data_model_name)
 
     def _key_rows(self):

@@ -29,11 +29,11 @@ import urllib.parse
 import urllib.request
 import warnings
 
-import astra
 import astra.config
 from astra.datamodels.keys import printable
 from astra.retry import RetryPolicy
 from astra.targets import atomic_path, remove_dead_temporaries
+from astra.version import __version__
 
 __all__ = ["DownloadError", "sas_url", "remote_url", "netrc_credentials", "download", "verify_fits"]
 
@@ -111,7 +111,7 @@ def verify_fits(path):
 
 
 def _request(url):
-    request = urllib.request.Request(url, headers={"User-Agent": f"astra/{astra.__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"astra/{__version__}"})
     credentials = netrc_credentials(urllib.parse.urlsplit(url).netloc)
     if credentials is not None:
         token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode("ascii")

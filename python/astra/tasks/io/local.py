@@ -2,7 +2,7 @@
 
 import os
 
-import astra
+from astra.parameters import Parameter
 from astra.targets import AtomicFileTarget
 from astra.tasks.base import BaseTask
 
@@ -17,7 +17,7 @@ class LocalTargetTask(BaseTask):
     :param path: the file's path (``~`` and environment variables are expanded).
     """
 
-    path = astra.Parameter(description="path of the file")
+    path = Parameter(description="path of the file")
 
     #: No run(): Luigi treats the task as external data.
     run = None

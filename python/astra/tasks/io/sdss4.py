@@ -3,7 +3,7 @@
 ``ApVisitFile``, ``ApStarFile`` and ``AspcapStarFile`` work for every release sdss-access has for
 their species: the SDSS-IV layout (``field``/``prefix``) and the SDSS-V layout (``healpix`` for
 apStar, the telescope in apVisit names) are chosen by ``release``. Pass only the keys your
-release needs (see :func:`astra.tasks.io.paths.template_keys`); the others stay ``None``.
+release needs (see :func:`astra.datamodels.paths.template_keys`); the others stay ``None``.
 """
 
 from astra.tasks.io.base import SDSSDataModelTask, key

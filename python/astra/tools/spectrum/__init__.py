@@ -20,6 +20,7 @@ from specutils import Spectrum, SpectrumList
 
 from astra import datamodels
 from astra.core import readahead
+from astra.datamodels.registry import ANY, provide
 
 from astra.tools.spectrum.errors import SpectrumReadError, quick_open
 from astra.tools.spectrum.identify import FORMATS, PRIORITY, identify_kind
@@ -27,6 +28,7 @@ from astra.tools.spectrum import loaders_apogee, loaders_boss, loaders_mwm  # no
 from astra.tools.spectrum.loaders_apogee import load_apstar, load_apvisit, load_aspcapstar
 from astra.tools.spectrum.loaders_boss import load_boss_spec
 from astra.tools.spectrum.loaders_mwm import load_mwm_list, load_mwm_spectrum
+from astra.tools.spectrum.layout_check import check_layout, check_structure
 from astra.tools.spectrum.utils import (
     SpectrumArrays,
     arrays_only,
@@ -138,3 +140,16 @@ def read_spectrum(path, kind=None, **kwargs):
 def _read_spectrum(path, kind=None, **kwargs):
     model = datamodels.get(kind or _identify_or_raise(path))
     return Spectrum.read(path, format=model.layout_model.format, **kwargs)
+
+
+# What the data models find by name (astra.datamodels.registry): the loader of each layout,
+# and the reading functions every DataModel's read_spectrum()/read_arrays()/check_*() call.
+for _kind, _loader in (
+    ("apStar", load_apstar), ("apVisit", load_apvisit), ("aspcapStar", load_aspcapstar),
+    ("spec", load_boss_spec), ("mwmStar", load_mwm_spectrum), ("mwmVisit", load_mwm_spectrum),
+):
+    provide("loader", _kind, _loader)
+provide("read_spectrum", ANY, read_spectrum)
+provide("read_arrays", ANY, read_arrays)
+provide("check_layout", ANY, check_layout)
+provide("check_structure", ANY, check_structure)

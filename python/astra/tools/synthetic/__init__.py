@@ -35,6 +35,7 @@ from astra.tools.synthetic.model import (
     model_flux,
 )
 from astra.tools.synthetic.mwm import write_mwmstar, write_mwmvisit
+from astra.tools.synthetic import registered  # noqa: F401 (registers each data model's writer)
 from astra.tools.synthetic.tree import SampleTree, corrupt_file, write_sample_tree
 
 __all__ = [

@@ -17,7 +17,7 @@ from astra.tools.synthetic.model import (
     model_flux,
 )
 
-__all__ = ["write_apstar", "write_apvisit", "apvisit_wavelength"]
+__all__ = ["write_apstar", "write_apvisit", "apvisit_wavelength", "APVISIT_DR19_EXTNAMES"]
 
 _FLUX_UNIT = "Flux (10^-17 erg/s/cm^2/Ang)"
 _ERR_UNIT = "Error (10^-17 erg/s/cm^2/Ang)"
@@ -82,17 +82,17 @@ def _visit_ids(rng, n, apred):
     return plates, mjds, fibers, files
 
 
-def _placeholder(bunit, shape, extras, rng, kind):
-    """Sky / telluric HDUs: real-looking arrays when ``extras``, else header-only."""
+def _placeholder(bunit, shape, extras, rng, kind, name=()):
+    """Sky / telluric HDUs: real-looking arrays when ``extras``, else header-only (``name``: EXTNAME cards)."""
     if not extras:
-        return image_hdu(None, [card("BUNIT", bunit), card("COMMENT", "synthetic: omitted")])
+        return image_hdu(None, [*name, card("BUNIT", bunit), card("COMMENT", "synthetic: omitted")])
     if kind == "sky":
         data = np.abs(rng.normal(0.0, 5.0, shape)).astype(np.float32)
     elif kind == "telluric":
         data = (1.0 - 0.02 * rng.random(shape)).astype(np.float32)
     else:
         data = np.full(shape, 0.01, dtype=np.float32)
-    return image_hdu(data, [card("BUNIT", bunit)])
+    return image_hdu(data, [*name, card("BUNIT", bunit)])
 
 
 def write_apstar(
@@ -323,6 +323,7 @@ def write_apvisit(
     survey=None,
     flux_scale=None,
     extras=False,
+    extnames=False,
 ):
     """Write a synthetic apVisit file (twelve HDUs, three chips of 4096 pixels) atomically.
 
@@ -343,6 +344,8 @@ def write_apvisit(
     :param survey: SURVEY keyword to write (DR16 files have ``"apogee"``; DR13 none).
     :param flux_scale: Continuum level at 16000 Angstrom (random if ``None``).
     :param extras: Fill the sky and telluric HDUs 5-8 (otherwise header-only).
+    :param extnames: Name HDUs 1-10 as DR19 files do (:data:`APVISIT_DR19_EXTNAMES`, from the SDSS
+        datamodel's ``apVisit.md`` changelog); earlier releases leave them unnamed.
     :returns: The path written.
     """
     rng = common.make_rng(seed)
@@ -404,6 +407,10 @@ def write_apvisit(
         *common.truth_cards(labels, snr, seed),
     ]
     chip_cards = [card("CTYPE1", "Pixel"), card("CTYPE2", "Chip")]
+
+    def name(index):
+        return [card("EXTNAME", APVISIT_DR19_EXTNAMES[index - 1], "extension name")] if extnames else []
+
     coefficients = np.zeros((3, 14))
     coefficients[:, 6:10] = np.array(_CHIP_POLY)
     table = table_hdu(
@@ -428,17 +435,23 @@ def write_apvisit(
              card("BITPIX", 16, "bits per data value"), card("NAXIS", 0, "number of axes"),
              card("EXTEND", True, "file may contain extensions")] + cards
         ),
-        image_hdu(flux.astype(np.float32), chip_cards + [card("BUNIT", _FLUX_UNIT)]),
+        image_hdu(flux.astype(np.float32), name(1) + chip_cards + [card("BUNIT", _FLUX_UNIT)]),
         image_hdu(sigma.astype(np.float32),
-                  chip_cards + [card("BUNIT", "Flux Error (10^-17 erg/s/cm^2/Ang)")]),
-        image_hdu(bitmask, chip_cards + [card("BUNIT", _MASK_UNIT)]),
-        image_hdu(wavelength, chip_cards + [card("BUNIT", "Wavelength (Ang)")]),
-        _placeholder("Sky (10^-17 erg/s/cm^2/Ang)", (3, 4096), extras, rng, "sky"),
-        _placeholder("Sky Error (10^-17 erg/s/cm^2/Ang)", (3, 4096), extras, rng, "err"),
-        _placeholder("Telluric", (3, 4096), extras, rng, "telluric"),
-        _placeholder("Telluric Error", (3, 4096), extras, rng, "err"),
-        image_hdu(coefficients, [card("BUNIT", "Wavelength Coefficients")]),
-        image_hdu(np.tile(_LSF, (3, 1)), [card("BUNIT", "LSF Coefficients")]),
+                  name(2) + chip_cards + [card("BUNIT", "Flux Error (10^-17 erg/s/cm^2/Ang)")]),
+        image_hdu(bitmask, name(3) + chip_cards + [card("BUNIT", _MASK_UNIT)]),
+        image_hdu(wavelength, name(4) + chip_cards + [card("BUNIT", "Wavelength (Ang)")]),
+        _placeholder("Sky (10^-17 erg/s/cm^2/Ang)", (3, 4096), extras, rng, "sky", name(5)),
+        _placeholder("Sky Error (10^-17 erg/s/cm^2/Ang)", (3, 4096), extras, rng, "err", name(6)),
+        _placeholder("Telluric", (3, 4096), extras, rng, "telluric", name(7)),
+        _placeholder("Telluric Error", (3, 4096), extras, rng, "err", name(8)),
+        image_hdu(coefficients, name(9) + [card("BUNIT", "Wavelength Coefficients")]),
+        image_hdu(np.tile(_LSF, (3, 1)), name(10) + [card("BUNIT", "LSF Coefficients")]),
         table,
     ]
     return atomic_write(path, chunks)
+
+
+#: The names of apVisit HDUs 1-10 in DR19 (the SDSS datamodel's ``apVisit.md``: DR19 "added_hdus";
+#: the release table's apVisit row, :mod:`astra.datamodels.releases`).
+APVISIT_DR19_EXTNAMES = ("FLUX", "ERROR", "MASK", "WAVELENGTH", "SKY FLUX", "SKY ERROR", "TELLURIC",
+                         "TELLURIC ERROR", "WAVE COEFFICIENTS", "LSF COEFFICIENTS")

@@ -50,7 +50,7 @@ def write_boss_spec(
     :param layout: the HDUs after ``COADD`` and ``SPALL`` (:data:`astra.datamodels.releases.RELEASE_LAYOUTS`):
         ``"sdss4"`` (DR13-DR17 spec: ``SPZLINE``), ``"specLite"`` (DR18-DR20: ``ZALL``, ``ZLINE``;
         the ``SPALL`` row has ``FIBER_RA``/``FIBER_DEC`` and ``RACAT``/``DECCAT`` too) or
-        ``"specFull"`` (as specLite, then one table per exposure).
+        ``"specFull"`` (as specLite, then one table per exposure, ``EXTNAME`` ``MJD_EXP_<mjd>-<nn>``).
     :param n_pixels: Number of pixels.
     :param flux_scale: Continuum level at 6000 Angstrom (random 20-200 if ``None``).
     :returns: The path written.
@@ -160,7 +160,7 @@ def write_boss_spec(
     if layout == "specFull":
         exposure = table_hdu(
             [("flux", flux.astype(np.float32)), ("loglam", loglam.astype(np.float32)), ("ivar", ivar.astype(np.float32))],
-            n_pixels, extname="B-00000001",
+            n_pixels, extname=f"MJD_EXP_{int(mjd)}-00",  # one per exposure from DR18 on (datamodel specFull.md)
         )
         chunks.append(exposure)
     return atomic_write(path, chunks)

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from astra import datamodels
+from astra.datamodels.paths import full_path, template_keys
 from astra.tools.synthetic import common
 from astra.tools.synthetic.model import draw_labels
 
@@ -42,21 +43,13 @@ class SampleTree(list):
 
 
 def _template_keys(release, species):
-    try:
-        from astra.tasks.io.paths import template_keys
-    except ImportError:  # the task layer is optional for the generator
-        from sdss_access.path import Path
-
-        return list(Path(release=release).lookup_keys(species))
     return template_keys(release, species)
 
 
 def resolve_path(sas_root, release, species, keys):
     """Return the full path of a file under ``sas_root`` for a release, species and keys.
 
-    Uses :func:`astra.tasks.io.paths.full_path` (per-release templates, no global state);
-    falls back to sdss-access's ``Path.location`` joined to ``sas_root`` if that module is
-    not importable.
+    Uses :func:`astra.datamodels.paths.full_path` (per-release templates, no global state).
 
     :param sas_root: The SAS root directory (used as ``SAS_BASE_DIR``).
     :param release: Release name, e.g. ``"dr13"``.
@@ -64,12 +57,6 @@ def resolve_path(sas_root, release, species, keys):
     :param keys: Template keys.
     :returns: The absolute path.
     """
-    try:
-        from astra.tasks.io.paths import full_path
-    except ImportError:
-        from sdss_access.path import Path
-
-        return os.path.join(sas_root, Path(release=release).location(species, **keys))
     return full_path(release, species, sas_base_dir=os.fspath(sas_root), **keys)
 
 
