@@ -35,9 +35,6 @@ Scenarios (``--only`` picks some):
   sharing only one PostgreSQL database (database claims);
 * ``luigid-restart`` -- a run under luigid; luigid restarted (1 s down, same state) mid-run.
 
-PostgreSQL scenarios create their own database on ``$ASTRA_TEST_POSTGRES_URL``'s server
-(``postgresql://postgres@127.0.0.1:5432/test`` by default) and drop it after.
-
 Usage::
 
     python bench/faults.py              # N = 600, 8 kills
@@ -176,7 +173,7 @@ def _outputs(output_dir):
 
 @contextlib.contextmanager
 def _postgresql(name):
-    """A fresh PostgreSQL database for one scenario (dropped after it); yields its URL."""
+    """A fresh database for one scenario on ``$ASTRA_TEST_POSTGRES_URL``'s server (dropped after)."""
     import psycopg2
 
     server = os.environ.get("ASTRA_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -441,17 +438,8 @@ def pg_restart(sas, n, base):
     versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
     if os.geteuid() != 0 or not versions or not shutil.which("pg_ctlcluster"):
         return None
-    import psycopg2
-
-    server = os.environ.get("ASTRA_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-    name = f"astra_faults_{os.getpid()}"
-    admin = psycopg2.connect(server, connect_timeout=5)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    url = server.rsplit("/", 1)[0] + "/" + name
     started = time.perf_counter()
-    try:
+    with _postgresql("pg-restart") as url:
         env = _env(base, ASTRA_OUTPUT_DIR=os.path.join(base, "out"), ASTRA_DATABASE_URL=url,
                    ASTRA_CONFIG=_config(base, "database_write_batch_size: 10\n"), ASTRA_CLAIM_SLEEP=0.03)
         log = os.path.join(base, "run.log")
@@ -463,11 +451,6 @@ def pg_restart(sas, n, base):
                        capture_output=True)
         rc = _finish(proc)
         present = _rows(url)
-    finally:
-        admin = psycopg2.connect(server, connect_timeout=5)
-        admin.autocommit = True
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
     return _row("pg-restart", n, n - present, 0, 0, 0, _truthful(log, rc, present, n), time.perf_counter() - started,
                 f"exit code {rc}")
 
