@@ -87,7 +87,7 @@ def test_readme_and_luigi_rst_state_the_exit_codes_luigi_really_gives(tmp_path):
                                          "    def output(self):\n        return luigi.LocalTarget('boom.txt')\n")
     out = subprocess.run([sys.executable, "-m", "luigi", "--module", "failmod", "Boom", "--local-scheduler"],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]])))
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])))
     assert str(out.returncode) == shown.strip().splitlines()[-1] == "30"
 
 
