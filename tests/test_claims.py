@@ -309,3 +309,23 @@ def test_a_run_counts_what_a_concurrent_run_computed_as_done_by_another_run(tmp_
     # written during its own run, so it is done by another run, not already complete.
     assert counts[0] == (0, by_pid[str(second.pid)]), (results, by_pid)
     assert by_pid[str(second.pid)] > 0, "the second run computed nothing: the runs did not overlap"
+
+
+def test_a_new_database_gets_its_claims_table_even_where_an_old_one_was_freed(tmp_path):
+    """The table is made once per database object, not once per ``id()``: the id of a database
+    that is gone is reused by a new one for another file (seen in the full suite as "no such
+    table: astra_claim")."""
+    import gc
+
+    import peewee
+
+    from astra.claims import DatabaseClaimStore
+
+    for i in range(40):
+        db = peewee.SqliteDatabase(str(tmp_path / f"claims-{i}.db"))
+        store = DatabaseClaimStore(db)
+        store.ensure_table()
+        assert db.table_exists("astra_claim"), f"database {i} has no claims table"
+        db.close()
+        del store, db
+        gc.collect()

@@ -51,6 +51,7 @@ import threading
 import time
 import types
 import uuid
+import weakref
 
 import luigi
 
@@ -266,7 +267,9 @@ class FileClaimStore:
 
 
 _COLUMNS = ("key", "token", "description", "host", "boot", "pid", "started", "heartbeat")
-_tables_ready = set()
+#: Databases whose claims table exists, with the process that made sure (weak keys: the id of a
+#: database object that is gone may be reused by a new one for another file).
+_tables_ready = weakref.WeakKeyDictionary()
 _tables_lock = threading.Lock()
 
 
@@ -297,9 +300,11 @@ class DatabaseClaimStore:
     def ensure_table(self):
         """Create the claims table if it does not exist (once per process and database)."""
         db = self.db
-        marker = (id(db), os.getpid())
-        if marker in _tables_ready:
-            return
+        try:
+            if _tables_ready.get(db) == os.getpid():
+                return
+        except TypeError:  # not weakly referable: ask each time
+            pass
         import peewee
 
         with _tables_lock:
@@ -313,7 +318,10 @@ class DatabaseClaimStore:
                 # (two CREATEs at once fail as a unique violation or "type ... already exists")
                 if not db.table_exists(CLAIMS_TABLE):
                     raise
-            _tables_ready.add(marker)
+            try:
+                _tables_ready[db] = os.getpid()
+            except TypeError:
+                pass
 
     def holder(self, key):
         """The current claim of ``key`` (live or stale), or ``None``."""
