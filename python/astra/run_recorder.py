@@ -224,7 +224,11 @@ def batch_progress(record, processed, failed, message):
     logger.info("%s batch %d: %s", record.task.get_task_family(), record.batch_id, message)
 
 
-def _input_path(member):
+def input_path(member):
+    """The first input file of ``member`` (for its failure record), or ``None``.
+
+    :param member: a single-spectrum task.
+    """
     try:
         targets = luigi.task.flatten(member.input())
     except Exception:  # the input cannot even be built: no file to name
@@ -254,7 +258,7 @@ def record_member_failure(record, failure):
         keys = {k: v for k, v in member.to_str_params(only_significant=True).items() if not k.startswith("astra_")}
         name = task_name(member)
         if path is None:
-            path = _input_path(member)
+            path = input_path(member)
     RunFailure.create(
         run=record.run_id, batch=record.batch_id, task_id=failure.task_id, task=name, reason=failure.reason,
         path=path, keys=json.dumps(keys), traceback=failure.traceback,
@@ -279,7 +283,7 @@ def batch_member_failed(record, member, error):
     keys = {k: v for k, v in member.to_str_params(only_significant=True).items() if not k.startswith("astra_")}
     RunFailure.create(
         run=record.run_id, batch=record.batch_id, task_id=member.task_id, task=task_name(member),
-        reason=f"{type(error).__name__}: {error}", path=_input_path(member), keys=json.dumps(keys),
+        reason=f"{type(error).__name__}: {error}", path=input_path(member), keys=json.dumps(keys),
         traceback=traceback.format_exc(),
     )
 

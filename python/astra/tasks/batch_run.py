@@ -77,6 +77,7 @@ from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome
     error_text,
     note_incomplete,
 )
+from astra.run_recorder import input_path
 from astra.targets import atomic_open
 from astra.tasks.inputs import InputFileError  # noqa: F401 (one check for every kind of task)
 
@@ -328,7 +329,7 @@ class BatchRunMixin:
             logger.error("%s failed: %s", member.task_id, reason)
             tb = traceback.format_exc() if tb is None else tb
             _record_failure(member, reason, tb)
-            ledger.failed(MemberFailure(member.task_id, reason, member, tb, _input_path(member)), processed)
+            ledger.failed(MemberFailure(member.task_id, reason, member, tb, input_path(member)), processed)
             return True
 
         def lost(task_ids_and_reasons):
@@ -366,7 +367,7 @@ class BatchRunMixin:
             self.batch_timing = {"setup": t_setup, "members": member_timing}
             state, guarded = self.__dict__, self._guarded_names()
             # The next members' input files are read in the background while process() computes.
-            reading = reading_ahead([_input_path(m) for m in ready] if ready else [])
+            reading = reading_ahead([input_path(m) for m in ready] if ready else [])
             reading.__enter__()
             for member in ready:
                 began = time.perf_counter()
@@ -529,19 +530,6 @@ def _hand_down_requirements(batch, pending):
         return
     for member, requirements in zip(pending, split):
         member._astra_requires = requirements
-
-
-def _input_path(member):
-    """The first input file of ``member`` (for its failure record), or ``None``."""
-    try:
-        targets = luigi.task.flatten(member.input())
-    except Exception:  # the input cannot even be built: no file to name
-        return None
-    for target in targets:
-        path = getattr(target, "path", None)
-        if path:
-            return str(path)
-    return None
 
 
 def _record_failure(member, reason, tb=None):
