@@ -37,6 +37,7 @@ import peewee
 from astra import datamodels
 from astra.version import __version__, version_info
 from astra.database.connection import database
+from astra.provenance.columns import ProvenanceColumns
 from astra.fields import (
     MAX_HELP_TEXT,
     BigIntegerField,
@@ -71,6 +72,7 @@ _IDENTITY_COLUMNS = ("id", "task_id", "created")
 #: Columns only the system writes (a task's values may not set them).
 _SYSTEM_COLUMNS = _IDENTITY_COLUMNS + (
     "task_family", "parameters", "astra_version_major", "astra_version_minor", "astra_version", "modified",
+    "provenance_pk", "input_size", "input_checksum",
 )
 
 _CATEGORY = re.compile(r"^\s*#>\s*(.+?)\s*$")
@@ -287,7 +289,7 @@ class ResultSchema:
 
 
 
-class BaseResult(ResultSchema, peewee.Model):
+class BaseResult(ResultSchema, ProvenanceColumns):
     """Columns shared by all results: identity, data-model keys, version, timing and flags."""
 
     #> Identity

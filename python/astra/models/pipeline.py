@@ -34,6 +34,7 @@ import peewee
 from astra.database.models import ModelDefinitionError, ResultSchema
 from astra.fields import AutoField, BigIntegerField, BitField, DateTimeField, FloatField, TextField
 from astra.models.base import BaseModel
+from astra.provenance.columns import ProvenanceColumns
 from astra.version import __version__, version_info
 
 __all__ = ["PipelineOutputMixin", "major_minor", "file_mtime_seconds"]
@@ -68,12 +69,13 @@ def _key_of(value):
     return value
 
 
-class PipelineOutputMixin(ResultSchema, BaseModel):
+class PipelineOutputMixin(ResultSchema, BaseModel, ProvenanceColumns):
     """Identifiers, version, timing and processing flags shared by every pipeline's results."""
 
     __schema_root__ = True
     __identity_columns__ = ("created",)
-    __system_columns__ = ("task_pk", "v_astra", "v_astra_major_minor", "created", "modified")
+    __system_columns__ = ("task_pk", "v_astra", "v_astra_major_minor", "created", "modified", "provenance_pk",
+                          "input_size", "input_checksum")
     __upsert_key__ = ("spectrum_pk", "v_astra_major_minor")
 
     #> Identifiers

@@ -317,13 +317,40 @@ class TaskFunction:
 
         if not write:
             return function_output.MemorySink()
+        provenance = self.provenance(params)
         if function_output.results_output() == "files":
             task_class = self.task_class
-            path_of = functools.partial(task_class.result_path_for, params or {})
-            return function_output.FileSink(self.output_model, path_of, tag=tag)
+            path_of = functools.partial(task_class.result_path_for, self.own_params(params))
+            return function_output.FileSink(self.output_model, path_of, tag=tag, provenance=provenance)
         from astra.database.writer import flush_interval
 
-        return function_output.DatabaseSink(self.output_model, batch_size, flush_interval(write_frequency), tag=tag)
+        return function_output.DatabaseSink(self.output_model, batch_size, flush_interval(write_frequency), tag=tag,
+                                            provenance=provenance)
+
+    @property
+    def dotted_name(self):
+        """``module.function``: the method's name in provenance records."""
+        return f"{self.function.__module__}.{self.name}"
+
+    def own_params(self, params=None):
+        """The method's own arguments: every parameter, defaults filled in, upstream results left out.
+
+        :param params: the arguments given (``None``: all defaults).
+        """
+        given = params or {}
+        out = {}
+        for name, (parameter, _) in self.parameters.items():
+            if name in given:
+                out[name] = given[name]
+            elif parameter.default is not parameter.empty:
+                out[name] = parameter.default
+        return out
+
+    def provenance(self, params=None):
+        """The :class:`~astra.provenance.record.MethodProvenance` of a run with ``params``."""
+        from astra.provenance.record import MethodProvenance
+
+        return MethodProvenance(self.dotted_name, self.function.__module__, self.own_params(params), kind="task")
 
     def __repr__(self):
         inputs = " | ".join(m.__name__ for m in self.input_models + tuple(u.model for u in self.upstreams.values()))

@@ -18,6 +18,7 @@ import time
 import astra.config
 from astra.database.connection import get_database, is_sqlite
 from astra.database.writer import upsert_rows
+from astra.provenance.table import intern
 from astra.version import __version__
 
 __all__ = ["DatabaseSink", "FileSink", "MemorySink", "results_output", "RESULTS_OUTPUTS", "write_result_fits"]
@@ -61,9 +62,11 @@ class DatabaseSink:
     :param write_frequency: most seconds between writes while results arrive.
     :param tag: a label written into every row's ``tag`` (``None``: the results' own).
     :param db: the database (default: the bound one).
+    :param provenance: the run's :class:`~astra.provenance.record.MethodProvenance`: stored once
+        in ``astra_provenance`` and referenced by every row's ``provenance_pk``.
     """
 
-    def __init__(self, model, batch_size=1000, write_frequency=300, tag=None, db=None):
+    def __init__(self, model, batch_size=1000, write_frequency=300, tag=None, db=None, provenance=None):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.model = model
@@ -71,6 +74,7 @@ class DatabaseSink:
         self.write_frequency = float(write_frequency)
         self.tag = tag
         self.db = db
+        self.provenance = provenance
         self.written = 0
         self._buffer = []
         self._last = time.monotonic()
@@ -97,7 +101,10 @@ class DatabaseSink:
         db = self.db if self.db is not None else get_database()
         now = _utcnow()
         rows = []
+        provenance_pk = intern(self.provenance, db=db) if self.provenance is not None else None
         for result in results:
+            if provenance_pk is not None:
+                result.provenance_pk = provenance_pk
             row = dict(result.__data__)
             row["modified"] = now
             row["created"] = now  # kept by the upsert when the row exists
@@ -156,12 +163,15 @@ class FileSink:
     :param model: the results model.
     :param path_of: a function of a result giving its file's path.
     :param tag: a label written into every row's ``tag``.
+    :param provenance: the run's :class:`~astra.provenance.record.MethodProvenance`: written into
+        each file as its ``PROVENANCE`` HDU (the row's ``provenance_pk`` is 1, that HDU's row).
     """
 
-    def __init__(self, model, path_of, tag=None):
+    def __init__(self, model, path_of, tag=None, provenance=None):
         self.model = model
         self.path_of = path_of
         self.tag = tag
+        self.provenance = provenance
         self.written = 0
 
     def add(self, result):
@@ -175,7 +185,11 @@ class FileSink:
             result.created = now
         if self.tag is not None:
             result.tag = self.tag
-        write_result_fits(self.model, [result], self.path_of(result))
+        records = {}
+        if self.provenance is not None:
+            result.provenance_pk = 1
+            records = {1: self.provenance.record}
+        write_result_fits(self.model, [result], self.path_of(result), provenance=records)
         self.written += 1
         return [result]
 
@@ -187,7 +201,7 @@ class FileSink:
         return []
 
 
-def write_result_fits(model, results, path):
+def write_result_fits(model, results, path, provenance=None):
     """Write ``results`` (instances of ``model``) as a FITS binary table, atomically.
 
     Column comments are the fields' help text; units are their units; the model's ``#>``
@@ -196,10 +210,15 @@ def write_result_fits(model, results, path):
     :param model: the results model.
     :param results: model instances.
     :param path: the file to write.
+    :param provenance: ``{provenance_pk: record}`` written as a ``PROVENANCE`` table HDU.
     """
-    from astra.products.fits_table import write_table  # the writer of astra create's products
+    from astra.products.fits_table import TableHDU, write_tables  # the writer of astra create's products
+    from astra.provenance.table import provenance_hdu_columns
 
     cards = [("ASTRA", __version__, "Astra version that wrote this file"), ("MODEL", model.__name__, "Results model")]
     columns = [(f.column_name, f, [r.__data__.get(f.name) for r in results]) for f in model._meta.sorted_fields]
-    write_table(path, cards, columns, model._meta.table_name.upper(), flags=model.flag_fields(),
-                categories=model.category_headers(), overwrite=True)
+    tables = [TableHDU(model._meta.table_name.upper(), columns, flags=model.flag_fields(),
+                       categories=model.category_headers())]
+    if provenance:
+        tables.append(TableHDU("PROVENANCE", provenance_hdu_columns(provenance)))
+    write_tables(path, cards, tables, overwrite=True)

@@ -37,6 +37,7 @@ import time
 
 from astra.core.readahead import reading_ahead
 from astra.models.pipeline import file_mtime_seconds
+from astra.provenance.record import checksum_setting, stamp_input
 from astra.tasks.inputs import InputFileError, input_file_problem
 
 __all__ = ["execute", "TaskFunctionError"]
@@ -57,6 +58,7 @@ class _Feed:
         self.outstanding = {}  # id(spectrum) -> spectrum, handed out and not yet answered
         self.last = None
         self.rejected = []  # (spectrum, InputFileError): bad input files, never handed out
+        self.checksum = checksum_setting()
 
     def __iter__(self):
         return self
@@ -98,12 +100,15 @@ class _Feed:
             result._astra_spectrum_model = type(spectrum).__name__
             if result.spectrum_mtime is None:  # a result made without from_spectrum()
                 result.spectrum_mtime = file_mtime_seconds(spectrum)
+            stamp_input(result, getattr(spectrum, "path", None), self.checksum)
 
     def restart(self, failed):
         """A fresh feed over what is left: the outstanding spectra (but ``failed``) first."""
         self.outstanding.pop(_pk(failed), None)
         left = list(self.outstanding.values()) + list(self._queue)
-        return _Feed(left)
+        feed = _Feed(left)
+        feed.checksum = self.checksum
+        return feed
 
 
 _DONE = object()  # the generator finished
@@ -228,6 +233,7 @@ def _flagged(output_model, spectrum, error, share, feed, called, total):
         share = (asked - called) / max(total, 1)
     result = output_model.from_spectrum(spectrum, flag_runtime_exception=True, error=reason[:2000])
     result._astra_spectrum_model = type(spectrum).__name__
+    stamp_input(result, getattr(spectrum, "path", None), feed.checksum)
     result.t_overhead = share
     result.t_elapsed = None
     return result

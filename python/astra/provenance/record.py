@@ -1,0 +1,230 @@
+"""What a result's provenance records, and the input-file facts of each row.
+
+A :class:`MethodProvenance` describes one run of one method with one set of parameters: the
+parameters (all of them, normalised), the code (Astra's version, the method's module, its
+package and that package's version, the git commit of the checkout it lives in, a digest of
+its module's source), a digest of each path parameter's file, the host and the run. It is made
+once per sink (once per batch), never per row.
+
+Each row also gets the facts of its own input file (:func:`input_facts`): its size and a CRC-32
+of its bytes. By default (setting ``provenance_checksum: sampled``) the checksum covers the
+first and last 64 KiB of the file (the FITS headers and the end of the data): a full CRC-32 of
+a 380 kB apStar costs about 90 us, 7% of rocket's whole per-spectrum CPU, which is over the 5%
+budget (docs/benchmarks.md). ``full`` checksums every byte; ``none`` records only the size.
+"""
+
+import functools
+import hashlib
+import importlib.metadata
+import json
+import os
+import socket
+import subprocess
+import sys
+import zlib
+
+import astra.config
+from astra.version import __version__
+
+__all__ = ["MethodProvenance", "input_facts", "stamp_input", "parameters_digest", "code_facts", "path_digest",
+           "CHECKSUMS", "SAMPLE_BYTES"]
+
+#: The values of the ``provenance_checksum`` setting.
+CHECKSUMS = ("sampled", "full", "none")
+
+#: Bytes checksummed at each end of a file under ``provenance_checksum: sampled``.
+SAMPLE_BYTES = 65536
+
+
+def _plain(value):
+    """A JSON-ready value: ints as floats (an int given to a float parameter is the same
+    parameter), tuples as lists, other objects as their text."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return _plain(value.item())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    return str(value)
+
+
+def _digest(value):
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def parameters_digest(method, params):
+    """The digest of a method's significant parameters: what makes a result out of date when
+    it differs from the one its row was made with (docs/provenance.rst).
+
+    :param method: the method's dotted name (``module.function`` or ``module.Class``).
+    :param params: the method's parameters by name.
+    """
+    return _digest([method, {k: _plain(v) for k, v in params.items()}])
+
+
+@functools.lru_cache(maxsize=256)
+def _git_commit(directory):
+    """The commit checked out in the git work tree holding ``directory``, or ``None``."""
+    probe = directory
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            break
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return None
+        probe = parent
+    try:
+        done = subprocess.run(["git", "-C", directory, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions():
+    try:
+        return importlib.metadata.packages_distributions()
+    except Exception:  # a broken installed distribution must not stop a run
+        return {}
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path, size, mtime):
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fp:
+        for block in iter(lambda: fp.read(1 << 20), b""):
+            h.update(block)
+    return "blake2b:" + h.hexdigest()
+
+
+def path_digest(path):
+    """The digest of the file at ``path`` (cached by path, size and mtime), or ``None`` when
+    ``path`` names no regular file.
+
+    :param path: a file path.
+    """
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    if not os.path.isfile(path):
+        return None
+    return _file_digest(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def code_facts(module_name):
+    """The code of a method's module: its name, file digest, package, package version, git commit.
+
+    :param module_name: a dotted module name (imported already).
+    """
+    module = sys.modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    top = module_name.split(".")[0]
+    package = (_distributions().get(top) or [top])[0]
+    try:
+        version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        version = getattr(sys.modules.get(top), "__version__", None)
+    source = None
+    if path and os.path.isfile(path):
+        with open(path, "rb") as fp:
+            source = "blake2b:" + hashlib.blake2b(fp.read(), digest_size=16).hexdigest()
+    return {
+        "module": module_name,
+        "module_file": path,
+        "module_digest": source,
+        "package": package,
+        "package_version": version,
+        "git_commit": _git_commit(os.path.dirname(os.path.abspath(path))) if path else None,
+        "astra_version": __version__,
+    }
+
+
+def _run_id():
+    return os.environ.get("ASTRA_RUN_ID") or None
+
+
+class MethodProvenance:
+    """The provenance of one method run with one set of parameters (made once per batch).
+
+    :param method: the method's dotted name (``module.function`` or ``module.Class``).
+    :param module: the method's module name.
+    :param params: the method's parameters, all of them, by name.
+    :param kind: ``"task"`` (a ``@task`` generator) or ``"class"`` (a ``BaseTask``).
+    """
+
+    def __init__(self, method, module, params, kind="task"):
+        self.method = method
+        self.params = {k: _plain(v) for k, v in sorted(params.items())}
+        code = dict(code_facts(module))
+        paths = {}
+        for name, value in params.items():
+            if isinstance(value, str) and value and (os.sep in value or "." in value):
+                found = path_digest(value)
+                if found is not None:
+                    paths[name] = found
+        self.params_digest = parameters_digest(method, params)
+        self.code_digest = _digest([code["module_digest"], code["package_version"], code["git_commit"]])
+        self.record = {
+            "method": method,
+            "kind": kind,
+            "parameters": self.params,
+            "path_digests": paths,
+            "code": code,
+            "host": socket.gethostname(),
+            "run": _run_id(),
+            "python": sys.version.split()[0],
+        }
+        self.digest = _digest(self.record)
+
+
+def _checksum(path, size, how):
+    if how == "none":
+        return None
+    with open(path, "rb") as fp:
+        if how == "full" or size <= 2 * SAMPLE_BYTES:
+            return zlib.crc32(fp.read())
+        crc = zlib.crc32(fp.read(SAMPLE_BYTES))
+        fp.seek(size - SAMPLE_BYTES)
+        return zlib.crc32(fp.read(SAMPLE_BYTES), crc)
+
+
+def checksum_setting():
+    """The ``provenance_checksum`` setting: ``sampled`` (default), ``full`` or ``none``.
+
+    :raises ValueError: for another value.
+    """
+    how = str(astra.config.get("provenance_checksum") or "sampled").strip().lower()
+    if how not in CHECKSUMS:
+        raise ValueError(f"the provenance_checksum setting is {how!r}; use one of {', '.join(CHECKSUMS)}")
+    return how
+
+
+def input_facts(path, how=None):
+    """``(size, checksum)`` of the input file at ``path``; ``(None, None)`` when it cannot be read.
+
+    :param path: the file.
+    :param how: ``sampled``, ``full`` or ``none`` (default: the ``provenance_checksum`` setting).
+    """
+    try:
+        size = os.stat(path).st_size
+        return size, _checksum(path, size, how or checksum_setting())
+    except (OSError, TypeError, ValueError):
+        return None, None
+
+
+def stamp_input(result, path, how=None):
+    """Give ``result`` the facts of its input file (``input_size``, ``input_checksum``).
+
+    :param result: a result model instance (with the :class:`~astra.provenance.ProvenanceColumns`).
+    :param path: the spectrum's file, or ``None`` (nothing is stamped).
+    :param how: the checksum kind (default: the setting).
+    """
+    if isinstance(path, str):
+        result.input_size, result.input_checksum = input_facts(path, how)
