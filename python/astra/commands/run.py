@@ -60,6 +60,13 @@ def add_arguments(parser):
                         help="with a catalogue model: re-run failed spectra (the default: setting retry_failed)")
     parser.add_argument("--skip-failed", dest="retry_failed", action="store_const", const=False,
                         help="with a catalogue model: count failed spectra as done (leave them alone)")
+    parser.add_argument("--force", action="store_true",
+                        help="with a catalogue model: recompute every spectrum selected, up to date or not")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with a catalogue model: say how many spectra would run and why; run nothing")
+    parser.add_argument("--rerun-if-code-changed", action="store_const", const=True, default=None,
+                        help="with a catalogue model: results made by other method code are out of date "
+                             "(the default: setting rerun_if_code_changed)")
     parser.add_argument("--spectrum-pk-range", nargs=2, type=int, action="append", metavar=("LO", "HI"),
                         help="with a catalogue model: only spectra with LO <= spectrum_pk <= HI (repeatable)")
     parser.add_argument("--range-per-process", action="store_true",
@@ -140,9 +147,11 @@ def check(args):
     if not args.release:
         raise UsageError("give --release (a task class over files), or a catalogue model after the task name")
     if (getattr(args, "where", None) or getattr(args, "retry_failed", None) is not None
-            or getattr(args, "spectrum_pk_range", None) or getattr(args, "range_per_process", False)):
-        raise UsageError("--where, --retry-failed, --skip-failed, --spectrum-pk-range and --range-per-process need a "
-                         "catalogue model after the task name")
+            or getattr(args, "spectrum_pk_range", None) or getattr(args, "range_per_process", False)
+            or getattr(args, "force", False) or getattr(args, "dry_run", False)
+            or getattr(args, "rerun_if_code_changed", None)):
+        raise UsageError("--where, --retry-failed, --skip-failed, --spectrum-pk-range, --range-per-process, --force, "
+                         "--dry-run and --rerun-if-code-changed need a catalogue model after the task name")
     try:
         task_class = load_task_class(args.task)
         args.species = _species(args.release, args.species)
@@ -293,6 +302,8 @@ def _run_function(args, extra):
         model = function.input_model(args.model)
         if args.where:
             count_where(model, args.where)  # a bad --where is one line, before anything runs
+        if getattr(args, "dry_run", False):
+            return _dry_run(function, args, params, ranges)
         n, summary = run_pending(
             function,
             args.model,
@@ -304,6 +315,8 @@ def _run_function(args, extra):
             max_batch_size=args.max_batch_size,
             spectrum_pk_ranges=ranges,
             share_batches=not args.range_per_process,
+            rerun_if_code_changed=getattr(args, "rerun_if_code_changed", None),
+            force=getattr(args, "force", False),
             scheduler_host=getattr(args, "scheduler_host", None),
             scheduler_port=getattr(args, "scheduler_port", None),
         )
@@ -321,6 +334,20 @@ def _run_function(args, extra):
     print(f"{function.name}: {n} spectra{within}; {summary}")
     _say_how_to_retry(summary)
     return 0 if summary.success else 1
+
+
+def _dry_run(function, args, params, ranges):
+    """``--dry-run``: how many spectra would run, by reason; nothing runs. Exit status 0."""
+    from astra.tasks.function_runner import run_currency
+    from astra.tasks.function_why import REASONS, why_pending
+
+    currency = run_currency(function, params, getattr(args, "rerun_if_code_changed", None), getattr(args, "force", False))
+    counts = why_pending(function, args.model, currency, where=args.where, limit=args.limit,
+                         retry_failed=args.retry_failed, spectrum_pk_ranges=ranges)
+    total = sum(counts.values())
+    why = ", ".join(f"{counts[r]} {r}" for r in REASONS if counts.get(r))
+    print(f"{function.name}: {total} {args.model} spectra would run" + (f" ({why})" if why else "") + "; dry run, nothing run")
+    return 0
 
 
 def _say_failures_left(function, args):

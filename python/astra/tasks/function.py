@@ -42,7 +42,8 @@ __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
 #: Keyword arguments of a call that belong to Astra, not to the method.
 CALL_OPTIONS = ("write_to_database", "batch_size", "write_frequency", "re_raise_exceptions", "tag")
 #: Names a method's own parameters may not have (the call options and the Luigi task's own).
-RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed", "skip_failed")
+RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed", "skip_failed", "rerun_if_code_changed",
+                                 "force_since")
 
 logger = logging.getLogger("astra")
 
@@ -237,9 +238,9 @@ class TaskFunction:
         params = self.bind(args, kwargs)
         conditions = self.conditions(None, params)
         if spectra is None:
-            from astra.tasks.function_query import pending_spectra
+            from astra.tasks.function_query import Currency, pending_spectra
 
-            spectra = pending_spectra(self.input_models[0], self)
+            spectra = pending_spectra(self.input_models[0], self, currency=Currency(self, params))
         if conditions:
             from astra.tasks.function_upstream import select_with_upstreams
 

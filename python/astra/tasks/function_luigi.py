@@ -18,7 +18,9 @@ batch) and writes the results where the configuration says. It is complete when 
 has an up-to-date result (one query; see :mod:`astra.tasks.function_query`).
 """
 
+import datetime
 import logging
+import os
 
 import luigi
 
@@ -31,7 +33,7 @@ from astra.core.outcome import retry_failed as failure_policy
 from astra.tasks.batch_run import fail_batches_on_member_error
 from astra.database.writer import flush_interval
 from astra.tasks.function_output import results_output
-from astra.tasks.function_query import done_keys
+from astra.tasks.function_query import Currency, done_keys
 from astra.tasks.function_run import execute
 from astra.tasks.function_upstream import select_with_upstreams
 
@@ -53,7 +55,8 @@ class ResultRowTarget(luigi.Target):
         """Whether the spectrum has a result under this Astra major.minor, newer than its file."""
         task = self.task
         fn = task.task_function
-        return bool(done_keys(task.catalogue_model(), fn, [task.spectrum_pk], retry_failed=task.retries_failed()))
+        return bool(done_keys(task.catalogue_model(), fn, [task.spectrum_pk], retry_failed=task.retries_failed(),
+                              currency=task.currency()))
 
     def __repr__(self):
         return f"ResultRowTarget({self.task.task_function.output_model.__name__}, spectrum_pk={self.task.spectrum_pk})"
@@ -76,6 +79,20 @@ class FunctionTask(BaseTask):
         default=False, significant=False,
         description="count spectra whose result is flagged as a failure as done (do not retry them)",
     )
+    rerun_if_code_changed = BoolParameter(
+        default=False, significant=False,
+        description="results made by other method code are out of date (the default: setting rerun_if_code_changed)",
+    )
+    force_since = Parameter(
+        default=None, significant=False,
+        description="UTC time (ISO): results written before it are out of date (astra run --force)",
+    )
+
+    def currency(self):
+        """What makes a result current for this run: its parameters, code, ``--force``
+        (:class:`~astra.tasks.function_query.Currency`)."""
+        return Currency(self.task_function, self.method_params(), code=True if self.rerun_if_code_changed else None,
+                        force_since=self.force_since)
 
     def retries_failed(self):
         """Whether this run retries spectra whose result is flagged as a failure (the failure
@@ -178,8 +195,9 @@ class FunctionTask(BaseTask):
     def _done(self):
         keys = [m.spectrum_pk for m in self.get_batch_tasks()]
         if results_output() == "files":
-            return {m.spectrum_pk for m in self.get_batch_tasks() if m.output().exists()}
-        return done_keys(self.catalogue_model(), self.task_function, keys, retry_failed=self.retries_failed())
+            return {m.spectrum_pk for m in self.get_batch_tasks() if _file_current(m.output(), self.force_since)}
+        return done_keys(self.catalogue_model(), self.task_function, keys, retry_failed=self.retries_failed(),
+                         currency=self.currency())
 
     def complete(self):
         """Whether every spectrum has an up-to-date result (one query for the whole batch)."""
@@ -305,6 +323,16 @@ def _stopped_by_store(error, family, ledger, sink):
         if not result.flag_runtime_exception:  # counted done when computed: its row is lost
             ledger.failed(MemberFailure(f"{family}(spectrum_pk={result.spectrum_pk})", reason), processed=False)
     error.outcome = ledger.outcome
+
+
+def _file_current(target, force_since):
+    """A result file exists (and, under ``--force``, was written at or after ``force_since``)."""
+    if not target.exists():
+        return False
+    if not force_since:
+        return True
+    since = datetime.datetime.fromisoformat(force_since).replace(tzinfo=datetime.timezone.utc).timestamp()
+    return os.path.getmtime(target.path) >= since
 
 
 def _lacking(spectrum_pk, names):

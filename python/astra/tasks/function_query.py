@@ -8,6 +8,14 @@ or the setting ``retry_failed: false``, such a row counts as done). For a downst
 spectra whose upstream results meet its conditions need work, and a result is also out of date
 when an upstream result of its spectrum was written after it.
 
+**Parameters** (docs/provenance.rst): a result is current only when it was made with the
+method's parameters of this run -- its row's ``provenance_pk`` names a provenance record with
+the same parameters digest (a row written before provenance existed, ``NULL``, counts as
+current). A run with other parameters therefore recomputes the row in place and updates its
+provenance. Changed method code makes a result out of date only with ``rerun_if_code_changed``
+(the setting or ``--rerun-if-code-changed``). ``force_since`` (``astra run --force``) makes
+every row written before that time out of date. These are carried by a :class:`Currency`.
+
 :func:`pending_spectra` is the one question "which spectra does this method still have to
 analyse" (``astra run``, ``astra srun`` and ``astra daily`` ask it): it asks the whole catalogue
 table at once (``NOT EXISTS``, answered from the unique index on ``spectrum_pk,
@@ -15,15 +23,20 @@ v_astra_major_minor``). :func:`done_keys` asks the same question about a given b
 No file is looked at.
 """
 
+import datetime
+
 import peewee
 
+import astra.config
 from astra.database.connection import get_database, is_sqlite
 from astra.database.migrations import ensure_table
 from astra.core.outcome import retry_failed as failure_policy
 from astra.models.pipeline import major_minor
+from astra.provenance.table import current_keys
 from astra.tasks.function_upstream import decided_against, require_database
 
-__all__ = ["pending_spectra", "done_keys", "failed_spectra", "stale_condition", "MTIME_TOLERANCE"]
+__all__ = ["pending_spectra", "done_keys", "failed_spectra", "stale_condition", "MTIME_TOLERANCE", "Currency",
+           "rerun_if_code_changed"]
 
 #: Seconds a file time may differ from the recorded one and count as the same (rounding of
 #: timestamps converted between representations).
@@ -61,6 +74,58 @@ def stale_condition(spectrum_model, output_model, db=None):
     return field.is_null(False) & newer  # never NULL, so that NOT (...) means "up to date"
 
 
+def rerun_if_code_changed(given=None):
+    """Whether changed method code makes results out of date: ``given``, else the setting
+    ``rerun_if_code_changed`` (default false).
+
+    :param given: ``True``/``False`` from the command line, or ``None``.
+    """
+    if given is not None:
+        return bool(given)
+    value = astra.config.get("rerun_if_code_changed")
+    return str(value).strip().lower() in ("1", "true", "yes", "on") if value is not None else False
+
+
+class Currency:
+    """What makes a result current besides its version and file: the run's parameters, the code
+    (when asked) and ``--force``'s time.
+
+    :param method: the ``@task`` method (a :class:`~astra.tasks.function.TaskFunction`).
+    :param params: the method's arguments of this run (``None``: its defaults).
+    :param code: also require the method's current code (``None``: the setting
+        ``rerun_if_code_changed``).
+    :param force_since: a UTC :class:`datetime.datetime` (or ISO text): rows written before it
+        are out of date (``None``: no forcing).
+    """
+
+    def __init__(self, method, params=None, code=None, force_since=None):
+        self.method = method
+        self.provenance = method.provenance(params) if hasattr(method, "provenance") else None
+        self.code = rerun_if_code_changed(code)
+        if isinstance(force_since, str) and force_since:
+            force_since = datetime.datetime.fromisoformat(force_since)
+        self.force_since = force_since or None
+
+    def current_keys(self, db):
+        """The ``provenance_pk`` values a current row may reference (one small query)."""
+        if self.provenance is None:
+            return None
+        return current_keys(self.provenance.method, self.provenance.params_digest,
+                            self.provenance.code_digest if self.code else None, db=db)
+
+    def condition(self, output_model, db):
+        """The SQL condition "made with these parameters (and code), after ``force_since``"."""
+        condition = None
+        keys = self.current_keys(db)
+        if keys is not None:
+            column = output_model.provenance_pk
+            condition = column.is_null() | column.in_(keys) if keys else column.is_null()
+        if self.force_since is not None:
+            newer = output_model.modified >= self.force_since
+            condition = newer if condition is None else (condition & newer)
+        return condition
+
+
 def _method(method, spectrum_model):
     """``(results model, conditions)`` of a ``@task`` method or of a bare results model."""
     if not hasattr(method, "conditions"):
@@ -68,9 +133,12 @@ def _method(method, spectrum_model):
     return method.output_model, tuple(method.conditions(spectrum_model))
 
 
-def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
+def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=(), currency=None):
     """The condition on a (spectrum, result) pair: the result stands (no re-run needed)."""
     condition = output_model.v_astra_major_minor == major_minor()
+    made = currency.condition(output_model, db) if currency is not None else None
+    if made is not None:
+        condition &= made
     retry_failed = failure_policy(retry_failed)
     stale = stale_condition(spectrum_model, output_model, db)
     if stale is not None:
@@ -84,7 +152,7 @@ def _up_to_date(spectrum_model, output_model, retry_failed, db, upstreams=()):
     return condition
 
 
-def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed=None, db=None):
+def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed=None, db=None, currency=None):
     """The catalogue spectra that ``method`` still has to analyse, in ``spectrum_pk`` order.
 
     One query: ``SELECT ... FROM <catalogue> WHERE NOT EXISTS (SELECT 1 FROM <results> WHERE
@@ -99,6 +167,8 @@ def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed
     :param retry_failed: also spectra whose result is flagged ``flag_runtime_exception``
         (``None``: the failure policy, :func:`astra.core.outcome.retry_failed`).
     :param db: the database (default: the bound one).
+    :param currency: a :class:`Currency` (``None``: the method's default parameters, for a
+        ``@task`` method; nothing for a bare results model).
     :returns: a peewee query of catalogue rows (``.select(spectrum_model.spectrum_pk).tuples()``
         gives just the keys).
     """
@@ -109,10 +179,11 @@ def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed
     for upstream in upstreams:
         for model in upstream.models:
             ensure_table(model, db=db)
+    currency = currency if currency is not None else _default_currency(method)
     standing = (
         output_model.select(peewee.SQL("1"))
         .where(output_model.spectrum_pk == spectrum_model.spectrum_pk)
-        .where(_up_to_date(spectrum_model, output_model, retry_failed, db, upstreams))
+        .where(_up_to_date(spectrum_model, output_model, retry_failed, db, upstreams, currency))
     )
     query = spectrum_model.select().where(~peewee.fn.EXISTS(standing))
     for upstream in upstreams:
@@ -125,7 +196,11 @@ def pending_spectra(spectrum_model, method, where=None, limit=None, retry_failed
     return query
 
 
-def done_keys(spectrum_model, method, spectrum_pks, retry_failed=None, db=None):
+def _default_currency(method):
+    return Currency(method) if hasattr(method, "provenance") else None
+
+
+def done_keys(spectrum_model, method, spectrum_pks, retry_failed=None, db=None, currency=None):
     """Which of ``spectrum_pks`` have nothing left to do: an up-to-date result (one query per chunk).
 
     A key that is not in the catalogue is never done (running it reports that). For a
@@ -138,6 +213,7 @@ def done_keys(spectrum_model, method, spectrum_pks, retry_failed=None, db=None):
     :param retry_failed: a result flagged ``flag_runtime_exception`` is not done (``None``: the
         failure policy, :func:`astra.core.outcome.retry_failed`).
     :param db: the database (default: the bound one).
+    :param currency: a :class:`Currency` (``None``: the method's default parameters).
     :returns: a set of keys.
     """
     keys = list(dict.fromkeys(spectrum_pks))
@@ -147,6 +223,7 @@ def done_keys(spectrum_model, method, spectrum_pks, retry_failed=None, db=None):
     output_model, upstreams = _method(method, spectrum_model)
     ensure_table(output_model, db=db)
     done = decided_against(spectrum_model, upstreams, keys, db=db)
+    currency = currency if currency is not None else _default_currency(method)
     chunk = 900 if is_sqlite(db) else 50000
     models = [spectrum_model, output_model] + [m for u in upstreams for m in u.models]
     with db.bind_ctx(models, bind_refs=False, bind_backrefs=False):
@@ -155,7 +232,7 @@ def done_keys(spectrum_model, method, spectrum_pks, retry_failed=None, db=None):
                 spectrum_model.select(spectrum_model.spectrum_pk)
                 .join(output_model, on=(output_model.spectrum_pk == spectrum_model.spectrum_pk))
                 .where(spectrum_model.spectrum_pk.in_(keys[start : start + chunk]))
-                .where(_up_to_date(spectrum_model, output_model, retry_failed, db, upstreams))
+                .where(_up_to_date(spectrum_model, output_model, retry_failed, db, upstreams, currency))
                 .tuples()
             )
             done.update(row[0] for row in query)

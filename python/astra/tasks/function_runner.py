@@ -14,6 +14,7 @@
 * they run in batches through :func:`astra.build`, with a progress bar on a terminal.
 """
 
+import datetime
 import functools
 import importlib
 import importlib.metadata
@@ -24,10 +25,10 @@ import peewee
 import astra.config
 from astra.tasks.batch import build
 from astra.tasks.function import TaskFunction
-from astra.tasks.function_query import pending_spectra
+from astra.tasks.function_query import Currency, pending_spectra
 
 __all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_query", "pending_keys",
-           "parse_task_params"]
+           "parse_task_params", "run_currency"]
 
 #: The entry-point group in which packages register ``@task`` methods by short name.
 ENTRY_POINT_GROUP = "astra.tasks"
@@ -86,7 +87,8 @@ def parse_task_params(function, given):
     return parse(function.task_class, given, names=list(function.parameters), label=function.name)
 
 
-def pending_query(function, model_name, where=None, limit=None, retry_failed=None, spectrum_pk_ranges=None):
+def pending_query(function, model_name, where=None, limit=None, retry_failed=None, spectrum_pk_ranges=None,
+                  currency=None):
     """The query of the spectra of ``model_name`` that ``function`` still has to analyse.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
@@ -97,12 +99,14 @@ def pending_query(function, model_name, where=None, limit=None, retry_failed=Non
         failure policy, :func:`astra.core.outcome.retry_failed`).
     :param spectrum_pk_ranges: ``(lo, hi)`` pairs: keep only keys in one of these closed
         ranges (``None``: every key). An empty list keeps nothing.
+    :param currency: a :class:`~astra.tasks.function_query.Currency`: the run's parameters, code
+        and ``--force`` time (``None``: the method's defaults).
     :returns: ``(catalogue model, peewee query of its rows)``
         (:func:`astra.tasks.function_query.pending_spectra`, narrowed to the ranges).
     :raises ValueError: if the method does not read that model.
     """
     model = function.input_model(model_name)
-    query = pending_spectra(model, function, where=where, limit=limit, retry_failed=retry_failed)
+    query = pending_spectra(model, function, where=where, limit=limit, retry_failed=retry_failed, currency=currency)
     if spectrum_pk_ranges is not None:
         ranges = [(int(lo), int(hi)) for lo, hi in spectrum_pk_ranges]
         conditions = [model.spectrum_pk.between(lo, hi) for lo, hi in ranges]
@@ -110,7 +114,8 @@ def pending_query(function, model_name, where=None, limit=None, retry_failed=Non
     return model, query
 
 
-def pending_keys(function, model_name, where=None, limit=None, retry_failed=None, spectrum_pk_ranges=None):
+def pending_keys(function, model_name, where=None, limit=None, retry_failed=None, spectrum_pk_ranges=None,
+                 currency=None):
     """The sorted ``spectrum_pk`` of the spectra :func:`pending_query` finds (same parameters).
 
     :returns: ``(catalogue model, sorted list of keys)``.
@@ -119,13 +124,30 @@ def pending_keys(function, model_name, where=None, limit=None, retry_failed=None
     if spectrum_pk_ranges is not None and not list(spectrum_pk_ranges):
         return function.input_model(model_name), []
     model, query = pending_query(function, model_name, where=where, limit=limit, retry_failed=retry_failed,
-                                 spectrum_pk_ranges=spectrum_pk_ranges)
+                                 spectrum_pk_ranges=spectrum_pk_ranges, currency=currency)
     return model, [row[0] for row in query.select(model.spectrum_pk).tuples()]
+
+
+def run_currency(function, task_params=None, rerun_if_code_changed=None, force=False):
+    """The :class:`~astra.tasks.function_query.Currency` of a run: its parameters, whether code
+    counts, and under ``force`` this moment (what was written before it is out of date).
+
+    :param function: a :class:`~astra.tasks.function.TaskFunction`.
+    :param task_params: the method's arguments.
+    :param rerun_if_code_changed: ``True``/``False``, or ``None`` for the setting.
+    :param force: recompute what the run selects.
+    """
+    since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) if force else None
+    return Currency(function, task_params, code=rerun_if_code_changed, force_since=since)
+
+
+def _iso(moment):
+    return moment.isoformat() if moment is not None else None
 
 
 def run_pending(function, model_name, where=None, limit=None, retry_failed=None, task_params=None,
                 workers=1, max_batch_size=None, scheduler_host=None, scheduler_port=None,
-                spectrum_pk_ranges=None, share_batches=True):
+                spectrum_pk_ranges=None, share_batches=True, rerun_if_code_changed=None, force=False):
     """Run ``function`` over the spectra of ``model_name`` that need it.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
@@ -144,10 +166,14 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=None,
         ranges (see :func:`pending_keys`).
     :param share_batches: under ``astra srun``'s share variables, keep only this process's share
         of the batches (see :func:`astra.build`); false when the ranges are already its share.
+    :param rerun_if_code_changed: results made by other method code are out of date (``None``:
+        the setting).
+    :param force: recompute every selected spectrum (rows written before this run are out of date).
     :returns: ``(number of spectra, BuildSummary or None)``.
     """
+    currency = run_currency(function, task_params, rerun_if_code_changed, force)
     model, keys = pending_keys(function, model_name, where=where, limit=limit, retry_failed=retry_failed,
-                               spectrum_pk_ranges=spectrum_pk_ranges)
+                               spectrum_pk_ranges=spectrum_pk_ranges, currency=currency)
     if not keys:
         return 0, None
     size = int(max_batch_size or astra.config.get("max_batch_size") or 1000)
@@ -155,6 +181,7 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=None,
     tasks = [
         task_class(spectrum_model=model.__name__, spectrum_pk=tuple(keys[i : i + size]),
                    retry_failed=retry_failed is True, skip_failed=retry_failed is False,
+                   rerun_if_code_changed=currency.code, force_since=_iso(currency.force_since),
                    **(task_params or {}))
         for i in range(0, len(keys), size)
     ]
