@@ -36,19 +36,19 @@ CHECKSUMS = ("sampled", "full", "none")
 SAMPLE_BYTES = 65536
 
 
-def _plain(value):
-    """A JSON-ready value: ints as floats (an int given to a float parameter is the same
-    parameter), tuples as lists, other objects as their text."""
+def _plain(value, floats=True):
+    """A JSON-ready value: tuples as lists, other objects as their text; with ``floats``, ints as
+    floats (for digests: an int given to a float parameter is the same parameter)."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float)):
-        return float(value)
+        return float(value) if floats else value
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _plain(value.item())
+        return _plain(value.item(), floats)
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, floats) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in sorted(value.items())}
+        return {str(k): _plain(v, floats) for k, v in sorted(value.items())}
     return str(value)
 
 
@@ -161,7 +161,7 @@ class MethodProvenance:
 
     def __init__(self, method, module, params, kind="task"):
         self.method = method
-        self.params = {k: _plain(v) for k, v in sorted(params.items())}
+        self.params = {k: _plain(v, floats=False) for k, v in sorted(params.items())}
         code = dict(code_facts(module))
         paths = {}
         for name, value in params.items():
