@@ -15,6 +15,11 @@ command that recomputes that one result with the same parameters (docs/provenanc
 import os
 import sys
 
+from astra.cli import UsageError
+from astra.database import get_model
+from astra.database.migrations import registered_models
+from astra.provenance.describe import format_provenance, product_rows, reproduce_command, select_rows
+
 NAME = "provenance"
 HELP = "print how a result was made (parameters, code, input file, host, run) and the command that reproduces it"
 
@@ -33,17 +38,11 @@ def find_model(name):
 
     :raises LookupError: naming the known models.
     """
-    from astra.database import get_model
-    from astra.web.results import result_models
-
     try:
         return get_model(name)
     except LookupError as error:
-        models = result_models()
-        if name in models:
-            return models[name]
-        for model in models.values():
-            if model.__name__.lower() == name.lower():
+        for model in registered_models():
+            if model._meta.table_name == name:
                 return model
         raise error
 
@@ -51,7 +50,7 @@ def find_model(name):
 def spectrum_model_of(record, spectrum_pk):
     """The catalogue model (class name) holding ``spectrum_pk`` among those the record's
     ``@task`` method reads, or ``None``."""
-    from astra.tasks.function_runner import load_task_function
+    from astra.tasks.function_runner import load_task_function  # Luigi and the tasks: only when needed
 
     try:
         function = load_task_function(record["method"])
@@ -68,8 +67,6 @@ def spectrum_model_of(record, spectrum_pk):
 
 def describe(rows, records):
     """The text for ``rows`` with their ``records`` (one block per row)."""
-    from astra.provenance.describe import format_provenance, reproduce_command
-
     blocks = []
     for row in rows:
         record = records.get(row.get("provenance_pk"))
@@ -85,9 +82,6 @@ def run(args):
 
     :returns: 0, or 1 when nothing matches.
     """
-    from astra.cli import UsageError
-    from astra.provenance.describe import product_rows, select_rows
-
     try:
         if os.path.isfile(args.results):
             rows, records = product_rows(args.results, args.selection)

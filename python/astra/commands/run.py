@@ -338,12 +338,11 @@ def _run_function(args, extra):
 
 def _dry_run(function, args, params, ranges):
     """``--dry-run``: how many spectra would run, by reason; nothing runs. Exit status 0."""
-    from astra.tasks.function_runner import run_currency
-    from astra.tasks.function_why import REASONS, why_pending
+    from astra.tasks.function_why import REASONS, dry_run_counts
 
-    currency = run_currency(function, params, getattr(args, "rerun_if_code_changed", None), getattr(args, "force", False))
-    counts = why_pending(function, args.model, currency, where=args.where, limit=args.limit,
-                         retry_failed=args.retry_failed, spectrum_pk_ranges=ranges)
+    counts = dry_run_counts(function, args.model, params, getattr(args, "rerun_if_code_changed", None),
+                            getattr(args, "force", False), where=args.where, limit=args.limit,
+                            retry_failed=args.retry_failed, spectrum_pk_ranges=ranges)
     total = sum(counts.values())
     why = ", ".join(f"{counts[r]} {r}" for r in REASONS if counts.get(r))
     print(f"{function.name}: {total} {args.model} spectra would run" + (f" ({why})" if why else "") + "; dry run, nothing run")

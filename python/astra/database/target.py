@@ -19,6 +19,7 @@ import luigi
 from astra.database.connection import get_database, is_sqlite
 from astra.database.migrations import ensure_table
 from astra.database.writer import ResultWriter, ResultWriteError, upsert_rows
+from astra.provenance.classes import BatchProvenance
 
 __all__ = ["DatabaseTarget", "completed_task_ids", "DatabaseOutputMixin", "DatabaseResults"]
 
@@ -103,11 +104,12 @@ class DatabaseResults:
         self.batch = batch
         self.model = batch._model()
         self.writer = ResultWriter(self.model, batch.result_batch_size, batch.result_flush_interval)
+        self.provenance = BatchProvenance(batch)
         self.pending = {}  # values given with write_result() while process() runs
 
-    def _add(self, row):
+    def _add(self, row, member):
         try:
-            self.writer.add(row)
+            self.writer.add(self.provenance.stamp(row, member))
         except ResultWriteError as error:
             return error.lost
         return ()
@@ -124,16 +126,16 @@ class DatabaseResults:
         except Exception as error:  # a value that is not a column: this spectrum's failure
             lost.append((member.task_id, f"{type(error).__name__}: {error}"))
         else:
-            lost.extend(self._add(row))
+            lost.extend(self._add(row, member))
         for other, other_values in self.pending.values():  # results written for other members
-            lost.extend(self._add(self.model.row_for_task(other, other_values, timing=None)))
+            lost.extend(self._add(self.model.row_for_task(other, other_values, timing=None), other))
         self.pending.clear()
         return lost
 
     def failed(self, member, reason, timing):
         """Buffer a row flagged ``flag_failed`` with ``reason``."""
         self.pending.pop(member.task_id, None)
-        return self._add(self.model.row_for_task(member, failed=True, error=reason, timing=timing))
+        return self._add(self.model.row_for_task(member, failed=True, error=reason, timing=timing), member)
 
     def close(self):
         """Write the buffered rows."""

@@ -35,6 +35,7 @@ import logging
 import typing
 
 from astra import parameters
+from astra.provenance.record import MethodProvenance
 from astra.tasks.function_run import TaskFunctionError, execute
 
 __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
@@ -349,8 +350,6 @@ class TaskFunction:
 
     def provenance(self, params=None):
         """The :class:`~astra.provenance.record.MethodProvenance` of a run with ``params``."""
-        from astra.provenance.record import MethodProvenance
-
         return MethodProvenance(self.dotted_name, self.function.__module__, self.own_params(params), kind="task")
 
     def __repr__(self):

@@ -35,7 +35,10 @@ from astra.database.writer import flush_interval
 from astra.tasks.function_output import results_output
 from astra.tasks.function_query import Currency, done_keys
 from astra.tasks.function_run import execute
-from astra.tasks.function_upstream import select_with_upstreams
+from astra.database.reconnect import connection_lost
+from astra.logfiles import disk_full
+from astra.tasks.function_upstream import select_with_upstreams, writer_of
+from astra.tasks.identity import identity_hash
 
 __all__ = ["FunctionTask", "ResultRowTarget", "make_task_class"]
 
@@ -136,8 +139,6 @@ class FunctionTask(BaseTask):
         if (not getattr(self, "block_cut", False) or not isinstance(size, int) or size < 1 or not keys
                 or min(keys) // size != max(keys) // size):
             return self.identity_hash  # (batches cut for several workers share blocks: never serialise them)
-        from astra.tasks.identity import identity_hash
-
         shared = {k: v for k, v in self.identity_params().items() if k != "spectrum_pk"}
         return identity_hash(self.get_task_family(), {**shared, "spectrum_pk_block": f"{min(keys) // size}/{size}"})
 
@@ -168,8 +169,6 @@ class FunctionTask(BaseTask):
         results model written by exactly one imported ``@task`` that reads this catalogue model,
         that method's task over the same ``spectrum_pk`` (with its default parameters).
         """
-        from astra.tasks.function_upstream import writer_of
-
         model = self.catalogue_model()
         needed = []
         for condition in self.task_function.conditions(model):
@@ -311,9 +310,6 @@ def _stopped_by_store(error, family, ledger, sink):
     :param ledger: the batch's :class:`~astra.core.engine.BatchLedger`.
     :param sink: the results sink (its buffer holds the results not yet written).
     """
-    from astra.database.reconnect import connection_lost
-    from astra.logfiles import disk_full
-
     if not (connection_lost(error) or disk_full(error)):
         return
     text = str(error).strip()

@@ -18,7 +18,7 @@ import time
 import astra.config
 from astra.database.connection import get_database, is_sqlite
 from astra.database.writer import upsert_rows
-from astra.provenance.table import intern
+from astra.provenance.table import intern, provenance_hdu_columns
 from astra.version import __version__
 
 __all__ = ["DatabaseSink", "FileSink", "MemorySink", "results_output", "RESULTS_OUTPUTS", "write_result_fits"]
@@ -213,7 +213,6 @@ def write_result_fits(model, results, path, provenance=None):
     :param provenance: ``{provenance_pk: record}`` written as a ``PROVENANCE`` table HDU.
     """
     from astra.products.fits_table import TableHDU, write_tables  # the writer of astra create's products
-    from astra.provenance.table import provenance_hdu_columns
 
     cards = [("ASTRA", __version__, "Astra version that wrote this file"), ("MODEL", model.__name__, "Results model")]
     columns = [(f.column_name, f, [r.__data__.get(f.name) for r in results]) for f in model._meta.sorted_fields]

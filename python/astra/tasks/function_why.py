@@ -23,9 +23,9 @@ from astra.database.connection import get_database, is_sqlite
 from astra.models.pipeline import major_minor
 from astra.provenance.table import current_keys
 from astra.tasks.function_query import stale_condition
-from astra.tasks.function_runner import pending_keys
+from astra.tasks.function_runner import pending_keys, run_currency
 
-__all__ = ["why_pending", "REASONS"]
+__all__ = ["why_pending", "dry_run_counts", "REASONS"]
 
 #: The reasons, in the order they are tried.
 REASONS = ("new", "retry", "file changed", "upstream changed", "forced", "parameters changed", "code changed")
@@ -75,6 +75,20 @@ def why_pending(function, model_name, currency, where=None, limit=None, retry_fa
         for _, task_pk, failed, stale, up, modified, provenance_pk in query:
             counts[_reason(task_pk, failed, stale, up, modified, provenance_pk, currency, same_params, same_code)] += 1
     return counts
+
+
+def dry_run_counts(function, model_name, params=None, rerun_if_code_changed=None, force=False, **selection):
+    """:func:`why_pending` for a run with these options (``astra run ... --dry-run``).
+
+    :param function: a :class:`~astra.tasks.function.TaskFunction`.
+    :param model_name: the catalogue model's class name.
+    :param params: the method's arguments.
+    :param rerun_if_code_changed: ``True``/``False``, or ``None`` for the setting.
+    :param force: ``--force``.
+    :param selection: ``where``, ``limit``, ``retry_failed``, ``spectrum_pk_ranges``.
+    """
+    currency = run_currency(function, params, rerun_if_code_changed, force)
+    return why_pending(function, model_name, currency, **selection)
 
 
 def _reason(task_pk, failed, stale, upstream, modified, provenance_pk, currency, same_params, same_code):

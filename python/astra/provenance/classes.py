@@ -1,0 +1,63 @@
+"""Provenance of class-style results (seeds 002/003): one record per batch, stamped on each row.
+
+A class-style task's identity already holds its significant parameters (changing one gives
+other task ids, other rows, other files); the record says which parameters, code, host and run
+made a row, exactly as for ``@task`` results. The data-model keys (which differ per member) are
+not part of the record: they are the row's own columns.
+"""
+
+import luigi
+
+from astra.database.models import DATA_MODEL_KEYS
+from astra.provenance.record import MethodProvenance, checksum_setting, input_facts
+from astra.provenance.table import intern
+
+__all__ = ["BatchProvenance", "first_input_path"]
+
+_PER_MEMBER = frozenset(DATA_MODEL_KEYS) | {"release", "species"}
+
+
+def first_input_path(member):
+    """The first input file of ``member``, or ``None``.
+
+    :param member: a single-spectrum task.
+    """
+    try:
+        targets = luigi.task.flatten(member.input())
+    except Exception:  # the input cannot even be built: no file to name
+        return None
+    for target in targets:
+        path = getattr(target, "path", None)
+        if path:
+            return str(path)
+    return None
+
+
+class BatchProvenance:
+    """The provenance of one class-style batch: its record (interned on first use) and each
+    member's input facts.
+
+    :param batch: the batch task (a ``BaseTask``).
+    """
+
+    def __init__(self, batch):
+        params = {name: getattr(batch, name) for name, parameter in batch.get_params()
+                  if parameter.significant and name not in _PER_MEMBER and not parameter._is_batchable()}
+        cls = type(batch)
+        self.record = MethodProvenance(f"{cls.__module__}.{cls.__name__}", cls.__module__, params, kind="class")
+        self.record.record["release"] = getattr(batch, "release", None)
+        self.checksum = checksum_setting()
+        self._pk = None
+
+    def stamp(self, row, member, db=None):
+        """Set ``provenance_pk``, ``input_size`` and ``input_checksum`` in ``row`` (a dict).
+
+        :param row: the member's row (column name to value).
+        :param member: the single-spectrum task.
+        :param db: the database (default: the bound one).
+        """
+        if self._pk is None:
+            self._pk = intern(self.record, db=db)
+        row["provenance_pk"] = self._pk
+        row["input_size"], row["input_checksum"] = input_facts(first_input_path(member), self.checksum)
+        return row
