@@ -238,3 +238,20 @@ def test_files_mode_results_carry_a_provenance_hdu(catalogue, tmp_path, monkeypa
     assert code == 0 and '"min_good_pixels": 60' in out, err
     other = snr.task_class(spectrum_pk=key, min_good_pixels=61)
     assert not other.complete()  # another parameter set: its own file, not yet written
+
+
+def test_astra_create_products_carry_the_column_and_a_provenance_hdu(catalogue, tmp_path):
+    from astropy.io import fits
+
+    assert astra_main(["run", "snr", MODEL, "--min-good-pixels", "42"]) == 0
+    for product in ("astraAllStarRocketSNR", "RocketSNR"):
+        path = tmp_path / f"{product}.fits"
+        assert astra_main(["create", product, "--output", str(path)]) == 0
+        with fits.open(path) as hdul:
+            records = {int(k): json.loads(t) for k, t in zip(hdul["PROVENANCE"].data["provenance_pk"],
+                                                             hdul["PROVENANCE"].data["record"])}
+            tables = [h for h in hdul[1:] if h.name != "PROVENANCE" and len(h.data)]
+            used = {int(k) for h in tables for k in h.data["provenance_pk"]}
+        assert used == set(records) and [r["parameters"]["min_good_pixels"] for r in records.values()] == [42]
+        code, out, err = _cli("provenance", str(path), str(catalogue[2].spectrum_pk))
+        assert code == 0 and '"min_good_pixels": 42' in out and "reproduce: astra run" in out, err

@@ -65,6 +65,7 @@ from astra.products.hdus import hdu_condition, product_hdus
 from astra.products.layout import level_tables, product_columns, role_index
 from astra.products.names import Product, product_path, resolve_product
 from astra.products.summary import create_summary, model_display_name, version_condition
+from astra.provenance.table import provenance_hdu_columns, referenced_records
 from astra.version import __version__, version_info
 
 __all__ = ["create_product", "product_is_current", "other_level_hint", "one_per_source", "PER_SOURCE_RULE"]
@@ -314,7 +315,7 @@ def create_product(
     major, minor = version_info()
     per = "source" if _per_source(product) else ("result" if product.model is not None else "spectrum")
     flags = product.model.flag_fields() if product.model is not None else None
-    tables, count, candidates, latest, row_releases = [], 0, 0, [], set()
+    tables, count, candidates, latest, row_releases, provenance = [], 0, 0, [], set(), []
     for hdu, hdu_tables, columns in parts:
         values = _rows(product, hdu_tables, columns, filters, where, all_versions, db, hdu)
         names = [c.name for c in columns]
@@ -323,6 +324,8 @@ def create_product(
         if _per_source(product):
             values = one_per_source(values, columns, all_versions)
         count += len(values[0])
+        if "provenance_pk" in names:
+            provenance.extend(values[names.index("provenance_pk")].tolist())
         row_releases |= {r.decode() for r in np.unique(values[names.index("release")]) if r}
         cards = [("INSTRMNT", hdu.instrument, "Instrument")]
         if hdu.observatory:
@@ -367,6 +370,8 @@ def create_product(
             ("TABLE", product.model._meta.table_name, "Results table"),
         ]
     comments = _hdu_comments(product) + _selection_comments(filters, where, all_versions)
+    if provenance:  # how each row was made: one row per distinct record
+        tables.append(TableHDU("PROVENANCE", provenance_hdu_columns(referenced_records(provenance, db=db))))
     write_tables(path, cards, tables, comments=comments, overwrite=overwrite)
     return path, count
 

@@ -21,7 +21,9 @@ import peewee
 import astra.config
 from astra.database.connection import get_database
 from astra.database.migrations import ensure_table
-from astra.products.fits_table import CREATED_COMMENT, INT_NULL, fetch_arrays, refuse_existing, utc_timestamp, write_table
+from astra.products.fits_table import (CREATED_COMMENT, INT_NULL, TableHDU, fetch_arrays, refuse_existing, utc_timestamp,
+                                       write_tables)
+from astra.provenance.table import provenance_hdu_columns, referenced_records
 from astra.version import __version__, version_info
 
 __all__ = ["create_summary", "default_summary_path", "summary_columns", "product_name", "INT_NULL"]
@@ -115,8 +117,11 @@ def create_summary(model, path=None, overwrite=False, filters=None, where=None, 
     comments += [f"Filter: {key} = {value}" for key, value in (filters or {}).items()]
     if where:
         comments.append(f"Filter: {where}")
-    write_table(
-        path, cards, [(f.column_name, f, v) for f, v in zip(columns, values)], product_name(model).upper(),
-        flags=model.flag_fields(), categories=model.category_headers(), comments=comments, overwrite=overwrite,
-    )
+    tables = [TableHDU(product_name(model).upper(), [(f.column_name, f, v) for f, v in zip(columns, values)],
+                       flags=model.flag_fields(), categories=model.category_headers())]
+    names = [f.name for f in columns]
+    if "provenance_pk" in names:  # how each row was made: one row per distinct record
+        tables.append(TableHDU("PROVENANCE", provenance_hdu_columns(
+            referenced_records(values[names.index("provenance_pk")], db=db))))
+    write_tables(path, cards, tables, comments=comments, overwrite=overwrite)
     return path, count

@@ -14,7 +14,8 @@ import peewee
 
 from astra.database.connection import database, get_database
 
-__all__ = ["Provenance", "intern", "current_keys", "records_of", "ensure_provenance_table", "provenance_hdu_columns"]
+__all__ = ["Provenance", "intern", "current_keys", "records_of", "ensure_provenance_table", "provenance_hdu_columns",
+           "referenced_records"]
 
 _ready = weakref.WeakKeyDictionary()  # database -> {digest: provenance_pk}
 _lock = threading.Lock()
@@ -124,6 +125,22 @@ def records_of(keys, db=None):
             for row in Provenance.select().where(Provenance.provenance_pk.in_(keys[start:start + 900])):
                 out[row.provenance_pk] = row.data
     return out
+
+
+def referenced_records(values, db=None):
+    """The records referenced by a product's ``provenance_pk`` column (for its ``PROVENANCE`` HDU).
+
+    :param values: the column's values (an array; a null's stand-in matches no record).
+    :param db: the database (default: the bound one).
+    :returns: ``{provenance_pk: record}``.
+    """
+    keys = set()
+    for value in values:
+        try:
+            keys.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return records_of(keys, db=db)
 
 
 def provenance_hdu_columns(records):
