@@ -434,3 +434,37 @@ def test_a_script_starts_a_run_on_a_loopback_server_without_a_token(client, web_
 
     web_rst = open(os.path.join(PROJECT_DIR, "docs", "web.rst")).read()
     assert "curl -s -X POST -H 'Content-Type: application/json' \\\n        -d '{\"task\": \"EstimateSNR\"" in web_rst
+
+
+def test_a_changed_parameter_in_the_form_reruns_and_the_results_page_shows_provenance(web_config):
+    """Issue 23: changing a parameter in the start form is never "nothing to do"; each result row
+    links to how it was made."""
+    import astra.config
+    from astra.contrib.rocket import RocketSNR
+    from astra.web import launch
+    from astra.web.app import create_app
+
+    with open(web_config["config"], "w") as fp:
+        fp.write("web_tasks: [snr]\n")
+    astra.config.reload()
+    synthetic.write_sample_tree(web_config["sas"], 2, release="dr13", species="apStar", seed=2, n_visits=1)
+    assert main(["migrate", "--release", "dr13", "--species", "apStar", "--sas-base-dir", web_config["sas"],
+                 "--no-progress"]) == 0
+    client = create_app().test_client()
+    try:
+        runs = []
+        for value in ("50", "50", "60"):
+            csrf = _csrf(client, "/start/snr")
+            response = client.post("/start/snr", data={"model": "ApogeeCoaddedSpectrumInApStar",
+                                                       "min_good_pixels": value, "csrf_token": csrf})
+            assert response.status_code == 302, response.get_data(as_text=True)
+            runs.append(_wait_for_run(client, int(response.headers["Location"].rsplit("/", 1)[1])))
+        assert [(r["state"], r["done"]) for r in runs] == [("done", 2), ("done", 0), ("done", 2)], runs
+        table = RocketSNR._meta.table_name
+        page = client.get(f"/results/{table}").get_data(as_text=True)
+        link = re.search(r'href="(/results/[^"]+/provenance/\d+)"', page).group(1)
+        text = client.get(link).get_data(as_text=True)
+        assert "&#34;min_good_pixels&#34;: 60" in text or '"min_good_pixels": 60' in text
+        assert "reproduce: astra run astra.contrib.rocket.tasks.snr ApogeeCoaddedSpectrumInApStar" in text
+    finally:
+        launch.stop_all()

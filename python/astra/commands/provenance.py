@@ -18,7 +18,7 @@ import sys
 from astra.cli import UsageError
 from astra.database import get_model
 from astra.database.migrations import registered_models
-from astra.provenance.describe import format_provenance, product_rows, reproduce_command, select_rows
+from astra.provenance.describe import describe_rows, product_rows, select_rows
 
 NAME = "provenance"
 HELP = "print how a result was made (parameters, code, input file, host, run) and the command that reproduces it"
@@ -47,36 +47,6 @@ def find_model(name):
         raise error
 
 
-def spectrum_model_of(record, spectrum_pk):
-    """The catalogue model (class name) holding ``spectrum_pk`` among those the record's
-    ``@task`` method reads, or ``None``."""
-    from astra.tasks.function_runner import load_task_function  # Luigi and the tasks: only when needed
-
-    try:
-        function = load_task_function(record["method"])
-    except (ValueError, KeyError):
-        return None
-    for model in function.input_models:
-        try:
-            if model.select().where(model.spectrum_pk == int(spectrum_pk)).exists():
-                return model.__name__
-        except Exception:  # a catalogue table not in this database
-            continue
-    return function.input_models[0].__name__
-
-
-def describe(rows, records):
-    """The text for ``rows`` with their ``records`` (one block per row)."""
-    blocks = []
-    for row in rows:
-        record = records.get(row.get("provenance_pk"))
-        command = None
-        if record is not None and record.get("kind") == "task" and row.get("spectrum_pk") is not None:
-            command = reproduce_command(record, row, spectrum_model_of(record, row["spectrum_pk"]))
-        blocks.append(format_provenance(row, record, command))
-    return "\n\n".join(blocks)
-
-
 def run(args):
     """Print the provenance of the selected rows.
 
@@ -92,5 +62,7 @@ def run(args):
     if not rows:
         print(f"no row of {args.results} with {args.selection}", file=sys.stderr)
         return 1
-    print(describe(rows, records))
+    from astra.tasks.function_runner import catalogue_model_of  # Luigi and the tasks: only when needed
+
+    print(describe_rows(rows, records, catalogue_model_of))
     return 0

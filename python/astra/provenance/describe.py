@@ -13,7 +13,7 @@ from astra.database.connection import get_database
 from astra.provenance.columns import PROVENANCE_COLUMNS
 from astra.provenance.table import records_of
 
-__all__ = ["select_rows", "product_rows", "reproduce_command", "format_provenance", "MOST_ROWS"]
+__all__ = ["select_rows", "product_rows", "reproduce_command", "format_provenance", "describe_rows", "MOST_ROWS"]
 
 #: The most rows one selection prints.
 MOST_ROWS = 20
@@ -135,6 +135,26 @@ def reproduce_command(record, row, spectrum_model=None):
         return (f"astra run {record['method']}{model} --spectrum-pk-range {pk} {pk} --force"
                 + (f" {params}" if params else ""))
     return None
+
+
+def describe_rows(rows, records, catalogue_model_of=None):
+    """The text for ``rows`` with their ``records``: one block per row, with the command that
+    reproduces a ``@task`` result.
+
+    :param rows: rows as dicts.
+    :param records: ``{provenance_pk: record}``.
+    :param catalogue_model_of: a function of ``(record, spectrum_pk)`` giving the catalogue model's
+        class name for the command (``None``: the command names none).
+    """
+    blocks = []
+    for row in rows:
+        record = records.get(row.get("provenance_pk"))
+        command = None
+        if record is not None and record.get("kind") == "task" and row.get("spectrum_pk") is not None:
+            model = catalogue_model_of(record, row["spectrum_pk"]) if catalogue_model_of else None
+            command = reproduce_command(record, row, model)
+        blocks.append(format_provenance(row, record, command))
+    return "\n\n".join(blocks)
 
 
 def format_provenance(row, record, command=None):

@@ -28,7 +28,7 @@ from astra.tasks.function import TaskFunction
 from astra.tasks.function_query import Currency, pending_spectra
 
 __all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_query", "pending_keys",
-           "parse_task_params", "run_currency"]
+           "parse_task_params", "run_currency", "catalogue_model_of"]
 
 #: The entry-point group in which packages register ``@task`` methods by short name.
 ENTRY_POINT_GROUP = "astra.tasks"
@@ -72,6 +72,27 @@ def load_task_function(name):
     if not isinstance(function, TaskFunction):
         raise ValueError(f"{name!r} is not a @task method")
     return function
+
+
+def catalogue_model_of(record, spectrum_pk):
+    """The catalogue model (class name) holding ``spectrum_pk`` among those the ``@task`` method of
+    a provenance ``record`` reads (the first it reads when none does), or ``None`` when the method
+    cannot be loaded.
+
+    :param record: a provenance record (its ``method`` a dotted name).
+    :param spectrum_pk: a catalogue key.
+    """
+    try:
+        function = load_task_function(record["method"])
+    except (ValueError, KeyError):
+        return None
+    for model in function.input_models:
+        try:
+            if model.select().where(model.spectrum_pk == int(spectrum_pk)).exists():
+                return model.__name__
+        except peewee.DatabaseError:  # a catalogue table not in this database
+            continue
+    return function.input_models[0].__name__
 
 
 def parse_task_params(function, given):

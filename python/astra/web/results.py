@@ -19,6 +19,8 @@ from astra.database import BaseResult
 from astra.database.connection import is_postgresql
 from astra.database.migrations import ensure_table, import_model_modules, registered_models
 from astra.database.models import DATA_MODEL_KEYS
+from astra.provenance.describe import describe_rows, select_rows
+from astra.tasks.function_runner import catalogue_model_of
 from astra.web.display import cell, ordered_columns
 
 __all__ = ["blueprint", "ROWS_PER_PAGE", "MAX_PLOT_ROWS", "result_models", "numeric_columns"]
@@ -154,13 +156,27 @@ def table(name):
     has_next = bool(rows) and _where(model.select(pk), conditions).where(pk > last).limit(1).exists()
     has_prev = bool(rows) and _where(model.select(pk), conditions).where(pk < first).limit(1).exists()
     cells = [[cell(c, getattr(row, c)) for c in columns] for row in rows]
+    row_keys = [row._pk for row in rows] if "provenance_pk" in model._meta.fields else []
     units = {c: getattr(model._meta.fields[c], "unit", None) for c in columns}
     return render_template(
         "results.html", name=name, model=model, columns=columns, units=units, cells=cells, shown=shown,
         keys=_key_columns(model), numeric=numeric_columns(model), first=first, last=last,
         has_next=has_next, has_prev=has_prev, x=request.args.get("x", ""), y=request.args.get("y", ""),
         query_string=_filter_query(shown), ranges_open=any(k.endswith(("_min", "_max")) for k in shown),
+        row_keys=row_keys,
     )
+
+
+@blueprint.route("/results/<name>/provenance/<int:key>")
+def provenance(name, key):
+    """How one result row was made (``astra provenance``'s text): parameters, code, input file,
+    host, run, and the command that reproduces it."""
+    model = _model_or_404(name)
+    rows, records = select_rows(model, f"{model._meta.primary_key.name}={key}")
+    if not rows:
+        abort(404, description=f"no row {key} in {name}")
+    return render_template("provenance.html", name=name, model=model, key=key,
+                           text=describe_rows(rows, records, catalogue_model_of))
 
 
 def _filter_query(shown):
