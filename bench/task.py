@@ -14,11 +14,18 @@ the table gives medians -- the machine is shared and its timing noise is several
   pending query in-process, and the whole ``astra run snr ...`` command (Python start-up,
   imports, the query) in a fresh process.
 
+* **provenance cost** (with ``--compare PYTHONPATH``, e.g. ``--compare /work/main/python``): the
+  ``@task`` variant again with that other checkout of Astra (the code before provenance), in
+  turns with ours, for CPU per spectrum; and ``--rows`` results written through each
+  checkout's own ``@task`` sink (the same values, no files read), for the results table's
+  bytes per row (SQLite ``dbstat``: the table and its indexes, plus ``astra_provenance``).
+
 Usage::
 
     python bench/task.py            # 10,000 spectra, 3 rounds; 100,000 rows for "nothing to do"
     python bench/task.py --quick    # 1,000 spectra, 1 round; 100,000 rows (under a minute)
     python bench/task.py --work /dev/shm/bench-task-10k   # keep the tree; a second run re-uses it
+    python bench/task.py --compare /work/main/python       # provenance: ours against main, same run
 
 Each variant reports wall time and CPU time (user + system of its process and of any child
 processes, after the imports): on a shared machine the CPU time is the figure to trust.
@@ -89,6 +96,43 @@ def plain_loop():
     return n
 
 
+def _table_bytes(db_path):
+    """``(bytes in pages, bytes of payload)`` of ``rocket_snr`` with its indexes, plus the
+    ``astra_provenance`` table and its indexes when it exists (SQLite ``dbstat``)."""
+    with sqlite3.connect(db_path) as connection:
+        names = [r[0] for r in connection.execute(
+            "SELECT name FROM sqlite_master WHERE tbl_name IN ('rocket_snr', 'astra_provenance')")]
+        marks = ", ".join("?" * len(names))
+        pages, payload = connection.execute(
+            f"SELECT SUM(pgsize), SUM(payload) FROM dbstat WHERE name IN ({marks})", names).fetchone()
+    return int(pages or 0), int(payload or 0)
+
+
+def write_rows(n):
+    """``n`` RocketSNR results written through the checkout's own ``@task`` sink (no files read):
+    as a run writes them, with the input-file columns filled where the model has them."""
+    import random
+
+    from astra.contrib.rocket import RocketSNR, snr
+
+    class Row:  # what the sink needs of a catalogue row
+        def __init__(self, pk):
+            self.spectrum_pk, self.source_pk, self.file_mtime = pk, pk, 1.7e9 + pk
+
+    rng = random.Random(1)
+    fields = RocketSNR._meta.fields
+    sink = snr.sink(True, batch_size=1000, write_frequency=60, params={})
+    for pk in range(1, n + 1):
+        result = RocketSNR.from_spectrum(Row(pk), snr=rng.uniform(5, 200), snr_visits=[rng.uniform(5, 200)] * 3,
+                                         n_visits=1, n_pixels=8575)
+        result.t_elapsed, result.t_overhead = 1e-3, 1e-5
+        if "input_size" in fields:
+            result.input_size, result.input_checksum = 380160, rng.getrandbits(32)
+        sink.add(result)
+    sink.close()
+    return n
+
+
 def _cpu():
     """CPU seconds of this process and its finished children (user + system)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -104,7 +148,7 @@ def child(variant, db_path, sas):
     clock starts, the same for every variant: the figures are the work over the spectra.
     """
     os.environ["ASTRA_DATABASE_URL"] = f"sqlite:///{db_path}"
-    if variant in ("task", "loop", "astra-run"):
+    if variant in ("task", "loop", "astra-run", "rows"):
         _fresh_results(db_path)
     import astra.cli  # noqa: F401
     import astra.tools.spectrum  # noqa: F401
@@ -120,6 +164,8 @@ def child(variant, db_path, sas):
     elif variant == "astra-run":
         assert astra.cli.main(["run", "snr", "ApogeeCoaddedSpectrumInApStar", "--max-batch-size", "1000"]) == 0
         n = None
+    elif variant == "rows":
+        n = write_rows(int(os.environ["BENCH_ROWS"]))
     elif variant == "nothing-query":
         n = len(list(pending_spectra(Star, RocketSNR)))
         assert n == 0, n
@@ -129,12 +175,18 @@ def child(variant, db_path, sas):
     if variant != "nothing-query":  # every variant wrote one row per spectrum
         with sqlite3.connect(db_path) as connection:
             n = connection.execute("SELECT count(*) FROM rocket_snr").fetchone()[0]
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_mb": _rss_mb(), "n": n}))
+    pages, payload = _table_bytes(db_path) if variant in ("task", "rows") else (0, 0)
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_mb": _rss_mb(), "n": n, "pages": pages, "payload": payload}))
 
 
-def _run_child(variant, db_path, sas):
+def _run_child(variant, db_path, sas, pythonpath=None, rows=None):
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    if rows:
+        env["BENCH_ROWS"] = str(rows)
     result = subprocess.run([sys.executable, __file__, "--child", variant, "--db", db_path, "--sas", sas],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{variant} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -192,6 +244,9 @@ def main():
                         help="where the files and databases go (default /dev/shm)")
     parser.add_argument("--work", help="keep the files and databases in this directory, and use them as they are "
                         "if it already holds them (the build of 10,000 files takes minutes)")
+    parser.add_argument("--compare", metavar="PYTHONPATH",
+                        help="also run the @task variant, and write --rows results, with this other checkout of "
+                             "Astra (e.g. /work/main/python): the cost of provenance")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--sas", help=argparse.SUPPRESS)
@@ -215,13 +270,19 @@ def main():
               f"under {work}; {os.cpu_count()} cores, shared machine (load average {os.getloadavg()[0]:.1f} at the "
               f"start); {repeat} round(s) in turns, medians shown; CPU = user + system of the variant's process "
               f"and its children, after imports")
-        variants = ("task", "loop", "astra-run")
+        variants = ("task", "loop", "astra-run") + (("task-compare",) if args.compare else ())
         runs = {v: [] for v in variants + ("nothing-query", "nothing-command")}
+        rows = {"ours": [], "compare": []}
         for _ in range(repeat):  # take turns, so slow spells of the machine hit every variant
             for variant in variants:
-                runs[variant].append(_run_child(variant, db_path, sas))
+                compare = variant == "task-compare"
+                runs[variant].append(_run_child("task" if compare else variant, db_path, sas,
+                                                pythonpath=args.compare if compare else None))
                 if runs[variant][-1]["n"] != n:
                     raise RuntimeError(f"{variant} wrote {runs[variant][-1]['n']} rows, not {n}")
+            if args.compare:
+                rows["ours"].append(_run_child("rows", db_path, sas, rows=args.rows))
+                rows["compare"].append(_run_child("rows", db_path, sas, pythonpath=args.compare, rows=args.rows))
             runs["nothing-query"].append(_run_child("nothing-query", big_db, sas))
             runs["nothing-command"].append(_run_command(big_db))
         wall = {v: statistics.median(r["seconds"] for r in rs) for v, rs in runs.items()}
@@ -243,12 +304,34 @@ def main():
             print(f"{label:<42}{args.rows:>7}{wall[variant]:>9.3f}{cpu[variant]:>9.3f}{'':>10}{'target <= 1 s':>15}")
         print("(ratio: our throughput relative to the plain loop's, from wall and from CPU time; 1 is equal, "
               "above 1 is faster)")
+        if args.compare:
+            _print_provenance_cost(n, runs, rows, args)
         for v, rs in runs.items():
             print(f"#   {v}: wall " + " ".join(f"{r['seconds']:.2f}" for r in rs)
                   + "; CPU " + " ".join(f"{r['cpu']:.2f}" for r in rs))
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _print_provenance_cost(n, runs, rows, args):
+    """The provenance table: CPU per spectrum and bytes per row, ours against ``--compare``."""
+    ours = statistics.median(r["cpu"] for r in runs["task"])
+    other = statistics.median(r["cpu"] for r in runs["task-compare"])
+    print(f"\nprovenance cost against {args.compare} (same run, medians of {len(runs['task'])}):")
+    print(f"  @task snr, {n} real-size files: CPU {1000 * ours / n:.3f} ms/spectrum ours, "
+          f"{1000 * other / n:.3f} compared: {100 * (ours / other - 1):+.1f}%")
+    for label, key in (("files run", "task"), (f"{args.rows} rows", "rows")):
+        if key == "task":
+            mine, theirs = runs["task"][-1], runs["task-compare"][-1]
+            count = n
+        else:
+            mine, theirs = rows["ours"][-1], rows["compare"][-1]
+            count = args.rows
+        print(f"  results table, {label}: {mine['pages'] / count:.1f} bytes/row in pages ours, "
+              f"{theirs['pages'] / count:.1f} compared ({(mine['pages'] - theirs['pages']) / count:+.1f}); payload "
+              f"{mine['payload'] / count:.1f} vs {theirs['payload'] / count:.1f} "
+              f"({(mine['payload'] - theirs['payload']) / count:+.1f} bytes/row)")
 
 
 def _build(work, sas, db_path, big_db, n, rows):
