@@ -59,7 +59,13 @@ def ensure_provenance_table(db=None):
             cache = _ready.get(db)
             if cache is None:
                 with db.bind_ctx([Provenance]):
-                    db.create_tables([Provenance], safe=True)
+                    try:
+                        db.create_tables([Provenance], safe=True)
+                    except peewee.DatabaseError:  # another process created it meanwhile (PostgreSQL)
+                        if db.in_transaction():
+                            db.rollback()
+                        if not db.table_exists(Provenance._meta.table_name):
+                            raise
                 cache = _ready[db] = {}
     return cache
 
