@@ -255,3 +255,31 @@ def test_astra_create_products_carry_the_column_and_a_provenance_hdu(catalogue, 
         assert used == set(records) and [r["parameters"]["min_good_pixels"] for r in records.values()] == [42]
         code, out, err = _cli("provenance", str(path), str(catalogue[2].spectrum_pk))
         assert code == 0 and '"min_good_pixels": 42' in out and "reproduce: astra run" in out, err
+
+
+def test_class_style_outputs_carry_provenance_files_and_rows(db_url, real_sas, monkeypatch, tmp_path):
+    """Seeds 002/003: each parameter set has its own outputs (task identity); a file output gets
+    its provenance file beside it, a database row its ``provenance_pk``."""
+    from astra.contrib.rocket import EstimateSNR
+    from astra.contrib.rocket.results import EstimateSNRResult
+    from rocket_database import EstimateSNRToDatabase
+
+    monkeypatch.setenv("SAS_BASE_DIR", real_sas)
+    keys = dict(field=tuple(REAL_APSTAR)[:2], obj=tuple(REAL_APSTAR.values())[:2], **DR13)
+    task = EstimateSNR(**keys)
+    assert astra.build([task]).done == 2
+    member = list(task.get_batch_tasks())[0]
+    code, out, err = _cli("provenance", member.output().path)
+    assert code == 0, err
+    assert "method: astra.contrib.rocket.EstimateSNR (class)" in out or "EstimateSNR (class)" in out
+    assert f"input_size={os.path.getsize(member.input().path)}" in out
+    assert f"--obj {member.obj}" in out and "reproduce: astra run" in out
+    changed = EstimateSNR(min_good_pixels=7, **keys)
+    assert not changed.complete()  # another parameter set: its own outputs
+    rows = EstimateSNRToDatabase(**keys)
+    assert astra.build([rows]).done == 2
+    stored = list(EstimateSNRResult.select())
+    assert len(stored) == 2 and len({r.provenance_pk for r in stored}) == 1
+    record = records_of([stored[0].provenance_pk])[stored[0].provenance_pk]
+    assert record["kind"] == "class" and record["parameters"]["min_good_pixels"] == 100
+    assert {r.input_size for r in stored} == {os.path.getsize(m.input().path) for m in list(rows.get_batch_tasks())}

@@ -30,7 +30,8 @@ def add_arguments(parser):
     :param parser: an :class:`argparse.ArgumentParser`.
     """
     parser.add_argument("results", help="a results model (RocketSNR, rocket_snr, module.Class) or a FITS product")
-    parser.add_argument("selection", help="a spectrum_pk, or column=value (e.g. task_pk=12)")
+    parser.add_argument("selection", nargs="?", default=None,
+                        help="a spectrum_pk, or column=value (e.g. task_pk=12); not needed for one output file")
 
 
 def find_model(name):
@@ -52,6 +53,8 @@ def run(args):
 
     :returns: 0, or 1 when nothing matches.
     """
+    if args.selection is None and not os.path.isfile(args.results):
+        raise UsageError("give a spectrum_pk or column=value after the results model")
     try:
         if os.path.isfile(args.results):
             rows, records = product_rows(args.results, args.selection)

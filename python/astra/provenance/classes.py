@@ -6,13 +6,33 @@ made a row, exactly as for ``@task`` results. The data-model keys (which differ 
 not part of the record: they are the row's own columns.
 """
 
+import json
+import logging
+import os
+
 import luigi
 
 from astra.database.models import DATA_MODEL_KEYS
 from astra.provenance.record import MethodProvenance, checksum_setting, input_facts
 from astra.provenance.table import intern
+from astra.targets import atomic_open
 
-__all__ = ["BatchProvenance", "first_input_path"]
+__all__ = ["BatchProvenance", "first_input_path", "SIDECAR_NAME", "sidecar_of"]
+
+logger = logging.getLogger("astra")
+
+#: The name (after the identity hash) of a class-style member's provenance file, beside its outputs.
+SIDECAR_NAME = "provenance.json"
+
+
+def sidecar_of(path):
+    """The provenance file beside an identity-named output (``<hash>-<name>``), or ``None``.
+
+    :param path: an output file of a class-style task.
+    """
+    directory, name = os.path.split(str(path))
+    digest, dash, _ = name.partition("-")
+    return os.path.join(directory, f"{digest}-{SIDECAR_NAME}") if dash else None
 
 _PER_MEMBER = frozenset(DATA_MODEL_KEYS) | {"release", "species"}
 
@@ -61,3 +81,28 @@ class BatchProvenance:
         row["provenance_pk"] = self._pk
         row["input_size"], row["input_checksum"] = input_facts(first_input_path(member), self.checksum)
         return row
+
+    def write_sidecar(self, member):
+        """Write ``member``'s provenance beside its file outputs (``<hash>-provenance.json``):
+        the record, its input file's facts and its data-model keys. A member without
+        identity-named outputs gets none; a file that cannot be written is logged, not raised.
+
+        :param member: the single-spectrum task whose outputs ``process()`` wrote.
+        """
+        local_path = getattr(member, "local_path", None)
+        if local_path is None:
+            return None
+        path = first_input_path(member)
+        size, checksum = input_facts(path, self.checksum)
+        keys = {name: getattr(member, name) for name, _ in member.get_params()
+                if name in _PER_MEMBER and getattr(member, name, None) is not None}
+        document = {"record": self.record.record, "keys": keys, "input_path": path, "input_size": size,
+                    "input_checksum": checksum}
+        try:
+            target = local_path(SIDECAR_NAME)
+            with atomic_open(target) as fp:
+                json.dump(document, fp, sort_keys=True, default=str)
+        except OSError as error:
+            logger.warning("could not write the provenance of %s: %s", member.task_id, error)
+            return None
+        return target

@@ -7,13 +7,17 @@ mode) is read with its ``PROVENANCE`` HDU.
 """
 
 import json
+import os
 import shlex
 
 from astra.database.connection import get_database
+from astra.provenance.classes import SIDECAR_NAME, sidecar_of
 from astra.provenance.columns import PROVENANCE_COLUMNS
 from astra.provenance.table import records_of
 
 __all__ = ["select_rows", "product_rows", "reproduce_command", "format_provenance", "describe_rows", "MOST_ROWS"]
+
+_NOT_KEYS = {"provenance_pk", "input_size", "input_checksum", "input_path", "release"}
 
 #: The most rows one selection prints.
 MOST_ROWS = 20
@@ -64,14 +68,18 @@ def product_rows(path, selection):
     """The rows of a FITS product (or result file) that ``selection`` names, and its records.
 
     :param path: the FITS file.
-    :param selection: as for :func:`select_rows` (``spectrum_pk`` by default).
+    :param selection: as for :func:`select_rows` (``spectrum_pk`` by default); ``None``: every row.
     :returns: ``(rows as dicts, {provenance_pk: record})`` (records from its ``PROVENANCE`` HDU).
     :raises ValueError: for a file without a table that has the selection's column.
     """
     from astropy.io import fits
 
     rows, records = [], {}
-    with fits.open(path, memmap=False) as hdul:
+    try:
+        hdul = fits.open(path, memmap=False)
+    except OSError:  # not a FITS file: a class-style output (JSON, ...) with its provenance file
+        return sidecar_rows(path)
+    with hdul:
         for hdu in hdul[1:]:
             if not isinstance(hdu, fits.BinTableHDU):
                 continue
@@ -81,18 +89,35 @@ def product_rows(path, selection):
                     records[int(key)] = json.loads(text)
                 continue
             try:
-                name, value = _column_and_value(names, selection, "spectrum_pk")
+                name, value = _column_and_value(names, selection if selection is not None else "", "spectrum_pk")
             except ValueError:
                 continue
             column = hdu.data[hdu.columns.names[names.index(name)]]
             for index in range(len(column)):
-                if str(_native(column[index])) == value or _same_number(column[index], value):
+                if selection is None or str(_native(column[index])) == value or _same_number(column[index], value):
                     rows.append({n: _native(hdu.data[o][index]) for n, o in zip(names, hdu.columns.names)})
                     if len(rows) >= MOST_ROWS:
                         break
-    if not rows and not records:
-        raise ValueError(f"{path}: no table with the column of {selection!r}")
+    if not records:
+        return sidecar_rows(path)
     return rows, records
+
+
+def sidecar_rows(path):
+    """The provenance of a class-style file output, from the ``<hash>-provenance.json`` beside it.
+
+    :param path: an output file (or the provenance file itself).
+    :returns: ``(rows, {1: record})`` with one row: the input file's facts and the keys.
+    :raises ValueError: when there is no provenance file.
+    """
+    sidecar = str(path) if str(path).endswith(SIDECAR_NAME) else sidecar_of(path)
+    if not sidecar or not os.path.exists(sidecar):
+        raise ValueError(f"{path}: no PROVENANCE HDU and no provenance file beside it")
+    with open(sidecar) as fp:
+        document = json.load(fp)
+    row = dict(document.get("keys", {}), provenance_pk=1, input_size=document.get("input_size"),
+               input_checksum=document.get("input_checksum"), input_path=document.get("input_path"))
+    return [row], {1: document["record"]}
 
 
 def _native(value):
@@ -129,6 +154,10 @@ def reproduce_command(record, row, spectrum_model=None):
     :returns: a shell command line, or ``None`` when the record's method style has none.
     """
     params = " ".join(_option(k, v) for k, v in sorted(record.get("parameters", {}).items()))
+    if record.get("kind") == "class":
+        keys = " ".join(_option(k, v) for k, v in sorted(row.items()) if k not in _NOT_KEYS)
+        return (f"astra run {record['method']} --release {shlex.quote(str(record.get('release')))} {keys}"
+                + (f" {params}" if params else "") + "   # after removing its outputs: the same identity, the same files")
     if record.get("kind") == "task" and row.get("spectrum_pk") is not None:
         pk = int(row["spectrum_pk"])
         model = f" {spectrum_model}" if spectrum_model else ""
@@ -153,6 +182,8 @@ def describe_rows(rows, records, catalogue_model_of=None):
         if record is not None and record.get("kind") == "task" and row.get("spectrum_pk") is not None:
             model = catalogue_model_of(record, row["spectrum_pk"]) if catalogue_model_of else None
             command = reproduce_command(record, row, model)
+        elif record is not None and record.get("kind") == "class":
+            command = reproduce_command(record, row)
         blocks.append(format_provenance(row, record, command))
     return "\n\n".join(blocks)
 

@@ -65,6 +65,7 @@ import luigi
 
 import astra.config
 import astra.run_recorder  # noqa: F401 (run recording subscribes to the engine's events)
+from astra.provenance.classes import BatchProvenance
 from astra.claims import claim_runs
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.readahead import reading_ahead
@@ -122,9 +123,12 @@ class FileResults:
 
     def __init__(self, batch):
         self.batch = batch
+        self.provenance = BatchProvenance(batch)
 
     def stored(self, member, returned, timing):
-        """``member`` was processed; ``returned`` is what ``process()`` returned."""
+        """``member`` was processed; ``returned`` is what ``process()`` returned. Its provenance
+        is written beside its outputs (:meth:`~astra.provenance.classes.BatchProvenance.write_sidecar`)."""
+        self.provenance.write_sidecar(member)
         return ()
 
     def failed(self, member, reason, timing):
