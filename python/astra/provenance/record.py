@@ -8,9 +8,10 @@ once per sink (once per batch), never per row.
 
 Each row also gets the facts of its own input file (:func:`input_facts`): its size and a CRC-32
 of its bytes. By default (setting ``provenance_checksum: sampled``) the checksum covers the
-first and last 64 KiB of the file (the FITS headers and the end of the data): a full CRC-32 of
-a 380 kB apStar costs about 90 us, 7% of rocket's whole per-spectrum CPU, which is over the 5%
-budget (docs/benchmarks.md). ``full`` checksums every byte; ``none`` records only the size.
+first and last 16 KiB of the file (the primary header and the start of the first HDU, and the
+end of the data; about 25 us): a full CRC-32 of a 380 kB apStar costs 90-190 us, 7-10% of
+rocket's whole per-spectrum CPU, over the 5% budget (docs/benchmarks.md). ``full`` checksums
+every byte; ``none`` records only the size.
 """
 
 import functools
@@ -19,7 +20,6 @@ import importlib.metadata
 import json
 import os
 import socket
-import subprocess
 import sys
 import zlib
 
@@ -33,7 +33,7 @@ __all__ = ["MethodProvenance", "input_facts", "stamp_input", "parameters_digest"
 CHECKSUMS = ("sampled", "full", "none")
 
 #: Bytes checksummed at each end of a file under ``provenance_checksum: sampled``.
-SAMPLE_BYTES = 65536
+SAMPLE_BYTES = 16384
 
 
 def _plain(value, floats=True):
@@ -67,22 +67,54 @@ def parameters_digest(method, params):
     return _digest([method, {k: _plain(v) for k, v in params.items()}])
 
 
+def _read(path):
+    try:
+        with open(path) as fp:
+            return fp.read().strip()
+    except OSError:
+        return None
+
+
+def _resolve_ref(git_dir, ref):
+    """The commit ``ref`` (``refs/heads/main``) names in ``git_dir`` (or its common directory)."""
+    common = _read(os.path.join(git_dir, "commondir"))
+    places = [git_dir] + ([os.path.normpath(os.path.join(git_dir, common))] if common else [])
+    for place in places:
+        found = _read(os.path.join(place, ref))
+        if found:
+            return found
+        packed = _read(os.path.join(place, "packed-refs")) or ""
+        for line in packed.splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0]
+    return None
+
+
 @functools.lru_cache(maxsize=256)
 def _git_commit(directory):
-    """The commit checked out in the git work tree holding ``directory``, or ``None``."""
+    """The commit checked out in the git work tree holding ``directory``, or ``None``.
+
+    Read from the ``.git`` files (a worktree's ``.git`` file and common directory included),
+    without starting ``git``: a run pays for this once per process.
+    """
     probe = directory
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            break
+    while not os.path.exists(os.path.join(probe, ".git")):
         parent = os.path.dirname(probe)
         if parent == probe:
             return None
         probe = parent
-    try:
-        done = subprocess.run(["git", "-C", directory, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
+    git_dir = os.path.join(probe, ".git")
+    if os.path.isfile(git_dir):  # a worktree or submodule: "gitdir: <path>"
+        text = _read(git_dir) or ""
+        if not text.startswith("gitdir:"):
+            return None
+        git_dir = os.path.normpath(os.path.join(probe, text.split(":", 1)[1].strip()))
+    head = _read(os.path.join(git_dir, "HEAD"))
+    if not head:
         return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    if head.startswith("ref:"):
+        return _resolve_ref(git_dir, head.split(":", 1)[1].strip())
+    return head
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,6 +149,24 @@ def path_digest(path):
     return _file_digest(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
 
+def _package_of(top):
+    """``(package, version)`` of a top-level package: the distribution of that name, else the
+    package's own ``__version__`` (named by its import name), and only then the map of every
+    installed distribution (which costs about 0.1 s to build)."""
+    try:
+        return top, importlib.metadata.version(top)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    own = getattr(sys.modules.get(top), "__version__", None)
+    if own is not None:  # the import name stands for the distribution
+        return top, own
+    package = (_distributions().get(top) or [top])[0]
+    try:
+        return package, importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return package, own
+
+
 @functools.lru_cache(maxsize=256)
 def code_facts(module_name):
     """The code of a method's module: its name, file digest, package, package version, git commit.
@@ -126,11 +176,7 @@ def code_facts(module_name):
     module = sys.modules.get(module_name)
     path = getattr(module, "__file__", None)
     top = module_name.split(".")[0]
-    package = (_distributions().get(top) or [top])[0]
-    try:
-        version = importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        version = getattr(sys.modules.get(top), "__version__", None)
+    package, version = _package_of(top)
     source = None
     if path and os.path.isfile(path):
         with open(path, "rb") as fp:
@@ -184,15 +230,26 @@ class MethodProvenance:
         self.digest = _digest(self.record)
 
 
-def _checksum(path, size, how):
+def _facts(path, how):
+    """``(size, checksum)`` with one open, one ``fstat`` and at most two reads."""
     if how == "none":
-        return None
-    with open(path, "rb") as fp:
+        return os.stat(path).st_size, None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
         if how == "full" or size <= 2 * SAMPLE_BYTES:
-            return zlib.crc32(fp.read())
-        crc = zlib.crc32(fp.read(SAMPLE_BYTES))
-        fp.seek(size - SAMPLE_BYTES)
-        return zlib.crc32(fp.read(SAMPLE_BYTES), crc)
+            crc, offset = 0, 0
+            while offset < size:
+                block = os.pread(fd, min(1 << 22, size - offset), offset)
+                if not block:
+                    break
+                crc = zlib.crc32(block, crc)
+                offset += len(block)
+            return size, crc
+        return size, zlib.crc32(os.pread(fd, SAMPLE_BYTES, size - SAMPLE_BYTES),
+                                zlib.crc32(os.pread(fd, SAMPLE_BYTES, 0)))
+    finally:
+        os.close(fd)
 
 
 def checksum_setting():
@@ -213,8 +270,7 @@ def input_facts(path, how=None):
     :param how: ``sampled``, ``full`` or ``none`` (default: the ``provenance_checksum`` setting).
     """
     try:
-        size = os.stat(path).st_size
-        return size, _checksum(path, size, how or checksum_setting())
+        return _facts(path, how or checksum_setting())
     except (OSError, TypeError, ValueError):
         return None, None
 
