@@ -402,8 +402,15 @@ def _run_arguments(args):
     command._extra = extra
     if command.spectrum_pk_range or command.range_per_process:
         raise UsageError("astra srun gives each process its --spectrum-pk-range; narrow the spectra with --where")
-    function, _ = run_command._check_function(command, run_command.split_extra(extra))
+    function, params = run_command._check_function(command, run_command.split_extra(extra))
+    command._params = params  # the method's parameters: which results are out of date (docs/provenance.rst)
+    if command.dry_run:
+        raise UsageError("astra srun has no --dry-run: 'astra run <task> <SpectrumModel> --dry-run' says what would run")
     options = ["--workers", str(command.workers)]
+    if command.rerun_if_code_changed:
+        options.append("--rerun-if-code-changed")
+    if command.force:
+        options.append("--force")
     if command.where:
         options += ["--where", command.where]
     if command.retry_failed is not None:
@@ -422,7 +429,7 @@ def _run_catalogue(args):
     from astra.commands.empty_outcome import explain_empty
     from astra.database.where import count_where
     from astra.commands.srun_arrays import follow_shares
-    from astra.tasks.function_runner import pending_keys
+    from astra.tasks.function_runner import pending_keys, run_currency
 
     if args.scheduler_host or args.shares:
         raise UsageError("each process of 'astra srun <task> <SpectrumModel>' runs its own spectrum_pk range "
@@ -433,8 +440,9 @@ def _run_catalogue(args):
     try:
         if command.where:
             count_where(function.input_model(command.model), command.where)  # one line, before any job
+        currency = run_currency(function, command._params, command.rerun_if_code_changed, command.force)
         model, keys = pending_keys(function, command.model, where=command.where, limit=command.limit,
-                                   retry_failed=command.retry_failed)
+                                   retry_failed=command.retry_failed, currency=currency)
     except ValueError as error:
         raise UsageError(str(error)) from None
     name = f"{function.name} over {model.__name__}"

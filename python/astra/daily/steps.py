@@ -116,10 +116,11 @@ def _run_on_slurm(step, function, model_name):
     import subprocess
 
     from astra.models.pipeline import major_minor
-    from astra.tasks.function_query import pending_spectra
+    from astra.tasks.function_query import Currency, pending_spectra
 
     model = function.input_model(model_name)
-    pending = pending_spectra(model, function, retry_failed=RETRY_FAILED)
+    currency = Currency(function, step.spec["params"])  # the step's parameters decide what is out of date
+    pending = pending_spectra(model, function, retry_failed=RETRY_FAILED, currency=currency)
     keys = [pk for (pk,) in pending.select(model.spectrum_pk).tuples()]
     entry = {"pending": len(keys), "done": 0, "failed": 0, "not_run": 0, "failures": []}
     if not keys:
@@ -127,7 +128,7 @@ def _run_on_slurm(step, function, model_name):
     argv = srun_argv(step, model_name)
     done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     output = (done.stdout + done.stderr).strip().splitlines()
-    pending = pending_spectra(model, function, retry_failed=RETRY_FAILED)
+    pending = pending_spectra(model, function, retry_failed=RETRY_FAILED, currency=currency)
     left = {pk for (pk,) in pending.select(model.spectrum_pk).tuples()} & set(keys)
     out, failed = function.output_model, []
     for start in range(0, len(keys), 900):
