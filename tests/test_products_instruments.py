@@ -47,7 +47,8 @@ def instrument_snr(spectra: Iterable[Union[Star, MwmStarSpectrum]]) -> Iterable[
 
 def _hdus(path):
     with fits.open(path) as hdul:
-        return hdul[0].header, {h.name: (h.header, Table.read(path, hdu=h.name)) for h in hdul[1:]}
+        return hdul[0].header, {h.name: (h.header, Table.read(path, hdu=h.name)) for h in hdul[1:]
+                                if h.name != "PROVENANCE"}  # the records the rows reference (docs/provenance.rst)
 
 
 def _same_star(row, other):

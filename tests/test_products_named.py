@@ -126,9 +126,9 @@ def test_astra_all_star_joins_the_catalogue_keys(catalogue, tmp_path):
     # The SDSS datamodel's HDUs: summary, BOSS, APOGEE, with their cards; the BOSS HDU (no BOSS
     # star-level results here) is written with its columns.
     with fits.open(path) as hdul:
-        assert [h.name for h in hdul] == ["PRIMARY", "BOSS", "APOGEE"]
-        assert [h.header["INSTRMNT"] for h in hdul[1:]] == ["BOSS", "APOGEE"]
-        for h in hdul[1:]:
+        assert [h.name for h in hdul] == ["PRIMARY", "BOSS", "APOGEE", "PROVENANCE"]  # docs/provenance.rst
+        assert [h.header["INSTRMNT"] for h in hdul[1:3]] == ["BOSS", "APOGEE"]
+        for h in hdul[1:3]:
             assert (h.header["PIPELINE"], h.header["V_ASTRA"]) == ("RocketSNR", astra.__version__) and h.header["CREATED"]
         assert len(hdul["BOSS"].data) == 0 and "snr" in hdul["BOSS"].columns.names
         assert header["PIPELINE"] == "RocketSNR" and "HDU 2: APOGEE spectra" in [str(c) for c in header["COMMENT"]]

@@ -401,9 +401,11 @@ def test_pages_render_docstrings_and_show_science_columns_first(web_config, tmp_
         # the labels' text is one block (one flex item), not one line per part
         assert re.search(r'<label class="wide"><span>Filters \(one <code>key=value</code>', form)
 
-        # a run that finds nothing to do still shows who started it, and when
+        # a run that finds nothing to do still shows who started it, and when (the form's
+        # parameters are those of the astra run above: its checkbox ticked, as the page shows it)
         csrf = _csrf(client, "/start/snr")
-        response = client.post("/start/snr", data={"model": "ApogeeCoaddedSpectrumInApStar", "csrf_token": csrf})
+        response = client.post("/start/snr", data={"model": "ApogeeCoaddedSpectrumInApStar", "use_pixel_mask": "on",
+                                                   "csrf_token": csrf})
         run = _wait_for_run(client, int(response.headers["Location"].rsplit("/", 1)[1]))
         assert run["exit_code"] == 0 and run["user"] and run["started"], run
     finally:

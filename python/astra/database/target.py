@@ -19,7 +19,7 @@ import luigi
 from astra.database.connection import get_database, is_sqlite
 from astra.database.migrations import ensure_table
 from astra.database.writer import ResultWriter, ResultWriteError, upsert_rows
-from astra.provenance.classes import BatchProvenance
+import astra.provenance.classes  # as a module: it imports astra.database, which imports this module
 
 __all__ = ["DatabaseTarget", "completed_task_ids", "DatabaseOutputMixin", "DatabaseResults"]
 
@@ -104,7 +104,7 @@ class DatabaseResults:
         self.batch = batch
         self.model = batch._model()
         self.writer = ResultWriter(self.model, batch.result_batch_size, batch.result_flush_interval)
-        self.provenance = BatchProvenance(batch)
+        self.provenance = astra.provenance.classes.BatchProvenance(batch)
         self.pending = {}  # values given with write_result() while process() runs
 
     def _add(self, row, member):

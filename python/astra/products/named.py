@@ -370,8 +370,9 @@ def create_product(
             ("TABLE", product.model._meta.table_name, "Results table"),
         ]
     comments = _hdu_comments(product) + _selection_comments(filters, where, all_versions)
-    if provenance:  # how each row was made: one row per distinct record
-        tables.append(TableHDU("PROVENANCE", provenance_hdu_columns(referenced_records(provenance, db=db))))
+    records = referenced_records(provenance, db=db)
+    if records:  # how each row was made: one row per distinct record, in an HDU after the tables
+        tables.append(TableHDU("PROVENANCE", provenance_hdu_columns(records)))
     write_tables(path, cards, tables, comments=comments, overwrite=overwrite)
     return path, count
 

@@ -120,8 +120,8 @@ def create_summary(model, path=None, overwrite=False, filters=None, where=None, 
     tables = [TableHDU(product_name(model).upper(), [(f.column_name, f, v) for f, v in zip(columns, values)],
                        flags=model.flag_fields(), categories=model.category_headers())]
     names = [f.name for f in columns]
-    if "provenance_pk" in names:  # how each row was made: one row per distinct record
-        tables.append(TableHDU("PROVENANCE", provenance_hdu_columns(
-            referenced_records(values[names.index("provenance_pk")], db=db))))
+    records = referenced_records(values[names.index("provenance_pk")], db=db) if "provenance_pk" in names else {}
+    if records:  # how each row was made: one row per distinct record, in an HDU after the table
+        tables.append(TableHDU("PROVENANCE", provenance_hdu_columns(records)))
     write_tables(path, cards, tables, comments=comments, overwrite=overwrite)
     return path, count

@@ -14,7 +14,7 @@ import luigi
 
 from astra.database.models import DATA_MODEL_KEYS
 from astra.provenance.record import MethodProvenance, checksum_setting, input_facts
-from astra.provenance.table import intern
+import astra.provenance.table  # as a module: astra.database, which it imports, imports this module
 from astra.targets import atomic_open
 
 __all__ = ["BatchProvenance", "first_input_path", "SIDECAR_NAME", "sidecar_of"]
@@ -77,7 +77,7 @@ class BatchProvenance:
         :param db: the database (default: the bound one).
         """
         if self._pk is None:
-            self._pk = intern(self.record, db=db)
+            self._pk = astra.provenance.table.intern(self.record, db=db)
         row["provenance_pk"] = self._pk
         row["input_size"], row["input_checksum"] = input_facts(first_input_path(member), self.checksum)
         return row

@@ -9,7 +9,6 @@ of its bytes (its mtime is the row's ``spectrum_mtime`` for ``@task`` results); 
 
 import peewee
 
-from astra.database.connection import database
 from astra.fields import BigIntegerField, IntegerField
 
 __all__ = ["ProvenanceColumns", "PROVENANCE_COLUMNS"]
@@ -22,8 +21,8 @@ class ProvenanceColumns(peewee.Model):
     """A peewee mixin: ``provenance_pk``, ``input_size`` and ``input_checksum``.
 
     ``BaseResult`` lists it in place of ``peewee.Model``, ``PipelineOutputMixin`` after its
-    ``BaseModel``; its table options are peewee's defaults on the results database, the same
-    as both bases had before.
+    ``BaseModel``; its table options are peewee's defaults, and each base names its database
+    itself, as both did before.
     """
 
     #> Provenance
@@ -32,4 +31,4 @@ class ProvenanceColumns(peewee.Model):
     input_checksum = BigIntegerField(null=True, help_text="CRC-32 of the input file's bytes read")
 
     class Meta:
-        database = database
+        database = None  # each results base names its own (this mixin must not import astra.database)
