@@ -171,13 +171,17 @@ def _rename_old_columns(model, db):
     if not todo:
         return []
     table = model._meta.table_name
-    quoted = db.quote(table) if model._meta.schema is None else f"{db.quote(model._meta.schema)}.{db.quote(table)}"
+
+    def quote(name):
+        return db.get_sql_context().sql(peewee.Entity(name)).query()[0]
+
+    quoted = quote(table) if model._meta.schema is None else f"{quote(model._meta.schema)}.{quote(table)}"
     try:
         with db.atomic():
             for old, new, how in todo:
-                db.execute_sql(f"ALTER TABLE {quoted} RENAME COLUMN {db.quote(old)} TO {db.quote(new)}")
+                db.execute_sql(f"ALTER TABLE {quoted} RENAME COLUMN {quote(old)} TO {quote(new)}")
                 if how == "shared":
-                    _share_among_rows(db, quoted, db.quote(new))
+                    _share_among_rows(db, quoted, quote(new))
     except peewee.DatabaseError as error:
         again = _columns(model, db)
         if any(old in again or new not in again for old, new, _ in todo):
