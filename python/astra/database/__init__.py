@@ -101,7 +101,8 @@ def get_model(name):
         except ImportError as error:
             raise LookupError(f"cannot import {module_name!r} for results model {name!r}: {error}") from None
         model = getattr(module, attr, None)
-        if not (isinstance(model, type) and issubclass(model, ResultSchema) and model.schema_root() is not model):
+        if not (isinstance(model, type) and issubclass(model, ResultSchema)
+                and not model.__dict__.get("__abstract_base__") and model.schema_root() is not model):
             raise LookupError(f"{name!r} is not a results model (a BaseResult or PipelineOutputMixin subclass)")
         return model
     import_model_modules()
