@@ -35,7 +35,7 @@ keeping ``created``) and a new major.minor writes a new one.
   ``@task`` generator's time until it first asks for a spectrum by the spectra of the call.
 * ``t_elapsed`` (s) -- the time spent on this spectrum alone: its ``process()`` call, or the
   generator's time from asking for (or resuming after the previous result) to yielding it.
-  ``None`` for a spectrum that failed before the method saw it.
+  A failed spectrum's may be ``None`` (always for a ``@task`` failure or a bad input).
 
 So ``t_overhead + t_elapsed`` summed over a run's rows is the methods' own time.
 
