@@ -275,9 +275,9 @@ class BaseResult(Result):
         flags = cls.flag_fields()
         if values:
             cls.check_values(values)
-            aliases = cls.aliases()
             for name, value in values.items():
-                name = aliases.get(name, name)
+                if name not in flags and name not in row:
+                    name = cls.aliases()[name]  # an old name (checked above)
                 if name in flags:
                     f = flags[name]
                     bits = row[f.field.name] or 0
