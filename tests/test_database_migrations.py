@@ -1,5 +1,7 @@
 """``astra init``: creating tables (idempotent) and adding new columns without losing data."""
 
+import multiprocessing
+
 import peewee
 import pytest
 
@@ -260,3 +262,26 @@ def test_astra_init_reports_the_renamed_columns(db_url):
     reports = create_tables([OldSnr, OldRocket])
     assert str(reports[0]) == "old_snr: renamed columns t_process to t_elapsed, t_setup to t_overhead"
     assert str(reports[1]) == "old_rocket: up to date"
+
+
+def _migrate_in_a_worker(url, start):
+    connect(url)
+    start.wait(30)
+    ensure_table(OldSnr)
+    completed_task_ids(OldSnr, ["test.Fake_a1"])
+
+
+def test_processes_migrating_one_old_table_at_once_divide_the_setup_once(db_url):
+    _old_database(get_database())
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    workers = [context.Process(target=_migrate_in_a_worker, args=(db_url, start)) for _ in range(3)]
+    for p in workers:
+        p.start()
+    start.set()
+    for p in workers:
+        p.join(120)
+    assert [p.exitcode for p in workers] == [0, 0, 0], "a process could not migrate (or use) the table"
+    assert ensure_table(OldSnr, force=True).renamed == []
+    assert sorted((r.obj, r.t_overhead) for r in OldSnr.select() if r.t_overhead is not None) == [
+        ("a1", 1.0), ("a2", 1.0), ("a3", 1.0), ("b1", 0.5)]
