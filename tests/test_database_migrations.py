@@ -285,3 +285,20 @@ def test_processes_migrating_one_old_table_at_once_divide_the_setup_once(db_url)
     assert ensure_table(OldSnr, force=True).renamed == []
     assert sorted((r.obj, r.t_overhead) for r in OldSnr.select() if r.t_overhead is not None) == [
         ("a1", 1.0), ("a2", 1.0), ("a3", 1.0), ("b1", 0.5)]
+
+
+def test_a_summary_product_of_an_old_table_has_the_one_meaning(db_url, tmp_path):
+    from astropy.io import fits
+
+    from astra.products.summary import create_summary
+
+    _old_database(get_database())
+    path, n = create_summary(OldSnr, path=str(tmp_path / "old.fits"), all_versions=True)
+    assert n == 5
+    with fits.open(path) as hdus:
+        table, header = hdus[1].data, hdus[1].header
+        names = list(table.columns.names)
+        assert "t_setup" not in names and "t_process" not in names
+        overhead = dict(zip(table["obj"], table["t_overhead"]))
+        assert overhead["a1"] == 1.0 and overhead["b1"] == 0.5
+        assert header["FLAG0"] == "flag_failed"
