@@ -248,9 +248,10 @@ def test_a_database_of_both_old_bases_is_migrated_on_first_use_and_read(db_url):
     assert (rows["d1"].t_overhead, rows["d1"].t_elapsed, rows["d1"].snr) == (0.5, 0.1, 5.0)
     assert (rows["a3"].snr, rows["a3"].flag_failed, rows["a3"].t_overhead) == (7.0, False, 0.3) and len(rows) == 6
 
-    # The @task table kept its columns; its failure flag answers to both names.
+    # The @task table kept its columns (and gained the provenance ones, docs/provenance.rst);
+    # its failure flag answers to both names.
     report = ensure_table(OldRocket)
-    assert not report.renamed and not report.added
+    assert not report.renamed and report.added == ["provenance_pk", "input_size", "input_checksum"]
     failed = list(OldRocket.select().where(OldRocket.flag_failed))
     assert [r.spectrum_pk for r in failed] == [2] and failed[0].flag_runtime_exception
     assert [r.spectrum_pk for r in OldRocket.select().where(~OldRocket.flag_runtime_exception)] == [1]
@@ -260,8 +261,9 @@ def test_a_database_of_both_old_bases_is_migrated_on_first_use_and_read(db_url):
 def test_astra_init_reports_the_renamed_columns(db_url):
     _old_database(get_database())
     reports = create_tables([OldSnr, OldRocket])
-    assert str(reports[0]) == "old_snr: renamed columns t_process to t_elapsed, t_setup to t_overhead"
-    assert str(reports[1]) == "old_rocket: up to date"
+    added = "; added columns provenance_pk, input_size, input_checksum"  # docs/provenance.rst
+    assert str(reports[0]) == "old_snr: renamed columns t_process to t_elapsed, t_setup to t_overhead" + added
+    assert str(reports[1]) == "old_rocket:" + added[1:]
 
 
 def _migrate_in_a_worker(url, start):
