@@ -30,8 +30,8 @@ class Provenance(peewee.Model):
 
     provenance_pk = peewee.AutoField()
     digest = peewee.TextField(unique=True)
-    method = peewee.TextField(index=True)
-    params_digest = peewee.TextField(index=True)
+    method = peewee.TextField()  # no index: a few rows per method, scanned
+    params_digest = peewee.TextField()
     code_digest = peewee.TextField()
     record = peewee.TextField()
     created = peewee.DateTimeField(default=_utcnow)
