@@ -78,12 +78,15 @@ class ShareProgress:
     :param model_name: the catalogue model's name.
     :param shares: ``(SpectrumShare, job_id)`` pairs of the non-empty shares.
     :param keys: every ``spectrum_pk`` that was shared out (the submission's query).
+    :param currency: the run's :class:`~astra.tasks.function_query.Currency` (its parameters
+        decide which results are current; ``None``: the method's defaults).
     :param where: the ``--where`` condition of the run.
     :param submitted: when the jobs were submitted (UTC, naive, as results store it).
     """
 
-    def __init__(self, function, model_name, shares, keys, where=None, submitted=None):
+    def __init__(self, function, model_name, shares, keys, where=None, submitted=None, currency=None):
         self.function = function
+        self.currency = currency
         self.model_name = model_name
         self.shares = sorted(shares, key=lambda pair: pair[0].lo)
         self.keys = frozenset(keys)
@@ -137,7 +140,7 @@ class ShareProgress:
         from astra.tasks.function_runner import pending_query
 
         _, query = pending_query(self.function, self.model_name, where=self.where, retry_failed=True,
-                                 spectrum_pk_ranges=[self._span()])
+                                 spectrum_pk_ranges=[self._span()], currency=self.currency)
         return query
 
     def _failures(self):

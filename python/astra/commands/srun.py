@@ -461,7 +461,7 @@ def _run_catalogue(args):
         from astra.commands.srun_arrays import run_catalogue_array
 
         return run_catalogue_array(args, function, model, keys, run_args, command.where, command.retry_failed,
-                                   run_id, environment, jobs_dir, cpus=command.workers)
+                                   run_id, environment, jobs_dir, cpus=command.workers, currency=currency)
     try:
         shares, planned = plan_jobs(
             keys, args.module, model.__name__, run_args, jobs=args.jobs, nodes=args.nodes, procs=args.procs,
@@ -497,4 +497,4 @@ def _run_catalogue(args):
     header = (f"{name}: {len(keys)} spectra in {used} shares; Slurm job{'s' if len(job_ids) > 1 else ''} "
               + " ".join(job_ids))
     return follow_shares(args, function, model.__name__, [(share, job.job_id) for job in planned for share in job.shares],
-                         keys, command.where, submitted, header, jobs_dir)
+                         keys, command.where, submitted, header, jobs_dir, currency=currency)

@@ -28,7 +28,7 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def follow_shares(args, function, model_name, pairs, keys, where, submitted, header, jobs_dir):
+def follow_shares(args, function, model_name, pairs, keys, where, submitted, header, jobs_dir, currency=None):
     """Follow shares run by Slurm jobs or array elements to their summary; the exit status.
 
     :param args: the parsed arguments (``poll_interval``).
@@ -40,6 +40,8 @@ def follow_shares(args, function, model_name, pairs, keys, where, submitted, hea
     :param submitted: when the jobs were submitted (UTC, naive).
     :param header: the display's first line.
     :param jobs_dir: the jobs directory.
+    :param currency: the run's :class:`~astra.tasks.function_query.Currency` (``None``: the
+        method's default parameters).
     :returns: 0 when every spectrum has its result and every job or element completed, 1 otherwise,
         130 when interrupted.
     """
@@ -49,7 +51,7 @@ def follow_shares(args, function, model_name, pairs, keys, where, submitted, hea
     from astra.cluster.share_progress import ShareProgress, follow
 
     job_ids = list(dict.fromkeys(str(job_id) for _, job_id in pairs))
-    progress = ShareProgress(function, model_name, pairs, keys, where=where, submitted=submitted)
+    progress = ShareProgress(function, model_name, pairs, keys, where=where, submitted=submitted, currency=currency)
     arrays = sorted({job_id.partition("_")[0] for job_id in job_ids if "_" in job_id})
     try:
         summary, states = follow(progress, job_ids, header, poll=args.poll_interval, jobs_dir=jobs_dir)
@@ -75,7 +77,7 @@ def _retries(given):
 
 
 def run_catalogue_array(args, function, model, keys, run_args, where, retry_failed, run_id, environment, jobs_dir,
-                        cpus=1):
+                        cpus=1, currency=None):
     """Submit (or print, ``--dry-run``) the job array of ``astra srun <task> <SpectrumModel>`` and follow it.
 
     :param args: the parsed arguments.
@@ -89,6 +91,8 @@ def run_catalogue_array(args, function, model, keys, run_args, where, retry_fail
     :param environment: variables the script exports.
     :param jobs_dir: the jobs directory.
     :param cpus: CPUs of each element (its Luigi workers).
+    :param currency: the run's :class:`~astra.tasks.function_query.Currency` (its parameters are
+        kept in the array's record, for ``--resubmit-failed``).
     :returns: the exit status.
     """
     from astra import runs
@@ -99,7 +103,9 @@ def run_catalogue_array(args, function, model, keys, run_args, where, retry_fail
     try:
         job = plan_catalogue_array(
             keys, args.module, model.__name__, run_args, elements_asked(args), args.max_running,
-            details={"where": where, "retry_failed": _retries(retry_failed)},
+            details={"where": where, "retry_failed": _retries(retry_failed),
+                     "params": currency.provenance.params if currency is not None else None,
+                     "rerun_if_code_changed": currency.code if currency is not None else False},
             time=args.time, mem=args.mem, gres=args.gres, partition=args.partition, account=args.account,
             workers_per_node=max(args.workers_per_node, cpus), output_dir=jobs_dir,
             job_name=args.job_name or f"astra-{function.name}", environment=environment,
@@ -128,7 +134,7 @@ def run_catalogue_array(args, function, model, keys, run_args, where, retry_fail
     header = (f"{function.name} over {model.__name__}: {len(keys)} spectra in {job.count} shares; "
               f"Slurm job array {job.job_id} of {job.count} elements{throttle}")
     return follow_shares(args, function, model.__name__, list(zip(job.shares, job.elements())), keys, where,
-                         submitted, header, jobs_dir)
+                         submitted, header, jobs_dir, currency=currency)
 
 
 def _without_options(argv, names):
@@ -260,7 +266,7 @@ def resubmit_failed(args):
 def _follow_resubmission(args, record, indices, job_id, submitted, jobs_dir):
     from astra.cluster.array_jobs import catalogue_shares
     from astra.cluster.slurm_arrays import element_id
-    from astra.tasks.function_runner import load_task_function
+    from astra.tasks.function_runner import load_task_function, run_currency
 
     array = record["array"]
     function = load_task_function(array["task"])
@@ -273,4 +279,6 @@ def _follow_resubmission(args, record, indices, job_id, submitted, jobs_dir):
         keys.update(pk for (pk,) in query.tuples())
     header = (f"{function.name} over {model.__name__}: {sum(s.count for s, _ in pairs)} spectra in {len(pairs)} "
               f"shares of job array {record['job_id']}; submitted again as Slurm job array {job_id}")
-    return follow_shares(args, function, model.__name__, pairs, keys, array.get("where"), submitted, header, jobs_dir)
+    currency = run_currency(function, array.get("params"), array.get("rerun_if_code_changed") or None)
+    return follow_shares(args, function, model.__name__, pairs, keys, array.get("where"), submitted, header, jobs_dir,
+                         currency=currency)

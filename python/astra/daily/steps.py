@@ -223,14 +223,15 @@ def run_step(step, context=None):
     return _RUN[step.kind](step, context or DayContext())
 
 
-def _pending_count(model, function):
-    """Spectra of ``model`` that ``function`` would analyse now, without creating any table.
+def _pending_count(model, function, params=None):
+    """Spectra of ``model`` that ``function`` would analyse now (with the step's ``params``),
+    without creating any table.
 
     :returns: a count, or ``None`` when it cannot be told without creating the results table
         (a downstream method that has never run).
     """
     from astra.database import get_database
-    from astra.tasks.function_query import pending_spectra
+    from astra.tasks.function_query import Currency, pending_spectra
 
     db = get_database()
     upstreams = [u.model for u in getattr(function, "upstreams", {}).values()]
@@ -238,7 +239,7 @@ def _pending_count(model, function):
         return 0  # no spectra, or no upstream results to choose them by, yet
     if not db.table_exists(function.output_model._meta.table_name):
         return None if upstreams else model.select().count()
-    return pending_spectra(model, function, retry_failed=RETRY_FAILED).count()
+    return pending_spectra(model, function, retry_failed=RETRY_FAILED, currency=Currency(function, params)).count()
 
 
 def preview_step(step, incoming):
@@ -258,7 +259,8 @@ def preview_step(step, incoming):
         return text, n
     if step.kind == "pipeline":
         function = _function(step)
-        counts = {m: _pending_count(function.input_model(m), function) for m in step.spec["inputs"]}
+        counts = {m: _pending_count(function.input_model(m), function, step.spec.get("params"))
+                  for m in step.spec["inputs"]}
         n = sum(c or 0 for c in counts.values())
         text = "would run over " + ", ".join(f"{'an unknown number of' if c is None else c} {m} spectra"
                                              for m, c in counts.items()) + " without a result"
