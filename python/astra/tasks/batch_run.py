@@ -367,7 +367,8 @@ class BatchRunMixin:
             self.batch_timing = {"setup": t_setup, "members": member_timing}
             state, guarded = self.__dict__, self._guarded_names()
             # The next members' input files are read in the background while process() computes.
-            reading = reading_ahead([input_path(m) for m in ready] if ready else [])
+            # (their paths are found at the first read: a method that reads none pays nothing)
+            reading = reading_ahead(lambda: [input_path(m) for m in ready])
             reading.__enter__()
             for member in ready:
                 began = time.perf_counter()
