@@ -110,13 +110,16 @@ class ReadAhead:
     def paths(self):
         """The input file of each spectrum, in order (resolved at the first read)."""
         if self._where is None:
-            paths = self._paths() if callable(self._paths) else self._paths
-            self._paths = [str(p) if p is not None else None for p in paths]
-            self._where = {}
-            for index, path in enumerate(self._paths):
-                if path is not None:
-                    self._where.setdefault(path, []).append(index)
+            self._resolve()
         return self._paths
+
+    def _resolve(self):
+        paths = self._paths() if callable(self._paths) else self._paths
+        self._paths = [str(p) if p is not None else None for p in paths]
+        self._where = {}
+        for index, path in enumerate(self._paths):
+            if path is not None:
+                self._where.setdefault(path, []).append(index)
 
     # ------------------------------------------------------------ the method's reads
 
@@ -125,7 +128,8 @@ class ReadAhead:
 
         :raises: whatever the reader raised for this file (in the caller's thread).
         """
-        self.paths  # noqa: B018 (resolves the paths at the batch's first read)
+        if self._where is None:  # the batch's first read: find the paths now
+            self._resolve()
         recipe = _recipe(reader, kind, kwargs)
         path = str(path)
         if recipe is not None and recipe == self.recipe:
