@@ -410,6 +410,8 @@ def _run_arguments(args):
         options.append("--retry-failed" if command.retry_failed else "--skip-failed")
     if command.max_batch_size:
         options += ["--max-batch-size", str(command.max_batch_size)]
+    if command.timeout is not None:
+        options += ["--timeout", f"{command.timeout:g}"]
     return command, function, options + list(extra)
 
 
