@@ -108,7 +108,7 @@ def add_arguments(parser):
         "Slurm states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
         "spectrum has its result and every element completed. astra srun --resubmit-failed <job>\n"
         "submits again, alone, the elements that did not complete. --where, --retry-failed, --skip-failed, --limit,\n"
-        "--workers, --max-batch-size and the method's parameters are those of astra run.\n"
+        "--workers, --max-batch-size, --timeout and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
