@@ -256,10 +256,11 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
         :param other_task_class: a Luigi task class.
         :param include_significant: when true (default) all parameters are considered; when
             false only significant ones (Luigi's ``get_param_names`` convention).
-        :returns: a list of names in this task's declaration order.
+        :returns: a list of names in this task's declaration order (never ``timeout``: each
+            method has its own time limit).
         """
         theirs = set(other_task_class.get_param_names(include_significant=include_significant))
-        return [n for n in self._param_names(include_significant) if n in theirs]
+        return [n for n in self._param_names(include_significant) if n in theirs and n != "timeout"]
 
     def get_common_param_kwargs(self, other_task_class, include_significant=True):
         """This task's values of the parameters it shares with ``other_task_class``.
