@@ -26,6 +26,7 @@ from astra.core import timeout as time_limit
 from astra.processes import pid_alive
 from astra.tools import synthetic
 from service_fixtures import service_env, slurm_job_logs
+from web_fixtures import web_config  # noqa: F401
 
 STYLES = ["class", "task"]
 MODEL = "ApogeeCoaddedSpectrumInApStar"
@@ -212,3 +213,19 @@ def test_a_stuck_spectrum_times_out_under_astra_srun(style, tmp_path, monkeypatc
         out = slurm_job_logs(slurm_jobs_dir)
         assert all(state.split()[0] == "FAILED" for state in states.values()), (states, out)  # exit status 1
     _check_outcome(style, out, stuck, keys, tmp_path)
+
+
+def test_the_start_form_has_a_time_limit_field(web_config):
+    from astra.web import launch
+    from astra.web.app import create_app
+
+    assert "timeout" not in [f.name for f in launch.form_fields(launch.registered_tasks()["EstimateSNR"])]
+    form = {"release": "dr13", "species": "apStar", "timeout": "30"}
+    request = launch.RunRequest.from_form("EstimateSNR", form)
+    arguments = request.arguments()
+    assert arguments[arguments.index("--timeout") + 1] == "30"
+    assert "--timeout" not in launch.RunRequest.from_form("EstimateSNR", {**form, "timeout": ""}).arguments()
+    with pytest.raises(launch.FormError, match="timeout: 'soon' is not a number of seconds"):
+        launch.RunRequest.from_form("EstimateSNR", {**form, "timeout": "soon"})
+    page = create_app().test_client().get("/start/EstimateSNR").get_data(as_text=True)
+    assert 'name="timeout"' in page and "Time limit per spectrum" in page
