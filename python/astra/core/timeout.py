@@ -204,9 +204,8 @@ class _Reader:
 class _Merged:
     """The parent's one view of the batch over its workers: the outcome, and the events."""
 
-    def __init__(self, batch, limit):
+    def __init__(self, batch):
         self.batch = batch
-        self.limit = limit
         self.outcome = None
         self.run = None
         self.ok = self.processed = self.failed = 0  # of workers that ended
@@ -302,7 +301,7 @@ class _Supervisor:
         self.batch = batch
         self.body = run
         self.limit = limit
-        self.merged = _Merged(batch, limit)
+        self.merged = _Merged(batch)
 
     def run(self):
         _settled.clear()
@@ -434,8 +433,11 @@ class _Supervisor:
         code = 0
         try:
             os.setpgid(0, 0)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            except ValueError:  # forked from a thread other than the main one: handlers are not ours
+                pass
             _worker = _Channel(write_fd)
             threading.Thread(target=_die_with_parent, args=(watch_fd,), daemon=True).start()
             for subscriber in events.subscribers():
