@@ -1,13 +1,13 @@
 """A time limit per spectrum (astra.core.timeout), for both method styles.
 
-A method that hangs forever on one chosen spectrum (``time.sleep``, or ``sleep 1000`` in a
-subprocess it started: tests/timeout_methods.py) runs under ``astra run --timeout 2``, under a
-real luigid and under ``astra srun`` on the real single-node Slurm. The run ends (a subprocess
-timeout guards every run: without the limit it would never end), the stuck spectrum has its
-failure saying "timed out after 2 s" (a flagged row for a ``@task``, a failure record for a
-class, and a ``RunFailure`` for ``/failures``), every other spectrum has its result, the summary
-and exit code count one failure, and the subprocess the method started is gone. A re-run
-retries the timed-out spectrum (the failure policy).
+A method that hangs forever on one chosen spectrum (``time.sleep``, ``sleep 1000`` in a
+subprocess it started, or C code holding the GIL: tests/timeout_methods.py) runs under ``astra
+run --timeout 2``, under a real luigid and under ``astra srun`` on the real single-node Slurm.
+The run ends (a subprocess timeout guards every run: without the limit it would never end), the
+stuck spectrum has its failure saying "timed out after 2 s" (a flagged row for a ``@task``, a
+failure record for a class, and a ``RunFailure`` for ``/failures``), every other spectrum has
+its result, the summary and exit code count one failure, and the subprocess the method started
+is gone. A re-run retries the timed-out spectrum (the failure policy).
 """
 
 import glob
@@ -108,7 +108,7 @@ def _check_outcome(style, out, stuck, keys, tmp_path):
     assert not any(pid_alive(int(pid)) for pid in pids), pids  # its subprocess was killed with it
 
 
-@pytest.mark.parametrize("how", ["sleep", "subprocess"])
+@pytest.mark.parametrize("how", ["sleep", "subprocess", "c"])
 @pytest.mark.parametrize("style", STYLES)
 def test_a_stuck_spectrum_times_out_under_astra_run(style, how, tmp_path, monkeypatch):
     sas, stuck, keys = _setup(tmp_path, monkeypatch, style)

@@ -4,10 +4,12 @@ bench/timeout.py.
 ``$ASTRA_HANG_ON`` names the spectrum (a ``spectrum_pk`` for :func:`stalling_snr`, an ``obj`` for
 :class:`StallingEstimateSNR`); ``$ASTRA_HANG_HOW`` is ``sleep`` (``time.sleep`` forever) or
 ``subprocess`` (``sleep 1000`` in a child process, whose pid is appended to
-``$ASTRA_HANG_PIDS``) or ``die`` (the process kills itself, as a segfault would end it). Every spectrum computed appends ``<key> <pid>`` to ``$ASTRA_CLAIM_LOG``.
+``$ASTRA_HANG_PIDS``), ``c`` (a regular expression that backtracks for ages in C, holding the
+GIL) or ``die`` (the process kills itself, as a segfault would end it). Every spectrum computed appends ``<key> <pid>`` to ``$ASTRA_CLAIM_LOG``.
 """
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -28,6 +30,8 @@ def hang(key):
     """Never return when ``key`` is ``$ASTRA_HANG_ON``."""
     if str(key) != os.environ.get("ASTRA_HANG_ON"):
         return
+    if os.environ.get("ASTRA_HANG_HOW") == "c":
+        re.match(r"(a+)+$", "a" * 64 + "!")  # 2**64 steps in the C regex engine, the GIL held
     if os.environ.get("ASTRA_HANG_HOW") == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("ASTRA_HANG_HOW") == "subprocess":
