@@ -25,7 +25,7 @@ from astra.cli import main as astra_main
 from astra.core import timeout as time_limit
 from astra.processes import pid_alive
 from astra.tools import synthetic
-from service_fixtures import service_env, slurm_job_logs
+from service_fixtures import service_env, slurm_job_logs, wait_until
 from web_fixtures import web_config  # noqa: F401
 
 STYLES = ["class", "task"]
@@ -229,3 +229,24 @@ def test_the_start_form_has_a_time_limit_field(web_config):
         launch.RunRequest.from_form("EstimateSNR", {**form, "timeout": "soon"})
     page = create_app().test_client().get("/start/EstimateSNR").get_data(as_text=True)
     assert 'name="timeout"' in page and "Time limit per spectrum" in page
+
+
+def test_a_killed_run_takes_its_worker_and_the_method_s_subprocess_with_it(tmp_path, monkeypatch):
+    """The run's process watches a worker in another process group: when the run is SIGKILLed
+    (no cleanup of its own), the worker kills its group, the method's subprocess included."""
+    sas, stuck, _ = _setup(tmp_path, monkeypatch, "class")
+    pids = tmp_path / "pids"
+    process = subprocess.Popen([sys.executable, "-m", "astra.cli", *_run_args("class", sas, "--timeout", "600")],
+                               env=_env(tmp_path, stuck, "subprocess"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: pids.exists() and pids.read_text().split(), GUARD, "the method starts its subprocess")
+        [child] = [int(p) for p in pids.read_text().split()]
+        assert pid_alive(child)
+        process.kill()
+        process.wait()
+        wait_until(lambda: not pid_alive(child), 30, "the method's subprocess is killed with the run")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
