@@ -35,12 +35,12 @@ LIMIT = "2"
 GUARD = 240
 
 
-def _setup(tmp_path, monkeypatch, style, n=5):
-    """``n`` synthetic apStar spectra (and their catalogue rows for a ``@task``); the key of the
-    one to hang on, and every key."""
+def _setup(tmp_path, monkeypatch, style, n=5, database=None):
+    """``n`` synthetic apStar spectra (and their catalogue rows for a ``@task``) in ``database``
+    (default: SQLite); the key of the one to hang on, and every key."""
     sas = tmp_path / "sas"
     rows = synthetic.write_sample_tree(str(sas), n, release="dr13", species="apStar", seed=3, n_visits=1)
-    monkeypatch.setenv("ASTRA_DATABASE_URL", f"sqlite:///{tmp_path / 'results.db'}")
+    monkeypatch.setenv("ASTRA_DATABASE_URL", database or f"sqlite:///{tmp_path / 'results.db'}")
     astra.config.reload()
     if style == "class":
         keys = [row["obj"] for row in rows]
@@ -79,14 +79,14 @@ def _results(style):
 
         return {str(r.spectrum_pk): (not r.flag_runtime_exception, r.error) for r in StallingSNR.select()}
     out = {}
-    root = os.path.join(os.environ["ASTRA_OUTPUT_DIR"], "timeouttests", "StallingEstimateSNR")
+    root = os.path.join(os.environ["ASTRA_OUTPUT_DIR"], "stalltests", "StallingEstimateSNR")
     for path in glob.glob(os.path.join(root, "**", "*-snr.json"), recursive=True):
         with open(path) as fp:
             out[json.load(fp)["keys"]["obj"]] = (True, None)
     for path in glob.glob(os.path.join(root, "failures", "*.json")):
         with open(path) as fp:
             record = json.load(fp)
-        # a member's task id holds the start of its obj: timeouttests.StallingEstimateSNR_dr13_<obj>_...
+        # a member's task id holds the start of its obj: stalltests.StallingEstimateSNR_dr13_<obj>_...
         out.setdefault(record["task_id"].split("_")[2], (False, record["error"]))
     return out
 
@@ -126,6 +126,14 @@ def test_a_stuck_spectrum_times_out_under_astra_run(style, how, tmp_path, monkey
              else rf"{len(keys)} spectra done \({len(keys) - 1} already complete\)")
     assert re.search(again, out), out
     assert all(ok for ok, _ in _results(style).values())
+
+
+@pytest.mark.postgres
+def test_a_stuck_spectrum_times_out_with_results_in_postgresql(tmp_path, monkeypatch, postgres_url):
+    sas, stuck, keys = _setup(tmp_path, monkeypatch, "task", database=postgres_url)
+    rc, out = _astra(_run_args("task", sas, "--timeout", LIMIT), _env(tmp_path, stuck, "subprocess"))
+    assert rc == 1, out
+    _check_outcome("task", out, stuck, keys, tmp_path)
 
 
 @pytest.mark.parametrize("style", STYLES)

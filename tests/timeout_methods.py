@@ -67,7 +67,7 @@ def stalling_snr(spectra: Iterable[ApogeeCoaddedSpectrumInApStar], **kwargs) -> 
 class StallingEstimateSNR(EstimateSNR):
     """:class:`~astra.contrib.rocket.EstimateSNR` that hangs on the ``obj`` ``$ASTRA_HANG_ON``."""
 
-    task_namespace = "timeouttests"
+    task_namespace = "stalltests"
     timeout = 600
 
     def setup(self):
