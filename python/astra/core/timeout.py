@@ -190,10 +190,16 @@ class _Reader:
         self.buffer += chunk
         return self._messages()
 
-    def rest(self):
-        """Every message left, to the end of the pipe (the worker is gone or going)."""
+    def rest(self, wait=5.0):
+        """Every message left, to the end of the pipe (the worker is gone or going), or what
+        came within ``wait`` seconds (a process of its own session the method forked may hold
+        the pipe open)."""
         out = []
+        deadline = time.monotonic() + wait
         while True:
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return out + self._messages()
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:
                 return out + self._messages()
