@@ -118,6 +118,11 @@ class _Channel:
     def __init__(self, fd):
         self.fd = fd
         self.open = {}  # keys started and not finished, in order
+        self.run = None  # the batch's BatchRun: its counts ride on the clock's messages
+
+    def counts(self):
+        run = self.run
+        return None if run is None else (run.done, run.failed)
 
     def send(self, message):
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -128,14 +133,14 @@ class _Channel:
     def started(self, key):
         self.open.pop(key, None)
         self.open[key] = True
-        self.send(("on", key, time.monotonic()))
+        self.send(("on", key, time.monotonic(), self.counts()))
 
     def finished(self, key):
         self.open.pop(key, None)
         if self.open:  # asked ahead: the clock restarts on the one asked for last
-            self.send(("on", next(reversed(self.open)), time.monotonic()))
+            self.send(("on", next(reversed(self.open)), time.monotonic(), self.counts()))
         else:
-            self.send(("off", time.monotonic()))
+            self.send(("off", time.monotonic(), self.counts()))
 
 
 class _Relay:
@@ -147,7 +152,9 @@ class _Relay:
 
     def batch_started(self, run):
         if run.batch is self.batch:
-            run.INTERVAL = 0.0  # every count, so the parent knows exactly what was done when it kills
+            # The counts go with every message of the clock (so the parent knows exactly what
+            # was done when it kills), and with the (throttled) progress events.
+            self.channel.run = run
             self.channel.send(("started", run.pending, run.skipped, run.by_others))
 
     def member_failed(self, run, failure):
@@ -374,8 +381,10 @@ class _Supervisor:
                 kind = message[0]
                 if kind == "on":
                     on = (message[1], message[2])
+                    self._counts(message[3])
                 elif kind == "off":
                     on = None
+                    self._counts(message[2])
                 elif kind == "end":
                     end = message
                 else:
@@ -387,6 +396,8 @@ class _Supervisor:
                 self._event(message)
             elif message[0] == "end":
                 end = message
+            else:
+                self._counts(message[-1])
         if status is None:
             status = _reap(pid)
         if stopped is not None:
@@ -407,6 +418,10 @@ class _Supervisor:
             return False, None
         self.merged.worker_ended()
         return True, _error_of(end, self.batch)
+
+    def _counts(self, counts):
+        if counts is not None:
+            self.merged.progress(*counts)
 
     def _event(self, message):
         kind = message[0]
