@@ -383,13 +383,13 @@ class BatchRunMixin:
                 except Exception as error:  # one spectrum must not lose the others
                     time_limit.finished(member)
                     state.pop(_GUARDED, None)
-                    timing = {"setup": t_setup, "process": time.perf_counter() - began}
+                    timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
                     fail(member, error, traceback.format_exc())
                     lost(store.failed(member, error_text(error), timing))
                 else:
                     time_limit.finished(member)
                     state.pop(_GUARDED, None)
-                    timing = {"setup": t_setup, "process": time.perf_counter() - began}
+                    timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
                     ledger.succeeded()
                     # A store may lose this member's row (or earlier members' rows): those
                     # move from done to failed.
@@ -424,7 +424,7 @@ class BatchRunMixin:
         member = next(m for m in self.get_batch_tasks() if m.task_id == key)
         _record_failure(member, reason, "")
         store = self.result_store()
-        store.failed(member, reason, {"process": time_limit.limit_of(self)})
+        store.failed(member, reason, {"elapsed": time_limit.limit_of(self)})
         store.close()
         return MemberFailure(member.task_id, reason, member, None, input_path(member))
 
