@@ -69,7 +69,7 @@ def build(
     """
     # With several workers, a multiple of `workers` batches of equal size: every worker gets work.
     batches = batch_tasks(tasks, max_batch_size=max_batch_size, workers=workers)
-    from astra.cluster.partition import select_share  # only this process's share under astra srun
+    from astra.cluster.shares import select_share  # only this process's share under astra srun
 
     if share_batches:
         batches = select_share(batches)

@@ -10,7 +10,7 @@
   (:func:`astra.tasks.function_query.pending_spectra`); ``--retry-failed`` adds those whose
   result is flagged ``flag_runtime_exception``; ``--spectrum-pk-range LO HI`` keeps those
   whose ``spectrum_pk`` lies in ``[LO, HI]`` (:func:`pending_keys`; ``astra srun`` gives each
-  process its own range, :mod:`astra.cluster.spectrum_shares`);
+  process its own range, :mod:`astra.cluster.shares`);
 * they run in batches through :func:`astra.build`, with a progress bar on a terminal.
 """
 
