@@ -13,7 +13,7 @@ __all__ = ["LAYERS", "layer_of"]
 LAYERS = (
     ("foundation", "settings, names, processes, retries, Luigi parameter and target types; the engine core",
      ("astra._layers", "astra.version", "astra.suggest", "astra.config", "astra.processes", "astra.utils", "astra.forking",
-      "astra.luigi_defaults", "astra.parameters", "astra.targets", "astra.retry", "astra.logfiles", "astra.module_hint", "astra.core")),
+      "astra.luigi_defaults", "astra.luigi_glue", "astra.parameters", "astra.targets", "astra.retry", "astra.logfiles", "astra.module_hint", "astra.core")),
     ("datamodels", "pure data: keys per release, path templates, HDU layouts, grids; the registry",
      ("astra.datamodels",)),
     ("io", "spectrum readers, the lean FITS reader, synthetic writers",
@@ -23,7 +23,7 @@ LAYERS = (
     ("catalogue", "catalogue and run-record tables (peewee models), astra migrate",
      ("astra.models",)),
     ("runtime", "tasks of both method styles, the run loop, claims, summaries, run recording, shares",
-     ("astra.tasks", "astra.luigi_cmdline", "astra.runs", "astra.run_recorder", "astra.claims", "astra.runner", "astra.outputs",
+     ("astra.tasks", "astra.luigi_glue.cmdline", "astra.runs", "astra.run_recorder", "astra.claims", "astra.runner", "astra.outputs",
       "astra.cluster.partition", "astra.cluster.shares", "astra.cluster.scheduler")),
     ("services", "summary products, clusters (luigid, Slurm), the daily pipeline",
      ("astra.products", "astra.cluster", "astra.cluster.shares.progress", "astra.daily")),

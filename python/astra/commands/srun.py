@@ -204,10 +204,9 @@ def check_target(args):
 def _check_luigi_task(module_name, family, task_args):
     import luigi
     import luigi.interface
-    from luigi.task_register import Register, TaskClassException
-
     from astra.cli import UsageError
     from astra.commands.run import split_extra
+    from astra.luigi_glue.registry import Register, TaskClassException
     from astra.runner import load_module, parse_task_params
     from astra.suggest import did_you_mean
 

@@ -25,6 +25,7 @@ import luigi
 import astra.config
 from astra.database.connection import get_database
 from astra.datamodels.paths import get_template
+from astra.luigi_glue.parameters import NO_VALUE, declared_default
 from astra.runs import ENV_RUN_ID, runs_directory
 
 __all__ = ["registered_tasks", "is_method", "dotted_name", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
@@ -130,8 +131,8 @@ def form_fields(task_class):
             continue
         if parameter.visibility != luigi.parameter.ParameterVisibility.PUBLIC:
             continue
-        default = parameter._default
-        if default is luigi.parameter._no_value or default is None:
+        default = declared_default(parameter)
+        if default is NO_VALUE or default is None:
             text = ""
         else:
             text = parameter.serialize(default)
