@@ -9,10 +9,7 @@ import threading
 import time
 import weakref
 
-import peewee
-
 from astra.claims.protocol import holds, record_from_values
-from astra.database.connection import get_database, write_transaction
 
 __all__ = ["DatabaseClaimStore", "CLAIMS_TABLE"]
 
@@ -43,6 +40,8 @@ class DatabaseClaimStore:
         """The database used now."""
         if self._db is not None:
             return self._db
+        from astra.database.connection import get_database  # the database package is heavy: only when used
+
         return get_database()
 
     def _execute(self, sql, params=()):
@@ -56,6 +55,8 @@ class DatabaseClaimStore:
                 return
         except TypeError:  # not weakly referable: ask each time
             pass
+        import peewee
+
         with _tables_lock:
             try:
                 db.execute_sql(
@@ -85,6 +86,8 @@ class DatabaseClaimStore:
         :param expiry: seconds a heartbeat stays fresh.
         :returns: ``(taken, other)`` as :meth:`FileClaimStore.acquire`.
         """
+        from astra.database.connection import write_transaction
+
         self.ensure_table()
         record.heartbeat = time.time()
         values = record.as_dict()
@@ -119,6 +122,8 @@ class DatabaseClaimStore:
 
         :returns: whether the claim is still ``record``'s.
         """
+        from astra.database.connection import write_transaction
+
         now = time.time()
         with write_transaction(self.db):
             cursor = self._execute(
@@ -133,8 +138,10 @@ class DatabaseClaimStore:
         """Release the claim if it still is ``record``'s.
 
         The row stays, without a token: the next claimant then knows that someone worked on
-        the batch since it last looked (see :func:`claimed_run`).
+        the batch since it last looked (see :func:`astra.claims.claimed_run`).
         """
+        from astra.database.connection import write_transaction
+
         with write_transaction(self.db):
             self._execute(
                 f"UPDATE {CLAIMS_TABLE} SET token = '', heartbeat = 0 WHERE key = ? AND token = ?",

@@ -22,6 +22,7 @@ naming the file, and the others go on. The files are read ahead (:mod:`astra.cor
 import dataclasses
 
 import numpy as np
+import astra.config
 
 __all__ = ["ArrayBatch", "array_batches", "batch_rows"]
 
@@ -61,8 +62,6 @@ def batch_rows(npix, memory):
 
 
 def _memory():
-    import astra.config
-
     return int(float(astra.config.get("array_batch_memory_mb", 256) or 256) * 2**20)
 
 

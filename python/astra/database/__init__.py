@@ -23,7 +23,14 @@ from astra.database.connection import (
     write_transaction,
 )
 from astra import fields as _fields
-from astra.database.migrations import MigrationError, create_tables, ensure_table, forget_tables
+from astra.database.migrations import (
+    MigrationError,
+    create_tables,
+    ensure_table,
+    forget_tables,
+    import_model_modules,
+    registered_models,
+)
 from astra.database.models import DATA_MODEL_KEYS, RESULT_MODELS, BaseResult, ModelDefinitionError, ResultSchema
 from astra.database.target import DatabaseOutputMixin, DatabaseTarget, completed_task_ids
 from astra.database.writer import ResultWriter, upsert_rows
@@ -79,8 +86,6 @@ def get_model(name):
     :raises LookupError: naming the known models.
     """
     import importlib
-
-    from astra.database.migrations import import_model_modules, registered_models
 
     if "." in name:
         module_name, _, attr = name.rpartition(".")

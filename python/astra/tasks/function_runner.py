@@ -25,6 +25,7 @@ import astra.config
 from astra.tasks.batch import build
 from astra.tasks.function import TaskFunction
 from astra.tasks.function_query import pending_spectra
+from astra.runner import parse_task_params as parse
 
 __all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_query", "pending_keys",
            "parse_task_params"]
@@ -81,8 +82,6 @@ def parse_task_params(function, given):
     :param given: name (underscores) to text.
     :raises ValueError: for a name the method does not take, or a value that does not parse.
     """
-    from astra.runner import parse_task_params as parse
-
     return parse(function.task_class, given, names=list(function.parameters), label=function.name)
 
 

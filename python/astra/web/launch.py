@@ -27,6 +27,8 @@ from astra.database.connection import get_database
 from astra.datamodels.paths import get_template
 from astra.luigi_glue.parameters import NO_VALUE, declared_default
 from astra.runs import ENV_RUN_ID, runs_directory
+from astra.runner import load_task_class
+from astra.models.run import ACTIVE_STATES, Run, RunBatch, RunFailure, ensure_run_tables, utcnow
 
 __all__ = ["registered_tasks", "is_method", "dotted_name", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
            "retry_failures"]
@@ -48,8 +50,6 @@ def registered_tasks():
     name) and ``@task`` methods as ``module.function`` or their registered short name (named
     by the method's name). A name that cannot be loaded is left out with a warning.
     """
-    from astra.runner import load_task_class
-
     names = astra.config.get("web_tasks") or []
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
@@ -307,8 +307,6 @@ _processes = _Processes()
 
 
 def _record_exit(run_id, code, stopped):
-    from astra.models.run import ACTIVE_STATES, Run, RunBatch, utcnow
-
     try:
         run = Run.get_or_none(Run.id == run_id)
         if run is None:
@@ -333,8 +331,6 @@ def start_run(request, parameters_extra=None):
     :param parameters_extra: more to record in the run's parameters (e.g. what it retries).
     :returns: the :class:`~astra.models.run.Run`.
     """
-    from astra.models.run import Run, ensure_run_tables, utcnow
-
     ensure_run_tables()
     entry = registered_tasks()[request.task]
     args = request.arguments()
@@ -370,8 +366,6 @@ def stop_run(run_id):
     :param run_id: the run id.
     :returns: whether a process was signalled.
     """
-    from astra.models.run import Run
-
     with _processes.lock:
         process = _processes.running.get(run_id)
         if process is None or process.poll() is not None:
@@ -414,8 +408,6 @@ def retry_failures(failures):
     :returns: the runs started.
     :raises FormError: when a failure's task is not registered.
     """
-    from astra.models.run import RunFailure
-
     registered = registered_tasks()
     tasks = {dotted_name(c): name for name, c in registered.items()}
     groups = {}
