@@ -17,7 +17,6 @@ import luigi
 import astra.config
 from astra.cluster.scheduler import check_scheduler, unreachable
 from astra.logfiles import disk_full_said_once
-from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import build_window, note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
 from astra.tasks.summary import (

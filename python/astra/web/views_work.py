@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 
 from astra.models.run import Run, RunFailure
 from astra.web import launch, security
-from astra.tasks.io.paths import sas_root
+from astra.datamodels.paths import sas_root
 
 __all__ = ["blueprint", "FAILURES_PER_PAGE", "SPECIES_CHOICES"]
 
