@@ -377,12 +377,12 @@ class BatchRunMixin:
                     returned = self.process(member, context)
                 except Exception as error:  # one spectrum must not lose the others
                     state.pop(_GUARDED, None)
-                    timing = {"setup": t_setup, "process": time.perf_counter() - began}
+                    timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
                     fail(member, error, traceback.format_exc())
                     lost(store.failed(member, error_text(error), timing))
                 else:
                     state.pop(_GUARDED, None)
-                    timing = {"setup": t_setup, "process": time.perf_counter() - began}
+                    timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
                     ledger.succeeded()
                     # A store may lose this member's row (or earlier members' rows): those
                     # move from done to failed.
