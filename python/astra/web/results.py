@@ -22,6 +22,8 @@ from astra.database.models import DATA_MODEL_KEYS
 from astra.provenance.describe import describe_rows, select_rows
 from astra.tasks.function_runner import catalogue_model_of
 from astra.web.display import cell, ordered_columns
+from astra.models.pipeline import PipelineOutputMixin
+from astra.products import create_summary
 
 __all__ = ["blueprint", "ROWS_PER_PAGE", "MAX_PLOT_ROWS", "result_models", "numeric_columns"]
 
@@ -38,8 +40,6 @@ def result_models():
     """The results models by table name: the registered :class:`~astra.database.BaseResult`
     models and every ``@task`` results model (:class:`~astra.models.pipeline.PipelineOutputMixin`)
     of the imported ``result_modules``."""
-    from astra.models.pipeline import PipelineOutputMixin
-
     import_model_modules()
     models = {m._meta.table_name: m for m in registered_models()}
     pending = list(PipelineOutputMixin.__subclasses__())
@@ -278,8 +278,6 @@ def _sample(model, fields, conditions):
 @blueprint.route("/results/<name>/download")
 def download(name):
     """The filtered rows as ``astra create``'s summary FITS table."""
-    from astra.products import create_summary
-
     model = _model_or_404(name)
     conditions, keys, _ = _filters(model)
     fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".fits")
