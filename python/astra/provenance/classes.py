@@ -13,6 +13,7 @@ import os
 import luigi
 
 from astra.database.models import DATA_MODEL_KEYS
+from astra.luigi_glue.parameters import is_batchable
 from astra.provenance.record import MethodProvenance, checksum_setting, input_facts
 import astra.provenance.table  # as a module: astra.database, which it imports, imports this module
 from astra.targets import atomic_open
@@ -62,7 +63,7 @@ class BatchProvenance:
 
     def __init__(self, batch):
         params = {name: getattr(batch, name) for name, parameter in batch.get_params()
-                  if parameter.significant and name not in _PER_MEMBER and not parameter._is_batchable()}
+                  if parameter.significant and name not in _PER_MEMBER and not is_batchable(parameter)}
         cls = type(batch)
         self.record = MethodProvenance(f"{cls.__module__}.{cls.__name__}", cls.__module__, params, kind="class")
         self.record.record["release"] = getattr(batch, "release", None)
