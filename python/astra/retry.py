@@ -99,6 +99,30 @@ class RetryPolicy:
         """
         return min(self.max_wait, self.backoff * self.multiplier ** (attempt - 1))
 
+    def after_failure(self, attempt, error):
+        """Whether to try again after try number ``attempt`` failed with ``error``, and when.
+
+        The decision of :meth:`retrying`, for a loop that makes its own tries (the run loop
+        retries one spectrum by calling the method again: :mod:`astra.core.loop`). It asks the
+        same tenacity strategies.
+
+        :param attempt: the try that failed (from 1).
+        :param error: its exception.
+        :returns: the seconds to wait before the next try, or ``None``: do not try again.
+        """
+        state = tenacity.RetryCallState(None, None, (), {})
+        state.attempt_number = attempt
+        state.set_exception((type(error), error, error.__traceback__))
+        if not self._retry_strategy()(state) or self._stop_strategy()(state):
+            return None
+        return self.wait(attempt)
+
+    def _retry_strategy(self):
+        return tenacity.retry_if_exception_type(self.exceptions)
+
+    def _stop_strategy(self):
+        return tenacity.stop_after_attempt(int(self.tries))
+
     def retrying(self, on_retry=None, sleep=time.sleep):
         """A :class:`tenacity.Retrying` that follows this policy and re-raises the last error.
 
@@ -112,9 +136,9 @@ class RetryPolicy:
                 on_retry(state.attempt_number, error, wait)
 
         return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(int(self.tries)),
+            stop=self._stop_strategy(),
             wait=lambda state: self.wait(state.attempt_number),
-            retry=tenacity.retry_if_exception_type(self.exceptions),
+            retry=self._retry_strategy(),
             before_sleep=before_sleep,
             reraise=True,
             sleep=sleep,
