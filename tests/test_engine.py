@@ -258,6 +258,59 @@ def test_file_outputs_retry_failed_spectra_too(style, tmp_path, monkeypatch, cap
     assert "4 spectra done (3 already complete), 0 failed" in out, out
 
 
+# ------------------------------------------------------------------------------ retries
+
+FLAKY = {"class": ("engine_methods.FlakySNRToDatabase", "--release", "dr13", "--species", "apStar"),
+         "task": ("engine_methods.flaky_snr", MODEL)}
+
+
+def _flaky_run(style, sas, tmp_path, monkeypatch, times):
+    """Run the flaky method over 4 spectra, the first file's read failing ``times`` times."""
+    tree = _sample(sas, 4)
+    chosen = os.path.basename(sorted(tree.paths)[0])
+    monkeypatch.setenv("ASTRA_FLAKY", chosen)
+    monkeypatch.setenv("ASTRA_FLAKY_TIMES", str(times))
+    monkeypatch.setenv("ASTRA_FLAKY_LOG", str(tmp_path / "flaky.log"))
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))
+    if style == "task":
+        _catalogue(sas)
+    extra = ("--sas-base-dir", str(sas)) if style == "class" else ()
+    code = astra_main(["run", *FLAKY[style], *extra])
+    return code, chosen, len((tmp_path / "flaky.log").read_text().splitlines())
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_transient_error_retries_that_spectrum_only(style, sqlite_url, tmp_path, monkeypatch, capsys):
+    """A read that raises OSError twice on one spectrum, then succeeds: that spectrum is tried
+    three times, the others once, nothing fails, and the summary counts the retried spectrum."""
+    monkeypatch.setenv("ASTRA_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ASTRA_CLAIM_LOG", str(tmp_path / "computed.log"))
+    astra.config.reload()
+    code, chosen, tries = _flaky_run(style, tmp_path / "sas", tmp_path, monkeypatch, times=2)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert tries == 3
+    assert "4 spectra done (0 already complete), 0 failed, 1 retried after a transient error" in out, out
+    if style == "class":  # every member computed once: only the chosen one was tried again
+        assert sum(_computed(tmp_path / "computed.log").values()) == 4
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_spectrum_failing_every_try_shows_its_attempts_on_failures(style, web_client, web_config, tmp_path,
+                                                                     monkeypatch, capsys):
+    from astra.models.run import RunFailure
+
+    code, chosen, tries = _flaky_run(style, web_config["sas"], tmp_path, monkeypatch, times=10)
+    out = capsys.readouterr().out
+    assert code == 1 and tries == 3, out
+    assert "1 failed, 1 retried after a transient error" in out, out
+    (failure,) = RunFailure.select()
+    assert failure.reason.startswith("OSError: stale file handle") and "(after 3 tries: OSError:" in failure.reason
+    assert failure.reason.count("OSError") == 4  # the last error, then each try's
+    page = web_client.get("/failures").get_data(as_text=True)
+    assert "after 3 tries" in page and chosen in page
+
+
 # ------------------------------------------------------------------------------ astra web
 
 WEB_TASKS = {"class": ("claim_tasks.LoggedSNRToDatabase", "LoggedSNRToDatabase"),

@@ -34,7 +34,7 @@ import time
 
 import tenacity
 
-__all__ = ["RetryPolicy", "Attempts", "NO_RETRY", "retries", "policy_of", "POLICY_ATTRIBUTE"]
+__all__ = ["RetryPolicy", "Attempts", "NO_RETRY", "retries", "policy_of", "POLICY_ATTRIBUTE", "with_attempts"]
 
 logger = logging.getLogger("astra")
 
@@ -57,6 +57,18 @@ class Attempts:
     def retried(self):
         """Whether more than one try was made."""
         return self.count > 1
+
+
+def with_attempts(reason, attempts):
+    """A failure's reason followed by the tries that came before it.
+
+    :param reason: ``"Type: message"`` of the last try.
+    :param attempts: an :class:`Attempts`, or ``None`` (tried once: ``reason`` unchanged).
+    :returns: e.g. ``"OSError: stale handle (after 3 tries: OSError: ...; OSError: ...; OSError: ...)"``.
+    """
+    if attempts is None or attempts.count < 2:
+        return reason
+    return f"{reason} (after {attempts.count} tries: {'; '.join(attempts.errors)})"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,7 +31,7 @@ Sinks of Astra:
   dict ``process()`` returns), buffered in a :class:`~astra.database.writer.ResultWriter`.
 """
 
-__all__ = ["Sink", "Lost", "MemorySink", "DiscardSink", "lost_in"]
+__all__ = ["Sink", "Lost", "MemberResult", "MemorySink", "DiscardSink", "lost_in"]
 
 
 class Lost:
@@ -49,6 +49,32 @@ class Lost:
 
     def __repr__(self):
         return f"Lost({self.result!r}, {self.reason!r})"
+
+
+class MemberResult:
+    """What a class-style member's ``process()`` gave, as the loop and its sink see it.
+
+    :param member: the single-spectrum task.
+    :param value: what ``process()`` returned (``None`` for a failure).
+    :ivar timing: ``{"setup": s, "process": s}`` (``None`` for a member whose input check
+        failed: it never reached ``process()``).
+    :ivar error: the exception of a failed member, else ``None``.
+    :ivar reason: ``"Type: message"`` of a failed member (with its earlier tries).
+    :ivar attempts: the :class:`~astra.retry.Attempts` of a member tried more than once.
+    """
+
+    __slots__ = ("member", "value", "timing", "error", "reason", "attempts")
+
+    def __init__(self, member, value=None, timing=None, error=None, reason=None, attempts=None):
+        self.member = member
+        self.value = value
+        self.timing = timing
+        self.error = error
+        self.reason = reason
+        self.attempts = attempts
+
+    def __repr__(self):
+        return f"MemberResult({getattr(self.member, 'task_id', self.member)!r}, failed={self.error is not None})"
 
 
 class Sink:

@@ -25,6 +25,7 @@ import luigi
 import astra.config
 from astra.database.connection import is_sqlite
 from astra.parameters import BoolParameter, IntParameter, Parameter
+from astra.retry import policy_of
 from astra.tasks.base import BaseTask
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.outcome import retry_failed as failure_policy
@@ -242,7 +243,8 @@ class FunctionTask(BaseTask):
         if results_output() == "files" and self.retries_failed():
             sink = _WithoutFailures(sink)  # a file makes its spectrum done: a failure gets none
         try:
-            for _ in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
+            for _ in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step, policy=policy_of(fn),
+                             on_retry=ledger.retried):
                 pass
         except Exception as error:  # the database stayed down (or filled up): say what was stored
             _stopped_by_store(error, family, ledger, sink)

@@ -43,10 +43,10 @@ import logging
 
 from astra.core.loop import Contract, ContractError, Feed, run_loop
 from astra.models.pipeline import file_mtime_seconds
-from astra.retry import policy_of
+from astra.retry import policy_of, with_attempts
 from astra.tasks.inputs import InputFileError, input_file_problem
 
-__all__ = ["execute", "TaskFunctionError", "attempts_text"]
+__all__ = ["execute", "TaskFunctionError", "contract_of"]
 
 logger = logging.getLogger("astra")
 
@@ -89,17 +89,6 @@ def _answered(spectrum, result):
         result.spectrum_mtime = file_mtime_seconds(spectrum)
 
 
-def attempts_text(reason, attempts):
-    """A failure's reason with the tries that came before it (``None``: tried once).
-
-    :param reason: ``"Type: message"`` of the last try.
-    :param attempts: an :class:`~astra.retry.Attempts`, or ``None``.
-    """
-    if attempts is None or attempts.count < 2:
-        return reason
-    return f"{reason} (after {attempts.count} tries: {'; '.join(attempts.errors)})"
-
-
 def contract_of(function, output_model, on_retry=None):
     """The loop's :class:`~astra.core.loop.Contract` for a ``@task`` function.
 
@@ -118,7 +107,7 @@ def contract_of(function, output_model, on_retry=None):
         result.t_overhead = share
 
     def failure(spectrum, error, share, elapsed, attempts):
-        reason = attempts_text(f"{type(error).__name__}: {error}", attempts)
+        reason = with_attempts(f"{type(error).__name__}: {error}", attempts)
         logger.error("%s failed on %s: %s", output_model.__name__, _describe(spectrum), reason)
         logger.debug("traceback of the failure", exc_info=error)
         result = output_model.from_spectrum(spectrum, flag_runtime_exception=True, error=reason[:2000])
