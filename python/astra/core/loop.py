@@ -48,7 +48,9 @@ class Contract:
 
     :param name: the method's name, for errors.
     :param key: a spectrum's key (``spectrum_pk``; a class-style member: its id).
-    :param result_key: the key of the spectrum a result answers.
+    :param result_key: the key of the spectrum a result answers; ``None`` for a method that
+        answers each spectrum before it takes the next (a class's ``process()``): a result
+        then answers every spectrum outstanding.
     :param check: the input check of a spectrum: an exception naming the bad file, or ``None``.
     :param path: a spectrum's input file, for reading ahead (``None``: none).
     :param accept: ``accept(result, elapsed, share)``: validate a yielded result and stamp its
@@ -114,7 +116,10 @@ class Feed:
     def __next__(self):
         if self.first_request is None:
             self.first_request = time.perf_counter()
-        if not self._next_good():
+        if self._check is None:
+            if not self._queue:
+                raise StopIteration
+        elif not self._next_good():
             raise StopIteration
         spectrum = self._queue.popleft()
         self.outstanding[self._key(spectrum)] = spectrum
@@ -144,7 +149,11 @@ class Feed:
 
     def answered(self, result):
         """The spectrum ``result`` answers (no longer outstanding), or ``None``."""
-        return self.outstanding.pop(self._contract.result_key(result), None)
+        result_key = self._contract.result_key
+        if result_key is None:
+            self.outstanding.clear()
+            return None
+        return self.outstanding.pop(result_key(result), None)
 
     def restart(self, failed, again=False):
         """A fresh feed over what is left: the outstanding spectra first.
@@ -182,6 +191,7 @@ def run_loop(method, spectra, contract, sink, policy=NO_RETRY, re_raise_exceptio
     feed = Feed(spectra, contract)
     accept, answered, make_failure = contract.accept, contract.answered, contract.failure
     retries = policy.tries > 1
+    one_at_a_time = contract.result_key is None
     attempts = {}  # key -> Attempts, of spectra that failed at least once
     closed = False
     reading = contextlib.ExitStack()
@@ -216,8 +226,10 @@ def run_loop(method, spectra, contract, sink, policy=NO_RETRY, re_raise_exceptio
                     elapsed = now - asked
                 else:
                     elapsed = now - resumed
-                failures = [(s, problem, None) for s, problem in feed.take_rejected()]  # never handed out
+                # bad input files, never handed out
+                failures = [(s, problem, None) for s, problem in feed.take_rejected()] if feed.rejected else None
                 if result is _FAILED and feed.last is not None:
+                    failures = failures or []
                     failed = feed.last  # the spectrum it last asked for
                     key = contract.key(failed)
                     tried = attempts.get(key)
@@ -237,7 +249,7 @@ def run_loop(method, spectra, contract, sink, policy=NO_RETRY, re_raise_exceptio
                         sleep(wait)
                     else:
                         failures.append((failed, error, tried if tried is not None and tried.count > 1 else None))
-                for spectrum, problem, tried in failures:
+                for spectrum, problem, tried in failures or ():
                     failure = make_failure(spectrum, problem, share, elapsed if spectrum is failed else None, tried)
                     if on_result is not None:
                         on_result(failure)
@@ -253,9 +265,12 @@ def run_loop(method, spectra, contract, sink, policy=NO_RETRY, re_raise_exceptio
                 if result is _DONE or result is _FAILED:
                     break
                 accept(result, elapsed, share)
-                spectrum = feed.answered(result)
-                if answered is not None and spectrum is not None:
-                    answered(spectrum, result)
+                if one_at_a_time:
+                    feed.outstanding.clear()
+                else:
+                    spectrum = feed.answered(result)
+                    if answered is not None and spectrum is not None:
+                        answered(spectrum, result)
                 if on_result is not None:
                     on_result(result)
                 for stored in sink.add(result):

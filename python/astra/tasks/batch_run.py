@@ -55,10 +55,13 @@ spectra.
 """
 
 import contextlib
+import functools
+import inspect
 import json
 import logging
 import os
 import time
+import traceback
 
 import luigi
 
@@ -182,8 +185,16 @@ class BatchRunMixin:
     #: file tasks): they are then not Luigi dependencies of a batch (see :meth:`deps`).
     checked_per_spectrum = False
 
+    #: Whether the engine counts the outcome of a ``run()`` this class writes itself (see
+    #: :func:`engine_counted`); false for tasks whose ``run()`` is itself an engine's.
+    engine_counts_own_run = True
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("run")
+        if (inspect.isfunction(own) and cls.__dict__.get("engine_counts_own_run", cls.engine_counts_own_run)
+                and not inspect.isgeneratorfunction(own) and not getattr(own, "_astra_claimed", False)):
+            cls.run = engine_counted(own)
         claim_runs(cls)  # a batch runs only while claimed: concurrent runs share the work
 
     def setup(self):
@@ -372,6 +383,60 @@ class BatchRunMixin:
         if isinstance(outcome, BatchOutcome):
             text = f"{exception}\n{outcome.to_text()}"
         return text
+
+
+def engine_counted(run):
+    """Wrap a ``run()`` a class writes itself (seeds 002/003, ``get_batch_tasks()``) so that the
+    engine still owns its outcome and recording.
+
+    Before ``run()``: the incomplete members (one bulk check) and ``batch_started``. After it:
+    each of those members with its outputs is done, each without failed (with ``run()``'s
+    exception, or "run() did not write its outputs"): a failure record, ``/failures``, the
+    batch's :class:`BatchOutcome`. An exception from ``run()`` is raised again, carrying the
+    outcome; otherwise a failed member fails the batch as with :meth:`BatchRunMixin.run`.
+
+    :param run: the class's own ``run(self)``.
+    :returns: the wrapped method (the author's is its ``__wrapped__``).
+    """
+
+    @functools.wraps(run)
+    def counted(self):
+        pending = self.incomplete_batch_tasks()
+        ledger = BatchLedger(self, self.get_batch_size(), len(pending), written_during_build).start()
+        try:
+            returned = run(self)
+        except Exception as error:
+            _count_own_run(self, ledger, pending, error, traceback.format_exc())
+            error.outcome = ledger.outcome
+            raise
+        _count_own_run(self, ledger, pending, None, None)
+        fail_batch = self.fail_on_member_error
+        ledger.finish(fail_batches_on_member_error() if fail_batch is None else fail_batch)
+        return returned
+
+    counted._astra_engine_counted = True
+    return counted
+
+
+def _count_own_run(batch, ledger, pending, error, tb):
+    """Count the members of a class's own ``run()`` from their outputs, asked now."""
+    try:
+        left = {m.task_id for m in batch.incomplete_batch_tasks()} if pending else set()
+    except Exception as check_error:  # the outputs cannot be checked: each counts as failed
+        left, error = {m.task_id for m in pending}, error or check_error
+    reason = error_text(error) if error is not None else "run() finished without writing its outputs"
+    recorded = batch.recorded_failures() if pending else ()
+    try:
+        for member in pending:
+            if member.task_id in left:
+                _record_failure(member, reason, tb)
+                ledger.failed(MemberFailure(member.task_id, reason, member, tb, input_path(member)))
+            else:
+                ledger.succeeded()
+                if recorded and member.identity_hash in recorded:
+                    _clear_failure(member)
+    finally:
+        ledger.close()
 
 
 _BUILD_STARTED = []  # wall-clock start of the astra.build running in this process (forks inherit it)

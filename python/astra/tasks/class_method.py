@@ -47,7 +47,7 @@ class ClassMethod:
         self.t_setup = 0.0
         self.contract = Contract(
             f"{batch.get_task_family()}.process", self.failure, check=self.check if check_inputs else None,
-            path=input_path, result_key=_member_id, accept=self.accept, on_retry=on_retry,
+            path=input_path, result_key=None, accept=self.accept, on_retry=on_retry,
         )
 
     def method(self, feed):
@@ -91,10 +91,6 @@ class ClassMethod:
         timing = None if elapsed is None else {"setup": self.t_setup, "process": elapsed}
         return MemberResult(member, None, timing, error, with_attempts(f"{type(error).__name__}: {error}", attempts),
                             attempts)
-
-
-def _member_id(result):
-    return id(result.member)
 
 
 def failure_traceback(error):

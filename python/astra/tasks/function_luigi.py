@@ -65,6 +65,7 @@ class FunctionTask(BaseTask):
 
     #: The :class:`~astra.tasks.function.TaskFunction` (set on each generated class).
     task_function = None
+    engine_counts_own_run = False  # its run() is the engine's loop already
     task_id_parameters = ("spectrum_pk", "spectrum_model")
 
     spectrum_model = Parameter(default=None, description="catalogue model to read (class name)")
