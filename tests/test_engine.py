@@ -311,6 +311,29 @@ def test_a_spectrum_failing_every_try_shows_its_attempts_on_failures(style, web_
     assert "after 3 tries" in page and chosen in page
 
 
+# ------------------------------------------------------------------------------ a class's own run()
+
+
+def test_a_class_own_run_is_counted_and_recorded_by_the_engine(web_client, monkeypatch):
+    """Seed 002's form (a class writing its own run()): the engine still owns the outcome, the
+    failure records and /failures; a later successful run clears the records."""
+    from astra.models.run import RunFailure
+
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))
+    from batch_tasks import RunRaises
+
+    objs = ["2M00000001", "2M00000002", "2M00000003"]
+    summary = astra.build([RunRaises(obj=o) for o in objs])
+    assert (summary.done, summary.n_failed) == (0, 3), str(summary)
+    batch = RunRaises(obj=tuple(objs))
+    assert batch.recorded_failures() == {RunRaises(obj=o).identity_hash for o in objs}
+    assert {f.task_id for f in RunFailure.select()} == {RunRaises(obj=o).task_id for o in objs}
+    assert "local_path() names one spectrum" in web_client.get("/failures").get_data(as_text=True)
+    summary = astra.build([RunRaises(obj=o) for o in objs], max_batch_size=1)  # one spectrum each: run() works
+    assert (summary.done, summary.n_failed) == (3, 0), str(summary)
+    assert batch.recorded_failures() == set()
+
+
 # ------------------------------------------------------------------------------ astra web
 
 WEB_TASKS = {"class": ("claim_tasks.LoggedSNRToDatabase", "LoggedSNRToDatabase"),
