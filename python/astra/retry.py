@@ -80,6 +80,8 @@ class RetryPolicy:
     :param multiplier: each later wait is the one before times this (at least 1).
     :param max_wait: the longest wait, in seconds.
     :param exceptions: the exception types that are retried; others are raised at once.
+    :param within: also stop once this many seconds have passed since the first try (``None``:
+        only ``tries`` limits it): for "keep trying for N seconds", with ``tries`` large.
     """
 
     tries: int = 1
@@ -87,6 +89,7 @@ class RetryPolicy:
     multiplier: float = 2.0
     max_wait: float = 60.0
     exceptions: tuple = (OSError,)
+    within: float = None
 
     def __post_init__(self):
         exceptions = self.exceptions
@@ -98,6 +101,8 @@ class RetryPolicy:
         if self.backoff < 0 or self.max_wait < 0:
             raise ValueError(f"retry policy: backoff and max_wait must not be negative "
                              f"({self.backoff!r}, {self.max_wait!r})")
+        if self.within is not None and self.within < 0:
+            raise ValueError(f"retry policy: within must not be negative, not {self.within!r}")
         if self.multiplier < 1:
             raise ValueError(f"retry policy: multiplier must be at least 1, not {self.multiplier!r}")
         for kind in self.exceptions:
@@ -133,7 +138,8 @@ class RetryPolicy:
         return tenacity.retry_if_exception_type(self.exceptions)
 
     def _stop_strategy(self):
-        return tenacity.stop_after_attempt(int(self.tries))
+        stop = tenacity.stop_after_attempt(int(self.tries))
+        return stop if self.within is None else stop | tenacity.stop_after_delay(self.within)
 
     def retrying(self, on_retry=None, sleep=time.sleep):
         """A :class:`tenacity.Retrying` that follows this policy and re-raises the last error.
