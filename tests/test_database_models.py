@@ -113,7 +113,25 @@ def test_row_for_task_fills_identity_keys_and_version(caplog):
     assert (row["release"], row["obj"], row["mjd"]) == ("dr17", "2M0001", 59000)
     assert row["fiber"] is None and "not a valid" in caplog.text
     assert row["snr"] == 12.5 and row["flags"] == 2
-    assert (row["t_setup"], row["t_process"]) == (1.5, 0.25)
+    assert (row["t_overhead"], row["t_elapsed"]) == (1.5, 0.25)
+
+
+def test_timing_of_a_batch_is_the_setup_shared_and_the_spectrum_alone():
+    """One meaning for both key strategies: t_overhead is the setup shared among the spectra."""
+    row = EstimateSNRResult.row_for_task(ModelTask(obj="x"), timing={"setup": 3.0, "process": 0.5, "spectra": 4})
+    assert (row["t_overhead"], row["t_elapsed"]) == (0.75, 0.5)
+    row = EstimateSNRResult.row_for_task(ModelTask(obj="x"), timing={"overhead": 0.1, "elapsed": 0.2})
+    assert (row["t_overhead"], row["t_elapsed"]) == (0.1, 0.2)
+
+
+def test_old_names_read_and_write_the_one_column_or_flag():
+    result = EstimateSNRResult(t_setup=2.0, t_process=0.5, flag_runtime_exception=True)
+    assert (result.t_overhead, result.t_elapsed, result.flag_failed, result.flags) == (2.0, 0.5, True, 1)
+    assert EstimateSNRResult.t_process is EstimateSNRResult.t_elapsed
+    assert EstimateSNRResult.flag_runtime_exception is EstimateSNRResult.flag_failed
+    assert "t_setup" not in EstimateSNRResult._meta.fields and "flag_runtime_exception" not in EstimateSNRResult.flag_fields()
+    row = EstimateSNRResult.row_for_task(ModelTask(obj="x"), {"flag_runtime_exception": True})
+    assert row["flags"] == 1
 
 
 def test_failed_row_has_flag_and_error_and_no_values():

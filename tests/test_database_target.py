@@ -110,8 +110,11 @@ def test_batch_run_writes_values_timing_and_failed_rows(db_url, monkeypatch):
     assert rows["bad"]["flags"] == 1 and rows["bad"]["snr"] is None
     assert rows["bad"]["error"] == "ValueError: no pixels in bad"
     for row in rows.values():
-        assert row["t_setup"] is not None and row["t_setup"] >= 0
-        assert row["t_process"] is not None and row["t_process"] >= 0
+        assert row["t_overhead"] is not None and row["t_overhead"] >= 0
+        assert row["t_elapsed"] is not None and row["t_elapsed"] >= 0
+    # The batch's one setup is shared among its three spectra: every row has the same share.
+    assert len({row["t_overhead"] for row in rows.values()}) == 1
+    assert batch.batch_timing["setup"] == pytest.approx(3 * rows["a"]["t_overhead"])
     assert [m.complete() for m in batch.get_batch_tasks()] == [True, True, False]
     assert not batch.complete(), "a failed member is retried on the next run"
     monkeypatch.delenv("ASTRA_TEST_FAIL_OBJ")

@@ -46,7 +46,7 @@ def test_bitfield_flags_and_units():
     row.flag_a = True
     assert row.result_flags == 9
     assert Flagged.teff.unit == "K"
-    assert list(Flagged.flag_fields()) == ["flag_runtime_exception", "flag_a", "flag_b"]
+    assert list(Flagged.flag_fields()) == ["flag_failed", "flag_a", "flag_b"]
 
 
 def test_help_text_longer_than_a_fits_comment_is_refused():

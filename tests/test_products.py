@@ -77,7 +77,7 @@ def test_summary_values_and_header(db_url, tmp_path):
             position = keys.index(f"TTYPE{names.index(first) + 1}")
             assert cards[position - 1].keyword == "" and cards[position - 1].value == category
         # Flags and their meaning.
-        assert header["FLAG0"] == "flag_failed" and header.comments["FLAG0"] == "Processing raised an exception"
+        assert header["FLAG0"] == "flag_failed" and header.comments["FLAG0"] == "No result: bad input, or the method raised"
         assert header["FLAG1"] == "flag_not_converged"
         assert any("quality bit 0 (1): flag_cosmic: Cosmic ray hit" in str(c) for c in header["COMMENT"])
 

@@ -240,7 +240,7 @@ def test_results_pages_filters_plot_and_fits_download(client, web_config):
     name = EstimateSNRResult._meta.table_name
     page = client.get(f"/results/{name}").get_data(as_text=True)
     assert page.count("<tr><td>") == 50 and 'id="next-page"' in page
-    assert '<th>t_process <span class="unit">[s]</span></th>' in page  # the column's unit
+    assert '<th>t_elapsed <span class="unit">[s]</span></th>' in page  # the column's unit
     last = re.search(r"after=(\d+)", page).group(1)
     second = client.get(f"/results/{name}?after={last}").get_data(as_text=True)
     assert second.count("<tr><td>") == 10 and 'id="next-page"' not in second and "before=" in second

@@ -85,13 +85,14 @@ class Feed:
 
     :param spectra: the spectra, in order.
     :param contract: the style's :class:`Contract`.
+    :param checked: the spectra's inputs were checked already (see :meth:`check_all`).
     """
 
-    def __init__(self, spectra, contract):
+    def __init__(self, spectra, contract, checked=False):
         self._queue = collections.deque(spectra)
         self._contract = contract
         self._key = contract.key
-        self._check = contract.check
+        self._check = None if checked else contract.check
         self._started = contract.on_started
         self.first_request = None
         self.outstanding = {}  # key -> spectrum, handed out and not yet answered
@@ -131,10 +132,23 @@ class Feed:
     def __len__(self):
         return len(self._queue)
 
-    def has_next(self):
-        """Whether a spectrum with a good input is left (checks inputs; hands nothing out, and
-        does not count as the method's first request)."""
-        return self._next_good()
+    def check_all(self):
+        """Check every spectrum's input now (the rest are then handed out unchecked).
+
+        :returns: how many have a good input.
+        """
+        check = self._check
+        if check is not None:
+            good = collections.deque()
+            for spectrum in self._queue:
+                problem = check(spectrum)
+                if problem is None:
+                    good.append(spectrum)
+                else:
+                    self.rejected.append((spectrum, problem))
+            self._queue = good
+            self._check = None
+        return len(self._queue)
 
     def take_rejected(self):
         """The spectra refused for a bad input file since the last call, with their errors."""
@@ -163,7 +177,7 @@ class Feed:
         """
         if not again:
             self.outstanding.pop(self._key(failed), None)
-        return Feed(list(self.outstanding.values()) + list(self._queue), self._contract)
+        return Feed(list(self.outstanding.values()) + list(self._queue), self._contract, checked=self._check is None)
 
 
 _DONE = object()  # the generator finished

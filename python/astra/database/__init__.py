@@ -4,7 +4,9 @@
   ``postgresql://...`` on a cluster), bound at runtime and safe across forks;
 * :mod:`astra.fields` -- column types with help text and units, named flags (the field types
   are imported from there: ``from astra.fields import FloatField``);
-* :mod:`astra.database.models` -- :class:`BaseResult`, the model results tables extend;
+* :mod:`astra.database.models` -- the one results base: :class:`BaseResult` (keyed by task
+  identity) and ``PipelineOutputMixin`` (keyed by spectrum and major.minor), one meaning for
+  the timing columns and the failure flag; :mod:`astra.database.schema` -- the rules they share;
 * :mod:`astra.database.migrations` -- creating tables and adding new columns (``astra init``);
 * :mod:`astra.database.writer` -- batched upserts (:class:`ResultWriter`);
 * :mod:`astra.database.target` -- :class:`DatabaseTarget`, bulk completeness and
@@ -24,7 +26,15 @@ from astra.database.connection import (
 )
 from astra import fields as _fields
 from astra.database.migrations import MigrationError, create_tables, ensure_table, forget_tables
-from astra.database.models import DATA_MODEL_KEYS, RESULT_MODELS, BaseResult, ModelDefinitionError, ResultSchema
+from astra.database.models import (
+    DATA_MODEL_KEYS,
+    RESULT_MODELS,
+    BaseResult,
+    ModelDefinitionError,
+    PipelineOutputMixin,
+    Result,
+    ResultSchema,
+)
 from astra.database.target import DatabaseOutputMixin, DatabaseTarget, completed_task_ids
 from astra.database.writer import ResultWriter, upsert_rows
 
@@ -38,6 +48,8 @@ __all__ = [
     "write_transaction",
     "DatabaseURLError",
     "BaseResult",
+    "PipelineOutputMixin",
+    "Result",
     "ModelDefinitionError",
     "DATA_MODEL_KEYS",
     "RESULT_MODELS",
@@ -89,7 +101,8 @@ def get_model(name):
         except ImportError as error:
             raise LookupError(f"cannot import {module_name!r} for results model {name!r}: {error}") from None
         model = getattr(module, attr, None)
-        if not (isinstance(model, type) and issubclass(model, ResultSchema) and model.schema_root() is not model):
+        if not (isinstance(model, type) and issubclass(model, ResultSchema)
+                and not model.__dict__.get("__abstract_base__") and model.schema_root() is not model):
             raise LookupError(f"{name!r} is not a results model (a BaseResult or PipelineOutputMixin subclass)")
         return model
     import_model_modules()

@@ -8,7 +8,13 @@ table (and is reported), its data kept.
 
 A new column must be nullable or have a default, or existing rows could not hold it; every
 result column is nullable by rule, so adding fields to a results model always migrates.
-Renaming or retyping a column is a manual step (see the database guide).
+
+Columns Astra itself renamed are renamed in an existing table too, before anything else, in one
+transaction (a model's ``__renamed_columns__``): a class-style table of an earlier version has
+its ``t_process`` renamed ``t_elapsed``, and its ``t_setup`` (the batch's whole setup, on every
+member's row) renamed ``t_overhead`` and divided among the rows that carry the same value (the
+rows one batch wrote), the meaning :mod:`astra.database.models` gives it. Renaming or retyping
+a column of one's own model is a manual step (see the database guide).
 """
 
 import importlib
@@ -21,7 +27,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 import astra.config
 from astra.database.connection import get_database
-from astra.database.models import RESULT_MODELS, BaseResult
+from astra.database.models import RESULT_MODELS, Result
 
 __all__ = ["MigrationError", "TableReport", "ensure_table", "create_tables", "registered_models", "import_model_modules"]
 
@@ -44,20 +50,24 @@ class TableReport:
     :param extra: columns in the table that the model no longer has (kept).
     :param indexes: names of the indexes created on the existing table (a model's new
         ``index=True``/``unique=True`` or ``Meta.indexes`` entry on a column it already had).
+    :param renamed: ``(old, new)`` column names renamed (columns of an earlier Astra).
     """
 
-    def __init__(self, model, created=False, added=(), extra=(), indexes=()):
+    def __init__(self, model, created=False, added=(), extra=(), indexes=(), renamed=()):
         self.model = model
         self.created = created
         self.added = list(added)
         self.extra = list(extra)
         self.indexes = list(indexes)
+        self.renamed = list(renamed)
 
     def __str__(self):
         table = self.model._meta.table_name
         if self.created:
             return f"{table}: created"
         done = []
+        if self.renamed:
+            done.append(f"renamed columns {', '.join(f'{old} to {new}' for old, new in self.renamed)}")
         if self.added:
             done.append(f"added columns {', '.join(self.added)}")
         if self.indexes:
@@ -102,7 +112,7 @@ def ensure_table(model, db=None, force=False):
     Safe when several processes do it at once: a column or table another process just added
     is not an error.
 
-    :param model: a :class:`~astra.database.models.BaseResult` subclass.
+    :param model: a results model (or a catalogue model).
     :param db: the database (default: the bound one).
     :param force: check again even if done before in this process.
     :returns: a :class:`TableReport`.
@@ -113,6 +123,8 @@ def ensure_table(model, db=None, force=False):
     with _ready_lock:
         report = _ensure(model, db)
         _ready.setdefault(db, set()).add(model)
+    for old, new in report.renamed:
+        logger.info("%s: renamed column %s to %s", model._meta.table_name, old, new)
     for name in report.added:
         logger.info("%s: added column %s", model._meta.table_name, name)
     for name in report.indexes:
@@ -125,8 +137,9 @@ def _table_exists(model, db):
 
 
 def _ensure(model, db):
-    if model is BaseResult:
-        raise MigrationError("BaseResult is abstract; create the tables of its subclasses")
+    root = getattr(model, "schema_root", None)  # (catalogue models have none)
+    if model is Result or (root is not None and root() is model):
+        raise MigrationError(f"{model.__name__} is abstract; create the tables of its subclasses")
     with model.bind_ctx(db):
         if not _table_exists(model, db):
             try:
@@ -136,7 +149,58 @@ def _ensure(model, db):
                     raise
             else:
                 return TableReport(model, created=True)
-        return _add_missing_columns(model, db)
+        renamed = _rename_old_columns(model, db)
+        report = _add_missing_columns(model, db)
+        report.renamed = renamed
+        return report
+
+
+def _columns(model, db):
+    return {c.name for c in db.get_columns(model._meta.table_name, schema=model._meta.schema)}
+
+
+def _rename_old_columns(model, db):
+    """Rename the columns of an earlier Astra (``model.__renamed_columns__``) in one transaction.
+
+    :returns: the ``(old, new)`` pairs renamed.
+    :raises MigrationError: naming the table when a rename fails and no other process did it.
+    """
+    renames = getattr(model, "__renamed_columns__", ())
+    existing = _columns(model, db)
+    todo = [(old, new, how) for old, new, how in renames if old in existing and new not in existing]
+    if not todo:
+        return []
+    table = model._meta.table_name
+
+    def quote(name):
+        return db.get_sql_context().sql(peewee.Entity(name)).query()[0]
+
+    quoted = quote(table) if model._meta.schema is None else f"{quote(model._meta.schema)}.{quote(table)}"
+    try:
+        with db.atomic():
+            for old, new, how in todo:
+                db.execute_sql(f"ALTER TABLE {quoted} RENAME COLUMN {quote(old)} TO {quote(new)}")
+                if how == "shared":
+                    _share_among_rows(db, quoted, quote(new))
+    except peewee.DatabaseError as error:
+        again = _columns(model, db)
+        if any(old in again or new not in again for old, new, _ in todo):
+            raise MigrationError(f"{table}: cannot rename the columns of an earlier Astra "
+                                 f"({', '.join(f'{o} to {n}' for o, n, _ in todo)}): {error}") from None
+        return []  # another process renamed them meanwhile
+    return [(old, new) for old, new, _ in todo]
+
+
+def _share_among_rows(db, table, column):
+    """Divide each value of ``column`` by the number of rows that hold it (one batch's rows).
+
+    One grouped pass (``UPDATE ... FROM``: PostgreSQL, SQLite 3.33+), not a query per row.
+    """
+    db.execute_sql(
+        f"UPDATE {table} SET {column} = {column} / shared.n FROM "
+        f"(SELECT {column} AS value, COUNT(*) AS n FROM {table} WHERE {column} IS NOT NULL GROUP BY {column}) AS shared "
+        f"WHERE {table}.{column} = shared.value AND shared.n > 1"
+    )
 
 
 def _add_missing_columns(model, db):

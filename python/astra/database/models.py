@@ -1,294 +1,204 @@
-"""The base results model that every analysis method's results table extends.
+"""The one base of every results table: :class:`Result`, its two key strategies, and one meaning
+for the timing columns and the failure flag.
 
-A method author writes one model with a nullable, typed column per result::
+A method's results model extends one of the two key strategies and adds nullable, typed
+columns, ``#> Category`` headers and named flags (the rules of
+:class:`~astra.database.schema.ResultSchema`)::
 
-    from astra.database import BaseResult
-    from astra.fields import ArrayField, FloatField, flag
+    from astra.database import BaseResult                 # keyed by task identity (class style)
+    from astra.models.pipeline import PipelineOutputMixin # keyed by spectrum + major.minor (@task)
+    from astra.fields import BitField, FloatField, flag
 
     class EstimateSNRResult(BaseResult):
-        \"\"\"Signal-to-noise estimates.\"\"\"
-
         #> Signal-to-noise
         snr = FloatField(null=True, help_text="Signal-to-noise ratio")
-        snr_visits = ArrayField(null=True, help_text="Per-visit signal-to-noise ratios")
-
         flag_low_snr = flag(2**1, help_text="S/N below 3")
 
-Rules, checked when the class is created (:class:`ModelDefinitionError` otherwise):
+    class SNRResult(PipelineOutputMixin):
+        #> Signal-to-noise
+        snr = FloatField(null=True, help_text="Signal-to-noise ratio")
+        result_flags = BitField(default=0)
+        flag_low_snr = result_flags.flag(2**0, help_text="S/N is below 3")
 
-* ``help_text`` is required and at most 47 characters (it is the FITS column comment);
-* method columns are nullable (``null=True``), so a failed spectrum still gets a row;
-* a comment line ``#> Category`` directly above a group of fields names that group; the
-  headers appear in FITS products (see :meth:`BaseResult.category_headers`).
+**Key strategies.** :class:`BaseResult` keys a row by the task id of the single-spectrum task
+that produced it (unique; the id already holds the Astra major.minor), and copies the task's
+data-model keys into columns. :class:`PipelineOutputMixin` keys a row by the catalogue's
+``spectrum_pk`` and ``v_astra_major_minor`` (a unique pair; primary key ``task_pk``). Either
+way a re-run under the same major.minor updates the row (an upsert on :meth:`Result.key_columns`,
+keeping ``created``) and a new major.minor writes a new one.
 
-Every result row is keyed by the task id of the single-spectrum task that produced it (unique),
-which already contains the Astra major.minor version: a re-run updates the row, a new version
-writes a new one.
+**Timing, one meaning for both** (SDSS Astra's Timer):
+
+* ``t_overhead`` (s) -- the setup spent before the first spectrum (loading a model, a grid),
+  shared equally among the spectra it was spent for: every row gets ``setup / spectra``
+  (:func:`overhead_share`). A class's ``setup()`` is shared by the batch members it ran for; a
+  ``@task`` generator's time until it first asks for a spectrum by the spectra of the call.
+* ``t_elapsed`` (s) -- the time spent on this spectrum alone: its ``process()`` call, or the
+  generator's time from asking for (or resuming after the previous result) to yielding it.
+  A failed spectrum's may be ``None`` (always for a ``@task`` failure or a bad input).
+
+So ``t_overhead + t_elapsed`` summed over a run's rows is the methods' own time.
+
+**Failure, one meaning for both.** ``flag_failed`` (bit 0 of the model's system bit field:
+``flags`` for :class:`BaseResult`, ``pipeline_flags`` for :class:`PipelineOutputMixin`) marks a
+row that holds no result: the spectrum's input was missing or unreadable, or the method raised
+on it. ``error`` says why (naming the file for a bad input). Whether a re-run retries it is the
+engine's failure policy (:doc:`engine`).
+
+**Old names still work.** ``t_setup`` and ``t_process`` (class style, before) read and write
+``t_overhead`` and ``t_elapsed``; ``flag_runtime_exception`` (``@task`` style, before) is
+``flag_failed`` (:class:`~astra.database.schema.Alias`: in queries too). A table made by an
+earlier version is migrated the first time it is used (or by ``astra init``): its ``t_process``
+column is renamed ``t_elapsed``, and ``t_setup`` (the whole batch's setup on every member's row)
+becomes ``t_overhead`` divided among the rows that carry the same value (the rows one batch
+wrote), so old and new rows mean the same (:mod:`astra.database.migrations`).
 """
 
 import datetime
-import inspect
 import json
-import logging
-import re
 
 import peewee
 
 from astra import datamodels
-from astra.version import __version__, version_info
 from astra.database.connection import database
+from astra.database.schema import (
+    DATA_MODEL_KEYS,
+    RESULT_MODELS,
+    Alias,
+    ModelDefinitionError,
+    ResultSchema,
+    coerce_key,
+    plain_value,
+    register_name,
+    utcnow,
+)
 from astra.fields import (
-    MAX_HELP_TEXT,
+    AutoField,
     BigIntegerField,
     BitField,
     DateTimeField,
-    Flag,
     FloatField,
     IntegerField,
     TextField,
 )
+from astra.version import __version__, version_info
 
 __all__ = [
+    "Result",
     "BaseResult",
+    "PipelineOutputMixin",
+    "ResultSchema",
     "ModelDefinitionError",
     "DATA_MODEL_KEYS",
     "RESULT_MODELS",
     "register_name",
+    "overhead_share",
+    "timing_values",
+    "major_minor",
+    "file_mtime_seconds",
+    "FAILED_HELP",
 ]
 
-logger = logging.getLogger("astra")
-
-#: SDSS data-model keys copied from a task's parameters into its result row: the identity keys
-#: of every data model (:func:`astra.datamodels.result_keys`), SDSS-V keys included.
-DATA_MODEL_KEYS = datamodels.result_keys()
-
-#: Every concrete results model by lower-case name (class name, and without ``Result``).
-RESULT_MODELS = {}
-
-#: Columns written by the system, never updated from a task's values by name.
-_IDENTITY_COLUMNS = ("id", "task_id", "created")
-
-#: Columns only the system writes (a task's values may not set them).
-_SYSTEM_COLUMNS = _IDENTITY_COLUMNS + (
-    "task_family", "parameters", "astra_version_major", "astra_version_minor", "astra_version", "modified",
-)
-
-_CATEGORY = re.compile(r"^\s*#>\s*(.+?)\s*$")
-_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*=")
+#: The help text of ``flag_failed`` (the FITS ``FLAG0`` comment), the same in both key strategies.
+FAILED_HELP = "No result: bad input, or the method raised"
 
 
-class ModelDefinitionError(TypeError):
-    """A results model breaks a rule (help text too long or missing, non-nullable column)."""
+def overhead_share(setup, spectra):
+    """``t_overhead``: ``setup`` seconds shared equally among ``spectra`` spectra.
 
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-
-
-def register_name(name, model):
-    """Make ``model`` findable by ``name`` (case-insensitive) in :data:`RESULT_MODELS`.
-
-    :param name: e.g. ``"estimatesnr"``.
-    :param model: a :class:`BaseResult` subclass.
+    :param setup: the seconds spent before the first spectrum, or ``None``.
+    :param spectra: how many spectra that setup was spent for (at least one is assumed).
     """
-    RESULT_MODELS[name.lower()] = model
-
-
-def _check_help_text(cls, name, text, required):
-    if text is None:
-        if required:
-            raise ModelDefinitionError(
-                f"{cls.__name__}.{name}: give help_text (at most {MAX_HELP_TEXT} characters); "
-                "it is the column's comment in FITS products"
-            )
-        return
-    if len(text) > MAX_HELP_TEXT:
-        raise ModelDefinitionError(
-            f"{cls.__name__}.{name}: help_text has {len(text)} characters, more than the "
-            f"{MAX_HELP_TEXT} a FITS column comment holds: {text!r}"
-        )
-
-
-def _coerce_key(model, key, value):
-    field = model._meta.fields[key]
-    try:
-        if isinstance(field, peewee.IntegerField):
-            return int(value)
-        return str(value)
-    except (TypeError, ValueError):
-        logger.warning("%s: %s=%r is not a valid %s; stored as NULL", model.__name__, key, value, field.field_type)
+    if setup is None:
         return None
+    return setup / max(int(spectra or 1), 1)
 
 
-def _plain(value):
-    """numpy scalars to Python numbers; everything else unchanged."""
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
+def timing_values(timing):
+    """``(t_overhead, t_elapsed)`` of a timing mapping.
+
+    :param timing: ``{"overhead": s, "elapsed": s}``, or as a class-style batch measures it,
+        ``{"setup": s, "process": s, "spectra": n}`` (the batch's whole setup, shared here among
+        its ``n`` spectra; without ``spectra`` the setup is one spectrum's).
+    """
+    if not timing:
+        return None, None
+    if "overhead" in timing or "elapsed" in timing:
+        return timing.get("overhead"), timing.get("elapsed")
+    return overhead_share(timing.get("setup"), timing.get("spectra", 1)), timing.get("process")
+
+
+def major_minor():
+    """This Astra's ``"major.minor"`` (e.g. ``"0.3"``): a result is written once per value."""
+    return "{}.{}".format(*version_info())
+
+
+def file_mtime_seconds(spectrum):
+    """The catalogue's ``file_mtime`` of ``spectrum`` in seconds since 1970, or ``None``.
+
+    :param spectrum: a catalogue row (``file_mtime`` a number of seconds or a UTC timestamp).
+    """
+    value = getattr(spectrum, "file_mtime", None)
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.timestamp()
+    return None if value is None else float(value)
+
+
+def _elapsed_column():
+    return FloatField(null=True, unit="s", help_text="Time spent on this spectrum alone")
+
+
+def _overhead_column():
+    return FloatField(null=True, unit="s", help_text="Setup time shared among the spectra")
+
+
+def _error_column():
+    return TextField(null=True, help_text="Why there is no result (flag_failed)")
+
+
+def _key_of(value):
+    """A primary-key value from a key or a model instance (a foreign key read as an object)."""
+    if isinstance(value, peewee.Model):
+        return value.get_id()
     return value
 
 
-class ResultSchema:
-    """The rules and introspection every results model shares, whatever its system columns.
+class Result(ResultSchema, peewee.Model):
+    """The base of both key strategies: old names, and what every results row can answer.
 
-    Mixed into :class:`BaseResult` (results keyed by task id) and
-    :class:`astra.models.pipeline.PipelineOutputMixin` (results keyed by spectrum and Astra
-    major.minor). The class that declares the system columns sets ``__schema_root__ = True``;
-    its own columns are exempt from the nullable rule, and models derived from it are
-    registered in :data:`RESULT_MODELS`.
+    Not a table: extend :class:`BaseResult` or :class:`PipelineOutputMixin`. Each declares the
+    columns ``t_elapsed``, ``t_overhead``, ``error`` and the flag ``flag_failed``, with the one
+    meaning described in :mod:`astra.database.models`.
     """
 
-    #: Columns written by the system, never updated from a task's values by name.
-    __identity_columns__ = _IDENTITY_COLUMNS
-    #: Columns only the system writes (a task's values may not set them).
-    __system_columns__ = _SYSTEM_COLUMNS
-    #: Columns that identify a row for an upsert (``ON CONFLICT (...)``).
-    __upsert_key__ = ("task_id",)
+    __abstract_base__ = True
+    #: ``"task"`` (keyed by task identity) or ``"spectrum"`` (by spectrum and major.minor).
+    __key_strategy__ = None
+    #: Columns of earlier versions: ``(old name, new name, conversion)``; the migration renames
+    #: them, and ``"shared"`` divides a batch's whole setup among the rows that carry it.
+    __renamed_columns__ = ()
+
+    t_setup = Alias("t_overhead")
+    t_process = Alias("t_elapsed")
+    flag_runtime_exception = Alias("flag_failed")
+
+    class Meta:
+        database = database
 
     @classmethod
-    def schema_root(cls):
-        """The class that declares this model's system columns (``BaseResult`` or the mixin)."""
-        for klass in cls.__mro__:
-            if klass.__dict__.get("__schema_root__"):
-                return klass
-        raise ModelDefinitionError(f"{cls.__name__} derives from no results model base")
-
-    @classmethod
-    def never_updated(cls):
-        """Columns an upsert never overwrites: the primary key, the upsert key and ``created``."""
-        return (cls._meta.primary_key.name, *cls.__upsert_key__, "created")
-
-    @classmethod
-    def validate_model(cls):
-        """Called by peewee when the class is created: bind flags, check rules, register."""
-        own = set(cls.__dict__)
-        for name in dir(cls):
-            value = cls.__dict__.get(name, None) if name in own else getattr(cls, name, None)
-            if isinstance(value, Flag):
-                field_name = value.field.name if value.field is not None else "flags"
-                field = cls._meta.fields.get(field_name)
-                if not isinstance(field, BitField):
-                    raise ModelDefinitionError(f"{cls.__name__}.{name}: no BitField named {field_name!r}")
-                if value.field is not field:
-                    setattr(cls, name, value.bound_to(field))
-        root = cls.schema_root()
-        is_base = root is cls
-        base_fields = set() if is_base else set(root._meta.fields)
-        primary = cls._meta.primary_key.name if cls._meta.primary_key else "id"
-        for name, field in cls._meta.fields.items():
-            # A flag column's meaning is in its flags' help text (SDSS Astra declares
-            # ``result_flags = BitField(default=0)`` without one).
-            _check_help_text(cls, name, field.help_text, required=name != primary and not isinstance(field, BitField))
-            if is_base or name in base_fields or name == primary or isinstance(field, BitField):
-                continue
-            if not field.null:
-                raise ModelDefinitionError(
-                    f"{cls.__name__}.{name}: result columns must be nullable (null=True), "
-                    "so that a spectrum that failed still gets a row"
-                )
-        bits = {}
-        for name, flag_ in cls.flag_fields().items():
-            _check_help_text(cls, name, flag_.help_text, required=False)
-            key = (flag_.field.name, flag_.value)
-            if key in bits:
-                raise ModelDefinitionError(
-                    f"{cls.__name__}.{name}: bit {flag_.bit} of {flag_.field.name} is already {bits[key]}"
-                )
-            bits[key] = name
-        if cls.__dict__.get("__abstract__", False) or is_base:
-            return
-        register_name(cls.__name__, cls)
-        if cls.__name__.lower().endswith("result") and len(cls.__name__) > 6:
-            register_name(cls.__name__[:-6], cls)
-
-    @classmethod
-    def flag_fields(cls):
-        """The model's named flags, in bit order per column.
-
-        :returns: a dict of attribute name to :class:`~astra.fields.Flag`.
-        """
-        cached = cls.__dict__.get("_astra_flags")
-        if cached is None:
-            found = {name: getattr(cls, name) for name in dir(cls) if isinstance(getattr(cls, name, None), Flag)}
-            order = {f.name: i for i, f in enumerate(cls._meta.sorted_fields)}
-            cached = dict(sorted(found.items(), key=lambda kv: (order.get(kv[1].field.name, 0), kv[1].value)))
-            cls._astra_flags = cached
-        return dict(cached)
-
-    @classmethod
-    def category_headers(cls):
-        """Category headers from ``#> Name`` comment lines in the model's source.
-
-        A header line applies to the field assigned on the next assignment line below it.
-        Classes whose source cannot be read (defined interactively) contribute none.
-
-        :returns: a list of ``(header, first field name)`` in field order.
-        """
-        cached = cls.__dict__.get("_astra_category_headers")
-        if cached is not None:
-            return list(cached)
-        at_field = {}
-        for klass in reversed(cls.__mro__):
-            if klass is ResultSchema or not (isinstance(klass, type) and issubclass(klass, ResultSchema)):
-                continue
-            try:
-                source = inspect.getsource(klass)
-            except (OSError, TypeError):
-                continue
-            pending = None
-            for line in source.splitlines():
-                match = _CATEGORY.match(line)
-                if match:
-                    pending = match.group(1)
-                    continue
-                match = _ASSIGNMENT.match(line)
-                if match and pending is not None:
-                    name = match.group(1)
-                    if name in cls._meta.fields:
-                        at_field[name] = pending
-                    pending = None
-                elif line.strip() and not line.strip().startswith("#"):
-                    pending = None
-        headers = [(at_field[f.name], f.name) for f in cls._meta.sorted_fields if f.name in at_field]
-        cls._astra_category_headers = tuple(headers)
-        return headers
-
-    # ------------------------------------------------------------------ rows
-
-    @classmethod
-    def value_columns(cls):
-        """Names of the columns a task's values may set (everything but the identity ones)."""
-        cached = cls.__dict__.get("_astra_value_columns")
-        if cached is None:
-            identity = (cls._meta.primary_key.name, *cls.__identity_columns__)
-            cached = tuple(f.name for f in cls._meta.sorted_fields if f.name not in identity)
-            cls._astra_value_columns = cached
-        return list(cached)
-
-    @classmethod
-    def check_values(cls, values):
-        """Check that every name in ``values`` is a result column or a flag of this model.
-
-        :param values: a mapping of names to values.
-        :raises TypeError: naming the first unknown name and the valid ones.
-        """
-        allowed = cls.__dict__.get("_astra_allowed")
-        if allowed is None:
-            system = cls.__system_columns__
-            allowed = frozenset(n for n in cls.value_columns() if n not in system) | set(cls.flag_fields())
-            cls._astra_allowed = allowed
-        for name in values:
-            if name not in allowed:
-                root_fields = cls.schema_root()._meta.fields
-                known = ", ".join(n for n in cls.value_columns() if n not in root_fields)
-                raise TypeError(
-                    f"{cls.__name__} has no result column or flag named {name!r} "
-                    f"(columns: {known or 'none'}; flags: {', '.join(cls.flag_fields())})"
-                )
+    def key_columns(cls):
+        """The columns that identify one result (its upsert key), e.g. ``("task_id",)``."""
+        return tuple(cls.__upsert_key__)
 
 
+class BaseResult(Result):
+    """Results keyed by task identity: identity, data-model keys, version, timing and flags."""
 
-class BaseResult(ResultSchema, peewee.Model):
-    """Columns shared by all results: identity, data-model keys, version, timing and flags."""
+    __schema_root__ = True
+    __key_strategy__ = "task"
+    __renamed_columns__ = (("t_process", "t_elapsed", None), ("t_setup", "t_overhead", "shared"))
 
     #> Identity
     task_id = TextField(unique=True, help_text="Task identity of the spectrum's task")
@@ -297,8 +207,8 @@ class BaseResult(ResultSchema, peewee.Model):
     astra_version_major = IntegerField(help_text="Astra major version")
     astra_version_minor = IntegerField(help_text="Astra minor version")
     astra_version = TextField(null=True, help_text="Astra version that wrote the result")
-    created = DateTimeField(default=_utcnow, help_text="When the result was first written (UTC)")
-    modified = DateTimeField(default=_utcnow, help_text="When the result was last written (UTC)")
+    created = DateTimeField(default=utcnow, help_text="When the result was first written (UTC)")
+    modified = DateTimeField(default=utcnow, help_text="When the result was last written (UTC)")
 
     #> Data model keys
     release = TextField(null=True, help_text="SDSS data release")
@@ -326,16 +236,11 @@ class BaseResult(ResultSchema, peewee.Model):
     location = TextField(null=True, help_text="APOGEE location identifier")
 
     #> Timing and flags
-    t_setup = FloatField(null=True, unit="s", help_text="Batch setup time before first member")
-    t_process = FloatField(null=True, unit="s", help_text="Time spent processing this spectrum")
+    t_elapsed = _elapsed_column()
+    t_overhead = _overhead_column()
     flags = BitField(help_text="Result flags (see FLAGn header cards)")
-    flag_failed = flags.flag(2**0, help_text="Processing raised an exception")
-    error = TextField(null=True, help_text="Error of a failed spectrum")
-
-    __schema_root__ = True
-
-    class Meta:
-        database = database
+    flag_failed = flags.flag(2**0, help_text=FAILED_HELP)
+    error = _error_column()
 
     @classmethod
     def row_for_task(cls, task, values=None, failed=False, error=None, timing=None):
@@ -345,11 +250,11 @@ class BaseResult(ResultSchema, peewee.Model):
         :param values: result values by column name; flag names (``flag_low_snr=True``) set bits.
         :param failed: set ``flag_failed`` and store ``error``.
         :param error: the error text of a failed spectrum.
-        :param timing: ``{"setup": s, "process": s}``.
+        :param timing: see :func:`timing_values`.
         :raises TypeError: for a value whose name is neither a column nor a flag.
         """
         params = task.param_kwargs
-        now = _utcnow()
+        now = utcnow()
         row = dict.fromkeys(cls.value_columns())
         for name, field in cls._meta.fields.items():
             if isinstance(field, BitField):
@@ -366,24 +271,112 @@ class BaseResult(ResultSchema, peewee.Model):
         )
         for key in DATA_MODEL_KEYS:
             if params.get(key) is not None:
-                row[key] = _coerce_key(cls, key, params[key])
+                row[key] = coerce_key(cls, key, params[key])
         flags = cls.flag_fields()
         if values:
             cls.check_values(values)
             for name, value in values.items():
+                if name not in flags and name not in row:
+                    name = cls.aliases()[name]  # an old name (checked above)
                 if name in flags:
                     f = flags[name]
                     bits = row[f.field.name] or 0
                     row[f.field.name] = bits | f.value if value else bits & ~f.value
                 else:
-                    row[name] = _plain(value)
+                    row[name] = plain_value(value)
         if failed:
             row["flags"] = (row["flags"] or 0) | BaseResult.flag_failed.value
             row["error"] = error
         if timing:
-            row["t_setup"] = timing.get("setup")
-            row["t_process"] = timing.get("process")
+            row["t_overhead"], row["t_elapsed"] = timing_values(timing)
         return row
+
+
+class PipelineOutputMixin(Result):
+    """Results keyed by spectrum and Astra major.minor: identifiers, version, timing and flags.
+
+    ``spectrum_mtime`` records the modification time of the spectrum's file (the catalogue's
+    ``file_mtime``) the result was computed from: when the catalogue later records a newer
+    one, the result is out of date and ``astra run`` analyses the spectrum again. Comparing the
+    two file times, not a file time with the clock of the machine that wrote the result, keeps
+    this right when a file server's clock and a compute node's differ. Table names are the
+    snake-case class names (``MedianSNR`` -> ``median_snr``).
+    """
+
+    __schema_root__ = True
+    __key_strategy__ = "spectrum"
+    __identity_columns__ = ("created",)
+    __system_columns__ = ("task_pk", "v_astra", "v_astra_major_minor", "created", "modified")
+    __upsert_key__ = ("spectrum_pk", "v_astra_major_minor")
+
+    #> Identifiers
+    task_pk = AutoField(help_text="Primary key of the result")
+    source_pk = BigIntegerField(null=True, index=True, help_text="Source of the spectrum (catalogue)")
+    spectrum_pk = BigIntegerField(index=True, help_text="Spectrum analysed (catalogue)")
+    spectrum_mtime = FloatField(null=True, unit="s", help_text="The spectrum file's mtime when analysed")
+
+    #> Astra
+    v_astra = TextField(default=__version__, help_text="Astra version that wrote the result")
+    v_astra_major_minor = TextField(default=major_minor, help_text="Astra major.minor (one result each)")
+    created = DateTimeField(default=utcnow, help_text="When the result was first written (UTC)")
+    modified = DateTimeField(default=utcnow, index=True, help_text="When the result was last written (UTC)")
+    t_elapsed = _elapsed_column()
+    t_overhead = _overhead_column()
+    tag = TextField(null=True, default="", index=True, help_text="A label given to the run")
+
+    #> Processing
+    pipeline_flags = BitField(default=0, help_text="Processing flags set by Astra")
+    flag_failed = pipeline_flags.flag(2**0, help_text=FAILED_HELP)
+    error = _error_column()
+
+    class Meta:
+        legacy_table_names = False
+        indexes = ((("spectrum_pk", "v_astra_major_minor"), True),)
+
+    @classmethod
+    def from_spectrum(cls, spectrum, **values):
+        """A new result for ``spectrum``, with its ``source_pk`` and ``spectrum_pk`` copied.
+
+        :param spectrum: a catalogue spectrum (any object with ``spectrum_pk`` and, optionally,
+            ``source_pk``).
+        :param values: column values and flags, e.g. ``teff=5000, flag_low_snr=True``.
+        :raises TypeError: for a name that is neither a column nor a flag of this model.
+        :returns: an unsaved instance.
+        """
+        cls.check_names(values)
+        values.setdefault("spectrum_pk", _key_of(getattr(spectrum, "spectrum_pk")))
+        values.setdefault("source_pk", _key_of(getattr(spectrum, "source_pk", None)))
+        values.setdefault("spectrum_mtime", file_mtime_seconds(spectrum))
+        return cls(**values)
+
+    @classmethod
+    def check_names(cls, values):
+        """Check that every name in ``values`` is a column or a flag of this model (or an old name).
+
+        :param values: a mapping of names to values.
+        :raises TypeError: naming the first unknown name and the known ones.
+        """
+        known = cls.__dict__.get("_astra_known_names")
+        if known is None:
+            known = frozenset(cls._meta.fields) | set(cls.flag_fields()) | set(cls.aliases())
+            cls._astra_known_names = known
+        for name in values:
+            if name not in known:
+                own = [n for n in cls._meta.fields if n not in PipelineOutputMixin._meta.fields]
+                raise TypeError(
+                    f"{cls.__name__} has no column or flag named {name!r} "
+                    f"(columns: {', '.join(own) or 'none'}; flags: {', '.join(cls.flag_fields())})"
+                )
+
+    @classmethod
+    def validate_model(cls):
+        """The rules of :class:`~astra.database.schema.ResultSchema`, and ``task_pk`` the key."""
+        super().validate_model()
+        if cls._meta.primary_key is not cls._meta.fields.get("task_pk"):
+            raise ModelDefinitionError(f"{cls.__name__}: the primary key of a pipeline's results is task_pk")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} spectrum_pk={self.spectrum_pk} task_pk={self.task_pk}>"
 
 
 def _check_key_columns():

@@ -179,7 +179,7 @@ class DatabaseOutputMixin:
 
     ``output()`` is the members' :class:`DatabaseTarget`; ``complete()`` checks the whole
     batch in one query; ``run()`` (from ``BaseTask``) skips complete members, and each
-    member's values, timing (``t_setup``, ``t_process``) and, for a member that raised, a row
+    member's values, timing (``t_overhead``, ``t_elapsed``) and, for a member that raised, a row
     flagged ``flag_failed`` with the error, are written in batches with an upsert. ``process``
     may also return a dict of values instead of calling :meth:`write_result`.
     """

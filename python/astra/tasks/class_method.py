@@ -5,13 +5,14 @@ A class-style batch runs through the same loop as a ``@task`` generator
 the generator contract::
 
     def method(feed):                      # what the loop calls (again after a failure)
+        feed.check_all()                   # every member's input first, as before
         context = batch.setup()            # once per batch: kept across the loop's restarts
         for member in feed:
             yield MemberResult(member, batch.process(member, context))
 
 and gives the loop the class style's :class:`~astra.core.loop.Contract`: members are keyed by
 themselves, their input check is :meth:`~astra.tasks.batch_run.BatchRunMixin.check_inputs`,
-their timing is ``{"setup": s, "process": s}``, and a failure is a
+their timing is ``{"setup": s, "process": s, "spectra": n}``, and a failure is a
 :class:`~astra.core.sinks.MemberResult` with the error. While ``process()`` runs, reading a
 batch key from the batch raises :class:`~astra.tasks.batch_run.BatchMemberAccessError`.
 """
@@ -45,6 +46,8 @@ class ClassMethod:
         self.batch = batch
         self.context = _UNSET
         self.t_setup = 0.0
+        #: Members whose input was good when setup ran (its time is shared among them).
+        self.spectra = 0
         self.contract = Contract(
             f"{batch.get_task_family()}.process", self.failure, check=self.check if check_inputs else None,
             path=input_path, result_key=None, accept=self.accept, on_retry=on_retry,
@@ -55,7 +58,9 @@ class ClassMethod:
         ``process()`` per member handed out (``feed`` is the loop's :class:`~astra.core.loop.Feed`)."""
         batch = self.batch
         if self.context is _UNSET:
-            if not feed.has_next():
+            # Every member's input is checked before setup (a download, if so configured).
+            self.spectra = feed.check_all()
+            if not self.spectra:
                 return  # no member with a good input: no setup
             started = time.perf_counter()
             self.context = batch.setup()
@@ -82,13 +87,14 @@ class ClassMethod:
         return None
 
     def accept(self, result, elapsed, share):
-        """Stamp a member's timing: setup (per batch) and its own ``process()`` time."""
-        result.timing = {"setup": self.t_setup, "process": elapsed}
+        """Stamp a member's timing: setup (per batch, and the members it is shared among) and
+        its own ``process()`` time."""
+        result.timing = {"setup": self.t_setup, "process": elapsed, "spectra": self.spectra}
 
     def failure(self, member, error, share, elapsed, attempts):
         """The :class:`~astra.core.sinks.MemberResult` of a failed member (``elapsed`` is
         ``None`` when its input check failed)."""
-        timing = None if elapsed is None else {"setup": self.t_setup, "process": elapsed}
+        timing = None if elapsed is None else {"setup": self.t_setup, "process": elapsed, "spectra": self.spectra}
         return MemberResult(member, None, timing, error, with_attempts(f"{type(error).__name__}: {error}", attempts),
                             attempts)
 
