@@ -173,11 +173,12 @@ class Feed:
         """A fresh feed over what is left: the outstanding spectra first.
 
         :param failed: the spectrum that failed.
-        :param again: keep ``failed`` (it is retried) instead of dropping it.
+        :param again: keep ``failed`` (it is retried), before all others, instead of dropping it.
         """
-        if not again:
-            self.outstanding.pop(self._key(failed), None)
-        return Feed(list(self.outstanding.values()) + list(self._queue), self._contract, checked=self._check is None)
+        self.outstanding.pop(self._key(failed), None)
+        first = [failed] if again else []  # a spectrum tried again goes first
+        return Feed(first + list(self.outstanding.values()) + list(self._queue), self._contract,
+                    checked=self._check is None)
 
 
 _DONE = object()  # the generator finished
