@@ -7,6 +7,8 @@ Variants, taking turns (``--repeat`` rounds; medians):
 
 * **per-spectrum @task** -- ``list(snr(Star.select()))``: the per-spectrum method, each
   spectrum read, measured and written to the results database;
+* **per-spectrum, not read ahead** -- the same with ``readahead_threads: 0`` (one thread,
+  as the arrays method reads);
 * **arrays @task** -- ``list(snr_arrays(Star.select()))``: the same spectra as ``(N, npix)``
   arrays (:func:`astra.core.arrays.array_batches`), measured at once, written the same way;
 * **the S/N alone** -- the estimate only, over arrays already in memory: the per-spectrum
@@ -55,6 +57,7 @@ def main():
     try:
         import numpy as np
 
+        import astra.config
         from astra.cli import main as astra_main
         from astra.contrib.rocket import RocketSNR, RocketSNRArrays, estimate_snr, snr, snr_arrays
         from astra.contrib.rocket.arrays import batch_snr
@@ -82,11 +85,22 @@ def main():
             RocketSNR.delete().execute()
             return len(list(snr(Star.select())))
 
+        def per_spectrum_task_not_ahead():
+            os.environ["ASTRA_READAHEAD_THREADS"] = "0"
+            astra.config.reload()
+            try:
+                return per_spectrum_task()
+            finally:
+                del os.environ["ASTRA_READAHEAD_THREADS"]
+                astra.config.reload()
+
         def arrays_task():
             RocketSNRArrays.delete().execute()
             return len(list(snr_arrays(Star.select())))
 
-        variants = [("per-spectrum @task (snr)", per_spectrum_task), ("arrays @task (snr_arrays)", arrays_task),
+        variants = [("per-spectrum @task (snr)", per_spectrum_task),
+                    ("per-spectrum, not read ahead", per_spectrum_task_not_ahead),
+                    ("arrays @task (snr_arrays)", arrays_task),
                     ("S/N alone, per spectrum", per_spectrum_estimate), ("S/N alone, vectorised", vectorised_estimate)]
         for model in (RocketSNR, RocketSNRArrays):
             ensure_table(model)
@@ -100,15 +114,17 @@ def main():
         assert np.allclose(ours, theirs, equal_nan=True), "the vectorised S/N differs"
         print(f"\n{args.n} spectra, {rounds} round(s), medians; batches of {len(batches[0])} "
               f"(array_batch_memory_mb)")
-        print("| variant                    | wall s | CPU s | spectra/s | speed-up |")
-        print("|----------------------------|--------|-------|-----------|----------|")
+        print(f"load average {os.getloadavg()[0]:.1f} (on a shared machine compare the CPU columns)")
+        print("| variant                      | wall s | CPU s | spectra/s | speed-up (wall) | speed-up (CPU) |")
+        print("|------------------------------|--------|-------|-----------|-----------------|----------------|")
         base = {}
         for name, _ in variants:
             wall = statistics.median(w for w, _ in results[name])
             cpu = statistics.median(c for _, c in results[name])
-            pair = "task" if "@task" in name else "alone"
-            base.setdefault(pair, wall)
-            print(f"| {name:<26} | {wall:6.2f} | {cpu:5.2f} | {args.n / wall:9.0f} | {base[pair] / wall:7.2f}x |")
+            pair = "alone" if name.startswith("S/N alone") else "task"
+            base.setdefault(pair, (wall, cpu))
+            print(f"| {name:<28} | {wall:6.2f} | {cpu:5.2f} | {args.n / wall:9.0f} | {base[pair][0] / wall:14.2f}x "
+                  f"| {base[pair][1] / cpu:13.2f}x |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -166,3 +166,44 @@ def test_the_memory_bound_sets_how_many_are_read_ahead(tmp_path):
         assert session.recipe[1] is None
     finally:
         session.close()
+
+
+def test_array_batches_read_in_the_methods_thread_and_keep_only_their_rows(db_url, tmp_path):
+    # Reader threads do not help a batch that only fills (reading holds the GIL): the arrays
+    # are read in the method's thread, one row of each file copied into the batch's arrays.
+    rows, _ = catalogue(tmp_path / "sas", 6, n_visits=3)
+    with loader_calls() as calls:
+        results = list(snr_arrays(Star.select().order_by(Star.spectrum_pk)))
+    assert len(results) == 6 and not any(r.flag_runtime_exception for r in results)
+    assert calls and not in_threads(calls)
+    batch = next(array_batches(rows))
+    assert batch.flux.shape == (6, 8575) and batch.flux.base is not None  # views of the batch's arrays
+    assert batch.flux.base.shape[0] >= 6 and np.array_equal(batch.flux[2], rows[2].flux)
+
+
+def test_a_class_batch_that_reads_no_spectrum_finds_no_input_paths(tmp_path, monkeypatch):
+    # The input paths of a class-style batch are found at its first read through the readers,
+    # not before: a method that never reads a spectrum pays nothing per member for them.
+    import astra.tasks.batch_run as batch_run
+
+    from astra.core.readahead import ReadAhead
+
+    asked = []
+    found = batch_run.input_path
+    monkeypatch.setattr(batch_run, "input_path", lambda member: asked.append(member) or found(member))
+    sas = tmp_path / "sas"
+    keys = synthetic.write_sample_tree(str(sas), 3, release="dr13", species="apStar", seed=5, n_visits=1)
+    monkeypatch.setenv("SAS_BASE_DIR", str(sas))
+
+    class NoRead(EstimateSNR):
+        def process(self, task, context):
+            with task.output().open("w") as fp:
+                fp.write("{}")
+
+    assert astra.build([NoRead(release="dr13", **k) for k in keys]).done == 3
+    assert asked == []
+    with loader_calls() as calls:
+        assert astra.build([EstimateSNR(release="dr13", **k) for k in keys]).done == 3
+    assert len(asked) == 3 and in_threads(calls)
+    session = ReadAhead(lambda: 1 / 0)  # a function of no arguments: not called until a read
+    session.close()

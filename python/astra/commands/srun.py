@@ -108,7 +108,7 @@ def add_arguments(parser):
         "Slurm states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
         "spectrum has its result and every element completed. astra srun --resubmit-failed <job>\n"
         "submits again, alone, the elements that did not complete. --where, --retry-failed, --skip-failed, --limit,\n"
-        "--workers, --max-batch-size and the method's parameters are those of astra run.\n"
+        "--workers, --max-batch-size, --timeout and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
@@ -410,6 +410,8 @@ def _run_arguments(args):
         options.append("--retry-failed" if command.retry_failed else "--skip-failed")
     if command.max_batch_size:
         options += ["--max-batch-size", str(command.max_batch_size)]
+    if command.timeout is not None:
+        options += ["--timeout", f"{command.timeout:g}"]
     return command, function, options + list(extra)
 
 

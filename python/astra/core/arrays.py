@@ -16,12 +16,15 @@ It still yields one result per spectrum. Spectra on different wavelength grids g
 different batches (grouped by grid; each batch has one ``wavelength``), and the memory bound
 ``array_batch_memory_mb`` sets N. A spectrum whose file does not read is left out of the
 arrays and fails alone: the run records a flagged result (or a failure record) for it only,
-naming the file, and the others go on. The files are read ahead (:mod:`astra.core.readahead`).
+naming the file, and the others go on. The files are read in the method's thread as the batch
+fills (reading ahead in threads does not help there: :mod:`astra.core.readahead`).
 """
 
 import dataclasses
 
 import numpy as np
+
+from astra.core import readahead
 
 __all__ = ["ArrayBatch", "array_batches", "batch_rows"]
 
@@ -55,7 +58,7 @@ def batch_rows(npix, memory):
     """How many spectra of ``npix`` pixels fit a batch of ``memory`` bytes (at least 1).
 
     Counts flux and ivar as float64, the bitmask as int64 and the bad mask (8 + 8 + 8 + 1
-    bytes a pixel), plus as much again while the arrays are stacked.
+    bytes a pixel), plus as much again while the arrays grow.
     """
     return max(1, int(memory // max(1, 2 * 25 * npix)))
 
@@ -83,9 +86,37 @@ def _own_arrays(row):
     return (wavelength, *own)
 
 
-def _stack(rows, grid, parts):
-    flux, ivar, flags, bad = (np.stack(column) for column in zip(*parts))
-    return ArrayBatch(rows, grid, flux, ivar, flags, bad.astype(bool, copy=False))
+class _Group:
+    """The spectra of one grid gathered so far, copied into ``(most, npix)`` arrays.
+
+    Each spectrum's row is copied in as it is read (the file's other rows and arrays are let
+    go at once, so the memory held is the batch's arrays, not the files'). The arrays are
+    made empty for ``most`` rows: the system gives memory to the rows as they are filled.
+    """
+
+    def __init__(self, grid, most):
+        self.grid = grid
+        self.most = most
+        self.rows = []
+        self.arrays = None
+
+    def add(self, row, parts):
+        """Copy in one spectrum's ``(flux, ivar, pixel_flags, bad)``; whether the group is full."""
+        n = len(self.rows)
+        if self.arrays is None:
+            self.arrays = [np.empty((self.most, self.grid.size), dtype=p.dtype) for p in parts]
+        for index, (array, part) in enumerate(zip(self.arrays, parts)):
+            dtype = np.promote_types(array.dtype, part.dtype)
+            if dtype != array.dtype:  # (a later file stores this array wider)
+                array = self.arrays[index] = array.astype(dtype)
+            array[n] = part
+        self.rows.append(row)
+        return len(self.rows) >= self.most
+
+    def batch(self):
+        n = len(self.rows)
+        flux, ivar, flags, bad = (a[:n] for a in self.arrays)
+        return ArrayBatch(self.rows, self.grid, flux, ivar, flags, bad.astype(bool, copy=False))
 
 
 def array_batches(spectra, memory=None, read=_own_arrays):
@@ -102,11 +133,14 @@ def array_batches(spectra, memory=None, read=_own_arrays):
     """
     memory = _memory() if memory is None else memory
     reject = getattr(spectra, "reject", None)
-    groups = {}  # grid key -> (grid, rows, parts)
-    most = None
+    groups = {}  # grid key -> _Group
     for row in spectra:
         try:
-            wavelength, *part = read(row)
+            # Read here, not ahead: nothing is computed while a batch fills, and reading an
+            # apStar file holds the GIL (docs/benchmarks.md), so reader threads would only add
+            # hand-offs.
+            with readahead.direct():
+                wavelength, *parts = read(row)
         except Exception as error:  # a file that does not read fails alone
             if reject is None:
                 raise
@@ -115,16 +149,13 @@ def array_batches(spectra, memory=None, read=_own_arrays):
         key = (wavelength.size, float(wavelength[0]) if wavelength.size else 0.0,
                float(wavelength[-1]) if wavelength.size else 0.0)
         group = groups.get(key)
-        if group is not None and not np.array_equal(group[0], wavelength):
+        if group is not None and not np.array_equal(group.grid, wavelength):
             key = key + (wavelength.tobytes(),)  # same ends, another grid
             group = groups.get(key)
         if group is None:
-            group = groups[key] = (wavelength, [], [])
-        group[1].append(row)
-        group[2].append(part)
-        most = batch_rows(wavelength.size, memory)
-        if len(group[1]) >= most:
+            group = groups[key] = _Group(wavelength, batch_rows(wavelength.size, memory))
+        if group.add(row, parts):
             del groups[key]
-            yield _stack(group[1], group[0], group[2])
-    for grid, rows, parts in groups.values():
-        yield _stack(rows, grid, parts)
+            yield group.batch()
+    for group in groups.values():
+        yield group.batch()

@@ -212,8 +212,10 @@ def run_loop(method, spectra, contract, sink, policy=NO_RETRY, re_raise_exceptio
     reading = contextlib.ExitStack()
     try:
         if contract.path is not None:
-            # The next spectra's files are read in the background while the method computes.
-            reading.enter_context(reading_ahead([contract.path(s) for s in feed._queue]))
+            # The next spectra's files are read in the background while the method computes
+            # (their paths are found at the first read: a method that reads none pays nothing).
+            path, queued = contract.path, list(feed._queue)
+            reading.enter_context(reading_ahead(lambda: [path(s) for s in queued]))
         while True:
             total = len(feed)
             called = time.perf_counter()

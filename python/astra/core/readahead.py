@@ -22,7 +22,17 @@ How it works, for both method styles:
   ``readahead_threads: 0`` turns reading ahead off.
 
 A read that does not match what was read ahead (another reader, other keyword arguments) is
-done in the caller's thread, and the session learns the new way of reading.
+done in the caller's thread, and the session learns the new way of reading. Reads inside
+:func:`direct` skip the session (:func:`astra.core.arrays.array_batches` reads that way: it
+has no computing to overlap a read with while it fills a batch).
+
+What it can and cannot overlap (measured in ``bench/readahead.py``, docs/benchmarks.md):
+reading an apStar file that is in the page cache (tmpfs, or a file read before) is CPU work
+done almost entirely with the GIL held (header parsing, building the arrays: two threads
+reading files in parallel are no faster than one), so a reader *thread* overlaps only with
+the part of the method's computing that releases the GIL (numpy on large arrays), and every
+hand-back of the GIL between the method and a reader costs a wait. What a reader thread
+does overlap well is waiting for a disk.
 """
 
 import bisect
@@ -30,13 +40,13 @@ import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["ReadAhead", "reading_ahead", "through", "settings", "MOST_AHEAD"]
+__all__ = ["ReadAhead", "reading_ahead", "through", "direct", "settings", "MOST_AHEAD"]
 
 #: The most spectra read ahead at once, whatever the memory bound allows.
 MOST_AHEAD = 32
 
 _current = None  # the ReadAhead of the run in this process (one batch runs at a time)
-_in_reader = threading.local()  # set in reader threads: their reads go straight to the reader
+_in_reader = threading.local()  # set in reader threads (and in direct()): reads go straight to the reader
 
 
 def settings():
@@ -77,17 +87,16 @@ def _recipe(reader, kind, kwargs):
 class ReadAhead:
     """One batch's reading ahead over ``paths`` (in the order the method reads them).
 
-    :param paths: the input file of each spectrum, in order (``None`` for one without a file).
+    :param paths: the input file of each spectrum, in order (``None`` for one without a file);
+        or a function of no arguments returning them, called at the first read of the batch
+        (a method that reads no spectrum through the readers then costs nothing per member).
     :param threads: reader threads (0: no reading ahead).
     :param memory: most bytes of spectra read ahead and not yet taken.
     """
 
     def __init__(self, paths, threads=2, memory=256 * 2**20):
-        self.paths = [str(p) if p is not None else None for p in paths]
-        self._where = {}
-        for index, path in enumerate(self.paths):
-            if path is not None:
-                self._where.setdefault(path, []).append(index)
+        self._paths = paths
+        self._where = None
         self.threads = threads
         self.memory = memory
         self.recipe = None  # (reader, kind, kwargs items, hash): how the method reads
@@ -97,6 +106,21 @@ class ReadAhead:
         self._pool = None
         self.hits = self.misses = 0
 
+    @property
+    def paths(self):
+        """The input file of each spectrum, in order (resolved at the first read)."""
+        if self._where is None:
+            self._resolve()
+        return self._paths
+
+    def _resolve(self):
+        paths = self._paths() if callable(self._paths) else self._paths
+        self._paths = [str(p) if p is not None else None for p in paths]
+        self._where = {}
+        for index, path in enumerate(self._paths):
+            if path is not None:
+                self._where.setdefault(path, []).append(index)
+
     # ------------------------------------------------------------ the method's reads
 
     def read(self, reader, path, kind, kwargs):
@@ -104,6 +128,8 @@ class ReadAhead:
 
         :raises: whatever the reader raised for this file (in the caller's thread).
         """
+        if self._where is None:  # the batch's first read: find the paths now
+            self._resolve()
         recipe = _recipe(reader, kind, kwargs)
         path = str(path)
         if recipe is not None and recipe == self.recipe:
@@ -179,6 +205,21 @@ def _read_in_thread(reader, path, kind, kwargs):
     return reader(path, kind, **kwargs)
 
 
+@contextlib.contextmanager
+def direct():
+    """Within the block, reads in this thread skip the current session (read here, now).
+
+    For a consumer that has no computing to overlap a read with (it only collects what it
+    reads), where reader threads would only add GIL hand-offs.
+    """
+    before = getattr(_in_reader, "active", False)
+    _in_reader.active = True
+    try:
+        yield
+    finally:
+        _in_reader.active = before
+
+
 def through(reader, path, kind, kwargs):
     """Read ``path`` with ``reader(path, kind, **kwargs)``, through the current session if any.
 
@@ -195,7 +236,8 @@ def through(reader, path, kind, kwargs):
 def reading_ahead(paths, threads=None, memory=None):
     """Read the files ``paths`` ahead while the body runs (in this thread).
 
-    :param paths: each spectrum's input file, in the order the method reads them.
+    :param paths: each spectrum's input file, in the order the method reads them, or a
+        function of no arguments returning them (called at the first read).
     :param threads: reader threads (default: the ``readahead_threads`` setting).
     :param memory: bytes bound (default: the ``readahead_memory_mb`` setting).
     :returns: the :class:`ReadAhead` (or ``None`` when reading ahead is off or nested).

@@ -59,6 +59,7 @@ import functools
 import inspect
 import json
 import logging
+import operator
 import os
 import time
 import traceback
@@ -68,6 +69,7 @@ import luigi
 import astra.config
 import astra.run_recorder  # noqa: F401 (run recording subscribes to the engine's events)
 from astra.claims import claim_runs
+from astra.core import timeout as time_limit
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.loop import run_loop
 from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome; names kept here)
@@ -79,7 +81,7 @@ from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome
     error_text,
     note_incomplete,
 )
-from astra.core.sinks import DiscardSink, Lost
+from astra.core.sinks import DiscardSink, Lost, MemberResult
 from astra.retry import policy_of
 from astra.run_recorder import input_path
 from astra.targets import atomic_open
@@ -310,14 +312,16 @@ class BatchRunMixin:
 
     # ------------------------------------------------------------------ run
 
+    @time_limit.time_limited
     def run(self):
-        """Run :meth:`setup` once, then :meth:`process` for every incomplete member.
+        """Run :meth:`setup` once, then :meth:`process` for every incomplete member (each within
+        the ``timeout``, if there is one: :mod:`astra.core.timeout`).
 
         The loop is the engine's (:func:`astra.core.loop.run_loop`), the same as a ``@task``'s;
         :class:`~astra.tasks.class_method.ClassMethod` adapts ``setup()``/``process()`` to it.
         """
         total = self.get_batch_size()
-        pending = self.incomplete_batch_tasks()
+        pending = time_limit.drop_settled(self.incomplete_batch_tasks(), operator.attrgetter("task_id"))
         ledger = BatchLedger(self, total, len(pending), written_during_build)
         _hand_down_requirements(self, pending)
         recorded = self.recorded_failures()
@@ -366,10 +370,27 @@ class BatchRunMixin:
             self.batch_timing["setup"] = adapter.t_setup
             self.__dict__.pop(GUARDED, None)  # (when process() raised past ``except Exception``)
             ledger.close()
+        ledger.finish(self.fails_on_member_errors())
+
+    def fails_on_member_errors(self):
+        """Whether a failed member fails this batch for Luigi (:attr:`fail_on_member_error`,
+        else the ``fail_batch_on_member_error`` setting)."""
         fail_batch = self.fail_on_member_error
-        if fail_batch is None:
-            fail_batch = fail_batches_on_member_error()
-        ledger.finish(fail_batch)
+        return fail_batches_on_member_error() if fail_batch is None else bool(fail_batch)
+
+    def timed_out_member(self, key, reason):
+        """Record that the member ``key`` ran past the time limit (:mod:`astra.core.timeout`).
+
+        :param key: the member's task id.
+        :param reason: ``"TimeoutError: timed out after N s"``.
+        :returns: its :class:`~astra.core.events.MemberFailure`.
+        """
+        member = next(m for m in self.get_batch_tasks() if m.task_id == key)
+        _record_failure(member, reason, "")
+        sink = self.result_store()
+        sink.add(MemberResult(member, None, {"elapsed": time_limit.limit_of(self)}, TimeoutError(reason), reason))
+        sink.close()
+        return MemberFailure(member.task_id, reason, member, None, input_path(member))
 
     def on_success(self):
         """Luigi's explanation of a finished batch: its :class:`BatchOutcome`, for summaries."""
@@ -410,8 +431,7 @@ def engine_counted(run):
             error.outcome = ledger.outcome
             raise
         _count_own_run(self, ledger, pending, None, None)
-        fail_batch = self.fail_on_member_error
-        ledger.finish(fail_batches_on_member_error() if fail_batch is None else fail_batch)
+        ledger.finish(self.fails_on_member_errors())
         return returned
 
     counted._astra_engine_counted = True

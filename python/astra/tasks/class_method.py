@@ -20,6 +20,7 @@ batch key from the batch raises :class:`~astra.tasks.batch_run.BatchMemberAccess
 import time
 import traceback
 
+from astra.core import timeout as time_limit
 from astra.core.loop import Contract
 from astra.core.sinks import MemberResult
 from astra.retry import with_attempts
@@ -50,7 +51,7 @@ class ClassMethod:
         self.spectra = 0
         self.contract = Contract(
             f"{batch.get_task_family()}.process", self.failure, check=self.check if check_inputs else None,
-            path=input_path, result_key=None, accept=self.accept, on_retry=on_retry,
+            path=input_path, result_key=None, accept=self.accept, on_started=time_limit.started, on_retry=on_retry,
         )
 
     def method(self, feed):
@@ -75,6 +76,7 @@ class ClassMethod:
                 returned = process(member, context)  # the per-spectrum call of a class
             finally:
                 state.pop(GUARDED, None)
+                time_limit.finished(member)
             yield MemberResult(member, returned)
 
     @staticmethod

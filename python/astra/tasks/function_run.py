@@ -41,6 +41,7 @@ The loop itself is the engine's, written once for both method styles
 
 import logging
 
+from astra.core import timeout as time_limit
 from astra.core.loop import Contract, ContractError, Feed, run_loop
 from astra.models.pipeline import file_mtime_seconds
 from astra.retry import policy_of, with_attempts
@@ -83,6 +84,10 @@ def _path(spectrum):
     return getattr(spectrum, "path", None)
 
 
+def _started(spectrum):
+    time_limit.started(_pk(spectrum))  # the time limit's clock starts (astra.core.timeout)
+
+
 def _answered(spectrum, result):
     result._astra_spectrum_model = type(spectrum).__name__
     if result.spectrum_mtime is None:  # a result made without from_spectrum()
@@ -118,7 +123,7 @@ def contract_of(function, output_model, on_retry=None):
         return result
 
     return Contract(name, failure, key=_pk, result_key=_result_pk, check=_check, path=_path, accept=accept,
-                    answered=_answered, on_retry=on_retry)
+                    answered=_answered, on_started=_started, on_retry=on_retry)
 
 
 def execute(function, spectra, params, output_model, sink, re_raise_exceptions=False, on_result=None, policy=None,

@@ -72,7 +72,7 @@ def start(name):
     return render_template("start.html", name=name, task_class=task_class, fields=fields, error=error,
                            values=values, species_choices=SPECIES_CHOICES, release_choices=releases,
                            default_release=releases[0] if len(releases) == 1 else "",
-                           method=launch.is_method(task_class)), (
+                           method=launch.is_method(task_class), time_limit=launch.time_limit(task_class)), (
         400 if error else 200)
 
 
