@@ -23,9 +23,9 @@ from astra.luigi_defaults import apply_retcode_defaults as _apply_retcode_defaul
 # `luigi --module` exits non-zero on failed spectra and missing inputs (see astra.luigi_defaults).
 _apply_retcode_defaults()
 
-from astra.luigi_cmdline import install as _install_cmdline_hint
+from astra.luigi_glue.cmdline import install as _install_cmdline_hint
 
-# `luigi --module` names @astra.inherits for a data-model key a task lacks (astra.luigi_cmdline).
+# `luigi --module` names @astra.inherits for a data-model key a task lacks (astra.luigi_glue.cmdline).
 _install_cmdline_hint()
 
 from luigi.util import inherits, requires

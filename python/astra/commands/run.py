@@ -358,7 +358,7 @@ def _say_failures_left(function, args):
 
 
 def _process_index():
-    from astra.cluster.spectrum_shares import process_index
+    from astra.cluster.shares import process_index
 
     return process_index()
 
@@ -370,7 +370,7 @@ def _spectrum_pk_ranges(args):
         ranges.
     """
     from astra.cli import UsageError
-    from astra.cluster.spectrum_shares import range_for_process
+    from astra.cluster.shares import range_for_process
 
     ranges = [tuple(r) for r in (getattr(args, "spectrum_pk_range", None) or [])]
     for lo, hi in ranges:

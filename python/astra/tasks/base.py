@@ -22,6 +22,7 @@ from luigi.task import flatten
 
 import astra.config
 import astra.forking
+from astra.luigi_glue.parameters import warn_on_wrong_type
 from astra.parameters import FloatParameter, IntParameter, is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.version import version_info
@@ -161,7 +162,7 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
         state["param_kwargs"] = values
         state["set_tracking_url"] = state["set_status_message"] = state["set_progress_percentage"] = None
         for name in plan.warn_names:
-            plan.by_name[name]._warn_on_wrong_param_type(name, values[name])
+            warn_on_wrong_type(plan.by_name[name], name, values[name])
         state["_batch_size"] = 1
         for name in plan.batch_names:
             if isinstance(values[name], (tuple, list)):

@@ -10,7 +10,7 @@
   (:func:`astra.tasks.function_query.pending_spectra`); ``--retry-failed`` adds those whose
   result is flagged ``flag_runtime_exception``; ``--spectrum-pk-range LO HI`` keeps those
   whose ``spectrum_pk`` lies in ``[LO, HI]`` (:func:`pending_keys`; ``astra srun`` gives each
-  process its own range, :mod:`astra.cluster.spectrum_shares`);
+  process its own range, :mod:`astra.cluster.shares`);
 * they run in batches through :func:`astra.build`, with a progress bar on a terminal.
 """
 
@@ -25,6 +25,7 @@ import astra.config
 from astra.tasks.batch import build
 from astra.tasks.function import TaskFunction
 from astra.tasks.function_query import pending_spectra
+from astra.runner import parse_task_params as parse
 
 __all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_query", "pending_keys",
            "parse_task_params"]
@@ -81,8 +82,6 @@ def parse_task_params(function, given):
     :param given: name (underscores) to text.
     :raises ValueError: for a name the method does not take, or a value that does not parse.
     """
-    from astra.runner import parse_task_params as parse
-
     return parse(function.task_class, given, names=list(function.parameters), label=function.name)
 
 

@@ -25,7 +25,10 @@ import luigi
 import astra.config
 from astra.database.connection import get_database
 from astra.datamodels.paths import get_template
+from astra.luigi_glue.parameters import NO_VALUE, declared_default
 from astra.runs import ENV_RUN_ID, runs_directory
+from astra.runner import load_task_class
+from astra.models.run import ACTIVE_STATES, Run, RunBatch, RunFailure, ensure_run_tables, utcnow
 
 __all__ = ["registered_tasks", "is_method", "dotted_name", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
            "retry_failures", "time_limit"]
@@ -48,8 +51,6 @@ def registered_tasks():
     name) and ``@task`` methods as ``module.function`` or their registered short name (named
     by the method's name). A name that cannot be loaded is left out with a warning.
     """
-    from astra.runner import load_task_class
-
     names = astra.config.get("web_tasks") or []
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
@@ -91,7 +92,7 @@ def _task_class(entry):
 def time_limit(entry):
     """The time limit per spectrum a registered task declares, in seconds (``0``: none)."""
     parameter = dict(_task_class(entry).get_params()).get("timeout")
-    default = getattr(parameter, "_default", 0)
+    default = 0 if parameter is None else declared_default(parameter)
     return default if isinstance(default, (int, float)) else 0
 
 
@@ -138,8 +139,8 @@ def form_fields(task_class):
             continue
         if parameter.visibility != luigi.parameter.ParameterVisibility.PUBLIC:
             continue
-        default = parameter._default
-        if default is luigi.parameter._no_value or default is None:
+        default = declared_default(parameter)
+        if default is NO_VALUE or default is None:
             text = ""
         else:
             text = parameter.serialize(default)
@@ -333,8 +334,6 @@ _processes = _Processes()
 
 
 def _record_exit(run_id, code, stopped):
-    from astra.models.run import ACTIVE_STATES, Run, RunBatch, utcnow
-
     try:
         run = Run.get_or_none(Run.id == run_id)
         if run is None:
@@ -359,8 +358,6 @@ def start_run(request, parameters_extra=None):
     :param parameters_extra: more to record in the run's parameters (e.g. what it retries).
     :returns: the :class:`~astra.models.run.Run`.
     """
-    from astra.models.run import Run, ensure_run_tables, utcnow
-
     ensure_run_tables()
     entry = registered_tasks()[request.task]
     args = request.arguments()
@@ -396,8 +393,6 @@ def stop_run(run_id):
     :param run_id: the run id.
     :returns: whether a process was signalled.
     """
-    from astra.models.run import Run
-
     with _processes.lock:
         process = _processes.running.get(run_id)
         if process is None or process.poll() is not None:
@@ -440,8 +435,6 @@ def retry_failures(failures):
     :returns: the runs started.
     :raises FormError: when a failure's task is not registered.
     """
-    from astra.models.run import RunFailure
-
     registered = registered_tasks()
     tasks = {dotted_name(c): name for name, c in registered.items()}
     groups = {}

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 
 from astra.models.run import Run, RunFailure
 from astra.web import launch, security
+from astra.datamodels.paths import sas_root
 
 __all__ = ["blueprint", "FAILURES_PER_PAGE", "SPECIES_CHOICES"]
 
@@ -23,8 +24,6 @@ def release_choices(root=None):
     """
     import os
     import re
-
-    from astra.tasks.io.paths import sas_root
 
     root = root or sas_root()
     try:
