@@ -6,11 +6,11 @@ filled for a fraction of them). Workloads, taking turns ``--repeat`` times (medi
 CPU time; the machine is shared, so CPU time is the steadier figure):
 
 * **split at submission** -- :func:`~astra.tasks.function_runner.pending_keys` once, then
-  :func:`~astra.cluster.spectrum_shares.split_spectrum_pks` into 64 shares and the 64 job
+  :func:`~astra.cluster.shares.split_spectrum_pks` into 64 shares and the 64 job
   scripts (:func:`~astra.cluster.spectrum_jobs.plan_jobs`, 8 jobs of 8 processes) -- against
   SDSS Astra's way, one ``LIMIT``/``OFFSET`` query over the pending spectra per share (what its
   64 processes would each run; it is also wrong when results are written in between);
-* **one look while following** -- :meth:`~astra.cluster.share_progress.ShareProgress.poll`
+* **one look while following** -- :meth:`~astra.cluster.shares.progress.ShareProgress.poll`
   (one ``GROUP BY`` query of the pending spectra by share, and the keys flagged since the
   submission) with half the spectra done -- against one ``COUNT`` query per share's range
   (64 queries); and the exact count done once at the end (``poll(exact=True)``: the pending
@@ -103,7 +103,7 @@ def _count_poll(shares):
 def run(n, rounds, url, directory):
     import astra.config
     import astra.database
-    from astra.cluster.share_progress import ShareProgress
+    from astra.cluster.shares.progress import ShareProgress
     from task_methods import MedianSNR, median_snr
 
     os.environ["ASTRA_DATABASE_URL"] = url

@@ -216,7 +216,7 @@ def _shares(work, procs):
     code = ("import json\n"
             "from astra.tasks.function_runner import pending_keys\n"
             "from astra.tasks.function_runner import load_task_function\n"
-            "from astra.cluster.spectrum_shares import split_spectrum_pks\n"
+            "from astra.cluster.shares import split_spectrum_pks\n"
             f"model, keys = pending_keys(load_task_function('workers_methods.busy'), {MODEL!r})\n"
             f"print(json.dumps([(s.lo, s.hi) for s in split_spectrum_pks(keys, {procs})]))\n")
     _clear(work)

@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from astra.tasks.io.paths import full_path
+from astra.datamodels.paths import full_path
 
 
 def copy_real(real_sas, root, release, species, **keys):

@@ -21,7 +21,7 @@ import time
 import luigi
 
 import astra
-from astra.cluster.partition import select_share
+from astra.cluster.shares import select_share
 from astra.tasks import BaseTask
 
 #: Size of the payload written into every output (so a torn write cannot parse).

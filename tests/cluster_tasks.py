@@ -12,7 +12,7 @@ import time
 
 import luigi
 
-from astra.cluster.partition import select_share
+from astra.cluster.shares import select_share
 
 LOG_NAME = "log.txt"
 

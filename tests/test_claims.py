@@ -84,11 +84,10 @@ def test_a_sigkilled_claimant_on_this_host_is_taken_over_at_once(store, tmp_path
     claim.release()
 
 
-def test_the_heartbeat_keeps_a_claim_live_and_a_silent_one_expires(store, monkeypatch):
-    import astra.claims as claims
-
-    monkeypatch.setattr(claims, "heartbeat_interval", lambda: 0.2)
-    monkeypatch.setattr(claims, "expiry_seconds", lambda: 1.0)
+def test_the_heartbeat_keeps_a_claim_live_and_a_silent_one_expires(store, monkeypatch, tmp_path):
+    monkeypatch.setenv("ASTRA_CONFIG", str(tmp_path / "claims.yml"))
+    (tmp_path / "claims.yml").write_text("claim_heartbeat: 0.2\nclaim_expiry: 1.0\n")
+    astra.config.reload()
     held = Claim(store, "k3", "batch three")
     assert held.acquire()
     first = store.holder("k3").heartbeat

@@ -44,14 +44,14 @@ def test_unknown_name_with_a_newline_is_escaped():
 
 def _sdss_access_keys(release, species):
     """The keys sdss-access itself reports for a template (its own Path object)."""
-    from astra.tasks.io.paths import _release
+    from astra.datamodels.paths import _release
 
     return set(_release(release).path.lookup_keys(species))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_keys_per_release_match_sdss_access(name):
-    from astra.tasks.io.paths import releases_for
+    from astra.datamodels.paths import releases_for
 
     model = get(name)
     assert set(model.releases) == set(releases_for(name))
@@ -201,7 +201,7 @@ def test_analysis_task_refuses_a_traversal_key_at_construction():
 
 
 def test_resolved_path_outside_the_sas_root_is_refused(tmp_path):
-    from astra.tasks.io.paths import OutsideSASError, full_path, relative_path
+    from astra.datamodels.paths import OutsideSASError, full_path, relative_path
 
     keys = dict(apred="r6", apstar="stars", telescope="apo25m", field="120-45", prefix="ap")
     inside = full_path("dr13", "apStar", sas_base_dir=str(tmp_path), obj="2M0", **keys)

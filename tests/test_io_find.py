@@ -1,11 +1,11 @@
-"""astra.tasks.io.find: finding files on disk, with their keys, size and mtime."""
+"""astra.datamodels.find: finding files on disk, with their keys, size and mtime."""
 
 import os
 
 import pytest
 
-from astra.tasks.io.find import FileScan, find_files, scan_files
-from astra.tasks.io.paths import full_path
+from astra.datamodels.find import FileScan, find_files, scan_files
+from astra.datamodels.paths import full_path
 
 
 @pytest.mark.realdata

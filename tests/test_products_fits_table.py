@@ -8,7 +8,7 @@ import pytest
 from astropy.io import fits
 
 from astra.database import ensure_table, get_database
-from astra.database.fields import ArrayField, BigIntegerField, BooleanField, DateTimeField, FloatField, TextField
+from astra.fields import ArrayField, BigIntegerField, BooleanField, DateTimeField, FloatField, TextField
 from astra.models.source import Source
 from astra.products.fits_table import INT_NULL, fetch_arrays, missing_array, typed_array, write_table
 

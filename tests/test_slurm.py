@@ -1,4 +1,4 @@
-"""Tests of astra.cluster.slurm and astra.cluster.partition; real Slurm jobs where marked."""
+"""Tests of astra.cluster.slurm; real Slurm jobs where marked."""
 
 import collections
 import glob
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from astra.cluster import partition, slurm
+from astra.cluster import slurm
 from cluster_tasks import read_events
 from service_fixtures import slurm_job_logs, service_env
 
@@ -30,38 +30,6 @@ def _write_executable(path, text):
 
 def _pwned(directory):
     return sorted(glob.glob(os.path.join(str(directory), "pwned*")))
-
-
-# --- partition ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("n_batches,n_jobs", [(0, 1), (1, 3), (10, 3), (12, 4), (7, 7), (100, 9)])
-def test_partition_batches_disjoint_complete_balanced(n_batches, n_jobs):
-    batches = [("batch", i) for i in range(n_batches)]
-    shares = partition.partition_batches(batches, n_jobs)
-    assert len(shares) == n_jobs
-    assert [b for share in shares for b in share] == batches      # disjoint, complete, ordered
-    sizes = [len(share) for share in shares]
-    assert max(sizes) - min(sizes) <= 1
-    assert partition.partition_batches(iter(batches), n_jobs) == shares  # deterministic
-
-
-def test_partition_batches_rejects_zero_jobs():
-    with pytest.raises(ValueError, match="n_jobs"):
-        partition.partition_batches([1, 2], 0)
-
-
-def test_worker_share_from_environment():
-    assert partition.worker_share({}) == (0, 1)
-    env = {"ASTRA_SHARE_COUNT": "6", "ASTRA_SHARE_OFFSET": "2", "SLURM_PROCID": "1"}
-    assert partition.worker_share(env) == (3, 6)
-    assert partition.worker_share(dict(env, ASTRA_SHARE_INDEX="5")) == (5, 6)
-    assert partition.select_share(list(range(12)), env) == [6, 7]
-    with pytest.raises(ValueError, match="outside"):
-        partition.worker_share({"ASTRA_SHARE_COUNT": "2", "ASTRA_SHARE_INDEX": "2"})
-    # every process of a 3-way split together covers everything exactly once
-    shares = [partition.select_share(list(range(10)), {"ASTRA_SHARE_COUNT": "3", "SLURM_PROCID": str(i)})
-              for i in range(3)]
-    assert sorted(sum(shares, [])) == list(range(10))
 
 
 # --- rendering (no Slurm needed) ---------------------------------------------------------

@@ -5,7 +5,7 @@ import subprocess
 
 from astra.cli import build_parser
 from astra.cluster.spectrum_jobs import job_command, job_layout, plan_jobs
-from astra.cluster.spectrum_shares import range_for_process
+from astra.cluster.shares import range_for_process
 
 
 def test_job_layout_keeps_a_full_job_and_shrinks_a_short_one():
@@ -47,7 +47,7 @@ def test_plan_jobs_without_spectra_plans_no_job(tmp_path):
 
 
 def test_job_command():
-    from astra.cluster.spectrum_shares import split_spectrum_pks
+    from astra.cluster.shares import split_spectrum_pks
 
     shares = split_spectrum_pks([1, 2, 3], 2)
     assert job_command("snr", "BossVisitSpectrum", ["--workers", "2"], shares) == [

@@ -445,3 +445,44 @@ def test_interrupting_the_catalogue_form_stops_following_not_the_jobs(catalogue_
     states = slurm.wait_for_jobs([element], timeout=180)
     assert states == {element: "COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
     assert sorted(_results()) == keys
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("style", ["class", "task"])
+def test_both_styles_split_their_work_into_the_same_shares(style, catalogue_env, tmp_path, slurm_jobs_dir,
+                                                           sqlite_url, monkeypatch):
+    """``astra srun --jobs 2`` over six units: a class-style graph (``--shares``, each process keeps its
+    share of the batches) and a ``@task`` method (``spectrum_pk`` ranges fixed at submission) split
+    the same way, by one function: every unit runs once, and the units of each process are one of
+    :func:`astra.cluster.shares.partition_batches`'s shares of the units in order."""
+    from astra.cluster.shares import partition_batches
+
+    env, log_dir = catalogue_env
+    n = 6
+    if style == "class":
+        import cluster_batch_tasks
+
+        log_path = tmp_path / "events.log"
+        units = list(range(n))  # one member per batch, batches in obj order
+        result = astra("srun", "cluster_batch_tasks", "ShareGraph", "--n", n, "--batch-size", 1,
+                       "--log-path", log_path, "--jobs", 2, "--shares", "--time", "00:05:00",
+                       "--jobs-dir", slurm_jobs_dir, env=env)
+        assert result.returncode == 0, result.stderr
+        states = slurm.wait_for_jobs(result.stdout.split(), timeout=180)
+        assert set(states.values()) == {"COMPLETED"}, slurm_job_logs(slurm_jobs_dir)
+        by_process = collections.defaultdict(list)
+        for event, obj, pid, _ in cluster_batch_tasks.read_events(str(log_path)):
+            if event == "done":
+                by_process[pid].append(obj)
+    else:
+        units = _catalogue(tmp_path, n, sqlite_url, monkeypatch)
+        result = astra("srun", "task_methods.where_run", CATALOGUE, "--log-dir", log_dir, "--jobs", 2,
+                       "--time", "00:05:00", "--jobs-dir", slurm_jobs_dir, env=dict(env, ASTRA_DATABASE_URL=sqlite_url))
+        assert result.returncode == 0, result.stdout + result.stderr + slurm_job_logs(slurm_jobs_dir)
+        by_process = collections.defaultdict(list)
+        for key, processes in _processed(log_dir).items():
+            for process in processes:
+                by_process[process].append(key)
+    done = sorted(unit for mine in by_process.values() for unit in mine)
+    assert done == units                                   # every unit once, none twice
+    assert sorted(sorted(mine) for mine in by_process.values()) == partition_batches(units, 2)

@@ -204,7 +204,7 @@ def test_draw_labels_within_ranges():
 
 
 def test_write_sample_tree_dr13_apstar(tmp_path):
-    from astra.tasks.io.paths import full_path
+    from astra.datamodels.paths import full_path
 
     keys = synthetic.write_sample_tree(tmp_path, 12, release="dr13", species="apStar", seed=3,
                                        corrupt=3, n_visits=2)

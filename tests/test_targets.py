@@ -81,7 +81,7 @@ def test_unwritable_directory_gives_one_clear_error_and_nothing_at_exit():
     assert result.stderr == ""
 
 
-def test_temporary_names_carry_the_writer(tmp_path):
+def testtemporary_names_carry_the_writer(tmp_path):
     from astra.processes import this_process
     from astra.targets import temporary_writer
 
@@ -165,15 +165,15 @@ def test_a_bad_durability_setting_names_the_setting(tmp_path, monkeypatch):
 
 
 def test_a_forked_writer_names_its_own_pid_in_its_temporary_files(tmp_path):
-    from astra.targets import _temporary_name, temporary_writer
+    from astra.targets import temporary_name, temporary_writer
 
-    parent = temporary_writer(_temporary_name(str(tmp_path / "out.txt")))
+    parent = temporary_writer(temporary_name(str(tmp_path / "out.txt")))
     assert parent[2] == os.getpid()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: a Luigi worker process writing outputs
         try:
-            os.write(write_end, _temporary_name(str(tmp_path / "out.txt")).encode())
+            os.write(write_end, temporary_name(str(tmp_path / "out.txt")).encode())
         finally:
             os._exit(0)
     os.close(write_end)

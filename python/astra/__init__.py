@@ -23,9 +23,9 @@ from astra.luigi_defaults import apply_retcode_defaults as _apply_retcode_defaul
 # `luigi --module` exits non-zero on failed spectra and missing inputs (see astra.luigi_defaults).
 _apply_retcode_defaults()
 
-from astra.luigi_cmdline import install as _install_cmdline_hint
+from astra.luigi_glue.cmdline import install as _install_cmdline_hint
 
-# `luigi --module` names @astra.inherits for a data-model key a task lacks (astra.luigi_cmdline).
+# `luigi --module` names @astra.inherits for a data-model key a task lacks (astra.luigi_glue.cmdline).
 _install_cmdline_hint()
 
 from luigi.util import inherits, requires
@@ -60,18 +60,20 @@ __all__ = [
 ]
 
 
-def task(function=None):
+def task(function=None, *, timeout=None):
     """Make a generator function over catalogue spectra an Astra method, and a Luigi task.
 
     ``@task`` above ``def snr(spectra: Iterable[Spectrum], ...) -> Iterable[Result]``; see
-    :mod:`astra.tasks.function` and the guide *Writing tasks*.
+    :mod:`astra.tasks.function` and the guide *Writing tasks*. ``@task(timeout=60)``: one
+    spectrum may run at most 60 s (:mod:`astra.core.timeout`).
 
     :param function: the generator function.
+    :param timeout: seconds one spectrum may run (``None``: no limit).
     :returns: a :class:`astra.tasks.function.TaskFunction`.
     """
     from astra.tasks.function import task as _task
 
-    return _task(function)
+    return _task(function, timeout=timeout)
 
 
 def build(tasks, **kwargs):

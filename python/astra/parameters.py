@@ -15,7 +15,15 @@ import json
 from collections.abc import Mapping
 
 import luigi
-from luigi.freezing import FrozenOrderedDict, recursively_freeze, recursively_unfreeze
+
+from astra.luigi_glue.parameters import (
+    FrozenOrderedDict,
+    ValueLookupHook,
+    attribute_name,
+    is_batchable,
+    recursively_freeze,
+    recursively_unfreeze,
+)
 
 __all__ = [
     "Parameter",
@@ -159,7 +167,7 @@ def serialises_text_as_itself(param):
     return bool(_owner_attribute(cls, "_serialize_one", "_text_is_itself"))
 
 
-class CanonicalMixin:
+class CanonicalMixin(ValueLookupHook):
     """Adds one-value normalisation and tuple (batch) handling to a Luigi parameter class.
 
     Subclasses implement ``_normalize_one``, ``_serialize_one`` and ``_parse_one``.
@@ -178,14 +186,19 @@ class CanonicalMixin:
         return x
 
     def _accepts_tuples(self):
-        return self._is_batchable()
+        return is_batchable(self)
 
-    def _get_value(self, task_name, param_name):
-        # Values from the command line and config files are parsed here: name the parameter.
-        try:
-            return super()._get_value(task_name, param_name)
-        except (ParameterTypeError, TypeError, ValueError) as error:
-            raise ParameterTypeError(_named(task_name, param_name, error)) from None
+    #: Errors of values from the command line and config files (:class:`ValueLookupHook`).
+    VALUE_ERRORS = (ParameterTypeError, TypeError, ValueError)
+
+    def value_error(self, task_name, param_name, error):
+        """A value from the command line or a configuration file did not parse: name the parameter.
+
+        :param task_name: the task family.
+        :param param_name: the parameter's name.
+        :param error: what parsing raised.
+        """
+        return ParameterTypeError(_named(task_name, param_name, error))
 
     @trusted
     def normalize(self, x):
@@ -229,7 +242,7 @@ class CanonicalMixin:
                 items = parse_json_list(x)
             except ParameterTypeError as error:
                 # Luigi's command line calls parse() directly; the attribute name is all we have.
-                name = getattr(self, "_attribute_name", None)
+                name = attribute_name(self)
                 raise ParameterTypeError(f"parameter '{name}': {error}" if name else str(error)) from None
             return tuple(self._lenient_parse(v if isinstance(v, str) else json.dumps(v)) for v in items)
         return self._lenient_parse(x)

@@ -20,6 +20,8 @@ import os
 import signal
 import socket
 
+from astra.luigi_glue.running import TaskProcess
+
 __all__ = ["ProcessIdentity", "this_process", "boot_id", "pid_alive", "die_with_parent"]
 
 #: ``PR_SET_PDEATHSIG`` from ``<linux/prctl.h>``.
@@ -139,10 +141,6 @@ def die_with_parent(sig=signal.SIGKILL):
 def _after_fork(_):
     # Runs in every multiprocessing child right after the fork; only Luigi's task processes
     # (the ``--workers N`` children) are tied to their parent.
-    try:
-        from luigi.worker import TaskProcess
-    except ImportError:  # pragma: no cover - luigi is a dependency
-        return
     if isinstance(multiprocessing.current_process(), TaskProcess):
         die_with_parent()
 

@@ -13,7 +13,6 @@ import os
 import shlex
 import socket
 import sys
-import traceback
 
 import luigi
 
@@ -40,7 +39,6 @@ __all__ = [
     "RunRecorder",
     "batch_started",
     "batch_progress",
-    "batch_member_failed",
     "record_member_failure",
     "batch_finished",
     "batch_url",
@@ -262,29 +260,6 @@ def record_member_failure(record, failure):
     RunFailure.create(
         run=record.run_id, batch=record.batch_id, task_id=failure.task_id, task=name, reason=failure.reason,
         path=path, keys=json.dumps(keys), traceback=failure.traceback,
-    )
-
-
-@_guarded("a failed spectrum")
-def batch_member_failed(record, member, error):
-    """Record one failed member: its reason, input file and parameters (for a retry).
-
-    Call it inside the ``except`` block (the traceback is taken from there).
-
-    :param record: what :func:`batch_started` returned (nothing is done for ``None``).
-    :param member: the single-spectrum task that raised.
-    :param error: the exception.
-    """
-    if record is None:
-        return
-    from astra.models.run import RunFailure
-
-    _models()
-    keys = {k: v for k, v in member.to_str_params(only_significant=True).items() if not k.startswith("astra_")}
-    RunFailure.create(
-        run=record.run_id, batch=record.batch_id, task_id=member.task_id, task=task_name(member),
-        reason=f"{type(error).__name__}: {error}", path=input_path(member), keys=json.dumps(keys),
-        traceback=traceback.format_exc(),
     )
 
 

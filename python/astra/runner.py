@@ -1,7 +1,6 @@
 """Running a task over the spectra on disk (or listed in a table): what ``astra run`` does."""
 
 import importlib
-import os
 import pkgutil
 
 import luigi

@@ -32,6 +32,7 @@ import sys
 
 import astra.config
 from astra.logfiles import LogFile
+from astra.luigi_glue.running import summary_states
 from astra.parameters import is_batch_value
 
 __all__ = [
@@ -288,8 +289,6 @@ def _start_build(batches):
 
 @_guarded("the end of a run")
 def _finish_build(record, batches, summary, result, error=None):
-    from luigi.execution_summary import _summary_dict
-
     from astra.models.run import Run, RunBatch, utcnow
 
     now = utcnow()
@@ -298,7 +297,7 @@ def _finish_build(record, batches, summary, result, error=None):
             Run.id == record.run_id).execute()
         logger.error("run %d stopped by %s: %s", record.run_id, type(error).__name__, error)
         return
-    already = {t.task_id for t in _summary_dict(result.worker).get("already_done", ())}
+    already = {t.task_id for t in summary_states(result.worker).get("already_done", ())}
     for task in batches:
         batch_id = record.batch_ids.get(task.task_id)
         if batch_id is not None and task.task_id in already:

@@ -48,6 +48,7 @@ __all__ = [
     "atomic_open",
     "TEMPORARY_MARKER",
     "is_temporary",
+    "temporary_name",
     "temporary_writer",
     "remove_dead_temporaries",
     "fsync_mode",
@@ -89,9 +90,15 @@ def _forget_tag():
 os.register_at_fork(after_in_child=_forget_tag)
 
 
-def _temporary_name(path):
-    # Unique among hosts and processes (host, boot, pid) and within one (counter); hidden,
-    # in the same directory.
+def temporary_name(path):
+    """A new temporary name for writing ``path`` atomically: hidden, in the same directory.
+
+    Unique among hosts and processes (host, boot, pid) and within one (a counter); it holds
+    :data:`TEMPORARY_MARKER`, so it is never taken for an output, and names its writer
+    (:func:`temporary_writer`), so :func:`remove_dead_temporaries` knows when it is left over.
+
+    :param path: the final path.
+    """
     if not path.startswith(os.sep):
         path = os.path.abspath(path)
     directory, _, name = path.rpartition(os.sep)
@@ -255,7 +262,7 @@ def atomic_path(path):
     """
     path = os.path.abspath(os.fspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = _temporary_name(path)
+    temporary = temporary_name(path)
     mode = fsync_mode()
     try:
         yield temporary
@@ -278,7 +285,7 @@ def atomic_open(path, mode="w", **kwargs):
     if mode not in ("w", "wb", "wt"):
         raise ValueError(f"atomic_open writes only; mode {mode!r} is not 'w' or 'wb'")
     path = os.fspath(path)
-    temporary = _temporary_name(path)
+    temporary = temporary_name(path)
     durability = fsync_mode()
     fp = _open_making_directory(temporary, mode, **kwargs)
     try:
@@ -337,7 +344,7 @@ class _AtomicWriteHandle:
         # Set first: if open() below fails, __del__ and __getattr__ still find them.
         self._finished, self._fp = True, None
         self.path = path
-        self._temporary = _temporary_name(path)
+        self._temporary = temporary_name(path)
         self._fp = _open_making_directory(self._temporary, mode)
         self._finished = False
 

@@ -2,12 +2,12 @@
 
 * :mod:`astra.cluster.luigid` starts and queries a real ``luigid``.
 * :mod:`astra.cluster.slurm` renders Slurm job scripts, submits them and follows them.
-* :mod:`astra.cluster.partition` splits batches into disjoint shares for workers that run
-  without a central scheduler.
+* :mod:`astra.cluster.shares` splits the work of `astra srun` into disjoint shares, for both
+  method styles, and follows a submission's progress.
 """
 
 from astra.cluster.luigid import LuigidError, LuigidProcess, count_requests, free_port, start_luigid
-from astra.cluster.partition import partition_batches, select_share, worker_share
+from astra.cluster.shares import partition_batches, select_share, worker_share
 from astra.cluster.slurm import (
     SlurmError,
     astra_command,

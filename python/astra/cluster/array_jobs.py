@@ -5,10 +5,10 @@ The work is split once, at submission, into shares, and one job array is submitt
 from ``$ASTRA_SHARE_INDEX``, which the script sets to ``$SLURM_ARRAY_TASK_ID``):
 
 * a ``@task`` method over the catalogue (:func:`plan_catalogue_array`): the shares are the
-  ``spectrum_pk`` ranges of :func:`~astra.cluster.spectrum_shares.split_spectrum_pks`, all listed
+  ``spectrum_pk`` ranges of :func:`~astra.cluster.shares.split_spectrum_pks`, all listed
   on the script's command line (``--spectrum-pk-range ... --range-per-process``);
 * a class-style task over files (:func:`plan_files_array`): the data-model keys found at
-  submission are cut into contiguous runs (:func:`~astra.cluster.partition.partition_batches`)
+  submission are cut into contiguous runs (:func:`~astra.cluster.shares.partition_batches`)
   and each run is written as a keys table ``<index>.csv`` into a directory named after its
   content (``astra run ... --keys-table DIR --keys-table-per-process``).
 
@@ -27,10 +27,9 @@ import os
 import re
 
 from astra.cluster import slurm
-from astra.cluster.partition import partition_batches
+from astra.cluster.shares.split import SpectrumShare, partition_batches, split_spectrum_pks
 from astra.cluster.slurm_arrays import element_id, split_element
 from astra.cluster.spectrum_jobs import job_command
-from astra.cluster.spectrum_shares import SpectrumShare, split_spectrum_pks
 from astra.targets import atomic_open
 
 __all__ = ["ArrayJob", "plan_catalogue_array", "plan_files_array", "write_keys_tables", "find_array",

@@ -194,7 +194,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
     :param environment: mapping of extra variables exported in the script.
     :param share: ``(offset, count)``: export ``ASTRA_SHARE_OFFSET``/``ASTRA_SHARE_COUNT``
         so that, without a central scheduler, the job's node ``i`` takes share
-        ``offset + i`` of ``count`` (see :mod:`astra.cluster.partition`).
+        ``offset + i`` of ``count`` (see :mod:`astra.cluster.shares`).
     :param workdir: working directory of the job (default: the current directory).
     :param extra_sbatch: further ``#SBATCH`` options, e.g. ``["--qos=debug"]``.
     :param template: template text to use instead of the shipped template file.
@@ -256,7 +256,7 @@ def render_job_script(command_argv, nodes=1, time=None, mem=None, gres=None, par
             raise ValueError("share offset {} is outside 0..{}".format(offset, count - 1))
         exports.append("export ASTRA_SHARE_COUNT={}".format(count))
         exports.append("export ASTRA_SHARE_OFFSET={}".format(offset))
-    if array is not None:  # the element's share is its array index (astra.cluster.spectrum_shares)
+    if array is not None:  # the element's share is its array index (astra.cluster.shares)
         exports.append('export ASTRA_SHARE_INDEX="$SLURM_ARRAY_TASK_ID"')
         exports.append("export ASTRA_SHARE_COUNT={}".format(int(array[0])))
 

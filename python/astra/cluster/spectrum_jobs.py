@@ -3,7 +3,7 @@
 At submission the spectra that need the method are found once
 (:func:`~astra.tasks.function_runner.pending_keys`, the query ``astra run`` uses) and split
 into ``jobs × nodes × procs`` disjoint ``spectrum_pk`` ranges balanced by count
-(:func:`~astra.cluster.spectrum_shares.split_spectrum_pks`). Each job runs ``srun`` with
+(:func:`~astra.cluster.shares.split_spectrum_pks`). Each job runs ``srun`` with
 ``nodes × procs`` processes of::
 
     astra run <task> <Model> [its options] --spectrum-pk-range LO0 HI0 --spectrum-pk-range LO1 HI1 ... --range-per-process
@@ -17,7 +17,7 @@ import dataclasses
 
 from astra.cluster import slurm
 from astra.cluster.slurm import ASTRA_PROGRAM
-from astra.cluster.spectrum_shares import shares_of_job, split_spectrum_pks
+from astra.cluster.shares.split import shares_of_job, split_spectrum_pks
 
 __all__ = ["SpectrumJob", "plan_jobs", "job_command", "job_layout"]
 
@@ -27,7 +27,7 @@ class SpectrumJob:
     """One Slurm job of a catalogue submission.
 
     :param index: the job's position.
-    :param shares: its non-empty :class:`~astra.cluster.spectrum_shares.SpectrumShare`, one per process.
+    :param shares: its non-empty :class:`~astra.cluster.shares.SpectrumShare`, one per process.
     :param nodes: nodes it asks for.
     :param procs: processes per node.
     :param script: the rendered job script.

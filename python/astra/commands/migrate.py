@@ -103,7 +103,7 @@ def _where_searched(args):
     """Where the files were looked for, and what is wrong with it (as ``astra run`` says)."""
     import os
 
-    from astra.tasks.io.paths import sas_root
+    from astra.datamodels.paths import sas_root
 
     if args.keys_table:
         return f"from the keys table {args.keys_table}"

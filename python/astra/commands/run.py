@@ -73,12 +73,28 @@ def add_arguments(parser):
                              "position $ASTRA_SHARE_INDEX, else $SLURM_PROCID (as astra srun's job arrays write)")
     parser.add_argument("--limit", type=positive_int, help="at most this many spectra (at least 1)")
     parser.add_argument("--workers", type=positive_int, default=1, help="Luigi worker processes (default 1)")
+    parser.add_argument("--timeout", type=seconds, metavar="SECONDS",
+                        help="stop a spectrum that runs longer and count it failed (default: the method's "
+                             "timeout; 0: no limit)")
     parser.add_argument("--max-batch-size", type=positive_int, help="most spectra per batch (default: setting)")
     parser.add_argument("--sas-base-dir", help="the SAS root (default $SAS_BASE_DIR)")
     parser.add_argument("--scheduler-host", help="a central luigid's host (default: setting scheduler_host; "
                                                   "none: a local scheduler)")
     parser.add_argument("--scheduler-port", type=positive_int,
                         help="its port (default: setting scheduler_port, else 8082)")
+
+
+def seconds(text):
+    """``--timeout``'s value: seconds, a number >= 0 (argparse type)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds >= 0")
+    return value
 
 
 def split_extra(extra):
@@ -151,6 +167,8 @@ def check(args):
         for name, value in filters.items():
             filter_values(name, value)
         task_params = {k: v for k, v in extra.items() if k not in template_keys}
+        if getattr(args, "timeout", None) is not None:
+            task_params["timeout"] = args.timeout
         parse_task_params(task_class, task_params)
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -304,6 +322,7 @@ def _run_function(args, extra):
             max_batch_size=args.max_batch_size,
             spectrum_pk_ranges=ranges,
             share_batches=not args.range_per_process,
+            timeout=args.timeout,
             scheduler_host=getattr(args, "scheduler_host", None),
             scheduler_port=getattr(args, "scheduler_port", None),
         )
@@ -339,7 +358,7 @@ def _say_failures_left(function, args):
 
 
 def _process_index():
-    from astra.cluster.spectrum_shares import process_index
+    from astra.cluster.shares import process_index
 
     return process_index()
 
@@ -351,7 +370,7 @@ def _spectrum_pk_ranges(args):
         ranges.
     """
     from astra.cli import UsageError
-    from astra.cluster.spectrum_shares import range_for_process
+    from astra.cluster.shares import range_for_process
 
     ranges = [tuple(r) for r in (getattr(args, "spectrum_pk_range", None) or [])]
     for lo, hi in ranges:

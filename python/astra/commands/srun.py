@@ -13,7 +13,7 @@ range, at most ``--max-running`` at once (:mod:`astra.commands.srun_arrays`,
 :mod:`astra.cluster.array_jobs`); with ``--job-steps``, as ``--jobs`` jobs of ``--nodes ×
 --procs`` processes (:mod:`astra.cluster.spectrum_jobs`). The command then follows the jobs,
 showing the results written per share, and prints the summary
-(:mod:`astra.cluster.share_progress`) unless ``--no-wait``. It is chosen when ``<SpectrumModel>``
+(:mod:`astra.cluster.shares.progress`) unless ``--no-wait``. It is chosen when ``<SpectrumModel>``
 names a catalogue table or ``<task>`` is a ``@task`` method. ``astra srun --resubmit-failed
 <job>`` submits again, alone, the elements of an array that did not complete.
 
@@ -30,7 +30,7 @@ the task.  Options are matched by their full names only (no abbreviations).
 Without ``--scheduler-host`` (and without ``[core] scheduler_host`` in ``luigi.cfg``),
 each worker runs with ``--local-scheduler``. Several nodes or jobs then need the ``astra``
 form: each ``astra run`` takes a disjoint share of the batches (``ASTRA_SHARE_*`` variables,
-see :mod:`astra.cluster.partition`); the luigi form is refused, as every node would run the
+see :mod:`astra.cluster.shares`); the luigi form is refused, as every node would run the
 whole task, unless ``--shares`` says the task itself keeps only its share (its ``requires()``
 uses :func:`astra.cluster.select_share`).
 """
@@ -108,7 +108,7 @@ def add_arguments(parser):
         "Slurm states, once a second) and prints the summary; its exit status is 0 exactly when every\n"
         "spectrum has its result and every element completed. astra srun --resubmit-failed <job>\n"
         "submits again, alone, the elements that did not complete. --where, --retry-failed, --skip-failed, --limit,\n"
-        "--workers, --max-batch-size and the method's parameters are those of astra run.\n"
+        "--workers, --max-batch-size, --timeout and the method's parameters are those of astra run.\n"
         "Everything after <Task> that is not an option above is passed to the task unchanged;\n"
         "task parameters named like an option (--time, --nodes, ...) go after --.\n"
         "With 'astra <subcommand>' instead of '<module> <Task>' every process runs that astra\n"
@@ -204,10 +204,9 @@ def check_target(args):
 def _check_luigi_task(module_name, family, task_args):
     import luigi
     import luigi.interface
-    from luigi.task_register import Register, TaskClassException
-
     from astra.cli import UsageError
     from astra.commands.run import split_extra
+    from astra.luigi_glue.registry import Register, TaskClassException
     from astra.runner import load_module, parse_task_params
     from astra.suggest import did_you_mean
 
@@ -410,6 +409,8 @@ def _run_arguments(args):
         options.append("--retry-failed" if command.retry_failed else "--skip-failed")
     if command.max_batch_size:
         options += ["--max-batch-size", str(command.max_batch_size)]
+    if command.timeout is not None:
+        options += ["--timeout", f"{command.timeout:g}"]
     return command, function, options + list(extra)
 
 

@@ -46,7 +46,7 @@ def follow_shares(args, function, model_name, pairs, keys, where, submitted, hea
     import peewee
 
     from astra.cluster import slurm
-    from astra.cluster.share_progress import ShareProgress, follow
+    from astra.cluster.shares.progress import ShareProgress, follow
 
     job_ids = list(dict.fromkeys(str(job_id) for _, job_id in pairs))
     progress = ShareProgress(function, model_name, pairs, keys, where=where, submitted=submitted)

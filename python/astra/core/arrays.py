@@ -23,6 +23,7 @@ fills (reading ahead in threads does not help there: :mod:`astra.core.readahead`
 import dataclasses
 
 import numpy as np
+import astra.config
 
 from astra.core import readahead
 
@@ -64,8 +65,6 @@ def batch_rows(npix, memory):
 
 
 def _memory():
-    import astra.config
-
     return int(float(astra.config.get("array_batch_memory_mb", 256) or 256) * 2**20)
 
 

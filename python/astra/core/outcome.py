@@ -11,6 +11,7 @@ explicitly (``--retry-failed``); the run then says how many failed spectra it le
 
 import json
 import logging
+import astra.config
 
 __all__ = [
     "BatchOutcome",
@@ -43,8 +44,6 @@ def retry_failed(given=None):
     """
     if given is not None:
         return bool(given)
-    import astra.config
-
     value = astra.config.get("retry_failed", True)
     if isinstance(value, str):
         return value.strip().lower() not in ("0", "false", "no", "off", "")

@@ -39,6 +39,7 @@ import bisect
 import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+import astra.config
 
 __all__ = ["ReadAhead", "reading_ahead", "through", "direct", "settings", "MOST_AHEAD"]
 
@@ -55,8 +56,6 @@ def settings():
     :returns: ``readahead_threads`` and ``readahead_memory_mb`` (converted to bytes) from
         :mod:`astra.config`.
     """
-    import astra.config
-
     threads = int(astra.config.get("readahead_threads", 2) or 0)
     memory_mb = float(astra.config.get("readahead_memory_mb", 256) or 0)
     return max(threads, 0), int(memory_mb * 2**20)

@@ -32,6 +32,11 @@ import re
 import yaml
 
 from astra.suggest import did_you_mean
+from astra.models.spectrum import model_for_data_model
+from astra.datamodels.paths import get_template
+from astra.tasks.function_runner import load_task_function, parse_task_params
+from astra.products import resolve_product
+from astra.models.pipeline import major_minor
 
 __all__ = ["DailyFileError", "Step", "DailyPlan", "load_plan", "KINDS"]
 
@@ -165,9 +170,6 @@ def _count(path, where, value):
 
 
 def _migration(path, index, entry, defaults):
-    from astra.models.spectrum import model_for_data_model
-    from astra.datamodels.paths import get_template
-
     where = f"migrate[{index}]"
     entry = _mapping(path, where, entry)
     _check_keys(path, where, entry, _MIGRATE)
@@ -196,8 +198,6 @@ def _migration(path, index, entry, defaults):
 
 
 def _pipeline(path, name, entry, defaults):
-    from astra.tasks.function_runner import load_task_function, parse_task_params
-
     where = f"pipelines.{name}"
     entry = _mapping(path, where, entry)
     _check_keys(path, where, entry, _PIPELINE)
@@ -230,8 +230,6 @@ def _pipeline(path, name, entry, defaults):
 
 
 def _product(path, name, entry):
-    from astra.products import resolve_product
-
     where = f"products.{name}"
     entry = _mapping(path, where, entry)
     _check_keys(path, where, entry, _PRODUCT)
@@ -307,8 +305,6 @@ def _order(path, steps):
 
 
 def _keys(steps):
-    from astra.models.pipeline import major_minor
-
     keys = {}
     for step in steps:  # in dependency order, so the requirements' keys are known
         content = {"kind": step.kind, "spec": step.spec, "requires": [keys[n] for n in step.requires],

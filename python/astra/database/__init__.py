@@ -25,7 +25,14 @@ from astra.database.connection import (
     write_transaction,
 )
 from astra import fields as _fields
-from astra.database.migrations import MigrationError, create_tables, ensure_table, forget_tables
+from astra.database.migrations import (
+    MigrationError,
+    create_tables,
+    ensure_table,
+    forget_tables,
+    import_model_modules,
+    registered_models,
+)
 from astra.database.models import (
     DATA_MODEL_KEYS,
     RESULT_MODELS,
@@ -91,8 +98,6 @@ def get_model(name):
     :raises LookupError: naming the known models.
     """
     import importlib
-
-    from astra.database.migrations import import_model_modules, registered_models
 
     if "." in name:
         module_name, _, attr = name.rpartition(".")

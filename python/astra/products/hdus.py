@@ -19,6 +19,8 @@ written all the same, with its columns.
 import dataclasses
 
 import peewee
+import astra.datamodels
+from astra.models.mwm import MWM_COUNT_COLUMNS
 
 __all__ = ["ProductHDU", "METHOD_HDUS", "CATALOGUE_HDUS", "product_hdus", "hdu_condition", "table_instrument"]
 
@@ -65,16 +67,12 @@ def product_hdus(product):
 
 def table_instrument(table):
     """``"APOGEE"``, ``"BOSS"``, or ``None`` for a table whose rows may hold both (mwmStar, mwmVisit)."""
-    import astra.datamodels
-
     found = {astra.datamodels.get(name).instrument for name in table.data_models()}
     return found.pop().upper() if len(found) == 1 and None not in found else None
 
 
 def _mwm_counts(table, hdu):
     """The count columns of an mwm table that hold spectra of ``hdu``'s instrument (and observatory)."""
-    from astra.models.mwm import MWM_COUNT_COLUMNS
-
     wanted = []
     for column in MWM_COUNT_COLUMNS:  # n_boss_apo, n_boss_lco, n_apogee_apo, n_apogee_lco
         _, instrument, observatory = column.split("_")

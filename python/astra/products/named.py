@@ -63,7 +63,7 @@ from astra.products.fits_table import (
 )
 from astra.products.hdus import hdu_condition, product_hdus
 from astra.products.layout import level_tables, product_columns, role_index
-from astra.products.names import Product, product_path, resolve_product
+from astra.products.names import LEVELS, Product, PRODUCT_PREFIXES, product_path, resolve_product
 from astra.products.summary import create_summary, model_display_name, version_condition
 from astra.version import __version__, version_info
 
@@ -500,8 +500,6 @@ def other_level_hint(name, *, method=None, release=None, filters=None, where=Non
     :returns: e.g. ``"RocketSNR has 42 results on visit spectra: astra create astraAllVisitRocketSNR"``,
         or ``""`` when there is nothing to say.
     """
-    from astra.products.names import LEVELS, PRODUCT_PREFIXES
-
     product = name if isinstance(name, Product) else resolve_product(name, method)
     if product.kind != "method":
         return ""

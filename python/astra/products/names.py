@@ -39,8 +39,13 @@ import os
 
 import astra.config
 from astra.suggest import did_you_mean
-from astra.products.summary import model_display_name
+from astra.products.summary import default_summary_path, model_display_name, product_name
 from astra.version import version_info
+from astra.tasks.function import TaskFunction
+from astra.tasks.function_runner import registered_tasks
+from astra.database.migrations import import_model_modules, registered_models
+from astra.models.pipeline import PipelineOutputMixin
+from astra.database import get_model
 
 __all__ = ["Product", "resolve_product", "product_path", "PRODUCT_PREFIXES", "CATALOGUE_PRODUCTS", "LEVELS"]
 
@@ -83,9 +88,6 @@ def _camel(name):
 
 def _registered_functions():
     """The registered ``@task`` methods: short name -> TaskFunction (unloadable ones left out)."""
-    from astra.tasks.function import TaskFunction
-    from astra.tasks.function_runner import registered_tasks
-
     found = {}
     for name, entry_point in registered_tasks().items():
         try:
@@ -104,8 +106,6 @@ def method_aliases():
     :returns: results models' names (with and without a ``Result`` suffix), then registered
         task names.
     """
-    from astra.database.migrations import import_model_modules, registered_models
-
     functions = _registered_functions()  # imports their modules, registering their models
     import_model_modules()
     aliases = [(model_display_name(model), model) for model in registered_models()]
@@ -116,8 +116,6 @@ def method_aliases():
 
 def _method_names(prefix, aliases):
     """``(every spelling, the canonical names)`` of the method products of ``prefix``."""
-    from astra.models.pipeline import PipelineOutputMixin
-
     pipelines = [(alias, model) for alias, model in aliases if issubclass(model, PipelineOutputMixin)]
     spellings = [f"{prefix}{alias}" for alias, _ in pipelines]
     canonical = sorted({f"{prefix}{model_display_name(model)}" for _, model in pipelines})
@@ -153,9 +151,6 @@ def _dotted(model):
 
 def _dotted_model(dotted):
     """The results model of a dotted ``@task`` method or results model."""
-    from astra.database import get_model
-    from astra.tasks.function import TaskFunction
-
     module_name, _, attribute = dotted.rpartition(".")
     try:
         target = getattr(importlib.import_module(module_name), attribute)
@@ -168,8 +163,6 @@ def _dotted_model(dotted):
 
 
 def _check_method_model(model, prefix):
-    from astra.models.pipeline import PipelineOutputMixin
-
     if not (isinstance(model, type) and issubclass(model, PipelineOutputMixin)):
         raise LookupError(
             f"{model.__name__} rows are keyed by task, not by catalogue spectrum, so {prefix} cannot join "
@@ -188,9 +181,6 @@ def resolve_product(name, method=None):
         :class:`~astra.tasks.function.TaskFunction` or a results model class.
     :raises LookupError: naming what could not be found (with a "did you mean").
     """
-    from astra.database import get_model
-    from astra.tasks.function import TaskFunction
-
     text = str(name).strip()
     for product, level in CATALOGUE_PRODUCTS.items():
         if text.lower() == product.lower():
@@ -227,8 +217,6 @@ def resolve_product(name, method=None):
         aliases = method_aliases()
         names = list(CATALOGUE_PRODUCTS) + [n for prefix in PRODUCT_PREFIXES for n in _method_names(prefix, aliases)[0]]
         raise LookupError(f"{error}{did_you_mean(text, names)}") from None
-    from astra.products.summary import product_name
-
     return Product(product_name(model), "summary", None, model)
 
 
@@ -242,8 +230,6 @@ def product_path(product, release=None):
     :param product: a :class:`Product` (or a name for :func:`resolve_product`).
     :param release: the one release the product holds, if it holds one.
     """
-    from astra.products.summary import default_summary_path
-
     if not isinstance(product, Product):
         product = resolve_product(product)
     if product.kind == "summary":

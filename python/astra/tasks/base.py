@@ -22,7 +22,8 @@ from luigi.task import flatten
 
 import astra.config
 import astra.forking
-from astra.parameters import IntParameter, is_batch_value
+from astra.luigi_glue.parameters import warn_on_wrong_type
+from astra.parameters import FloatParameter, IntParameter, is_batch_value
 from astra.targets import AtomicFileTarget
 from astra.version import version_info
 from astra.tasks import identity
@@ -32,12 +33,22 @@ from astra.tasks.plan import TaskRegister, plan_for
 
 astra.forking.install()  # forked Luigi workers find the spectrum readers imported
 
-__all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS"]
+__all__ = ["BaseTask", "BatchSizeError", "VERSION_PARAMETERS", "time_limit_parameter"]
 
 _MAJOR, _MINOR = version_info()
 
 #: Hidden parameters that put the Astra major.minor version into every task's identity.
 VERSION_PARAMETERS = ("astra_version_major", "astra_version_minor")
+
+
+def time_limit_parameter(seconds=0.0):
+    """The ``timeout`` parameter of a task: seconds one spectrum may run (0: no limit; see
+    :mod:`astra.core.timeout`), insignificant (it does not change what a result is).
+
+    :param seconds: its default.
+    """
+    return FloatParameter(default=float(seconds), significant=False, positional=False,
+                          description="seconds one spectrum may run before it is stopped and fails (0: no limit)")
 
 
 class BatchSizeError(ValueError):
@@ -85,6 +96,10 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
         description="Astra minor version (identity)",
     )
 
+    #: Seconds one spectrum may run before it is stopped and fails (0: no limit). A class may
+    #: set its own (``timeout = 60``); ``--timeout`` sets it per run.
+    timeout = time_limit_parameter()
+
     #: Most members Luigi's own scheduler may merge into one batch (``batch_method=tuple``).
     max_batch_size = 1000
 
@@ -105,6 +120,11 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
         :mod:`astra.claims`.)
         """
         super().__init_subclass__(**kwargs)
+        limit = cls.__dict__.get("timeout")
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            parameter = time_limit_parameter(limit)  # ``timeout = 60``: still set per run by --timeout
+            parameter.__set_name__(cls, "timeout")
+            cls.timeout = parameter
         # The author's output() describes one spectrum; in batch mode it becomes the members'.
         single_output = cls.__dict__.get("output")
         if single_output is not None and not getattr(single_output, "_astra_batch_aware", False):
@@ -146,7 +166,7 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
         state["param_kwargs"] = values
         state["set_tracking_url"] = state["set_status_message"] = state["set_progress_percentage"] = None
         for name in plan.warn_names:
-            plan.by_name[name]._warn_on_wrong_param_type(name, values[name])
+            warn_on_wrong_type(plan.by_name[name], name, values[name])
         state["_batch_size"] = 1
         for name in plan.batch_names:
             if isinstance(values[name], (tuple, list)):
@@ -241,10 +261,11 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
         :param other_task_class: a Luigi task class.
         :param include_significant: when true (default) all parameters are considered; when
             false only significant ones (Luigi's ``get_param_names`` convention).
-        :returns: a list of names in this task's declaration order.
+        :returns: a list of names in this task's declaration order (never ``timeout``: each
+            method has its own time limit).
         """
         theirs = set(other_task_class.get_param_names(include_significant=include_significant))
-        return [n for n in self._param_names(include_significant) if n in theirs]
+        return [n for n in self._param_names(include_significant) if n in theirs and n != "timeout"]
 
     def get_common_param_kwargs(self, other_task_class, include_significant=True):
         """This task's values of the parameters it shares with ``other_task_class``.

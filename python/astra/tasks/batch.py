@@ -17,7 +17,6 @@ import luigi
 import astra.config
 from astra.cluster.scheduler import check_scheduler, unreachable
 from astra.logfiles import disk_full_said_once
-from astra.tasks.base import BaseTask
 from astra.tasks.batch_run import build_window, note_incomplete, report_member_failures_only
 from astra.tasks.grouping import batch_tasks
 from astra.tasks.summary import (
@@ -30,6 +29,8 @@ from astra.tasks.summary import (
     summarise,
     wait_for_others,
 )
+from astra.cluster.shares import select_share  # only this process's share under astra srun
+from astra.runs import record_build  # every build is recorded for astra web
 
 __all__ = ["batch_tasks", "build", "BuildSummary"]
 
@@ -69,8 +70,6 @@ def build(
     """
     # With several workers, a multiple of `workers` batches of equal size: every worker gets work.
     batches = batch_tasks(tasks, max_batch_size=max_batch_size, workers=workers)
-    from astra.cluster.partition import select_share  # only this process's share under astra srun
-
     if share_batches:
         batches = select_share(batches)
     scheduler_host = scheduler_host or astra.config.get("scheduler_host")
@@ -80,8 +79,6 @@ def build(
         luigi_kwargs["scheduler_host"] = scheduler_host or "localhost"
         luigi_kwargs["scheduler_port"] = int(scheduler_port or astra.config.get("scheduler_port") or 8082)
         check_scheduler(luigi_kwargs["scheduler_host"], luigi_kwargs["scheduler_port"])
-    from astra.runs import record_build  # every build is recorded for astra web
-
     factory = RecordingFactory()
 
     def run(tasks):

@@ -57,6 +57,7 @@ spectra.
 import contextlib
 import json
 import logging
+import operator
 import os
 import time
 import traceback
@@ -66,6 +67,7 @@ import luigi
 import astra.config
 import astra.run_recorder  # noqa: F401 (run recording subscribes to the engine's events)
 from astra.claims import claim_runs
+from astra.core import timeout as time_limit
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.readahead import reading_ahead
 from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome; names kept here)
@@ -311,10 +313,12 @@ class BatchRunMixin:
 
     # ------------------------------------------------------------------ run
 
+    @time_limit.time_limited
     def run(self):
-        """Run :meth:`setup` once, then :meth:`process` for every incomplete member."""
+        """Run :meth:`setup` once, then :meth:`process` for every incomplete member (each within
+        the ``timeout``, if there is one: :mod:`astra.core.timeout`)."""
         total = self.get_batch_size()
-        pending = self.incomplete_batch_tasks()
+        pending = time_limit.drop_settled(self.incomplete_batch_tasks(), operator.attrgetter("task_id"))
         ledger = BatchLedger(self, total, len(pending), written_during_build)
         _hand_down_requirements(self, pending)
         recorded = self.recorded_failures()
@@ -374,14 +378,17 @@ class BatchRunMixin:
                 began = time.perf_counter()
                 if guarded is not None:
                     state[_GUARDED] = guarded
+                time_limit.started(member)
                 try:
                     returned = self.process(member, context)
                 except Exception as error:  # one spectrum must not lose the others
+                    time_limit.finished(member)
                     state.pop(_GUARDED, None)
                     timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
                     fail(member, error, traceback.format_exc())
                     lost(store.failed(member, error_text(error), timing))
                 else:
+                    time_limit.finished(member)
                     state.pop(_GUARDED, None)
                     timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
                     ledger.succeeded()
@@ -400,10 +407,27 @@ class BatchRunMixin:
             self.__dict__.pop(_GUARDED, None)  # (when process() raised past ``except Exception``)
             lost(store.close())
             ledger.close()
+        ledger.finish(self.fails_on_member_errors())
+
+    def fails_on_member_errors(self):
+        """Whether a failed member fails this batch for Luigi (:attr:`fail_on_member_error`,
+        else the ``fail_batch_on_member_error`` setting)."""
         fail_batch = self.fail_on_member_error
-        if fail_batch is None:
-            fail_batch = fail_batches_on_member_error()
-        ledger.finish(fail_batch)
+        return fail_batches_on_member_error() if fail_batch is None else bool(fail_batch)
+
+    def timed_out_member(self, key, reason):
+        """Record that the member ``key`` ran past the time limit (:mod:`astra.core.timeout`).
+
+        :param key: the member's task id.
+        :param reason: ``"TimeoutError: timed out after N s"``.
+        :returns: its :class:`~astra.core.events.MemberFailure`.
+        """
+        member = next(m for m in self.get_batch_tasks() if m.task_id == key)
+        _record_failure(member, reason, "")
+        store = self.result_store()
+        store.failed(member, reason, {"elapsed": time_limit.limit_of(self)})
+        store.close()
+        return MemberFailure(member.task_id, reason, member, None, input_path(member))
 
     def on_success(self):
         """Luigi's explanation of a finished batch: its :class:`BatchOutcome`, for summaries."""

@@ -16,6 +16,7 @@ parameters, as before, and a worker given the task by luigid ignores the extra p
 
 from luigi.parameter import ParameterVisibility
 
+from astra.luigi_glue.registry import VisibilityHook
 from astra.parameters import is_batch_value
 
 __all__ = ["SchedulerDisplayMixin", "MEMBERS_PARAMETER"]
@@ -24,7 +25,7 @@ __all__ = ["SchedulerDisplayMixin", "MEMBERS_PARAMETER"]
 MEMBERS_PARAMETER = "members"
 
 
-class SchedulerDisplayMixin:
+class SchedulerDisplayMixin(VisibilityHook):
     """What a task sends to the scheduler for display (see the module docstring)."""
 
     def _is_display_batch(self):
@@ -41,8 +42,11 @@ class SchedulerDisplayMixin:
             params[MEMBERS_PARAMETER] = batch_summary(self)
         return params
 
-    def _get_param_visibilities(self):
-        visibilities = super()._get_param_visibilities()
+    def adjust_param_visibilities(self, visibilities):
+        """Luigi's visibilities, with empty values and a batch's member keys hidden.
+
+        :param visibilities: ``{name: serialised ParameterVisibility}``, Luigi's.
+        """
         hidden = ParameterVisibility.HIDDEN.serialize()
         batch = self._is_display_batch()
         for name, value in self.param_kwargs.items():

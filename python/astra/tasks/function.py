@@ -42,7 +42,7 @@ __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
 #: Keyword arguments of a call that belong to Astra, not to the method.
 CALL_OPTIONS = ("write_to_database", "batch_size", "write_frequency", "re_raise_exceptions", "tag")
 #: Names a method's own parameters may not have (the call options and the Luigi task's own).
-RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed", "skip_failed")
+RESERVED_NAMES = CALL_OPTIONS + ("spectrum_model", "spectrum_pk", "retry_failed", "skip_failed", "timeout")
 
 logger = logging.getLogger("astra")
 
@@ -98,15 +98,22 @@ class TaskFunction:
     """A ``@task`` method: callable from Python, and a Luigi task (:attr:`task_class`).
 
     :param function: the author's generator function.
+    :param timeout: seconds one spectrum may run when it runs as a Luigi task (``astra run``,
+        luigid, ``astra srun``); 0 or ``None``: no limit (see :mod:`astra.core.timeout`).
     """
 
-    def __init__(self, function):
+    def __init__(self, function, timeout=None):
         if not inspect.isgeneratorfunction(function):
             raise TaskFunctionError(
                 f"@task needs a generator function (one that yields results); {function.__qualname__} is not"
             )
         functools.update_wrapper(self, function)
         self.function = function
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
+            raise TaskFunctionError(f"@task(timeout=...) of {function.__qualname__}: give seconds (a number >= 0), "
+                                    f"not {timeout!r}")
+        #: Seconds one spectrum may run as a Luigi task (0: no limit).
+        self.timeout = float(timeout or 0)
         signature = inspect.signature(function)
         try:
             hints = typing.get_type_hints(function)
@@ -330,15 +337,19 @@ class TaskFunction:
         return f"<astra task {self.__module__}.{self.name}: {inputs} -> {self.output_model.__name__}>"
 
 
-def task(function=None):
+def task(function=None, *, timeout=None):
     """Make a generator function over catalogue spectra an Astra method (see :mod:`astra.tasks.function`).
 
+    ``@task`` or ``@task(timeout=60)``.
+
     :param function: the generator function.
+    :param timeout: seconds one spectrum may run (``astra run --timeout`` overrides it; see
+        :mod:`astra.core.timeout`).
     :returns: a :class:`TaskFunction`; its Luigi task is registered at once under the
         function's name, so ``luigi --module <module> <name>`` finds it.
     """
     if function is None:
-        return task
-    wrapped = TaskFunction(function)
+        return functools.partial(task, timeout=timeout)
+    wrapped = TaskFunction(function, timeout=timeout)
     wrapped.task_class  # registers the Luigi task now
     return wrapped

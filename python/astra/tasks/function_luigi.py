@@ -22,13 +22,14 @@ import logging
 
 import luigi
 
+from astra.core import timeout as time_limit
+
 import astra.config
 from astra.database.connection import is_sqlite
 from astra.parameters import BoolParameter, IntParameter, Parameter
-from astra.tasks.base import BaseTask
+from astra.tasks.base import BaseTask, time_limit_parameter
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.outcome import retry_failed as failure_policy
-from astra.tasks.batch_run import fail_batches_on_member_error
 from astra.database.writer import flush_interval
 from astra.tasks.function_output import results_output
 from astra.tasks.function_query import done_keys
@@ -204,12 +205,15 @@ class FunctionTask(BaseTask):
                 found[spectrum.spectrum_pk] = spectrum
         return found
 
+    @time_limit.time_limited
     def run(self):
-        """Read the batch's spectra, run the method over those without a result, write them."""
+        """Read the batch's spectra, run the method over those without a result, write them
+        (each within the ``timeout``, if there is one: :mod:`astra.core.timeout`)."""
         fn = self.task_function
         family = self.get_task_family()
         total = self.get_batch_size()
-        keys = [m.spectrum_pk for m in self.incomplete_batch_tasks()]
+        pending = time_limit.drop_settled(self.incomplete_batch_tasks(), lambda m: self._failure_id(m.spectrum_pk))
+        keys = [m.spectrum_pk for m in pending]
         found = self._read_spectra(keys)
         failures = [
             (key, f"no spectrum_pk {key} in {self.catalogue_model()._meta.table_name}") for key in keys if key not in found
@@ -230,6 +234,7 @@ class FunctionTask(BaseTask):
             ledger.failed(self._failure(key, reason))
 
         def step(result):
+            time_limit.finished(result.spectrum_pk)
             if result.flag_runtime_exception:
                 spectrum = found.get(result.spectrum_pk)
                 ledger.failed(self._failure(result.spectrum_pk, result.error, getattr(result, "_astra_spectrum_model", None),
@@ -237,10 +242,7 @@ class FunctionTask(BaseTask):
             else:
                 ledger.succeeded()
 
-        sink = fn.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000),
-                       write_frequency=flush_interval(), params=self.method_params())
-        if results_output() == "files" and self.retries_failed():
-            sink = _WithoutFailures(sink)  # a file makes its spectrum done: a failure gets none
+        sink = self._sink()
         try:
             for _ in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
                 pass
@@ -249,10 +251,37 @@ class FunctionTask(BaseTask):
             raise
         finally:
             ledger.close()
-        fail = self.fail_on_member_error
-        if fail is None:
-            fail = fail_batches_on_member_error()
-        ledger.finish(fail)
+        ledger.finish(self.fails_on_member_errors())
+
+    def _sink(self):
+        """Where this batch's results go (see :meth:`TaskFunction.sink`)."""
+        sink = self.task_function.sink(True, batch_size=int(astra.config.get("database_write_batch_size") or 1000),
+                                       write_frequency=flush_interval(), params=self.method_params())
+        if results_output() == "files" and self.retries_failed():
+            sink = _WithoutFailures(sink)  # a file makes its spectrum done: a failure gets none
+        return sink
+
+    def timed_out_member(self, key, reason):
+        """Give the spectrum ``key``, which ran past the time limit, its flagged row
+        (:mod:`astra.core.timeout`).
+
+        :param key: its ``spectrum_pk``.
+        :param reason: ``"TimeoutError: timed out after N s"``.
+        :returns: its :class:`~astra.core.events.MemberFailure`.
+        """
+        spectrum = self._read_spectra([key]).get(key)
+        if spectrum is None:
+            return self._failure(key, reason)
+        result = self.task_function.output_model.from_spectrum(spectrum, flag_runtime_exception=True, error=reason)
+        result._astra_spectrum_model = type(spectrum).__name__
+        sink = self._sink()
+        sink.add(result)
+        sink.close()
+        return self._failure(key, reason, type(spectrum).__name__, getattr(spectrum, "path", None))
+
+    def _failure_id(self, spectrum_pk):
+        """The task id a failure of the spectrum ``spectrum_pk`` is reported under."""
+        return f"{self.get_task_family()}(spectrum_pk={spectrum_pk})"
 
     def _failure(self, spectrum_pk, reason, spectrum_model=None, path=None):
         """The :class:`~astra.core.events.MemberFailure` of one spectrum of this batch.
@@ -262,7 +291,7 @@ class FunctionTask(BaseTask):
         """
         member = type(self)(spectrum_model=spectrum_model or self.spectrum_model, spectrum_pk=spectrum_pk,
                             **self.method_params())
-        return MemberFailure(f"{self.get_task_family()}(spectrum_pk={spectrum_pk})", reason, member, path=path)
+        return MemberFailure(self._failure_id(spectrum_pk), reason, member, path=path)
 
 
 class _WithoutFailures:
@@ -321,6 +350,7 @@ def make_task_class(task_function, params):
     """
     attributes = dict(params)
     attributes.update(
+        timeout=time_limit_parameter(task_function.timeout),
         __module__=task_function.function.__module__,
         __doc__=task_function.function.__doc__ or f"The Luigi task of the @task method {task_function.name}.",
         task_function=task_function,

@@ -35,6 +35,7 @@ import contextlib
 import logging
 import time
 
+from astra.core import timeout as time_limit
 from astra.core.readahead import reading_ahead
 from astra.models.pipeline import file_mtime_seconds
 from astra.tasks.inputs import InputFileError, input_file_problem
@@ -75,6 +76,7 @@ class _Feed:
             self.rejected.append((spectrum, InputFileError(problem[1])))
         self.outstanding[_pk(spectrum)] = spectrum
         self.last = spectrum
+        time_limit.started(_pk(spectrum))
         return spectrum
 
     def __len__(self):

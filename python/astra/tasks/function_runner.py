@@ -10,7 +10,7 @@
   (:func:`astra.tasks.function_query.pending_spectra`); ``--retry-failed`` adds those whose
   result is flagged ``flag_runtime_exception``; ``--spectrum-pk-range LO HI`` keeps those
   whose ``spectrum_pk`` lies in ``[LO, HI]`` (:func:`pending_keys`; ``astra srun`` gives each
-  process its own range, :mod:`astra.cluster.spectrum_shares`);
+  process its own range, :mod:`astra.cluster.shares`);
 * they run in batches through :func:`astra.build`, with a progress bar on a terminal.
 """
 
@@ -25,6 +25,7 @@ import astra.config
 from astra.tasks.batch import build
 from astra.tasks.function import TaskFunction
 from astra.tasks.function_query import pending_spectra
+from astra.runner import parse_task_params as parse
 
 __all__ = ["ENTRY_POINT_GROUP", "load_task_function", "registered_tasks", "run_pending", "pending_query", "pending_keys",
            "parse_task_params"]
@@ -81,8 +82,6 @@ def parse_task_params(function, given):
     :param given: name (underscores) to text.
     :raises ValueError: for a name the method does not take, or a value that does not parse.
     """
-    from astra.runner import parse_task_params as parse
-
     return parse(function.task_class, given, names=list(function.parameters), label=function.name)
 
 
@@ -125,7 +124,7 @@ def pending_keys(function, model_name, where=None, limit=None, retry_failed=None
 
 def run_pending(function, model_name, where=None, limit=None, retry_failed=None, task_params=None,
                 workers=1, max_batch_size=None, scheduler_host=None, scheduler_port=None,
-                spectrum_pk_ranges=None, share_batches=True):
+                spectrum_pk_ranges=None, share_batches=True, timeout=None):
     """Run ``function`` over the spectra of ``model_name`` that need it.
 
     :param function: a :class:`~astra.tasks.function.TaskFunction`.
@@ -144,6 +143,8 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=None,
         ranges (see :func:`pending_keys`).
     :param share_batches: under ``astra srun``'s share variables, keep only this process's share
         of the batches (see :func:`astra.build`); false when the ranges are already its share.
+    :param timeout: seconds one spectrum may run (``None``: the method's ``timeout``; 0: no limit;
+        see :mod:`astra.core.timeout`).
     :returns: ``(number of spectra, BuildSummary or None)``.
     """
     model, keys = pending_keys(function, model_name, where=where, limit=limit, retry_failed=retry_failed,
@@ -155,7 +156,7 @@ def run_pending(function, model_name, where=None, limit=None, retry_failed=None,
     tasks = [
         task_class(spectrum_model=model.__name__, spectrum_pk=tuple(keys[i : i + size]),
                    retry_failed=retry_failed is True, skip_failed=retry_failed is False,
-                   **(task_params or {}))
+                   **({} if timeout is None else {"timeout": timeout}), **(task_params or {}))
         for i in range(0, len(keys), size)
     ]
     summary = build(tasks, max_batch_size=size, workers=workers, log_level="ERROR",

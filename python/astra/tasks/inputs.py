@@ -12,7 +12,7 @@ naming the file), also as that spectrum's failure.
 import os
 import stat
 
-__all__ = ["InputFileError", "input_file_problem", "check_input_file", "MISSING", "EMPTY"]
+__all__ = ["InputFileError", "input_file_problem", "MISSING", "EMPTY"]
 
 #: :func:`input_file_problem`'s kind for a file that does not exist.
 MISSING = "missing"
@@ -43,14 +43,3 @@ def input_file_problem(path):
     if info.st_size == 0:
         return EMPTY, f"empty file (0 bytes): {path}"
     return None
-
-
-def check_input_file(path, who=None):
-    """Raise :class:`InputFileError` if ``path`` is missing, empty or not a regular file.
-
-    :param path: the file.
-    :param who: what reads it (a task family), put first in the message.
-    """
-    problem = input_file_problem(path)
-    if problem is not None:
-        raise InputFileError(f"{who}: {problem[1]}" if who else problem[1])

@@ -8,7 +8,7 @@ back into columns. Both directions live here.
 
 from astra.parameters import is_batch_value
 
-__all__ = ["column", "columns", "rows", "from_rows"]
+__all__ = ["column", "rows", "from_rows"]
 
 
 def column(value, size):

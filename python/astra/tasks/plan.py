@@ -24,17 +24,21 @@ that parameter and how to inherit it.
 
 
 import luigi
-from luigi.cmdline_parser import CmdlineParser
-from luigi.configuration.cfg_parser import LuigiConfigParser
-from luigi.configuration.toml_parser import LuigiTomlParser
 from luigi.parameter import (
     DuplicateParameterException,
     MissingParameterException,
     ParameterVisibility,
     UnknownParameterException,
-    _no_value,
 )
-from luigi.task_register import Register
+
+from astra.luigi_glue.parameters import NO_VALUE, config_path, declared_default, is_batchable
+from astra.luigi_glue.registry import (
+    Register,
+    command_line_active,
+    configuration_parsers,
+    instance_cache,
+    registered_classes,
+)
 
 from astra.parameters import ParameterTypeError, CanonicalMixin, plain_check, plain_type, serialises_text_as_itself
 from astra.suggest import closest
@@ -94,14 +98,6 @@ def plan_for(cls):
     return plan
 
 
-def _configuration_parsers():
-    cfg, toml = LuigiConfigParser._instance, LuigiTomlParser._instance
-    if cfg is None and toml is None:
-        luigi.configuration.get_config()  # loads luigi.cfg (or luigi.toml) as Luigi would
-        cfg, toml = LuigiConfigParser._instance, LuigiTomlParser._instance
-    return cfg, toml
-
-
 def _root_class(cls):
     """The first class of ``cls``'s ancestry made by :class:`TaskRegister` (Astra's ``BaseTask``).
 
@@ -136,15 +132,16 @@ class ParameterPlan:
         self.always_ask_luigi = False
         self.sections = {family}
         for name, param in params:
-            if param._config_path:  # Luigi's deprecated [section] option alias
+            alias = config_path(param)
+            if alias:  # Luigi's deprecated [section] option alias
                 self.always_ask_luigi = True
-                self.sections.add(param._config_path["section"])
-            if param._default is _no_value:
+                self.sections.add(alias["section"])
+            if declared_default(param) is NO_VALUE:
                 self.start[name] = _MISSING
                 self.required.append(name)
             else:
-                self.start[name] = self.normalise(name, param._default, source="default")
-        self.batch_names = [n for n, p in params if p._is_batchable()]
+                self.start[name] = self.normalise(name, declared_default(param), source="default")
+        self.batch_names = [n for n, p in params if is_batchable(p)]
         # Plain Luigi parameters are not normalised into their type; Luigi warns about those.
         self.warn_names = [n for n, p in params if not isinstance(p, CanonicalMixin)]
         self.identity = [
@@ -153,7 +150,7 @@ class ParameterPlan:
             if p.significant and p.visibility != ParameterVisibility.PRIVATE
         ]
         self.group_names = [
-            n for n, p in params if p.significant and p.visibility != ParameterVisibility.PRIVATE and not p._is_batchable()
+            n for n, p in params if p.significant and p.visibility != ParameterVisibility.PRIVATE and not is_batchable(p)
         ]
         root = _root_class(cls)
         base_get_param_values = root.__dict__["get_param_values"].__func__
@@ -231,9 +228,9 @@ class ParameterPlan:
 
     def _luigi_has_values(self):
         """Whether the command line or a configuration file may set a parameter of this class."""
-        if self.always_ask_luigi or CmdlineParser._instance is not None:
+        if self.always_ask_luigi or command_line_active():
             return True
-        cfg, toml = _configuration_parsers()
+        cfg, toml = configuration_parsers()
         for section in self.sections:
             if cfg is not None and cfg.has_section(section):
                 return True
@@ -274,7 +271,7 @@ class ParameterPlan:
 
         from luigi.parameter import UnconsumedParameterWarning
 
-        cfg, toml = _configuration_parsers()
+        cfg, toml = configuration_parsers()
         conf = luigi.configuration.get_config()
         if conf not in (cfg, toml) or not conf.has_section(self.family):
             return
@@ -325,7 +322,7 @@ class ParameterPlan:
         :param kwargs: the keyword arguments given (idem).
         """
         cls = self.cls
-        cache = cls._Register__instance_cache
+        cache = instance_cache(cls)
         if cache is None:
             return self.instantiate(values, args, kwargs)
         key = (cls, tuple(values.values()))
@@ -369,7 +366,7 @@ def classes_with_parameter(name, task_class):
     """
     used = _names_used_by_requires(task_class)
     found = {}
-    for cls in Register._reg:
+    for cls in registered_classes():
         if cls is task_class or cls.__name__.startswith("_"):
             continue
         if isinstance(getattr(cls, name, None), luigi.Parameter):

@@ -27,11 +27,9 @@ import logging
 import sys
 import time
 
-import luigi.interface
-from luigi.execution_summary import _summary_dict
-
 import astra.config
 from astra.logfiles import disk_full
+from astra.luigi_glue.running import DONE, FAILED, WorkerSchedulerFactory, stable_done_cooldown, summary_states
 from astra.tasks.batch_run import INCOMPLETE_WHEN_CLAIMED, BatchOutcome, written_during_build
 
 __all__ = [
@@ -161,7 +159,7 @@ class _RecordingScheduler:
 
     def add_task(self, *args, **kwargs):
         status = kwargs.get("status")
-        if status in (luigi.worker.DONE, luigi.worker.FAILED) and kwargs.get("expl") is not None:
+        if status in (DONE, FAILED) and kwargs.get("expl") is not None:
             self.reports[kwargs.get("task_id")] = (status, kwargs["expl"])
         return self._scheduler.add_task(*args, **kwargs)
 
@@ -169,7 +167,7 @@ class _RecordingScheduler:
         return getattr(self._scheduler, name)
 
 
-class RecordingFactory(luigi.interface._WorkerSchedulerFactory):
+class RecordingFactory(WorkerSchedulerFactory):
     """Luigi's worker and scheduler factory, with a :class:`_RecordingScheduler`.
 
     Pass it as ``worker_scheduler_factory`` to :func:`luigi.build`; ``scheduler`` is then the
@@ -308,9 +306,7 @@ def done_cooldown():
     """Seconds luigid ignores "pending" for a batch it has just seen done (Luigi's
     ``[scheduler] stable_done_cooldown_secs``, as this process's Luigi configuration says)."""
     try:
-        import luigi.scheduler
-
-        return float(luigi.scheduler.scheduler().stable_done_cooldown_secs)
+        return stable_done_cooldown()
     except Exception:  # an unreadable setting: Luigi's default
         return 10.0
 
@@ -320,7 +316,7 @@ def categories(result):
 
     :param result: Luigi's :class:`~luigi.execution_summary.LuigiRunResult`.
     """
-    states = _summary_dict(result.worker)
+    states = summary_states(result.worker)
     category = {}
     for name in ("already_done",) + tuple(n for n, _ in _NOT_RUN_REASONS):
         for task in states.get(name, ()):
@@ -422,7 +418,7 @@ def summarise(batches, result, factory=None, categories_of=None, still_running=N
         if report is not None:
             status, text = report[0], _explanation(report[1])
             outcome = BatchOutcome.from_text(text)
-            if outcome is None and status == luigi.worker.FAILED:
+            if outcome is None and status == FAILED:
                 error = _error_of(text)
         by_other_run = False
         if report is None and state in OTHERS_STATES and scheduler is not None:

@@ -25,15 +25,19 @@ import luigi
 import astra.config
 from astra.database.connection import get_database
 from astra.datamodels.paths import get_template
+from astra.luigi_glue.parameters import NO_VALUE, declared_default
 from astra.runs import ENV_RUN_ID, runs_directory
+from astra.runner import load_task_class
+from astra.models.run import ACTIVE_STATES, Run, RunBatch, RunFailure, ensure_run_tables, utcnow
 
 __all__ = ["registered_tasks", "is_method", "dotted_name", "form_fields", "FormError", "RunRequest", "start_run", "stop_run", "stop_all",
-           "retry_failures"]
+           "retry_failures", "time_limit"]
 
 logger = logging.getLogger("astra")
 
-#: Parameters a run's form does not offer as task parameters (they are the spectra's choice).
-_SPECTRA_PARAMETERS = ("release", "species")
+#: Parameters a run's form does not offer as task parameters (the spectra's choice, and the
+#: time limit, a field of its own).
+_SPECTRA_PARAMETERS = ("release", "species", "timeout")
 
 
 class FormError(ValueError):
@@ -47,8 +51,6 @@ def registered_tasks():
     name) and ``@task`` methods as ``module.function`` or their registered short name (named
     by the method's name). A name that cannot be loaded is left out with a warning.
     """
-    from astra.runner import load_task_class
-
     names = astra.config.get("web_tasks") or []
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
@@ -85,6 +87,13 @@ def dotted_name(entry):
 
 def _task_class(entry):
     return entry.task_class if is_method(entry) else entry
+
+
+def time_limit(entry):
+    """The time limit per spectrum a registered task declares, in seconds (``0``: none)."""
+    parameter = dict(_task_class(entry).get_params()).get("timeout")
+    default = 0 if parameter is None else declared_default(parameter)
+    return default if isinstance(default, (int, float)) else 0
 
 
 @dataclasses.dataclass
@@ -130,8 +139,8 @@ def form_fields(task_class):
             continue
         if parameter.visibility != luigi.parameter.ParameterVisibility.PUBLIC:
             continue
-        default = parameter._default
-        if default is luigi.parameter._no_value or default is None:
+        default = declared_default(parameter)
+        if default is NO_VALUE or default is None:
             text = ""
         else:
             text = parameter.serialize(default)
@@ -155,6 +164,7 @@ class RunRequest:
     :param model: for a ``@task`` method: the catalogue model it reads.
     :param where: for a ``@task`` method: an SQL condition on the catalogue's columns.
     :param retry_failed: for a ``@task`` method: re-run failed spectra whatever the policy.
+    :param timeout: seconds one spectrum may run (``None``: the method's own limit; 0: none).
     """
 
     task: str
@@ -168,6 +178,7 @@ class RunRequest:
     model: str = None
     where: str = None
     retry_failed: bool = False
+    timeout: float = None
 
     @classmethod
     def from_form(cls, task_name, form):
@@ -206,7 +217,8 @@ class RunRequest:
             filters[name] = value.strip()
         limit = _positive(form.get("limit"), "limit")
         max_batch_size = _positive(form.get("max_batch_size"), "max_batch_size")
-        return cls(task_name, release, species, filters, limit, max_batch_size, _task_params(task_class, form))
+        return cls(task_name, release, species, filters, limit, max_batch_size, _task_params(task_class, form),
+                   timeout=_seconds(form.get("timeout"), "timeout"))
 
     @classmethod
     def _from_method_form(cls, task_name, method, form):
@@ -216,7 +228,8 @@ class RunRequest:
             raise FormError(f"model: {task_name} reads {', '.join(names)}, not {model!r}")
         return cls(task_name, None, None, {}, _positive(form.get("limit"), "limit"),
                    _positive(form.get("max_batch_size"), "max_batch_size"), _task_params(method, form),
-                   model=model, where=(form.get("where") or "").strip() or None)
+                   model=model, where=(form.get("where") or "").strip() or None,
+                   timeout=_seconds(form.get("timeout"), "timeout"))
 
     def arguments(self):
         """The ``astra run`` arguments of this request."""
@@ -235,6 +248,8 @@ class RunRequest:
             args += ["--limit", str(self.limit)]
         if self.max_batch_size:
             args += ["--max-batch-size", str(self.max_batch_size)]
+        if self.timeout is not None:
+            args += ["--timeout", f"{self.timeout:g}"]
         for name, value in {**self.filters, **self.task_params}.items():
             args.append(f"--{name.replace('_', '-')}={value}")
         return args
@@ -259,6 +274,19 @@ def _task_params(task_class, form):
             raise FormError(f"{field.name}: {text!r} is not a valid {field.kind} value ({error})") from None
         task_params[field.name] = text
     return task_params
+
+
+def _seconds(text, name):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise FormError(f"{name}: {text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise FormError(f"{name}: give a number of seconds >= 0 (0: no limit)")
+    return value
 
 
 def _positive(text, name):
@@ -306,8 +334,6 @@ _processes = _Processes()
 
 
 def _record_exit(run_id, code, stopped):
-    from astra.models.run import ACTIVE_STATES, Run, RunBatch, utcnow
-
     try:
         run = Run.get_or_none(Run.id == run_id)
         if run is None:
@@ -332,8 +358,6 @@ def start_run(request, parameters_extra=None):
     :param parameters_extra: more to record in the run's parameters (e.g. what it retries).
     :returns: the :class:`~astra.models.run.Run`.
     """
-    from astra.models.run import Run, ensure_run_tables, utcnow
-
     ensure_run_tables()
     entry = registered_tasks()[request.task]
     args = request.arguments()
@@ -369,8 +393,6 @@ def stop_run(run_id):
     :param run_id: the run id.
     :returns: whether a process was signalled.
     """
-    from astra.models.run import Run
-
     with _processes.lock:
         process = _processes.running.get(run_id)
         if process is None or process.poll() is not None:
@@ -413,8 +435,6 @@ def retry_failures(failures):
     :returns: the runs started.
     :raises FormError: when a failure's task is not registered.
     """
-    from astra.models.run import RunFailure
-
     registered = registered_tasks()
     tasks = {dotted_name(c): name for name, c in registered.items()}
     groups = {}

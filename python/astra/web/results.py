@@ -20,6 +20,8 @@ from astra.database.connection import is_postgresql
 from astra.database.migrations import ensure_table, import_model_modules, registered_models
 from astra.database.models import DATA_MODEL_KEYS
 from astra.web.display import cell, ordered_columns
+from astra.models.pipeline import PipelineOutputMixin
+from astra.products import create_summary
 
 __all__ = ["blueprint", "ROWS_PER_PAGE", "MAX_PLOT_ROWS", "result_models", "numeric_columns"]
 
@@ -36,8 +38,6 @@ def result_models():
     """The results models by table name: the registered :class:`~astra.database.BaseResult`
     models and every ``@task`` results model (:class:`~astra.models.pipeline.PipelineOutputMixin`)
     of the imported ``result_modules``."""
-    from astra.models.pipeline import PipelineOutputMixin
-
     import_model_modules()
     models = {m._meta.table_name: m for m in registered_models()}
     pending = list(PipelineOutputMixin.__subclasses__())
@@ -262,8 +262,6 @@ def _sample(model, fields, conditions):
 @blueprint.route("/results/<name>/download")
 def download(name):
     """The filtered rows as ``astra create``'s summary FITS table."""
-    from astra.products import create_summary
-
     model = _model_or_404(name)
     conditions, keys, _ = _filters(model)
     fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".fits")

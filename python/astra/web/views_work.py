@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 
 from astra.models.run import Run, RunFailure
 from astra.web import launch, security
+from astra.datamodels.paths import sas_root
 
 __all__ = ["blueprint", "FAILURES_PER_PAGE", "SPECIES_CHOICES"]
 
@@ -23,8 +24,6 @@ def release_choices(root=None):
     """
     import os
     import re
-
-    from astra.tasks.io.paths import sas_root
 
     root = root or sas_root()
     try:
@@ -72,7 +71,7 @@ def start(name):
     return render_template("start.html", name=name, task_class=task_class, fields=fields, error=error,
                            values=values, species_choices=SPECIES_CHOICES, release_choices=releases,
                            default_release=releases[0] if len(releases) == 1 else "",
-                           method=launch.is_method(task_class)), (
+                           method=launch.is_method(task_class), time_limit=launch.time_limit(task_class)), (
         400 if error else 200)
 
 

@@ -1,11 +1,11 @@
-"""Tests of astra.cluster.share_progress: counting a submission's results per share, and showing them."""
+"""Tests of astra.cluster.shares.progress: counting a submission's results per share, and showing them."""
 
 import datetime
 import io
 
-from astra.cluster import share_progress
-from astra.cluster.share_progress import ShareProgress, render_line, render_table
-from astra.cluster.spectrum_shares import split_spectrum_pks
+from astra.cluster.shares import progress as share_progress
+from astra.cluster.shares.progress import ShareProgress, render_line, render_table
+from astra.cluster.shares import split_spectrum_pks
 from astra.models.apogee import ApogeeCoaddedSpectrumInApStar as Star
 from task_methods import MedianSNR, median_snr
 from test_classify import catalogue  # noqa: F401 (the fixture: spectra of known temperature)

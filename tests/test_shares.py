@@ -1,10 +1,12 @@
-"""Tests of astra.cluster.spectrum_shares: disjoint spectrum_pk ranges balanced by count."""
+"""Tests of astra.cluster.shares: one split of the work for both method styles (batches, spectrum_pk
+ranges), and which share a process takes."""
 
 import random
 
 import pytest
 
-from astra.cluster.spectrum_shares import (
+from astra.cluster import shares as cluster_shares
+from astra.cluster.shares import (
     SpectrumShare,
     process_index,
     range_for_process,
@@ -86,3 +88,42 @@ def test_process_index_and_range_for_process():
     for bad in ("x", "-1"):
         with pytest.raises(ValueError, match="SLURM_PROCID"):
             process_index({"SLURM_PROCID": bad})
+
+
+# --- batches (class style) ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n_batches,n_jobs", [(0, 1), (1, 3), (10, 3), (12, 4), (7, 7), (100, 9)])
+def test_partition_batches_disjoint_complete_balanced(n_batches, n_jobs):
+    batches = [("batch", i) for i in range(n_batches)]
+    shares = cluster_shares.partition_batches(batches, n_jobs)
+    assert len(shares) == n_jobs
+    assert [b for share in shares for b in share] == batches      # disjoint, complete, ordered
+    sizes = [len(share) for share in shares]
+    assert max(sizes) - min(sizes) <= 1
+    assert cluster_shares.partition_batches(iter(batches), n_jobs) == shares  # deterministic
+
+
+def test_partition_batches_rejects_zero_jobs():
+    with pytest.raises(ValueError, match="n_jobs"):
+        cluster_shares.partition_batches([1, 2], 0)
+
+
+def test_worker_share_from_environment():
+    assert cluster_shares.worker_share({}) == (0, 1)
+    env = {"ASTRA_SHARE_COUNT": "6", "ASTRA_SHARE_OFFSET": "2", "SLURM_PROCID": "1"}
+    assert cluster_shares.worker_share(env) == (3, 6)
+    assert cluster_shares.worker_share(dict(env, ASTRA_SHARE_INDEX="5")) == (5, 6)
+    assert cluster_shares.select_share(list(range(12)), env) == [6, 7]
+    with pytest.raises(ValueError, match="outside"):
+        cluster_shares.worker_share({"ASTRA_SHARE_COUNT": "2", "ASTRA_SHARE_INDEX": "2"})
+    # every process of a 3-way split together covers everything exactly once
+    shares = [cluster_shares.select_share(list(range(10)), {"ASTRA_SHARE_COUNT": "3", "SLURM_PROCID": str(i)})
+              for i in range(3)]
+    assert sorted(sum(shares, [])) == list(range(10))
+
+
+def test_the_old_import_path_of_the_batch_split_still_works():
+    from astra.cluster import partition, select_share
+
+    assert partition.select_share is select_share is cluster_shares.select_share
+    assert partition.partition_batches is cluster_shares.partition_batches

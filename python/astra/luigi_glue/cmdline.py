@@ -15,6 +15,8 @@ import sys
 
 from luigi.cmdline_parser import CmdlineParser
 
+from astra.luigi_glue.registry import Register, TaskClassException
+
 __all__ = ["install", "inherits_hint"]
 
 _ORIGINAL = CmdlineParser.__dict__["_build_parser"]
@@ -27,9 +29,7 @@ def inherits_hint(root_task, message):
     :param message: argparse's message (``"unrecognized arguments: --release dr13 ..."``).
     :returns: the line, or ``None`` when no registered task has the unrecognized parameters.
     """
-    from luigi.task_register import Register, TaskClassException
-
-    from astra.tasks.plan import classes_with_parameter
+    from astra.tasks.plan import classes_with_parameter  # import astra stays light: the plan only on an error
 
     if not message.startswith("unrecognized arguments"):
         return None

@@ -32,6 +32,8 @@ import peewee
 
 from astra.cluster import slurm
 from astra.tasks.summary import BuildSummary
+from astra.tasks.function_runner import pending_query
+from astra.models.pipeline import major_minor
 
 __all__ = ["ShareCount", "ShareProgress", "follow", "render_table", "render_line", "LOG_INTERVAL"]
 
@@ -134,15 +136,11 @@ class ShareProgress:
         return self.shares[0][0].lo, max(share.hi for share, _ in self.shares)
 
     def _pending(self):
-        from astra.tasks.function_runner import pending_query
-
         _, query = pending_query(self.function, self.model_name, where=self.where, retry_failed=True,
                                  spectrum_pk_ranges=[self._span()])
         return query
 
     def _failures(self):
-        from astra.models.pipeline import major_minor
-
         output = self.function.output_model
         since = self.submitted - datetime.timedelta(seconds=CLOCK_SLACK)
         return (
