@@ -163,6 +163,36 @@ def test_concurrent_runs_compute_each_spectrum_once(style, runs, hosts, postgres
     assert twice <= n // 100, f"{twice} of {n} spectra computed more than once: {results}"
 
 
+@pytest.mark.parametrize("style", STYLES)
+def test_one_run_with_several_workers_and_small_batches_does_all_itself(style, sqlite_url, tmp_path):
+    """One run, two workers, batches of at most two (cut 2, 2, 2, 2, 1, 1): every spectrum is
+    this run's own, none "done by another run". Luigi's scheduler used to merge the two batches
+    of one spectrum into a batch of its own id, whose spectra the summary then found written
+    during the run by no batch of it."""
+    n = 10
+    sas = tmp_path / "sas"
+    _sample(sas, n)
+    log = tmp_path / "computed.log"
+    env = service_env(ASTRA_CLAIM_LOG=str(log), ASTRA_CLAIM_SLEEP="0", ASTRA_DATABASE_URL=sqlite_url,
+                      ASTRA_OUTPUT_DIR=str(tmp_path / "out"))
+    if style == "class":  # file outputs: the summary tells others' work by when it was written
+        argv = [os.path.join(os.path.dirname(sys.executable), "astra"), "run", "claim_tasks.LoggedSNR",
+                "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(sas)]
+    else:
+        subprocess.run(_run_argv(style, sas)[:1] + ["migrate", "--release", "dr13", "--species", "apStar",
+                                                    "--sas-base-dir", str(sas), "--no-progress"],
+                       env=env, check=True, capture_output=True)
+        argv = _run_argv(style, sas)
+    proc = subprocess.run(argv + ["--max-batch-size", "2", "--workers", "2"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=600)
+    out = proc.stdout
+    assert proc.returncode == 0, out
+    assert "by another run" not in out, out
+    assert f"{n} spectra done (0 already complete), 0 failed" in out, out
+    computed = _computed(log)
+    assert len(computed) == n and sum(computed.values()) == n, computed
+
+
 # ------------------------------------------------------------------------------ kill and resume
 
 
