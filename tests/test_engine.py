@@ -163,6 +163,36 @@ def test_concurrent_runs_compute_each_spectrum_once(style, runs, hosts, postgres
     assert twice <= n // 100, f"{twice} of {n} spectra computed more than once: {results}"
 
 
+@pytest.mark.parametrize("style", STYLES)
+def test_one_run_with_several_workers_and_small_batches_does_all_itself(style, sqlite_url, tmp_path):
+    """One run, two workers, batches of at most two (cut 2, 2, 2, 2, 1, 1): every spectrum is
+    this run's own, none "done by another run". Luigi's scheduler used to merge the two batches
+    of one spectrum into a batch of its own id, whose spectra the summary then found written
+    during the run by no batch of it."""
+    n = 10
+    sas = tmp_path / "sas"
+    _sample(sas, n)
+    log = tmp_path / "computed.log"
+    env = service_env(ASTRA_CLAIM_LOG=str(log), ASTRA_CLAIM_SLEEP="0", ASTRA_DATABASE_URL=sqlite_url,
+                      ASTRA_OUTPUT_DIR=str(tmp_path / "out"))
+    if style == "class":  # file outputs: the summary tells others' work by when it was written
+        argv = [os.path.join(os.path.dirname(sys.executable), "astra"), "run", "claim_tasks.LoggedSNR",
+                "--release", "dr13", "--species", "apStar", "--sas-base-dir", str(sas)]
+    else:
+        subprocess.run(_run_argv(style, sas)[:1] + ["migrate", "--release", "dr13", "--species", "apStar",
+                                                    "--sas-base-dir", str(sas), "--no-progress"],
+                       env=env, check=True, capture_output=True)
+        argv = _run_argv(style, sas)
+    proc = subprocess.run(argv + ["--max-batch-size", "2", "--workers", "2"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=600)
+    out = proc.stdout
+    assert proc.returncode == 0, out
+    assert "by another run" not in out, out
+    assert f"{n} spectra done (0 already complete), 0 failed" in out, out
+    computed = _computed(log)
+    assert len(computed) == n and sum(computed.values()) == n, computed
+
+
 # ------------------------------------------------------------------------------ kill and resume
 
 
@@ -256,6 +286,82 @@ def test_file_outputs_retry_failed_spectra_too(style, tmp_path, monkeypatch, cap
     assert astra_main(argv) == 0
     out = capsys.readouterr().out
     assert "4 spectra done (3 already complete), 0 failed" in out, out
+
+
+# ------------------------------------------------------------------------------ retries
+
+FLAKY = {"class": ("engine_methods.FlakySNRToDatabase", "--release", "dr13", "--species", "apStar"),
+         "task": ("engine_methods.flaky_snr", MODEL)}
+
+
+def _flaky_run(style, sas, tmp_path, monkeypatch, times):
+    """Run the flaky method over 4 spectra, the first file's read failing ``times`` times."""
+    tree = _sample(sas, 4)
+    chosen = os.path.basename(sorted(tree.paths)[0])
+    monkeypatch.setenv("ASTRA_FLAKY", chosen)
+    monkeypatch.setenv("ASTRA_FLAKY_TIMES", str(times))
+    monkeypatch.setenv("ASTRA_FLAKY_LOG", str(tmp_path / "flaky.log"))
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))
+    if style == "task":
+        _catalogue(sas)
+    extra = ("--sas-base-dir", str(sas)) if style == "class" else ()
+    code = astra_main(["run", *FLAKY[style], *extra])
+    return code, chosen, len((tmp_path / "flaky.log").read_text().splitlines())
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_transient_error_retries_that_spectrum_only(style, sqlite_url, tmp_path, monkeypatch, capsys):
+    """A read that raises OSError twice on one spectrum, then succeeds: that spectrum is tried
+    three times, the others once, nothing fails, and the summary counts the retried spectrum."""
+    monkeypatch.setenv("ASTRA_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ASTRA_CLAIM_LOG", str(tmp_path / "computed.log"))
+    astra.config.reload()
+    code, chosen, tries = _flaky_run(style, tmp_path / "sas", tmp_path, monkeypatch, times=2)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert tries == 3
+    assert "4 spectra done (0 already complete), 0 failed, 1 retried after a transient error" in out, out
+    if style == "class":  # every member computed once: only the chosen one was tried again
+        assert sum(_computed(tmp_path / "computed.log").values()) == 4
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_spectrum_failing_every_try_shows_its_attempts_on_failures(style, web_client, web_config, tmp_path,
+                                                                     monkeypatch, capsys):
+    from astra.models.run import RunFailure
+
+    code, chosen, tries = _flaky_run(style, web_config["sas"], tmp_path, monkeypatch, times=10)
+    out = capsys.readouterr().out
+    assert code == 1 and tries == 3, out
+    assert "1 failed, 1 retried after a transient error" in out, out
+    (failure,) = RunFailure.select()
+    assert failure.reason.startswith("OSError: stale file handle") and "(after 3 tries: OSError:" in failure.reason
+    assert failure.reason.count("OSError") == 4  # the last error, then each try's
+    page = web_client.get("/failures").get_data(as_text=True)
+    assert "after 3 tries" in page and chosen in page
+
+
+# ------------------------------------------------------------------------------ a class's own run()
+
+
+def test_a_class_own_run_is_counted_and_recorded_by_the_engine(web_client, monkeypatch):
+    """Seed 002's form (a class writing its own run()): the engine still owns the outcome, the
+    failure records and /failures; a later successful run clears the records."""
+    from astra.models.run import RunFailure
+
+    monkeypatch.syspath_prepend(os.path.dirname(__file__))
+    from batch_tasks import RunRaises
+
+    objs = ["2M00000001", "2M00000002", "2M00000003"]
+    summary = astra.build([RunRaises(obj=o) for o in objs])
+    assert (summary.done, summary.n_failed) == (0, 3), str(summary)
+    batch = RunRaises(obj=tuple(objs))
+    assert batch.recorded_failures() == {RunRaises(obj=o).identity_hash for o in objs}
+    assert {f.task_id for f in RunFailure.select()} == {RunRaises(obj=o).task_id for o in objs}
+    assert "local_path() names one spectrum" in web_client.get("/failures").get_data(as_text=True)
+    summary = astra.build([RunRaises(obj=o) for o in objs], max_batch_size=1)  # one spectrum each: run() works
+    assert (summary.done, summary.n_failed) == (3, 0), str(summary)
+    assert batch.recorded_failures() == set()
 
 
 # ------------------------------------------------------------------------------ astra web

@@ -184,13 +184,13 @@ def test_array_batches_read_in_the_methods_thread_and_keep_only_their_rows(db_ur
 def test_a_class_batch_that_reads_no_spectrum_finds_no_input_paths(tmp_path, monkeypatch):
     # The input paths of a class-style batch are found at its first read through the readers,
     # not before: a method that never reads a spectrum pays nothing per member for them.
-    import astra.tasks.batch_run as batch_run
+    import astra.tasks.class_method as class_method  # the class style's contract finds the paths
 
     from astra.core.readahead import ReadAhead
 
     asked = []
-    found = batch_run.input_path
-    monkeypatch.setattr(batch_run, "input_path", lambda member: asked.append(member) or found(member))
+    found = class_method.input_path
+    monkeypatch.setattr(class_method, "input_path", lambda member: asked.append(member) or found(member))
     sas = tmp_path / "sas"
     keys = synthetic.write_sample_tree(str(sas), 3, release="dr13", species="apStar", seed=5, n_visits=1)
     monkeypatch.setenv("SAS_BASE_DIR", str(sas))

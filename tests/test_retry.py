@@ -49,6 +49,23 @@ def test_other_errors_are_not_retried():
     assert not NO_RETRY.call_counted(Flaky(0))[1].retried
 
 
+def test_the_run_loop_asks_the_same_decision_per_try():
+    policy = RetryPolicy(tries=3, backoff=0.5, multiplier=3, exceptions=(OSError,))
+    assert [policy.after_failure(n, OSError("x")) for n in (1, 2, 3)] == [0.5, 1.5, None]
+    assert policy.after_failure(1, ValueError("not transient")) is None
+    assert NO_RETRY.after_failure(1, OSError("x")) is None
+
+
+def test_a_policy_can_keep_trying_for_a_time_instead_of_a_number_of_tries():
+    import time
+
+    flaky = Flaky(10 ** 6)
+    start = time.monotonic()
+    with pytest.raises(OSError):
+        RetryPolicy(tries=10 ** 6, backoff=0.05, multiplier=1, within=0.3).call_counted(flaky)
+    assert 0.3 <= time.monotonic() - start < 2 and 4 <= flaky.calls <= 12
+
+
 def test_call_logs_each_retry(caplog):
     with caplog.at_level("WARNING", logger="astra"):
         assert RetryPolicy(tries=2, backoff=0).call(Flaky(1)) == 2

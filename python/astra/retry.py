@@ -34,7 +34,7 @@ import time
 
 import tenacity
 
-__all__ = ["RetryPolicy", "Attempts", "NO_RETRY", "retries", "policy_of", "POLICY_ATTRIBUTE"]
+__all__ = ["RetryPolicy", "Attempts", "NO_RETRY", "retries", "policy_of", "POLICY_ATTRIBUTE", "with_attempts"]
 
 logger = logging.getLogger("astra")
 
@@ -59,6 +59,18 @@ class Attempts:
         return self.count > 1
 
 
+def with_attempts(reason, attempts):
+    """A failure's reason followed by the tries that came before it.
+
+    :param reason: ``"Type: message"`` of the last try.
+    :param attempts: an :class:`Attempts`, or ``None`` (tried once: ``reason`` unchanged).
+    :returns: e.g. ``"OSError: stale handle (after 3 tries: OSError: ...; OSError: ...; OSError: ...)"``.
+    """
+    if attempts is None or attempts.count < 2:
+        return reason
+    return f"{reason} (after {attempts.count} tries: {'; '.join(attempts.errors)})"
+
+
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
     """How to retry an operation whose errors may be transient.
@@ -68,6 +80,8 @@ class RetryPolicy:
     :param multiplier: each later wait is the one before times this (at least 1).
     :param max_wait: the longest wait, in seconds.
     :param exceptions: the exception types that are retried; others are raised at once.
+    :param within: also stop once this many seconds have passed since the first try (``None``:
+        only ``tries`` limits it): for "keep trying for N seconds", with ``tries`` large.
     """
 
     tries: int = 1
@@ -75,6 +89,7 @@ class RetryPolicy:
     multiplier: float = 2.0
     max_wait: float = 60.0
     exceptions: tuple = (OSError,)
+    within: float = None
 
     def __post_init__(self):
         exceptions = self.exceptions
@@ -86,6 +101,8 @@ class RetryPolicy:
         if self.backoff < 0 or self.max_wait < 0:
             raise ValueError(f"retry policy: backoff and max_wait must not be negative "
                              f"({self.backoff!r}, {self.max_wait!r})")
+        if self.within is not None and self.within < 0:
+            raise ValueError(f"retry policy: within must not be negative, not {self.within!r}")
         if self.multiplier < 1:
             raise ValueError(f"retry policy: multiplier must be at least 1, not {self.multiplier!r}")
         for kind in self.exceptions:
@@ -98,6 +115,31 @@ class RetryPolicy:
         :param attempt: the try that failed.
         """
         return min(self.max_wait, self.backoff * self.multiplier ** (attempt - 1))
+
+    def after_failure(self, attempt, error):
+        """Whether to try again after try number ``attempt`` failed with ``error``, and when.
+
+        The decision of :meth:`retrying`, for a loop that makes its own tries (the run loop
+        retries one spectrum by calling the method again: :mod:`astra.core.loop`). It asks the
+        same tenacity strategies.
+
+        :param attempt: the try that failed (from 1).
+        :param error: its exception.
+        :returns: the seconds to wait before the next try, or ``None``: do not try again.
+        """
+        state = tenacity.RetryCallState(None, None, (), {})
+        state.attempt_number = attempt
+        state.set_exception((type(error), error, error.__traceback__))
+        if not self._retry_strategy()(state) or self._stop_strategy()(state):
+            return None
+        return self.wait(attempt)
+
+    def _retry_strategy(self):
+        return tenacity.retry_if_exception_type(self.exceptions)
+
+    def _stop_strategy(self):
+        stop = tenacity.stop_after_attempt(int(self.tries))
+        return stop if self.within is None else stop | tenacity.stop_after_delay(self.within)
 
     def retrying(self, on_retry=None, sleep=time.sleep):
         """A :class:`tenacity.Retrying` that follows this policy and re-raises the last error.
@@ -112,9 +154,9 @@ class RetryPolicy:
                 on_retry(state.attempt_number, error, wait)
 
         return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(int(self.tries)),
+            stop=self._stop_strategy(),
             wait=lambda state: self.wait(state.attempt_number),
-            retry=tenacity.retry_if_exception_type(self.exceptions),
+            retry=self._retry_strategy(),
             before_sleep=before_sleep,
             reraise=True,
             sleep=sleep,

@@ -8,7 +8,8 @@ Luigi raises when luigid goes away mid-run into the same :class:`SchedulerUnreac
 
 import re
 import socket
-import time
+
+from astra.retry import RetryPolicy
 
 __all__ = ["SchedulerUnreachable", "check_scheduler", "unreachable", "scheduler_url", "CHECK_SECONDS"]
 
@@ -46,15 +47,15 @@ def check_scheduler(host, port, seconds=CHECK_SECONDS):
     :param seconds: how long to keep trying (a luigid being restarted is back within it).
     :raises SchedulerUnreachable: naming the URL and the last connection error.
     """
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            socket.create_connection((host, int(port)), timeout=min(5.0, max(0.5, seconds))).close()
-            return
-        except OSError as error:
-            if time.monotonic() >= deadline:
-                raise SchedulerUnreachable(scheduler_url(host, port), _reason(error)) from None
-        time.sleep(0.5)
+    policy = RetryPolicy(tries=1_000_000, backoff=0.5, multiplier=1.0, within=seconds, exceptions=(OSError,))
+
+    def connect():
+        socket.create_connection((host, int(port)), timeout=min(5.0, max(0.5, seconds))).close()
+
+    try:
+        policy.call_counted(connect)
+    except OSError as error:
+        raise SchedulerUnreachable(scheduler_url(host, port), _reason(error)) from None
 
 
 def unreachable(error, host=None, port=None):

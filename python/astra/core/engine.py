@@ -76,6 +76,19 @@ class BatchLedger:
         self.outcome.done += 1
         self.run.step(failed=False)
 
+    def retried(self, spectrum, attempt, error, wait):
+        """A spectrum failed with a transient error and is tried again (counted once per spectrum).
+
+        The signature of :attr:`astra.core.loop.Contract.on_retry`.
+
+        :param spectrum: the spectrum (or member).
+        :param attempt: the try that failed (from 1).
+        :param error: its exception.
+        :param wait: seconds before the next try.
+        """
+        if attempt == 1:
+            self.outcome.retried += 1
+
     def failed(self, failure, processed=True):
         """One member failed.
 

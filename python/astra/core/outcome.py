@@ -65,15 +65,18 @@ class BatchOutcome:
     :ivar done: members processed and stored in this run.
     :ivar failed: members that failed (exact count).
     :ivar failures: ``(task_id, reason)`` of the first :data:`MAX_REPORTED_FAILURES` failures.
+    :ivar retried: members tried more than once for a transient error (the method's
+        :class:`~astra.retry.RetryPolicy`), whether they then succeeded or failed.
     """
 
-    def __init__(self, total, skipped=0, done=0, failed=0, failures=None, by_others=0):
+    def __init__(self, total, skipped=0, done=0, failed=0, failures=None, by_others=0, retried=0):
         self.total = total
         self.skipped = skipped
         self.done = done
         self.failed = failed
         self.failures = list(failures or [])
         self.by_others = by_others
+        self.retried = retried
 
     @classmethod
     def starting(cls, batch, total, pending, written_by_others=None):
@@ -112,6 +115,8 @@ class BatchOutcome:
         """The outcome as one line of Luigi explanation text (see :meth:`from_text`)."""
         data = {"total": self.total, "skipped": self.skipped, "done": self.done, "failed": self.failed,
                 "by_others": self.by_others, "failures": self.failures}
+        if self.retried:
+            data["retried"] = self.retried
         return OUTCOME_MARKER + json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -127,11 +132,11 @@ class BatchOutcome:
         except (ValueError, IndexError):
             return None
         return cls(data["total"], data["skipped"], data["done"], data["failed"],
-                   [tuple(f) for f in data["failures"]], data.get("by_others", 0))
+                   [tuple(f) for f in data["failures"]], data.get("by_others", 0), data.get("retried", 0))
 
     def __repr__(self):
         return (f"BatchOutcome(total={self.total}, skipped={self.skipped}, done={self.done}, "
-                f"failed={self.failed}, by_others={self.by_others})")
+                f"failed={self.failed}, by_others={self.by_others}, retried={self.retried})")
 
 
 class BatchMemberError(RuntimeError):

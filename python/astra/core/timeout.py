@@ -7,8 +7,9 @@ nothing here runs: no process, no pipe, no cost.
 
 With one, :func:`time_limited` (around a style's ``run()``, inside its claim) forks a *worker
 process* that runs the batch as it would run without a limit, in its own process group. The run
-loop of each style tells the parent, through a pipe, when it starts and finishes a spectrum
-(:func:`started`, :func:`finished`: the only lines inside the loops; nothing when no worker).
+loop tells the parent, through a pipe, when it starts and finishes a spectrum (:func:`started`,
+from each style's ``on_started`` hook of :mod:`astra.core.loop`, and :func:`finished`; nothing
+when no worker).
 The parent watches the clock; when one spectrum runs past the limit it kills the worker's whole
 process group (so a method stuck in C code, or in a subprocess it started, stops too), gives
 that spectrum its failure -- "TimeoutError: timed out after N s", through the style's

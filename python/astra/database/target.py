@@ -16,6 +16,7 @@ import sqlite3
 
 import luigi
 
+from astra.core.sinks import Lost, MemberResult
 from astra.database.connection import get_database, is_sqlite
 from astra.database.migrations import ensure_table
 from astra.database.writer import ResultWriter, ResultWriteError, upsert_rows
@@ -90,12 +91,14 @@ class DatabaseTarget(luigi.Target):
 
 
 class DatabaseResults:
-    """The result store of a batch with database outputs (see
-    :class:`~astra.tasks.batch_run.FileResults` for the protocol).
+    """The sink of a class-style batch with database outputs (the protocol of
+    :mod:`astra.core.sinks`; its results are :class:`~astra.core.sinks.MemberResult`).
 
     Rows are buffered in a :class:`~astra.database.writer.ResultWriter`; a write that fails
-    loses its rows, and their members are reported back to the batch as failed with the
-    database's reason.
+    loses its rows, and their members come back as :class:`~astra.core.sinks.Lost` with the
+    database's reason. A failed member gets a row flagged ``flag_failed`` with its error; one
+    whose input check failed (it never reached ``process()``) gets none: its failure record
+    says why.
 
     :param batch: the batch being run (a :class:`DatabaseOutputMixin` task).
     """
@@ -106,43 +109,61 @@ class DatabaseResults:
         self.writer = ResultWriter(self.model, batch.result_batch_size, batch.result_flush_interval)
         self.provenance = astra.provenance.classes.BatchProvenance(batch)
         self.pending = {}  # values given with write_result() while process() runs
+        self._buffered = {}  # task id -> MemberResult of the rows the writer holds
 
-    def _add(self, row, member):
+    def _add(self, row, result):
+        self._buffered[row["task_id"]] = result
         try:
-            self.writer.add(self.provenance.stamp(row, member))
+            self.writer.add(self.provenance.stamp(row, result.member))
         except ResultWriteError as error:
-            return error.lost
+            return self._lost(error)
+        if not len(self.writer):
+            self._buffered.clear()  # written
         return ()
 
-    def stored(self, member, returned, timing):
-        """Buffer ``member``'s row: values from ``write_result`` and what ``process`` returned."""
+    def _lost(self, error):
+        buffered, self._buffered = self._buffered, {}
+        return [Lost(buffered.get(task_id) or MemberResult(None), reason) for task_id, reason in error.lost]
+
+    def add(self, result):
+        """Buffer the row of one :class:`~astra.core.sinks.MemberResult`: its values (from
+        ``write_result`` and what ``process`` returned), or its failure.
+
+        :returns: the :class:`~astra.core.sinks.Lost` results of a write that failed.
+        """
+        member = result.member
+        if result.error is not None:
+            self.pending.pop(member.task_id, None)
+            if result.timing is None:
+                return ()
+            return self._add(self.model.row_for_task(member, failed=True, error=result.reason,
+                                                     timing=result.timing), result)
         entry = self.pending.pop(member.task_id, None)
         values = dict(entry[1]) if entry else {}
-        if isinstance(returned, dict):
-            values.update(returned)
+        if isinstance(result.value, dict):
+            values.update(result.value)
         lost = []
         try:
-            row = self.model.row_for_task(member, values, timing=timing)
+            row = self.model.row_for_task(member, values, timing=result.timing)
         except Exception as error:  # a value that is not a column: this spectrum's failure
-            lost.append((member.task_id, f"{type(error).__name__}: {error}"))
+            lost.append(Lost(result, f"{type(error).__name__}: {error}"))
         else:
-            lost.extend(self._add(row, member))
+            lost.extend(self._add(row, result))
         for other, other_values in self.pending.values():  # results written for other members
-            lost.extend(self._add(self.model.row_for_task(other, other_values, timing=None), other))
+            lost.extend(self._add(self.model.row_for_task(other, other_values, timing=None), MemberResult(other)))
         self.pending.clear()
         return lost
 
-    def failed(self, member, reason, timing):
-        """Buffer a row flagged ``flag_failed`` with ``reason``."""
-        self.pending.pop(member.task_id, None)
-        return self._add(self.model.row_for_task(member, failed=True, error=reason, timing=timing), member)
-
     def close(self):
-        """Write the buffered rows."""
+        """Write the buffered rows.
+
+        :returns: the :class:`~astra.core.sinks.Lost` results of a write that failed.
+        """
         try:
             self.writer.close()
         except ResultWriteError as error:
-            return error.lost
+            return self._lost(error)
+        self._buffered.clear()
         return ()
 
 

@@ -103,6 +103,10 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
     #: Most members Luigi's own scheduler may merge into one batch (``batch_method=tuple``).
     max_batch_size = 1000
 
+    #: Whether :func:`~astra.tasks.grouping.batch_tasks` cut this task as a batch (of any size,
+    #: one included): Luigi's scheduler then never merges it (see :attr:`batchable`).
+    cut_as_batch = False
+
     def __init_subclass__(cls, **kwargs):
         """The two wrappings Astra puts around a task class's own methods (documented in
         docs/batches.rst, "The process() contract"; each keeps the author's method as
@@ -364,8 +368,11 @@ class BaseTask(SchedulerDisplayMixin, BatchRunMixin, luigi.Task, metaclass=TaskR
 
         Single-spectrum tasks submitted separately are merged (``batch_method=tuple``); a task
         that already is a batch (built by :func:`astra.build` or given tuples) is kept as it is.
+        So is a batch of one spectrum :func:`astra.build` cut: merged by luigid under another
+        task id, it would run on one worker what was cut for several, and the run's summary
+        would find its spectra done by no batch of this run (counted as done by another run).
         """
-        return bool(self.batch_param_names()) and not self.is_batch_mode
+        return bool(self.batch_param_names()) and not self.is_batch_mode and not self.cut_as_batch
 
     @property
     def is_batch_mode(self):

@@ -55,6 +55,8 @@ spectra.
 """
 
 import contextlib
+import functools
+import inspect
 import json
 import logging
 import operator
@@ -70,7 +72,7 @@ from astra.provenance.classes import BatchProvenance
 from astra.claims import claim_runs
 from astra.core import timeout as time_limit
 from astra.core.engine import BatchLedger, MemberFailure
-from astra.core.readahead import reading_ahead
+from astra.core.loop import run_loop
 from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome; names kept here)
     INCOMPLETE_WHEN_CLAIMED,
     MAX_REPORTED_FAILURES,
@@ -80,8 +82,11 @@ from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome
     error_text,
     note_incomplete,
 )
+from astra.core.sinks import DiscardSink, Lost, MemberResult
+from astra.retry import policy_of
 from astra.run_recorder import input_path
 from astra.targets import atomic_open
+from astra.tasks.class_method import GUARDED, ClassMethod, failure_traceback
 from astra.tasks.inputs import InputFileError  # noqa: F401 (one check for every kind of task)
 
 __all__ = [
@@ -113,12 +118,9 @@ class BatchMemberAccessError(AttributeError):
     """A per-spectrum parameter was read from the batch inside ``process()``."""
 
 
-class FileResults:
-    """The result store of file outputs: ``process()`` wrote the files, nothing more to do.
-
-    A result store has the three methods :meth:`stored`, :meth:`failed` and :meth:`close`;
-    each returns ``(task_id, reason)`` of members whose results could not be stored (a
-    database store may lose rows written earlier in the batch).
+class FileResults(DiscardSink):
+    """The sink of file outputs: ``process()`` wrote the files, nothing more to store (the
+    protocol of :mod:`astra.core.sinks`).
 
     :param batch: the batch being run.
     """
@@ -127,22 +129,17 @@ class FileResults:
         self.batch = batch
         self.provenance = BatchProvenance(batch)
 
-    def stored(self, member, returned, timing):
-        """``member`` was processed; ``returned`` is what ``process()`` returned. Its provenance
-        is written beside its outputs (:meth:`~astra.provenance.classes.BatchProvenance.write_sidecar`)."""
-        self.provenance.write_sidecar(member)
+    def add(self, result):
+        """``process()`` wrote the member's files: its provenance is written beside them
+        (:meth:`~astra.provenance.classes.BatchProvenance.write_sidecar`); nothing else is stored.
+
+        :returns: nothing.
+        """
+        if result.error is None and result.member is not None:
+            self.provenance.write_sidecar(result.member)
         return ()
 
-    def failed(self, member, reason, timing):
-        """``member`` failed with ``reason``."""
-        return ()
-
-    def close(self):
-        """The batch is over; store what is buffered."""
-        return ()
-
-
-_GUARDED = "_astra_members_only"
+_GUARDED = GUARDED  # (its earlier name)
 
 
 class _BatchKeyAccess:
@@ -201,8 +198,16 @@ class BatchRunMixin:
     #: file tasks): they are then not Luigi dependencies of a batch (see :meth:`deps`).
     checked_per_spectrum = False
 
+    #: Whether the engine counts the outcome of a ``run()`` this class writes itself (see
+    #: :func:`engine_counted`); false for tasks whose ``run()`` is itself an engine's.
+    engine_counts_own_run = True
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("run")
+        if (inspect.isfunction(own) and cls.__dict__.get("engine_counts_own_run", cls.engine_counts_own_run)
+                and not inspect.isgeneratorfunction(own) and not getattr(own, "_astra_claimed", False)):
+            cls.run = engine_counted(own)
         claim_runs(cls)  # a batch runs only while claimed: concurrent runs share the work
 
     def setup(self):
@@ -223,7 +228,8 @@ class BatchRunMixin:
         raise NotImplementedError(f"{type(self).__name__} must define process(self, task, context) or run(self)")
 
     def result_store(self):
-        """The store of this batch's results (:class:`FileResults`, or a database's)."""
+        """The sink of this batch's results (:mod:`astra.core.sinks`): :class:`FileResults`,
+        or a database's (:class:`~astra.database.target.DatabaseResults`)."""
         return FileResults(self)
 
     def _guarded_names(self):
@@ -320,96 +326,60 @@ class BatchRunMixin:
     @time_limit.time_limited
     def run(self):
         """Run :meth:`setup` once, then :meth:`process` for every incomplete member (each within
-        the ``timeout``, if there is one: :mod:`astra.core.timeout`)."""
+        the ``timeout``, if there is one: :mod:`astra.core.timeout`).
+
+        The loop is the engine's (:func:`astra.core.loop.run_loop`), the same as a ``@task``'s;
+        :class:`~astra.tasks.class_method.ClassMethod` adapts ``setup()``/``process()`` to it.
+        """
         total = self.get_batch_size()
         pending = time_limit.drop_settled(self.incomplete_batch_tasks(), operator.attrgetter("task_id"))
         ledger = BatchLedger(self, total, len(pending), written_during_build)
         _hand_down_requirements(self, pending)
         recorded = self.recorded_failures()
-        by_id = None  # task id -> member, made only when a store reports a lost result
         failed_ids = set()
+        pending_ids = None  # made only when a sink reports a lost result
 
-        def fail(member, error, tb=None, processed=True):
+        def fail(member, reason, tb, processed=True, attempts=None):
             if member.task_id in failed_ids:
-                return False
-            reason = error_text(error)
+                return
             failed_ids.add(member.task_id)
             logger.error("%s failed: %s", member.task_id, reason)
-            tb = traceback.format_exc() if tb is None else tb
-            _record_failure(member, reason, tb)
+            _record_failure(member, reason, tb, attempts)
             ledger.failed(MemberFailure(member.task_id, reason, member, tb, input_path(member)), processed)
-            return True
 
-        def lost(task_ids_and_reasons):
-            # Members stored once, then lost in a write; returns whether any was lost.
-            nonlocal by_id
-            any_lost = False
-            for task_id, reason in task_ids_and_reasons:
-                if by_id is None:
-                    by_id = {m.task_id: m for m in pending}
-                member = by_id.get(task_id)
-                if member is not None and member.task_id not in failed_ids:
-                    any_lost |= fail(member, ResultNotStoredError(f"result not written: {reason}"), tb="",
-                                     processed=False)
-            return any_lost
+        member_timing = {}
+        self.batch_timing = {"setup": 0.0, "members": member_timing}
+        adapter = ClassMethod(self, type(self).requires is not luigi.Task.requires, ledger.retried)
 
-        ledger.start()
-        if type(self).requires is luigi.Task.requires:
-            ready = pending  # no requirements: no input files to check
-        else:
-            ready = []
-            for member in pending:
-                try:
-                    member.check_inputs()
-                except Exception as error:  # a bad input fails only its own spectrum
-                    fail(member, error)
-                else:
-                    ready.append(member)
-        store = self.result_store()
-        reading = None
-        try:
-            started = time.perf_counter()
-            context = self.setup() if ready else None
-            t_setup = time.perf_counter() - started
-            member_timing = {}
-            self.batch_timing = {"setup": t_setup, "members": member_timing}
-            state, guarded = self.__dict__, self._guarded_names()
-            # The next members' input files are read in the background while process() computes.
-            # (their paths are found at the first read: a method that reads none pays nothing)
-            reading = reading_ahead(lambda: [input_path(m) for m in ready])
-            reading.__enter__()
-            for member in ready:
-                began = time.perf_counter()
-                if guarded is not None:
-                    state[_GUARDED] = guarded
-                time_limit.started(member)
-                try:
-                    returned = self.process(member, context)
-                except Exception as error:  # one spectrum must not lose the others
-                    time_limit.finished(member)
-                    state.pop(_GUARDED, None)
-                    timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
-                    fail(member, error, traceback.format_exc())
-                    lost(store.failed(member, error_text(error), timing))
-                else:
-                    time_limit.finished(member)
-                    state.pop(_GUARDED, None)
-                    timing = {"setup": t_setup, "process": time.perf_counter() - began, "spectra": len(ready)}
-                    ledger.succeeded()
-                    # A store may lose this member's row (or earlier members' rows): those
-                    # move from done to failed.
-                    stored_lost = lost(store.stored(member, returned, timing))
-                    # (the task id is made only when needed: it costs microseconds per member)
-                    if recorded and member.identity_hash in recorded and not (
-                            stored_lost and member.task_id in failed_ids):
-                        _clear_failure(member)
+        def on_result(result):
+            member, timing = result.member, result.timing
+            if result.error is None:
+                ledger.succeeded()
+                # (the task id is made only when needed: it costs microseconds per member)
+                if recorded and member.identity_hash in recorded:
+                    _clear_failure(member)
+            else:
+                attempts = result.attempts
+                fail(member, result.reason, failure_traceback(result.error),
+                     attempts=attempts.errors if attempts is not None else None)
+            if timing is not None:
                 member.timing = timing
                 member_timing[member.identity_hash] = timing["process"]
+
+        ledger.start()
+        try:
+            for stored in run_loop(adapter.method, pending, adapter.contract, self.result_store(),
+                                   policy=policy_of(self), on_result=on_result):
+                if type(stored) is Lost:  # stored once, then lost in a write: moves from done to failed
+                    member = stored.result.member
+                    if pending_ids is None:
+                        pending_ids = {m.task_id for m in pending}
+                    if member is not None and member.task_id in pending_ids:
+                        fail(member, error_text(ResultNotStoredError(f"result not written: {stored.reason}")), "",
+                             processed=False)
         finally:
-            if reading is not None:
-                reading.__exit__(None, None, None)
-            self.__dict__.pop(_GUARDED, None)  # (when process() raised past ``except Exception``)
-            lost(store.close())
+            self.batch_timing["setup"] = adapter.t_setup
+            self.__dict__.pop(GUARDED, None)  # (when process() raised past ``except Exception``)
             ledger.close()
         ledger.finish(self.fails_on_member_errors())
 
@@ -428,9 +398,9 @@ class BatchRunMixin:
         """
         member = next(m for m in self.get_batch_tasks() if m.task_id == key)
         _record_failure(member, reason, "")
-        store = self.result_store()
-        store.failed(member, reason, {"elapsed": time_limit.limit_of(self)})
-        store.close()
+        sink = self.result_store()
+        sink.add(MemberResult(member, None, {"elapsed": time_limit.limit_of(self)}, TimeoutError(reason), reason))
+        sink.close()
         return MemberFailure(member.task_id, reason, member, None, input_path(member))
 
     def on_success(self):
@@ -445,6 +415,59 @@ class BatchRunMixin:
         if isinstance(outcome, BatchOutcome):
             text = f"{exception}\n{outcome.to_text()}"
         return text
+
+
+def engine_counted(run):
+    """Wrap a ``run()`` a class writes itself (seeds 002/003, ``get_batch_tasks()``) so that the
+    engine still owns its outcome and recording.
+
+    Before ``run()``: the incomplete members (one bulk check) and ``batch_started``. After it:
+    each of those members with its outputs is done, each without failed (with ``run()``'s
+    exception, or "run() did not write its outputs"): a failure record, ``/failures``, the
+    batch's :class:`BatchOutcome`. An exception from ``run()`` is raised again, carrying the
+    outcome; otherwise a failed member fails the batch as with :meth:`BatchRunMixin.run`.
+
+    :param run: the class's own ``run(self)``.
+    :returns: the wrapped method (the author's is its ``__wrapped__``).
+    """
+
+    @functools.wraps(run)
+    def counted(self):
+        pending = self.incomplete_batch_tasks()
+        ledger = BatchLedger(self, self.get_batch_size(), len(pending), written_during_build).start()
+        try:
+            returned = run(self)
+        except Exception as error:
+            _count_own_run(self, ledger, pending, error, traceback.format_exc())
+            error.outcome = ledger.outcome
+            raise
+        _count_own_run(self, ledger, pending, None, None)
+        ledger.finish(self.fails_on_member_errors())
+        return returned
+
+    counted._astra_engine_counted = True
+    return counted
+
+
+def _count_own_run(batch, ledger, pending, error, tb):
+    """Count the members of a class's own ``run()`` from their outputs, asked now."""
+    try:
+        left = {m.task_id for m in batch.incomplete_batch_tasks()} if pending else set()
+    except Exception as check_error:  # the outputs cannot be checked: each counts as failed
+        left, error = {m.task_id for m in pending}, error or check_error
+    reason = error_text(error) if error is not None else "run() finished without writing its outputs"
+    recorded = batch.recorded_failures() if pending else ()
+    try:
+        for member in pending:
+            if member.task_id in left:
+                _record_failure(member, reason, tb)
+                ledger.failed(MemberFailure(member.task_id, reason, member, tb, input_path(member)))
+            else:
+                ledger.succeeded()
+                if recorded and member.identity_hash in recorded:
+                    _clear_failure(member)
+    finally:
+        ledger.close()
 
 
 _BUILD_STARTED = []  # wall-clock start of the astra.build running in this process (forks inherit it)
@@ -561,8 +584,10 @@ def _hand_down_requirements(batch, pending):
         member._astra_requires = requirements
 
 
-def _record_failure(member, reason, tb=None):
+def _record_failure(member, reason, tb=None, attempts=None):
     record = {"task_id": member.task_id, "error": reason, "traceback": tb}
+    if attempts:
+        record["attempts"] = list(attempts)
     try:
         with atomic_open(member.failure_path(), "w") as fp:
             json.dump(record, fp, indent=1)

@@ -36,6 +36,7 @@ import typing
 
 from astra import parameters
 from astra.provenance.record import MethodProvenance
+from astra.retry import policy_of
 from astra.tasks.function_run import TaskFunctionError, execute
 
 __all__ = ["task", "TaskFunction", "TaskFunctionError", "RESERVED_NAMES"]
@@ -260,7 +261,8 @@ class TaskFunction:
                 )
             params.update(results)
         sink = self.sink(write_to_database, batch_size=batch_size, write_frequency=write_frequency, tag=tag, params=params)
-        return execute(self.function, spectra, params, self.output_model, sink, re_raise_exceptions=re_raise_exceptions)
+        return execute(self.function, spectra, params, self.output_model, sink, re_raise_exceptions=re_raise_exceptions,
+                       policy=policy_of(self))
 
     def conditions(self, spectrum_model, params=None):
         """What chooses the spectra this method runs on (see :mod:`astra.tasks.function_upstream`).

@@ -29,6 +29,7 @@ from astra.core import timeout as time_limit
 import astra.config
 from astra.database.connection import is_sqlite
 from astra.parameters import BoolParameter, IntParameter, Parameter
+from astra.retry import policy_of
 from astra.tasks.base import BaseTask, time_limit_parameter
 from astra.core.engine import BatchLedger, MemberFailure
 from astra.core.outcome import retry_failed as failure_policy
@@ -71,6 +72,7 @@ class FunctionTask(BaseTask):
 
     #: The :class:`~astra.tasks.function.TaskFunction` (set on each generated class).
     task_function = None
+    engine_counts_own_run = False  # its run() is the engine's loop already
     task_id_parameters = ("spectrum_pk", "spectrum_model")
 
     spectrum_model = Parameter(default=None, description="catalogue model to read (class name)")
@@ -261,7 +263,8 @@ class FunctionTask(BaseTask):
 
         sink = self._sink()
         try:
-            for _ in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step):
+            for _ in execute(fn.function, spectra, params, fn.output_model, sink, on_result=step, policy=policy_of(fn),
+                             on_retry=ledger.retried):
                 pass
         except Exception as error:  # the database stayed down (or filled up): say what was stored
             _stopped_by_store(error, family, ledger, sink)

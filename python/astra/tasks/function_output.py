@@ -9,13 +9,16 @@ or ``files``):
   ``created`` the database holds (a re-run keeps both);
 * :class:`FileSink` -- one FITS table per spectrum, written atomically at a path derived from
   the task's identity (see :meth:`astra.tasks.function_luigi.FunctionTask.result_path`);
-* :class:`MemorySink` -- nothing written (``write_to_database=False``).
+* :class:`~astra.core.sinks.MemorySink` -- nothing written (``write_to_database=False``).
+
+All three follow the one sink protocol of :mod:`astra.core.sinks` (``add`` and ``close``).
 """
 
 import datetime
 import time
 
 import astra.config
+from astra.core.sinks import MemorySink, Sink
 from astra.database.connection import get_database, is_sqlite
 from astra.database.writer import upsert_rows
 from astra.provenance.table import intern, provenance_hdu_columns
@@ -42,19 +45,7 @@ def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-class MemorySink:
-    """Results are handed straight back and written nowhere."""
-
-    def add(self, result):
-        """:returns: ``[result]``."""
-        return [result]
-
-    def close(self):
-        """:returns: nothing more."""
-        return []
-
-
-class DatabaseSink:
+class DatabaseSink(Sink):
     """Results upserted into their model's table in batches.
 
     :param model: the results model (a :class:`~astra.models.pipeline.PipelineOutputMixin`).
@@ -157,7 +148,7 @@ class DatabaseSink:
         return self.flush()
 
 
-class FileSink:
+class FileSink(Sink):
     """Results written as files, one FITS table per spectrum, at paths given by ``path_of``.
 
     :param model: the results model.

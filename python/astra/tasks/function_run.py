@@ -28,97 +28,45 @@ among those). Spectra it had asked for but not yet answered go first. With
 ``re_raise_exceptions=True`` the flagged row is written and the exception re-raised instead.
 An exception raised before the function asked for any spectrum is not any spectrum's fault
 and is always raised.
+
+**Transient errors** (the method's :class:`~astra.retry.RetryPolicy`, declared with
+:func:`astra.retry.retries`): a spectrum whose exception is of a declared type is tried again,
+alone, after the policy's wait (the function is called again over what is left, that spectrum
+first); only when its tries are spent does it get a flagged row, whose ``error`` lists the
+tries.
+
+The loop itself is the engine's, written once for both method styles
+(:func:`astra.core.loop.run_loop`); this module is the ``@task`` style's :class:`~astra.core.loop.Contract`.
 """
 
-import collections
-import contextlib
 import logging
-import time
 
 from astra.core import timeout as time_limit
-from astra.core.readahead import reading_ahead
+from astra.core.loop import Contract, ContractError, Feed, run_loop
 from astra.models.pipeline import file_mtime_seconds
 from astra.provenance.record import checksum_setting, stamp_input
+from astra.retry import policy_of, with_attempts
 from astra.tasks.inputs import InputFileError, input_file_problem
 
-__all__ = ["execute", "TaskFunctionError"]
+__all__ = ["execute", "TaskFunctionError", "contract_of"]
 
 logger = logging.getLogger("astra")
 
 
-class TaskFunctionError(TypeError):
+class TaskFunctionError(ContractError):
     """A ``@task`` function broke its contract (not a generator, or yielded a wrong object)."""
 
 
-class _Feed:
-    """The iterator of spectra handed to the function; notes what was asked for, and when."""
-
-    def __init__(self, spectra):
-        self._queue = collections.deque(spectra)
-        self.first_request = None
-        self.outstanding = {}  # id(spectrum) -> spectrum, handed out and not yet answered
-        self.last = None
-        self.rejected = []  # (spectrum, InputFileError): bad input files, never handed out
-        self.checksum = checksum_setting()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.first_request is None:
-            self.first_request = time.perf_counter()
-        while True:
-            if not self._queue:
-                raise StopIteration
-            spectrum = self._queue.popleft()
-            path = getattr(spectrum, "path", None)
-            problem = input_file_problem(path) if isinstance(path, str) else None
-            if problem is None:
-                break
-            self.rejected.append((spectrum, InputFileError(problem[1])))
-        self.outstanding[_pk(spectrum)] = spectrum
-        self.last = spectrum
-        time_limit.started(_pk(spectrum))
-        return spectrum
-
-    def __len__(self):
-        return len(self._queue)
-
-    def take_rejected(self):
-        """The spectra refused for a bad input file since the last call, with their errors."""
-        rejected, self.rejected = self.rejected, []
-        return rejected
-
-    def reject(self, spectrum, error):
-        """The method could not use ``spectrum`` (e.g. its file did not read in a batch of
-        arrays): it gets a flagged row with ``error``, as a bad input file does."""
-        self.outstanding.pop(_pk(spectrum), None)
-        self.rejected.append((spectrum, error))
-
-    def answered(self, result):
-        """Note that ``result`` answers its spectrum; tell it the spectrum's catalogue model."""
-        spectrum = self.outstanding.pop(result.spectrum_pk, None)
-        if spectrum is not None:
-            result._astra_spectrum_model = type(spectrum).__name__
-            if result.spectrum_mtime is None:  # a result made without from_spectrum()
-                result.spectrum_mtime = file_mtime_seconds(spectrum)
-            stamp_input(result, getattr(spectrum, "path", None), self.checksum)
-
-    def restart(self, failed):
-        """A fresh feed over what is left: the outstanding spectra (but ``failed``) first."""
-        self.outstanding.pop(_pk(failed), None)
-        left = list(self.outstanding.values()) + list(self._queue)
-        feed = _Feed(left)
-        feed.checksum = self.checksum
-        return feed
-
-
-_DONE = object()  # the generator finished
-_FAILED = object()  # the generator raised
+#: The feed of spectra a ``@task`` function iterates over (kept under its earlier name).
+_Feed = Feed
 
 
 def _pk(spectrum):
     return getattr(spectrum, "spectrum_pk", id(spectrum))
+
+
+def _result_pk(result):
+    return result.spectrum_pk
 
 
 def _describe(spectrum):
@@ -127,7 +75,66 @@ def _describe(spectrum):
     return f"{text} ({path})" if path else text
 
 
-def execute(function, spectra, params, output_model, sink, re_raise_exceptions=False, on_result=None):
+def _check(spectrum):
+    path = getattr(spectrum, "path", None)
+    problem = input_file_problem(path) if isinstance(path, str) else None
+    return None if problem is None else InputFileError(problem[1])
+
+
+def _path(spectrum):
+    return getattr(spectrum, "path", None)
+
+
+def _started(spectrum):
+    time_limit.started(_pk(spectrum))  # the time limit's clock starts (astra.core.timeout)
+
+
+def _answered(spectrum, result):
+    result._astra_spectrum_model = type(spectrum).__name__
+    if result.spectrum_mtime is None:  # a result made without from_spectrum()
+        result.spectrum_mtime = file_mtime_seconds(spectrum)
+
+
+def contract_of(function, output_model, on_retry=None):
+    """The loop's :class:`~astra.core.loop.Contract` for a ``@task`` function.
+
+    :param function: the author's generator function.
+    :param output_model: the results model it yields.
+    :param on_retry: see :class:`~astra.core.loop.Contract`.
+    """
+    name = function.__qualname__
+    how = checksum_setting()  # the input file's facts on each row (docs/provenance.rst)
+
+    def answered(spectrum, result):
+        _answered(spectrum, result)
+        stamp_input(result, _path(spectrum), how)
+
+    def accept(result, elapsed, share):
+        if not isinstance(result, output_model):
+            raise TaskFunctionError(
+                f"{name} yielded {type(result).__name__}, not a {output_model.__name__} (its return annotation)"
+            )
+        result.t_elapsed = elapsed
+        result.t_overhead = share
+
+    def failure(spectrum, error, share, elapsed, attempts):
+        reason = with_attempts(f"{type(error).__name__}: {error}", attempts)
+        logger.error("%s failed on %s: %s", output_model.__name__, _describe(spectrum), reason)
+        logger.debug("traceback of the failure", exc_info=error)
+        result = output_model.from_spectrum(spectrum, flag_runtime_exception=True, error=reason[:2000])
+        result._astra_spectrum_model = type(spectrum).__name__
+        result._astra_attempts = attempts
+        stamp_input(result, _path(spectrum), how)
+        result.t_overhead = share
+        result.t_elapsed = None
+        return result
+
+    return Contract(name, failure, key=_pk, result_key=_result_pk, check=_check, path=_path, accept=accept,
+                    answered=answered, on_started=_started, on_retry=on_retry)
+
+
+def execute(function, spectra, params, output_model, sink, re_raise_exceptions=False, on_result=None, policy=None,
+            on_retry=None):
     """Run ``function`` over ``spectra`` and yield its results as ``sink`` writes them.
 
     :param function: the author's generator function (undecorated).
@@ -135,107 +142,21 @@ def execute(function, spectra, params, output_model, sink, re_raise_exceptions=F
         number of spectra shares out the overhead).
     :param params: keyword arguments for the function.
     :param output_model: the results model the function yields instances of.
-    :param sink: where results go: an object with ``add(result)`` returning the results now
-        written (a list) and ``close()`` writing and returning the rest. If the run stops
-        early (an exception, or the caller stops iterating) the buffered results are written.
+    :param sink: where results go (:mod:`astra.core.sinks`): an object with ``add(result)``
+        returning the results now written (a list) and ``close()`` writing and returning the
+        rest. If the run stops early (an exception, or the caller stops iterating) the
+        buffered results are written.
     :param re_raise_exceptions: re-raise a spectrum's exception (after writing its flagged
         row) instead of going on.
     :param on_result: called with each result as it is yielded by the function (progress).
+    :param policy: the :class:`~astra.retry.RetryPolicy` per spectrum (default: the one the
+        function declares, :func:`astra.retry.policy_of`).
+    :param on_retry: called as ``on_retry(spectrum, attempt, error, wait)`` before a retry.
     :returns: a generator of written results (with ``t_elapsed``, ``t_overhead`` set, and
         ``task_pk`` / ``created`` when written to the database).
     """
-    feed = _Feed(spectra if isinstance(spectra, list) else list(spectra))
-    closed = False
-    reading = contextlib.ExitStack()
-    try:
-        # The next spectra's files are read in the background while the method computes.
-        reading.enter_context(reading_ahead([getattr(s, "path", None) for s in feed._queue]))
-        while True:
-            total = len(feed)
-            called = time.perf_counter()
-            generator = function(feed, **params)
-            if not hasattr(generator, "__next__"):
-                raise TaskFunctionError(
-                    f"{function.__qualname__} returned {type(generator).__name__}, not a generator: "
-                    "a @task function yields one result per spectrum"
-                )
-            share = None
-            resumed = time.perf_counter()
-            failed = None
-            while True:
-                error = None
-                try:
-                    result = next(generator)
-                except StopIteration:
-                    result = _DONE
-                except Exception as caught:  # one spectrum must not lose the others
-                    result, error = _FAILED, caught
-                failures = feed.take_rejected()  # bad input files, never handed out
-                if result is _FAILED and feed.last is not None:
-                    failed = feed.last  # the spectrum it last asked for
-                    failures.append((failed, error))
-                for spectrum, problem in failures:
-                    failure = _flagged(output_model, spectrum, problem, share, feed, called, total)
-                    if on_result is not None:
-                        on_result(failure)
-                    for written in sink.add(failure):
-                        yield written
-                    if re_raise_exceptions:
-                        for written in sink.close():
-                            yield written
-                        closed = True
-                        raise problem
-                if result is _FAILED and failed is None:
-                    raise error  # before it asked for any spectrum: no spectrum's fault
-                if result is _DONE or result is _FAILED:
-                    break
-                now = time.perf_counter()
-                if share is None:
-                    asked = feed.first_request if feed.first_request is not None else called
-                    share = (asked - called) / max(total, 1)
-                    elapsed = now - asked
-                else:
-                    elapsed = now - resumed
-                if not isinstance(result, output_model):
-                    raise TaskFunctionError(
-                        f"{function.__qualname__} yielded {type(result).__name__}, not a "
-                        f"{output_model.__name__} (its return annotation)"
-                    )
-                result.t_elapsed = elapsed
-                result.t_overhead = share
-                feed.answered(result)
-                if on_result is not None:
-                    on_result(result)
-                for written in sink.add(result):
-                    yield written
-                resumed = time.perf_counter()
-            if failed is None:
-                break
-            feed = feed.restart(failed)
-            if not len(feed):
-                break
-        closed = True
-        for written in sink.close():
-            yield written
-    finally:
-        reading.close()
-        if not closed:  # stopped early (an error, or the caller stopped iterating): keep the rows
-            try:
-                sink.close()
-            except Exception:
-                logger.exception("could not write the last %s results", output_model.__name__)
-
-
-def _flagged(output_model, spectrum, error, share, feed, called, total):
-    reason = f"{type(error).__name__}: {error}"
-    logger.error("%s failed on %s: %s", output_model.__name__, _describe(spectrum), reason)
-    logger.debug("traceback of the failure", exc_info=True)
-    if share is None:
-        asked = feed.first_request if feed.first_request is not None else called
-        share = (asked - called) / max(total, 1)
-    result = output_model.from_spectrum(spectrum, flag_runtime_exception=True, error=reason[:2000])
-    result._astra_spectrum_model = type(spectrum).__name__
-    stamp_input(result, getattr(spectrum, "path", None), feed.checksum)
-    result.t_overhead = share
-    result.t_elapsed = None
-    return result
+    spectra = spectra if isinstance(spectra, list) else list(spectra)
+    contract = contract_of(function, output_model, on_retry)
+    method = (lambda feed: function(feed, **params)) if params else function
+    return run_loop(method, spectra, contract, sink, policy=policy_of(function) if policy is None else policy,
+                    re_raise_exceptions=re_raise_exceptions, on_result=on_result)

@@ -156,6 +156,7 @@ def batch_tasks(tasks, max_batch_size=None, workers=1):
             batch = grouping.plan.instance(values)
             # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
             batch.max_batch_size = max_batch_size
+            batch.cut_as_batch = True  # kept as cut, even of one spectrum (see BaseTask.batchable)
             if cut is not None:
                 batch.block_cut = True  # cut at a stable block: claimed by its block
             batches.append(batch)

@@ -83,6 +83,8 @@ class BuildSummary:
         :data:`~astra.tasks.batch_run.MAX_REPORTED_FAILURES` per batch run in another process;
         :attr:`n_failed` is the exact count).
     :param n_failed: number of spectra that failed.
+    :param retried: spectra tried more than once for a transient error (the method's retry
+        policy, :mod:`astra.retry`), whether they then succeeded or failed.
     :param not_run: spectra neither done nor failed.
     :param not_run_reasons: why, as ``{reason: number of spectra}``.
     :param luigi_summary: Luigi's own summary text.
@@ -95,6 +97,7 @@ class BuildSummary:
     by_others: int = 0
     failed: list = dataclasses.field(default_factory=list)
     n_failed: int = 0
+    retried: int = 0
     not_run: int = 0
     not_run_reasons: dict = dataclasses.field(default_factory=dict)
     luigi_summary: str = ""
@@ -120,6 +123,8 @@ class BuildSummary:
                 grouped.setdefault(cause, []).append((task_id, reason))
         if grouped:
             text += " (" + "; ".join(cause[0] for cause in grouped) + ")"
+        if self.retried:
+            text += f", {self.retried} retried after a transient error"
         if self.not_run:
             text += f", {self.not_run} not run"
         for reason, count in self.not_run_reasons.items():
@@ -455,6 +460,7 @@ def _count_outcome(task, outcome, summary, by_other_run=False):
     summary.done += outcome.done + outcome.by_others + outcome.skipped
     summary.by_others += others
     summary.skipped += outcome.skipped
+    summary.retried += outcome.retried
     own = task.__dict__.get("batch_outcome") if hasattr(task, "__dict__") else None
     failures = own.failures if own is not None and own.failed == outcome.failed else outcome.failures
     for task_id, reason in failures:
