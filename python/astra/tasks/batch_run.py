@@ -130,11 +130,7 @@ class FileResults(DiscardSink):
         self.provenance = BatchProvenance(batch)
 
     def add(self, result):
-        """``process()`` wrote the member's files: its provenance is written beside them
-        (:meth:`~astra.provenance.classes.BatchProvenance.write_sidecar`); nothing else is stored.
-
-        :returns: nothing.
-        """
+        """``process()`` wrote the member's files; its provenance file goes beside them. :returns: nothing."""
         if result.error is None and result.member is not None:
             self.provenance.write_sidecar(result.member)
         return ()
