@@ -11,7 +11,7 @@ import os
 import shlex
 
 from astra.database.connection import get_database
-from astra.provenance.classes import SIDECAR_NAME, sidecar_of
+from astra.provenance.classes import member_provenance, provenance_directory
 from astra.provenance.columns import PROVENANCE_COLUMNS
 from astra.provenance.table import records_of
 
@@ -104,20 +104,21 @@ def product_rows(path, selection):
 
 
 def sidecar_rows(path):
-    """The provenance of a class-style file output, from the ``<hash>-provenance.json`` beside it.
+    """The provenance of a class-style file output, from its batch's provenance file
+    (``<family dir>/provenance/*.jsonl``, :mod:`astra.provenance.classes`).
 
-    :param path: an output file (or the provenance file itself).
+    :param path: an output file.
     :returns: ``(rows, {1: record})`` with one row: the input file's facts and the keys.
-    :raises ValueError: when there is no provenance file.
+    :raises ValueError: when no provenance file describes it.
     """
-    sidecar = str(path) if str(path).endswith(SIDECAR_NAME) else sidecar_of(path)
-    if not sidecar or not os.path.exists(sidecar):
-        raise ValueError(f"{path}: no PROVENANCE HDU and no provenance file beside it")
-    with open(sidecar) as fp:
-        document = json.load(fp)
-    row = dict(document.get("keys", {}), provenance_pk=1, input_size=document.get("input_size"),
-               input_checksum=document.get("input_checksum"), input_path=document.get("input_path"))
-    return [row], {1: document["record"]}
+    found = member_provenance(path)
+    if found is None:
+        raise ValueError(f"{path}: no PROVENANCE HDU, and no provenance file in "
+                         f"{provenance_directory(path)} describes it")
+    record, member = found
+    row = dict(member.get("keys", {}), provenance_pk=1, input_size=member.get("input_size"),
+               input_checksum=member.get("input_checksum"), input_path=member.get("input_path"))
+    return [row], {1: record}
 
 
 def _native(value):

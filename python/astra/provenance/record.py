@@ -149,6 +149,14 @@ def path_digest(path):
     return _file_digest(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
 
+def _installed(path):
+    """Whether the module file at ``path`` lies where installed distributions live."""
+    if not path:
+        return False
+    parts = os.path.normpath(path).split(os.sep)
+    return "site-packages" in parts or "dist-packages" in parts
+
+
 def _package_of(top):
     """``(package, version)`` of a top-level package: the distribution of that name, else the
     package's own ``__version__`` (named by its import name), and only then the map of every
@@ -157,9 +165,12 @@ def _package_of(top):
         return top, importlib.metadata.version(top)
     except importlib.metadata.PackageNotFoundError:
         pass
-    own = getattr(sys.modules.get(top), "__version__", None)
+    module = sys.modules.get(top)
+    own = getattr(module, "__version__", None)
     if own is not None:  # the import name stands for the distribution
         return top, own
+    if not _installed(getattr(module, "__file__", None)):
+        return top, None  # a script's or a checkout's module: no installed distribution has it
     package = (_distributions().get(top) or [top])[0]
     try:
         return package, importlib.metadata.version(package)

@@ -76,7 +76,6 @@ from astra.core.loop import run_loop
 from astra.core.outcome import (  # noqa: F401 (their home is astra.core.outcome; names kept here)
     INCOMPLETE_WHEN_CLAIMED,
     MAX_REPORTED_FAILURES,
-    OUTCOME_MARKER,
     BatchMemberError,
     BatchOutcome,
     error_text,
@@ -130,13 +129,15 @@ class FileResults(DiscardSink):
         self.provenance = BatchProvenance(batch)
 
     def add(self, result):
-        """``process()`` wrote the member's files; its provenance file goes beside them. :returns: nothing."""
+        """``process()`` wrote the member's files: note it for the batch's provenance file."""
         if result.error is None and result.member is not None:
-            self.provenance.write_sidecar(result.member)
+            self.provenance.note_member(result.member)
         return ()
 
-_GUARDED = GUARDED  # (its earlier name)
-
+    def close(self):
+        """Write the batch's provenance file (one per batch)."""
+        self.provenance.write(self.batch)
+        return ()
 
 class _BatchKeyAccess:
     """Reads a batch key from an instance; raises on a batch inside ``process()``.
@@ -157,7 +158,7 @@ class _BatchKeyAccess:
         if instance is None:
             return self.parameter
         values = instance.__dict__
-        guarded = values.get(_GUARDED)
+        guarded = values.get(GUARDED)
         if guarded is not None and self.name in guarded:
             raise BatchMemberAccessError(
                 f"{owner.get_task_family()}.process(): {self.name!r} has one value per spectrum of "
@@ -231,7 +232,7 @@ class BatchRunMixin:
     def _guarded_names(self):
         """The batch keys that raise when read from this batch in ``process()`` (``None``: not a batch).
 
-        While ``__dict__[_GUARDED]`` holds them (during each ``process()`` call of
+        While ``__dict__[GUARDED]`` holds them (during each ``process()`` call of
         :meth:`run`), reading one of them from the batch raises :class:`BatchMemberAccessError`.
         """
         if not self.is_batch_mode:
