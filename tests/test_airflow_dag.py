@@ -61,9 +61,10 @@ def _dags_test(airflow, env, day):
 
 
 def _nrows(path):
-    """Rows of a product: over all its tables (one per instrument for the named products)."""
+    """Rows of a product: over all its tables (one per instrument for the named products), not
+    its ``PROVENANCE`` HDU (one row per provenance record)."""
     with fits.open(path) as hdus:
-        return sum(len(hdu.data) for hdu in hdus[1:] if hdu.data is not None)
+        return sum(len(hdu.data) for hdu in hdus[1:] if hdu.data is not None and hdu.name != "PROVENANCE")
 
 
 def _results(database):

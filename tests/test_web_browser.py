@@ -62,6 +62,8 @@ def test_start_watch_and_inspect_a_run_in_the_browser(browser, web_server, web_c
             break
         time.sleep(0.25)
     time.sleep(2.5)  # the last log lines arrive with the next polls
+    # the percent is read before the state: a poll may have updated both between the two reads
+    percents.append(int(browser.find_element(By.CSS_SELECTOR, ".summary [data-field=percent]").text.rstrip("%")))
     lines.append(int(browser.find_element(By.CSS_SELECTOR, "pre.log-text").get_attribute("data-lines") or 0))
     assert state == "failed", (state, web_server.log())  # one spectrum is broken
     assert percents[-1] == 100 and any(0 < p < 100 for p in percents), percents

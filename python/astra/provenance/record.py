@@ -64,7 +64,8 @@ def parameters_digest(method, params):
     :param method: the method's dotted name (``module.function`` or ``module.Class``).
     :param params: the method's parameters by name.
     """
-    return _digest([method, {k: _plain(v) for k, v in params.items()}])
+    # "" and None both mean "not given": a signature default of "" reaches the Luigi task as None
+    return _digest([method, {k: None if isinstance(v, str) and not v else _plain(v) for k, v in params.items()}])
 
 
 def _read(path):

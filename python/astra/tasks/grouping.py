@@ -156,8 +156,12 @@ def batch_tasks(tasks, max_batch_size=None, workers=1):
             batch = grouping.plan.instance(values)
             # Luigi's scheduler may merge single-spectrum tasks; never beyond this size.
             batch.max_batch_size = max_batch_size
-            batch.cut_as_batch = True  # kept as cut, even of one spectrum (see BaseTask.batchable)
-            if cut is not None:
-                batch.block_cut = True  # cut at a stable block: claimed by its block
+            if cut is None:
+                batch.cut_as_batch = True  # kept as cut, even of one spectrum (see BaseTask.batchable)
+            else:
+                # Cut at a stable block and claimed by its block. A sparse selection leaves
+                # blocks of one spectrum: Luigi may merge those (a merged batch spans blocks and
+                # claims its identity), so a model is not loaded once per spectrum.
+                batch.block_cut = True
             batches.append(batch)
     return passthrough + batches
