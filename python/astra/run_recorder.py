@@ -14,9 +14,8 @@ import shlex
 import socket
 import sys
 
-import luigi
-
 import astra.config
+from astra.targets import first_input_path
 from astra.core.events import subscribe
 from astra.runs import (
     ENV_PARENT,
@@ -222,20 +221,8 @@ def batch_progress(record, processed, failed, message):
     logger.info("%s batch %d: %s", record.task.get_task_family(), record.batch_id, message)
 
 
-def input_path(member):
-    """The first input file of ``member`` (for its failure record), or ``None``.
-
-    :param member: a single-spectrum task.
-    """
-    try:
-        targets = luigi.task.flatten(member.input())
-    except Exception:  # the input cannot even be built: no file to name
-        return None
-    for target in targets:
-        path = getattr(target, "path", None)
-        if path:
-            return str(path)
-    return None
+#: The first input file of a member (for its failure record): one definition, in astra.targets.
+input_path = first_input_path
 
 
 @_guarded("a failed spectrum")

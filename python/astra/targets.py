@@ -46,6 +46,7 @@ __all__ = [
     "AtomicFileTarget",
     "atomic_path",
     "atomic_open",
+    "first_input_path",
     "TEMPORARY_MARKER",
     "is_temporary",
     "temporary_name",
@@ -397,3 +398,19 @@ class _AtomicWriteHandle:
             with contextlib.suppress(Exception):
                 self._fp.close()
             self._discard()
+
+
+def first_input_path(task):
+    """The path of ``task``'s first input file (a target with a ``path``), or ``None``.
+
+    :param task: a single-spectrum task.
+    """
+    try:
+        targets = luigi.task.flatten(task.input())
+    except Exception:  # the input cannot even be built: no file to name
+        return None
+    for target in targets:
+        path = getattr(target, "path", None)
+        if path:
+            return str(path)
+    return None

@@ -17,9 +17,9 @@ from astra.database.models import DATA_MODEL_KEYS
 from astra.luigi_glue.parameters import is_batchable
 from astra.provenance.record import MethodProvenance, checksum_setting, input_facts
 import astra.provenance.table  # as a module: astra.database, which it imports, imports this module
-from astra.targets import atomic_open
+from astra.targets import atomic_open, first_input_path
 
-__all__ = ["BatchProvenance", "first_input_path", "member_provenance", "provenance_directory", "PROVENANCE_DIRECTORY",
+__all__ = ["BatchProvenance", "member_provenance", "provenance_directory", "PROVENANCE_DIRECTORY",
            "PROVENANCE_SUFFIX"]
 
 logger = logging.getLogger("astra")
@@ -92,23 +92,8 @@ def _mtime(path):
     except OSError:
         return 0
 
+
 _PER_MEMBER = frozenset(DATA_MODEL_KEYS) | {"release", "species"}
-
-
-def first_input_path(member):
-    """The first input file of ``member``, or ``None``.
-
-    :param member: a single-spectrum task.
-    """
-    try:
-        targets = luigi.task.flatten(member.input())
-    except Exception:  # the input cannot even be built: no file to name
-        return None
-    for target in targets:
-        path = getattr(target, "path", None)
-        if path:
-            return str(path)
-    return None
 
 
 class BatchProvenance:
